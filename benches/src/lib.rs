@@ -1,0 +1,1 @@
+//! Benchmarks for rediscover (see docs/performance.md).

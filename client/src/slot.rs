@@ -1,0 +1,52 @@
+//! Cluster key slots: CRC16/XMODEM of the key (or of its hash tag) modulo 16384.
+
+/// The number of hash slots in a Redis Cluster.
+pub const SLOT_COUNT: u16 = 16384;
+
+/// The part of `key` that is hashed: the text between the first `{` and the first `}` after it
+/// when that text is not empty, otherwise the whole key.
+///
+/// ```
+/// use rediscover::slot::hash_tag;
+/// assert_eq!(hash_tag(b"user:{42}:name"), b"42");
+/// assert_eq!(hash_tag(b"{}x"), b"{}x");
+/// assert_eq!(hash_tag(b"a{b"), b"a{b");
+/// ```
+pub fn hash_tag(key: &[u8]) -> &[u8] {
+    if let Some(open) = key.iter().position(|&b| b == b'{') {
+        if let Some(len) = key[open + 1..].iter().position(|&b| b == b'}') {
+            if len > 0 {
+                return &key[open + 1..open + 1 + len];
+            }
+        }
+    }
+    key
+}
+
+/// The hash slot of `key`.
+///
+/// ```
+/// assert_eq!(rediscover::slot::key_slot(b"foo"), 12182);
+/// assert_eq!(rediscover::slot::key_slot(b"{foo}bar"), 12182);
+/// ```
+pub fn key_slot(key: &[u8]) -> u16 {
+    crc16::State::<crc16::XMODEM>::calculate(hash_tag(key)) & (SLOT_COUNT - 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vectors() {
+        assert_eq!(crc16::State::<crc16::XMODEM>::calculate(b"123456789"), 0x31C3);
+        assert_eq!(key_slot(b"foo"), 12182);
+        assert_eq!(key_slot(b"123456789"), 0x31C3 & 16383);
+        assert_eq!(key_slot(b""), 0);
+        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"{user1000}.followers"));
+        assert_eq!(key_slot(b"foo{}{bar}"), key_slot(b"foo{}{bar}"));
+        assert_ne!(key_slot(b"{}foo"), key_slot(b"foo"));
+        assert_eq!(key_slot(b"foo{{bar}}zap"), key_slot(b"{bar"));
+        assert_eq!(key_slot(b"foo{bar}{zap}"), key_slot(b"bar"));
+    }
+}
