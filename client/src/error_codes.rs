@@ -178,8 +178,7 @@ pub mod msg {
     pub const SYNTAX: &str = "ERR syntax error";
     pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
     pub const NOT_FLOAT: &str = "ERR value is not a valid float";
-    pub const WRONGTYPE: &str =
-        "WRONGTYPE Operation against a key holding the wrong kind of value";
+    pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
     pub const NO_SUCH_KEY: &str = "ERR no such key";
     pub const OUT_OF_RANGE: &str = "ERR index out of range";
     pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
@@ -190,21 +189,21 @@ pub mod msg {
     pub const TIMEOUT_NEGATIVE: &str = "ERR timeout is negative";
     pub const TIMEOUT_NOT_FLOAT: &str = "ERR timeout is not a float or out of range";
     pub const NOAUTH: &str = "NOAUTH Authentication required.";
-    pub const WRONGPASS: &str =
-        "WRONGPASS invalid username-password pair or user is disabled.";
+    pub const WRONGPASS: &str = "WRONGPASS invalid username-password pair or user is disabled.";
     pub const AUTH_NOT_CONFIGURED: &str = "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?";
-    pub const EXECABORT: &str =
-        "EXECABORT Transaction discarded because of previous errors.";
+    pub const EXECABORT: &str = "EXECABORT Transaction discarded because of previous errors.";
     pub const EXEC_WITHOUT_MULTI: &str = "ERR EXEC without MULTI";
     pub const DISCARD_WITHOUT_MULTI: &str = "ERR DISCARD without MULTI";
     pub const MULTI_NESTED: &str = "ERR MULTI calls can not be nested";
     pub const WATCH_IN_MULTI: &str = "ERR WATCH inside MULTI is not allowed";
     pub const NOSCRIPT: &str = "NOSCRIPT No matching script. Please use EVAL.";
     pub const LOADING: &str = "LOADING Redis is loading the dataset in memory";
-    pub const MASTERDOWN: &str = "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
+    pub const MASTERDOWN: &str =
+        "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.";
     pub const READONLY: &str = "READONLY You can't write against a read only replica.";
     pub const NOREPLICAS: &str = "NOREPLICAS Not enough good replicas to write.";
-    pub const BUSY: &str = "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
+    pub const BUSY: &str =
+        "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.";
     pub const BUSYKEY: &str = "BUSYKEY Target key name already exists.";
     pub const CROSSSLOT: &str = "CROSSSLOT Keys in request don't hash to the same slot";
     pub const TRYAGAIN: &str = "TRYAGAIN Multiple keys request during rehashing of slot";
@@ -277,15 +276,28 @@ mod tests {
             assert_eq!(code.as_str(), *text);
             assert_eq!(ErrorCode::of(format!("{text} something").as_bytes()), *code);
         }
-        assert_eq!(ErrorCode::of(msg::WRONGTYPE.as_bytes()), ErrorCode::WrongType);
-        assert_eq!(ErrorCode::of(msg::CROSSSLOT.as_bytes()), ErrorCode::CrossSlot);
+        assert_eq!(
+            ErrorCode::of(msg::WRONGTYPE.as_bytes()),
+            ErrorCode::WrongType
+        );
+        assert_eq!(
+            ErrorCode::of(msg::CROSSSLOT.as_bytes()),
+            ErrorCode::CrossSlot
+        );
         assert_eq!(ErrorCode::of(b"WHATEVER x"), ErrorCode::Other);
     }
 
     #[test]
     fn redirects() {
         let r = Redirect::parse(b"MOVED 12182 127.0.0.1:7002").unwrap();
-        assert_eq!(r, Redirect { ask: false, slot: 12182, addr: "127.0.0.1:7002".into() });
+        assert_eq!(
+            r,
+            Redirect {
+                ask: false,
+                slot: 12182,
+                addr: "127.0.0.1:7002".into()
+            }
+        );
         assert_eq!(r.to_line(), "MOVED 12182 127.0.0.1:7002");
         assert!(Redirect::parse(b"ASK 1 h:1").unwrap().ask);
         assert_eq!(ErrorCode::of(b"ASK 1 h:1").action(), RetryAction::AskOnce);

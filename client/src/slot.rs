@@ -39,11 +39,17 @@ mod tests {
 
     #[test]
     fn vectors() {
-        assert_eq!(crc16::State::<crc16::XMODEM>::calculate(b"123456789"), 0x31C3);
+        assert_eq!(
+            crc16::State::<crc16::XMODEM>::calculate(b"123456789"),
+            0x31C3
+        );
         assert_eq!(key_slot(b"foo"), 12182);
         assert_eq!(key_slot(b"123456789"), 0x31C3 & 16383);
         assert_eq!(key_slot(b""), 0);
-        assert_eq!(key_slot(b"{user1000}.following"), key_slot(b"{user1000}.followers"));
+        assert_eq!(
+            key_slot(b"{user1000}.following"),
+            key_slot(b"{user1000}.followers")
+        );
         assert_eq!(key_slot(b"foo{}{bar}"), key_slot(b"foo{}{bar}"));
         assert_ne!(key_slot(b"{}foo"), key_slot(b"foo"));
         assert_eq!(key_slot(b"foo{{bar}}zap"), key_slot(b"{bar"));

@@ -1,1 +1,27 @@
+//! # rediscover-testserver
+//!
+//! A Redis-compatible server in pure Rust, for tests that need a real Redis without installing
+//! one: start it in-process with [`TestServer::start`], or run the `rediscover-server` binary as
+//! a drop-in for `redis-server`.
+//!
+//! Layers, in the order a command meets them: [`server`] (accept loop) → `connection` (one task
+//! per client: decode a batch, run it under the node lock, write once) → [`cmd`] (table, arity,
+//! gates, handlers) → [`keyspace`] (databases, values, expiry). [`node`] holds all of one node's
+//! state, so many nodes can live in one process.
+#![warn(missing_docs)]
 
+pub mod acl;
+pub mod client;
+pub mod cmd;
+pub mod config;
+mod connection;
+pub mod glob;
+pub mod keyspace;
+pub mod node;
+pub mod pubsub;
+pub mod server;
+
+pub use server::{TestServer, TestServerBuilder};
+
+/// The Redis version whose behaviour this server follows, as HELLO and INFO report it.
+pub const REDIS_VERSION: &str = "7.0.15";

@@ -116,9 +116,9 @@ impl CommandInfo {
     /// The subcommand `name` (case-insensitive), e.g. `setname` for `CLIENT`.
     pub fn subcommand(&self, name: &[u8]) -> Option<&'static CommandInfo> {
         let prefix = self.name.len() + 1;
-        self.subcommands
-            .iter()
-            .find(|c| c.name.len() > prefix && c.name.as_bytes()[prefix..].eq_ignore_ascii_case(name))
+        self.subcommands.iter().find(|c| {
+            c.name.len() > prefix && c.name.as_bytes()[prefix..].eq_ignore_ascii_case(name)
+        })
     }
 
     /// The positions in `argv` (name at 0) that hold keys, in command order.
@@ -143,7 +143,10 @@ impl CommandInfo {
                     };
                     let mut found = None;
                     while i != end && i > 0 && i < argc {
-                        if argv[i as usize].as_ref().eq_ignore_ascii_case(keyword.as_bytes()) {
+                        if argv[i as usize]
+                            .as_ref()
+                            .eq_ignore_ascii_case(keyword.as_bytes())
+                        {
                             found = Some(i + 1);
                             break;
                         }
@@ -242,7 +245,9 @@ mod tests {
     #[test]
     fn table_is_sorted_and_complete() {
         assert!(COMMANDS.windows(2).all(|w| w[0].name < w[1].name));
-        for name in ["get", "set", "mset", "blpop", "zadd", "client", "cluster", "xread"] {
+        for name in [
+            "get", "set", "mset", "blpop", "zadd", "client", "cluster", "xread",
+        ] {
             assert!(lookup(name.as_bytes()).is_some(), "{name}");
         }
         assert!(lookup(b"nosuch").is_none());
@@ -254,12 +259,22 @@ mod tests {
         let k = |argv: &[&str]| lookup(argv[0].as_bytes()).unwrap().key_positions(argv);
         assert_eq!(k(&["MSET", "a", "1", "b", "2"]), vec![1, 3]);
         assert_eq!(k(&["MGET", "a", "b", "c"]), vec![1, 2, 3]);
-        assert_eq!(k(&["ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"]), vec![1, 3, 4]);
+        assert_eq!(
+            k(&["ZUNIONSTORE", "d", "2", "a", "b", "WEIGHTS", "1", "2"]),
+            vec![1, 3, 4]
+        );
         assert_eq!(k(&["EVAL", "s", "2", "a", "b", "x"]), vec![3, 4]);
-        assert_eq!(k(&["XREAD", "COUNT", "2", "STREAMS", "a", "b", "0", "0"]), vec![4, 5]);
+        assert_eq!(
+            k(&["XREAD", "COUNT", "2", "STREAMS", "a", "b", "0", "0"]),
+            vec![4, 5]
+        );
         assert_eq!(k(&["BLPOP", "a", "b", "0"]), vec![1, 2]);
         assert_eq!(k(&["PING"]), Vec::<usize>::new());
-        assert_eq!(k(&["OBJECT", "ENCODING", "k"]).len(), 0, "containers have no keys");
+        assert_eq!(
+            k(&["OBJECT", "ENCODING", "k"]).len(),
+            0,
+            "containers have no keys"
+        );
         let enc = lookup(b"object").unwrap().subcommand(b"ENCODING").unwrap();
         assert_eq!(enc.key_positions(&["OBJECT", "ENCODING", "k"]), vec![2]);
     }

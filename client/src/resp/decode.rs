@@ -82,7 +82,12 @@ pub fn decode(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Frame>, Prot
 /// Finds the end of the line that starts at `pos`: the index of its `\r`.
 ///
 /// `Ok(None)` means no full line yet; a line longer than `max` without a terminator is an error.
-fn line_end(buf: &[u8], pos: usize, max: usize, what: &str) -> Result<Option<usize>, ProtocolError> {
+fn line_end(
+    buf: &[u8],
+    pos: usize,
+    max: usize,
+    what: &str,
+) -> Result<Option<usize>, ProtocolError> {
     let rest = &buf[pos..];
     match rest.iter().position(|&b| b == b'\r') {
         Some(i) => {
@@ -257,7 +262,11 @@ pub(crate) fn parse_double(s: &[u8]) -> Option<f64> {
         "inf" | "+inf" => Some(f64::INFINITY),
         "-inf" => Some(f64::NEG_INFINITY),
         "nan" | "-nan" => Some(f64::NAN),
-        _ if s.is_empty() || s.contains(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E') => None,
+        _ if s.is_empty()
+            || s.contains(|c: char| c.is_ascii_alphabetic() && c != 'e' && c != 'E') =>
+        {
+            None
+        }
         _ => s.parse().ok(),
     }
 }
@@ -587,11 +596,16 @@ mod tests {
         assert_eq!(dec(b"_\r\n").unwrap(), Some(Frame::Null));
         assert_eq!(dec(b"$0\r\n\r\n").unwrap(), Some(Frame::bulk("")));
         assert_eq!(dec(b",1.5\r\n").unwrap(), Some(Frame::Double(1.5)));
-        assert_eq!(dec(b",-inf\r\n").unwrap(), Some(Frame::Double(f64::NEG_INFINITY)));
+        assert_eq!(
+            dec(b",-inf\r\n").unwrap(),
+            Some(Frame::Double(f64::NEG_INFINITY))
+        );
         assert_eq!(dec(b"#f\r\n").unwrap(), Some(Frame::Boolean(false)));
         assert_eq!(
             dec(b"(-123456789012345678901234\r\n").unwrap(),
-            Some(Frame::BigNumber(Bytes::from_static(b"-123456789012345678901234")))
+            Some(Frame::BigNumber(Bytes::from_static(
+                b"-123456789012345678901234"
+            )))
         );
         assert_eq!(
             dec(b"=8\r\ntxt:abcd\r\n").unwrap(),
@@ -629,8 +643,16 @@ mod tests {
         let whole = b"*2\r\n$3\r\nfoo\r\n%1\r\n+a\r\n,2.5\r\n";
         for cut in 0..whole.len() {
             let mut buf = BytesMut::from(&whole[..cut]);
-            assert_eq!(decode(&mut buf, &Limits::default()).unwrap(), None, "cut {cut}");
-            assert_eq!(buf.len(), cut, "an incomplete frame must stay in the buffer");
+            assert_eq!(
+                decode(&mut buf, &Limits::default()).unwrap(),
+                None,
+                "cut {cut}"
+            );
+            assert_eq!(
+                buf.len(),
+                cut,
+                "an incomplete frame must stay in the buffer"
+            );
         }
         assert!(dec(whole).unwrap().is_some());
     }
@@ -673,7 +695,9 @@ mod tests {
     fn commands_multibulk_and_inline() {
         let mut d = CommandDecoder::default();
         let mut argv = Vec::new();
-        let mut buf = BytesMut::from(&b"*2\r\n$3\r\nGET\r\n$3\r\nfoo\r\nSET a \"b c\\x41\"\r\n\r\n*0\r\n"[..]);
+        let mut buf = BytesMut::from(
+            &b"*2\r\n$3\r\nGET\r\n$3\r\nfoo\r\nSET a \"b c\\x41\"\r\n\r\n*0\r\n"[..],
+        );
         assert!(d.decode(&mut buf, &mut argv).unwrap());
         assert_eq!(argv, [&b"GET"[..], b"foo"]);
         assert!(d.decode(&mut buf, &mut argv).unwrap());
@@ -700,7 +724,9 @@ mod tests {
         }
         let mut d = CommandDecoder::default();
         let long = vec![b'a'; 65 * 1024];
-        let err = d.decode(&mut BytesMut::from(&long[..]), &mut Vec::new()).unwrap_err();
+        let err = d
+            .decode(&mut BytesMut::from(&long[..]), &mut Vec::new())
+            .unwrap_err();
         assert_eq!(err.message(), "too big inline request");
     }
 

@@ -165,15 +165,19 @@ fn trim_zeros(s: &str) -> &str {
 /// This is how the test server answers: no intermediate [`Frame`] per reply. Each method writes
 /// one RESP element; aggregate headers take the number of elements that follow (for maps, the
 /// number of pairs — RESP2 receives a flat array twice as long).
-pub struct ReplyWriter<'a> {
-    buf: &'a mut BytesMut,
+#[derive(Debug, Default)]
+pub struct ReplyWriter {
+    buf: BytesMut,
     resp3: bool,
 }
 
-impl<'a> ReplyWriter<'a> {
-    /// A writer appending to `buf`; `resp3` selects RESP3 types.
-    pub fn new(buf: &'a mut BytesMut, resp3: bool) -> Self {
-        ReplyWriter { buf, resp3 }
+impl ReplyWriter {
+    /// An empty writer; `resp3` selects RESP3 types.
+    pub fn new(resp3: bool) -> Self {
+        ReplyWriter {
+            buf: BytesMut::with_capacity(16 * 1024),
+            resp3,
+        }
     }
 
     /// Whether RESP3 types are written.
@@ -181,14 +185,39 @@ impl<'a> ReplyWriter<'a> {
         self.resp3
     }
 
-    /// The underlying buffer.
+    /// Switches protocol version (after `HELLO`).
+    pub fn set_resp3(&mut self, resp3: bool) {
+        self.resp3 = resp3;
+    }
+
+    /// The bytes written so far.
     pub fn buffer(&mut self) -> &mut BytesMut {
-        self.buf
+        &mut self.buf
+    }
+
+    /// Bytes written so far.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Whether nothing has been written.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Drops everything written after `len` (to retract a partial reply).
+    pub fn truncate(&mut self, len: usize) {
+        self.buf.truncate(len);
+    }
+
+    /// Takes everything written so far, leaving the writer empty.
+    pub fn take(&mut self) -> BytesMut {
+        self.buf.split()
     }
 
     /// `+text`
     pub fn simple(&mut self, text: &str) {
-        line(self.buf, b'+', text.as_bytes());
+        line(&mut self.buf, b'+', text.as_bytes());
     }
 
     /// `+OK`
@@ -212,20 +241,20 @@ impl<'a> ReplyWriter<'a> {
     /// `:n`
     pub fn int(&mut self, n: i64) {
         self.buf.put_u8(b':');
-        put_int(self.buf, n);
+        put_int(&mut self.buf, n);
         self.buf.put_slice(b"\r\n");
     }
 
     /// `$len\r\ndata`
     pub fn bulk(&mut self, data: &[u8]) {
-        put_bulk(self.buf, data);
+        put_bulk(&mut self.buf, data);
     }
 
     /// A bulk string holding the decimal form of `n`.
     pub fn bulk_int(&mut self, n: i64) {
         let mut tmp = BytesMut::with_capacity(20);
         put_int(&mut tmp, n);
-        put_bulk(self.buf, &tmp);
+        put_bulk(&mut self.buf, &tmp);
     }
 
     /// The null bulk string: `$-1` (RESP2) or `_` (RESP3).
@@ -242,35 +271,35 @@ impl<'a> ReplyWriter<'a> {
 
     /// An array header for `len` elements.
     pub fn array(&mut self, len: usize) {
-        put_header(self.buf, b'*', len);
+        put_header(&mut self.buf, b'*', len);
     }
 
     /// A map header for `pairs` pairs (a flat array of `2 * pairs` in RESP2).
     pub fn map(&mut self, pairs: usize) {
         if self.resp3 {
-            put_header(self.buf, b'%', pairs);
+            put_header(&mut self.buf, b'%', pairs);
         } else {
-            put_header(self.buf, b'*', pairs * 2);
+            put_header(&mut self.buf, b'*', pairs * 2);
         }
     }
 
     /// A set header (an array in RESP2).
     pub fn set(&mut self, len: usize) {
-        put_header(self.buf, if self.resp3 { b'~' } else { b'*' }, len);
+        put_header(&mut self.buf, if self.resp3 { b'~' } else { b'*' }, len);
     }
 
     /// A push header (an array in RESP2), for pub/sub messages.
     pub fn push(&mut self, len: usize) {
-        put_header(self.buf, if self.resp3 { b'>' } else { b'*' }, len);
+        put_header(&mut self.buf, if self.resp3 { b'>' } else { b'*' }, len);
     }
 
     /// A double: `,1.5` in RESP3, a bulk string in RESP2 (Redis 7.0's `%.17g` form).
     pub fn double(&mut self, d: f64) {
         let text = format_double(d);
         if self.resp3 {
-            line(self.buf, b',', text.as_bytes());
+            line(&mut self.buf, b',', text.as_bytes());
         } else {
-            put_bulk(self.buf, text.as_bytes());
+            put_bulk(&mut self.buf, text.as_bytes());
         }
     }
 
@@ -286,13 +315,13 @@ impl<'a> ReplyWriter<'a> {
     /// A verbatim string (`=`) in RESP3, a bulk string in RESP2.
     pub fn verbatim(&mut self, format: &[u8; 3], text: &[u8]) {
         if self.resp3 {
-            put_header(self.buf, b'=', text.len() + 4);
+            put_header(&mut self.buf, b'=', text.len() + 4);
             self.buf.put_slice(format);
             self.buf.put_u8(b':');
             self.buf.put_slice(text);
             self.buf.put_slice(b"\r\n");
         } else {
-            put_bulk(self.buf, text);
+            put_bulk(&mut self.buf, text);
         }
     }
 
@@ -326,30 +355,31 @@ mod tests {
 
     #[test]
     fn writer_switches_on_protocol() {
-        let mut b2 = BytesMut::new();
-        let mut w = ReplyWriter::new(&mut b2, false);
+        let mut w = ReplyWriter::new(false);
         w.map(1);
         w.bulk(b"a");
         w.double(1.5);
         w.null();
         w.null_array();
         w.boolean(true);
-        assert_eq!(&b2[..], b"*2\r\n$1\r\na\r\n$3\r\n1.5\r\n$-1\r\n*-1\r\n:1\r\n");
-        let mut b3 = BytesMut::new();
-        let mut w = ReplyWriter::new(&mut b3, true);
+        assert_eq!(
+            &w.take()[..],
+            b"*2\r\n$1\r\na\r\n$3\r\n1.5\r\n$-1\r\n*-1\r\n:1\r\n"
+        );
+        let mut w = ReplyWriter::new(true);
         w.map(1);
         w.bulk(b"a");
         w.double(1.5);
         w.null();
         w.boolean(true);
-        assert_eq!(&b3[..], b"%1\r\n$1\r\na\r\n,1.5\r\n_\r\n#t\r\n");
+        assert_eq!(&w.take()[..], b"%1\r\n$1\r\na\r\n,1.5\r\n_\r\n#t\r\n");
     }
 
     #[test]
     fn errors_cannot_break_lines() {
-        let mut b = BytesMut::new();
-        ReplyWriter::new(&mut b, false).error("ERR bad\r\nthing");
-        assert_eq!(&b[..], b"-ERR bad  thing\r\n");
+        let mut w = ReplyWriter::new(false);
+        w.error("ERR bad\r\nthing");
+        assert_eq!(&w.take()[..], b"-ERR bad  thing\r\n");
     }
 
     #[test]

@@ -1,0 +1,5 @@
+//! hash commands.
+
+use super::Handler;
+
+pub(crate) const COMMANDS: &[(&str, Handler)] = &[];

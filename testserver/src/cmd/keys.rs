@@ -1,0 +1,5 @@
+//! keys commands.
+
+use super::Handler;
+
+pub(crate) const COMMANDS: &[(&str, Handler)] = &[];

@@ -1,0 +1,5 @@
+//! list commands.
+
+use super::Handler;
+
+pub(crate) const COMMANDS: &[(&str, Handler)] = &[];

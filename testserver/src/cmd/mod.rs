@@ -1,0 +1,490 @@
+//! The command path: table lookup, arity, gates, execution, statistics.
+//!
+//! Every command is a plain function `fn(&mut Ctx, &[Bytes]) -> CmdResult` that runs with the
+//! node locked. It writes its reply through `ctx.out` or returns an error (the dispatcher writes
+//! it, after discarding anything the handler had written). Arity, authentication, MULTI queueing
+//! and the RESP2 subscriber context are checked here once, before any handler runs, in the order
+//! Redis's `processCommand` checks them. A gate for cluster redirection and replica roles goes in
+//! [`gate`].
+
+pub mod args;
+mod client;
+mod connection;
+mod hash;
+mod keys;
+mod list;
+mod pubsub;
+mod server;
+mod set;
+mod sort;
+mod string;
+mod tx;
+mod zset;
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use bytes::Bytes;
+use rediscover::command::CommandInfo;
+use rediscover::error_codes::{self, msg};
+use rediscover::resp::ReplyWriter;
+
+use crate::client::{Client, ReplyMode};
+use crate::keyspace::Db;
+use crate::node::{NodeState, TimeoutReply, Waiter};
+
+pub use args::*;
+
+/// An error reply: the whole line after `-`, code included (`ERR syntax error`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error(pub Cow<'static, str>);
+
+impl From<&'static str> for Error {
+    fn from(s: &'static str) -> Self {
+        Error(Cow::Borrowed(s))
+    }
+}
+
+impl From<String> for Error {
+    fn from(s: String) -> Self {
+        Error(Cow::Owned(s))
+    }
+}
+
+/// What a handler returns.
+pub type CmdResult = Result<(), Error>;
+
+/// A command implementation.
+pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;
+
+/// A blocking command's request to park the client until one of `keys` receives data.
+#[derive(Debug)]
+pub struct BlockRequest {
+    /// Keys in the client's current database.
+    pub keys: Vec<Bytes>,
+    /// When to give up (`None`: never).
+    pub deadline: Option<Instant>,
+    /// What to answer at the deadline.
+    pub on_timeout: TimeoutReply,
+}
+
+/// Everything a command can touch while it runs.
+pub struct Ctx<'a> {
+    /// The node's state (locked).
+    pub node: &'a mut NodeState,
+    /// The calling connection.
+    pub client: &'a mut Client,
+    /// Where the reply goes.
+    pub out: &'a mut ReplyWriter,
+    /// Unix time in milliseconds, fixed for the whole command (Redis caches it the same way).
+    pub now: i64,
+    /// Set by [`Ctx::block`].
+    pub(crate) blocked: Option<BlockRequest>,
+    /// Inside EXEC (or a script): blocking commands answer as if they timed out.
+    pub(crate) in_exec: bool,
+}
+
+impl<'a> Ctx<'a> {
+    /// A context for running commands on behalf of `client`.
+    pub fn new(node: &'a mut NodeState, client: &'a mut Client, out: &'a mut ReplyWriter) -> Self {
+        Ctx {
+            node,
+            client,
+            out,
+            now: crate::node::unix_ms(),
+            blocked: None,
+            in_exec: false,
+        }
+    }
+
+    /// The client's selected database.
+    pub fn db(&mut self) -> &mut Db {
+        &mut self.node.dbs[self.client.db]
+    }
+
+    /// The selected database and the reply writer, borrowed together.
+    pub fn parts(&mut self) -> (&mut Db, &mut ReplyWriter) {
+        (&mut self.node.dbs[self.client.db], self.out)
+    }
+
+    /// Counts a change to the dataset (Redis's `server.dirty++`).
+    pub fn dirty(&mut self, n: u64) {
+        self.node.dirty += n;
+    }
+
+    /// Marks `key` in the selected database as modified and counts one change.
+    pub fn modified(&mut self, key: &[u8]) {
+        self.node.dbs[self.client.db].touch(key);
+        self.node.dirty += 1;
+    }
+
+    /// Parks the client on `keys` until one receives data or `deadline` passes. The handler
+    /// must not write a reply when it blocks. Inside MULTI/EXEC, where nothing may block, the
+    /// timeout reply is written at once instead.
+    pub fn block(&mut self, keys: Vec<Bytes>, deadline: Option<Instant>, on_timeout: TimeoutReply) {
+        if self.in_exec {
+            write_timeout_reply(self.out, on_timeout);
+            return;
+        }
+        self.blocked = Some(BlockRequest {
+            keys,
+            deadline,
+            on_timeout,
+        });
+    }
+}
+
+/// Writes what a blocked command answers on timeout.
+pub fn write_timeout_reply(out: &mut ReplyWriter, on_timeout: TimeoutReply) {
+    match on_timeout {
+        TimeoutReply::NullArray => out.null_array(),
+        TimeoutReply::NullBulk => out.null(),
+    }
+}
+
+/// Precomputed command flags (from the shared table's flag words).
+pub mod flags {
+    #![allow(missing_docs)]
+    pub const WRITE: u32 = 1;
+    pub const READONLY: u32 = 1 << 1;
+    pub const ADMIN: u32 = 1 << 2;
+    pub const NO_AUTH: u32 = 1 << 3;
+    pub const NO_MULTI: u32 = 1 << 4;
+    pub const PUBSUB: u32 = 1 << 5;
+    pub const LOADING: u32 = 1 << 6;
+    pub const STALE: u32 = 1 << 7;
+    pub const DENYOOM: u32 = 1 << 8;
+    pub const BLOCKING: u32 = 1 << 9;
+    pub const FAST: u32 = 1 << 10;
+    pub const NOSCRIPT: u32 = 1 << 11;
+
+    pub fn from_words(words: &[&str]) -> u32 {
+        words
+            .iter()
+            .map(|w| match *w {
+                "write" => WRITE,
+                "readonly" => READONLY,
+                "admin" => ADMIN,
+                "no_auth" => NO_AUTH,
+                "no_multi" => NO_MULTI,
+                "pubsub" => PUBSUB,
+                "loading" => LOADING,
+                "stale" => STALE,
+                "denyoom" => DENYOOM,
+                "blocking" => BLOCKING,
+                "fast" => FAST,
+                "noscript" => NOSCRIPT,
+                _ => 0,
+            })
+            .fold(0, |a, b| a | b)
+    }
+}
+
+/// A command the server implements.
+pub struct Command {
+    /// The shared table's entry (arity, flags, keys, docs).
+    pub info: &'static CommandInfo,
+    /// The implementation.
+    pub handler: Handler,
+    /// Flags, precomputed.
+    pub flags: u32,
+    /// Index into per-command statistics.
+    pub index: usize,
+}
+
+/// Every command the server implements, by lower-case name.
+pub struct CommandTable {
+    by_name: HashMap<&'static [u8], usize>,
+    commands: Vec<Command>,
+}
+
+impl CommandTable {
+    fn build() -> CommandTable {
+        let groups: &[&[(&'static str, Handler)]] = &[
+            client::COMMANDS,
+            connection::COMMANDS,
+            hash::COMMANDS,
+            keys::COMMANDS,
+            list::COMMANDS,
+            pubsub::COMMANDS,
+            server::COMMANDS,
+            set::COMMANDS,
+            sort::COMMANDS,
+            string::COMMANDS,
+            tx::COMMANDS,
+            zset::COMMANDS,
+        ];
+        let mut table = CommandTable {
+            by_name: HashMap::new(),
+            commands: Vec::new(),
+        };
+        for group in groups {
+            for &(name, handler) in *group {
+                let info = rediscover::command::lookup(name.as_bytes())
+                    .unwrap_or_else(|| panic!("command {name} is missing from the shared table"));
+                let index = table.commands.len();
+                let prev = table.by_name.insert(info.name.as_bytes(), index);
+                assert!(prev.is_none(), "command {name} registered twice");
+                table.commands.push(Command {
+                    info,
+                    handler,
+                    flags: flags::from_words(info.flags),
+                    index,
+                });
+            }
+        }
+        table
+    }
+
+    /// Looks up `name` case-insensitively.
+    pub fn get(&self, name: &[u8]) -> Option<&Command> {
+        let mut lower = [0u8; 32];
+        if name.len() > lower.len() {
+            return None;
+        }
+        for (d, s) in lower.iter_mut().zip(name) {
+            *d = s.to_ascii_lowercase();
+        }
+        self.by_name
+            .get(&lower[..name.len()])
+            .map(|&i| &self.commands[i])
+    }
+
+    /// All implemented commands.
+    pub fn commands(&self) -> &[Command] {
+        &self.commands
+    }
+
+    /// Number of implemented commands.
+    pub fn len(&self) -> usize {
+        self.commands.len()
+    }
+
+    /// Whether no command is implemented.
+    pub fn is_empty(&self) -> bool {
+        self.commands.is_empty()
+    }
+}
+
+/// The command table (code, not state: shared by every node in the process).
+pub fn table() -> &'static CommandTable {
+    static TABLE: OnceLock<CommandTable> = OnceLock::new();
+    TABLE.get_or_init(CommandTable::build)
+}
+
+/// Writes an error reply for a command that was refused before it ran, and counts it.
+fn reject(ctx: &mut Ctx<'_>, cmd: Option<&Command>, err: &str) {
+    if ctx.client.multi.is_some() {
+        ctx.client.multi_error = true;
+    }
+    if let Some(cmd) = cmd {
+        if let Some(s) = ctx.node.stats.commands.get_mut(cmd.index) {
+            s.rejected_calls += 1;
+        }
+    }
+    count_error(ctx.node, err);
+    ctx.out.error(err);
+}
+
+fn count_error(node: &mut NodeState, err: &str) {
+    node.stats.error_replies += 1;
+    let code = err.split(' ').next().unwrap_or("ERR");
+    match node.stats.errors.get_mut(code) {
+        Some(n) => *n += 1,
+        None => {
+            node.stats.errors.insert(code.to_string(), 1);
+        }
+    }
+}
+
+/// Runs one command from a client, with every check Redis makes before it.
+pub fn process(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
+    let mark = ctx.out.len();
+    process_inner(ctx, argv);
+    match ctx.client.reply_mode {
+        ReplyMode::On => {}
+        ReplyMode::Off => ctx.out.truncate(mark),
+        ReplyMode::Skip => ctx.client.reply_mode = ReplyMode::SkipThis,
+        ReplyMode::SkipThis => {
+            ctx.out.truncate(mark);
+            ctx.client.reply_mode = ReplyMode::On;
+        }
+    }
+}
+
+fn process_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
+    let table = table();
+    let Some(cmd) = table.get(&argv[0]) else {
+        let err = error_codes::unknown_command(&argv[0], &argv[1..]);
+        reject(ctx, None, &err);
+        return;
+    };
+    if !cmd.info.arity_ok(argv.len()) {
+        reject(ctx, Some(cmd), &error_codes::wrong_arity(cmd.info.name));
+        return;
+    }
+    if !ctx.client.authenticated && cmd.flags & flags::NO_AUTH == 0 {
+        reject(ctx, Some(cmd), msg::NOAUTH);
+        return;
+    }
+    if ctx.client.multi.is_some() && !tx::runs_inside_multi(cmd.info.name) {
+        if cmd.flags & flags::NO_MULTI != 0 {
+            reject(
+                ctx,
+                Some(cmd),
+                "ERR Command not allowed inside a transaction",
+            );
+            return;
+        }
+        if let Some(queue) = ctx.client.multi.as_mut() {
+            queue.push(argv.to_vec());
+        }
+        ctx.out.simple("QUEUED");
+        return;
+    }
+    if ctx.client.in_resp2_pubsub() && !allowed_in_resp2_pubsub(cmd.info.name) {
+        let err = msg::SUBSCRIBE_CONTEXT.replace("%s", &cmd.info.name.to_ascii_lowercase());
+        reject(ctx, Some(cmd), &err);
+        return;
+    }
+    if let Err(e) = gate(ctx, cmd, argv) {
+        reject(ctx, Some(cmd), &e.0);
+        return;
+    }
+    call(ctx, cmd, argv);
+}
+
+/// Checks that depend on the node's role and topology (replica read-only, cluster slot
+/// ownership). Standalone nodes have none yet; replication and cluster add theirs here.
+fn gate(_ctx: &mut Ctx<'_>, _cmd: &Command, _argv: &[Bytes]) -> CmdResult {
+    Ok(())
+}
+
+fn allowed_in_resp2_pubsub(name: &str) -> bool {
+    matches!(
+        name,
+        "subscribe"
+            | "psubscribe"
+            | "unsubscribe"
+            | "punsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
+            | "ssubscribe"
+            | "sunsubscribe"
+    )
+}
+
+/// Runs a command that passed every check (also used by EXEC for queued commands).
+pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
+    let mark = ctx.out.len();
+    let started = Instant::now();
+    let result = (cmd.handler)(ctx, argv);
+    let usec = started.elapsed().as_micros() as u64;
+    let node = &mut *ctx.node;
+    node.stats.commands_processed += 1;
+    if node.stats.commands.len() <= cmd.index {
+        node.stats
+            .commands
+            .resize(table().len(), Default::default());
+    }
+    let stats = &mut node.stats.commands[cmd.index];
+    stats.calls += 1;
+    stats.usec += usec;
+    if let Err(e) = result {
+        stats.failed_calls += 1;
+        ctx.out.truncate(mark);
+        ctx.blocked = None;
+        count_error(ctx.node, &e.0);
+        ctx.out.error(&e.0);
+    }
+    after_command(ctx.node);
+}
+
+/// Bookkeeping after any command: WATCH invalidation and serving clients blocked on keys that
+/// just received data.
+pub fn after_command(node: &mut NodeState) {
+    let dirty = node.drain_dirty_watchers();
+    if !dirty.is_empty() {
+        node.watch_dirty.extend(dirty);
+    }
+    serve_ready_keys(node);
+}
+
+/// Runs the commands of clients blocked on keys that have received data, in arrival order,
+/// until no ready key is left (a served BLMOVE can make another key ready).
+fn serve_ready_keys(node: &mut NodeState) {
+    loop {
+        let mut ready = Vec::new();
+        for (i, db) in node.dbs.iter_mut().enumerate() {
+            for key in db.ready.drain(..) {
+                ready.push((i, key));
+            }
+        }
+        if ready.is_empty() {
+            return;
+        }
+        for (db, key) in ready {
+            loop {
+                let Some(&id) = node
+                    .wait_queues
+                    .get(&(db, key.clone()))
+                    .and_then(|q| q.front())
+                else {
+                    break;
+                };
+                let now = crate::node::unix_ms();
+                if !node.dbs[db].contains(&key, now) {
+                    break;
+                }
+                let Some(waiter) = node.unpark(id) else {
+                    break;
+                };
+                serve_waiter(node, waiter);
+            }
+        }
+    }
+}
+
+fn serve_waiter(node: &mut NodeState, waiter: Waiter) {
+    let Waiter {
+        mut client,
+        argv,
+        keys,
+        db,
+        on_timeout,
+        wake,
+    } = waiter;
+    let Some(cmd) = table().get(&argv[0]) else {
+        return;
+    };
+    let mut out = ReplyWriter::new(client.resp3);
+    let blocked = {
+        let mut ctx = Ctx::new(node, &mut client, &mut out);
+        call(&mut ctx, cmd, &argv);
+        ctx.blocked.take()
+    };
+    if blocked.is_some() {
+        // Still nothing for it (another waiter took the data first): park it again.
+        node.park(Waiter {
+            client,
+            argv,
+            keys,
+            db,
+            on_timeout,
+            wake,
+        });
+        return;
+    }
+    // If the connection is gone the reply is dropped; what its command did stays done, as it
+    // would in Redis if the client vanished right after being served.
+    let _ = wake.send((client, out.take()));
+}
+
+/// Drops a departing client's WATCHes and subscriptions.
+pub fn forget_client(ctx: &mut Ctx<'_>) {
+    tx::unwatch_all(ctx);
+    pubsub::unsubscribe_all(ctx.node, ctx.client);
+}

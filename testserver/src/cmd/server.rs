@@ -1,0 +1,5 @@
+//! server commands.
+
+use super::Handler;
+
+pub(crate) const COMMANDS: &[(&str, Handler)] = &[];

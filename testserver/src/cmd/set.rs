@@ -1,0 +1,5 @@
+//! set commands.
+
+use super::Handler;
+
+pub(crate) const COMMANDS: &[(&str, Handler)] = &[];

@@ -1,0 +1,5 @@
+//! sort commands.
+
+use super::Handler;
+
+pub(crate) const COMMANDS: &[(&str, Handler)] = &[];

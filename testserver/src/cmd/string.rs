@@ -1,0 +1,5 @@
+//! string commands.
+
+use super::Handler;
+
+pub(crate) const COMMANDS: &[(&str, Handler)] = &[];

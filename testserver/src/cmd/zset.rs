@@ -1,0 +1,5 @@
+//! zset commands.
+
+use super::Handler;
+
+pub(crate) const COMMANDS: &[(&str, Handler)] = &[];

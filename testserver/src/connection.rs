@@ -1,0 +1,342 @@
+//! One task per client connection: read, decode a batch, run it under one lock, write once.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use rediscover::resp::{CommandDecoder, Limits, ReplyWriter};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, Notify};
+
+use crate::client::{Client, ClientEntry, ClientKind, OOB_QUEUE};
+use crate::cmd::{self, write_timeout_reply, BlockRequest, Ctx};
+use crate::node::{Node, NodeState, Waiter};
+
+/// Most commands run per lock acquisition; bounds latency for other clients.
+const MAX_BATCH: usize = 512;
+
+/// What stopped a batch early.
+enum Stop {
+    /// The batch ran to its end.
+    Done,
+    /// A command asked to block.
+    Block(BlockRequest),
+    /// A CLIENT PAUSE is in force until this Unix ms.
+    Paused(i64),
+    /// The client must be closed after the pending replies.
+    Close,
+}
+
+/// Serves one accepted connection until it closes.
+pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
+    let _ = socket.set_nodelay(true);
+    let (Ok(addr), Ok(laddr)) = (socket.peer_addr(), socket.local_addr()) else {
+        return;
+    };
+    let id = node.next_client_id();
+    let (oob_tx, mut oob_rx) = mpsc::channel::<Bytes>(OOB_QUEUE);
+    let kill = Arc::new(Notify::new());
+    let mut client = Box::new(Client::new(id, addr, laddr, oob_tx));
+    let limits = {
+        let mut st = node.lock();
+        client.authenticated = !st.acl.auth_required();
+        st.clients.insert(
+            id,
+            ClientEntry {
+                addr,
+                laddr,
+                name: None,
+                db: 0,
+                user: client.user.clone(),
+                resp: 2,
+                sub: 0,
+                psub: 0,
+                multi: -1,
+                created: client.created,
+                last_interaction: client.created,
+                last_cmd: "NULL",
+                blocked: false,
+                kill: kill.clone(),
+                killed: false,
+                kind: ClientKind::Normal,
+            },
+        );
+        Limits {
+            max_bulk_len: st.config.proto_max_bulk_len,
+            ..Limits::default()
+        }
+    };
+    let mut decoder = CommandDecoder::new(limits);
+    decoder.unauthenticated = !client.authenticated;
+    let mut shutdown = node.shutdown_signal();
+    let (mut rd, mut wr) = socket.split();
+    let mut rbuf = BytesMut::with_capacity(16 * 1024);
+    let mut out = ReplyWriter::new(false);
+    // Decoded commands waiting to run, and spare argument vectors to decode into.
+    let mut batch: VecDeque<Vec<Bytes>> = VecDeque::new();
+    let mut spare: Vec<Vec<Bytes>> = Vec::new();
+    let mut protocol_error = None;
+    let mut net_in = 0u64;
+
+    'conn: loop {
+        // Run everything that is buffered.
+        loop {
+            while protocol_error.is_none() && batch.len() < MAX_BATCH {
+                let mut argv = spare.pop().unwrap_or_default();
+                match decoder.decode(&mut rbuf, &mut argv) {
+                    Ok(true) => batch.push_back(argv),
+                    Ok(false) => {
+                        spare.push(argv);
+                        break;
+                    }
+                    Err(e) => {
+                        spare.push(argv);
+                        protocol_error = Some(e);
+                    }
+                }
+            }
+            if batch.is_empty() {
+                break;
+            }
+            let stop = {
+                let mut st = node.lock();
+                st.stats.net_input_bytes += std::mem::take(&mut net_in);
+                let stop = run_batch(&mut st, &mut client, &mut out, &mut batch, &mut spare);
+                sync_entry(&mut st, &client);
+                if st.shutdown_requested {
+                    node.shutdown();
+                }
+                stop
+            };
+            decoder.unauthenticated = !client.authenticated;
+            match stop {
+                Stop::Done => {}
+                Stop::Close => {
+                    let _ = wr.write_all(out.buffer()).await;
+                    break 'conn;
+                }
+                Stop::Paused(until) => {
+                    if flush(&mut wr, &mut out).await.is_err() {
+                        break 'conn;
+                    }
+                    let wait = (until - crate::node::unix_ms()).max(1) as u64;
+                    tokio::select! {
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
+                        _ = kill.notified() => break 'conn,
+                        _ = shutdown.changed() => break 'conn,
+                    }
+                }
+                Stop::Block(req) => {
+                    if flush(&mut wr, &mut out).await.is_err() {
+                        break 'conn;
+                    }
+                    let argv = batch.pop_front().unwrap_or_default();
+                    match block(
+                        &node,
+                        client,
+                        argv,
+                        req,
+                        &kill,
+                        &mut shutdown,
+                        &mut rd,
+                        &mut rbuf,
+                        &mut out,
+                    )
+                    .await
+                    {
+                        Some(c) => client = c,
+                        None => return,
+                    }
+                }
+            }
+        }
+        if let Some(e) = protocol_error.take() {
+            out.error(&format!("ERR Protocol error: {}", e.message()));
+            let _ = wr.write_all(out.buffer()).await;
+            break;
+        }
+        if flush(&mut wr, &mut out).await.is_err() {
+            break;
+        }
+        if rbuf.len() > 1024 * 1024 * 1024 {
+            break;
+        }
+        tokio::select! {
+            biased;
+            _ = kill.notified() => break,
+            _ = shutdown.changed() => break,
+            Some(msg) = oob_rx.recv() => {
+                out.raw(&msg);
+                while let Ok(msg) = oob_rx.try_recv() {
+                    out.raw(&msg);
+                }
+            }
+            read = rd.read_buf(&mut rbuf) => match read {
+                Ok(0) | Err(_) => break,
+                // Counted without the lock; folded in at the next batch.
+                Ok(n) => net_in += n as u64,
+            },
+        }
+    }
+    let mut st = node.lock();
+    disconnect(&mut st, &mut client);
+}
+
+async fn flush<W: AsyncWriteExt + Unpin>(wr: &mut W, out: &mut ReplyWriter) -> std::io::Result<()> {
+    if !out.is_empty() {
+        wr.write_all(out.buffer()).await?;
+        out.buffer().clear();
+    }
+    Ok(())
+}
+
+fn run_batch(
+    st: &mut NodeState,
+    client: &mut Client,
+    out: &mut ReplyWriter,
+    batch: &mut VecDeque<Vec<Bytes>>,
+    spare: &mut Vec<Vec<Bytes>>,
+) -> Stop {
+    let mut ctx = Ctx::new(st, client, out);
+    while let Some(argv) = batch.front() {
+        if let Some((until, writes_only)) = ctx.node.pause {
+            if until <= ctx.now {
+                ctx.node.pause = None;
+            } else if !writes_only
+                || cmd::table()
+                    .get(&argv[0])
+                    .is_some_and(|c| c.info.is_write())
+            {
+                return Stop::Paused(until);
+            }
+        }
+        cmd::process(&mut ctx, argv);
+        if let Some(req) = ctx.blocked.take() {
+            // The blocking command stays at the front of the batch; the caller parks it.
+            return Stop::Block(req);
+        }
+        if let Some(mut argv) = batch.pop_front() {
+            argv.clear();
+            spare.push(argv);
+        }
+        if ctx.client.close_after_reply || ctx.node.shutdown_requested {
+            return Stop::Close;
+        }
+    }
+    Stop::Done
+}
+
+fn sync_entry(st: &mut NodeState, client: &Client) {
+    if let Some(e) = st.clients.get_mut(&client.id) {
+        e.db = client.db;
+        e.resp = if client.resp3 { 3 } else { 2 };
+        e.sub = client.channels.len();
+        e.psub = client.patterns.len();
+        e.multi = client.multi.as_ref().map_or(-1, |q| q.len() as i64);
+        e.last_interaction = std::time::Instant::now();
+        if e.name != client.name {
+            e.name = client.name.clone();
+        }
+        if e.user != client.user {
+            e.user = client.user.clone();
+        }
+        if e.kind == ClientKind::Normal && client.subscriptions() > 0 {
+            e.kind = ClientKind::PubSub;
+        } else if e.kind == ClientKind::PubSub && client.subscriptions() == 0 {
+            e.kind = ClientKind::Normal;
+        }
+        if e.killed {
+            e.kill.notify_one();
+        }
+    }
+}
+
+/// Parks the client until its blocking command is served, times out, or the connection ends.
+/// Returns the client state back, or `None` if the connection is finished.
+#[allow(clippy::too_many_arguments)]
+async fn block<R: AsyncReadExt + Unpin>(
+    node: &Node,
+    client: Box<Client>,
+    argv: Vec<Bytes>,
+    req: BlockRequest,
+    kill: &Notify,
+    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    rd: &mut R,
+    rbuf: &mut BytesMut,
+    out: &mut ReplyWriter,
+) -> Option<Box<Client>> {
+    let id = client.id;
+    let db = client.db;
+    let (tx, mut rx) = oneshot::channel();
+    {
+        let mut st = node.lock();
+        st.park(Waiter {
+            client,
+            argv,
+            keys: req.keys,
+            db,
+            on_timeout: req.on_timeout,
+            wake: tx,
+        });
+    }
+    let deadline = req.deadline;
+    let sleep = async {
+        match deadline {
+            Some(d) => tokio::time::sleep_until(d.into()).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(sleep);
+    let mut gone = false;
+    loop {
+        tokio::select! {
+            served = &mut rx => {
+                if let Ok((client, reply)) = served {
+                    out.raw(&reply);
+                    return Some(client);
+                }
+                break;
+            }
+            _ = &mut sleep => break,
+            _ = kill.notified() => { gone = true; break }
+            _ = shutdown.changed() => { gone = true; break }
+            read = rd.read_buf(rbuf) => match read {
+                // Commands pipelined behind the blocked one wait in the buffer.
+                Ok(n) if n > 0 => {}
+                _ => { gone = true; break }
+            },
+        }
+    }
+    // Timed out or the connection ended: take the client back, unless it was served meanwhile.
+    let mut st = node.lock();
+    let (mut client, served) = match st.unpark(id) {
+        Some(w) => {
+            write_timeout_reply(out, w.on_timeout);
+            (w.client, false)
+        }
+        None => match rx.try_recv() {
+            Ok((client, reply)) => {
+                out.raw(&reply);
+                (client, true)
+            }
+            Err(_) => return None,
+        },
+    };
+    let _ = served;
+    if gone {
+        out.buffer().clear();
+        disconnect(&mut st, &mut client);
+        return None;
+    }
+    Some(client)
+}
+
+/// Removes every trace of a connection from the node.
+fn disconnect(st: &mut NodeState, client: &mut Client) {
+    st.unpark(client.id);
+    st.clients.remove(&client.id);
+    let mut out = ReplyWriter::new(false);
+    let mut ctx = Ctx::new(st, client, &mut out);
+    cmd::forget_client(&mut ctx);
+}

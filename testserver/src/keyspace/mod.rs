@@ -1,0 +1,437 @@
+//! One node's data: 16 (by default) databases of keys, values and expiry times.
+//!
+//! A [`Db`] mirrors Redis's `db.c`: lookups expire keys lazily, writes go through a few methods
+//! that keep the expiry index, the WATCH bookkeeping and the blocked-client wake-ups right, so the
+//! command code does not have to remember them. Commands that change a key call
+//! [`Db::touch`] (Redis's `signalModifiedKey`) once per changed key.
+
+mod hash;
+mod list;
+mod set;
+mod value;
+mod zset;
+
+pub use hash::Hash;
+pub use list::List;
+pub use set::Set;
+pub use value::{Str, Value};
+pub use zset::ZSet;
+
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasher, Hasher};
+
+use bytes::Bytes;
+
+use crate::glob::glob_match;
+
+/// A client connection id (`CLIENT ID`).
+pub type ClientId = u64;
+
+/// One numbered database.
+#[derive(Debug, Default)]
+pub struct Db {
+    entries: HashMap<Bytes, Value>,
+    expires: HashMap<Bytes, i64>,
+    /// (deadline ms, key) for every key with a TTL, so active expiry finds due keys directly.
+    deadlines: BTreeSet<(i64, Bytes)>,
+    /// WATCHed keys and who watches them.
+    watched: HashMap<Bytes, Vec<ClientId>>,
+    /// Clients whose WATCHed keys changed since the dispatcher last looked.
+    pub(crate) dirty_watchers: Vec<ClientId>,
+    /// Keys that blocked clients wait on, with the number of waiters.
+    blocking: HashMap<Bytes, usize>,
+    /// Keys that gained a value while clients were blocked on them.
+    pub(crate) ready: Vec<Bytes>,
+    /// Keys removed because their TTL passed (lazily or actively), for propagation and stats.
+    pub(crate) expired: Vec<Bytes>,
+}
+
+impl Db {
+    /// Number of keys, including expired keys not yet reclaimed (as Redis's DBSIZE).
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the database holds no keys.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Number of keys with a TTL.
+    pub fn expires_len(&self) -> usize {
+        self.expires.len()
+    }
+
+    fn expire_if_due(&mut self, key: &[u8], now: i64) -> bool {
+        match self.expires.get(key) {
+            Some(&at) if at <= now => {
+                let key = Bytes::copy_from_slice(key);
+                self.remove(&key);
+                self.touch(&key);
+                self.expired.push(key);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The live value of `key` (expired keys are removed first).
+    pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Value> {
+        self.expire_if_due(key, now);
+        self.entries.get(key)
+    }
+
+    /// The live value of `key`, for in-place changes. Call [`Db::touch`] if it changes.
+    pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Value> {
+        self.expire_if_due(key, now);
+        self.entries.get_mut(key)
+    }
+
+    /// Whether `key` exists and has not expired.
+    pub fn contains(&mut self, key: &[u8], now: i64) -> bool {
+        self.get(key, now).is_some()
+    }
+
+    /// Looks a key up without expiring it (for SCAN/KEYS filters and debugging).
+    pub fn peek(&self, key: &[u8]) -> Option<&Value> {
+        self.entries.get(key)
+    }
+
+    /// Whether `key` is present and logically expired at `now`.
+    pub fn is_expired(&self, key: &[u8], now: i64) -> bool {
+        matches!(self.expires.get(key), Some(&at) if at <= now)
+    }
+
+    /// Stores `value` under `key`, replacing any old value and clearing its TTL
+    /// (Redis's `setKey` without KEEPTTL). Does not call [`Db::touch`].
+    pub fn set(&mut self, key: Bytes, value: Value) {
+        self.clear_expire(&key);
+        self.insert(key, value);
+    }
+
+    /// Stores `value` under `key`, keeping any TTL the key already has.
+    pub fn set_keep_ttl(&mut self, key: Bytes, value: Value) {
+        self.insert(key, value);
+    }
+
+    fn insert(&mut self, key: Bytes, value: Value) {
+        if !self.blocking.is_empty()
+            && self.blocking.contains_key(&key)
+            && !self.entries.contains_key(&key)
+        {
+            self.ready.push(key.clone());
+        }
+        self.entries.insert(key, value);
+    }
+
+    /// Removes `key` and its TTL, returning the value. Does not call [`Db::touch`].
+    pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
+        let value = self.entries.remove(key)?;
+        self.clear_expire(key);
+        Some(value)
+    }
+
+    /// Sets the absolute expiry time of an existing key, in Unix milliseconds.
+    pub fn set_expire(&mut self, key: &[u8], at_ms: i64) {
+        let Some((k, _)) = self.entries.get_key_value(key) else {
+            return;
+        };
+        let k = k.clone();
+        if let Some(old) = self.expires.insert(k.clone(), at_ms) {
+            self.deadlines.remove(&(old, k.clone()));
+        }
+        self.deadlines.insert((at_ms, k));
+    }
+
+    /// The absolute expiry time of `key`, in Unix milliseconds.
+    pub fn expire_at(&self, key: &[u8]) -> Option<i64> {
+        self.expires.get(key).copied()
+    }
+
+    /// Removes the TTL of `key`; true if it had one.
+    pub fn clear_expire(&mut self, key: &[u8]) -> bool {
+        match self.expires.remove_entry(key) {
+            Some((k, at)) => {
+                self.deadlines.remove(&(at, k));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Marks `key` as modified (Redis's `signalModifiedKey`): WATCHers of it will fail EXEC.
+    pub fn touch(&mut self, key: &[u8]) {
+        if self.watched.is_empty() {
+            return;
+        }
+        if let Some(clients) = self.watched.get(key) {
+            self.dirty_watchers.extend_from_slice(clients);
+        }
+    }
+
+    /// Marks every watched key as modified (FLUSHDB, FLUSHALL, SWAPDB).
+    pub fn touch_all_watched(&mut self) {
+        for clients in self.watched.values() {
+            self.dirty_watchers.extend_from_slice(clients);
+        }
+    }
+
+    /// Marks every watched key that exists as modified (what Redis's FLUSHDB does: only keys
+    /// that were there change).
+    pub fn touch_existing_watched(&mut self) {
+        for (key, clients) in &self.watched {
+            if self.entries.contains_key(key) {
+                self.dirty_watchers.extend_from_slice(clients);
+            }
+        }
+    }
+
+    /// Registers `client` as watching `key`.
+    pub fn watch(&mut self, key: Bytes, client: ClientId) {
+        let list = self.watched.entry(key).or_default();
+        if !list.contains(&client) {
+            list.push(client);
+        }
+    }
+
+    /// Removes `client`'s watch on `key`.
+    pub fn unwatch(&mut self, key: &[u8], client: ClientId) {
+        if let Some(list) = self.watched.get_mut(key) {
+            list.retain(|&c| c != client);
+            if list.is_empty() {
+                self.watched.remove(key);
+            }
+        }
+    }
+
+    /// Counts a client blocked on `key` (it will be woken when the key is created).
+    pub fn block_on(&mut self, key: Bytes) {
+        *self.blocking.entry(key).or_default() += 1;
+    }
+
+    /// Removes one blocked client's interest in `key`.
+    pub fn unblock(&mut self, key: &[u8]) {
+        if let Some(n) = self.blocking.get_mut(key) {
+            *n -= 1;
+            if *n == 0 {
+                self.blocking.remove(key);
+            }
+        }
+    }
+
+    /// Signals that `key` may now satisfy blocked clients even though it already existed
+    /// (for example after a push into an existing list that was drained in the same command).
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        if self.blocking.contains_key(key) {
+            self.ready.push(Bytes::copy_from_slice(key));
+        }
+    }
+
+    /// Removes every key (FLUSHDB). Watchers of existing keys are signalled.
+    pub fn clear(&mut self) -> usize {
+        self.touch_existing_watched();
+        let n = self.entries.len();
+        self.entries.clear();
+        self.expires.clear();
+        self.deadlines.clear();
+        n
+    }
+
+    /// All keys, live or not yet reclaimed, in no particular order.
+    pub fn keys(&self) -> impl Iterator<Item = &Bytes> {
+        self.entries.keys()
+    }
+
+    /// All keys and values, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Value)> {
+        self.entries.iter()
+    }
+
+    /// Live keys matching `pattern` (KEYS).
+    pub fn matching_keys(&self, pattern: &[u8], now: i64) -> Vec<Bytes> {
+        let all = pattern == b"*";
+        self.entries
+            .keys()
+            .filter(|k| !self.is_expired(k, now))
+            .filter(|k| all || glob_match(pattern, k, false))
+            .cloned()
+            .collect()
+    }
+
+    /// A random live key (RANDOMKEY).
+    pub fn random_key(&mut self, now: i64) -> Option<Bytes> {
+        // Try a few random picks so that a database full of expired keys still terminates.
+        for _ in 0..100 {
+            let n = self.entries.len();
+            if n == 0 {
+                return None;
+            }
+            let idx = (random_u64() % n as u64) as usize;
+            let key = self.entries.keys().nth(idx)?.clone();
+            if !self.expire_if_due(&key, now) {
+                return Some(key);
+            }
+        }
+        None
+    }
+
+    /// One step of SCAN over the keys: see [`scan_step`].
+    pub fn scan(&self, cursor: u64, count: usize) -> (u64, Vec<Bytes>) {
+        scan_step(self.entries.keys(), cursor, count, |k| k.clone())
+    }
+
+    /// Removes up to `max` keys whose TTL has passed; returns how many were removed.
+    pub fn expire_due(&mut self, now: i64, max: usize) -> usize {
+        let mut n = 0;
+        while n < max {
+            let Some((at, key)) = self.deadlines.first().cloned() else {
+                break;
+            };
+            if at > now {
+                break;
+            }
+            self.remove(&key);
+            self.touch(&key);
+            self.expired.push(key);
+            n += 1;
+        }
+        n
+    }
+
+    /// Moves everything out of `other` into `self`, swapping contents (SWAPDB). Watches and
+    /// blocked clients stay with their database number, as in Redis.
+    pub fn swap_data(&mut self, other: &mut Db) {
+        std::mem::swap(&mut self.entries, &mut other.entries);
+        std::mem::swap(&mut self.expires, &mut other.expires);
+        std::mem::swap(&mut self.deadlines, &mut other.deadlines);
+        for key in self.blocking.keys() {
+            if self.entries.contains_key(key) {
+                self.ready.push(key.clone());
+            }
+        }
+        for key in other.blocking.keys() {
+            if other.entries.contains_key(key) {
+                other.ready.push(key.clone());
+            }
+        }
+    }
+}
+
+/// The position of `key` in SCAN order: a fixed hash, so the order does not change while the
+/// collection is modified, and every element present for a whole scan is returned at least once.
+pub fn scan_position(key: &[u8]) -> u64 {
+    // FNV-1a, then a final mix: stable across runs and processes (cursors survive reconnects).
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    // Cursor 0 means "start"/"done": keep positions at 1 and above.
+    (h >> 1).max(1)
+}
+
+/// One SCAN step over any collection: returns the items at positions `>= cursor`, about `count`
+/// of them (all items sharing the last position are included, so none is skipped), and the
+/// cursor for the next call (0 when done).
+///
+/// Cost is linear in the collection size per call; fine for a test server, and it keeps the
+/// guarantees clients rely on.
+pub fn scan_step<'a, K, T>(
+    items: impl Iterator<Item = &'a K>,
+    cursor: u64,
+    count: usize,
+    mut out: impl FnMut(&'a K) -> T,
+) -> (u64, Vec<T>)
+where
+    K: AsRef<[u8]> + 'a + ?Sized,
+{
+    let start = cursor.max(1);
+    let mut candidates: Vec<(u64, &'a K)> = items
+        .map(|k| (scan_position(k.as_ref()), k))
+        .filter(|(p, _)| *p >= start)
+        .collect();
+    let count = count.max(1);
+    if candidates.len() > count {
+        candidates.select_nth_unstable_by_key(count, |(p, _)| *p);
+        let cut = candidates[count].0;
+        // Everything strictly before the cut position goes now; the rest starts the next page.
+        let page: Vec<T> = candidates
+            .iter()
+            .filter(|(p, _)| *p < cut)
+            .map(|(_, k)| out(k))
+            .collect();
+        (cut, page)
+    } else {
+        (0, candidates.into_iter().map(|(_, k)| out(k)).collect())
+    }
+}
+
+/// A random `u64` (RandomState's per-process keys, mixed with a counter).
+pub fn random_u64() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_visits_everything_once_when_unchanged() {
+        let mut db = Db::default();
+        for i in 0..1000 {
+            db.set(
+                Bytes::from(format!("k{i}")),
+                Value::from_bytes(Bytes::from("v")),
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        loop {
+            let (next, keys) = db.scan(cursor, 10);
+            for k in keys {
+                assert!(seen.insert(k), "duplicate");
+            }
+            if next == 0 {
+                break;
+            }
+            cursor = next;
+        }
+        assert_eq!(seen.len(), 1000);
+    }
+
+    #[test]
+    fn expiry_is_lazy_and_active() {
+        let mut db = Db::default();
+        db.set(Bytes::from("a"), Value::from_bytes(Bytes::from("1")));
+        db.set(Bytes::from("b"), Value::from_bytes(Bytes::from("1")));
+        db.set_expire(b"a", 100);
+        db.set_expire(b"b", 200);
+        assert!(db.get(b"a", 99).is_some());
+        assert!(db.get(b"a", 100).is_none());
+        assert_eq!(db.len(), 1);
+        assert_eq!(db.expire_due(150, 10), 0);
+        assert_eq!(db.expire_due(250, 10), 1);
+        assert!(db.is_empty());
+        assert_eq!(db.expired.len(), 2);
+    }
+
+    #[test]
+    fn watch_and_ready_bookkeeping() {
+        let mut db = Db::default();
+        db.watch(Bytes::from("w"), 7);
+        db.touch(b"x");
+        assert!(db.dirty_watchers.is_empty());
+        db.touch(b"w");
+        assert_eq!(db.dirty_watchers, vec![7]);
+        db.block_on(Bytes::from("l"));
+        db.set(Bytes::from("l"), Value::from_bytes(Bytes::from("1")));
+        assert_eq!(db.ready, vec![Bytes::from("l")]);
+    }
+}

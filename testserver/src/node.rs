@@ -1,0 +1,259 @@
+//! One node: everything a Redis process owns, kept per node so many nodes can share a process.
+//!
+//! All mutable state sits in one [`NodeState`] behind one `std::sync::Mutex`. Connection tasks
+//! parse and encode in parallel, then take the lock once per batch of commands and run the whole
+//! batch. That gives every node a single total order of writes — the order replication, WATCH,
+//! MULTI/EXEC and blocking pops rely on — at the cost of one uncontended lock per batch. The lock
+//! is never held across an `.await`.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::{oneshot, watch};
+
+use crate::acl::Acl;
+use crate::client::{Client, ClientEntry};
+use crate::config::Config;
+use crate::keyspace::{ClientId, Db};
+use crate::pubsub::PubSub;
+
+/// Current Unix time in milliseconds.
+pub fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Counters reported by INFO stats and INFO commandstats.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// total_connections_received
+    pub connections_received: u64,
+    /// total_commands_processed
+    pub commands_processed: u64,
+    /// rejected_connections
+    pub rejected_connections: u64,
+    /// expired_keys
+    pub expired_keys: u64,
+    /// keyspace_hits
+    pub keyspace_hits: u64,
+    /// keyspace_misses
+    pub keyspace_misses: u64,
+    /// total_net_input_bytes
+    pub net_input_bytes: u64,
+    /// total_net_output_bytes
+    pub net_output_bytes: u64,
+    /// total_error_replies
+    pub error_replies: u64,
+    /// Per-command counters, indexed like the server's command table.
+    pub commands: Vec<CommandStats>,
+    /// Per-error-code counters (INFO errorstats).
+    pub errors: HashMap<String, u64>,
+}
+
+/// INFO commandstats for one command.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CommandStats {
+    /// calls
+    pub calls: u64,
+    /// usec
+    pub usec: u64,
+    /// rejected_calls
+    pub rejected_calls: u64,
+    /// failed_calls
+    pub failed_calls: u64,
+}
+
+/// What a blocked client's command answers when its timeout passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutReply {
+    /// `*-1` / `_` (BLPOP, BRPOP, BZPOPMIN, BLMPOP...).
+    NullArray,
+    /// `$-1` / `_` (BLMOVE, BRPOPLPUSH).
+    NullBulk,
+}
+
+/// A client parked on keys by a blocking command, with the command to run again when one of
+/// those keys receives data.
+#[derive(Debug)]
+pub struct Waiter {
+    /// The parked connection state; handed back with the reply.
+    pub client: Box<Client>,
+    /// The blocking command.
+    pub argv: Vec<Bytes>,
+    /// The keys it waits on (in `db`).
+    pub keys: Vec<Bytes>,
+    /// Database of the keys.
+    pub db: usize,
+    /// The reply when the timeout passes.
+    pub on_timeout: TimeoutReply,
+    /// Where the reply goes.
+    pub wake: oneshot::Sender<(Box<Client>, BytesMut)>,
+}
+
+/// Everything one node owns. Guarded by [`Node::lock`].
+#[derive(Debug)]
+pub struct NodeState {
+    /// The databases.
+    pub dbs: Vec<Db>,
+    /// Configuration.
+    pub config: Config,
+    /// Connected clients, by id.
+    pub clients: HashMap<ClientId, ClientEntry>,
+    /// Channel and pattern subscriptions.
+    pub pubsub: PubSub,
+    /// ACL users.
+    pub acl: Acl,
+    /// Counters.
+    pub stats: Stats,
+    /// Clients parked by blocking commands, by client id, in arrival order per key.
+    pub waiters: HashMap<ClientId, Waiter>,
+    /// Arrival order of waiters per (db, key).
+    pub wait_queues: HashMap<(usize, Bytes), std::collections::VecDeque<ClientId>>,
+    /// Clients whose WATCHed keys changed: their EXEC will fail.
+    pub watch_dirty: std::collections::HashSet<ClientId>,
+    /// Changes since the last save (`rdb_changes_since_last_save`); also tells which commands
+    /// changed the dataset and so must be propagated.
+    pub dirty: u64,
+    /// Time of the last successful save (Unix seconds).
+    pub last_save: i64,
+    /// Forty hex characters identifying this run (`run_id`).
+    pub run_id: String,
+    /// CLIENT PAUSE: until when (Unix ms), and whether only writes are paused.
+    pub pause: Option<(i64, bool)>,
+    /// SHUTDOWN was requested.
+    pub shutdown_requested: bool,
+    /// When the node started.
+    pub started: Instant,
+}
+
+impl NodeState {
+    fn new(config: Config) -> Self {
+        let dbs = (0..config.databases.max(1))
+            .map(|_| Db::default())
+            .collect();
+        let acl = Acl::new(config.requirepass.as_deref());
+        NodeState {
+            dbs,
+            config,
+            clients: HashMap::new(),
+            pubsub: PubSub::default(),
+            acl,
+            stats: Stats::default(),
+            waiters: HashMap::new(),
+            wait_queues: HashMap::new(),
+            watch_dirty: Default::default(),
+            dirty: 0,
+            last_save: unix_ms() / 1000,
+            run_id: random_hex(40),
+            pause: None,
+            shutdown_requested: false,
+            started: Instant::now(),
+        }
+    }
+
+    /// Parks `waiter` on its keys.
+    pub fn park(&mut self, waiter: Waiter) {
+        let id = waiter.client.id;
+        for key in &waiter.keys {
+            self.dbs[waiter.db].block_on(key.clone());
+            self.wait_queues
+                .entry((waiter.db, key.clone()))
+                .or_default()
+                .push_back(id);
+        }
+        if let Some(entry) = self.clients.get_mut(&id) {
+            entry.blocked = true;
+        }
+        self.waiters.insert(id, waiter);
+    }
+
+    /// Removes a parked client (served, timed out, killed or unblocked).
+    pub fn unpark(&mut self, id: ClientId) -> Option<Waiter> {
+        let waiter = self.waiters.remove(&id)?;
+        for key in &waiter.keys {
+            self.dbs[waiter.db].unblock(key);
+            let qk = (waiter.db, key.clone());
+            if let Some(q) = self.wait_queues.get_mut(&qk) {
+                q.retain(|&c| c != id);
+                if q.is_empty() {
+                    self.wait_queues.remove(&qk);
+                }
+            }
+        }
+        if let Some(entry) = self.clients.get_mut(&id) {
+            entry.blocked = false;
+        }
+        Some(waiter)
+    }
+
+    /// Marks clients whose WATCHed keys changed, from every database's bookkeeping.
+    pub(crate) fn drain_dirty_watchers(&mut self) -> Vec<ClientId> {
+        let mut ids = Vec::new();
+        for db in &mut self.dbs {
+            if !db.dirty_watchers.is_empty() {
+                ids.append(&mut db.dirty_watchers);
+            }
+        }
+        ids
+    }
+}
+
+/// A node: its state and the signals its tasks share.
+#[derive(Debug)]
+pub struct Node {
+    state: Mutex<NodeState>,
+    next_client_id: AtomicU64,
+    shutdown: watch::Sender<bool>,
+}
+
+impl Node {
+    /// A node with `config`.
+    pub fn new(config: Config) -> Arc<Node> {
+        Arc::new(Node {
+            state: Mutex::new(NodeState::new(config)),
+            next_client_id: AtomicU64::new(1),
+            shutdown: watch::channel(false).0,
+        })
+    }
+
+    /// Locks the node's state. Never hold the guard across an `.await`.
+    pub fn lock(&self) -> MutexGuard<'_, NodeState> {
+        // A panic while holding the lock would be a bug; keep serving rather than cascade it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A fresh client id.
+    pub fn next_client_id(&self) -> ClientId {
+        self.next_client_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Asks every task of this node to stop.
+    pub fn shutdown(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// Whether shutdown was asked for.
+    pub fn is_shutting_down(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
+    /// A receiver that changes to `true` on shutdown.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.shutdown.subscribe()
+    }
+}
+
+/// `n` random lower-case hex characters (run ids, node ids).
+pub fn random_hex(n: usize) -> String {
+    let mut s = String::with_capacity(n);
+    while s.len() < n {
+        s.push_str(&format!("{:016x}", crate::keyspace::random_u64()));
+    }
+    s.truncate(n);
+    s
+}

@@ -1,0 +1,187 @@
+//! The accept loop, background jobs, and the in-process [`TestServer`] API.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::node::Node;
+
+/// Accepts connections for `node` until it shuts down.
+pub async fn run(node: Arc<Node>, listener: TcpListener) {
+    let mut shutdown = node.shutdown_signal();
+    let cron = tokio::spawn(cron(node.clone()));
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => {
+                let Ok((mut socket, _)) = accepted else {
+                    // EMFILE and friends: back off a little instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                };
+                let full = {
+                    let mut st = node.lock();
+                    st.stats.connections_received += 1;
+                    let full = st.clients.len() >= st.config.maxclients;
+                    if full {
+                        st.stats.rejected_connections += 1;
+                    }
+                    full
+                };
+                if full {
+                    tokio::spawn(async move {
+                        let _ = socket.write_all(b"-ERR max number of clients reached\r\n").await;
+                    });
+                    continue;
+                }
+                tokio::spawn(crate::connection::serve(node.clone(), socket));
+            }
+        }
+    }
+    cron.abort();
+}
+
+/// Periodic work: active expiry (Redis's `serverCron`, `hz` times a second).
+async fn cron(node: Arc<Node>) {
+    let mut shutdown = node.shutdown_signal();
+    loop {
+        let hz = node.lock().config.hz.clamp(1, 500);
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(1000 / u64::from(hz))) => {}
+            _ = shutdown.changed() => return,
+        }
+        let mut st = node.lock();
+        let now = crate::node::unix_ms();
+        let mut expired = 0;
+        for db in st.dbs.iter_mut() {
+            expired += db.expire_due(now, 200) as u64;
+        }
+        st.stats.expired_keys += expired;
+        crate::cmd::after_command(&mut st);
+    }
+}
+
+/// A server running inside the test process, on `127.0.0.1` and a free port.
+///
+/// ```no_run
+/// # async fn demo() -> std::io::Result<()> {
+/// let server = rediscover_testserver::TestServer::start().await?;
+/// println!("listening on {}", server.addr());
+/// server.shutdown().await;
+/// # Ok(()) }
+/// ```
+///
+/// Dropping it stops it too.
+#[derive(Debug)]
+pub struct TestServer {
+    node: Arc<Node>,
+    addr: SocketAddr,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Starts a server with default settings.
+    pub async fn start() -> std::io::Result<TestServer> {
+        TestServer::builder().start().await
+    }
+
+    /// A builder for servers with options.
+    pub fn builder() -> TestServerBuilder {
+        TestServerBuilder::default()
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `redis://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("redis://{}", self.addr)
+    }
+
+    /// The node behind the server, for inspection and fault injection in tests.
+    pub fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
+    /// Stops accepting, closes every connection and waits for the accept loop to end.
+    pub async fn shutdown(mut self) {
+        self.node.shutdown();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.node.shutdown();
+    }
+}
+
+/// Options for a [`TestServer`].
+#[derive(Debug, Default)]
+pub struct TestServerBuilder {
+    config: Config,
+    users: Vec<(String, String)>,
+}
+
+impl TestServerBuilder {
+    /// Requires this password for the default user (`requirepass`).
+    pub fn password(mut self, password: impl Into<String>) -> Self {
+        self.config.requirepass = Some(password.into().into_bytes());
+        self
+    }
+
+    /// Adds an ACL user with a password and full access.
+    pub fn user(mut self, name: impl Into<String>, password: impl Into<String>) -> Self {
+        self.users.push((name.into(), password.into()));
+        self
+    }
+
+    /// Number of databases (`databases`).
+    pub fn databases(mut self, n: usize) -> Self {
+        self.config.databases = n.max(1);
+        self
+    }
+
+    /// Replaces the whole configuration.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Binds `127.0.0.1:0` and starts serving.
+    pub async fn start(self) -> std::io::Result<TestServer> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let mut config = self.config;
+        config.port = addr.port();
+        let node = Node::new(config);
+        {
+            let mut st = node.lock();
+            for (name, password) in self.users {
+                st.acl.users.insert(
+                    bytes::Bytes::from(name.into_bytes()),
+                    crate::acl::User {
+                        enabled: true,
+                        nopass: false,
+                        passwords: vec![password.into_bytes()],
+                    },
+                );
+            }
+        }
+        let task = tokio::spawn(run(node.clone(), listener));
+        Ok(TestServer {
+            node,
+            addr,
+            task: Some(task),
+        })
+    }
+}
