@@ -1,0 +1,1 @@
+//! INFO: sections and fields named as Redis names them.
