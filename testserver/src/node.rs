@@ -191,15 +191,18 @@ impl NodeState {
         Some(waiter)
     }
 
-    /// Marks clients whose WATCHed keys changed, from every database's bookkeeping.
-    pub(crate) fn drain_dirty_watchers(&mut self) -> Vec<ClientId> {
-        let mut ids = Vec::new();
+    /// Collects what commands left in the databases' bookkeeping: clients whose WATCHed keys
+    /// changed (their EXEC will fail) and keys that expired (counted in INFO stats).
+    pub(crate) fn collect_db_events(&mut self) {
         for db in &mut self.dbs {
             if !db.dirty_watchers.is_empty() {
-                ids.append(&mut db.dirty_watchers);
+                self.watch_dirty.extend(db.dirty_watchers.drain(..));
+            }
+            if !db.expired.is_empty() {
+                self.stats.expired_keys += db.expired.len() as u64;
+                db.expired.clear();
             }
         }
-        ids
     }
 }
 

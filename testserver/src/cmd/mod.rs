@@ -406,10 +406,7 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
 /// Bookkeeping after any command: WATCH invalidation and serving clients blocked on keys that
 /// just received data.
 pub fn after_command(node: &mut NodeState) {
-    let dirty = node.drain_dirty_watchers();
-    if !dirty.is_empty() {
-        node.watch_dirty.extend(dirty);
-    }
+    node.collect_db_events();
     serve_ready_keys(node);
 }
 

@@ -42,7 +42,8 @@ pub struct Db {
     blocking: HashMap<Bytes, usize>,
     /// Keys that gained a value while clients were blocked on them.
     pub(crate) ready: Vec<Bytes>,
-    /// Keys removed because their TTL passed (lazily or actively), for propagation and stats.
+    /// Keys removed because their TTL passed (lazily or actively), for propagation and stats;
+    /// drained after every command.
     pub(crate) expired: Vec<Bytes>,
 }
 
@@ -63,6 +64,9 @@ impl Db {
     }
 
     fn expire_if_due(&mut self, key: &[u8], now: i64) -> bool {
+        if self.expires.is_empty() {
+            return false;
+        }
         match self.expires.get(key) {
             Some(&at) if at <= now => {
                 let key = Bytes::copy_from_slice(key);
