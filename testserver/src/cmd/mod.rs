@@ -424,24 +424,43 @@ fn serve_ready_keys(node: &mut NodeState) {
             return;
         }
         for (db, key) in ready {
-            loop {
-                let Some(&id) = node
-                    .wait_queues
-                    .get(&(db, key.clone()))
-                    .and_then(|q| q.front())
-                else {
+            let Some(queue) = node.wait_queues.get(&(db, key.clone())) else {
+                continue;
+            };
+            let ids: Vec<_> = queue.iter().copied().collect();
+            for id in ids {
+                let now = crate::node::unix_ms();
+                let Some(value) = node.dbs[db].get(&key, now) else {
                     break;
                 };
-                let now = crate::node::unix_ms();
-                if !node.dbs[db].contains(&key, now) {
-                    break;
+                let type_name = value.type_name();
+                // A waiter is served only by a value of the type it pops: BLPOP stays blocked
+                // when the key is created as a string, as in Redis.
+                let wants = node
+                    .waiters
+                    .get(&id)
+                    .and_then(|w| table().get(&w.argv[0]))
+                    .map(|c| waited_type(c.info));
+                if wants.is_some_and(|t| t != type_name) {
+                    continue;
                 }
                 let Some(waiter) = node.unpark(id) else {
-                    break;
+                    continue;
                 };
                 serve_waiter(node, waiter);
             }
         }
+    }
+}
+
+/// The value type a blocking command pops from, from its ACL category.
+fn waited_type(info: &CommandInfo) -> &'static str {
+    if info.acl_categories.contains(&"@sortedset") {
+        "zset"
+    } else if info.acl_categories.contains(&"@stream") {
+        "stream"
+    } else {
+        "list"
     }
 }
 
