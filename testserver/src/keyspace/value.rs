@@ -14,6 +14,26 @@ pub struct Str {
     pub raw: bool,
 }
 
+impl Str {
+    /// A string stored as given (`int`/`embstr`/`raw` chosen by content, as `SET` does).
+    pub fn new(data: Bytes) -> Str {
+        Str { data, raw: false }
+    }
+
+    /// A string that was modified in place (APPEND, SETRANGE): always the `raw` encoding.
+    pub fn modified(data: Bytes) -> Str {
+        Str { data, raw: true }
+    }
+
+    /// Whether Redis would hold this value as a shared integer object (0..10000, `int`
+    /// encoding), which OBJECT REFCOUNT reports as `i32::MAX`.
+    pub fn is_shared_integer(&self) -> bool {
+        !self.raw
+            && self.data.len() <= 5
+            && matches!(rediscover::resp::parse_integer(&self.data), Some(0..=9999))
+    }
+}
+
 /// A value of any type.
 #[derive(Debug, Clone)]
 pub enum Value {
@@ -32,7 +52,7 @@ pub enum Value {
 impl Value {
     /// A string value.
     pub fn from_bytes(data: Bytes) -> Value {
-        Value::Str(Str { data, raw: false })
+        Value::Str(Str::new(data))
     }
 
     /// The name TYPE reports.

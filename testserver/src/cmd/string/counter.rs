@@ -1,0 +1,87 @@
+//! INCR, DECR, INCRBY, DECRBY, INCRBYFLOAT: strings read as numbers, changed in place (the TTL
+//! stays, as with Redis's `dbOverwrite`).
+
+use bytes::Bytes;
+use rediscover::error_codes::msg;
+
+use super::super::{parse_f64_opt, parse_i64, CmdResult, Ctx, Error};
+use crate::keyspace::Value;
+
+/// The current string at `key` (`None` if missing), or WRONGTYPE.
+fn current(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Bytes>, Error> {
+    let now = ctx.now;
+    match ctx.db().get(key, now) {
+        None => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(s.data.clone())),
+        Some(_) => Err(msg::WRONGTYPE.into()),
+    }
+}
+
+/// Stores a counter's new text, keeping the key's TTL.
+fn put(ctx: &mut Ctx<'_>, key: &Bytes, text: String) {
+    ctx.db().set_keep_ttl(
+        Bytes::copy_from_slice(key),
+        Value::from_bytes(Bytes::from(text)),
+    );
+    ctx.modified(key);
+}
+
+fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> CmdResult {
+    let cur = match current(ctx, key)? {
+        Some(v) => parse_i64(&v)?,
+        None => 0,
+    };
+    let new = cur.checked_add(delta).ok_or(Error::from(msg::OVERFLOW))?;
+    put(ctx, key, new.to_string());
+    ctx.out.int(new);
+    Ok(())
+}
+
+pub(super) fn incr(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    incr_by(ctx, &argv[1], 1)
+}
+
+pub(super) fn decr(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    incr_by(ctx, &argv[1], -1)
+}
+
+pub(super) fn incrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let delta = parse_i64(&argv[2])?;
+    incr_by(ctx, &argv[1], delta)
+}
+
+pub(super) fn decrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let delta = parse_i64(&argv[2])?;
+    let delta = delta
+        .checked_neg()
+        .ok_or(Error::from("ERR decrement would overflow"))?;
+    incr_by(ctx, &argv[1], delta)
+}
+
+pub(super) fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let key = &argv[1];
+    let cur = current(ctx, key)?;
+    let not_float = || Error::from(msg::NOT_FLOAT);
+    let cur = match cur {
+        Some(v) => parse_f64_opt(&v).ok_or_else(not_float)?,
+        None => 0.0,
+    };
+    let incr = parse_f64_opt(&argv[2]).ok_or_else(not_float)?;
+    let new = cur + incr;
+    if !new.is_finite() {
+        return Err(msg::INCR_NAN.into());
+    }
+    let text = format_float(new);
+    ctx.out.bulk(text.as_bytes());
+    put(ctx, key, text);
+    Ok(())
+}
+
+/// INCRBYFLOAT's result text: Redis prints `%.17Lf` and strips trailing zeros; Rust's shortest
+/// round-trip form gives the same text for values that are exact in a few decimals.
+fn format_float(v: f64) -> String {
+    if v == 0.0 {
+        return "0".to_string();
+    }
+    format!("{v}")
+}
