@@ -17,11 +17,11 @@ fn put_list(server: &TestServer, key: &str, items: &[&str]) {
     server.node().lock().dbs[0].set(Bytes::from(key.to_string()), Value::List(list));
 }
 
-/// Polls until `key` no longer exists.
-async fn wait_gone(c: &mut RawConn, key: &str) -> bool {
-    let c = std::cell::RefCell::new(c);
-    common::wait_until(Duration::from_secs(5), || async {
-        c.borrow_mut().call(&["EXISTS", key]).await == b":0\r\n"
+/// Polls (on a fresh connection each time) until `key` no longer exists.
+async fn wait_gone(server: &TestServer, key: &str) -> bool {
+    let addr = server.addr();
+    common::wait_until(Duration::from_secs(5), || async move {
+        RawConn::connect(addr).await.call(&["EXISTS", key]).await == b":0\r\n"
     })
     .await
 }
@@ -34,9 +34,9 @@ async fn expiring_strings_vanish() {
     assert_reply!(c, ["PSETEX", "b", "5", "x"], b"+OK\r\n");
     assert_reply!(c, ["SET", "c", "1"], b"+OK\r\n");
     assert_reply!(c, ["GETEX", "c", "PX", "5"], b"$1\r\n1\r\n");
-    assert!(wait_gone(&mut c, "a").await);
-    assert!(wait_gone(&mut c, "b").await);
-    assert!(wait_gone(&mut c, "c").await);
+    assert!(wait_gone(&server, "a").await);
+    assert!(wait_gone(&server, "b").await);
+    assert!(wait_gone(&server, "c").await);
     assert_reply!(c, ["GET", "a"], b"$-1\r\n");
     assert_reply!(c, ["INCR", "b"], b":1\r\n");
     assert_reply!(c, ["APPEND", "c", "z"], b":1\r\n");
@@ -111,23 +111,71 @@ async fn get_set_basics() {
     assert_reply!(c, ["SET", "k", "v", "nx", "xx"], b"-ERR syntax error\r\n");
     assert_reply!(c, ["SET", "k", "v", "xx", "nx"], b"-ERR syntax error\r\n");
     assert_reply!(c, ["SET", "k", "v", "EX"], b"-ERR syntax error\r\n");
-    assert_reply!(c, ["SET", "k", "v", "EX", "10", "KEEPTTL"], b"-ERR syntax error\r\n");
-    assert_reply!(c, ["SET", "k", "v", "KEEPTTL", "EX", "10"], b"-ERR syntax error\r\n");
-    assert_reply!(c, ["SET", "k", "v", "EX", "10", "PX", "100"], b"-ERR syntax error\r\n");
+    assert_reply!(
+        c,
+        ["SET", "k", "v", "EX", "10", "KEEPTTL"],
+        b"-ERR syntax error\r\n"
+    );
+    assert_reply!(
+        c,
+        ["SET", "k", "v", "KEEPTTL", "EX", "10"],
+        b"-ERR syntax error\r\n"
+    );
+    assert_reply!(
+        c,
+        ["SET", "k", "v", "EX", "10", "PX", "100"],
+        b"-ERR syntax error\r\n"
+    );
     assert_reply!(c, ["SET", "k", "v", "EX", "10", "EX", "20"], b"+OK\r\n");
     assert_reply!(c, ["TTL", "k"], b":20\r\n");
     assert_reply!(c, ["SET", "k", "v", "PERSIST"], b"-ERR syntax error\r\n");
-    assert_reply!(c, ["SET", "k", "v", "EX", "0"], b"-ERR invalid expire time in 'set' command\r\n");
-    assert_reply!(c, ["SET", "k", "v", "EX", "-1"], b"-ERR invalid expire time in 'set' command\r\n");
-    assert_reply!(c, ["SET", "k", "v", "PX", "0"], b"-ERR invalid expire time in 'set' command\r\n");
-    assert_reply!(c, ["SET", "k", "v", "EXAT", "0"], b"-ERR invalid expire time in 'set' command\r\n");
-    assert_reply!(c, ["SET", "k", "v", "EX", "x"], b"-ERR value is not an integer or out of range\r\n");
-    assert_reply!(c, ["SET", "k", "v", "EX", "9223372036854775807"], b"-ERR invalid expire time in 'set' command\r\n");
-    assert_reply!(c, ["SET", "k", "v", "PX", "9223372036854775807"], b"-ERR invalid expire time in 'set' command\r\n");
-    assert_reply!(c, ["SET", "k", "v", "EX", "9223372036854775"], b"-ERR invalid expire time in 'set' command\r\n");
+    assert_reply!(
+        c,
+        ["SET", "k", "v", "EX", "0"],
+        b"-ERR invalid expire time in 'set' command\r\n"
+    );
+    assert_reply!(
+        c,
+        ["SET", "k", "v", "EX", "-1"],
+        b"-ERR invalid expire time in 'set' command\r\n"
+    );
+    assert_reply!(
+        c,
+        ["SET", "k", "v", "PX", "0"],
+        b"-ERR invalid expire time in 'set' command\r\n"
+    );
+    assert_reply!(
+        c,
+        ["SET", "k", "v", "EXAT", "0"],
+        b"-ERR invalid expire time in 'set' command\r\n"
+    );
+    assert_reply!(
+        c,
+        ["SET", "k", "v", "EX", "x"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
+    assert_reply!(
+        c,
+        ["SET", "k", "v", "EX", "9223372036854775807"],
+        b"-ERR invalid expire time in 'set' command\r\n"
+    );
+    assert_reply!(
+        c,
+        ["SET", "k", "v", "PX", "9223372036854775807"],
+        b"-ERR invalid expire time in 'set' command\r\n"
+    );
+    assert_reply!(
+        c,
+        ["SET", "k", "v", "EX", "9223372036854775"],
+        b"-ERR invalid expire time in 'set' command\r\n"
+    );
     assert_reply!(c, ["GET", "k"], b"$1\r\nv\r\n");
     put_list(&server, "list", &["a"]);
-    assert_reply!(c, ["GET", "list"], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+    assert_reply!(
+        c,
+        ["GET", "list"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
     assert_reply!(c, ["SET", "list", "v"], b"+OK\r\n");
     assert_reply!(c, ["TYPE", "list"], b"+string\r\n");
     assert_reply!(c, ["GET", "list"], b"$1\r\nv\r\n");
@@ -153,8 +201,16 @@ async fn set_nx_xx_get() {
     assert_reply!(c, ["GET", "nk3"], b"$1\r\nv\r\n");
     assert_reply!(c, ["SET", "k", "v6", "GET", "GET"], b"$2\r\nv4\r\n");
     put_list(&server, "list", &["a"]);
-    assert_reply!(c, ["SET", "list", "v", "GET"], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
-    assert_reply!(c, ["SET", "k", "v", "EX", "100", "KEEPTTL"], b"-ERR syntax error\r\n");
+    assert_reply!(
+        c,
+        ["SET", "list", "v", "GET"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["SET", "k", "v", "EX", "100", "KEEPTTL"],
+        b"-ERR syntax error\r\n"
+    );
     assert_reply!(c, ["SET", "k", "v", "KEEPTTL"], b"+OK\r\n");
     assert_reply!(c, ["TTL", "k"], b":-1\r\n");
     assert_reply!(c, ["SET", "k", "v2", "EX", "100"], b"+OK\r\n");
@@ -180,16 +236,44 @@ async fn setnx_setex_psetex() {
     assert_reply!(c, ["SETEX", "k", "100", "v3"], b"+OK\r\n");
     assert_reply!(c, ["GET", "k"], b"$2\r\nv3\r\n");
     assert_reply!(c, ["TTL", "k"], b":100\r\n");
-    assert_reply!(c, ["SETEX", "k", "0", "v"], b"-ERR invalid expire time in 'setex' command\r\n");
-    assert_reply!(c, ["SETEX", "k", "-5", "v"], b"-ERR invalid expire time in 'setex' command\r\n");
-    assert_reply!(c, ["SETEX", "k", "x", "v"], b"-ERR value is not an integer or out of range\r\n");
-    assert_reply!(c, ["PSETEX", "k", "0", "v"], b"-ERR invalid expire time in 'psetex' command\r\n");
-    assert_reply!(c, ["PSETEX", "k", "-1", "v"], b"-ERR invalid expire time in 'psetex' command\r\n");
+    assert_reply!(
+        c,
+        ["SETEX", "k", "0", "v"],
+        b"-ERR invalid expire time in 'setex' command\r\n"
+    );
+    assert_reply!(
+        c,
+        ["SETEX", "k", "-5", "v"],
+        b"-ERR invalid expire time in 'setex' command\r\n"
+    );
+    assert_reply!(
+        c,
+        ["SETEX", "k", "x", "v"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
+    assert_reply!(
+        c,
+        ["PSETEX", "k", "0", "v"],
+        b"-ERR invalid expire time in 'psetex' command\r\n"
+    );
+    assert_reply!(
+        c,
+        ["PSETEX", "k", "-1", "v"],
+        b"-ERR invalid expire time in 'psetex' command\r\n"
+    );
     assert_reply!(c, ["PSETEX", "k", "100000", "v4"], b"+OK\r\n");
     assert_reply!(c, ["TTL", "k"], b":100\r\n");
     assert_reply!(c, ["GET", "k"], b"$2\r\nv4\r\n");
-    assert_reply!(c, ["SETEX", "k", "9223372036854775807", "v"], b"-ERR invalid expire time in 'setex' command\r\n");
-    assert_reply!(c, ["SETEX", "k", "1", "v", "extra"], b"-ERR wrong number of arguments for 'setex' command\r\n");
+    assert_reply!(
+        c,
+        ["SETEX", "k", "9223372036854775807", "v"],
+        b"-ERR invalid expire time in 'setex' command\r\n"
+    );
+    assert_reply!(
+        c,
+        ["SETEX", "k", "1", "v", "extra"],
+        b"-ERR wrong number of arguments for 'setex' command\r\n"
+    );
 }
 
 #[tokio::test]
@@ -206,9 +290,21 @@ async fn getset_getdel_getex() {
     assert_reply!(c, ["GETDEL", "k"], b"$-1\r\n");
     assert_reply!(c, ["EXISTS", "k"], b":0\r\n");
     put_list(&server, "list", &["a"]);
-    assert_reply!(c, ["GETSET", "list", "v"], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
-    assert_reply!(c, ["GETDEL", "list"], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
-    assert_reply!(c, ["GETEX", "list"], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+    assert_reply!(
+        c,
+        ["GETSET", "list", "v"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["GETDEL", "list"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["GETEX", "list"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
     assert_reply!(c, ["GETEX", "missing"], b"$-1\r\n");
     assert_reply!(c, ["GETEX", "missing", "EX", "0"], b"$-1\r\n");
     assert_reply!(c, ["SET", "k", "v"], b"+OK\r\n");
@@ -223,14 +319,34 @@ async fn getset_getdel_getex() {
     assert_reply!(c, ["EXPIRETIME", "k"], b":4102444800\r\n");
     assert_reply!(c, ["GETEX", "k", "PXAT", "4102444800123"], b"$1\r\nv\r\n");
     assert_reply!(c, ["PEXPIRETIME", "k"], b":4102444800123\r\n");
-    assert_reply!(c, ["GETEX", "k", "EX", "0"], b"-ERR invalid expire time in 'getex' command\r\n");
-    assert_reply!(c, ["GETEX", "k", "EX", "x"], b"-ERR value is not an integer or out of range\r\n");
-    assert_reply!(c, ["GETEX", "k", "PERSIST", "EX", "10"], b"-ERR syntax error\r\n");
-    assert_reply!(c, ["GETEX", "k", "EX", "10", "PERSIST"], b"-ERR syntax error\r\n");
+    assert_reply!(
+        c,
+        ["GETEX", "k", "EX", "0"],
+        b"-ERR invalid expire time in 'getex' command\r\n"
+    );
+    assert_reply!(
+        c,
+        ["GETEX", "k", "EX", "x"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
+    assert_reply!(
+        c,
+        ["GETEX", "k", "PERSIST", "EX", "10"],
+        b"-ERR syntax error\r\n"
+    );
+    assert_reply!(
+        c,
+        ["GETEX", "k", "EX", "10", "PERSIST"],
+        b"-ERR syntax error\r\n"
+    );
     assert_reply!(c, ["GETEX", "k", "KEEPTTL"], b"-ERR syntax error\r\n");
     assert_reply!(c, ["GETEX", "k", "NX"], b"-ERR syntax error\r\n");
     assert_reply!(c, ["GETEX", "k", "GET"], b"-ERR syntax error\r\n");
-    assert_reply!(c, ["GETEX", "k", "EX", "10", "PX", "10"], b"-ERR syntax error\r\n");
+    assert_reply!(
+        c,
+        ["GETEX", "k", "EX", "10", "PX", "10"],
+        b"-ERR syntax error\r\n"
+    );
     assert_reply!(c, ["GETEX", "k", "EX"], b"-ERR syntax error\r\n");
     assert_reply!(c, ["GETEX", "k", "EXAT", "1"], b"$1\r\nv\r\n");
     assert_reply!(c, ["EXISTS", "k"], b":0\r\n");
@@ -241,17 +357,41 @@ async fn mget_mset_msetnx() {
     let server = TestServer::start().await.unwrap();
     let mut c = RawConn::connect(server.addr()).await;
     assert_reply!(c, ["MSET", "a", "1", "b", "2", "c", "3"], b"+OK\r\n");
-    assert_reply!(c, ["MGET", "a", "b", "c", "missing"], b"*4\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n$-1\r\n");
+    assert_reply!(
+        c,
+        ["MGET", "a", "b", "c", "missing"],
+        b"*4\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n$-1\r\n"
+    );
     put_list(&server, "list", &["x"]);
-    assert_reply!(c, ["MGET", "a", "list", "b"], b"*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n2\r\n");
-    assert_reply!(c, ["MSET", "a"], b"-ERR wrong number of arguments for 'mset' command\r\n");
-    assert_reply!(c, ["MSET", "a", "1", "b"], b"-ERR wrong number of arguments for 'mset' command\r\n");
+    assert_reply!(
+        c,
+        ["MGET", "a", "list", "b"],
+        b"*3\r\n$1\r\n1\r\n$-1\r\n$1\r\n2\r\n"
+    );
+    assert_reply!(
+        c,
+        ["MSET", "a"],
+        b"-ERR wrong number of arguments for 'mset' command\r\n"
+    );
+    assert_reply!(
+        c,
+        ["MSET", "a", "1", "b"],
+        b"-ERR wrong number of arguments for 'mset' command\r\n"
+    );
     assert_reply!(c, ["MSETNX", "a", "9", "z", "1"], b":0\r\n");
     assert_reply!(c, ["GET", "z"], b"$-1\r\n");
     assert_reply!(c, ["MSETNX", "x", "1", "y", "2"], b":1\r\n");
     assert_reply!(c, ["MGET", "x", "y"], b"*2\r\n$1\r\n1\r\n$1\r\n2\r\n");
-    assert_reply!(c, ["MSETNX", "q"], b"-ERR wrong number of arguments for 'msetnx' command\r\n");
-    assert_reply!(c, ["MSETNX", "q", "1", "r"], b"-ERR wrong number of arguments for 'msetnx' command\r\n");
+    assert_reply!(
+        c,
+        ["MSETNX", "q"],
+        b"-ERR wrong number of arguments for 'msetnx' command\r\n"
+    );
+    assert_reply!(
+        c,
+        ["MSETNX", "q", "1", "r"],
+        b"-ERR wrong number of arguments for 'msetnx' command\r\n"
+    );
     assert_reply!(c, ["SETEX", "t", "100", "v"], b"+OK\r\n");
     assert_reply!(c, ["MSET", "t", "w"], b"+OK\r\n");
     assert_reply!(c, ["TTL", "t"], b":-1\r\n");
@@ -269,30 +409,98 @@ async fn counters() {
     assert_reply!(c, ["INCRBY", "n", "-100"], b":-92\r\n");
     assert_reply!(c, ["GET", "n"], b"$3\r\n-92\r\n");
     assert_reply!(c, ["OBJECT", "ENCODING", "n"], b"$3\r\nint\r\n");
-    assert_reply!(c, ["INCRBY", "n", "x"], b"-ERR value is not an integer or out of range\r\n");
-    assert_reply!(c, ["INCRBY", "n", "1.5"], b"-ERR value is not an integer or out of range\r\n");
+    assert_reply!(
+        c,
+        ["INCRBY", "n", "x"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
+    assert_reply!(
+        c,
+        ["INCRBY", "n", "1.5"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
     assert_reply!(c, ["SET", "s", "abc"], b"+OK\r\n");
-    assert_reply!(c, ["INCR", "s"], b"-ERR value is not an integer or out of range\r\n");
+    assert_reply!(
+        c,
+        ["INCR", "s"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
     assert_reply!(c, ["SET", "s", " 1"], b"+OK\r\n");
-    assert_reply!(c, ["INCR", "s"], b"-ERR value is not an integer or out of range\r\n");
+    assert_reply!(
+        c,
+        ["INCR", "s"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
     assert_reply!(c, ["SET", "s", "01"], b"+OK\r\n");
-    assert_reply!(c, ["INCR", "s"], b"-ERR value is not an integer or out of range\r\n");
+    assert_reply!(
+        c,
+        ["INCR", "s"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
     assert_reply!(c, ["SET", "s", "+1"], b"+OK\r\n");
-    assert_reply!(c, ["INCR", "s"], b"-ERR value is not an integer or out of range\r\n");
+    assert_reply!(
+        c,
+        ["INCR", "s"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
     assert_reply!(c, ["SET", "big", "9223372036854775807"], b"+OK\r\n");
-    assert_reply!(c, ["INCR", "big"], b"-ERR increment or decrement would overflow\r\n");
-    assert_reply!(c, ["INCRBY", "big", "1"], b"-ERR increment or decrement would overflow\r\n");
+    assert_reply!(
+        c,
+        ["INCR", "big"],
+        b"-ERR increment or decrement would overflow\r\n"
+    );
+    assert_reply!(
+        c,
+        ["INCRBY", "big", "1"],
+        b"-ERR increment or decrement would overflow\r\n"
+    );
     assert_reply!(c, ["SET", "small", "-9223372036854775808"], b"+OK\r\n");
-    assert_reply!(c, ["DECR", "small"], b"-ERR increment or decrement would overflow\r\n");
-    assert_reply!(c, ["DECRBY", "small", "1"], b"-ERR increment or decrement would overflow\r\n");
-    assert_reply!(c, ["DECRBY", "n", "-9223372036854775808"], b"-ERR decrement would overflow\r\n");
-    assert_reply!(c, ["INCRBY", "n", "9223372036854775807"], b":9223372036854775715\r\n");
-    assert_reply!(c, ["INCRBY", "n", "9223372036854775808"], b"-ERR value is not an integer or out of range\r\n");
+    assert_reply!(
+        c,
+        ["DECR", "small"],
+        b"-ERR increment or decrement would overflow\r\n"
+    );
+    assert_reply!(
+        c,
+        ["DECRBY", "small", "1"],
+        b"-ERR increment or decrement would overflow\r\n"
+    );
+    assert_reply!(
+        c,
+        ["DECRBY", "n", "-9223372036854775808"],
+        b"-ERR decrement would overflow\r\n"
+    );
+    assert_reply!(
+        c,
+        ["INCRBY", "n", "9223372036854775807"],
+        b":9223372036854775715\r\n"
+    );
+    assert_reply!(
+        c,
+        ["INCRBY", "n", "9223372036854775808"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
     put_list(&server, "list", &["a"]);
-    assert_reply!(c, ["INCR", "list"], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
-    assert_reply!(c, ["DECR", "list"], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
-    assert_reply!(c, ["INCRBY", "list", "1"], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
-    assert_reply!(c, ["DECRBY", "list", "1"], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+    assert_reply!(
+        c,
+        ["INCR", "list"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["DECR", "list"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["INCRBY", "list", "1"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["DECRBY", "list", "1"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
     assert_reply!(c, ["SETEX", "t", "100", "5"], b"+OK\r\n");
     assert_reply!(c, ["INCR", "t"], b":6\r\n");
     assert_reply!(c, ["TTL", "t"], b":100\r\n");
@@ -313,24 +521,64 @@ async fn incrbyfloat() {
     assert_reply!(c, ["INCRBYFLOAT", "f", "0"], b"$4\r\n5000\r\n");
     assert_reply!(c, ["INCRBYFLOAT", "f", "1.5"], b"$6\r\n5001.5\r\n");
     assert_reply!(c, ["INCRBYFLOAT", "f", "-5001.5"], b"$1\r\n0\r\n");
-    assert_reply!(c, ["INCRBYFLOAT", "f", "-0.0000001"], b"$10\r\n-0.0000001\r\n");
+    assert_reply!(
+        c,
+        ["INCRBYFLOAT", "f", "-0.0000001"],
+        b"$10\r\n-0.0000001\r\n"
+    );
     assert_reply!(c, ["SET", "f", "10"], b"+OK\r\n");
     assert_reply!(c, ["INCRBYFLOAT", "f", "1"], b"$2\r\n11\r\n");
     // Redis reports `embstr` here (INCRBYFLOAT never stores the int encoding); this server
     // cannot tell an integer-looking float result from a SET value and reports `int`.
-    assert_reply!(c, ["INCRBYFLOAT", "f", "abc"], b"-ERR value is not a valid float\r\n");
-    assert_reply!(c, ["INCRBYFLOAT", "f", ""], b"-ERR value is not a valid float\r\n");
-    assert_reply!(c, ["INCRBYFLOAT", "f", "inf"], b"-ERR increment would produce NaN or Infinity\r\n");
-    assert_reply!(c, ["INCRBYFLOAT", "f", "-inf"], b"-ERR increment would produce NaN or Infinity\r\n");
-    assert_reply!(c, ["INCRBYFLOAT", "f", "nan"], b"-ERR value is not a valid float\r\n");
+    assert_reply!(
+        c,
+        ["INCRBYFLOAT", "f", "abc"],
+        b"-ERR value is not a valid float\r\n"
+    );
+    assert_reply!(
+        c,
+        ["INCRBYFLOAT", "f", ""],
+        b"-ERR value is not a valid float\r\n"
+    );
+    assert_reply!(
+        c,
+        ["INCRBYFLOAT", "f", "inf"],
+        b"-ERR increment would produce NaN or Infinity\r\n"
+    );
+    assert_reply!(
+        c,
+        ["INCRBYFLOAT", "f", "-inf"],
+        b"-ERR increment would produce NaN or Infinity\r\n"
+    );
+    assert_reply!(
+        c,
+        ["INCRBYFLOAT", "f", "nan"],
+        b"-ERR value is not a valid float\r\n"
+    );
     assert_reply!(c, ["SET", "s", "abc"], b"+OK\r\n");
-    assert_reply!(c, ["INCRBYFLOAT", "s", "1"], b"-ERR value is not a valid float\r\n");
+    assert_reply!(
+        c,
+        ["INCRBYFLOAT", "s", "1"],
+        b"-ERR value is not a valid float\r\n"
+    );
     assert_reply!(c, ["SET", "s", " 1"], b"+OK\r\n");
-    assert_reply!(c, ["INCRBYFLOAT", "s", "1"], b"-ERR value is not a valid float\r\n");
+    assert_reply!(
+        c,
+        ["INCRBYFLOAT", "s", "1"],
+        b"-ERR value is not a valid float\r\n"
+    );
     assert_reply!(c, ["SET", "s", "inf"], b"+OK\r\n");
-    assert_reply!(c, ["INCRBYFLOAT", "s", "1"], b"-ERR increment would produce NaN or Infinity\r\n");
+    assert_reply!(
+        c,
+        ["INCRBYFLOAT", "s", "1"],
+        b"-ERR increment would produce NaN or Infinity\r\n"
+    );
     put_list(&server, "list", &["a"]);
-    assert_reply!(c, ["INCRBYFLOAT", "list", "1"], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+    assert_reply!(
+        c,
+        ["INCRBYFLOAT", "list", "1"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
     assert_reply!(c, ["SETEX", "t", "100", "1.5"], b"+OK\r\n");
     assert_reply!(c, ["INCRBYFLOAT", "t", "1"], b"$3\r\n2.5\r\n");
     assert_reply!(c, ["TTL", "t"], b":100\r\n");
@@ -357,8 +605,16 @@ async fn append_strlen() {
     assert_reply!(c, ["EXISTS", "e"], b":1\r\n");
     assert_reply!(c, ["STRLEN", "e"], b":0\r\n");
     put_list(&server, "list", &["a"]);
-    assert_reply!(c, ["APPEND", "list", "x"], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
-    assert_reply!(c, ["STRLEN", "list"], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+    assert_reply!(
+        c,
+        ["APPEND", "list", "x"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["STRLEN", "list"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
     assert_reply!(c, ["SETEX", "t", "100", "a"], b"+OK\r\n");
     assert_reply!(c, ["APPEND", "t", "b"], b":2\r\n");
     assert_reply!(c, ["TTL", "t"], b":100\r\n");
@@ -380,8 +636,16 @@ async fn getrange_setrange() {
     assert_reply!(c, ["GETRANGE", "k", "0", "0"], b"$1\r\nH\r\n");
     assert_reply!(c, ["SUBSTR", "k", "0", "4"], b"$5\r\nHello\r\n");
     assert_reply!(c, ["GETRANGE", "missing", "0", "10"], b"$0\r\n\r\n");
-    assert_reply!(c, ["GETRANGE", "k", "x", "1"], b"-ERR value is not an integer or out of range\r\n");
-    assert_reply!(c, ["GETRANGE", "k", "1", "y"], b"-ERR value is not an integer or out of range\r\n");
+    assert_reply!(
+        c,
+        ["GETRANGE", "k", "x", "1"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
+    assert_reply!(
+        c,
+        ["GETRANGE", "k", "1", "y"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
     assert_reply!(c, ["SET", "e", ""], b"+OK\r\n");
     assert_reply!(c, ["GETRANGE", "e", "0", "-1"], b"$0\r\n\r\n");
     assert_reply!(c, ["SET", "n", "12345"], b"+OK\r\n");
@@ -390,7 +654,11 @@ async fn getrange_setrange() {
     assert_reply!(c, ["GET", "k"], b"$11\r\nHello Redis\r\n");
     assert_reply!(c, ["OBJECT", "ENCODING", "k"], b"$3\r\nraw\r\n");
     assert_reply!(c, ["SETRANGE", "k", "20", "x"], b":21\r\n");
-    assert_reply!(c, ["GET", "k"], b"$21\r\nHello Redis\x00\x00\x00\x00\x00\x00\x00\x00\x00x\r\n");
+    assert_reply!(
+        c,
+        ["GET", "k"],
+        b"$21\r\nHello Redis\x00\x00\x00\x00\x00\x00\x00\x00\x00x\r\n"
+    );
     assert_reply!(c, ["STRLEN", "k"], b":21\r\n");
     assert_reply!(c, ["SETRANGE", "new", "3", "ab"], b":5\r\n");
     assert_reply!(c, ["GET", "new"], b"$5\r\n\x00\x00\x00ab\r\n");
@@ -398,15 +666,39 @@ async fn getrange_setrange() {
     assert_reply!(c, ["SETRANGE", "empty", "5", ""], b":0\r\n");
     assert_reply!(c, ["EXISTS", "empty"], b":0\r\n");
     assert_reply!(c, ["SETRANGE", "k", "1", ""], b":21\r\n");
-    assert_reply!(c, ["SETRANGE", "k", "-1", "x"], b"-ERR offset is out of range\r\n");
-    assert_reply!(c, ["SETRANGE", "k", "x", "x"], b"-ERR value is not an integer or out of range\r\n");
-    assert_reply!(c, ["SETRANGE", "k", "536870911", "xx"], b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n");
+    assert_reply!(
+        c,
+        ["SETRANGE", "k", "-1", "x"],
+        b"-ERR offset is out of range\r\n"
+    );
+    assert_reply!(
+        c,
+        ["SETRANGE", "k", "x", "x"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
+    assert_reply!(
+        c,
+        ["SETRANGE", "k", "536870911", "xx"],
+        b"-ERR string exceeds maximum allowed size (proto-max-bulk-len)\r\n"
+    );
     assert_reply!(c, ["SETRANGE", "k", "536870911", ""], b":21\r\n");
     assert_reply!(c, ["SETRANGE", "k", "536870910", ""], b":21\r\n");
     put_list(&server, "list", &["a"]);
-    assert_reply!(c, ["SETRANGE", "list", "0", "x"], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
-    assert_reply!(c, ["SETRANGE", "list", "0", ""], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
-    assert_reply!(c, ["GETRANGE", "list", "0", "1"], b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n");
+    assert_reply!(
+        c,
+        ["SETRANGE", "list", "0", "x"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["SETRANGE", "list", "0", ""],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["GETRANGE", "list", "0", "1"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
     assert_reply!(c, ["SETEX", "t", "100", "abc"], b"+OK\r\n");
     assert_reply!(c, ["SETRANGE", "t", "1", "X"], b":3\r\n");
     assert_reply!(c, ["TTL", "t"], b":100\r\n");
@@ -417,7 +709,11 @@ async fn getrange_setrange() {
 async fn lcs_variants() {
     let server = TestServer::start().await.unwrap();
     let mut c = RawConn::connect(server.addr()).await;
-    assert_reply!(c, ["MSET", "key1", "ohmytext", "key2", "mynewtext"], b"+OK\r\n");
+    assert_reply!(
+        c,
+        ["MSET", "key1", "ohmytext", "key2", "mynewtext"],
+        b"+OK\r\n"
+    );
     assert_reply!(c, ["LCS", "key1", "key2"], b"$6\r\nmytext\r\n");
     assert_reply!(c, ["LCS", "key1", "key2", "LEN"], b":6\r\n");
     assert_reply!(c, ["LCS", "key1", "key2", "IDX"], b"*4\r\n$7\r\nmatches\r\n*2\r\n*2\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n*2\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n$3\r\nlen\r\n:6\r\n");
@@ -425,18 +721,41 @@ async fn lcs_variants() {
     assert_reply!(c, ["LCS", "key1", "key2", "IDX", "MINMATCHLEN", "4", "WITHMATCHLEN"], b"*4\r\n$7\r\nmatches\r\n*1\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n$3\r\nlen\r\n:6\r\n");
     assert_reply!(c, ["LCS", "key1", "key2", "IDX", "WITHMATCHLEN"], b"*4\r\n$7\r\nmatches\r\n*2\r\n*3\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n:4\r\n*3\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n:2\r\n$3\r\nlen\r\n:6\r\n");
     assert_reply!(c, ["LCS", "key1", "key2", "IDX", "MINMATCHLEN", "-5"], b"*4\r\n$7\r\nmatches\r\n*2\r\n*2\r\n*2\r\n:4\r\n:7\r\n*2\r\n:5\r\n:8\r\n*2\r\n*2\r\n:2\r\n:3\r\n*2\r\n:0\r\n:1\r\n$3\r\nlen\r\n:6\r\n");
-    assert_reply!(c, ["LCS", "key1", "key2", "LEN", "IDX"], b"-ERR If you want both the length and indexes, please just use IDX.\r\n");
+    assert_reply!(
+        c,
+        ["LCS", "key1", "key2", "LEN", "IDX"],
+        b"-ERR If you want both the length and indexes, please just use IDX.\r\n"
+    );
     assert_reply!(c, ["LCS", "key1", "key2", "foo"], b"-ERR syntax error\r\n");
-    assert_reply!(c, ["LCS", "key1", "key2", "MINMATCHLEN"], b"-ERR syntax error\r\n");
-    assert_reply!(c, ["LCS", "key1", "key2", "MINMATCHLEN", "x"], b"-ERR value is not an integer or out of range\r\n");
+    assert_reply!(
+        c,
+        ["LCS", "key1", "key2", "MINMATCHLEN"],
+        b"-ERR syntax error\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LCS", "key1", "key2", "MINMATCHLEN", "x"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
     assert_reply!(c, ["LCS", "key1", "missing"], b"$0\r\n\r\n");
-    assert_reply!(c, ["LCS", "missing1", "missing2", "IDX"], b"*4\r\n$7\r\nmatches\r\n*0\r\n$3\r\nlen\r\n:0\r\n");
+    assert_reply!(
+        c,
+        ["LCS", "missing1", "missing2", "IDX"],
+        b"*4\r\n$7\r\nmatches\r\n*0\r\n$3\r\nlen\r\n:0\r\n"
+    );
     assert_reply!(c, ["LCS", "missing1", "key2", "LEN"], b":0\r\n");
     assert_reply!(c, ["MSET", "a", "ABCBDAB", "b", "BDCABA"], b"+OK\r\n");
     assert_reply!(c, ["LCS", "a", "b"], b"$4\r\nBDAB\r\n");
     assert_reply!(c, ["LCS", "a", "b", "IDX", "WITHMATCHLEN"], b"*4\r\n$7\r\nmatches\r\n*2\r\n*3\r\n*2\r\n:5\r\n:6\r\n*2\r\n:3\r\n:4\r\n:2\r\n*3\r\n*2\r\n:3\r\n:4\r\n*2\r\n:0\r\n:1\r\n:2\r\n$3\r\nlen\r\n:4\r\n");
     put_list(&server, "list", &["x"]);
-    assert_reply!(c, ["LCS", "key1", "list"], b"-ERR The specified keys must contain string values\r\n");
-    assert_reply!(c, ["LCS", "list", "key1", "foo"], b"-ERR The specified keys must contain string values\r\n");
+    assert_reply!(
+        c,
+        ["LCS", "key1", "list"],
+        b"-ERR The specified keys must contain string values\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LCS", "list", "key1", "foo"],
+        b"-ERR The specified keys must contain string values\r\n"
+    );
 }
-

@@ -287,11 +287,7 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             ctx.db().set_expire(key, at);
             ctx.modified(key);
         }
-        None if o.persist => {
-            if ctx.db().clear_expire(key) {
-                ctx.modified(key);
-            }
-        }
+        None if o.persist && ctx.db().clear_expire(key) => ctx.modified(key),
         None => {}
     }
     Ok(())
