@@ -3,6 +3,7 @@
 
 mod counter;
 mod lcs;
+mod longdouble;
 
 use bytes::{Bytes, BytesMut};
 use rediscover::error_codes::{msg, wrong_arity};
@@ -202,8 +203,12 @@ fn set_generic(
         return Ok(());
     }
     store(ctx, key, value, o.keepttl);
-    if let Some(at) = expire {
-        ctx.db().set_expire(key, at);
+    match expire {
+        // An absolute time already past: the key is gone at once (Redis's fast expiry cycle
+        // removes it before the next command).
+        Some(at) if at <= now => drop(ctx.db().remove(key)),
+        Some(at) => ctx.db().set_expire(key, at),
+        None => {}
     }
     match (old, reply) {
         (Some(Some(v)), _) => ctx.out.bulk(&v),

@@ -4,7 +4,8 @@
 use bytes::Bytes;
 use rediscover::error_codes::msg;
 
-use super::super::{parse_f64_opt, parse_i64, CmdResult, Ctx, Error};
+use super::super::{parse_i64, CmdResult, Ctx, Error};
+use super::longdouble::{self, LongDouble};
 use crate::keyspace::Value;
 
 /// The current string at `key` (`None` if missing), or WRONGTYPE.
@@ -63,25 +64,16 @@ pub(super) fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let cur = current(ctx, key)?;
     let not_float = || Error::from(msg::NOT_FLOAT);
     let cur = match cur {
-        Some(v) => parse_f64_opt(&v).ok_or_else(not_float)?,
-        None => 0.0,
+        Some(v) => longdouble::parse(&v).ok_or_else(not_float)?,
+        None => LongDouble::ZERO,
     };
-    let incr = parse_f64_opt(&argv[2]).ok_or_else(not_float)?;
-    let new = cur + incr;
-    if !new.is_finite() {
+    let incr = longdouble::parse(&argv[2]).ok_or_else(not_float)?;
+    let new = cur.add(incr);
+    if new.is_inf() {
         return Err(msg::INCR_NAN.into());
     }
-    let text = format_float(new);
+    let text = new.to_human();
     ctx.out.bulk(text.as_bytes());
     put(ctx, key, text);
     Ok(())
-}
-
-/// INCRBYFLOAT's result text: Redis prints `%.17Lf` and strips trailing zeros; Rust's shortest
-/// round-trip form gives the same text for values that are exact in a few decimals.
-fn format_float(v: f64) -> String {
-    if v == 0.0 {
-        return "0".to_string();
-    }
-    format!("{v}")
 }
