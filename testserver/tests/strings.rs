@@ -759,3 +759,79 @@ async fn lcs_variants() {
         b"-ERR The specified keys must contain string values\r\n"
     );
 }
+#[tokio::test]
+async fn incrbyfloat_long_double_precision() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["SET", "f", "0.1"], b"+OK\r\n");
+    assert_reply!(c, ["INCRBYFLOAT", "f", "0.2"], b"$3\r\n0.3\r\n");
+    assert_reply!(c, ["SET", "f", "100000"], b"+OK\r\n");
+    assert_reply!(
+        c,
+        ["INCRBYFLOAT", "f", "0.1"],
+        b"$24\r\n100000.10000000000000142\r\n"
+    );
+    assert_reply!(c, ["SET", "f", "1e-20"], b"+OK\r\n");
+    assert_reply!(c, ["INCRBYFLOAT", "f", "0"], b"$1\r\n0\r\n");
+    assert_reply!(c, ["SET", "f", "3.0"], b"+OK\r\n");
+    assert_reply!(c, ["INCRBYFLOAT", "f", "1.5e10"], b"$11\r\n15000000003\r\n");
+    assert_reply!(
+        c,
+        ["INCRBYFLOAT", "f", "1.23456789012345678"],
+        b"$29\r\n15000000004.23456788994371891\r\n"
+    );
+    assert_reply!(c, ["SET", "f", "1e30"], b"+OK\r\n");
+    assert_reply!(
+        c,
+        ["INCRBYFLOAT", "f", "1"],
+        b"$31\r\n1000000000000000000024696061952\r\n"
+    );
+    assert_reply!(c, ["SET", "f", "-21035.3"], b"+OK\r\n");
+    assert_reply!(
+        c,
+        ["INCRBYFLOAT", "f", "722337"],
+        b"$24\r\n701301.69999999999998863\r\n"
+    );
+    assert_reply!(c, ["SET", "f", "-2.686e+19"], b"+OK\r\n");
+    assert_reply!(
+        c,
+        ["INCRBYFLOAT", "f", "64169"],
+        b"$21\r\n-26859999999999935832\r\n"
+    );
+    assert_reply!(c, ["SET", "f", "1e308"], b"+OK\r\n");
+    assert_reply!(c, ["INCRBYFLOAT", "f", "1e308"], b"$309\r\n199999999999999999993371759311691291321120199694831134415594095989843469737676123744200253843777078640893494450108026446304269499187921167194841628860392837535918200039206381557326219209014213335878306791577877829121087126122536729803237260434173178506889763247582601711514636284849020905456510092687857156096\r\n");
+    assert_reply!(c, ["SET", "f", "1e400"], b"+OK\r\n");
+    assert_reply!(c, ["INCRBYFLOAT", "f", "0"], b"$401\r\n10000000000000000000281880683947586514586453433629052038625910693539685534008629862039363994848324160522094053927317616200295822777259255734023828976593340661017797447434546173917862448116674971723778943824391593338047470675026246684401359237513603830343735485505244955964979021825038280091068414947402456898653040951017512658092615827588920183472511643316591362664138176309734806343732497430221946880\r\n");
+    assert_reply!(c, ["SET", "f", "1e5000"], b"+OK\r\n");
+    assert_reply!(
+        c,
+        ["INCRBYFLOAT", "f", "0"],
+        b"-ERR value is not a valid float\r\n"
+    );
+    assert_reply!(
+        c,
+        ["INCRBYFLOAT", "f", "1e-5000"],
+        b"-ERR value is not a valid float\r\n"
+    );
+    assert_reply!(
+        c,
+        ["INCRBYFLOAT", "f", "0e-99999"],
+        b"-ERR value is not a valid float\r\n"
+    );
+    assert_reply!(c, ["SET", "f", "1.1e4932"], b"+OK\r\n");
+    assert_reply!(
+        c,
+        ["INCRBYFLOAT", "f", "1.1e4932"],
+        b"-ERR increment would produce NaN or Infinity\r\n"
+    );
+    assert_reply!(c, ["SET", "f", "-0"], b"+OK\r\n");
+    assert_reply!(c, ["INCRBYFLOAT", "f", "-0"], b"$1\r\n0\r\n");
+    assert_reply!(
+        c,
+        ["INCRBYFLOAT", "f", "1e"],
+        b"-ERR value is not a valid float\r\n"
+    );
+    assert_reply!(c, ["INCRBYFLOAT", "f", "5."], b"$1\r\n5\r\n");
+    assert_reply!(c, ["INCRBYFLOAT", "f", "+3"], b"$1\r\n8\r\n");
+    assert_reply!(c, ["INCRBYFLOAT", "f", "0x10"], b"$2\r\n24\r\n");
+}

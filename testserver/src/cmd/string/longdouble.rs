@@ -223,6 +223,9 @@ pub(super) fn parse(s: &[u8]) -> Option<LongDouble> {
     if body.eq_ignore_ascii_case(b"inf") || body.eq_ignore_ascii_case(b"infinity") {
         return Some(LongDouble::Inf { neg });
     }
+    if body.len() > 2 && body[0] == b'0' && matches!(body[1], b'x' | b'X') {
+        return parse_hex(neg, &body[2..]);
+    }
     let mut digits = Big(Vec::new());
     let (mut ndigits, mut exp10, mut seen_digit, mut i) = (0i64, 0i64, false, 0);
     let mut int_part = true;
@@ -250,20 +253,7 @@ pub(super) fn parse(s: &[u8]) -> Option<LongDouble> {
         if !matches!(body[i], b'e' | b'E') {
             return None;
         }
-        let e = &body[i + 1..];
-        let (negative, ds) = match e.first() {
-            Some(b'-') => (true, &e[1..]),
-            Some(b'+') => (false, &e[1..]),
-            _ => (false, e),
-        };
-        if ds.is_empty() || !ds.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        // Saturate: anything this large overflows or underflows anyway.
-        let v = ds
-            .iter()
-            .fold(0i64, |acc, d| (acc * 10 + i64::from(d - b'0')).min(1 << 40));
-        exp10 += if negative { -v } else { v };
+        exp10 += parse_exponent(&body[i + 1..])?;
     }
     if digits.is_zero() {
         return Some(LongDouble::Finite {
@@ -291,6 +281,70 @@ pub(super) fn parse(s: &[u8]) -> Option<LongDouble> {
         round(neg, &q, -shift, rem_nonzero)
     };
     match value {
+        LongDouble::Finite { exp, .. } if exp < MIN_EXP => None,
+        LongDouble::Inf { .. } => None,
+        v => Some(v),
+    }
+}
+
+/// An exponent's digits (after `e` or `p`), saturated: anything this large overflows or
+/// underflows anyway.
+fn parse_exponent(e: &[u8]) -> Option<i64> {
+    let (negative, ds) = match e.first() {
+        Some(b'-') => (true, &e[1..]),
+        Some(b'+') => (false, &e[1..]),
+        _ => (false, e),
+    };
+    if ds.is_empty() || !ds.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let v = ds
+        .iter()
+        .fold(0i64, |acc, d| (acc * 10 + i64::from(d - b'0')).min(1 << 40));
+    Some(if negative { -v } else { v })
+}
+
+/// A C99 hexadecimal float after its `0x`: hex digits, an optional point, an optional `p`
+/// binary exponent.
+fn parse_hex(neg: bool, body: &[u8]) -> Option<LongDouble> {
+    let mut n = Big(Vec::new());
+    let (mut exp2, mut seen, mut frac, mut i) = (0i64, false, false, 0);
+    while i < body.len() {
+        match body[i] {
+            b'.' if !frac => frac = true,
+            c if c.is_ascii_hexdigit() => {
+                seen = true;
+                let d = (c as char).to_digit(16).unwrap_or(0);
+                if n.bits() < 16500 {
+                    n.mul_small(16, d);
+                    if frac {
+                        exp2 -= 4;
+                    }
+                } else if !frac {
+                    exp2 += 4;
+                }
+            }
+            _ => break,
+        }
+        i += 1;
+    }
+    if !seen {
+        return None;
+    }
+    if i < body.len() {
+        if !matches!(body[i], b'p' | b'P') {
+            return None;
+        }
+        exp2 += parse_exponent(&body[i + 1..])?;
+    }
+    if n.is_zero() {
+        return Some(LongDouble::Finite {
+            neg,
+            mantissa: 0,
+            exp: 0,
+        });
+    }
+    match round(neg, &n, exp2, false) {
         LongDouble::Finite { exp, .. } if exp < MIN_EXP => None,
         LongDouble::Inf { .. } => None,
         v => Some(v),
@@ -474,12 +528,14 @@ mod tests {
         assert_eq!(incr("0", "-0.0000001"), "-0.0000001");
         assert_eq!(incr("5.0e3", "0"), "5000");
         assert_eq!(incr(".5", "300"), "300.5");
+        assert_eq!(incr("0x10", "0x1.8p3"), "28");
     }
 
     #[test]
     fn parses_like_strtold() {
         for bad in [
-            "", " 1", "1 ", "abc", "1e", "e5", ".", "nan", "1x", "0x10", "1e5000", "1e-5000", "--1",
+            "", " 1", "1 ", "abc", "1e", "e5", ".", "nan", "1x", "0x", "0xg", "1e5000", "1e-5000",
+            "--1",
         ] {
             assert!(parse(bad.as_bytes()).is_none(), "{bad:?}");
         }
