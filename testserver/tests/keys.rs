@@ -151,6 +151,17 @@ async fn watch_sees_key_writes_only() {
     assert!(!aborts(&mut c, &mut o, "j", &["FLUSHALL"]).await);
     o.call(&["SET", "j", "1"]).await;
     assert!(aborts(&mut c, &mut o, "j", &["DEL", "j"]).await);
+
+    // SWAPDB changes only keys that exist on one side or the other.
+    o.call(&["SET", "x", "1"]).await;
+    assert!(!aborts(&mut c, &mut o, "nothere", &["SWAPDB", "0", "1"]).await);
+    assert!(aborts(&mut c, &mut o, "x", &["SWAPDB", "0", "1"]).await);
+    assert!(aborts(&mut c, &mut o, "x", &["SWAPDB", "0", "1"]).await);
+    assert!(!aborts(&mut c, &mut o, "x", &["SWAPDB", "0", "0"]).await);
+    // FLUSHDB of another database leaves this one alone.
+    o.call(&["SELECT", "1"]).await;
+    o.call(&["SET", "y", "1"]).await;
+    assert!(!aborts(&mut c, &mut o, "y", &["FLUSHDB"]).await);
 }
 
 #[tokio::test]
