@@ -585,3 +585,23 @@ async fn object_subcommands() {
     assert_reply!(c, ["OBJECT", "ENCODING", "list"], b"$9\r\nquicklist\r\n");
     assert_reply!(c, ["OBJECT", "REFCOUNT", "list"], b":1\r\n");
 }
+#[tokio::test]
+async fn copied_integers_are_not_shared() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["SET", "a", "5"], b"+OK\r\n");
+    assert_reply!(c, ["COPY", "a", "b"], b":1\r\n");
+    assert_reply!(c, ["OBJECT", "REFCOUNT", "b"], b":1\r\n");
+    assert_reply!(c, ["OBJECT", "ENCODING", "b"], b"$3\r\nint\r\n");
+    assert_reply!(c, ["RENAME", "b", "c"], b"+OK\r\n");
+    assert_reply!(c, ["OBJECT", "REFCOUNT", "c"], b":1\r\n");
+    assert_reply!(c, ["INCRBY", "c", "0"], b":5\r\n");
+    assert_reply!(c, ["OBJECT", "REFCOUNT", "c"], b":2147483647\r\n");
+    assert_reply!(c, ["OBJECT", "REFCOUNT", "a"], b":2147483647\r\n");
+    assert_reply!(c, ["SET", "big", "123456"], b"+OK\r\n");
+    assert_reply!(c, ["COPY", "big", "big2"], b":1\r\n");
+    assert_reply!(c, ["OBJECT", "REFCOUNT", "big2"], b":1\r\n");
+    assert_reply!(c, ["INCRBYFLOAT", "fl", "3"], b"$1\r\n3\r\n");
+    assert_reply!(c, ["OBJECT", "ENCODING", "fl"], b"$6\r\nembstr\r\n");
+    assert_reply!(c, ["OBJECT", "REFCOUNT", "fl"], b":1\r\n");
+}

@@ -528,8 +528,8 @@ async fn incrbyfloat() {
     );
     assert_reply!(c, ["SET", "f", "10"], b"+OK\r\n");
     assert_reply!(c, ["INCRBYFLOAT", "f", "1"], b"$2\r\n11\r\n");
-    // Redis reports `embstr` here (INCRBYFLOAT never stores the int encoding); this server
-    // cannot tell an integer-looking float result from a SET value and reports `int`.
+    assert_reply!(c, ["OBJECT", "ENCODING", "f"], b"$6\r\nembstr\r\n");
+    assert_reply!(c, ["OBJECT", "REFCOUNT", "f"], b":1\r\n");
     assert_reply!(
         c,
         ["INCRBYFLOAT", "f", "abc"],

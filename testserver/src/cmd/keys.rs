@@ -10,7 +10,7 @@ use rediscover::error_codes::msg;
 
 use super::{eq_ic, owned, parse_i64, CmdResult, Ctx, Error, Handler};
 use crate::glob::glob_match;
-use crate::keyspace::Db;
+use crate::keyspace::{Db, Value};
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("del", del),
@@ -135,13 +135,7 @@ fn db_index(ctx: &Ctx<'_>, arg: &[u8], not_integer: &'static str) -> Result<usiz
 
 /// Writes `value` (with its absolute TTL) under `key` in database `db`, replacing what is
 /// there, and signals the change.
-fn put_in_db(
-    ctx: &mut Ctx<'_>,
-    db: usize,
-    key: &[u8],
-    value: crate::keyspace::Value,
-    at: Option<i64>,
-) {
+fn put_in_db(ctx: &mut Ctx<'_>, db: usize, key: &[u8], value: Value, at: Option<i64>) {
     let target = &mut ctx.node.dbs[db];
     let key = Bytes::copy_from_slice(key);
     target.remove(&key);
@@ -173,10 +167,14 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Err(msg::SAME_OBJECT.into());
     }
     let now = ctx.now;
-    let Some(value) = ctx.db().get(src, now).cloned() else {
+    let Some(mut value) = ctx.db().get(src, now).cloned() else {
         ctx.out.int(0);
         return Ok(());
     };
+    if let Value::Str(s) = &mut value {
+        // Redis duplicates the object, so a copied small integer is not the shared one.
+        s.unshared = true;
+    }
     let at = ctx.db().expire_at(src);
     if ctx.node.dbs[dst_db].contains(dst, now) && !replace {
         ctx.out.int(0);

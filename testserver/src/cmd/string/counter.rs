@@ -6,7 +6,7 @@ use rediscover::error_codes::msg;
 
 use super::super::{parse_i64, CmdResult, Ctx, Error};
 use super::longdouble::{self, LongDouble};
-use crate::keyspace::Value;
+use crate::keyspace::{Str, Value};
 
 /// The current string at `key` (`None` if missing), or WRONGTYPE.
 fn current(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Bytes>, Error> {
@@ -18,12 +18,10 @@ fn current(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Bytes>, Error> {
     }
 }
 
-/// Stores a counter's new text, keeping the key's TTL.
-fn put(ctx: &mut Ctx<'_>, key: &Bytes, text: String) {
-    ctx.db().set_keep_ttl(
-        Bytes::copy_from_slice(key),
-        Value::from_bytes(Bytes::from(text)),
-    );
+/// Stores a counter's new value, keeping the key's TTL.
+fn put(ctx: &mut Ctx<'_>, key: &Bytes, value: Str) {
+    ctx.db()
+        .set_keep_ttl(Bytes::copy_from_slice(key), Value::Str(value));
     ctx.modified(key);
 }
 
@@ -33,7 +31,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> CmdResult {
         None => 0,
     };
     let new = cur.checked_add(delta).ok_or(Error::from(msg::OVERFLOW))?;
-    put(ctx, key, new.to_string());
+    put(ctx, key, Str::new(Bytes::from(new.to_string())));
     ctx.out.int(new);
     Ok(())
 }
@@ -72,8 +70,8 @@ pub(super) fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if new.is_inf() {
         return Err(msg::INCR_NAN.into());
     }
-    let text = new.to_human();
-    ctx.out.bulk(text.as_bytes());
-    put(ctx, key, text);
+    let text = Bytes::from(new.to_human());
+    ctx.out.bulk(&text);
+    put(ctx, key, Str::plain(text));
     Ok(())
 }
