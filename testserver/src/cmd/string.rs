@@ -194,27 +194,23 @@ fn set_generic(
     };
     let now = ctx.now;
     let found = ctx.db().contains(key, now);
-    if (o.nx && found) || (o.xx && !found) {
-        match (old, reply) {
-            (Some(Some(v)), _) => ctx.out.bulk(&v),
-            (Some(None), _) | (None, SetReply::Ok) => ctx.out.null(),
-            (None, SetReply::Flag) => ctx.out.int(0),
+    let done = !((o.nx && found) || (o.xx && !found));
+    if done {
+        store(ctx, key, value, o.keepttl);
+        match expire {
+            // An absolute time already past: the key is gone at once (Redis's fast expiry
+            // cycle removes it before the next command).
+            Some(at) if at <= now => drop(ctx.db().remove(key)),
+            Some(at) => ctx.db().set_expire(key, at),
+            None => {}
         }
-        return Ok(());
-    }
-    store(ctx, key, value, o.keepttl);
-    match expire {
-        // An absolute time already past: the key is gone at once (Redis's fast expiry cycle
-        // removes it before the next command).
-        Some(at) if at <= now => drop(ctx.db().remove(key)),
-        Some(at) => ctx.db().set_expire(key, at),
-        None => {}
     }
     match (old, reply) {
         (Some(Some(v)), _) => ctx.out.bulk(&v),
         (Some(None), _) => ctx.out.null(),
-        (None, SetReply::Ok) => ctx.out.ok(),
-        (None, SetReply::Flag) => ctx.out.int(1),
+        (None, SetReply::Ok) if done => ctx.out.ok(),
+        (None, SetReply::Ok) => ctx.out.null(),
+        (None, SetReply::Flag) => ctx.out.int(i64::from(done)),
     }
     Ok(())
 }
