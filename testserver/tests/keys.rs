@@ -605,3 +605,32 @@ async fn copied_integers_are_not_shared() {
     assert_reply!(c, ["OBJECT", "ENCODING", "fl"], b"$6\r\nembstr\r\n");
     assert_reply!(c, ["OBJECT", "REFCOUNT", "fl"], b":1\r\n");
 }
+
+#[tokio::test]
+async fn read_lookups_count_keyspace_hits_and_misses() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    // Real Redis after this sequence: keyspace_hits:7 keyspace_misses:3.
+    for cmd in [
+        &["SET", "a", "1"][..],
+        &["EXISTS", "a", "b"],
+        &["TYPE", "a"],
+        &["TTL", "a"],
+        &["OBJECT", "ENCODING", "a"],
+        &["TOUCH", "a", "b"],
+        &["LCS", "a", "b"],
+        &["COPY", "a", "c"],
+        &["DEL", "a"],
+        &["INCR", "x"],
+        &["APPEND", "x", "1"],
+        &["SETRANGE", "x", "0", "1"],
+        &["RENAME", "x", "y"],
+    ] {
+        c.call(cmd).await;
+    }
+    let node = server.node().lock();
+    assert_eq!(
+        (node.stats.keyspace_hits, node.stats.keyspace_misses),
+        (7, 3)
+    );
+}

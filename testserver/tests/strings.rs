@@ -835,3 +835,33 @@ async fn incrbyfloat_long_double_precision() {
     assert_reply!(c, ["INCRBYFLOAT", "f", "+3"], b"$1\r\n8\r\n");
     assert_reply!(c, ["INCRBYFLOAT", "f", "0x10"], b"$2\r\n24\r\n");
 }
+
+#[tokio::test]
+async fn reads_count_keyspace_hits_and_misses() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    // Real Redis after this sequence: keyspace_hits:6 keyspace_misses:4.
+    for cmd in [
+        &["SET", "a", "1"][..],
+        &["GET", "a"],
+        &["GET", "z"],
+        &["MGET", "a", "z"],
+        &["GETRANGE", "a", "0", "1"],
+        &["STRLEN", "z"],
+        &["GETEX", "a"],
+        &["GETDEL", "a"],
+        &["GETSET", "a", "2"],
+        &["SET", "a", "3", "GET"],
+        &["INCRBYFLOAT", "f", "1"],
+        &["SETNX", "a", "1"],
+        &["MSETNX", "q", "1"],
+        &["SET", "a", "4", "NX"],
+    ] {
+        c.call(cmd).await;
+    }
+    let node = server.node().lock();
+    assert_eq!(
+        (node.stats.keyspace_hits, node.stats.keyspace_misses),
+        (6, 4)
+    );
+}

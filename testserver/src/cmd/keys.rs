@@ -41,6 +41,20 @@ pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("object", object::object),
 ];
 
+/// Looks `key` up for reading and counts a keyspace hit or miss, as Redis's `lookupKeyRead`
+/// does (write lookups and DEL do not count).
+pub(crate) fn lookup_read<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Option<&'a Value> {
+    let now = ctx.now;
+    let node = &mut *ctx.node;
+    let value = node.dbs[ctx.client.db].get(key, now);
+    if value.is_some() {
+        node.stats.keyspace_hits += 1;
+    } else {
+        node.stats.keyspace_misses += 1;
+    }
+    value
+}
+
 fn del(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let mut n = 0;
     for key in &argv[1..] {
@@ -58,19 +72,16 @@ fn del(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 
 /// EXISTS and TOUCH: how many of the keys exist, duplicates counted each time.
 fn exists(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
-    let db = ctx.db();
-    let n = argv[1..].iter().filter(|k| db.contains(k, now)).count();
+    let n = argv[1..]
+        .iter()
+        .filter(|k| lookup_read(ctx, k).is_some())
+        .count();
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn type_(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
-    let name = ctx
-        .db()
-        .get(&argv[1], now)
-        .map_or("none", |v| v.type_name());
+    let name = lookup_read(ctx, &argv[1]).map_or("none", |v| v.type_name());
     ctx.out.simple(name);
     Ok(())
 }
@@ -167,7 +178,7 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Err(msg::SAME_OBJECT.into());
     }
     let now = ctx.now;
-    let Some(mut value) = ctx.db().get(src, now).cloned() else {
+    let Some(mut value) = lookup_read(ctx, src).cloned() else {
         ctx.out.int(0);
         return Ok(());
     };

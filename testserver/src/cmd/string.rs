@@ -8,6 +8,7 @@ mod longdouble;
 use bytes::{Bytes, BytesMut};
 use rediscover::error_codes::{msg, wrong_arity};
 
+use super::keys::lookup_read;
 use super::{eq_ic, owned, parse_i64, CmdResult, Ctx, Error, Handler};
 use crate::keyspace::{Str, Value};
 
@@ -39,21 +40,10 @@ pub(crate) const COMMANDS: &[(&str, Handler)] = &[
 /// The string stored at `key` in the selected database (`None` if missing), or WRONGTYPE.
 /// Counts a keyspace hit or miss, as Redis's `lookupKeyRead` does.
 pub(crate) fn read_str(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Bytes>, Error> {
-    let now = ctx.now;
-    let node = &mut *ctx.node;
-    match node.dbs[ctx.client.db].get(key, now) {
-        None => {
-            node.stats.keyspace_misses += 1;
-            Ok(None)
-        }
-        Some(Value::Str(s)) => {
-            node.stats.keyspace_hits += 1;
-            Ok(Some(s.data.clone()))
-        }
-        Some(_) => {
-            node.stats.keyspace_hits += 1;
-            Err(msg::WRONGTYPE.into())
-        }
+    match lookup_read(ctx, key) {
+        None => Ok(None),
+        Some(Value::Str(s)) => Ok(Some(s.data.clone())),
+        Some(_) => Err(msg::WRONGTYPE.into()),
     }
 }
 

@@ -108,12 +108,10 @@ pub(super) fn pexpireat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 /// What the TTL family reports about `key`: `Err(-2)` missing, `Err(-1)` no TTL, or the
 /// absolute deadline in ms.
 fn deadline(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<i64, i64> {
-    let now = ctx.now;
-    let db = ctx.db();
-    if !db.contains(key, now) {
+    if super::lookup_read(ctx, key).is_none() {
         return Err(-2);
     }
-    db.expire_at(key).ok_or(-1)
+    ctx.db().expire_at(key).ok_or(-1)
 }
 
 fn reply_ttl(ctx: &mut Ctx<'_>, key: &[u8], f: impl Fn(i64, i64) -> i64) -> CmdResult {

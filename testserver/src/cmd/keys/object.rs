@@ -56,9 +56,8 @@ pub(super) fn object(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
         return Ok(());
     }
-    let now = ctx.now;
     let lfu = lfu_policy(ctx);
-    let Some(value) = ctx.db().get(&argv[2], now) else {
+    let Some(value) = super::lookup_read(ctx, &argv[2]) else {
         ctx.out.null();
         return Ok(());
     };
