@@ -60,6 +60,14 @@ impl Big {
         (0..i.min(self.bits())).any(|b| self.bit(b))
     }
 
+    fn set_bit(&mut self, i: i64) {
+        let limb = (i / 32) as usize;
+        if self.0.len() <= limb {
+            self.0.resize(limb + 1, 0);
+        }
+        self.0[limb] |= 1 << (i % 32);
+    }
+
     fn mul_small(&mut self, m: u32, add: u32) {
         let mut carry = u64::from(add);
         for limb in &mut self.0 {
@@ -274,11 +282,16 @@ pub(super) fn parse(s: &[u8]) -> Option<LongDouble> {
         round(neg, &n, 0, false)
     } else {
         let p = Big::pow10((-exp10) as u32);
-        // Scale so the quotient has at least 66 bits, then divide bit by bit.
-        let shift = (p.bits() - digits.bits() + 66).max(0);
-        let num = digits.shl(shift);
+        // Scale so the quotient has about 66 bits (enough to round), then divide bit by bit.
+        // Bits shifted out of a long numerator only matter as a sticky bit.
+        let shift = p.bits() - digits.bits() + 66;
+        let (num, dropped) = if shift >= 0 {
+            (digits.shl(shift), false)
+        } else {
+            (shr(&digits, -shift), digits.any_below(-shift))
+        };
         let (q, rem_nonzero) = divide(&num, &p);
-        round(neg, &q, -shift, rem_nonzero)
+        round(neg, &q, -shift, rem_nonzero || dropped)
     };
     match value {
         LongDouble::Finite { exp, .. } if exp < MIN_EXP => None,
@@ -382,7 +395,7 @@ fn divide(num: &Big, den: &Big) -> (Big, bool) {
         let shifted = den.shl(bit);
         if rem.cmp(&shifted) != Ordering::Less {
             rem = rem.sub(&shifted);
-            q = q.add(&Big::from_u64(1).shl(bit));
+            q.set_bit(bit);
         }
     }
     (q, !rem.is_zero())
@@ -529,6 +542,8 @@ mod tests {
         assert_eq!(incr("5.0e3", "0"), "5000");
         assert_eq!(incr(".5", "300"), "300.5");
         assert_eq!(incr("0x10", "0x1.8p3"), "28");
+        let long = format!("{}.5", "1".repeat(4000));
+        assert_eq!(incr(&long, "0").len(), 4000);
     }
 
     #[test]
