@@ -178,7 +178,11 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Err(msg::SAME_OBJECT.into());
     }
     let now = ctx.now;
-    let Some(mut value) = lookup_read(ctx, src).cloned() else {
+    if lookup_read(ctx, src).is_none() || (!replace && ctx.node.dbs[dst_db].contains(dst, now)) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let Some(mut value) = ctx.db().peek(src).cloned() else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -187,10 +191,6 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         s.unshared = true;
     }
     let at = ctx.db().expire_at(src);
-    if ctx.node.dbs[dst_db].contains(dst, now) && !replace {
-        ctx.out.int(0);
-        return Ok(());
-    }
     put_in_db(ctx, dst_db, dst, value, at);
     ctx.dirty(1);
     ctx.out.int(1);

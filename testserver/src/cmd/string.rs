@@ -1,5 +1,6 @@
 //! String commands: GET/SET and their variants, multi-key MGET/MSET, in-place edits (APPEND,
-//! SETRANGE) and ranges. Counters live in `string/counter.rs`, LCS in `string/lcs.rs`.
+//! SETRANGE) and ranges. Counters live in `string/counter.rs` (INCRBYFLOAT's long double
+//! arithmetic in `string/longdouble.rs`), LCS in `string/lcs.rs`.
 
 mod counter;
 mod lcs;
