@@ -1,0 +1,80 @@
+//! OBJECT ENCODING | REFCOUNT | IDLETIME | FREQ | HELP.
+//!
+//! The server keeps no per-key access clock or LFU counter, so IDLETIME and FREQ answer what
+//! Redis answers for a key that was just written (0 seconds idle; the initial LFU counter 5).
+
+use bytes::Bytes;
+use rediscover::error_codes::{unknown_subcommand, wrong_arity};
+
+use super::super::{CmdResult, Ctx};
+use crate::keyspace::Value;
+
+const HELP: &[&str] = &[
+    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "ENCODING <key>",
+    "    Return the kind of internal representation used in order to store the value",
+    "    associated with a <key>.",
+    "FREQ <key>",
+    "    Return the access frequency index of the <key>. The returned integer is",
+    "    proportional to the logarithm of the recent access frequency of the key.",
+    "IDLETIME <key>",
+    "    Return the idle time of the <key>, that is the approximated number of",
+    "    seconds elapsed since the last access to the key.",
+    "REFCOUNT <key>",
+    "    Return the number of references of the value associated with the specified",
+    "    <key>.",
+    "HELP",
+    "    Prints this help.",
+];
+
+const NO_LFU: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+const NO_LRU: &str = "ERR An LRU maxmemory policy is not selected, access time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
+
+/// Redis's initial LFU counter for a new key (`LFU_INIT_VAL`).
+const LFU_INIT_VAL: i64 = 5;
+
+fn lfu_policy(ctx: &Ctx<'_>) -> bool {
+    ctx.node
+        .config
+        .extra
+        .get("maxmemory-policy")
+        .is_some_and(|p| p.contains("lfu"))
+}
+
+pub(super) fn object(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let sub = &argv[1];
+    let info = rediscover::command::lookup(b"object")
+        .and_then(|c| c.subcommand(sub))
+        .ok_or_else(|| unknown_subcommand("object", sub))?;
+    if !info.arity_ok(argv.len()) {
+        return Err(wrong_arity(info.name).into());
+    }
+    if info.name == "object|help" {
+        ctx.out.array(HELP.len());
+        for line in HELP {
+            ctx.out.simple(line);
+        }
+        return Ok(());
+    }
+    let lfu = lfu_policy(ctx);
+    let Some(value) = super::lookup_read(ctx, &argv[2]) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    match info.name {
+        "object|encoding" => {
+            let enc = value.encoding();
+            ctx.out.bulk(enc.as_bytes());
+        }
+        "object|refcount" => {
+            let shared = matches!(value, Value::Str(s) if s.is_shared_integer());
+            ctx.out.int(if shared { i64::from(i32::MAX) } else { 1 });
+        }
+        "object|idletime" if lfu => return Err(NO_LRU.into()),
+        "object|idletime" => ctx.out.int(0),
+        "object|freq" if !lfu => return Err(NO_LFU.into()),
+        "object|freq" => ctx.out.int(LFU_INIT_VAL),
+        _ => return Err(unknown_subcommand("object", sub).into()),
+    }
+    Ok(())
+}
