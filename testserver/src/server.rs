@@ -58,8 +58,10 @@ async fn cron(node: Arc<Node>) {
         let mut st = node.lock();
         let now = crate::node::unix_ms();
         let mut expired = 0;
-        for db in st.dbs.iter_mut() {
-            expired += db.expire_due(now, 200) as u64;
+        if st.config.active_expire_enabled {
+            for db in st.dbs.iter_mut() {
+                expired += db.expire_due(now, 200) as u64;
+            }
         }
         st.stats.expired_keys += expired;
         crate::cmd::after_command(&mut st);

@@ -7,8 +7,10 @@
 //! Redis's `processCommand` checks them. A gate for cluster redirection and replica roles goes in
 //! [`gate`].
 
+mod acl;
 pub mod args;
 mod client;
+mod config;
 mod connection;
 mod hash;
 mod keys;
@@ -203,7 +205,9 @@ pub struct CommandTable {
 impl CommandTable {
     fn build() -> CommandTable {
         let groups: &[&[(&'static str, Handler)]] = &[
+            acl::COMMANDS,
             client::COMMANDS,
+            config::COMMANDS,
             connection::COMMANDS,
             hash::COMMANDS,
             keys::COMMANDS,
