@@ -76,7 +76,8 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if argv.len() % 2 == 1 {
         return Err(msg::SYNTAX.into());
     }
-    let mut pairs: Vec<(&'static Directive, String)> = Vec::new();
+    // (directive, the name it was found under as Redis spells it, value)
+    let mut pairs: Vec<(&'static Directive, &'static str, String)> = Vec::new();
     let mut unknown: Option<String> = None;
     let mut refused: Option<(String, &str)> = None;
     for pair in argv[2..].chunks(2) {
@@ -92,10 +93,14 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             refused = Some((name, "can't set immutable config"));
         } else if d.protected && !protected_allowed(ctx) {
             refused = Some((name, "can't set protected config"));
-        } else if pairs.iter().any(|(p, _)| std::ptr::eq(*p, d)) {
+        } else if pairs.iter().any(|(p, _, _)| std::ptr::eq(*p, d)) {
             refused = Some((name, "duplicate parameter"));
         } else {
-            pairs.push((d, String::from_utf8_lossy(&pair[1]).into_owned()));
+            let shown = match d.alias {
+                Some(a) if a.eq_ignore_ascii_case(&name) => a,
+                _ => d.name,
+            };
+            pairs.push((d, shown, String::from_utf8_lossy(&pair[1]).into_owned()));
         }
     }
     if let Some(name) = unknown {
@@ -108,13 +113,10 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     }
     // All or nothing: work on a copy and keep it only if every value is accepted.
     let mut next = ctx.node.config.clone();
-    for (d, value) in &pairs {
-        d.set(&mut next, value).map_err(|e| failed(d.name, &e))?;
+    for (d, name, value) in &pairs {
+        d.set(&mut next, value).map_err(|e| failed(name, &e))?;
         if d.name == "dbfilename" && value.contains('/') {
-            return Err(failed(
-                d.name,
-                "dbfilename can't be a path, just a filename",
-            ));
+            return Err(failed(name, "dbfilename can't be a path, just a filename"));
         }
     }
     let old = &ctx.node.config;
