@@ -419,6 +419,15 @@ fn keyspace(out: &mut String, st: &NodeState) {
     }
 }
 
+/// This node's replication id: derived from `run_id` (SHA-256, first 40 hex digits) so it is
+/// stable for the node's life without a field of its own; replication may replace it with a
+/// real one when it adds failover.
+pub fn master_replid(st: &NodeState) -> String {
+    let mut hex = crate::acl::sha256_hex(st.run_id.as_bytes());
+    hex.truncate(40);
+    hex
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,13 +438,4 @@ mod tests {
         assert_eq!(bytes_to_human(991_104), "967.88K");
         assert_eq!(bytes_to_human(1 << 20), "1.00M");
     }
-}
-
-/// This node's replication id: derived from `run_id` (SHA-256, first 40 hex digits) so it is
-/// stable for the node's life without a field of its own; replication may replace it with a
-/// real one when it adds failover.
-pub fn master_replid(st: &NodeState) -> String {
-    let mut hex = crate::acl::sha256_hex(st.run_id.as_bytes());
-    hex.truncate(40);
-    hex
 }

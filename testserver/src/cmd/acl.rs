@@ -158,8 +158,9 @@ fn cat(ctx: &mut Ctx<'_>, category: Option<&Bytes>) -> CmdResult {
     }
     let tag = format!("@{wanted}");
     let mut names = Vec::new();
-    for cmd in super::table().commands() {
-        for info in std::iter::once(cmd.info).chain(cmd.info.subcommands) {
+    // Every Redis command, as ACL rules accept any of them (not only those implemented here).
+    for cmd in rediscover::command::all() {
+        for info in std::iter::once(cmd).chain(cmd.subcommands) {
             if info.acl_categories.contains(&tag.as_str()) {
                 names.push(info.name);
             }

@@ -43,6 +43,7 @@ fn client(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
         "client|list" => list(ctx, &argv[2..])?,
         "client|kill" => kill(ctx, &argv[2..])?,
+        "client|pause" if argv.len() > 4 => return Err(sub_syntax(&argv[1])),
         "client|pause" => pause(ctx, &argv[2..])?,
         "client|unpause" => {
             ctx.node.pause = None;
@@ -53,6 +54,7 @@ fn client(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             ctx.client.no_evict = on_off(&argv[2])?;
             ctx.out.ok();
         }
+        "client|unblock" if argv.len() > 4 => return Err(sub_syntax(&argv[1])),
         "client|unblock" => unblock(ctx, &argv[2..])?,
         "client|help" => help(ctx, "CLIENT", HELP),
         other => {
@@ -65,6 +67,15 @@ fn client(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
     }
     Ok(())
+}
+
+/// Redis's `addReplySubcommandSyntaxError`, for a known subcommand given too many arguments.
+fn sub_syntax(sub: &[u8]) -> Error {
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+        String::from_utf8_lossy(sub)
+    )
+    .into()
 }
 
 const HELP: &[&str] = &[
@@ -393,9 +404,6 @@ fn pause(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         Some(m) if eq_ic(m, "ALL") => false,
         Some(_) => return Err("ERR CLIENT PAUSE mode must be WRITE or ALL".into()),
     };
-    if args.len() > 2 {
-        return Err(msg::SYNTAX.into());
-    }
     let until = ctx.now.saturating_add(timeout);
     // A pause already in force keeps its later end and its stricter (ALL) mode.
     ctx.node.pause = Some(match ctx.node.pause {

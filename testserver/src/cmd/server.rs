@@ -414,7 +414,7 @@ fn list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         Filter::AclCat(cat) => info
             .acl_categories
             .iter()
-            .any(|c| c[1..].as_bytes().eq_ignore_ascii_case(cat)),
+            .any(|c| c.as_bytes()[1..].eq_ignore_ascii_case(cat)),
         Filter::Pattern(p) => crate::glob::glob_match(p, info.name.as_bytes(), true),
     };
     let mut names = Vec::new();
