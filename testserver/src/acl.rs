@@ -2,8 +2,8 @@
 //!
 //! A [`User`] keeps what AUTH needs (enabled, nopass, passwords); the rest of its ACL rules
 //! (command rules, key and channel patterns, password hashes added with `#`) are kept in
-//! [`Acl::rules`] and shown by ACL GETUSER / ACL LIST. Command, key and channel permissions are
-//! stored and reported but not enforced.
+//! [`Acl::rules`] and shown by ACL GETUSER / ACL LIST. Command rules are enforced
+//! ([`Acl::check_command`]); key and channel patterns are stored and reported but not enforced.
 
 use std::collections::BTreeMap;
 
@@ -179,6 +179,48 @@ impl Acl {
         }
         words.extend(rules.commands.iter().cloned());
         words.join(" ")
+    }
+
+    /// The NOPERM error if `user` may not run `cmd` (with its arguments `argv`), as Redis's
+    /// `ACLCheckAllPerm` decides from the command rules: the last rule naming the command, its
+    /// container or one of its categories wins.
+    pub fn check_command(
+        &self,
+        user: &[u8],
+        cmd: &'static rediscover::command::CommandInfo,
+        argv: &[Bytes],
+    ) -> Result<(), String> {
+        let Some(rules) = self.rules.get(user) else {
+            return Ok(());
+        };
+        let info = match argv.get(1) {
+            Some(sub) if !cmd.subcommands.is_empty() => cmd.subcommand(sub).unwrap_or(cmd),
+            _ => cmd,
+        };
+        let top = info.name.split('|').next().unwrap_or(info.name);
+        let mut allowed = false;
+        for rule in &rules.commands {
+            let (sign, what) = rule.split_at(1);
+            let matches = match what.strip_prefix('@') {
+                Some("all") => true,
+                Some(cat) => info
+                    .acl_categories
+                    .iter()
+                    .any(|c| c.strip_prefix('@') == Some(cat)),
+                None => what == info.name || what == top,
+            };
+            if matches {
+                allowed = sign == "+";
+            }
+        }
+        if allowed {
+            Ok(())
+        } else {
+            Err(format!(
+                "NOPERM this user has no permissions to run the '{}' command",
+                info.name
+            ))
+        }
     }
 
     /// Applies ACL SETUSER rules to `name` (created if missing), all or nothing. The error is

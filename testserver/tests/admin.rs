@@ -500,7 +500,18 @@ async fn acl_users() {
         b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
     );
     assert_reply!(b, ["AUTH", "bob", "pw"], b"+OK\r\n");
-    assert_reply!(b, ["ACL", "WHOAMI"], b"$3\r\nbob\r\n");
+    // bob may only run GET.
+    assert_reply!(
+        b,
+        ["ACL", "WHOAMI"],
+        b"-NOPERM this user has no permissions to run the 'acl|whoami' command\r\n"
+    );
+    assert!(server
+        .node()
+        .lock()
+        .clients
+        .values()
+        .any(|e| &e.user[..] == b"bob"));
 
     assert_reply!(
         c,
@@ -569,4 +580,70 @@ async fn shutdown_closes_and_stops() {
     c.send(&["SHUTDOWN", "NOSAVE"]).await;
     assert!(c.is_closed().await);
     assert!(server.node().is_shutting_down());
+}
+
+#[tokio::test]
+async fn acl_command_rules_are_enforced() {
+    let server = TestServer::start().await.unwrap();
+    let mut admin = RawConn::connect(server.addr()).await;
+    assert_reply!(
+        admin,
+        [
+            "ACL",
+            "SETUSER",
+            "lim",
+            "on",
+            ">p",
+            "+config|get",
+            "+@connection",
+            "-ping"
+        ],
+        b"+OK\r\n"
+    );
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["AUTH", "lim", "p"], b"+OK\r\n");
+    assert_reply!(
+        c,
+        ["CONFIG", "GET", "hz"],
+        b"*2\r\n$2\r\nhz\r\n$2\r\n10\r\n"
+    );
+    assert_reply!(
+        c,
+        ["CONFIG", "SET", "hz", "10"],
+        b"-NOPERM this user has no permissions to run the 'config|set' command\r\n"
+    );
+    assert_reply!(
+        c,
+        ["PING"],
+        b"-NOPERM this user has no permissions to run the 'ping' command\r\n"
+    );
+    assert_reply!(c, ["ECHO", "a"], b"$1\r\na\r\n");
+    assert_reply!(
+        c,
+        ["MULTI"],
+        b"-NOPERM this user has no permissions to run the 'multi' command\r\n"
+    );
+}
+
+#[tokio::test]
+async fn info_keyspace_counts_keys() {
+    let server = TestServer::start().await.unwrap();
+    {
+        let mut st = server.node().lock();
+        let value = |s: &'static [u8]| rediscover_testserver::keyspace::Value::from_bytes(s.into());
+        st.dbs[0].set(bytes::Bytes::from_static(b"a"), value(b"1"));
+        st.dbs[0].set(bytes::Bytes::from_static(b"b"), value(b"2"));
+        st.dbs[0].set_expire(b"b", i64::MAX / 2);
+        st.dbs[3].set(bytes::Bytes::from_static(b"c"), value(b"3"));
+    }
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_eq!(
+        text(c.frame(&["INFO", "keyspace"]).await),
+        "# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl=0\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n"
+    );
+    let memory = text(c.frame(&["INFO", "memory"]).await);
+    assert!(memory.starts_with("# Memory\r\nused_memory:"), "{memory}");
+    assert!(
+        memory.contains("\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\n")
+    );
 }

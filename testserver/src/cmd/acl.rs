@@ -1,7 +1,7 @@
 //! ACL SETUSER / GETUSER / DELUSER / USERS / LIST / WHOAMI / CAT / HELP.
 //!
-//! Rules are stored and reported exactly as Redis shows them; command, key and channel
-//! permissions are not enforced (every authenticated user may run everything).
+//! Rules are stored and reported exactly as Redis shows them. Command rules are enforced by the
+//! dispatcher (NOPERM); key and channel patterns are not enforced.
 
 use bytes::Bytes;
 

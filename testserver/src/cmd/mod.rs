@@ -333,6 +333,10 @@ fn process_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         reject(ctx, Some(cmd), msg::NOAUTH);
         return;
     }
+    if let Err(e) = ctx.node.acl.check_command(&ctx.client.user, cmd.info, argv) {
+        reject(ctx, Some(cmd), &e);
+        return;
+    }
     if ctx.client.multi.is_some() && !tx::runs_inside_multi(cmd.info.name) {
         if cmd.flags & flags::NO_MULTI != 0 {
             reject(
