@@ -121,7 +121,7 @@ fn getuser(ctx: &mut Ctx<'_>, name: &[u8]) {
     let out = &mut *ctx.out;
     out.map(6);
     out.bulk(b"flags");
-    out.array(flags.len());
+    out.set(flags.len());
     for f in flags {
         out.bulk(f.as_bytes());
     }

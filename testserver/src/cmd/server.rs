@@ -237,12 +237,17 @@ fn command_info(ctx: &mut Ctx<'_>, info: &'static CommandInfo) {
     for c in info.acl_categories {
         out.simple(c);
     }
-    out.array(info.tips.len());
+    out.set(info.tips.len());
     for t in info.tips {
         out.bulk(t.as_bytes());
     }
     key_specs(ctx, info);
-    ctx.out.array(info.subcommands.len());
+    // Redis: an empty set without subcommands, an array with them.
+    if info.subcommands.is_empty() {
+        ctx.out.set(0);
+    } else {
+        ctx.out.array(info.subcommands.len());
+    }
     for sub in info.subcommands {
         command_info(ctx, sub);
     }
@@ -250,7 +255,7 @@ fn command_info(ctx: &mut Ctx<'_>, info: &'static CommandInfo) {
 
 fn key_specs(ctx: &mut Ctx<'_>, info: &CommandInfo) {
     let out = &mut *ctx.out;
-    out.array(info.key_specs.len());
+    out.set(info.key_specs.len());
     for spec in info.key_specs {
         out.map(3 + usize::from(spec.notes.is_some()));
         if let Some(notes) = spec.notes {
