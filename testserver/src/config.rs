@@ -106,6 +106,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// The value of a compatibility directive kept in [`Config::extra`], or `default`.
+    pub fn extra_or(&self, name: &str, default: &str) -> String {
+        self.extra
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| default.to_string())
+    }
+
     /// Whether keyspace notifications of class `flag` (a `notify-keyspace-events` character
     /// such as `g`, `$`, `x`) are on, together with `K` or `E`.
     pub fn notifies(&self, flag: char) -> bool {

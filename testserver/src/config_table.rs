@@ -237,6 +237,10 @@ macro_rules! field {
 const INT_MAX: i64 = i32::MAX as i64;
 const LONG_MAX: i64 = i64::MAX;
 const YES_NO_LOCAL: &[&str] = &["no", "yes", "local"];
+const SYSLOG: &[&str] = &[
+    "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+];
+const DEFAULT_OBUF: &str = "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60";
 const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
 const POLICIES: &[&str] = &[
     "volatile-lru",
@@ -351,6 +355,76 @@ pub static DIRECTIVES: &[Directive] = &[
     D::new("activerehashing", Bool, Store::Extra("yes")),
     D::new("latency-tracking", Bool, Store::Extra("yes")),
     D::new("io-threads", Int(1, 128), Store::Extra("1")).immutable(),
+    D::new("io-threads-do-reads", Bool, Store::Extra("no")).immutable(),
+    D::new("syslog-ident", Text, Store::Extra("redis")).immutable(),
+    D::new("syslog-facility", Enum(SYSLOG), Store::Extra("local0")).immutable(),
+    D::new("set-proc-title", Bool, Store::Extra("yes")).immutable(),
+    D::new(
+        "proc-title-template",
+        Text,
+        Store::Extra("{title} {listen-addr} {server-mode}"),
+    ),
+    D::new("disable-thp", Bool, Store::Extra("yes")).immutable(),
+    D::new("jemalloc-bg-thread", Bool, Store::Extra("yes")),
+    D::new("activedefrag", Bool, Store::Extra("no")),
+    D::new("active-expire-effort", Int(1, 10), Store::Extra("1")),
+    D::new("shutdown-timeout", Int(0, INT_MAX), Store::Extra("10")),
+    D::new("shutdown-on-sigint", Text, Store::Extra("default")).multi(),
+    D::new("shutdown-on-sigterm", Text, Store::Extra("default")).multi(),
+    D::new(
+        "oom-score-adj",
+        Enum(&["no", "yes", "relative", "absolute"]),
+        Store::Extra("no"),
+    ),
+    D::new("oom-score-adj-values", Text, Store::Extra("0 200 800")).multi(),
+    D::new("rdb-del-sync-files", Bool, Store::Extra("no")),
+    D::new("rdb-save-incremental-fsync", Bool, Store::Extra("yes")),
+    D::new("aof-rewrite-incremental-fsync", Bool, Store::Extra("yes")),
+    D::new("no-appendfsync-on-rewrite", Bool, Store::Extra("no")),
+    D::new("aof-load-truncated", Bool, Store::Extra("yes")),
+    D::new("aof-use-rdb-preamble", Bool, Store::Extra("yes")),
+    D::new("aof-timestamp-enabled", Bool, Store::Extra("no")),
+    D::new(
+        "auto-aof-rewrite-percentage",
+        Int(0, INT_MAX),
+        Store::Extra("100"),
+    ),
+    D::new(
+        "auto-aof-rewrite-min-size",
+        Memory(0, LONG_MAX as u64),
+        Store::Extra("67108864"),
+    ),
+    D::new(
+        "sanitize-dump-payload",
+        Enum(&["no", "yes", "clients"]),
+        Store::Extra("no"),
+    ),
+    D::new("lfu-log-factor", Int(0, INT_MAX), Store::Extra("10")),
+    D::new("lfu-decay-time", Int(0, INT_MAX), Store::Extra("1")),
+    D::new(
+        "hll-sparse-max-bytes",
+        Memory(0, LONG_MAX as u64),
+        Store::Extra("3000"),
+    ),
+    D::new(
+        "stream-node-max-bytes",
+        Memory(0, LONG_MAX as u64),
+        Store::Extra("4096"),
+    ),
+    D::new(
+        "stream-node-max-entries",
+        Int(0, LONG_MAX),
+        Store::Extra("100"),
+    ),
+    D::new(
+        "client-output-buffer-limit",
+        Text,
+        Store::Field(
+            |c| c.extra_or("client-output-buffer-limit", DEFAULT_OBUF),
+            set_obuf,
+        ),
+    )
+    .multi(),
     // Memory.
     D::new("maxmemory", Memory(0, u64::MAX), field!(num maxmemory)),
     D::new(
@@ -487,6 +561,12 @@ pub static DIRECTIVES: &[Directive] = &[
         Int(0, INT_MAX),
         Store::Extra("5"),
     ),
+    D::new(
+        "repl-diskless-sync-max-replicas",
+        Int(0, INT_MAX),
+        Store::Extra("0"),
+    ),
+    D::new("repl-disable-tcp-nodelay", Bool, Store::Extra("no")),
     D::new(
         "repl-diskless-load",
         Enum(&["disabled", "on-empty-db", "swapdb"]),
@@ -648,6 +728,51 @@ fn set_bind(c: &mut Config, v: &str) -> Result<(), String> {
         return Err("Too many bind addresses specified.".into());
     }
     c.bind = addrs;
+    Ok(())
+}
+
+/// `client-output-buffer-limit`: groups of `<class> <hard> <soft> <seconds>`; the classes not
+/// named keep their limits. Stored only (this server bounds pub/sub queues by message count).
+fn set_obuf(c: &mut Config, v: &str) -> Result<(), String> {
+    let words: Vec<&str> = v.split(' ').collect();
+    if words.len() % 4 != 0 {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let current = c.extra_or("client-output-buffer-limit", DEFAULT_OBUF);
+    let mut classes: Vec<[String; 4]> = current
+        .split(' ')
+        .collect::<Vec<_>>()
+        .chunks(4)
+        .map(|w| [w[0], w[1], w[2], w[3]].map(String::from))
+        .collect();
+    for group in words.chunks(4) {
+        let class = match group[0].to_ascii_lowercase().as_str() {
+            "normal" => "normal",
+            "slave" | "replica" => "slave",
+            "pubsub" => "pubsub",
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into())
+            }
+        };
+        let (hard, soft) = (parse_memory(group[1]), parse_memory(group[2]));
+        let secs = strtol(group[3]).filter(|&s| s >= 0);
+        let (Some(hard), Some(soft), Some(secs)) = (hard, soft, secs) else {
+            return Err(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.".into(),
+            );
+        };
+        if let Some(entry) = classes.iter_mut().find(|e| e[0] == class) {
+            *entry = [
+                class.to_string(),
+                hard.to_string(),
+                soft.to_string(),
+                secs.to_string(),
+            ];
+        }
+    }
+    let text: Vec<String> = classes.into_iter().flatten().collect();
+    c.extra
+        .insert("client-output-buffer-limit".into(), text.join(" "));
     Ok(())
 }
 
