@@ -53,6 +53,9 @@ pub struct Config {
     pub protected_mode: bool,
     /// `save`: (seconds, changes) points. Stored and reported; this server never writes an RDB.
     pub save: Vec<(u64, u64)>,
+    /// A `save` line was read from a config file or the command line: later lines add save
+    /// points instead of replacing them (Redis's rule; the first line drops the defaults).
+    pub save_line_read: bool,
     /// `appendonly` (stored only; no AOF is written).
     pub appendonly: bool,
     /// `maxmemory` in bytes (0: no limit).
@@ -151,6 +154,7 @@ impl Default for Config {
             loglevel: "notice".into(),
             protected_mode: false,
             save: vec![(3600, 1), (300, 100), (60, 10000)],
+            save_line_read: false,
             appendonly: false,
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),

@@ -640,7 +640,19 @@ pub fn apply_directive(config: &mut Config, name: &str, args: &[String]) -> Resu
     if args.is_empty() || (!d.multi_arg && args.len() != 1) {
         return Err("wrong number of arguments".into());
     }
-    d.set(config, &args.join(" "))
+    if d.name == "save" && config.save_line_read {
+        let before = std::mem::take(&mut config.save);
+        let result = d.set(config, &args.join(" "));
+        let added = std::mem::replace(&mut config.save, before);
+        result?;
+        config.save.extend(added);
+        return Ok(());
+    }
+    d.set(config, &args.join(" "))?;
+    if d.name == "save" {
+        config.save_line_read = true;
+    }
+    Ok(())
 }
 
 /// The error for a directive this server does not know: Redis's own text, plus which server
@@ -962,6 +974,12 @@ mod tests {
         assert_eq!(c.replicaof, Some(("10.0.0.1".into(), 6380)));
         apply_directive(&mut c, "save", &["".into()]).unwrap();
         assert!(c.save.is_empty());
+        // Later save lines add points, as in a redis.conf with several of them.
+        apply_directive(&mut c, "save", &["900".into(), "1".into()]).unwrap();
+        apply_directive(&mut c, "save", &["60".into(), "100".into()]).unwrap();
+        assert_eq!(c.save, vec![(900, 1), (60, 100)]);
+        assert!(apply_directive(&mut c, "save", &["x".into(), "1".into()]).is_err());
+        assert_eq!(c.save, vec![(900, 1), (60, 100)]);
         assert!(apply_directive(&mut c, "daemonize", &["yes".into()]).is_err());
         apply_directive(&mut c, "daemonize", &["no".into()]).unwrap();
         assert!(apply_directive(&mut c, "nosuch", &["1".into()]).is_err());

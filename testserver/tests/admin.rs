@@ -647,3 +647,27 @@ async fn info_keyspace_counts_keys() {
         memory.contains("\r\nmaxmemory:0\r\nmaxmemory_human:0B\r\nmaxmemory_policy:noeviction\r\n")
     );
 }
+
+#[tokio::test]
+async fn resp3_shapes() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    let _ = c.call(&["HELLO", "3"]).await;
+    assert_reply!(
+        c,
+        ["CONFIG", "GET", "maxmemory"],
+        b"%1\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ACL", "GETUSER", "default"],
+        b"%6\r\n$5\r\nflags\r\n~2\r\n$2\r\non\r\n$6\r\nnopass\r\n$9\r\npasswords\r\n*0\r\n$8\r\ncommands\r\n$5\r\n+@all\r\n$4\r\nkeys\r\n$2\r\n~*\r\n$8\r\nchannels\r\n$2\r\n&*\r\n$9\r\nselectors\r\n*0\r\n"
+    );
+    assert_reply!(c, ["CLIENT", "LIST", "ID", "99999"], b"=4\r\ntxt:\r\n");
+    assert_reply!(c, ["COMMAND", "DOCS", "nosuch"], b"%0\r\n");
+    assert_reply!(
+        c,
+        ["COMMAND", "INFO", "ping"],
+        b"*1\r\n*10\r\n$4\r\nping\r\n:-1\r\n~1\r\n+fast\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n+@connection\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n"
+    );
+}
