@@ -453,7 +453,11 @@ fn getkeys(ctx: &mut Ctx<'_>, cmdline: &[Bytes], with_flags: bool) -> CmdResult 
     if !info.arity_ok(cmdline.len()) {
         return Err("ERR Invalid number of arguments specified for command".into());
     }
-    let positions = info.key_positions(cmdline);
+    let positions = if keynums_in_range(info, cmdline) {
+        info.key_positions(cmdline)
+    } else {
+        Vec::new()
+    };
     if positions.is_empty() && !info.has_flag("no_mandatory_keys") {
         return Err("ERR Invalid arguments specified for command".into());
     }
@@ -472,6 +476,34 @@ fn getkeys(ctx: &mut Ctx<'_>, cmdline: &[Bytes], with_flags: bool) -> CmdResult 
         }
     }
     Ok(())
+}
+
+/// Redis finds no keys at all when a key count is not a positive integer or points past the
+/// last argument; checking first also keeps huge counts away from the position arithmetic.
+fn keynums_in_range(info: &CommandInfo, argv: &[Bytes]) -> bool {
+    info.key_specs.iter().all(|spec| {
+        let (
+            BeginSearch::Index(first),
+            FindKeys::Keynum {
+                keynum_index,
+                first_key,
+                ..
+            },
+        ) = (spec.begin_search, spec.find_keys)
+        else {
+            return true;
+        };
+        let Some(arg) = argv.get((first + keynum_index) as usize) else {
+            return false;
+        };
+        match rediscover::resp::parse_integer(arg) {
+            Some(n) if n >= 0 => {
+                let start = i64::from(first + first_key);
+                n > 0 && start + n - 1 < argv.len() as i64
+            }
+            _ => false,
+        }
+    })
 }
 
 /// The flags of the key spec that yields the key at `pos`.
