@@ -519,3 +519,27 @@ fn key_flags(info: &CommandInfo, pos: usize, argv: &[Bytes]) -> &'static [&'stat
     }
     &[]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Vec<Bytes> {
+        words
+            .iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn key_counts_must_fit() {
+        let eval = rediscover::command::lookup(b"eval").unwrap();
+        let zu = rediscover::command::lookup(b"zunionstore").unwrap();
+        assert!(keynums_in_range(eval, &argv(&["eval", "s", "1", "a"])));
+        assert!(!keynums_in_range(eval, &argv(&["eval", "s", "0"])));
+        assert!(!keynums_in_range(eval, &argv(&["eval", "s", "2147483647", "a"])));
+        assert!(!keynums_in_range(eval, &argv(&["eval", "s", "-1", "a"])));
+        assert!(!keynums_in_range(zu, &argv(&["zunionstore", "d", "2", "a"])));
+        assert!(keynums_in_range(zu, &argv(&["zunionstore", "d", "2", "a", "b"])));
+    }
+}
