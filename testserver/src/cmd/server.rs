@@ -537,9 +537,18 @@ mod tests {
         let zu = rediscover::command::lookup(b"zunionstore").unwrap();
         assert!(keynums_in_range(eval, &argv(&["eval", "s", "1", "a"])));
         assert!(!keynums_in_range(eval, &argv(&["eval", "s", "0"])));
-        assert!(!keynums_in_range(eval, &argv(&["eval", "s", "2147483647", "a"])));
+        assert!(!keynums_in_range(
+            eval,
+            &argv(&["eval", "s", "2147483647", "a"])
+        ));
         assert!(!keynums_in_range(eval, &argv(&["eval", "s", "-1", "a"])));
-        assert!(!keynums_in_range(zu, &argv(&["zunionstore", "d", "2", "a"])));
-        assert!(keynums_in_range(zu, &argv(&["zunionstore", "d", "2", "a", "b"])));
+        assert!(!keynums_in_range(
+            zu,
+            &argv(&["zunionstore", "d", "2", "a"])
+        ));
+        assert!(keynums_in_range(
+            zu,
+            &argv(&["zunionstore", "d", "2", "a", "b"])
+        ));
     }
 }
