@@ -671,3 +671,20 @@ async fn resp3_shapes() {
         b"*1\r\n*10\r\n$4\r\nping\r\n:-1\r\n~1\r\n+fast\r\n:0\r\n:0\r\n:0\r\n~2\r\n+@fast\r\n+@connection\r\n~2\r\n$25\r\nrequest_policy:all_shards\r\n$29\r\nresponse_policy:all_succeeded\r\n~0\r\n~0\r\n"
     );
 }
+
+#[tokio::test]
+async fn client_unpause_releases_paused_clients() {
+    let server = TestServer::start().await.unwrap();
+    let mut admin = RawConn::connect(server.addr()).await;
+    let mut other = RawConn::connect(server.addr()).await;
+    assert_reply!(admin, ["CLIENT", "PAUSE", "100000"], b"+OK\r\n");
+    other.send(&["PING"]).await;
+    assert!(other
+        .read_raw_timeout(Duration::from_millis(50))
+        .await
+        .is_none());
+    // An ALL pause holds the admin too (as in Redis), so lift it the way CLIENT UNPAUSE does:
+    // the waiting client must notice well before the 100 s deadline.
+    server.node().lock().pause = None;
+    assert_eq!(other.read_raw().await, b"+PONG\r\n");
+}
