@@ -484,7 +484,7 @@ pub static DIRECTIVES: &[Directive] = &[
     D::new(
         "notify-keyspace-events",
         Text,
-        Store::Field(|c| c.notify_keyspace_events.clone(), set_notify),
+        Store::Field(get_notify, set_notify),
     ),
     D::new(
         "busy-reply-threshold",

@@ -95,6 +95,53 @@ async fn config_get_and_set() {
         ["CONFIG", "GET", "notify-keyspace-events"],
         b"*2\r\n$22\r\nnotify-keyspace-events\r\n$3\r\nAKE\r\n"
     );
+    assert_reply!(
+        c,
+        ["CONFIG", "SET", "notify-keyspace-events", "Kn"],
+        b"+OK\r\n"
+    );
+    assert_reply!(
+        c,
+        ["CONFIG", "GET", "notify-keyspace-events"],
+        b"*2\r\n$22\r\nnotify-keyspace-events\r\n$2\r\nnK\r\n"
+    );
+    assert_reply!(
+        c,
+        ["CONFIG", "SET", "notify-keyspace-events", "An"],
+        b"+OK\r\n"
+    );
+    assert_reply!(
+        c,
+        ["CONFIG", "GET", "notify-keyspace-events"],
+        b"*2\r\n$22\r\nnotify-keyspace-events\r\n$1\r\nA\r\n"
+    );
+    assert_eq!(server.node().lock().config.notify_keyspace_events, "An");
+    // An alias and its directive are distinct parameters: the later value wins.
+    assert_reply!(
+        c,
+        [
+            "CONFIG",
+            "SET",
+            "lua-time-limit",
+            "1",
+            "busy-reply-threshold",
+            "2"
+        ],
+        b"+OK\r\n"
+    );
+    assert_reply!(
+        c,
+        ["CONFIG", "GET", "busy-reply-threshold"],
+        b"*2\r\n$20\r\nbusy-reply-threshold\r\n$1\r\n2\r\n"
+    );
+    let port = server.addr().port().to_string();
+    assert_reply!(c, ["CONFIG", "SET", "port", &port], b"+OK\r\n");
+    assert_reply!(c, ["CONFIG", "SET", "save", ""], b"+OK\r\n");
+    assert_reply!(
+        c,
+        ["CONFIG", "GET", "save"],
+        b"*2\r\n$4\r\nsave\r\n$0\r\n\r\n"
+    );
     assert_reply!(c, ["CONFIG", "SET", "lua-time-limit", "100"], b"+OK\r\n");
     assert_reply!(
         c,

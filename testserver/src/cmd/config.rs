@@ -89,17 +89,22 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         if unknown.is_some() || refused.is_some() {
             continue;
         }
+        // An alias is a config of its own in Redis: `lua-time-limit` next to
+        // `busy-reply-threshold` is not a duplicate (the later one wins).
+        let shown = match d.alias {
+            Some(a) if a.eq_ignore_ascii_case(&name) => a,
+            _ => d.name,
+        };
         if !d.mutable {
             refused = Some((name, "can't set immutable config"));
         } else if d.protected && !protected_allowed(ctx) {
             refused = Some((name, "can't set protected config"));
-        } else if pairs.iter().any(|(p, _, _)| std::ptr::eq(*p, d)) {
+        } else if pairs
+            .iter()
+            .any(|(p, n, _)| std::ptr::eq(*p, d) && *n == shown)
+        {
             refused = Some((name, "duplicate parameter"));
         } else {
-            let shown = match d.alias {
-                Some(a) if a.eq_ignore_ascii_case(&name) => a,
-                _ => d.name,
-            };
             pairs.push((d, shown, String::from_utf8_lossy(&pair[1]).into_owned()));
         }
     }

@@ -188,6 +188,16 @@ pub(super) fn set_replicaof(c: &mut Config, v: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// As Redis shows it: with every class on, `A` alone (an `n` flag stays set but is not shown).
+pub(super) fn get_notify(c: &Config) -> String {
+    let v = &c.notify_keyspace_events;
+    if v.starts_with('A') {
+        v.replace('n', "")
+    } else {
+        v.clone()
+    }
+}
+
 pub(super) fn set_notify(c: &mut Config, v: &str) -> Result<(), String> {
     c.notify_keyspace_events =
         canonical_notify(v).ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
