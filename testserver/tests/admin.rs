@@ -735,3 +735,40 @@ async fn client_unpause_releases_paused_clients() {
     server.node().lock().pause = None;
     assert_eq!(other.read_raw().await, b"+PONG\r\n");
 }
+
+#[tokio::test]
+async fn client_unblock_answers_the_parked_client() {
+    use rediscover_testserver::client::Client;
+    use rediscover_testserver::node::{TimeoutReply, Waiter};
+
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    // Park a client as a blocking command would (no blocking command is needed for this).
+    let park = |id: u64| {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (oob, _) = tokio::sync::mpsc::channel(1);
+        let addr = "127.0.0.1:1".parse().unwrap();
+        server.node().lock().park(Waiter {
+            client: Box::new(Client::new(id, addr, addr, oob)),
+            argv: vec![bytes::Bytes::from_static(b"blpop")],
+            keys: vec![bytes::Bytes::from_static(b"k")],
+            db: 0,
+            on_timeout: TimeoutReply::NullArray,
+            wake: tx,
+        });
+        rx
+    };
+    let rx = park(1000);
+    assert_reply!(c, ["CLIENT", "UNBLOCK", "1000"], b":1\r\n");
+    let (_, reply) = rx.await.unwrap();
+    assert_eq!(&reply[..], b"*-1\r\n");
+    assert_reply!(c, ["CLIENT", "UNBLOCK", "1000"], b":0\r\n");
+
+    let rx = park(1001);
+    assert_reply!(c, ["CLIENT", "UNBLOCK", "1001", "ERROR"], b":1\r\n");
+    let (_, reply) = rx.await.unwrap();
+    assert_eq!(
+        &reply[..],
+        b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
+    );
+}

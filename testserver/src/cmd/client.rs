@@ -404,14 +404,18 @@ fn pause(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         Some(m) if eq_ic(m, "ALL") => false,
         Some(_) => return Err("ERR CLIENT PAUSE mode must be WRITE or ALL".into()),
     };
-    let until = ctx.now.saturating_add(timeout);
-    // A pause already in force keeps its later end and its stricter (ALL) mode.
+    pause_clients(ctx, ctx.now.saturating_add(timeout), writes_only);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Pauses clients until `until` (Unix ms). A pause already in force keeps its later end and
+/// its stricter (ALL) mode.
+pub(super) fn pause_clients(ctx: &mut Ctx<'_>, until: i64, writes_only: bool) {
     ctx.node.pause = Some(match ctx.node.pause {
         Some((end, wo)) if end > ctx.now => (end.max(until), wo && writes_only),
         _ => (until, writes_only),
     });
-    ctx.out.ok();
-    Ok(())
 }
 
 fn reply(ctx: &mut Ctx<'_>, mode: &[u8]) -> CmdResult {

@@ -134,7 +134,7 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         let ms = (secs * 1000.0) as i64;
         if ms > 0 {
             // Redis freezes the whole server; here every client is paused for the duration.
-            ctx.node.pause = Some((ctx.now + ms, false));
+            super::client::pause_clients(ctx, ctx.now.saturating_add(ms), false);
         }
         ctx.out.ok();
     } else if eq_ic(sub, "SET-ACTIVE-EXPIRE") && argv.len() == 3 {
