@@ -124,10 +124,7 @@ fn server(out: &mut String, st: &NodeState) {
             ("redis_git_dirty", "0".into()),
             ("redis_build_id", "0".into()),
             ("redis_mode", mode.into()),
-            (
-                "os",
-                format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
-            ),
+            ("os", os_name()),
             ("arch_bits", (usize::BITS).to_string()),
             ("monotonic_clock", "POSIX clock_gettime".into()),
             ("multiplexing_api", "tokio".into()),
@@ -163,6 +160,17 @@ fn server(out: &mut String, st: &NodeState) {
             ("io_threads_active", "0".into()),
         ],
     );
+}
+
+/// `uname -s -r -m` as Redis prints it (`Linux 6.1.0 x86_64`), from /proc where available.
+fn os_name() -> String {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let os = match std::env::consts::OS {
+        "linux" => "Linux",
+        "macos" => "Darwin",
+        other => other,
+    };
+    format!("{os} {} {}", release.trim(), std::env::consts::ARCH)
 }
 
 fn clients(out: &mut String, st: &NodeState) {

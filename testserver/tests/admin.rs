@@ -611,6 +611,15 @@ async fn debug_when_enabled() {
     let server = start_with(config).await;
     let mut c = RawConn::connect(server.addr()).await;
     assert_reply!(c, ["DEBUG", "SLEEP", "0"], b"+OK\r\n");
+    // DEBUG SLEEP holds every other client for its duration.
+    let mut other = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["DEBUG", "SLEEP", "0.3"], b"+OK\r\n");
+    other.send(&["PING"]).await;
+    assert!(other
+        .read_raw_timeout(Duration::from_millis(100))
+        .await
+        .is_none());
+    assert_eq!(other.read_raw().await, b"+PONG\r\n");
     assert_reply!(
         c,
         ["DEBUG", "JMAP"],
