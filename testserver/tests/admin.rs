@@ -535,6 +535,11 @@ async fn acl_users() {
         b"-ERR Error in ACL SETUSER modifier '#abc': The password hash must be exactly 64 characters and contain only lowercase hexadecimal characters\r\n"
     );
     assert_reply!(c, ["ACL", "GETUSER", "nosuch"], b"$-1\r\n");
+    assert_reply!(
+        c,
+        ["ACL", "SETUSER", "a b"],
+        b"-ERR Usernames can't contain spaces or null characters\r\n"
+    );
     assert_reply!(c, ["ACL", "CAT", "foo"], b"-ERR Unknown category 'foo'\r\n");
     let cats = c.call(&["ACL", "CAT"]).await;
     assert!(cats.starts_with(b"*21\r\n$8\r\nkeyspace\r\n$4\r\nread\r\n"));

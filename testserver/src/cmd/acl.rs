@@ -14,6 +14,9 @@ pub(crate) const COMMANDS: &[(&str, Handler)] = &[("acl", acl)];
 fn acl(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     match subcommand(argv)? {
         "acl|setuser" => {
+            if argv[2].iter().any(|&c| c == b' ' || c == 0) {
+                return Err("ERR Usernames can't contain spaces or null characters".into());
+            }
             let ops: Vec<&[u8]> = argv[3..].iter().map(|a| &a[..]).collect();
             ctx.node
                 .acl

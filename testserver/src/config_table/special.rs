@@ -21,7 +21,7 @@ pub(super) fn set_bind(c: &mut Config, v: &str) -> Result<(), String> {
 /// `client-output-buffer-limit`: groups of `<class> <hard> <soft> <seconds>`; the classes not
 /// named keep their limits. Stored only (this server bounds pub/sub queues by message count).
 pub(super) fn set_obuf(c: &mut Config, v: &str) -> Result<(), String> {
-    let words: Vec<&str> = v.split(' ').collect();
+    let words: Vec<&str> = v.split(' ').filter(|w| !w.is_empty()).collect();
     if words.len() % 4 != 0 {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
     }
