@@ -786,3 +786,54 @@ async fn client_unblock_answers_the_parked_client() {
         b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
     );
 }
+
+#[tokio::test]
+async fn slowlog_records_slow_commands() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["SLOWLOG", "LEN"], b":0\r\n");
+    assert_reply!(
+        c,
+        ["CONFIG", "SET", "slowlog-log-slower-than", "0"],
+        b"+OK\r\n"
+    );
+    assert_reply!(c, ["CLIENT", "SETNAME", "nm"], b"+OK\r\n");
+    assert_reply!(c, ["ECHO", "hi"], b"$2\r\nhi\r\n");
+    let _ = c.call(&["AUTH", "a", "b"]).await;
+    let peer = c.stream.local_addr().unwrap().to_string();
+    match c.frame(&["SLOWLOG", "GET", "2"]).await {
+        Frame::Array(entries) => {
+            assert_eq!(entries.len(), 2);
+            let Frame::Array(auth) = &entries[0] else {
+                panic!("{entries:?}")
+            };
+            assert_eq!(auth[0], Frame::Integer(3));
+            assert_eq!(
+                auth[3],
+                Frame::Array(vec![
+                    Frame::Bulk("AUTH".into()),
+                    Frame::Bulk("(redacted)".into()),
+                    Frame::Bulk("(redacted)".into()),
+                ])
+            );
+            assert_eq!(auth[4], Frame::Bulk(peer.into()));
+            assert_eq!(auth[5], Frame::Bulk("nm".into()));
+        }
+        other => panic!("{other:?}"),
+    }
+    // CONFIG SET, CLIENT SETNAME, ECHO, AUTH and the SLOWLOG GET itself.
+    assert_reply!(c, ["SLOWLOG", "LEN"], b":5\r\n");
+    assert_reply!(
+        c,
+        ["SLOWLOG", "GET", "-2"],
+        b"-ERR count should be greater than or equal to -1\r\n"
+    );
+    assert_reply!(
+        c,
+        ["CONFIG", "SET", "slowlog-log-slower-than", "10000"],
+        b"+OK\r\n"
+    );
+    assert_reply!(c, ["SLOWLOG", "GET", "0"], b"*0\r\n");
+    assert_reply!(c, ["SLOWLOG", "RESET"], b"+OK\r\n");
+    assert_reply!(c, ["SLOWLOG", "LEN"], b":0\r\n");
+}

@@ -167,8 +167,11 @@ fn protected_allowed(ctx: &Ctx<'_>) -> bool {
 fn resetstat(ctx: &mut Ctx<'_>) {
     let stats = &mut ctx.node.stats;
     let commands = stats.commands.len();
+    // The slow log is not a statistic: RESETSTAT keeps it, as in Redis.
+    let slowlog = std::mem::take(&mut stats.slowlog);
     *stats = Default::default();
     stats.commands.resize(commands, Default::default());
+    stats.slowlog = slowlog;
 }
 
 fn rewrite(ctx: &mut Ctx<'_>) -> CmdResult {

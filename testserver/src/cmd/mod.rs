@@ -391,6 +391,7 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     let started = Instant::now();
     let result = (cmd.handler)(ctx, argv);
     let usec = started.elapsed().as_micros() as u64;
+    crate::slowlog::observe(ctx, cmd.info, argv, usec);
     let node = &mut *ctx.node;
     node.stats.commands_processed += 1;
     if node.stats.commands.len() <= cmd.index {

@@ -15,6 +15,7 @@ pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("role", role),
     ("debug", debug),
     ("shutdown", shutdown),
+    ("slowlog", slowlog),
 ];
 
 /// Resolves `argv[1]` as a subcommand of `argv[0]` and checks its arity; returns its full name
@@ -147,6 +148,61 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         ctx.out.ok();
     } else {
         return Err(error_codes::unknown_subcommand("debug", sub).into());
+    }
+    Ok(())
+}
+
+fn slowlog(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    match subcommand(argv)? {
+        "slowlog|get" => {
+            let count = match argv.get(2) {
+                None => 10,
+                Some(a) => match super::parse_i64(a) {
+                    Ok(n) if n >= -1 => n,
+                    _ => return Err("ERR count should be greater than or equal to -1".into()),
+                },
+            };
+            let log = &ctx.node.stats.slowlog;
+            let n = if count == -1 {
+                log.len()
+            } else {
+                log.len().min(count as usize)
+            };
+            let out = &mut *ctx.out;
+            out.array(n);
+            for e in log.entries().take(n) {
+                out.array(6);
+                out.int(e.id as i64);
+                out.int(e.time);
+                out.int(e.duration as i64);
+                out.array(e.argv.len());
+                for a in &e.argv {
+                    out.bulk(a);
+                }
+                out.bulk(e.peer.as_bytes());
+                out.bulk(&e.name);
+            }
+        }
+        "slowlog|len" => ctx.out.int(ctx.node.stats.slowlog.len() as i64),
+        "slowlog|reset" => {
+            ctx.node.stats.slowlog.reset();
+            ctx.out.ok();
+        }
+        _ => help(
+            ctx,
+            "SLOWLOG",
+            &[
+                "GET [<count>]",
+                "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+                "    Entries are made of:",
+                "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+                "    client name",
+                "LEN",
+                "    Return the length of the slowlog.",
+                "RESET",
+                "    Reset the slowlog.",
+            ],
+        ),
     }
     Ok(())
 }
