@@ -1,4 +1,4 @@
-//! Server commands: INFO, COMMAND, TIME, LASTSAVE, ROLE, DEBUG, SHUTDOWN; shared helpers for
+//! Server commands: INFO, COMMAND, TIME, LASTSAVE, ROLE, DEBUG, SHUTDOWN, SLOWLOG; shared helpers for
 //! subcommand containers.
 
 use bytes::Bytes;
