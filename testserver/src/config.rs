@@ -1,7 +1,8 @@
 //! Server configuration: typed fields the server reads on its hot paths.
 //!
 //! The directive table that maps `redis.conf` names to these fields (CONFIG GET/SET, config files,
-//! `--directive value` arguments) lives in `config_table.rs`.
+//! `--directive value` arguments) lives in `config_table.rs`. Directives that change nothing in
+//! this server but are accepted for compatibility are kept as text in [`Config::extra`].
 
 /// Typed configuration of one node. Field names follow the `redis.conf` directives.
 #[derive(Debug, Clone)]
@@ -18,6 +19,8 @@ pub struct Config {
     pub maxclients: usize,
     /// `timeout`: close idle clients after this many seconds (0: never).
     pub timeout: u64,
+    /// `tcp-keepalive` (seconds).
+    pub tcp_keepalive: u64,
     /// `proto-max-bulk-len`
     pub proto_max_bulk_len: usize,
     /// `client-query-buffer-limit`
@@ -36,7 +39,9 @@ pub struct Config {
     pub zset_max_listpack_entries: usize,
     /// `zset-max-listpack-value`
     pub zset_max_listpack_value: usize,
-    /// `dir`
+    /// `list-max-listpack-size` (negative: a size class, -2 = 8 kB nodes).
+    pub list_max_listpack_size: i64,
+    /// `dir`, as an absolute path.
     pub dir: String,
     /// `dbfilename`
     pub dbfilename: String,
@@ -44,12 +49,81 @@ pub struct Config {
     pub logfile: String,
     /// `loglevel`
     pub loglevel: String,
-    /// `protected-mode`
+    /// `protected-mode` (stored only: this server does not refuse remote clients).
     pub protected_mode: bool,
+    /// `save`: (seconds, changes) points. Stored and reported; this server never writes an RDB.
+    pub save: Vec<(u64, u64)>,
+    /// A `save` line was read from a config file or the command line: later lines add save
+    /// points instead of replacing them (Redis's rule; the first line drops the defaults).
+    pub save_line_read: bool,
+    /// `appendonly` (stored only; no AOF is written).
+    pub appendonly: bool,
+    /// `maxmemory` in bytes (0: no limit).
+    pub maxmemory: u64,
+    /// `maxmemory-policy`
+    pub maxmemory_policy: String,
+    /// `notify-keyspace-events`, in Redis's canonical flag order (`KEA`, `Kx`, ...).
+    pub notify_keyspace_events: String,
+    /// `busy-reply-threshold` / `lua-time-limit` (ms).
+    pub busy_reply_threshold: i64,
+    /// `slowlog-log-slower-than` (µs, -1: never log).
+    pub slowlog_log_slower_than: i64,
+    /// `slowlog-max-len`
+    pub slowlog_max_len: u64,
+    /// `latency-monitor-threshold` (ms, 0: off).
+    pub latency_monitor_threshold: i64,
+    /// `replicaof`: the master this node replicates from.
+    pub replicaof: Option<(String, u16)>,
+    /// `masterauth`
+    pub masterauth: Option<Vec<u8>>,
+    /// `masteruser`
+    pub masteruser: Option<String>,
+    /// `repl-backlog-size` in bytes.
+    pub repl_backlog_size: u64,
+    /// `replica-priority`
+    pub replica_priority: i64,
+    /// `replica-read-only`
+    pub replica_read_only: bool,
+    /// `replica-serve-stale-data`
+    pub replica_serve_stale_data: bool,
+    /// `repl-ping-replica-period` (s).
+    pub repl_ping_replica_period: i64,
+    /// `repl-timeout` (s).
+    pub repl_timeout: i64,
+    /// `min-replicas-to-write`
+    pub min_replicas_to_write: i64,
+    /// `min-replicas-max-lag` (s).
+    pub min_replicas_max_lag: i64,
+    /// `cluster-enabled`
+    pub cluster_enabled: bool,
+    /// `cluster-config-file`
+    pub cluster_config_file: String,
+    /// `cluster-node-timeout` (ms).
+    pub cluster_node_timeout: i64,
+    /// Whether the cron expires keys in the background (DEBUG SET-ACTIVE-EXPIRE).
+    pub active_expire_enabled: bool,
     /// The config file this node was started with, for CONFIG REWRITE.
     pub config_file: Option<std::path::PathBuf>,
     /// Directives accepted for compatibility and reported by CONFIG GET, keyed by name.
     pub extra: std::collections::BTreeMap<String, String>,
+}
+
+impl Config {
+    /// The value of a compatibility directive kept in [`Config::extra`], or `default`.
+    pub fn extra_or(&self, name: &str, default: &str) -> String {
+        self.extra
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| default.to_string())
+    }
+
+    /// Whether keyspace notifications of class `flag` (a `notify-keyspace-events` character
+    /// such as `g`, `$`, `x`) are on, together with `K` or `E`.
+    pub fn notifies(&self, flag: char) -> bool {
+        let n = &self.notify_keyspace_events;
+        let all = n.contains('A') && "g$lshzxetd".contains(flag);
+        (n.contains('K') || n.contains('E')) && (all || n.contains(flag))
+    }
 }
 
 impl Default for Config {
@@ -61,20 +135,49 @@ impl Default for Config {
             databases: 16,
             maxclients: 10000,
             timeout: 0,
+            tcp_keepalive: 300,
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             enable_debug_command: "no".into(),
             hz: 10,
-            hash_max_listpack_entries: 128,
+            hash_max_listpack_entries: 512,
             hash_max_listpack_value: 64,
             set_max_intset_entries: 512,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
-            dir: ".".into(),
+            list_max_listpack_size: -2,
+            dir: std::env::current_dir()
+                .map(|d| d.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| ".".into()),
             dbfilename: "dump.rdb".into(),
             logfile: String::new(),
             loglevel: "notice".into(),
             protected_mode: false,
+            save: vec![(3600, 1), (300, 100), (60, 10000)],
+            save_line_read: false,
+            appendonly: false,
+            maxmemory: 0,
+            maxmemory_policy: "noeviction".into(),
+            notify_keyspace_events: String::new(),
+            busy_reply_threshold: 5000,
+            slowlog_log_slower_than: 10000,
+            slowlog_max_len: 128,
+            latency_monitor_threshold: 0,
+            replicaof: None,
+            masterauth: None,
+            masteruser: None,
+            repl_backlog_size: 1024 * 1024,
+            replica_priority: 100,
+            replica_read_only: true,
+            replica_serve_stale_data: true,
+            repl_ping_replica_period: 10,
+            repl_timeout: 60,
+            min_replicas_to_write: 0,
+            min_replicas_max_lag: 10,
+            cluster_enabled: false,
+            cluster_config_file: "nodes.conf".into(),
+            cluster_node_timeout: 15000,
+            active_expire_enabled: true,
             config_file: None,
             extra: Default::default(),
         }

@@ -120,7 +120,8 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
                     if flush(&mut wr, &mut out).await.is_err() {
                         break 'conn;
                     }
-                    let wait = (until - crate::node::unix_ms()).max(1) as u64;
+                    // Short naps, so CLIENT UNPAUSE (which clears the pause) takes effect soon.
+                    let wait = (until - crate::node::unix_ms()).clamp(1, 10) as u64;
                     tokio::select! {
                         _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
                         _ = kill.notified() => break 'conn,

@@ -1,1 +1,449 @@
 //! INFO: sections and fields named as Redis names them.
+//!
+//! Values are real where this server has them (clients, keyspace, counters, uptime, ids) and the
+//! constant Redis itself shows when the feature is idle where this server has no such machinery
+//! (forks, AOF, defrag: always 0 / `ok` / -1 here, truthfully). `used_memory` is an estimate:
+//! a fixed startup overhead plus the bytes of every key and string value and a per-key overhead;
+//! collections are counted at a flat size per key (see [`used_memory`]).
+
+use std::fmt::Write;
+
+use crate::node::NodeState;
+
+/// The sections `INFO` with no argument (or `default`) shows, in Redis's order.
+const DEFAULT: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "module_list",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+/// Every section, in Redis's order (`all`).
+const ALL: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "module_list",
+    "commandstats",
+    "errorstats",
+    "latencystats",
+    "cluster",
+    "keyspace",
+];
+
+/// Builds the INFO text for the requested section names (`args` as the client gave them).
+pub fn render(st: &NodeState, args: &[impl AsRef<[u8]>]) -> String {
+    let mut wanted: Vec<String> = Vec::new();
+    let mut all = false;
+    if args.is_empty() {
+        wanted.extend(DEFAULT.iter().map(|s| s.to_string()));
+    }
+    for arg in args {
+        let name = String::from_utf8_lossy(arg.as_ref()).to_ascii_lowercase();
+        match name.as_str() {
+            "default" => wanted.extend(DEFAULT.iter().map(|s| s.to_string())),
+            "all" | "everything" => all = true,
+            _ => wanted.push(name),
+        }
+    }
+    let mut out = String::new();
+    for &section in ALL {
+        let asked = all
+            || wanted.iter().any(|w| w == section)
+            || (section == "module_list" && wanted.iter().any(|w| w == "modules"));
+        if !asked {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        write_section(&mut out, st, section);
+    }
+    out
+}
+
+fn write_section(out: &mut String, st: &NodeState, section: &str) {
+    match section {
+        "server" => server(out, st),
+        "clients" => clients(out, st),
+        "memory" => memory(out, st),
+        "persistence" => persistence(out, st),
+        "stats" => stats(out, st),
+        "replication" => replication(out, st),
+        "cpu" => cpu(out),
+        "module_list" => out.push_str("# Modules\r\n"),
+        "commandstats" => commandstats(out, st),
+        "errorstats" => errorstats(out, st),
+        "latencystats" => out.push_str("# Latencystats\r\n"),
+        "cluster" => {
+            let _ = write!(
+                out,
+                "# Cluster\r\ncluster_enabled:{}\r\n",
+                u8::from(st.config.cluster_enabled)
+            );
+        }
+        _ => keyspace(out, st),
+    }
+}
+
+/// Appends `name:value\r\n` lines.
+fn fields(out: &mut String, pairs: &[(&str, String)]) {
+    for (k, v) in pairs {
+        let _ = write!(out, "{k}:{v}\r\n");
+    }
+}
+
+fn server(out: &mut String, st: &NodeState) {
+    let uptime = st.started.elapsed().as_secs();
+    let now_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros())
+        .unwrap_or(0);
+    let mode = if st.config.cluster_enabled {
+        "cluster"
+    } else {
+        "standalone"
+    };
+    out.push_str("# Server\r\n");
+    fields(
+        out,
+        &[
+            ("redis_version", crate::REDIS_VERSION.into()),
+            ("redis_git_sha1", "00000000".into()),
+            ("redis_git_dirty", "0".into()),
+            ("redis_build_id", "0".into()),
+            ("redis_mode", mode.into()),
+            ("os", os_name()),
+            ("arch_bits", (usize::BITS).to_string()),
+            ("monotonic_clock", "POSIX clock_gettime".into()),
+            ("multiplexing_api", "tokio".into()),
+            ("atomicvar_api", "c11-builtin".into()),
+            ("gcc_version", "0.0.0".into()),
+            ("process_id", std::process::id().to_string()),
+            ("process_supervised", "no".into()),
+            ("run_id", st.run_id.clone()),
+            ("tcp_port", st.config.port.to_string()),
+            ("server_time_usec", now_us.to_string()),
+            ("uptime_in_seconds", uptime.to_string()),
+            ("uptime_in_days", (uptime / 86400).to_string()),
+            ("hz", st.config.hz.to_string()),
+            ("configured_hz", st.config.hz.to_string()),
+            (
+                "lru_clock",
+                ((now_us / 1_000_000) & ((1 << 24) - 1)).to_string(),
+            ),
+            (
+                "executable",
+                std::env::current_exe()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+            (
+                "config_file",
+                st.config
+                    .config_file
+                    .as_ref()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+            ("io_threads_active", "0".into()),
+        ],
+    );
+}
+
+/// `uname -s -r -m` as Redis prints it (`Linux 6.1.0 x86_64`), from /proc where available.
+fn os_name() -> String {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let os = match std::env::consts::OS {
+        "linux" => "Linux",
+        "macos" => "Darwin",
+        other => other,
+    };
+    format!("{os} {} {}", release.trim(), std::env::consts::ARCH)
+}
+
+fn clients(out: &mut String, st: &NodeState) {
+    out.push_str("# Clients\r\n");
+    let blocked = st.clients.values().filter(|c| c.blocked).count();
+    fields(
+        out,
+        &[
+            ("connected_clients", st.clients.len().to_string()),
+            ("cluster_connections", "0".into()),
+            ("maxclients", st.config.maxclients.to_string()),
+            ("client_recent_max_input_buffer", "0".into()),
+            ("client_recent_max_output_buffer", "0".into()),
+            ("blocked_clients", blocked.to_string()),
+            ("tracking_clients", "0".into()),
+            ("clients_in_timeout_table", blocked.to_string()),
+        ],
+    );
+}
+
+/// Bytes the server counts as allocated at startup (Redis 7.0 reports about this much).
+const STARTUP_MEMORY: u64 = 876_224;
+/// Per-key overhead: dict entry, robj, key sds header.
+const PER_KEY: u64 = 64;
+/// Flat estimate for a collection value (its elements are not walked).
+const PER_COLLECTION: u64 = 128;
+
+/// Estimated `used_memory`: startup overhead + per-key overhead + key bytes + string bytes (or a
+/// flat size for collections) + 8 bytes per TTL.
+pub fn used_memory(st: &NodeState) -> u64 {
+    let mut total = STARTUP_MEMORY;
+    for db in &st.dbs {
+        for (key, value) in db.iter() {
+            total += PER_KEY + key.len() as u64;
+            total += match value {
+                crate::keyspace::Value::Str(s) => s.data.len() as u64,
+                _ => PER_COLLECTION,
+            };
+        }
+        total += 8 * db.expires_len() as u64;
+    }
+    total
+}
+
+/// Redis's `bytesToHuman`: `967.88K`, `1.00M`, `0B`.
+pub fn bytes_to_human(n: u64) -> String {
+    let d = n as f64;
+    const UNITS: [(f64, &str); 6] = [
+        (1024.0, "K"),
+        (1024.0 * 1024.0, "M"),
+        (1024.0 * 1024.0 * 1024.0, "G"),
+        (1024.0 * 1024.0 * 1024.0 * 1024.0, "T"),
+        (1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0, "P"),
+        (1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0, "E"),
+    ];
+    if d < 1024.0 {
+        return format!("{n}B");
+    }
+    for (i, (div, unit)) in UNITS.iter().enumerate() {
+        if i == UNITS.len() - 1 || d < div * 1024.0 {
+            return format!("{:.2}{}", d / div, unit);
+        }
+    }
+    format!("{n}B")
+}
+
+fn memory(out: &mut String, st: &NodeState) {
+    let used = used_memory(st);
+    let dataset = used - STARTUP_MEMORY;
+    out.push_str("# Memory\r\n");
+    fields(
+        out,
+        &[
+            ("used_memory", used.to_string()),
+            ("used_memory_human", bytes_to_human(used)),
+            ("used_memory_rss", used.to_string()),
+            ("used_memory_rss_human", bytes_to_human(used)),
+            ("used_memory_peak", used.to_string()),
+            ("used_memory_peak_human", bytes_to_human(used)),
+            ("used_memory_peak_perc", "100.00%".into()),
+            ("used_memory_overhead", STARTUP_MEMORY.to_string()),
+            ("used_memory_startup", STARTUP_MEMORY.to_string()),
+            ("used_memory_dataset", dataset.to_string()),
+            (
+                "used_memory_dataset_perc",
+                format!("{:.2}%", dataset as f64 * 100.0 / used as f64),
+            ),
+            ("maxmemory", st.config.maxmemory.to_string()),
+            ("maxmemory_human", bytes_to_human(st.config.maxmemory)),
+            ("maxmemory_policy", st.config.maxmemory_policy.clone()),
+            ("mem_fragmentation_ratio", "1.00".into()),
+            ("mem_replication_backlog", "0".into()),
+            ("mem_clients_slaves", "0".into()),
+            ("mem_clients_normal", "0".into()),
+            ("mem_aof_buffer", "0".into()),
+            ("mem_allocator", "libc".into()),
+            ("lazyfree_pending_objects", "0".into()),
+            ("lazyfreed_objects", "0".into()),
+        ],
+    );
+}
+
+fn persistence(out: &mut String, st: &NodeState) {
+    out.push_str("# Persistence\r\n");
+    fields(
+        out,
+        &[
+            ("loading", "0".into()),
+            ("async_loading", "0".into()),
+            ("rdb_changes_since_last_save", st.dirty.to_string()),
+            ("rdb_bgsave_in_progress", "0".into()),
+            ("rdb_last_save_time", st.last_save.to_string()),
+            ("rdb_last_bgsave_status", "ok".into()),
+            ("rdb_last_bgsave_time_sec", "-1".into()),
+            ("rdb_current_bgsave_time_sec", "-1".into()),
+            ("rdb_saves", "0".into()),
+            ("aof_enabled", "0".into()),
+            ("aof_rewrite_in_progress", "0".into()),
+            ("aof_rewrite_scheduled", "0".into()),
+            ("aof_last_rewrite_time_sec", "-1".into()),
+            ("aof_current_rewrite_time_sec", "-1".into()),
+            ("aof_last_bgrewrite_status", "ok".into()),
+            ("aof_rewrites", "0".into()),
+            ("aof_last_write_status", "ok".into()),
+        ],
+    );
+}
+
+fn stats(out: &mut String, st: &NodeState) {
+    let s = &st.stats;
+    out.push_str("# Stats\r\n");
+    fields(
+        out,
+        &[
+            (
+                "total_connections_received",
+                s.connections_received.to_string(),
+            ),
+            ("total_commands_processed", s.commands_processed.to_string()),
+            ("instantaneous_ops_per_sec", "0".into()),
+            ("total_net_input_bytes", s.net_input_bytes.to_string()),
+            ("total_net_output_bytes", s.net_output_bytes.to_string()),
+            ("rejected_connections", s.rejected_connections.to_string()),
+            ("sync_full", "0".into()),
+            ("sync_partial_ok", "0".into()),
+            ("sync_partial_err", "0".into()),
+            ("expired_keys", s.expired_keys.to_string()),
+            ("evicted_keys", "0".into()),
+            ("evicted_clients", "0".into()),
+            ("keyspace_hits", s.keyspace_hits.to_string()),
+            ("keyspace_misses", s.keyspace_misses.to_string()),
+            ("pubsub_channels", st.pubsub.channels.len().to_string()),
+            ("pubsub_patterns", st.pubsub.patterns.len().to_string()),
+            ("pubsubshard_channels", "0".into()),
+            ("latest_fork_usec", "0".into()),
+            ("total_forks", "0".into()),
+            ("unexpected_error_replies", "0".into()),
+            ("total_error_replies", s.error_replies.to_string()),
+        ],
+    );
+}
+
+fn replication(out: &mut String, st: &NodeState) {
+    out.push_str("# Replication\r\n");
+    fields(
+        out,
+        &[
+            ("role", "master".into()),
+            ("connected_slaves", "0".into()),
+            ("master_failover_state", "no-failover".into()),
+            ("master_replid", master_replid(st)),
+            ("master_replid2", "0".repeat(40)),
+            ("master_repl_offset", "0".into()),
+            ("second_repl_offset", "-1".into()),
+            ("repl_backlog_active", "0".into()),
+            ("repl_backlog_size", st.config.repl_backlog_size.to_string()),
+            ("repl_backlog_first_byte_offset", "0".into()),
+            ("repl_backlog_histlen", "0".into()),
+        ],
+    );
+}
+
+fn cpu(out: &mut String) {
+    // Process CPU time from /proc (Linux); 0 elsewhere.
+    let (user, sys) = proc_cpu().unwrap_or((0.0, 0.0));
+    out.push_str("# CPU\r\n");
+    fields(
+        out,
+        &[
+            ("used_cpu_sys", format!("{sys:.6}")),
+            ("used_cpu_user", format!("{user:.6}")),
+            ("used_cpu_sys_children", "0.000000".into()),
+            ("used_cpu_user_children", "0.000000".into()),
+        ],
+    );
+}
+
+/// (user, system) CPU seconds of this process, from `/proc/self/stat`.
+fn proc_cpu() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split(' ').collect();
+    // Fields 14 and 15 of stat(5), counted after the command name: indexes 11 and 12 here.
+    let ticks = 100.0; // sysconf(_SC_CLK_TCK) on every Linux this runs on
+    Some((
+        f.get(11)?.parse::<f64>().ok()? / ticks,
+        f.get(12)?.parse::<f64>().ok()? / ticks,
+    ))
+}
+
+fn commandstats(out: &mut String, st: &NodeState) {
+    out.push_str("# Commandstats\r\n");
+    let table = crate::cmd::table();
+    for cmd in table.commands() {
+        let Some(s) = st.stats.commands.get(cmd.index) else {
+            continue;
+        };
+        if s.calls == 0 && s.rejected_calls == 0 && s.failed_calls == 0 {
+            continue;
+        }
+        let per_call = if s.calls == 0 {
+            0.0
+        } else {
+            s.usec as f64 / s.calls as f64
+        };
+        let _ = write!(
+            out,
+            "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
+            cmd.info.name, s.calls, s.usec, per_call, s.rejected_calls, s.failed_calls
+        );
+    }
+}
+
+fn errorstats(out: &mut String, st: &NodeState) {
+    out.push_str("# Errorstats\r\n");
+    let mut codes: Vec<_> = st.stats.errors.iter().collect();
+    codes.sort();
+    for (code, n) in codes {
+        let _ = write!(out, "errorstat_{code}:count={n}\r\n");
+    }
+}
+
+fn keyspace(out: &mut String, st: &NodeState) {
+    out.push_str("# Keyspace\r\n");
+    for (i, db) in st.dbs.iter().enumerate() {
+        if !db.is_empty() || db.expires_len() > 0 {
+            let _ = write!(
+                out,
+                "db{i}:keys={},expires={},avg_ttl=0\r\n",
+                db.len(),
+                db.expires_len()
+            );
+        }
+    }
+}
+
+/// This node's replication id: derived from `run_id` (SHA-256, first 40 hex digits) so it is
+/// stable for the node's life without a field of its own; replication may replace it with a
+/// real one when it adds failover.
+pub fn master_replid(st: &NodeState) -> String {
+    let mut hex = crate::acl::sha256_hex(st.run_id.as_bytes());
+    hex.truncate(40);
+    hex
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_bytes() {
+        assert_eq!(bytes_to_human(0), "0B");
+        assert_eq!(bytes_to_human(991_104), "967.88K");
+        assert_eq!(bytes_to_human(1 << 20), "1.00M");
+    }
+}

@@ -22,6 +22,7 @@ pub mod keyspace;
 pub mod node;
 pub mod pubsub;
 pub mod server;
+pub mod slowlog;
 
 pub use server::{TestServer, TestServerBuilder};
 

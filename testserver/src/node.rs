@@ -53,6 +53,8 @@ pub struct Stats {
     pub commands: Vec<CommandStats>,
     /// Per-error-code counters (INFO errorstats).
     pub errors: HashMap<String, u64>,
+    /// SLOWLOG entries.
+    pub slowlog: crate::slowlog::SlowLog,
 }
 
 /// INFO commandstats for one command.

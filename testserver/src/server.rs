@@ -57,8 +57,10 @@ async fn cron(node: Arc<Node>) {
         }
         let mut st = node.lock();
         let now = crate::node::unix_ms();
-        for db in st.dbs.iter_mut() {
-            db.expire_due(now, 200);
+        if st.config.active_expire_enabled {
+            for db in st.dbs.iter_mut() {
+                db.expire_due(now, 200);
+            }
         }
         crate::cmd::after_command(&mut st);
     }

@@ -7,8 +7,10 @@
 //! Redis's `processCommand` checks them. A gate for cluster redirection and replica roles goes in
 //! [`gate`].
 
+mod acl;
 pub mod args;
 mod client;
+mod config;
 mod connection;
 mod hash;
 mod keys;
@@ -203,7 +205,9 @@ pub struct CommandTable {
 impl CommandTable {
     fn build() -> CommandTable {
         let groups: &[&[(&'static str, Handler)]] = &[
+            acl::COMMANDS,
             client::COMMANDS,
+            config::COMMANDS,
             connection::COMMANDS,
             hash::COMMANDS,
             keys::COMMANDS,
@@ -329,6 +333,10 @@ fn process_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         reject(ctx, Some(cmd), msg::NOAUTH);
         return;
     }
+    if let Err(e) = ctx.node.acl.check_command(&ctx.client.user, cmd.info, argv) {
+        reject(ctx, Some(cmd), &e);
+        return;
+    }
     if ctx.client.multi.is_some() && !tx::runs_inside_multi(cmd.info.name) {
         if cmd.flags & flags::NO_MULTI != 0 {
             reject(
@@ -383,6 +391,7 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     let started = Instant::now();
     let result = (cmd.handler)(ctx, argv);
     let usec = started.elapsed().as_micros() as u64;
+    crate::slowlog::observe(ctx, cmd.info, argv, usec);
     let node = &mut *ctx.node;
     node.stats.commands_processed += 1;
     if node.stats.commands.len() <= cmd.index {

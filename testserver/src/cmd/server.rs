@@ -1,5 +1,610 @@
-//! server commands.
+//! Server commands: INFO, COMMAND, TIME, LASTSAVE, ROLE, DEBUG, SHUTDOWN, SLOWLOG; shared helpers for
+//! subcommand containers.
 
-use super::Handler;
+use bytes::Bytes;
+use rediscover::command::{BeginSearch, CommandInfo, FindKeys};
+use rediscover::error_codes::{self, msg};
 
-pub(crate) const COMMANDS: &[(&str, Handler)] = &[];
+use super::{eq_ic, CmdResult, Ctx, Error, Handler};
+
+pub(crate) const COMMANDS: &[(&str, Handler)] = &[
+    ("info", info),
+    ("command", command),
+    ("time", time),
+    ("lastsave", lastsave),
+    ("role", role),
+    ("debug", debug),
+    ("shutdown", shutdown),
+    ("slowlog", slowlog),
+];
+
+/// Resolves `argv[1]` as a subcommand of `argv[0]` and checks its arity; returns its full name
+/// (`config|get`). Errors are Redis's unknown-subcommand and wrong-arity texts.
+pub(crate) fn subcommand(argv: &[Bytes]) -> Result<&'static str, Error> {
+    let container = rediscover::command::lookup(&argv[0]).ok_or(msg::SYNTAX)?;
+    let Some(sub) = container.subcommand(&argv[1]) else {
+        return Err(error_codes::unknown_subcommand(container.name, &argv[1]).into());
+    };
+    if !sub.arity_ok(argv.len()) {
+        return Err(error_codes::wrong_arity(sub.name).into());
+    }
+    Ok(sub.name)
+}
+
+/// Writes a HELP reply the way Redis's `addReplyHelp` does: a title line, the lines, and the
+/// closing `HELP` entry, as status strings.
+pub(crate) fn help(ctx: &mut Ctx<'_>, command: &str, lines: &[&str]) {
+    ctx.out.array(lines.len() + 3);
+    ctx.out.simple(&format!(
+        "{command} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for line in lines {
+        ctx.out.simple(line);
+    }
+    ctx.out.simple("HELP");
+    ctx.out.simple("    Prints this help.");
+}
+
+fn info(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let text = crate::info::render(ctx.node, &argv[1..]);
+    ctx.out.verbatim(b"txt", text.as_bytes());
+    Ok(())
+}
+
+fn time(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    ctx.out.array(2);
+    ctx.out.bulk(now.as_secs().to_string().as_bytes());
+    ctx.out.bulk(now.subsec_micros().to_string().as_bytes());
+    Ok(())
+}
+
+fn lastsave(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
+    ctx.out.int(ctx.node.last_save);
+    Ok(())
+}
+
+fn role(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
+    ctx.out.array(3);
+    ctx.out.bulk(b"master");
+    ctx.out.int(0);
+    ctx.out.array(0);
+    Ok(())
+}
+
+fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
+    for arg in &argv[1..] {
+        if eq_ic(arg, "NOSAVE") {
+            nosave = true;
+        } else if eq_ic(arg, "SAVE") {
+            save = true;
+        } else if eq_ic(arg, "NOW") || eq_ic(arg, "FORCE") {
+            other = true;
+        } else if eq_ic(arg, "ABORT") {
+            abort = true;
+        } else {
+            return Err(msg::SYNTAX.into());
+        }
+    }
+    if (abort && (save || nosave || other)) || (save && nosave) {
+        return Err(msg::SYNTAX.into());
+    }
+    if abort {
+        // Shutdown here is immediate, so there is never one in progress to abort.
+        return Err("ERR No shutdown in progress.".into());
+    }
+    if save {
+        // This server has no persistence: an explicit SAVE cannot be honoured.
+        return Err("ERR Errors trying to SHUTDOWN. Check logs.".into());
+    }
+    ctx.node.shutdown_requested = true;
+    ctx.client.close_after_reply = true;
+    Ok(())
+}
+
+fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let allowed = match ctx.node.config.enable_debug_command.as_str() {
+        "yes" => true,
+        "local" => ctx.client.addr.ip().is_loopback(),
+        _ => false,
+    };
+    if !allowed {
+        return Err(msg::DEBUG_DISABLED.into());
+    }
+    let sub = &argv[1];
+    if eq_ic(sub, "HELP") && argv.len() == 2 {
+        // Only the subcommands this server implements are listed.
+        help(
+            ctx,
+            "DEBUG",
+            &[
+                "SET-ACTIVE-EXPIRE <0|1>",
+                "    Setting it to 0 disables expiring keys in background when they are not",
+                "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
+                "    default.",
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+            ],
+        );
+    } else if eq_ic(sub, "SLEEP") && argv.len() == 3 {
+        // strtod semantics: garbage reads as 0.
+        let secs = super::parse_f64_opt(&argv[2]).unwrap_or(0.0);
+        let ms = (secs * 1000.0) as i64;
+        if ms > 0 {
+            // Redis freezes the whole server; here every client is paused for the duration.
+            super::client::pause_clients(ctx, ctx.now.saturating_add(ms), false);
+        }
+        ctx.out.ok();
+    } else if eq_ic(sub, "SET-ACTIVE-EXPIRE") && argv.len() == 3 {
+        // atoi: a non-number is 0.
+        let on = std::str::from_utf8(&argv[2])
+            .ok()
+            .and_then(|s| s.trim().parse::<i64>().ok())
+            .unwrap_or(0);
+        ctx.node.config.active_expire_enabled = on != 0;
+        ctx.out.ok();
+    } else {
+        return Err(error_codes::unknown_subcommand("debug", sub).into());
+    }
+    Ok(())
+}
+
+fn slowlog(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    match subcommand(argv)? {
+        "slowlog|get" => {
+            let count = match argv.get(2) {
+                None => 10,
+                Some(a) => match super::parse_i64(a) {
+                    Ok(n) if n >= -1 => n,
+                    _ => return Err("ERR count should be greater than or equal to -1".into()),
+                },
+            };
+            let log = &ctx.node.stats.slowlog;
+            let n = if count == -1 {
+                log.len()
+            } else {
+                log.len().min(count as usize)
+            };
+            let out = &mut *ctx.out;
+            out.array(n);
+            for e in log.entries().take(n) {
+                out.array(6);
+                out.int(e.id as i64);
+                out.int(e.time);
+                out.int(e.duration as i64);
+                out.array(e.argv.len());
+                for a in &e.argv {
+                    out.bulk(a);
+                }
+                out.bulk(e.peer.as_bytes());
+                out.bulk(&e.name);
+            }
+        }
+        "slowlog|len" => ctx.out.int(ctx.node.stats.slowlog.len() as i64),
+        "slowlog|reset" => {
+            ctx.node.stats.slowlog.reset();
+            ctx.out.ok();
+        }
+        _ => help(
+            ctx,
+            "SLOWLOG",
+            &[
+                "GET [<count>]",
+                "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+                "    Entries are made of:",
+                "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+                "    client name",
+                "LEN",
+                "    Return the length of the slowlog.",
+                "RESET",
+                "    Reset the slowlog.",
+            ],
+        ),
+    }
+    Ok(())
+}
+
+// ---- COMMAND ----
+
+fn command(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    if argv.len() == 1 {
+        let table = super::table();
+        ctx.out.array(table.len());
+        for cmd in table.commands() {
+            command_info(ctx, cmd.info);
+        }
+        return Ok(());
+    }
+    match subcommand(argv)? {
+        "command|count" => ctx.out.int(super::table().len() as i64),
+        "command|info" => {
+            if argv.len() == 2 {
+                return command(ctx, &argv[..1]);
+            }
+            ctx.out.array(argv.len() - 2);
+            for name in &argv[2..] {
+                match implemented(name) {
+                    Some(info) => command_info(ctx, info),
+                    None => ctx.out.null(),
+                }
+            }
+        }
+        "command|docs" => docs(ctx, &argv[2..]),
+        "command|list" => list(ctx, &argv[2..])?,
+        "command|getkeys" => getkeys(ctx, &argv[2..], false)?,
+        "command|getkeysandflags" => getkeys(ctx, &argv[2..], true)?,
+        _ => help(
+            ctx,
+            "COMMAND",
+            &[
+                "(no subcommand)",
+                "    Return details about all Redis commands.",
+                "COUNT",
+                "    Return the total number of commands in this Redis server.",
+                "LIST",
+                "    Return a list of all commands in this Redis server.",
+                "INFO [<command-name> ...]",
+                "    Return details about multiple Redis commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
+                "DOCS [<command-name> ...]",
+                "    Return documentation details about multiple Redis commands.",
+                "    If no command names are given, documentation details for all",
+                "    commands are returned.",
+                "GETKEYS <full-command>",
+                "    Return the keys from a full Redis command.",
+                "GETKEYSANDFLAGS <full-command>",
+                "    Return the keys and the access flags from a full Redis command.",
+            ],
+        ),
+    }
+    Ok(())
+}
+
+/// A command this server implements, by name or `container|sub` full name.
+fn implemented(name: &[u8]) -> Option<&'static CommandInfo> {
+    let (top, sub) = match name.iter().position(|&c| c == b'|') {
+        Some(i) => (&name[..i], Some(&name[i + 1..])),
+        None => (name, None),
+    };
+    let info = super::table().get(top)?.info;
+    match sub {
+        Some(sub) => info.subcommand(sub),
+        None => Some(info),
+    }
+}
+
+fn command_info(ctx: &mut Ctx<'_>, info: &'static CommandInfo) {
+    let out = &mut *ctx.out;
+    out.array(10);
+    out.bulk(info.name.as_bytes());
+    out.int(i64::from(info.arity));
+    out.set(info.flags.len());
+    for f in info.flags {
+        out.simple(f);
+    }
+    out.int(i64::from(info.first_key));
+    out.int(i64::from(info.last_key));
+    out.int(i64::from(info.step));
+    out.set(info.acl_categories.len());
+    for c in info.acl_categories {
+        out.simple(c);
+    }
+    out.set(info.tips.len());
+    for t in info.tips {
+        out.bulk(t.as_bytes());
+    }
+    key_specs(ctx, info);
+    // Redis: an empty set without subcommands, an array with them.
+    if info.subcommands.is_empty() {
+        ctx.out.set(0);
+    } else {
+        ctx.out.array(info.subcommands.len());
+    }
+    for sub in info.subcommands {
+        command_info(ctx, sub);
+    }
+}
+
+fn key_specs(ctx: &mut Ctx<'_>, info: &CommandInfo) {
+    let out = &mut *ctx.out;
+    out.set(info.key_specs.len());
+    for spec in info.key_specs {
+        out.map(3 + usize::from(spec.notes.is_some()));
+        if let Some(notes) = spec.notes {
+            out.bulk(b"notes");
+            out.bulk(notes.as_bytes());
+        }
+        out.bulk(b"flags");
+        out.set(spec.flags.len());
+        for f in spec.flags {
+            out.simple(f);
+        }
+        out.bulk(b"begin_search");
+        out.map(2);
+        out.bulk(b"type");
+        match spec.begin_search {
+            BeginSearch::Index(i) => {
+                out.bulk(b"index");
+                out.bulk(b"spec");
+                out.map(1);
+                out.bulk(b"index");
+                out.int(i64::from(i));
+            }
+            BeginSearch::Keyword {
+                keyword,
+                start_from,
+            } => {
+                out.bulk(b"keyword");
+                out.bulk(b"spec");
+                out.map(2);
+                out.bulk(b"keyword");
+                out.bulk(keyword.as_bytes());
+                out.bulk(b"startfrom");
+                out.int(i64::from(start_from));
+            }
+            BeginSearch::Unknown => {
+                out.bulk(b"unknown");
+                out.bulk(b"spec");
+                out.map(0);
+            }
+        }
+        out.bulk(b"find_keys");
+        out.map(2);
+        out.bulk(b"type");
+        match spec.find_keys {
+            FindKeys::Range {
+                last_key,
+                step,
+                limit,
+            } => {
+                out.bulk(b"range");
+                out.bulk(b"spec");
+                out.map(3);
+                out.bulk(b"lastkey");
+                out.int(i64::from(last_key));
+                out.bulk(b"keystep");
+                out.int(i64::from(step));
+                out.bulk(b"limit");
+                out.int(i64::from(limit));
+            }
+            FindKeys::Keynum {
+                keynum_index,
+                first_key,
+                step,
+            } => {
+                out.bulk(b"keynum");
+                out.bulk(b"spec");
+                out.map(3);
+                out.bulk(b"keynumidx");
+                out.int(i64::from(keynum_index));
+                out.bulk(b"firstkey");
+                out.int(i64::from(first_key));
+                out.bulk(b"keystep");
+                out.int(i64::from(step));
+            }
+            FindKeys::Unknown => {
+                out.bulk(b"unknown");
+                out.bulk(b"spec");
+                out.map(0);
+            }
+        }
+    }
+}
+
+/// COMMAND DOCS. The shared table has no argument lists, so `arguments` is never present.
+fn docs(ctx: &mut Ctx<'_>, names: &[Bytes]) {
+    let found: Vec<&'static CommandInfo> = if names.is_empty() {
+        super::table().commands().iter().map(|c| c.info).collect()
+    } else {
+        names.iter().filter_map(|n| implemented(n)).collect()
+    };
+    ctx.out.map(found.len());
+    for info in found {
+        ctx.out.bulk(info.name.as_bytes());
+        command_docs(ctx, info);
+    }
+}
+
+fn command_docs(ctx: &mut Ctx<'_>, info: &'static CommandInfo) {
+    let has = |s: &str| !s.is_empty();
+    let n = 1
+        + usize::from(has(info.summary))
+        + usize::from(has(info.since))
+        + usize::from(has(info.complexity))
+        + usize::from(!info.subcommands.is_empty());
+    let out = &mut *ctx.out;
+    out.map(n);
+    if has(info.summary) {
+        out.bulk(b"summary");
+        out.bulk(info.summary.as_bytes());
+    }
+    if has(info.since) {
+        out.bulk(b"since");
+        out.bulk(info.since.as_bytes());
+    }
+    out.bulk(b"group");
+    out.bulk(info.group.as_bytes());
+    if has(info.complexity) {
+        out.bulk(b"complexity");
+        out.bulk(info.complexity.as_bytes());
+    }
+    if !info.subcommands.is_empty() {
+        ctx.out.bulk(b"subcommands");
+        ctx.out.map(info.subcommands.len());
+        for sub in info.subcommands {
+            ctx.out.bulk(sub.name.as_bytes());
+            command_docs(ctx, sub);
+        }
+    }
+}
+
+fn list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
+    enum Filter<'a> {
+        All,
+        Module,
+        AclCat(&'a [u8]),
+        Pattern(&'a [u8]),
+    }
+    let mut filter = Filter::All;
+    let mut i = 0;
+    while i < args.len() {
+        if eq_ic(&args[i], "FILTERBY") && args.len() - i - 1 == 2 {
+            let kind = &args[i + 1];
+            let arg = &args[i + 2][..];
+            filter = if eq_ic(kind, "MODULE") {
+                Filter::Module
+            } else if eq_ic(kind, "ACLCAT") {
+                Filter::AclCat(arg)
+            } else if eq_ic(kind, "PATTERN") {
+                Filter::Pattern(arg)
+            } else {
+                return Err(msg::SYNTAX.into());
+            };
+            i += 3;
+        } else {
+            return Err(msg::SYNTAX.into());
+        }
+    }
+    let keep = |info: &CommandInfo| match filter {
+        Filter::All => true,
+        Filter::Module => false,
+        Filter::AclCat(cat) => info
+            .acl_categories
+            .iter()
+            .any(|c| c.as_bytes()[1..].eq_ignore_ascii_case(cat)),
+        Filter::Pattern(p) => crate::glob::glob_match(p, info.name.as_bytes(), true),
+    };
+    let mut names = Vec::new();
+    for cmd in super::table().commands() {
+        for info in std::iter::once(cmd.info).chain(cmd.info.subcommands) {
+            if keep(info) {
+                names.push(info.name);
+            }
+        }
+    }
+    ctx.out.array(names.len());
+    for n in names {
+        ctx.out.bulk(n.as_bytes());
+    }
+    Ok(())
+}
+
+fn getkeys(ctx: &mut Ctx<'_>, cmdline: &[Bytes], with_flags: bool) -> CmdResult {
+    let Some(top) = super::table().get(&cmdline[0]).map(|c| c.info) else {
+        return Err("ERR Invalid command specified".into());
+    };
+    let info = if !top.subcommands.is_empty() && cmdline.len() >= 2 {
+        top.subcommand(&cmdline[1])
+            .ok_or("ERR Invalid command specified")?
+    } else {
+        top
+    };
+    if info.key_specs.is_empty() {
+        return Err("ERR The command has no key arguments".into());
+    }
+    if !info.arity_ok(cmdline.len()) {
+        return Err("ERR Invalid number of arguments specified for command".into());
+    }
+    let positions = if keynums_in_range(info, cmdline) {
+        info.key_positions(cmdline)
+    } else {
+        Vec::new()
+    };
+    if positions.is_empty() && !info.has_flag("no_mandatory_keys") {
+        return Err("ERR Invalid arguments specified for command".into());
+    }
+    ctx.out.array(positions.len());
+    for pos in positions {
+        if with_flags {
+            ctx.out.array(2);
+            ctx.out.bulk(&cmdline[pos]);
+            let flags = key_flags(info, pos, cmdline);
+            ctx.out.set(flags.len());
+            for f in flags {
+                ctx.out.simple(f);
+            }
+        } else {
+            ctx.out.bulk(&cmdline[pos]);
+        }
+    }
+    Ok(())
+}
+
+/// Redis finds no keys at all when a key count is not a positive integer or points past the
+/// last argument; checking first also keeps huge counts away from the position arithmetic.
+fn keynums_in_range(info: &CommandInfo, argv: &[Bytes]) -> bool {
+    info.key_specs.iter().all(|spec| {
+        let (
+            BeginSearch::Index(first),
+            FindKeys::Keynum {
+                keynum_index,
+                first_key,
+                ..
+            },
+        ) = (spec.begin_search, spec.find_keys)
+        else {
+            return true;
+        };
+        let Some(arg) = argv.get((first + keynum_index) as usize) else {
+            return false;
+        };
+        match rediscover::resp::parse_integer(arg) {
+            Some(n) if n >= 0 => {
+                let start = i64::from(first + first_key);
+                n > 0 && start + n - 1 < argv.len() as i64
+            }
+            _ => false,
+        }
+    })
+}
+
+/// The flags of the key spec that yields the key at `pos`.
+fn key_flags(info: &CommandInfo, pos: usize, argv: &[Bytes]) -> &'static [&'static str] {
+    for spec in info.key_specs {
+        let one = CommandInfo {
+            key_specs: std::slice::from_ref(spec),
+            ..*info
+        };
+        if one.key_positions(argv).contains(&pos) {
+            return spec.flags;
+        }
+    }
+    &[]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Vec<Bytes> {
+        words
+            .iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    #[test]
+    fn key_counts_must_fit() {
+        let eval = rediscover::command::lookup(b"eval").unwrap();
+        let zu = rediscover::command::lookup(b"zunionstore").unwrap();
+        assert!(keynums_in_range(eval, &argv(&["eval", "s", "1", "a"])));
+        assert!(!keynums_in_range(eval, &argv(&["eval", "s", "0"])));
+        assert!(!keynums_in_range(
+            eval,
+            &argv(&["eval", "s", "2147483647", "a"])
+        ));
+        assert!(!keynums_in_range(eval, &argv(&["eval", "s", "-1", "a"])));
+        assert!(!keynums_in_range(
+            zu,
+            &argv(&["zunionstore", "d", "2", "a"])
+        ));
+        assert!(keynums_in_range(
+            zu,
+            &argv(&["zunionstore", "d", "2", "a", "b"])
+        ));
+    }
+}

@@ -1,0 +1,231 @@
+//! Directives whose values need more than a type check: multi-word values (`save`, `bind`,
+//! `replicaof`, `client-output-buffer-limit`), flags (`notify-keyspace-events`), paths (`dir`),
+//! and the values this server refuses (`daemonize yes`, TLS, unix sockets).
+
+use super::{num, parse_memory, DEFAULT_OBUF};
+use crate::config::Config;
+
+pub(super) fn set_bind(c: &mut Config, v: &str) -> Result<(), String> {
+    let addrs: Vec<String> = v
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    if addrs.len() > 16 {
+        return Err("Too many bind addresses specified.".into());
+    }
+    c.bind = addrs;
+    Ok(())
+}
+
+/// `client-output-buffer-limit`: groups of `<class> <hard> <soft> <seconds>`; the classes not
+/// named keep their limits. Stored only (this server bounds pub/sub queues by message count).
+pub(super) fn set_obuf(c: &mut Config, v: &str) -> Result<(), String> {
+    let words: Vec<&str> = v.split(' ').filter(|w| !w.is_empty()).collect();
+    if words.len() % 4 != 0 {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    let current = c.extra_or("client-output-buffer-limit", DEFAULT_OBUF);
+    let mut classes: Vec<[String; 4]> = current
+        .split(' ')
+        .collect::<Vec<_>>()
+        .chunks(4)
+        .map(|w| [w[0], w[1], w[2], w[3]].map(String::from))
+        .collect();
+    for group in words.chunks(4) {
+        let class = match group[0].to_ascii_lowercase().as_str() {
+            "normal" => "normal",
+            "slave" | "replica" => "slave",
+            "pubsub" => "pubsub",
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into())
+            }
+        };
+        let (hard, soft) = (parse_memory(group[1]), parse_memory(group[2]));
+        let secs = strtol(group[3]).filter(|&s| s >= 0);
+        let (Some(hard), Some(soft), Some(secs)) = (hard, soft, secs) else {
+            return Err(
+                "Error in hard, soft or soft_seconds setting in buffer limit configuration.".into(),
+            );
+        };
+        if let Some(entry) = classes.iter_mut().find(|e| e[0] == class) {
+            *entry = [
+                class.to_string(),
+                hard.to_string(),
+                soft.to_string(),
+                secs.to_string(),
+            ];
+        }
+    }
+    let text: Vec<String> = classes.into_iter().flatten().collect();
+    c.extra
+        .insert("client-output-buffer-limit".into(), text.join(" "));
+    Ok(())
+}
+
+pub(super) fn set_tls_port(_: &mut Config, v: &str) -> Result<(), String> {
+    if v == "0" {
+        Ok(())
+    } else {
+        Err("TLS is not supported by the rediscover test server".into())
+    }
+}
+
+pub(super) fn set_unixsocket(_: &mut Config, v: &str) -> Result<(), String> {
+    if v.is_empty() {
+        Ok(())
+    } else {
+        Err("unix sockets are not supported by the rediscover test server".into())
+    }
+}
+
+pub(super) fn set_daemonize(_: &mut Config, v: &str) -> Result<(), String> {
+    if v == "no" {
+        Ok(())
+    } else {
+        Err("the rediscover test server cannot daemonize; run it in the background instead".into())
+    }
+}
+
+pub(super) fn set_supervised(_: &mut Config, v: &str) -> Result<(), String> {
+    match v.to_ascii_lowercase().as_str() {
+        "no" => Ok(()),
+        "upstart" | "systemd" | "auto" => {
+            Err("supervised mode is not supported by the rediscover test server".into())
+        }
+        _ => Err("argument(s) must be one of the following: upstart, systemd, auto, no".into()),
+    }
+}
+
+pub(super) fn set_hz(c: &mut Config, v: &str) -> Result<(), String> {
+    // Redis clamps hz into 1..=500 after accepting it.
+    c.hz = num::<i64>(v)?.clamp(1, 500) as u32;
+    Ok(())
+}
+
+pub(super) fn set_dir(c: &mut Config, v: &str) -> Result<(), String> {
+    // Redis chdir()s; nodes here share one process, so the directory is only remembered.
+    let path = std::path::Path::new(v);
+    let abs = std::fs::canonicalize(path).map_err(|e| {
+        e.raw_os_error()
+            .map(os_error_text)
+            .unwrap_or_else(|| e.to_string())
+    })?;
+    if !abs.is_dir() {
+        return Err("Not a directory".into());
+    }
+    c.dir = abs.to_string_lossy().into_owned();
+    Ok(())
+}
+
+pub(super) fn os_error_text(code: i32) -> String {
+    // strerror() wording, without Rust's " (os error N)" suffix.
+    let s = std::io::Error::from_raw_os_error(code).to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+pub(super) fn get_save(c: &Config) -> String {
+    c.save
+        .iter()
+        .map(|(s, n)| format!("{s} {n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub(super) fn set_save(c: &mut Config, v: &str) -> Result<(), String> {
+    let words: Vec<&str> = if v.is_empty() {
+        Vec::new()
+    } else {
+        v.split(' ').collect()
+    };
+    if words.len() % 2 == 1 {
+        return Err("Invalid save parameters".into());
+    }
+    let mut points = Vec::new();
+    for pair in words.chunks(2) {
+        let secs = strtol(pair[0]).filter(|&s| s >= 1);
+        let changes = strtol(pair[1]).filter(|&n| n >= 0);
+        match (secs, changes) {
+            (Some(s), Some(n)) => points.push((s as u64, n as u64)),
+            _ => return Err("Invalid save parameters".into()),
+        }
+    }
+    c.save = points;
+    Ok(())
+}
+
+/// `strtoll(s, &end, 10)` with `*end == '\0'`: optional sign, digits; empty is 0.
+pub(super) fn strtol(s: &str) -> Option<i64> {
+    if s.is_empty() {
+        return Some(0);
+    }
+    s.parse().ok()
+}
+
+pub(super) fn get_replicaof(c: &Config) -> String {
+    c.replicaof
+        .as_ref()
+        .map(|(h, p)| format!("{h} {p}"))
+        .unwrap_or_default()
+}
+
+pub(super) fn set_replicaof(c: &mut Config, v: &str) -> Result<(), String> {
+    let words: Vec<&str> = v.split(' ').collect();
+    let [host, port] = words[..] else {
+        return Err("wrong number of arguments".into());
+    };
+    if host.eq_ignore_ascii_case("no") && port.eq_ignore_ascii_case("one") {
+        c.replicaof = None;
+        return Ok(());
+    }
+    let port: u16 = port
+        .parse()
+        .map_err(|_| "Invalid master port".to_string())?;
+    c.replicaof = Some((host.to_string(), port));
+    Ok(())
+}
+
+/// As Redis shows it: with every class on, `A` alone (an `n` flag stays set but is not shown).
+pub(super) fn get_notify(c: &Config) -> String {
+    let v = &c.notify_keyspace_events;
+    if v.starts_with('A') {
+        v.replace('n', "")
+    } else {
+        v.clone()
+    }
+}
+
+pub(super) fn set_notify(c: &mut Config, v: &str) -> Result<(), String> {
+    c.notify_keyspace_events =
+        canonical_notify(v).ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
+    Ok(())
+}
+
+/// Redis's `keyspaceEventsStringToFlags` then `keyspaceEventsFlagsToString`.
+pub(super) fn canonical_notify(v: &str) -> Option<String> {
+    const CLASSES: &str = "g$lshzxetdn";
+    let mut on = std::collections::HashSet::new();
+    for ch in v.chars() {
+        match ch {
+            'A' => on.extend("g$lshzxetd".chars()),
+            c if CLASSES.contains(c) || "KEm".contains(c) => {
+                on.insert(c);
+            }
+            _ => return None,
+        }
+    }
+    let mut out = String::new();
+    if "g$lshzxetd".chars().all(|c| on.contains(&c)) {
+        out.push('A');
+        if on.contains(&'n') {
+            out.push('n');
+        }
+    } else {
+        out.extend(CLASSES.chars().filter(|c| on.contains(c)));
+    }
+    out.extend("KEm".chars().filter(|c| on.contains(c)));
+    Some(out)
+}
