@@ -175,7 +175,10 @@ impl Set {
     /// Builds a set by adding `members` one by one, which gives the encoding Redis gives a
     /// computed set (SUNIONSTORE and friends): intset while every member is an integer and
     /// there are at most `max_intset` of them.
-    pub fn from_members<'a>(members: impl IntoIterator<Item = &'a [u8]>, max_intset: usize) -> Self {
+    pub fn from_members<'a>(
+        members: impl IntoIterator<Item = &'a [u8]>,
+        max_intset: usize,
+    ) -> Self {
         let mut set = Set::new();
         for m in members {
             set.insert(m, max_intset);
@@ -211,7 +214,15 @@ mod tests {
 
     #[test]
     fn non_canonical_integers_make_a_table() {
-        for m in [&b"01"[..], b"+1", b" 1", b"-0", b"1.0", b"a", b"9223372036854775808"] {
+        for m in [
+            &b"01"[..],
+            b"+1",
+            b" 1",
+            b"-0",
+            b"1.0",
+            b"a",
+            b"9223372036854775808",
+        ] {
             let mut s = Set::new();
             s.insert(b"1", 512);
             s.insert(m, 512);
