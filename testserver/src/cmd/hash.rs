@@ -384,7 +384,10 @@ pub(crate) struct ScanArgs<'a> {
 impl ScanArgs<'_> {
     /// Whether `item` passes the MATCH filter.
     pub fn matches(&self, item: &[u8]) -> bool {
-        self.pattern.is_none_or(|p| glob_match(p, item, false))
+        match self.pattern {
+            Some(p) => glob_match(p, item, false),
+            None => true,
+        }
     }
 }
 
