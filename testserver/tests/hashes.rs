@@ -337,12 +337,32 @@ async fn hincrbyfloat() {
     assert_reply!(c, ["HINCRBYFLOAT", "h", "neg", "-3.5"], b"$4\r\n-3.5\r\n");
     assert_reply!(c, ["HINCRBYFLOAT", "h", "neg", "3.5"], b"$1\r\n0\r\n");
     assert_reply!(c, ["HINCRBYFLOAT", "h", "e", "1e-20"], b"$1\r\n0\r\n");
+    assert_reply!(c, ["HINCRBYFLOAT", "h", "p", "0.1"], b"$3\r\n0.1\r\n");
+    assert_reply!(c, ["HINCRBYFLOAT", "h", "p", "0.2"], b"$3\r\n0.3\r\n");
+    assert_reply!(c, ["HINCRBYFLOAT", "h", "p", "-0.3"], b"$1\r\n0\r\n");
+    assert_reply!(
+        c,
+        ["HINCRBYFLOAT", "h", "q", "100000.1"],
+        b"$24\r\n100000.10000000000000142\r\n"
+    );
+    assert_reply!(c, ["HSET", "h", "hx", "0x10"], b":1\r\n");
+    assert_reply!(c, ["HINCRBYFLOAT", "h", "hx", "1"], b"$2\r\n17\r\n");
+    assert_reply!(
+        c,
+        ["HINCRBYFLOAT", "h", "q", "1e-5000"],
+        b"-ERR value is not a valid float\r\n"
+    );
+    assert_reply!(
+        c,
+        ["HINCRBYFLOAT", "h", "q", "1.18973149535723176502e+4933"],
+        b"-ERR value is not a valid float\r\n"
+    );
     assert_reply!(
         c,
         ["HINCRBY", "h", "f", "1"],
         b"-ERR hash value is not an integer\r\n"
     );
-    assert_reply!(c, ["HGETALL", "h"], b"*14\r\n$1\r\nf\r\n$3\r\n5.6\r\n$1\r\ng\r\n$4\r\n5200\r\n$1\r\ns\r\n$3\r\nabc\r\n$2\r\nsp\r\n$2\r\n 1\r\n$1\r\ni\r\n$4\r\n4.25\r\n$3\r\nneg\r\n$1\r\n0\r\n$1\r\ne\r\n$1\r\n0\r\n");
+    assert_reply!(c, ["HGETALL", "h"], b"*20\r\n$1\r\nf\r\n$3\r\n5.6\r\n$1\r\ng\r\n$4\r\n5200\r\n$1\r\ns\r\n$3\r\nabc\r\n$2\r\nsp\r\n$2\r\n 1\r\n$1\r\ni\r\n$4\r\n4.25\r\n$3\r\nneg\r\n$1\r\n0\r\n$1\r\ne\r\n$1\r\n0\r\n$1\r\np\r\n$1\r\n0\r\n$1\r\nq\r\n$24\r\n100000.10000000000000142\r\n$2\r\nhx\r\n$2\r\n17\r\n");
 }
 
 #[tokio::test]
@@ -533,8 +553,11 @@ async fn converts_to_hashtable_at_the_thresholds() {
     assert_eq!(encoding(&server, "b"), Some("hashtable"));
     assert_reply!(c, ["HMSET", "c", "f", "1", "g", &v65], b"+OK\r\n");
     assert_eq!(encoding(&server, "c"), Some("hashtable"));
-    // (The digits differ: Redis computes in long double.)
-    c.call(&["HINCRBYFLOAT", "d", "f", "1e70"]).await;
+    assert_reply!(
+        c,
+        ["HINCRBYFLOAT", "d", "f", "1e70"],
+        b"$71\r\n10000000000000000000222479489586148259025995410601157579323600873193472\r\n"
+    );
     assert_eq!(encoding(&server, "d"), Some("hashtable"));
 }
 

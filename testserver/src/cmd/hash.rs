@@ -3,13 +3,16 @@
 //! Also the argument helpers HSCAN shares with SSCAN ([`parse_scan`]) and HRANDFIELD shares with
 //! SRANDMEMBER ([`parse_count`]).
 
+mod long_double;
+
 use bytes::Bytes;
 use rediscover::error_codes::{msg, wrong_arity};
 use rediscover::resp::ReplyWriter;
 
-use super::{eq_ic, parse_f64, parse_i64, CmdResult, Ctx, Error, Handler};
+use super::{eq_ic, parse_i64, CmdResult, Ctx, Error, Handler};
 use crate::glob::glob_match;
 use crate::keyspace::{random_u64, scan_step, Db, Hash, HashLimits, Value};
+use long_double::{LongDouble, Parsed};
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("hset", hset),
@@ -226,44 +229,27 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let incr = parse_f64(&argv[3])?;
-    if !incr.is_finite() {
-        return Err("ERR value is NaN or Infinity".into());
-    }
+    let incr = match long_double::parse(&argv[3]) {
+        Some(Parsed::Finite(v)) => v,
+        Some(Parsed::Infinite) => return Err("ERR value is NaN or Infinity".into()),
+        None => return Err(msg::NOT_FLOAT.into()),
+    };
     let (now, limits) = (ctx.now, limits(ctx));
     let h = write(ctx.db(), &argv[1], now)?;
-    let current = match h.get(&argv[2]) {
-        Some(v) => super::parse_f64_opt(v).ok_or(Error::from(msg::HASH_NOT_FLOAT))?,
-        None => 0.0,
+    let current = match h.get(&argv[2]).map(|v| long_double::parse(v)) {
+        None => LongDouble::ZERO,
+        Some(Some(Parsed::Finite(v))) => v,
+        // An infinite current value can only give an infinite (or NaN) sum.
+        Some(Some(Parsed::Infinite)) => return Err(msg::INCR_NAN.into()),
+        Some(None) => return Err(msg::HASH_NOT_FLOAT.into()),
     };
-    let value = current + incr;
-    if !value.is_finite() {
-        return Err(msg::INCR_NAN.into());
-    }
-    let text = format_human(value);
+    let value = current.add(incr).ok_or(Error::from(msg::INCR_NAN))?;
+    // Redis computes in long double and stores "%.17Lf" without trailing zeros.
+    let text = value.to_human();
     h.set(&argv[2], text.as_bytes(), limits);
     ctx.modified(&argv[1]);
     ctx.out.bulk(text.as_bytes());
     Ok(())
-}
-
-/// A float as Redis's INCRBYFLOAT/HINCRBYFLOAT store it (`ld2string` in `LD_STR_HUMAN` mode:
-/// fixed notation, at most 17 decimals, trailing zeros dropped, never `-0`). Redis computes in
-/// `long double`; this uses the shortest representation of the `f64`, which agrees for the
-/// usual short decimal inputs.
-pub(crate) fn format_human(v: f64) -> String {
-    let mut s = format!("{v}");
-    if let Some(dot) = s.find('.') {
-        if s.len() - dot - 1 > 17 {
-            s = format!("{v:.17}");
-            let trimmed = s.trim_end_matches('0').trim_end_matches('.').len();
-            s.truncate(trimmed);
-        }
-    }
-    if s == "-0" {
-        s = "0".into();
-    }
-    s
 }
 
 /// A count argument accepted between `-i64::MAX` and `i64::MAX` (Redis's
@@ -482,17 +468,6 @@ fn hscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn human_floats() {
-        assert_eq!(format_human(10.5 + 0.1), "10.6");
-        assert_eq!(format_human(5200.0), "5200");
-        assert_eq!(format_human(-0.0), "0");
-        assert_eq!(format_human(1e-20), "0");
-        assert_eq!(format_human(-1e-20), "0");
-        assert_eq!(format_human(1.5e-10), "0.00000000015");
-        assert_eq!(format_human(1e20), "100000000000000000000");
-    }
 
     #[test]
     fn cursors_like_strtoul() {
