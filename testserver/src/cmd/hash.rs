@@ -3,7 +3,7 @@
 //! Also the argument helpers HSCAN shares with SSCAN ([`parse_scan`]) and HRANDFIELD shares with
 //! SRANDMEMBER ([`parse_count`]).
 
-mod long_double;
+pub(crate) mod long_double;
 
 use bytes::Bytes;
 use rediscover::error_codes::{msg, wrong_arity};
@@ -325,8 +325,9 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     } else {
         distinct_indices(pairs.len(), count)
     };
-    if matches!(h, Hash::Listpack(_)) {
-        // Redis samples a listpack's distinct fields in listpack order.
+    if matches!(h, Hash::Listpack(_)) && count.saturating_mul(3) <= pairs.len() {
+        // A small sample of a listpack comes back in listpack order in Redis (larger ones go
+        // through a temporary dict, in no particular order).
         picks.sort_unstable();
     }
     write_pairs_header(out, picks.len(), with_values);
