@@ -696,3 +696,22 @@ async fn writes_touch_watched_keys_only_when_they_change() {
         assert_eq!(c.call(&["EXEC"]).await, want, "{cmd:?}");
     }
 }
+
+#[tokio::test]
+async fn thresholds_come_from_the_config() {
+    let config = rediscover_testserver::config::Config {
+        hash_max_listpack_entries: 2,
+        hash_max_listpack_value: 3,
+        ..Default::default()
+    };
+    let server = TestServer::builder().config(config).start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["HSET", "h", "a", "1", "b", "2"], b":2\r\n");
+    assert_eq!(encoding(&server, "h"), Some("listpack"));
+    assert_reply!(c, ["HSET", "h", "c", "3"], b":1\r\n");
+    assert_eq!(encoding(&server, "h"), Some("hashtable"));
+    assert_reply!(c, ["HSET", "v", "a", "123"], b":1\r\n");
+    assert_eq!(encoding(&server, "v"), Some("listpack"));
+    assert_reply!(c, ["HINCRBY", "v", "a", "1000"], b":1123\r\n");
+    assert_eq!(encoding(&server, "v"), Some("hashtable"));
+}

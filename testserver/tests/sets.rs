@@ -770,3 +770,23 @@ async fn writes_touch_watched_keys_only_when_they_change() {
         assert_eq!(c.call(&["EXEC"]).await, want, "{cmd:?}");
     }
 }
+
+#[tokio::test]
+async fn intset_limit_comes_from_the_config() {
+    let config = rediscover_testserver::config::Config {
+        set_max_intset_entries: 2,
+        ..Default::default()
+    };
+    let server = TestServer::builder().config(config).start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["SADD", "s", "1", "2"], b":2\r\n");
+    assert_eq!(encoding(&server, "s"), Some("intset"));
+    assert_reply!(c, ["SADD", "s", "3"], b":1\r\n");
+    assert_eq!(encoding(&server, "s"), Some("hashtable"));
+    assert_reply!(c, ["SADD", "a", "1", "2"], b":2\r\n");
+    assert_reply!(c, ["SADD", "b", "3"], b":1\r\n");
+    assert_reply!(c, ["SUNIONSTORE", "u", "a", "b"], b":3\r\n");
+    assert_eq!(encoding(&server, "u"), Some("hashtable"));
+    assert_reply!(c, ["SUNIONSTORE", "u", "a"], b":2\r\n");
+    assert_eq!(encoding(&server, "u"), Some("intset"));
+}
