@@ -12,7 +12,7 @@ use rediscover::resp::ReplyWriter;
 use super::{eq_ic, parse_i64, CmdResult, Ctx, Error, Handler};
 use crate::glob::glob_match;
 use crate::keyspace::{random_u64, scan_step, Db, Hash, HashLimits, Value};
-use long_double::{LongDouble, Parsed};
+use long_double::LongDouble;
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("hset", hset),
@@ -229,22 +229,21 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let incr = match long_double::parse(&argv[3]) {
-        Some(Parsed::Finite(v)) => v,
-        Some(Parsed::Infinite) => return Err("ERR value is NaN or Infinity".into()),
-        None => return Err(msg::NOT_FLOAT.into()),
-    };
+    let incr = long_double::parse(&argv[3]).ok_or(Error::from(msg::NOT_FLOAT))?;
+    if incr.is_inf() {
+        return Err("ERR value is NaN or Infinity".into());
+    }
     let (now, limits) = (ctx.now, limits(ctx));
     let h = write(ctx.db(), &argv[1], now)?;
-    let current = match h.get(&argv[2]).map(|v| long_double::parse(v)) {
+    let current = match h.get(&argv[2]) {
+        Some(v) => long_double::parse(v).ok_or(Error::from(msg::HASH_NOT_FLOAT))?,
         None => LongDouble::ZERO,
-        Some(Some(Parsed::Finite(v))) => v,
-        // An infinite current value can only give an infinite (or NaN) sum.
-        Some(Some(Parsed::Infinite)) => return Err(msg::INCR_NAN.into()),
-        Some(None) => return Err(msg::HASH_NOT_FLOAT.into()),
     };
-    let value = current.add(incr).ok_or(Error::from(msg::INCR_NAN))?;
-    // Redis computes in long double and stores "%.17Lf" without trailing zeros.
+    // Redis adds in long double and stores "%.17Lf" without trailing zeros.
+    let value = current.add(incr);
+    if value.is_inf() {
+        return Err(msg::INCR_NAN.into());
+    }
     let text = value.to_human();
     h.set(&argv[2], text.as_bytes(), limits);
     ctx.modified(&argv[1]);

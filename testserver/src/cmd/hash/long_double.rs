@@ -16,63 +16,88 @@ const E_LIMIT: i64 = 16384;
 /// Redis's `MAX_LONG_DOUBLE_CHARS`: longer inputs are refused.
 const MAX_CHARS: usize = 5 * 1024;
 
-/// A finite `long double`: `(-1)^neg * mant * 2^exp`.
+/// An x87 extended-precision value (never NaN). The same interface as
+/// `cmd::string::longdouble` (INCRBYFLOAT), so the two can become one module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct LongDouble {
-    neg: bool,
-    mant: u64,
-    exp: i64,
-}
-
-/// What [`parse`] found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Parsed {
-    /// A finite value.
-    Finite(LongDouble),
-    /// `inf`, `-inf`, `infinity`...
-    Infinite,
+pub(crate) enum LongDouble {
+    /// `±mantissa * 2^exp`; a zero mantissa is zero.
+    Finite {
+        /// Sign.
+        neg: bool,
+        /// Mantissa (64 bits, explicit leading bit).
+        mantissa: u64,
+        /// Binary exponent of the mantissa's lowest bit.
+        exp: i64,
+    },
+    /// `±inf`.
+    Inf {
+        /// Sign.
+        neg: bool,
+    },
 }
 
 impl LongDouble {
-    /// Zero (a missing field's value).
-    pub const ZERO: LongDouble = LongDouble {
+    /// Positive zero (a missing field's value).
+    pub const ZERO: LongDouble = LongDouble::Finite {
         neg: false,
-        mant: 0,
+        mantissa: 0,
         exp: 0,
     };
 
-    /// The sum rounded to a `long double`; `None` when it overflows.
-    pub fn add(self, other: LongDouble) -> Option<LongDouble> {
-        if self.mant == 0 {
-            return Some(other);
-        }
-        if other.mant == 0 {
-            return Some(self);
-        }
-        let base = self.exp.min(other.exp);
-        let a = Big::from(self.mant).shl((self.exp - base) as usize);
-        let b = Big::from(other.mant).shl((other.exp - base) as usize);
-        let (neg, sum) = if self.neg == other.neg {
-            (self.neg, a.add(&b))
-        } else {
-            match a.cmp(&b) {
-                Ordering::Equal => return Some(LongDouble::ZERO),
-                Ordering::Greater => (self.neg, a.sub(&b)),
-                Ordering::Less => (other.neg, b.sub(&a)),
+    /// Whether this is an infinity (also what a NaN sum reports as: callers refuse both).
+    pub fn is_inf(self) -> bool {
+        matches!(self, LongDouble::Inf { .. })
+    }
+
+    /// `self + other`, rounded once as the FPU rounds; an overflow gives an infinity.
+    pub fn add(self, other: LongDouble) -> LongDouble {
+        use LongDouble::{Finite, Inf};
+        match (self, other) {
+            (Inf { neg }, _) | (_, Inf { neg }) => Inf { neg },
+            (Finite { mantissa: 0, .. }, x) | (x, Finite { mantissa: 0, .. }) => x,
+            (
+                Finite {
+                    neg: na,
+                    mantissa: ma,
+                    exp: ea,
+                },
+                Finite {
+                    neg: nb,
+                    mantissa: mb,
+                    exp: eb,
+                },
+            ) => {
+                let base = ea.min(eb);
+                let a = Big::from(ma).shl((ea - base) as usize);
+                let b = Big::from(mb).shl((eb - base) as usize);
+                let (neg, sum) = if na == nb {
+                    (na, a.add(&b))
+                } else {
+                    match a.cmp(&b) {
+                        Ordering::Equal => return LongDouble::ZERO,
+                        Ordering::Greater => (na, a.sub(&b)),
+                        Ordering::Less => (nb, b.sub(&a)),
+                    }
+                };
+                match round(sum, Big::from(1), base) {
+                    Ok((mantissa, exp)) => Finite { neg, mantissa, exp },
+                    Err(()) => Inf { neg },
+                }
             }
-        };
-        let (mant, exp) = round(sum, Big::from(1), base).ok()?;
-        Some(LongDouble { neg, mant, exp })
+        }
     }
 
     /// `"%.17Lf"` with trailing zeros (and a trailing dot) removed, and `-0` written `0`: Redis's
     /// `ld2string(..., LD_STR_HUMAN)`.
     pub fn to_human(self) -> String {
-        let digits = if self.exp >= 0 {
-            Big::from(self.mant).shl(self.exp as usize).to_decimal()
+        let LongDouble::Finite { neg, mantissa, exp } = self else {
+            return "inf".into();
+        };
+        let digits = if exp >= 0 {
+            Big::from(mantissa).shl(exp as usize).to_decimal()
         } else {
-            let shift = (-self.exp) as usize;
-            let mut scaled = Big::from(self.mant);
+            let shift = (-exp) as usize;
+            let mut scaled = Big::from(mantissa);
             for _ in 0..17 {
                 scaled.mul_small(10);
             }
@@ -93,7 +118,7 @@ impl LongDouble {
                 format!("{int}.{frac}")
             }
         };
-        if self.neg && digits != "0" {
+        if neg && digits != "0" {
             format!("-{digits}")
         } else {
             digits
@@ -103,7 +128,7 @@ impl LongDouble {
 
 /// Parses `s` as Redis's `string2ld` does: `strtold` syntax (decimal, hexadecimal, `inf`),
 /// nothing before or after it, not NaN, no overflow, no underflow to zero.
-pub(crate) fn parse(s: &[u8]) -> Option<Parsed> {
+pub(crate) fn parse(s: &[u8]) -> Option<LongDouble> {
     if s.is_empty() || s.len() >= MAX_CHARS {
         return None;
     }
@@ -114,7 +139,7 @@ pub(crate) fn parse(s: &[u8]) -> Option<Parsed> {
     };
     let lower = body.to_ascii_lowercase();
     if lower == b"inf" || lower == b"infinity" {
-        return Some(Parsed::Infinite);
+        return Some(LongDouble::Inf { neg });
     }
     let (num, den, exp2) = if lower.starts_with(b"0x") {
         parse_hex(&lower[2..])?
@@ -122,16 +147,17 @@ pub(crate) fn parse(s: &[u8]) -> Option<Parsed> {
         parse_decimal(&lower)?
     };
     if num.is_zero() {
-        return Some(Parsed::Finite(LongDouble {
+        return Some(LongDouble::Finite {
             neg,
-            ..LongDouble::ZERO
-        }));
+            mantissa: 0,
+            exp: 0,
+        });
     }
-    let (mant, exp) = round(num, den, exp2).ok()?;
-    if mant == 0 {
+    let (mantissa, exp) = round(num, den, exp2).ok()?;
+    if mantissa == 0 {
         return None; // underflow to zero: ERANGE, which string2ld refuses
     }
-    Some(Parsed::Finite(LongDouble { neg, mant, exp }))
+    Some(LongDouble::Finite { neg, mantissa, exp })
 }
 
 /// `digits[.digits][e[sign]digits]` as `num / den * 2^exp2`.
@@ -508,13 +534,15 @@ mod tests {
 
     fn ld(s: &str) -> LongDouble {
         match parse(s.as_bytes()) {
-            Some(Parsed::Finite(v)) => v,
+            Some(v) if !v.is_inf() => v,
             other => panic!("{s}: {other:?}"),
         }
     }
 
     fn incr(a: &str, b: &str) -> String {
-        ld(a).add(ld(b)).expect("finite").to_human()
+        let sum = ld(a).add(ld(b));
+        assert!(!sum.is_inf());
+        sum.to_human()
     }
 
     #[test]
@@ -580,8 +608,8 @@ mod tests {
         ] {
             assert_eq!(parse(bad.as_bytes()), None, "{bad:?}");
         }
-        assert_eq!(parse(b"inf"), Some(Parsed::Infinite));
-        assert_eq!(parse(b"-Infinity"), Some(Parsed::Infinite));
+        assert_eq!(parse(b"inf"), Some(LongDouble::Inf { neg: false }));
+        assert_eq!(parse(b"-Infinity"), Some(LongDouble::Inf { neg: true }));
         // The long double nearest to 1e4000 is a little below it.
         let big = ld("1e4000").to_human();
         assert!(big.len() == 4000 && big.starts_with("99999999999999"));
@@ -594,7 +622,9 @@ mod tests {
     #[test]
     fn overflow_is_refused() {
         let max = ld("1.18973149535723176502e+4932");
-        assert_eq!(max.add(max), None);
-        assert!(max.add(LongDouble::ZERO).is_some());
+        assert_eq!(max.add(max), LongDouble::Inf { neg: false });
+        assert_eq!(max.add(LongDouble::ZERO), max);
+        let inf = LongDouble::Inf { neg: true };
+        assert!(max.add(inf).is_inf() && inf.add(max).is_inf());
     }
 }
