@@ -790,3 +790,47 @@ async fn intset_limit_comes_from_the_config() {
     assert_reply!(c, ["SUNIONSTORE", "u", "a"], b":2\r\n");
     assert_eq!(encoding(&server, "u"), Some("intset"));
 }
+
+/// Keyspace hits and misses counted by one command, as Redis 7.0.15 counts them (read
+/// lookups only; STORE variants read their sources like SINTER does).
+#[tokio::test]
+async fn keyspace_hits_and_misses() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    let stats = |server: &TestServer| {
+        let node = server.node().lock();
+        (node.stats.keyspace_hits, node.stats.keyspace_misses)
+    };
+    assert_reply!(c, ["SADD", "a", "1"], b":1\r\n");
+    assert_reply!(c, ["HSET", "h", "f", "v"], b":1\r\n");
+    for (cmd, hits, misses) in [
+        (&["SINTERSTORE", "d", "a", "nokey"][..], 1, 1),
+        (&["SUNIONSTORE", "d", "a", "nokey"][..], 1, 1),
+        (&["SDIFFSTORE", "d", "a", "nokey"][..], 1, 1),
+        (&["SINTER", "a", "nokey"][..], 1, 1),
+        (&["SINTERCARD", "2", "a", "nokey"][..], 1, 1),
+        (&["SUNION", "nokey", "nokey2"][..], 0, 2),
+        (&["SMOVE", "a", "b", "1"][..], 0, 0),
+        (&["SPOP", "nokey"][..], 0, 0),
+        (&["SRANDMEMBER", "a"][..], 0, 1),
+        (&["SSCAN", "a", "0"][..], 0, 1),
+        (&["SMISMEMBER", "a", "1"][..], 0, 1),
+        (&["HRANDFIELD", "h"][..], 1, 0),
+        (&["HSCAN", "h", "0"][..], 1, 0),
+        (&["HMGET", "h", "f"][..], 1, 0),
+        (&["HSET", "h", "g", "1"][..], 0, 0),
+        (&["HINCRBY", "h", "x", "1"][..], 0, 0),
+        (&["SADD", "a", "1"][..], 0, 0),
+        (&["HGET", "a", "f"][..], 1, 0),
+        (&["SDIFF", "nokey", "a"][..], 1, 1),
+    ] {
+        let before = stats(&server);
+        c.call(cmd).await;
+        let after = stats(&server);
+        assert_eq!(
+            (after.0 - before.0, after.1 - before.1),
+            (hits, misses),
+            "{cmd:?}"
+        );
+    }
+}

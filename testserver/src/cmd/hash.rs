@@ -33,12 +33,34 @@ pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("hscan", hscan),
 ];
 
-/// The hash at `key`, if any (WRONGTYPE for another type).
-fn read<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a Hash>, Error> {
-    match db.get(key, now) {
-        None => Ok(None),
-        Some(Value::Hash(h)) => Ok(Some(h)),
-        Some(_) => Err(msg::WRONGTYPE.into()),
+/// Looks `key` up for a read-only command as Redis's `lookupKeyRead` does: expires it if due
+/// and counts a keyspace hit or miss (a key of the wrong type is a hit). Returns the value and
+/// the reply writer, borrowed together.
+pub(crate) fn lookup_read<'a>(
+    ctx: &'a mut Ctx<'_>,
+    key: &[u8],
+) -> (Option<&'a Value>, &'a mut ReplyWriter) {
+    let now = ctx.now;
+    let node = &mut *ctx.node;
+    let value = node.dbs[ctx.client.db].get(key, now);
+    if value.is_some() {
+        node.stats.keyspace_hits += 1;
+    } else {
+        node.stats.keyspace_misses += 1;
+    }
+    (value, &mut *ctx.out)
+}
+
+/// The hash at `key` for a read-only command, if any (WRONGTYPE for another type), with the
+/// reply writer.
+fn read<'a>(
+    ctx: &'a mut Ctx<'_>,
+    key: &[u8],
+) -> Result<(Option<&'a Hash>, &'a mut ReplyWriter), Error> {
+    match lookup_read(ctx, key) {
+        (None, out) => Ok((None, out)),
+        (Some(Value::Hash(h)), out) => Ok((Some(h), out)),
+        (Some(_), _) => Err(msg::WRONGTYPE.into()),
     }
 }
 
@@ -103,9 +125,8 @@ fn hsetnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn hget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
-    let (db, out) = ctx.parts();
-    match read(db, &argv[1], now)?.and_then(|h| h.get(&argv[2])) {
+    let (h, out) = read(ctx, &argv[1])?;
+    match h.and_then(|h| h.get(&argv[2])) {
         Some(v) => out.bulk(v),
         None => out.null(),
     }
@@ -113,9 +134,7 @@ fn hget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn hmget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
-    let (db, out) = ctx.parts();
-    let h = read(db, &argv[1], now)?;
+    let (h, out) = read(ctx, &argv[1])?;
     out.array(argv.len() - 2);
     for field in &argv[2..] {
         match h.and_then(|h| h.get(field)) {
@@ -149,33 +168,28 @@ fn hdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn hlen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
-    let n = read(ctx.db(), &argv[1], now)?.map_or(0, Hash::len);
-    ctx.out.int(n as i64);
+    let (h, out) = read(ctx, &argv[1])?;
+    out.int(h.map_or(0, Hash::len) as i64);
     Ok(())
 }
 
 fn hstrlen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
-    let n = read(ctx.db(), &argv[1], now)?
-        .and_then(|h| h.get(&argv[2]))
-        .map_or(0, |v| v.len());
-    ctx.out.int(n as i64);
+    let (h, out) = read(ctx, &argv[1])?;
+    let n = h.and_then(|h| h.get(&argv[2])).map_or(0, |v| v.len());
+    out.int(n as i64);
     Ok(())
 }
 
 fn hexists(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
-    let found = read(ctx.db(), &argv[1], now)?.is_some_and(|h| h.contains(&argv[2]));
-    ctx.out.int(i64::from(found));
+    let (h, out) = read(ctx, &argv[1])?;
+    out.int(i64::from(h.is_some_and(|h| h.contains(&argv[2]))));
     Ok(())
 }
 
 /// HKEYS, HVALS and HGETALL: which halves of each pair to reply with.
 fn get_all(ctx: &mut Ctx<'_>, key: &[u8], fields: bool, values: bool) -> CmdResult {
-    let now = ctx.now;
-    let (db, out) = ctx.parts();
-    let Some(h) = read(db, key, now)? else {
+    let (h, out) = read(ctx, key)?;
+    let Some(h) = h else {
         if fields && values {
             out.map(0);
         } else {
@@ -282,10 +296,9 @@ pub(crate) fn distinct_indices(n: usize, count: usize) -> Vec<usize> {
 }
 
 fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
     if argv.len() == 2 {
-        let (db, out) = ctx.parts();
-        match read(db, &argv[1], now)? {
+        let (h, out) = read(ctx, &argv[1])?;
+        match h {
             Some(h) => match h.iter().nth(random_index(h.len())) {
                 Some((f, _)) => out.bulk(f),
                 None => out.null(),
@@ -303,8 +316,8 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if with_values && !(-i64::MAX / 2..=i64::MAX / 2).contains(&count) {
         return Err("ERR value is out of range".into());
     }
-    let (db, out) = ctx.parts();
-    let Some(h) = read(db, &argv[1], now)? else {
+    let (h, out) = read(ctx, &argv[1])?;
+    let Some(h) = h else {
         out.array(0);
         return Ok(());
     };
@@ -444,9 +457,8 @@ pub(crate) fn write_scan_reply<'a>(
 
 fn hscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&argv[2])?;
-    let now = ctx.now;
-    let (db, out) = ctx.parts();
-    let Some(h) = read(db, &argv[1], now)? else {
+    let (h, out) = read(ctx, &argv[1])?;
+    let Some(h) = h else {
         write_scan_reply(out, 0, std::iter::empty());
         return Ok(());
     };

@@ -5,7 +5,8 @@ use rediscover::error_codes::msg;
 use rediscover::resp::ReplyWriter;
 
 use super::hash::{
-    distinct_indices, parse_count, parse_cursor, parse_scan, random_index, write_scan_reply,
+    distinct_indices, lookup_read, parse_count, parse_cursor, parse_scan, random_index,
+    write_scan_reply,
 };
 use super::{eq_ic, parse_i64, CmdResult, Ctx, Error, Handler};
 use crate::keyspace::{scan_step, Db, Set, Value};
@@ -30,16 +31,20 @@ pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("sscan", sscan),
 ];
 
-/// The set at `key`, if any (WRONGTYPE for another type).
-fn read<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a Set>, Error> {
-    match db.get(key, now) {
-        None => Ok(None),
-        Some(Value::Set(s)) => Ok(Some(s)),
-        Some(_) => Err(msg::WRONGTYPE.into()),
+/// The set at `key` for a read-only command, if any (WRONGTYPE for another type), with the
+/// reply writer; counts a keyspace hit or miss as Redis's `lookupKeyRead` does.
+fn read<'a>(
+    ctx: &'a mut Ctx<'_>,
+    key: &[u8],
+) -> Result<(Option<&'a Set>, &'a mut ReplyWriter), Error> {
+    match lookup_read(ctx, key) {
+        (None, out) => Ok((None, out)),
+        (Some(Value::Set(s)), out) => Ok((Some(s), out)),
+        (Some(_), _) => Err(msg::WRONGTYPE.into()),
     }
 }
 
-/// The set at `key` for changing in place, if any.
+/// The set at `key` for a write, if any (WRONGTYPE for another type; no hit/miss counted).
 fn read_mut<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a mut Set>, Error> {
     match db.get_mut(key, now) {
         None => Ok(None),
@@ -48,21 +53,26 @@ fn read_mut<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a mut S
     }
 }
 
-/// The sets at `keys` (missing keys are `None`), after checking that every key that exists is
-/// a set, as Redis checks all of them before computing anything.
-fn load<'a>(db: &'a mut Db, keys: &[Bytes], now: i64) -> Result<Vec<Option<&'a Set>>, Error> {
+/// The sets at `keys` (missing keys are `None`) with the reply writer, after checking that
+/// every key that exists is a set, as Redis checks all of them (each lookup counting a hit or
+/// miss) before computing anything.
+fn load<'a>(
+    ctx: &'a mut Ctx<'_>,
+    keys: &[Bytes],
+) -> Result<(Vec<Option<&'a Set>>, &'a mut ReplyWriter), Error> {
     for key in keys {
-        read(db, key, now)?;
+        read(ctx, key)?;
     }
     // Everything due has expired above, so plain lookups see exactly the live keys.
-    let db: &'a Db = db;
-    Ok(keys
+    let db: &'a Db = &ctx.node.dbs[ctx.client.db];
+    let sets = keys
         .iter()
         .map(|k| match db.peek(k) {
             Some(Value::Set(s)) => Some(s),
             _ => None,
         })
-        .collect())
+        .collect();
+    Ok((sets, &mut *ctx.out))
 }
 
 fn max_intset(ctx: &Ctx<'_>) -> usize {
@@ -80,7 +90,7 @@ fn write_set(out: &mut ReplyWriter, members: impl ExactSizeIterator<Item = Bytes
 fn sadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let (now, max) = (ctx.now, max_intset(ctx));
     let db = ctx.db();
-    if read(db, &argv[1], now)?.is_none() {
+    if read_mut(db, &argv[1], now)?.is_none() {
         db.set(Bytes::copy_from_slice(&argv[1]), Value::Set(Set::new()));
     }
     let Some(set) = read_mut(db, &argv[1], now)? else {
@@ -119,26 +129,21 @@ fn srem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn smembers(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
-    let (db, out) = ctx.parts();
-    match read(db, &argv[1], now)? {
-        Some(set) => write_set(out, set.iter()),
-        None => out.set(0),
+    match read(ctx, &argv[1])? {
+        (Some(set), out) => write_set(out, set.iter()),
+        (None, out) => out.set(0),
     }
     Ok(())
 }
 
 fn sismember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
-    let found = read(ctx.db(), &argv[1], now)?.is_some_and(|s| s.contains(&argv[2]));
-    ctx.out.int(i64::from(found));
+    let (set, out) = read(ctx, &argv[1])?;
+    out.int(i64::from(set.is_some_and(|s| s.contains(&argv[2]))));
     Ok(())
 }
 
 fn smismember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
-    let (db, out) = ctx.parts();
-    let set = read(db, &argv[1], now)?;
+    let (set, out) = read(ctx, &argv[1])?;
     out.array(argv.len() - 2);
     for m in &argv[2..] {
         out.int(i64::from(set.is_some_and(|s| s.contains(m))));
@@ -147,9 +152,8 @@ fn smismember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn scard(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
-    let n = read(ctx.db(), &argv[1], now)?.map_or(0, Set::len);
-    ctx.out.int(n as i64);
+    let (set, out) = read(ctx, &argv[1])?;
+    out.int(set.map_or(0, Set::len) as i64);
     Ok(())
 }
 
@@ -216,10 +220,9 @@ fn spop_count(ctx: &mut Ctx<'_>, key: &[u8], count: &[u8]) -> CmdResult {
 }
 
 fn srandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
     if argv.len() == 2 {
-        let (db, out) = ctx.parts();
-        match read(db, &argv[1], now)?.and_then(|s| s.nth(random_index(s.len().max(1)))) {
+        let (set, out) = read(ctx, &argv[1])?;
+        match set.and_then(|s| s.nth(random_index(s.len().max(1)))) {
             Some(m) => out.bulk(&m),
             None => out.null(),
         }
@@ -229,8 +232,8 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Err(msg::SYNTAX.into());
     }
     let count = parse_count(&argv[2])?;
-    let (db, out) = ctx.parts();
-    let Some(set) = read(db, &argv[1], now)? else {
+    let (set, out) = read(ctx, &argv[1])?;
+    let Some(set) = set else {
         out.array(0);
         return Ok(());
     };
@@ -265,12 +268,11 @@ fn smove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let (src, dst, member) = (&argv[1], &argv[2], &argv[3]);
     let (now, max) = (ctx.now, max_intset(ctx));
     let db = ctx.db();
-    let Some(src_set) = read(db, src, now)? else {
+    let Some(in_src) = read_mut(db, src, now)?.map(|s| s.contains(member)) else {
         ctx.out.int(0);
         return Ok(());
     };
-    let in_src = src_set.contains(member);
-    read(db, dst, now)?;
+    read_mut(db, dst, now)?;
     if src == dst {
         ctx.out.int(i64::from(in_src));
         return Ok(());
@@ -283,7 +285,7 @@ fn smove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         set.remove(member);
     }
     drop_if_empty(db, src);
-    if read(db, dst, now)?.is_none() {
+    if read_mut(db, dst, now)?.is_none() {
         db.set(Bytes::copy_from_slice(dst), Value::Set(Set::new()));
     }
     let added = read_mut(db, dst, now)?.is_some_and(|s| s.insert(member, max));
@@ -355,16 +357,15 @@ fn store(ctx: &mut Ctx<'_>, dest: &[u8], result: Set) {
 }
 
 fn sinter(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
-    let (db, out) = ctx.parts();
-    let members = intersect(&load(db, &argv[1..], now)?, 0);
+    let (sets, out) = load(ctx, &argv[1..])?;
+    let members = intersect(&sets, 0);
     write_set(out, members.into_iter());
     Ok(())
 }
 
 fn sinterstore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let (now, max) = (ctx.now, max_intset(ctx));
-    let members = intersect(&load(ctx.db(), &argv[2..], now)?, 0);
+    let max = max_intset(ctx);
+    let members = intersect(&load(ctx, &argv[2..])?.0, 0);
     let result = Set::from_members(members.iter().map(|m| &m[..]), max);
     store(ctx, &argv[1], result);
     Ok(())
@@ -392,25 +393,24 @@ fn sintercard(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             return Err(msg::SYNTAX.into());
         }
     }
-    let now = ctx.now;
-    let n = intersect(&load(ctx.db(), &argv[2..keys_end], now)?, limit).len();
-    ctx.out.int(n as i64);
+    let (sets, out) = load(ctx, &argv[2..keys_end])?;
+    out.int(intersect(&sets, limit).len() as i64);
     Ok(())
 }
 
 /// SUNION/SDIFF: replies with the combined set.
 fn combine_reply(ctx: &mut Ctx<'_>, keys: &[Bytes], diff: bool) -> CmdResult {
-    let (now, max) = (ctx.now, max_intset(ctx));
-    let (db, out) = ctx.parts();
-    let result = combine(&load(db, keys, now)?, diff, max);
+    let max = max_intset(ctx);
+    let (sets, out) = load(ctx, keys)?;
+    let result = combine(&sets, diff, max);
     write_set(out, result.iter());
     Ok(())
 }
 
 /// SUNIONSTORE/SDIFFSTORE.
 fn combine_store(ctx: &mut Ctx<'_>, argv: &[Bytes], diff: bool) -> CmdResult {
-    let (now, max) = (ctx.now, max_intset(ctx));
-    let result = combine(&load(ctx.db(), &argv[2..], now)?, diff, max);
+    let max = max_intset(ctx);
+    let result = combine(&load(ctx, &argv[2..])?.0, diff, max);
     store(ctx, &argv[1], result);
     Ok(())
 }
@@ -433,9 +433,8 @@ fn sdiffstore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 
 fn sscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&argv[2])?;
-    let now = ctx.now;
-    let (db, out) = ctx.parts();
-    let Some(set) = read(db, &argv[1], now)? else {
+    let (set, out) = read(ctx, &argv[1])?;
+    let Some(set) = set else {
         write_scan_reply(out, 0, std::iter::empty());
         return Ok(());
     };
