@@ -1,5 +1,503 @@
-//! hash commands.
+//! Hash commands: HSET, HGET, HDEL, HINCRBY, HRANDFIELD, HSCAN, ...
+//!
+//! Also the argument helpers HSCAN shares with SSCAN ([`parse_scan`]) and HRANDFIELD shares with
+//! SRANDMEMBER ([`parse_count`]).
 
-use super::Handler;
+pub(crate) mod long_double;
 
-pub(crate) const COMMANDS: &[(&str, Handler)] = &[];
+use bytes::Bytes;
+use rediscover::error_codes::{msg, wrong_arity};
+use rediscover::resp::ReplyWriter;
+
+use super::{eq_ic, parse_i64, CmdResult, Ctx, Error, Handler};
+use crate::glob::glob_match;
+use crate::keyspace::{random_u64, scan_step, Db, Hash, HashLimits, Value};
+use long_double::LongDouble;
+
+pub(crate) const COMMANDS: &[(&str, Handler)] = &[
+    ("hset", hset),
+    ("hmset", hmset),
+    ("hsetnx", hsetnx),
+    ("hget", hget),
+    ("hmget", hmget),
+    ("hdel", hdel),
+    ("hlen", hlen),
+    ("hstrlen", hstrlen),
+    ("hexists", hexists),
+    ("hkeys", hkeys),
+    ("hvals", hvals),
+    ("hgetall", hgetall),
+    ("hincrby", hincrby),
+    ("hincrbyfloat", hincrbyfloat),
+    ("hrandfield", hrandfield),
+    ("hscan", hscan),
+];
+
+/// Looks `key` up for a read-only command as Redis's `lookupKeyRead` does: expires it if due
+/// and counts a keyspace hit or miss (a key of the wrong type is a hit). Returns the value and
+/// the reply writer, borrowed together.
+pub(crate) fn lookup_read<'a>(
+    ctx: &'a mut Ctx<'_>,
+    key: &[u8],
+) -> (Option<&'a Value>, &'a mut ReplyWriter) {
+    let now = ctx.now;
+    let node = &mut *ctx.node;
+    let value = node.dbs[ctx.client.db].get(key, now);
+    if value.is_some() {
+        node.stats.keyspace_hits += 1;
+    } else {
+        node.stats.keyspace_misses += 1;
+    }
+    (value, &mut *ctx.out)
+}
+
+/// The hash at `key` for a read-only command, if any (WRONGTYPE for another type), with the
+/// reply writer.
+fn read<'a>(
+    ctx: &'a mut Ctx<'_>,
+    key: &[u8],
+) -> Result<(Option<&'a Hash>, &'a mut ReplyWriter), Error> {
+    match lookup_read(ctx, key) {
+        (None, out) => Ok((None, out)),
+        (Some(Value::Hash(h)), out) => Ok((Some(h), out)),
+        (Some(_), _) => Err(msg::WRONGTYPE.into()),
+    }
+}
+
+/// The hash at `key` for writing, created empty if missing (Redis's
+/// `hashTypeLookupWriteOrCreate`); the caller must leave at least one field in it.
+fn write<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<&'a mut Hash, Error> {
+    if !db.contains(key, now) {
+        db.set(Bytes::copy_from_slice(key), Value::Hash(Hash::new()));
+    }
+    match db.get_mut(key, now) {
+        Some(Value::Hash(h)) => Ok(h),
+        _ => Err(msg::WRONGTYPE.into()),
+    }
+}
+
+fn limits(ctx: &Ctx<'_>) -> HashLimits {
+    HashLimits::from_config(&ctx.node.config)
+}
+
+/// HSET and HMSET: field/value pairs, checked for pairing before the key is looked up.
+fn set_pairs(ctx: &mut Ctx<'_>, argv: &[Bytes], name: &str) -> Result<usize, Error> {
+    if argv.len() % 2 == 1 {
+        return Err(wrong_arity(name).into());
+    }
+    let (now, limits) = (ctx.now, limits(ctx));
+    let h = write(ctx.db(), &argv[1], now)?;
+    let items: Vec<&[u8]> = argv[2..].iter().map(|a| &a[..]).collect();
+    h.convert_for(&items, limits);
+    let created = argv[2..]
+        .chunks_exact(2)
+        .filter(|pair| h.set(&pair[0], &pair[1], limits))
+        .count();
+    let pairs = (argv.len() - 2) / 2;
+    ctx.modified(&argv[1]);
+    ctx.dirty(pairs as u64 - 1);
+    Ok(created)
+}
+
+fn hset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let created = set_pairs(ctx, argv, "hset")?;
+    ctx.out.int(created as i64);
+    Ok(())
+}
+
+fn hmset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    set_pairs(ctx, argv, "hmset")?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn hsetnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let (now, limits) = (ctx.now, limits(ctx));
+    let h = write(ctx.db(), &argv[1], now)?;
+    if h.contains(&argv[2]) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    h.set(&argv[2], &argv[3], limits);
+    ctx.modified(&argv[1]);
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn hget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let (h, out) = read(ctx, &argv[1])?;
+    match h.and_then(|h| h.get(&argv[2])) {
+        Some(v) => out.bulk(v),
+        None => out.null(),
+    }
+    Ok(())
+}
+
+fn hmget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let (h, out) = read(ctx, &argv[1])?;
+    out.array(argv.len() - 2);
+    for field in &argv[2..] {
+        match h.and_then(|h| h.get(field)) {
+            Some(v) => out.bulk(v),
+            None => out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn hdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let db = ctx.db();
+    let (deleted, empty) = match db.get_mut(&argv[1], now) {
+        None => (0, false),
+        Some(Value::Hash(h)) => {
+            let n = argv[2..].iter().filter(|f| h.remove(f)).count();
+            (n, h.is_empty())
+        }
+        Some(_) => return Err(msg::WRONGTYPE.into()),
+    };
+    if empty {
+        db.remove(&argv[1]);
+    }
+    if deleted > 0 {
+        ctx.modified(&argv[1]);
+        ctx.dirty(deleted as u64 - 1);
+    }
+    ctx.out.int(deleted as i64);
+    Ok(())
+}
+
+fn hlen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let (h, out) = read(ctx, &argv[1])?;
+    out.int(h.map_or(0, Hash::len) as i64);
+    Ok(())
+}
+
+fn hstrlen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let (h, out) = read(ctx, &argv[1])?;
+    let n = h.and_then(|h| h.get(&argv[2])).map_or(0, |v| v.len());
+    out.int(n as i64);
+    Ok(())
+}
+
+fn hexists(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let (h, out) = read(ctx, &argv[1])?;
+    out.int(i64::from(h.is_some_and(|h| h.contains(&argv[2]))));
+    Ok(())
+}
+
+/// HKEYS, HVALS and HGETALL: which halves of each pair to reply with.
+fn get_all(ctx: &mut Ctx<'_>, key: &[u8], fields: bool, values: bool) -> CmdResult {
+    let (h, out) = read(ctx, key)?;
+    let Some(h) = h else {
+        if fields && values {
+            out.map(0);
+        } else {
+            out.array(0);
+        }
+        return Ok(());
+    };
+    if fields && values {
+        out.map(h.len());
+    } else {
+        out.array(h.len());
+    }
+    for (f, v) in h.iter() {
+        if fields {
+            out.bulk(f);
+        }
+        if values {
+            out.bulk(v);
+        }
+    }
+    Ok(())
+}
+
+fn hkeys(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    get_all(ctx, &argv[1], true, false)
+}
+
+fn hvals(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    get_all(ctx, &argv[1], false, true)
+}
+
+fn hgetall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    get_all(ctx, &argv[1], true, true)
+}
+
+fn hincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let incr = parse_i64(&argv[3])?;
+    let (now, limits) = (ctx.now, limits(ctx));
+    let h = write(ctx.db(), &argv[1], now)?;
+    let current = match h.get(&argv[2]) {
+        Some(v) => rediscover::resp::parse_integer(v).ok_or(Error::from(msg::HASH_NOT_INTEGER))?,
+        None => 0,
+    };
+    let value = current
+        .checked_add(incr)
+        .ok_or(Error::from(msg::OVERFLOW))?;
+    h.set(&argv[2], value.to_string().as_bytes(), limits);
+    ctx.modified(&argv[1]);
+    ctx.out.int(value);
+    Ok(())
+}
+
+fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let incr = long_double::parse(&argv[3]).ok_or(Error::from(msg::NOT_FLOAT))?;
+    if incr.is_inf() {
+        return Err("ERR value is NaN or Infinity".into());
+    }
+    let (now, limits) = (ctx.now, limits(ctx));
+    let h = write(ctx.db(), &argv[1], now)?;
+    let current = match h.get(&argv[2]) {
+        Some(v) => long_double::parse(v).ok_or(Error::from(msg::HASH_NOT_FLOAT))?,
+        None => LongDouble::ZERO,
+    };
+    // Redis adds in long double and stores "%.17Lf" without trailing zeros.
+    let value = current.add(incr);
+    if value.is_inf() {
+        return Err(msg::INCR_NAN.into());
+    }
+    let text = value.to_human();
+    h.set(&argv[2], text.as_bytes(), limits);
+    ctx.modified(&argv[1]);
+    ctx.out.bulk(text.as_bytes());
+    Ok(())
+}
+
+/// A count argument accepted between `-i64::MAX` and `i64::MAX` (Redis's
+/// `getRangeLongFromObjectOrReply` for HRANDFIELD and SRANDMEMBER).
+pub(crate) fn parse_count(arg: &[u8]) -> Result<i64, Error> {
+    match parse_i64(arg)? {
+        i64::MIN => Err(format!(
+            "ERR value is out of range, value must between {} and {}",
+            -i64::MAX,
+            i64::MAX
+        )
+        .into()),
+        n => Ok(n),
+    }
+}
+
+/// A uniformly random index below `n` (`n > 0`).
+pub(crate) fn random_index(n: usize) -> usize {
+    (random_u64() % n as u64) as usize
+}
+
+/// `count` distinct random indices below `n` (`count <= n`), in random order.
+pub(crate) fn distinct_indices(n: usize, count: usize) -> Vec<usize> {
+    let mut idx: Vec<usize> = (0..n).collect();
+    for i in 0..count {
+        let j = i + random_index(n - i);
+        idx.swap(i, j);
+    }
+    idx.truncate(count);
+    idx
+}
+
+fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    if argv.len() == 2 {
+        let (h, out) = read(ctx, &argv[1])?;
+        match h {
+            Some(h) => match h.iter().nth(random_index(h.len())) {
+                Some((f, _)) => out.bulk(f),
+                None => out.null(),
+            },
+            None => out.null(),
+        }
+        return Ok(());
+    }
+    let count = parse_count(&argv[2])?;
+    let with_values = match argv.len() {
+        3 => false,
+        4 if eq_ic(&argv[3], "withvalues") => true,
+        _ => return Err(msg::SYNTAX.into()),
+    };
+    if with_values && !(-i64::MAX / 2..=i64::MAX / 2).contains(&count) {
+        return Err("ERR value is out of range".into());
+    }
+    let (h, out) = read(ctx, &argv[1])?;
+    let Some(h) = h else {
+        out.array(0);
+        return Ok(());
+    };
+    let pairs: Vec<(&Bytes, &Bytes)> = h.iter().collect();
+    if count < 0 {
+        // With repetitions: exactly |count| picks.
+        let n = count.unsigned_abs();
+        write_pairs_header(out, n as usize, with_values);
+        for _ in 0..n {
+            write_pair(out, pairs[random_index(pairs.len())], with_values);
+        }
+        return Ok(());
+    }
+    let count = count as usize;
+    let mut picks: Vec<usize> = if count >= pairs.len() {
+        (0..pairs.len()).collect()
+    } else {
+        distinct_indices(pairs.len(), count)
+    };
+    if matches!(h, Hash::Listpack(_)) && count.saturating_mul(3) <= pairs.len() {
+        // A small sample of a listpack comes back in listpack order in Redis (larger ones go
+        // through a temporary dict, in no particular order).
+        picks.sort_unstable();
+    }
+    write_pairs_header(out, picks.len(), with_values);
+    for i in picks {
+        write_pair(out, pairs[i], with_values);
+    }
+    Ok(())
+}
+
+fn write_pairs_header(out: &mut ReplyWriter, n: usize, with_values: bool) {
+    if with_values && !out.is_resp3() {
+        out.array(n * 2);
+    } else {
+        out.array(n);
+    }
+}
+
+/// One HRANDFIELD entry: the field, or field and value (a 2-element array in RESP3).
+fn write_pair(out: &mut ReplyWriter, (f, v): (&Bytes, &Bytes), with_values: bool) {
+    if with_values {
+        if out.is_resp3() {
+            out.array(2);
+        }
+        out.bulk(f);
+        out.bulk(v);
+    } else {
+        out.bulk(f);
+    }
+}
+
+/// Options of HSCAN/SSCAN (and ZSCAN): `cursor [MATCH pattern] [COUNT count]`.
+pub(crate) struct ScanArgs<'a> {
+    /// Where to resume.
+    pub cursor: u64,
+    /// Only items matching this glob (`None`: all, also for `*`).
+    pub pattern: Option<&'a [u8]>,
+    /// Work hint per call.
+    pub count: usize,
+}
+
+impl ScanArgs<'_> {
+    /// Whether `item` passes the MATCH filter.
+    pub fn matches(&self, item: &[u8]) -> bool {
+        match self.pattern {
+            Some(p) => glob_match(p, item, false),
+            None => true,
+        }
+    }
+}
+
+/// The cursor as Redis's `parseScanCursorOrReply` reads it (`strtoul`: optional sign, digits,
+/// nothing else, within `u64`).
+pub(crate) fn parse_cursor(arg: &[u8]) -> Result<u64, Error> {
+    let invalid = || Error::from("ERR invalid cursor");
+    let (negative, digits) = match arg.first() {
+        Some(b'-') => (true, &arg[1..]),
+        Some(b'+') => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(invalid());
+    }
+    let n: u64 = std::str::from_utf8(digits)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(invalid)?;
+    Ok(if negative { n.wrapping_neg() } else { n })
+}
+
+/// The options after the cursor (`argv[opts..]`), parsed only once the key is known to exist,
+/// as Redis does.
+pub(crate) fn parse_scan<'a>(
+    argv: &'a [Bytes],
+    cursor: u64,
+    opts: usize,
+) -> Result<ScanArgs<'a>, Error> {
+    let mut args = ScanArgs {
+        cursor,
+        pattern: None,
+        count: 10,
+    };
+    let mut i = opts;
+    while i < argv.len() {
+        let has_value = i + 1 < argv.len();
+        if eq_ic(&argv[i], "count") && has_value {
+            let n = parse_i64(&argv[i + 1])?;
+            if n < 1 {
+                return Err(msg::SYNTAX.into());
+            }
+            args.count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if eq_ic(&argv[i], "match") && has_value {
+            let p = &argv[i + 1][..];
+            args.pattern = (p != b"*").then_some(p);
+        } else {
+            return Err(msg::SYNTAX.into());
+        }
+        i += 2;
+    }
+    Ok(args)
+}
+
+/// Writes a SCAN-family reply: `[cursor, [items...]]`.
+pub(crate) fn write_scan_reply<'a>(
+    out: &mut ReplyWriter,
+    cursor: u64,
+    items: impl ExactSizeIterator<Item = &'a [u8]>,
+) {
+    out.array(2);
+    out.bulk(cursor.to_string().as_bytes());
+    out.array(items.len());
+    for item in items {
+        out.bulk(item);
+    }
+}
+
+fn hscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let cursor = parse_cursor(&argv[2])?;
+    let (h, out) = read(ctx, &argv[1])?;
+    let Some(h) = h else {
+        write_scan_reply(out, 0, std::iter::empty());
+        return Ok(());
+    };
+    let args = parse_scan(argv, cursor, 3)?;
+    // A listpack is small: Redis returns all of it in one call, whatever the cursor.
+    let (next, pairs): (u64, Vec<(&Bytes, &Bytes)>) = match h {
+        Hash::Listpack(v) => (0, v.iter().map(|(f, v)| (f, v)).collect()),
+        Hash::Table(m) => scan_step(m.keys(), args.cursor, args.count, |f| (f, &m[f])),
+    };
+    let items: Vec<&[u8]> = pairs
+        .into_iter()
+        .filter(|(f, _)| args.matches(f))
+        .flat_map(|(f, v)| [&f[..], &v[..]])
+        .collect();
+    write_scan_reply(out, next, items.into_iter());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_like_strtoul() {
+        assert_eq!(parse_cursor(b"0"), Ok(0));
+        assert_eq!(parse_cursor(b"+5"), Ok(5));
+        assert_eq!(parse_cursor(b"-1"), Ok(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Ok(u64::MAX));
+        assert!(parse_cursor(b"18446744073709551616").is_err());
+        assert!(parse_cursor(b"x").is_err());
+        assert!(parse_cursor(b" 1").is_err());
+        assert!(parse_cursor(b"").is_err());
+    }
+
+    #[test]
+    fn distinct_picks() {
+        let mut p = distinct_indices(10, 10);
+        p.sort_unstable();
+        assert_eq!(p, (0..10).collect::<Vec<_>>());
+        assert_eq!(distinct_indices(5, 2).len(), 2);
+    }
+}

@@ -11,9 +11,9 @@ mod set;
 mod value;
 mod zset;
 
-pub use hash::Hash;
+pub use hash::{Hash, HashIter, HashLimits};
 pub use list::List;
-pub use set::Set;
+pub use set::{Set, SetIter};
 pub use value::{Str, Value};
 pub use zset::ZSet;
 
