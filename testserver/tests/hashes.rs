@@ -518,7 +518,11 @@ async fn converts_to_hashtable_at_the_thresholds() {
     let server = TestServer::start().await.unwrap();
     let mut c = RawConn::connect(server.addr()).await;
     // Redis 7.0's default is 512; pin the threshold this test walks across.
-    assert_reply!(c, ["CONFIG", "SET", "hash-max-listpack-entries", "128"], b"+OK\r\n");
+    assert_reply!(
+        c,
+        ["CONFIG", "SET", "hash-max-listpack-entries", "128"],
+        b"+OK\r\n"
+    );
     let mut args = vec!["HSET".to_string(), "h".into()];
     for i in 0..128 {
         args.push(format!("f{i}"));

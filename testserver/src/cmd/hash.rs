@@ -3,16 +3,14 @@
 //! Also the argument helpers HSCAN shares with SSCAN ([`parse_scan`]) and HRANDFIELD shares with
 //! SRANDMEMBER ([`parse_count`]).
 
-pub(crate) mod long_double;
-
 use bytes::Bytes;
 use rediscover::error_codes::{msg, wrong_arity};
 use rediscover::resp::ReplyWriter;
 
+use super::longdouble::{self, LongDouble};
 use super::{eq_ic, parse_i64, CmdResult, Ctx, Error, Handler};
 use crate::glob::glob_match;
 use crate::keyspace::{random_u64, scan_step, Db, Hash, HashLimits, Value};
-use long_double::LongDouble;
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("hset", hset),
@@ -243,14 +241,14 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let incr = long_double::parse(&argv[3]).ok_or(Error::from(msg::NOT_FLOAT))?;
+    let incr = longdouble::parse(&argv[3]).ok_or(Error::from(msg::NOT_FLOAT))?;
     if incr.is_inf() {
         return Err("ERR value is NaN or Infinity".into());
     }
     let (now, limits) = (ctx.now, limits(ctx));
     let h = write(ctx.db(), &argv[1], now)?;
     let current = match h.get(&argv[2]) {
-        Some(v) => long_double::parse(v).ok_or(Error::from(msg::HASH_NOT_FLOAT))?,
+        Some(v) => longdouble::parse(v).ok_or(Error::from(msg::HASH_NOT_FLOAT))?,
         None => LongDouble::ZERO,
     };
     // Redis adds in long double and stores "%.17Lf" without trailing zeros.

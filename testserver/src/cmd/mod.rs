@@ -15,6 +15,7 @@ mod connection;
 mod hash;
 mod keys;
 mod list;
+pub(crate) mod longdouble;
 mod pubsub;
 mod server;
 mod set;

@@ -1,10 +1,9 @@
 //! String commands: GET/SET and their variants, multi-key MGET/MSET, in-place edits (APPEND,
 //! SETRANGE) and ranges. Counters live in `string/counter.rs` (INCRBYFLOAT's long double
-//! arithmetic in `string/longdouble.rs`), LCS in `string/lcs.rs`.
+//! arithmetic, shared with HINCRBYFLOAT, in `cmd/longdouble.rs`), LCS in `string/lcs.rs`.
 
 mod counter;
 mod lcs;
-mod longdouble;
 
 use bytes::{Bytes, BytesMut};
 use rediscover::error_codes::{msg, wrong_arity};

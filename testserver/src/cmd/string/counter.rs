@@ -5,7 +5,7 @@ use bytes::Bytes;
 use rediscover::error_codes::msg;
 
 use super::super::{parse_i64, CmdResult, Ctx, Error};
-use super::longdouble::{self, LongDouble};
+use crate::cmd::longdouble::{self, LongDouble};
 use crate::keyspace::{Str, Value};
 
 /// The current string at `key` (`None` if missing), or WRONGTYPE.

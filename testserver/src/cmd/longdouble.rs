@@ -1,4 +1,4 @@
-//! x87 80-bit `long double` arithmetic, exactly as much as HINCRBYFLOAT needs.
+//! x87 80-bit `long double` arithmetic, exactly as much as INCRBYFLOAT and HINCRBYFLOAT need.
 //!
 //! Redis parses both operands with `strtold`, adds them in `long double` (64-bit mantissa on
 //! x86-64 Linux) and stores the sum printed with `"%.17Lf"`, trailing zeros removed. With `f64`
@@ -16,8 +16,7 @@ const E_LIMIT: i64 = 16384;
 /// Redis's `MAX_LONG_DOUBLE_CHARS`: longer inputs are refused.
 const MAX_CHARS: usize = 5 * 1024;
 
-/// An x87 extended-precision value (never NaN). The same interface as
-/// `cmd::string::longdouble` (INCRBYFLOAT), so the two can become one module.
+/// An x87 extended-precision value (never NaN).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum LongDouble {
     /// `±mantissa * 2^exp`; a zero mantissa is zero.
@@ -617,6 +616,40 @@ mod tests {
         assert_eq!(ld("5.").to_human(), "5");
         assert_eq!(ld("+0x1p-2").to_human(), "0.25");
         assert_eq!(ld("-0").to_human(), "0");
+    }
+
+    #[test]
+    fn incrbyfloat_sums_like_redis() {
+        // INCRBYFLOAT cases (same arithmetic as HINCRBYFLOAT).
+        assert_eq!(incr("100000", "0.1"), "100000.10000000000000142");
+        assert_eq!(incr("3.0", "1.5e10"), "15000000003");
+        assert_eq!(
+            incr("15000000003", "1.23456789012345678"),
+            "15000000004.23456788994371891"
+        );
+        assert_eq!(incr("1e30", "1"), "1000000000000000000024696061952");
+        assert_eq!(incr("5", "-5"), "0");
+        assert_eq!(incr("0", "-0.0000001"), "-0.0000001");
+        assert_eq!(incr("5.0e3", "0"), "5000");
+        assert_eq!(incr(".5", "300"), "300.5");
+        assert_eq!(incr("0x10", "0x1.8p3"), "28");
+        let long = format!("{}.5", "1".repeat(4000));
+        assert_eq!(incr(&long, "0").len(), 4000);
+    }
+
+    #[test]
+    fn accepts_what_strtold_accepts() {
+        for bad in ["e5", "1x", "0x.", "0x1q", "1e5x"] {
+            assert_eq!(parse(bad.as_bytes()), None, "{bad:?}");
+        }
+        for good in [
+            "1", "-1", "+1.5", "1.", ".5", "1E3", "1e+3", "1e-3", "0e-99999", "0X1P3", "1e-4940",
+        ] {
+            assert!(
+                parse(good.as_bytes()).is_some_and(|v| !v.is_inf()),
+                "{good:?}"
+            );
+        }
     }
 
     #[test]
