@@ -1,16 +1,15 @@
 //! Hash commands: HSET, HGET, HDEL, HINCRBY, HRANDFIELD, HSCAN, ...
-//!
-//! Also the argument helpers HSCAN shares with SSCAN ([`parse_scan`]) and HRANDFIELD shares with
-//! SRANDMEMBER ([`parse_count`]).
 
 use bytes::Bytes;
 use rediscover::error_codes::{msg, wrong_arity};
 use rediscover::resp::ReplyWriter;
 
 use super::longdouble::{self, LongDouble};
+use super::lookup::{read_typed, write_or_create, write_typed};
+use super::random::{distinct_indices, parse_count, random_index};
+use super::scan::{parse_cursor, parse_scan, write_scan_reply};
 use super::{eq_ic, parse_i64, CmdResult, Ctx, Error, Handler};
-use crate::glob::glob_match;
-use crate::keyspace::{random_u64, scan_step, Db, Hash, HashLimits, Value};
+use crate::keyspace::{scan_step, Db, Hash, HashLimits, Value};
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("hset", hset),
@@ -31,47 +30,29 @@ pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("hscan", hscan),
 ];
 
-/// Looks `key` up for a read-only command as Redis's `lookupKeyRead` does: expires it if due
-/// and counts a keyspace hit or miss (a key of the wrong type is a hit). Returns the value and
-/// the reply writer, borrowed together.
-pub(crate) fn lookup_read<'a>(
-    ctx: &'a mut Ctx<'_>,
-    key: &[u8],
-) -> (Option<&'a Value>, &'a mut ReplyWriter) {
-    let now = ctx.now;
-    let node = &mut *ctx.node;
-    let value = node.dbs[ctx.client.db].get(key, now);
-    if value.is_some() {
-        node.stats.keyspace_hits += 1;
-    } else {
-        node.stats.keyspace_misses += 1;
-    }
-    (value, &mut *ctx.out)
-}
-
 /// The hash at `key` for a read-only command, if any (WRONGTYPE for another type), with the
-/// reply writer.
+/// reply writer; counts a keyspace hit or miss.
 fn read<'a>(
     ctx: &'a mut Ctx<'_>,
     key: &[u8],
 ) -> Result<(Option<&'a Hash>, &'a mut ReplyWriter), Error> {
-    match lookup_read(ctx, key) {
-        (None, out) => Ok((None, out)),
-        (Some(Value::Hash(h)), out) => Ok((Some(h), out)),
-        (Some(_), _) => Err(msg::WRONGTYPE.into()),
+    read_typed(ctx, key, |v| match v {
+        Value::Hash(h) => Some(h),
+        _ => None,
+    })
+}
+
+fn as_hash(v: &mut Value) -> Option<&mut Hash> {
+    match v {
+        Value::Hash(h) => Some(h),
+        _ => None,
     }
 }
 
 /// The hash at `key` for writing, created empty if missing (Redis's
 /// `hashTypeLookupWriteOrCreate`); the caller must leave at least one field in it.
 fn write<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<&'a mut Hash, Error> {
-    if !db.contains(key, now) {
-        db.set(Bytes::copy_from_slice(key), Value::Hash(Hash::new()));
-    }
-    match db.get_mut(key, now) {
-        Some(Value::Hash(h)) => Ok(h),
-        _ => Err(msg::WRONGTYPE.into()),
-    }
+    write_or_create(db, key, now, || Value::Hash(Hash::new()), as_hash)
 }
 
 fn limits(ctx: &Ctx<'_>) -> HashLimits {
@@ -146,13 +127,12 @@ fn hmget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn hdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let db = ctx.db();
-    let (deleted, empty) = match db.get_mut(&argv[1], now) {
+    let (deleted, empty) = match write_typed(db, &argv[1], now, as_hash)? {
         None => (0, false),
-        Some(Value::Hash(h)) => {
+        Some(h) => {
             let n = argv[2..].iter().filter(|f| h.remove(f)).count();
             (n, h.is_empty())
         }
-        Some(_) => return Err(msg::WRONGTYPE.into()),
     };
     if empty {
         db.remove(&argv[1]);
@@ -263,36 +243,6 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// A count argument accepted between `-i64::MAX` and `i64::MAX` (Redis's
-/// `getRangeLongFromObjectOrReply` for HRANDFIELD and SRANDMEMBER).
-pub(crate) fn parse_count(arg: &[u8]) -> Result<i64, Error> {
-    match parse_i64(arg)? {
-        i64::MIN => Err(format!(
-            "ERR value is out of range, value must between {} and {}",
-            -i64::MAX,
-            i64::MAX
-        )
-        .into()),
-        n => Ok(n),
-    }
-}
-
-/// A uniformly random index below `n` (`n > 0`).
-pub(crate) fn random_index(n: usize) -> usize {
-    (random_u64() % n as u64) as usize
-}
-
-/// `count` distinct random indices below `n` (`count <= n`), in random order.
-pub(crate) fn distinct_indices(n: usize, count: usize) -> Vec<usize> {
-    let mut idx: Vec<usize> = (0..n).collect();
-    for i in 0..count {
-        let j = i + random_index(n - i);
-        idx.swap(i, j);
-    }
-    idx.truncate(count);
-    idx
-}
-
 fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if argv.len() == 2 {
         let (h, out) = read(ctx, &argv[1])?;
@@ -368,91 +318,6 @@ fn write_pair(out: &mut ReplyWriter, (f, v): (&Bytes, &Bytes), with_values: bool
     }
 }
 
-/// Options of HSCAN/SSCAN (and ZSCAN): `cursor [MATCH pattern] [COUNT count]`.
-pub(crate) struct ScanArgs<'a> {
-    /// Where to resume.
-    pub cursor: u64,
-    /// Only items matching this glob (`None`: all, also for `*`).
-    pub pattern: Option<&'a [u8]>,
-    /// Work hint per call.
-    pub count: usize,
-}
-
-impl ScanArgs<'_> {
-    /// Whether `item` passes the MATCH filter.
-    pub fn matches(&self, item: &[u8]) -> bool {
-        match self.pattern {
-            Some(p) => glob_match(p, item, false),
-            None => true,
-        }
-    }
-}
-
-/// The cursor as Redis's `parseScanCursorOrReply` reads it (`strtoul`: optional sign, digits,
-/// nothing else, within `u64`).
-pub(crate) fn parse_cursor(arg: &[u8]) -> Result<u64, Error> {
-    let invalid = || Error::from("ERR invalid cursor");
-    let (negative, digits) = match arg.first() {
-        Some(b'-') => (true, &arg[1..]),
-        Some(b'+') => (false, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(invalid());
-    }
-    let n: u64 = std::str::from_utf8(digits)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(invalid)?;
-    Ok(if negative { n.wrapping_neg() } else { n })
-}
-
-/// The options after the cursor (`argv[opts..]`), parsed only once the key is known to exist,
-/// as Redis does.
-pub(crate) fn parse_scan<'a>(
-    argv: &'a [Bytes],
-    cursor: u64,
-    opts: usize,
-) -> Result<ScanArgs<'a>, Error> {
-    let mut args = ScanArgs {
-        cursor,
-        pattern: None,
-        count: 10,
-    };
-    let mut i = opts;
-    while i < argv.len() {
-        let has_value = i + 1 < argv.len();
-        if eq_ic(&argv[i], "count") && has_value {
-            let n = parse_i64(&argv[i + 1])?;
-            if n < 1 {
-                return Err(msg::SYNTAX.into());
-            }
-            args.count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if eq_ic(&argv[i], "match") && has_value {
-            let p = &argv[i + 1][..];
-            args.pattern = (p != b"*").then_some(p);
-        } else {
-            return Err(msg::SYNTAX.into());
-        }
-        i += 2;
-    }
-    Ok(args)
-}
-
-/// Writes a SCAN-family reply: `[cursor, [items...]]`.
-pub(crate) fn write_scan_reply<'a>(
-    out: &mut ReplyWriter,
-    cursor: u64,
-    items: impl ExactSizeIterator<Item = &'a [u8]>,
-) {
-    out.array(2);
-    out.bulk(cursor.to_string().as_bytes());
-    out.array(items.len());
-    for item in items {
-        out.bulk(item);
-    }
-}
-
 fn hscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&argv[2])?;
     let (h, out) = read(ctx, &argv[1])?;
@@ -460,7 +325,7 @@ fn hscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         write_scan_reply(out, 0, std::iter::empty());
         return Ok(());
     };
-    let args = parse_scan(argv, cursor, 3)?;
+    let args = parse_scan(argv, cursor, 3, false)?;
     // A listpack is small: Redis returns all of it in one call, whatever the cursor.
     let (next, pairs): (u64, Vec<(&Bytes, &Bytes)>) = match h {
         Hash::Listpack(v) => (0, v.iter().map(|(f, v)| (f, v)).collect()),
@@ -473,29 +338,4 @@ fn hscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         .collect();
     write_scan_reply(out, next, items.into_iter());
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_like_strtoul() {
-        assert_eq!(parse_cursor(b"0"), Ok(0));
-        assert_eq!(parse_cursor(b"+5"), Ok(5));
-        assert_eq!(parse_cursor(b"-1"), Ok(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Ok(u64::MAX));
-        assert!(parse_cursor(b"18446744073709551616").is_err());
-        assert!(parse_cursor(b"x").is_err());
-        assert!(parse_cursor(b" 1").is_err());
-        assert!(parse_cursor(b"").is_err());
-    }
-
-    #[test]
-    fn distinct_picks() {
-        let mut p = distinct_indices(10, 10);
-        p.sort_unstable();
-        assert_eq!(p, (0..10).collect::<Vec<_>>());
-        assert_eq!(distinct_indices(5, 2).len(), 2);
-    }
 }

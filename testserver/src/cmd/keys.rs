@@ -8,8 +8,9 @@ mod object;
 use bytes::Bytes;
 use rediscover::error_codes::msg;
 
+use super::lookup::lookup_read;
+use super::scan::{parse_cursor, parse_scan, write_scan_reply};
 use super::{eq_ic, owned, parse_i64, CmdResult, Ctx, Error, Handler};
-use crate::glob::glob_match;
 use crate::keyspace::{Db, Value};
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[
@@ -41,20 +42,6 @@ pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("object", object::object),
 ];
 
-/// Looks `key` up for reading and counts a keyspace hit or miss, as Redis's `lookupKeyRead`
-/// does (write lookups and DEL do not count).
-pub(crate) fn lookup_read<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Option<&'a Value> {
-    let now = ctx.now;
-    let node = &mut *ctx.node;
-    let value = node.dbs[ctx.client.db].get(key, now);
-    if value.is_some() {
-        node.stats.keyspace_hits += 1;
-    } else {
-        node.stats.keyspace_misses += 1;
-    }
-    value
-}
-
 fn del(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let mut n = 0;
     for key in &argv[1..] {
@@ -74,14 +61,16 @@ fn del(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn exists(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let n = argv[1..]
         .iter()
-        .filter(|k| lookup_read(ctx, k).is_some())
+        .filter(|k| lookup_read(ctx, k).0.is_some())
         .count();
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn type_(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let name = lookup_read(ctx, &argv[1]).map_or("none", |v| v.type_name());
+    let name = lookup_read(ctx, &argv[1])
+        .0
+        .map_or("none", |v| v.type_name());
     ctx.out.simple(name);
     Ok(())
 }
@@ -178,7 +167,7 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Err(msg::SAME_OBJECT.into());
     }
     let now = ctx.now;
-    if lookup_read(ctx, src).is_none() || (!replace && ctx.node.dbs[dst_db].contains(dst, now)) {
+    if lookup_read(ctx, src).0.is_none() || (!replace && ctx.node.dbs[dst_db].contains(dst, now)) {
         ctx.out.int(0);
         return Ok(());
     }
@@ -230,64 +219,21 @@ fn keys(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// A SCAN cursor as Redis reads it (`strtoul`: optional sign, digits, no overflow; a negative
-/// number wraps).
-pub(crate) fn parse_cursor(arg: &[u8]) -> Result<u64, Error> {
-    let invalid = || Error::from("ERR invalid cursor");
-    let (neg, digits) = match arg.first() {
-        Some(b'-') => (true, &arg[1..]),
-        Some(b'+') => (false, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(invalid());
-    }
-    let v = std::str::from_utf8(digits)
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or_else(invalid)?;
-    Ok(if neg { v.wrapping_neg() } else { v })
-}
-
 fn scan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&argv[1])?;
-    let mut count = 10;
-    let mut pattern: Option<&[u8]> = None;
-    let mut type_name: Option<&[u8]> = None;
-    let mut i = 2;
-    while i < argv.len() {
-        let has_value = i + 1 < argv.len();
-        if eq_ic(&argv[i], "COUNT") && has_value {
-            count = parse_i64(&argv[i + 1])?;
-            if count < 1 {
-                return Err(msg::SYNTAX.into());
-            }
-        } else if eq_ic(&argv[i], "MATCH") && has_value {
-            pattern = Some(&argv[i + 1][..]).filter(|p| *p != b"*");
-        } else if eq_ic(&argv[i], "TYPE") && has_value {
-            type_name = Some(&argv[i + 1][..]);
-        } else {
-            return Err(msg::SYNTAX.into());
-        }
-        i += 2;
-    }
+    let args = parse_scan(argv, cursor, 2, true)?;
     let now = ctx.now;
     let (db, out) = ctx.parts();
-    let (next, keys) = db.scan(cursor, usize::try_from(count).unwrap_or(usize::MAX));
+    let (next, keys) = db.scan(args.cursor, args.count);
     let keys: Vec<Bytes> = keys
         .into_iter()
-        .filter(|k| pattern.map_or(true, |p| glob_match(p, k, false)))
+        .filter(|k| args.matches(k))
         .filter(|k| match db.get(k, now) {
             None => false,
-            Some(v) => type_name.map_or(true, |t| eq_ic(t, v.type_name())),
+            Some(v) => args.type_name.map_or(true, |t| eq_ic(t, v.type_name())),
         })
         .collect();
-    out.array(2);
-    out.bulk(next.to_string().as_bytes());
-    out.array(keys.len());
-    for k in &keys {
-        out.bulk(k);
-    }
+    write_scan_reply(out, next, keys.iter().map(|k| &k[..]));
     Ok(())
 }
 
@@ -362,20 +308,4 @@ fn parse_db_number(arg: &[u8], err: &'static str) -> Result<i64, Error> {
         .ok()
         .filter(|&n| i32::try_from(n).is_ok())
         .ok_or(Error::from(err))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_cursor;
-
-    #[test]
-    fn cursors_parse_like_strtoul() {
-        assert_eq!(parse_cursor(b"0"), Ok(0));
-        assert_eq!(parse_cursor(b"+7"), Ok(7));
-        assert_eq!(parse_cursor(b"-1"), Ok(u64::MAX));
-        assert!(parse_cursor(b"18446744073709551616").is_err());
-        assert!(parse_cursor(b"x").is_err());
-        assert!(parse_cursor(b" 1").is_err());
-        assert!(parse_cursor(b"").is_err());
-    }
 }

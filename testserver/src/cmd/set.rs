@@ -4,10 +4,9 @@ use bytes::Bytes;
 use rediscover::error_codes::msg;
 use rediscover::resp::ReplyWriter;
 
-use super::hash::{
-    distinct_indices, lookup_read, parse_count, parse_cursor, parse_scan, random_index,
-    write_scan_reply,
-};
+use super::lookup::{read_typed, write_or_create, write_typed};
+use super::random::{distinct_indices, parse_count, random_index};
+use super::scan::{parse_cursor, parse_scan, write_scan_reply};
 use super::{eq_ic, parse_i64, CmdResult, Ctx, Error, Handler};
 use crate::keyspace::{scan_step, Db, Set, Value};
 
@@ -37,20 +36,27 @@ fn read<'a>(
     ctx: &'a mut Ctx<'_>,
     key: &[u8],
 ) -> Result<(Option<&'a Set>, &'a mut ReplyWriter), Error> {
-    match lookup_read(ctx, key) {
-        (None, out) => Ok((None, out)),
-        (Some(Value::Set(s)), out) => Ok((Some(s), out)),
-        (Some(_), _) => Err(msg::WRONGTYPE.into()),
+    read_typed(ctx, key, |v| match v {
+        Value::Set(s) => Some(s),
+        _ => None,
+    })
+}
+
+fn as_set(v: &mut Value) -> Option<&mut Set> {
+    match v {
+        Value::Set(s) => Some(s),
+        _ => None,
     }
 }
 
 /// The set at `key` for a write, if any (WRONGTYPE for another type; no hit/miss counted).
 fn read_mut<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a mut Set>, Error> {
-    match db.get_mut(key, now) {
-        None => Ok(None),
-        Some(Value::Set(s)) => Ok(Some(s)),
-        Some(_) => Err(msg::WRONGTYPE.into()),
-    }
+    write_typed(db, key, now, as_set)
+}
+
+/// The set at `key` for adding members, created empty if missing (`setTypeCreate`).
+fn write<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<&'a mut Set, Error> {
+    write_or_create(db, key, now, || Value::Set(Set::new()), as_set)
 }
 
 /// The sets at `keys` (missing keys are `None`) with the reply writer, after checking that
@@ -89,13 +95,7 @@ fn write_set(out: &mut ReplyWriter, members: impl ExactSizeIterator<Item = Bytes
 
 fn sadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let (now, max) = (ctx.now, max_intset(ctx));
-    let db = ctx.db();
-    if read_mut(db, &argv[1], now)?.is_none() {
-        db.set(Bytes::copy_from_slice(&argv[1]), Value::Set(Set::new()));
-    }
-    let Some(set) = read_mut(db, &argv[1], now)? else {
-        return Err(msg::WRONGTYPE.into());
-    };
+    let set = write(ctx.db(), &argv[1], now)?;
     let added = argv[2..].iter().filter(|m| set.insert(m, max)).count();
     if added > 0 {
         ctx.modified(&argv[1]);
@@ -285,10 +285,7 @@ fn smove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         set.remove(member);
     }
     drop_if_empty(db, src);
-    if read_mut(db, dst, now)?.is_none() {
-        db.set(Bytes::copy_from_slice(dst), Value::Set(Set::new()));
-    }
-    let added = read_mut(db, dst, now)?.is_some_and(|s| s.insert(member, max));
+    let added = write(db, dst, now)?.insert(member, max);
     ctx.modified(src);
     if added {
         ctx.modified(dst);
@@ -438,7 +435,7 @@ fn sscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         write_scan_reply(out, 0, std::iter::empty());
         return Ok(());
     };
-    let args = parse_scan(argv, cursor, 3)?;
+    let args = parse_scan(argv, cursor, 3, false)?;
     // An intset is small: Redis returns all of it in one call, whatever the cursor.
     let (next, members): (u64, Vec<Bytes>) = match set {
         Set::Intset(_) => (0, set.iter().collect()),

@@ -8,7 +8,7 @@ mod lcs;
 use bytes::{Bytes, BytesMut};
 use rediscover::error_codes::{msg, wrong_arity};
 
-use super::keys::lookup_read;
+use super::lookup::{read_typed, write_typed};
 use super::{eq_ic, owned, parse_i64, CmdResult, Ctx, Error, Handler};
 use crate::keyspace::{Str, Value};
 
@@ -40,10 +40,17 @@ pub(crate) const COMMANDS: &[(&str, Handler)] = &[
 /// The string stored at `key` in the selected database (`None` if missing), or WRONGTYPE.
 /// Counts a keyspace hit or miss, as Redis's `lookupKeyRead` does.
 pub(crate) fn read_str(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Bytes>, Error> {
-    match lookup_read(ctx, key) {
-        None => Ok(None),
-        Some(Value::Str(s)) => Ok(Some(s.data.clone())),
-        Some(_) => Err(msg::WRONGTYPE.into()),
+    let (s, _) = read_typed(ctx, key, |v| match v {
+        Value::Str(s) => Some(s),
+        _ => None,
+    })?;
+    Ok(s.map(|s| s.data.clone()))
+}
+
+fn as_str(v: &mut Value) -> Option<&mut Str> {
+    match v {
+        Value::Str(s) => Some(s),
+        _ => None,
     }
 }
 
@@ -337,14 +344,11 @@ fn check_length(ctx: &Ctx<'_>, len: usize, extra: usize) -> CmdResult {
     }
 }
 
-/// The string at `key` for an in-place edit (`None` if missing), or WRONGTYPE.
+/// The string at `key` for a write or an in-place edit (`None` if missing), or WRONGTYPE; no
+/// keyspace hit or miss is counted.
 fn str_mut<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a mut Str>, Error> {
     let now = ctx.now;
-    match ctx.db().get_mut(key, now) {
-        None => Ok(None),
-        Some(Value::Str(s)) => Ok(Some(s)),
-        Some(_) => Err(msg::WRONGTYPE.into()),
-    }
+    write_typed(ctx.db(), key, now, as_str)
 }
 
 /// Takes a string's bytes for editing; no copy when nothing else shares them.

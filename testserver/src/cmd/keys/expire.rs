@@ -3,6 +3,7 @@
 
 use bytes::Bytes;
 
+use super::super::lookup::lookup_read;
 use super::super::string::expire_time_error;
 use super::super::{eq_ic, parse_i64, CmdResult, Ctx, Error};
 
@@ -108,7 +109,7 @@ pub(super) fn pexpireat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 /// What the TTL family reports about `key`: `Err(-2)` missing, `Err(-1)` no TTL, or the
 /// absolute deadline in ms.
 fn deadline(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<i64, i64> {
-    if super::lookup_read(ctx, key).is_none() {
+    if lookup_read(ctx, key).0.is_none() {
         return Err(-2);
     }
     ctx.db().expire_at(key).ok_or(-1)

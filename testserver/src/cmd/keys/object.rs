@@ -6,6 +6,7 @@
 use bytes::Bytes;
 use rediscover::error_codes::{unknown_subcommand, wrong_arity};
 
+use super::super::lookup::lookup_read;
 use super::super::{CmdResult, Ctx};
 use crate::keyspace::Value;
 
@@ -57,7 +58,7 @@ pub(super) fn object(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     let lfu = lfu_policy(ctx);
-    let Some(value) = super::lookup_read(ctx, &argv[2]) else {
+    let Some(value) = lookup_read(ctx, &argv[2]).0 else {
         ctx.out.null();
         return Ok(());
     };

@@ -5,17 +5,14 @@ use bytes::Bytes;
 use rediscover::error_codes::msg;
 
 use super::super::{parse_i64, CmdResult, Ctx, Error};
+use super::str_mut;
 use crate::cmd::longdouble::{self, LongDouble};
 use crate::keyspace::{Str, Value};
 
-/// The current string at `key` (`None` if missing), or WRONGTYPE.
+/// The current string at `key` (`None` if missing), or WRONGTYPE (a write lookup: no keyspace
+/// hit or miss, as Redis's `lookupKeyWrite`).
 fn current(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Bytes>, Error> {
-    let now = ctx.now;
-    match ctx.db().get(key, now) {
-        None => Ok(None),
-        Some(Value::Str(s)) => Ok(Some(s.data.clone())),
-        Some(_) => Err(msg::WRONGTYPE.into()),
-    }
+    Ok(str_mut(ctx, key)?.map(|s| s.data.clone()))
 }
 
 /// Stores a counter's new value, keeping the key's TTL.

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 
-use super::super::keys::lookup_read;
+use super::super::lookup::lookup_read;
 use super::super::{eq_ic, parse_i64, CmdResult, Ctx, Error};
 use crate::keyspace::Value;
 
@@ -11,7 +11,7 @@ const NOT_STRINGS: &str = "ERR The specified keys must contain string values";
 
 /// The string at `key` for LCS: missing keys are empty, other types are an error.
 fn operand(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Bytes, Error> {
-    match lookup_read(ctx, key) {
+    match lookup_read(ctx, key).0 {
         None => Ok(Bytes::new()),
         Some(Value::Str(s)) => Ok(s.data.clone()),
         Some(_) => Err(NOT_STRINGS.into()),
