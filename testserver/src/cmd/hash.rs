@@ -6,7 +6,7 @@ use rediscover::resp::ReplyWriter;
 
 use super::longdouble::{self, LongDouble};
 use super::lookup::{read_typed, write_or_create, write_typed};
-use super::random::{distinct_indices, parse_count, random_index};
+use super::random::{parse_count, random_index, Picks};
 use super::scan::{parse_cursor, parse_scan, write_scan_reply};
 use super::{eq_ic, parse_i64, CmdResult, Ctx, Error, Handler};
 use crate::keyspace::{scan_step, Db, Hash, HashLimits, Value};
@@ -36,23 +36,13 @@ fn read<'a>(
     ctx: &'a mut Ctx<'_>,
     key: &[u8],
 ) -> Result<(Option<&'a Hash>, &'a mut ReplyWriter), Error> {
-    read_typed(ctx, key, |v| match v {
-        Value::Hash(h) => Some(h),
-        _ => None,
-    })
-}
-
-fn as_hash(v: &mut Value) -> Option<&mut Hash> {
-    match v {
-        Value::Hash(h) => Some(h),
-        _ => None,
-    }
+    read_typed(ctx, key)
 }
 
 /// The hash at `key` for writing, created empty if missing (Redis's
 /// `hashTypeLookupWriteOrCreate`); the caller must leave at least one field in it.
 fn write<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<&'a mut Hash, Error> {
-    write_or_create(db, key, now, || Value::Hash(Hash::new()), as_hash)
+    write_or_create(db, key, now, || Value::Hash(Hash::new()))
 }
 
 fn limits(ctx: &Ctx<'_>) -> HashLimits {
@@ -127,7 +117,7 @@ fn hmget(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn hdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let db = ctx.db();
-    let (deleted, empty) = match write_typed(db, &argv[1], now, as_hash)? {
+    let (deleted, empty) = match write_typed::<Hash>(db, &argv[1], now)? {
         None => (0, false),
         Some(h) => {
             let n = argv[2..].iter().filter(|f| h.remove(f)).count();
@@ -270,28 +260,16 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Ok(());
     };
     let pairs: Vec<(&Bytes, &Bytes)> = h.iter().collect();
-    if count < 0 {
-        // With repetitions: exactly |count| picks.
-        let n = count.unsigned_abs();
-        write_pairs_header(out, n as usize, with_values);
-        for _ in 0..n {
-            write_pair(out, pairs[random_index(pairs.len())], with_values);
+    let mut picks = Picks::new(pairs.len(), count);
+    if let Picks::Distinct(sample) = &mut picks {
+        if matches!(h, Hash::Listpack(_)) && sample.len().saturating_mul(3) <= pairs.len() {
+            // A small sample of a listpack comes back in listpack order in Redis (larger ones
+            // go through a temporary dict, in no particular order).
+            sample.sort_unstable();
         }
-        return Ok(());
-    }
-    let count = count as usize;
-    let mut picks: Vec<usize> = if count >= pairs.len() {
-        (0..pairs.len()).collect()
-    } else {
-        distinct_indices(pairs.len(), count)
-    };
-    if matches!(h, Hash::Listpack(_)) && count.saturating_mul(3) <= pairs.len() {
-        // A small sample of a listpack comes back in listpack order in Redis (larger ones go
-        // through a temporary dict, in no particular order).
-        picks.sort_unstable();
     }
     write_pairs_header(out, picks.len(), with_values);
-    for i in picks {
+    for i in picks.indices(pairs.len()) {
         write_pair(out, pairs[i], with_values);
     }
     Ok(())

@@ -7,7 +7,7 @@ use rediscover::error_codes::msg;
 use rediscover::resp::ReplyWriter;
 
 use super::{Ctx, Error};
-use crate::keyspace::{Db, Value};
+use crate::keyspace::{Db, Hash, List, Set, Str, Value, ZSet};
 
 /// Looks `key` up for a read-only command as Redis's `lookupKeyRead` does: expires it if due
 /// and counts a keyspace hit or miss (a key of the wrong type is a hit; write lookups and DEL
@@ -27,47 +27,74 @@ pub(crate) fn lookup_read<'a>(
     (value, &mut *ctx.out)
 }
 
-/// [`lookup_read`] for a value of one type: `pick` takes it out of its [`Value`] and refuses
-/// any other type, which is WRONGTYPE. A missing key is `Ok(None)`.
-pub(crate) fn read_typed<'a, T: ?Sized>(
+/// A type a key can hold, taken out of its [`Value`] (`None` when the key holds another
+/// type), so one lookup serves every "value of type X or WRONGTYPE".
+pub(crate) trait Typed {
+    /// The value as this type.
+    fn of(v: &Value) -> Option<&Self>;
+    /// The value as this type, for changes.
+    fn of_mut(v: &mut Value) -> Option<&mut Self>;
+}
+
+macro_rules! typed {
+    ($($variant:ident),*) => {$(
+        impl Typed for $variant {
+            fn of(v: &Value) -> Option<&Self> {
+                match v {
+                    Value::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+            fn of_mut(v: &mut Value) -> Option<&mut Self> {
+                match v {
+                    Value::$variant(x) => Some(x),
+                    _ => None,
+                }
+            }
+        }
+    )*};
+}
+
+typed!(Str, List, Hash, Set, ZSet);
+
+/// [`lookup_read`] for a value of type `T`: another type is WRONGTYPE, a missing key
+/// `Ok(None)`.
+pub(crate) fn read_typed<'a, T: Typed>(
     ctx: &'a mut Ctx<'_>,
     key: &[u8],
-    pick: impl FnOnce(&'a Value) -> Option<&'a T>,
 ) -> Result<(Option<&'a T>, &'a mut ReplyWriter), Error> {
     match lookup_read(ctx, key) {
         (None, out) => Ok((None, out)),
-        (Some(v), out) => match pick(v) {
+        (Some(v), out) => match T::of(v) {
             Some(t) => Ok((Some(t), out)),
             None => Err(msg::WRONGTYPE.into()),
         },
     }
 }
 
-/// The value of one type at `key` for a write (`lookupKeyWrite`: expires it if due, counts no
-/// hit or miss); WRONGTYPE when `pick` refuses it, `Ok(None)` when missing.
-pub(crate) fn write_typed<'a, T: ?Sized>(
+/// The value of type `T` at `key` for a write (`lookupKeyWrite`: expires it if due, counts no
+/// hit or miss); another type is WRONGTYPE, a missing key `Ok(None)`.
+pub(crate) fn write_typed<'a, T: Typed>(
     db: &'a mut Db,
     key: &[u8],
     now: i64,
-    pick: impl FnOnce(&'a mut Value) -> Option<&'a mut T>,
 ) -> Result<Option<&'a mut T>, Error> {
     match db.get_mut(key, now) {
         None => Ok(None),
-        Some(v) => pick(v).map(Some).ok_or(msg::WRONGTYPE.into()),
+        Some(v) => T::of_mut(v).map(Some).ok_or(msg::WRONGTYPE.into()),
     }
 }
 
 /// [`write_typed`], creating the key with `empty()` when it is missing (Redis's
 /// `...LookupWriteOrCreate`); the caller must not leave the new collection empty.
-pub(crate) fn write_or_create<'a, T: ?Sized>(
+pub(crate) fn write_or_create<'a, T: Typed>(
     db: &'a mut Db,
     key: &[u8],
     now: i64,
     empty: impl FnOnce() -> Value,
-    pick: impl Fn(&mut Value) -> Option<&mut T>,
 ) -> Result<&'a mut T, Error> {
-    if write_typed(db, key, now, &pick)?.is_none() {
+    if write_typed::<T>(db, key, now)?.is_none() {
         db.set(Bytes::copy_from_slice(key), empty());
     }
-    write_typed(db, key, now, pick)?.ok_or(msg::WRONGTYPE.into())
+    write_typed(db, key, now)?.ok_or(msg::WRONGTYPE.into())
 }

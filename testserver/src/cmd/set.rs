@@ -4,8 +4,8 @@ use bytes::Bytes;
 use rediscover::error_codes::msg;
 use rediscover::resp::ReplyWriter;
 
-use super::lookup::{read_typed, write_or_create, write_typed};
-use super::random::{distinct_indices, parse_count, random_index};
+use super::lookup::{read_typed, write_or_create, write_typed, Typed};
+use super::random::{distinct_indices, parse_count, random_index, Picks};
 use super::scan::{parse_cursor, parse_scan, write_scan_reply};
 use super::{eq_ic, parse_i64, CmdResult, Ctx, Error, Handler};
 use crate::keyspace::{scan_step, Db, Set, Value};
@@ -36,27 +36,17 @@ fn read<'a>(
     ctx: &'a mut Ctx<'_>,
     key: &[u8],
 ) -> Result<(Option<&'a Set>, &'a mut ReplyWriter), Error> {
-    read_typed(ctx, key, |v| match v {
-        Value::Set(s) => Some(s),
-        _ => None,
-    })
-}
-
-fn as_set(v: &mut Value) -> Option<&mut Set> {
-    match v {
-        Value::Set(s) => Some(s),
-        _ => None,
-    }
+    read_typed(ctx, key)
 }
 
 /// The set at `key` for a write, if any (WRONGTYPE for another type; no hit/miss counted).
 fn read_mut<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a mut Set>, Error> {
-    write_typed(db, key, now, as_set)
+    write_typed(db, key, now)
 }
 
 /// The set at `key` for adding members, created empty if missing (`setTypeCreate`).
 fn write<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<&'a mut Set, Error> {
-    write_or_create(db, key, now, || Value::Set(Set::new()), as_set)
+    write_or_create(db, key, now, || Value::Set(Set::new()))
 }
 
 /// The sets at `keys` (missing keys are `None`) with the reply writer, after checking that
@@ -71,13 +61,7 @@ fn load<'a>(
     }
     // Everything due has expired above, so plain lookups see exactly the live keys.
     let db: &'a Db = &ctx.node.dbs[ctx.client.db];
-    let sets = keys
-        .iter()
-        .map(|k| match db.peek(k) {
-            Some(Value::Set(s)) => Some(s),
-            _ => None,
-        })
-        .collect();
+    let sets = keys.iter().map(|k| db.peek(k).and_then(Set::of)).collect();
     Ok((sets, &mut *ctx.out))
 }
 
@@ -237,29 +221,15 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         out.array(0);
         return Ok(());
     };
-    let all: Vec<Bytes> = if count == 0 {
-        Vec::new()
-    } else {
-        set.iter().collect()
-    };
-    if count < 0 {
-        // With repetitions: exactly |count| picks.
-        let n = count.unsigned_abs();
-        out.array(n as usize);
-        for _ in 0..n {
-            out.bulk(&all[random_index(all.len())]);
-        }
-    } else if count as u64 >= all.len() as u64 {
-        out.array(all.len());
-        for m in &all {
-            out.bulk(m);
-        }
-    } else {
-        let picks = distinct_indices(all.len(), count as usize);
-        out.array(picks.len());
-        for i in picks {
-            out.bulk(&all[i]);
-        }
+    if count == 0 {
+        out.array(0);
+        return Ok(());
+    }
+    let all: Vec<Bytes> = set.iter().collect();
+    let picks = Picks::new(all.len(), count);
+    out.array(picks.len());
+    for i in picks.indices(all.len()) {
+        out.bulk(&all[i]);
     }
     Ok(())
 }

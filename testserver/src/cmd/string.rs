@@ -40,18 +40,8 @@ pub(crate) const COMMANDS: &[(&str, Handler)] = &[
 /// The string stored at `key` in the selected database (`None` if missing), or WRONGTYPE.
 /// Counts a keyspace hit or miss, as Redis's `lookupKeyRead` does.
 pub(crate) fn read_str(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Bytes>, Error> {
-    let (s, _) = read_typed(ctx, key, |v| match v {
-        Value::Str(s) => Some(s),
-        _ => None,
-    })?;
+    let (s, _) = read_typed::<Str>(ctx, key)?;
     Ok(s.map(|s| s.data.clone()))
-}
-
-fn as_str(v: &mut Value) -> Option<&mut Str> {
-    match v {
-        Value::Str(s) => Some(s),
-        _ => None,
-    }
 }
 
 /// `ERR invalid expire time in '<cmd>' command`.
@@ -348,7 +338,7 @@ fn check_length(ctx: &Ctx<'_>, len: usize, extra: usize) -> CmdResult {
 /// keyspace hit or miss is counted.
 fn str_mut<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a mut Str>, Error> {
     let now = ctx.now;
-    write_typed(ctx.db(), key, now, as_str)
+    write_typed(ctx.db(), key, now)
 }
 
 /// Takes a string's bytes for editing; no copy when nothing else shares them.
