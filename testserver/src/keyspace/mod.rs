@@ -15,7 +15,7 @@ pub use hash::Hash;
 pub use list::List;
 pub use set::Set;
 pub use value::{Str, Value};
-pub use zset::ZSet;
+pub use zset::{LexBound, LexRange, ListpackLimits, ScoreRange, ZSet};
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hasher};
