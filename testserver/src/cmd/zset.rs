@@ -525,7 +525,8 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             .map(|_| (crate::keyspace::random_u64() % all.len() as u64) as usize)
             .collect()
     } else if n >= all.len() as u64 {
-        (0..all.len()).collect()
+        // The whole set, walked from the top as Redis's `zuiNext` does.
+        (0..all.len()).rev().collect()
     } else {
         // A random sample of distinct positions (partial Fisher-Yates).
         let mut idx: Vec<usize> = (0..all.len()).collect();
