@@ -1786,3 +1786,454 @@ async fn wrongtype() {
     assert_reply!(c, ["ZRANGESTORE", "s", "nokey", "0", "-1"], b":0\r\n");
     assert_reply!(c, ["GET", "s"], b"$-1\r\n");
 }
+#[tokio::test]
+async fn plain_sets_as_inputs() {
+    let (_server, mut c) = start().await;
+    if !supported(&mut c, &["SADD"]).await {
+        return;
+    }
+    assert_reply!(c, ["SADD", "ints", "1", "2", "3"], b":3\r\n");
+    assert_reply!(c, ["SADD", "strs", "a", "b", "2"], b":3\r\n");
+    assert_reply!(c, ["ZADD", "z", "5", "a", "7", "2", "9", "q"], b":3\r\n");
+    assert_reply!(c, ["ZUNION", "3", "ints", "strs", "z", "WITHSCORES"], b"*12\r\n$1\r\n1\r\n$1\r\n1\r\n$1\r\n3\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n1\r\n$1\r\na\r\n$1\r\n6\r\n$1\r\n2\r\n$1\r\n9\r\n$1\r\nq\r\n$1\r\n9\r\n");
+    assert_reply!(
+        c,
+        ["ZINTER", "2", "ints", "z", "WITHSCORES"],
+        b"*2\r\n$1\r\n2\r\n$1\r\n8\r\n"
+    );
+    assert_reply!(
+        c,
+        [
+            "ZINTER",
+            "2",
+            "strs",
+            "z",
+            "WEIGHTS",
+            "2",
+            "3",
+            "WITHSCORES"
+        ],
+        b"*4\r\n$1\r\na\r\n$2\r\n17\r\n$1\r\n2\r\n$2\r\n23\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ZDIFF", "2", "z", "strs", "WITHSCORES"],
+        b"*2\r\n$1\r\nq\r\n$1\r\n9\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ZDIFF", "2", "ints", "z", "WITHSCORES"],
+        b"*4\r\n$1\r\n1\r\n$1\r\n1\r\n$1\r\n3\r\n$1\r\n1\r\n"
+    );
+    assert_reply!(c, ["ZINTERCARD", "2", "ints", "strs"], b":1\r\n");
+    assert_reply!(c, ["ZUNIONSTORE", "out", "2", "ints", "strs"], b":5\r\n");
+    assert_reply!(c, ["ZRANGE", "out", "0", "-1", "WITHSCORES"], b"*10\r\n$1\r\n1\r\n$1\r\n1\r\n$1\r\n3\r\n$1\r\n1\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n2\r\n");
+    assert_reply!(
+        c,
+        ["ZINTER", "2", "ints", "ints", "WITHSCORES"],
+        b"*6\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n2\r\n$1\r\n2\r\n$1\r\n3\r\n$1\r\n2\r\n"
+    );
+    assert_reply!(c, ["SADD", "lead", "01", "1"], b":2\r\n");
+    assert_reply!(
+        c,
+        ["ZINTER", "2", "lead", "ints", "WITHSCORES"],
+        b"*2\r\n$1\r\n1\r\n$1\r\n2\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ZRANGE", "ints", "0", "-1"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ZCARD", "strs"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ZRANGESTORE", "d", "strs", "0", "-1"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ZPOPMIN", "ints"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+}
+
+#[tokio::test]
+async fn encodings() {
+    let (_server, mut c) = start().await;
+    if !supported(&mut c, &["OBJECT"]).await {
+        return;
+    }
+    assert_reply!(
+        c,
+        [
+            "ZADD", "z", "0", "m000", "1", "m001", "2", "m002", "3", "m003", "4", "m004", "5",
+            "m005", "6", "m006", "7", "m007", "8", "m008", "9", "m009", "10", "m010", "11", "m011",
+            "12", "m012", "13", "m013", "14", "m014", "15", "m015", "16", "m016", "17", "m017",
+            "18", "m018", "19", "m019", "20", "m020", "21", "m021", "22", "m022", "23", "m023",
+            "24", "m024", "25", "m025", "26", "m026", "27", "m027", "28", "m028", "29", "m029",
+            "30", "m030", "31", "m031", "32", "m032", "33", "m033", "34", "m034", "35", "m035",
+            "36", "m036", "37", "m037", "38", "m038", "39", "m039", "40", "m040", "41", "m041",
+            "42", "m042", "43", "m043", "44", "m044", "45", "m045", "46", "m046", "47", "m047",
+            "48", "m048", "49", "m049", "50", "m050", "51", "m051", "52", "m052", "53", "m053",
+            "54", "m054", "55", "m055", "56", "m056", "57", "m057", "58", "m058", "59", "m059",
+            "60", "m060", "61", "m061", "62", "m062", "63", "m063", "64", "m064", "65", "m065",
+            "66", "m066", "67", "m067", "68", "m068", "69", "m069", "70", "m070", "71", "m071",
+            "72", "m072", "73", "m073", "74", "m074", "75", "m075", "76", "m076", "77", "m077",
+            "78", "m078", "79", "m079", "80", "m080", "81", "m081", "82", "m082", "83", "m083",
+            "84", "m084", "85", "m085", "86", "m086", "87", "m087", "88", "m088", "89", "m089",
+            "90", "m090", "91", "m091", "92", "m092", "93", "m093", "94", "m094", "95", "m095",
+            "96", "m096", "97", "m097", "98", "m098", "99", "m099", "100", "m100", "101", "m101",
+            "102", "m102", "103", "m103", "104", "m104", "105", "m105", "106", "m106", "107",
+            "m107", "108", "m108", "109", "m109", "110", "m110", "111", "m111", "112", "m112",
+            "113", "m113", "114", "m114", "115", "m115", "116", "m116", "117", "m117", "118",
+            "m118", "119", "m119", "120", "m120", "121", "m121", "122", "m122", "123", "m123",
+            "124", "m124", "125", "m125", "126", "m126", "127", "m127"
+        ],
+        b":128\r\n"
+    );
+    assert_reply!(c, ["OBJECT", "ENCODING", "z"], b"$8\r\nlistpack\r\n");
+    assert_reply!(c, ["ZADD", "z", "200", "extra"], b":1\r\n");
+    assert_reply!(c, ["OBJECT", "ENCODING", "z"], b"$8\r\nskiplist\r\n");
+    assert_reply!(c, ["ZREMRANGEBYRANK", "z", "1", "-1"], b":128\r\n");
+    assert_reply!(c, ["OBJECT", "ENCODING", "z"], b"$8\r\nskiplist\r\n");
+    assert_reply!(
+        c,
+        [
+            "ZADD",
+            "v",
+            "1",
+            "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+        ],
+        b":1\r\n"
+    );
+    assert_reply!(c, ["OBJECT", "ENCODING", "v"], b"$8\r\nlistpack\r\n");
+    assert_reply!(
+        c,
+        [
+            "ZADD",
+            "v",
+            "2",
+            "wwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww"
+        ],
+        b":1\r\n"
+    );
+    assert_reply!(c, ["OBJECT", "ENCODING", "v"], b"$8\r\nskiplist\r\n");
+    assert_reply!(
+        c,
+        [
+            "ZADD",
+            "v2",
+            "1",
+            "wwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww"
+        ],
+        b":1\r\n"
+    );
+    assert_reply!(c, ["OBJECT", "ENCODING", "v2"], b"$8\r\nskiplist\r\n");
+    assert_reply!(
+        c,
+        [
+            "ZADD", "big", "0", "m000", "1", "m001", "2", "m002", "3", "m003", "4", "m004", "5",
+            "m005", "6", "m006", "7", "m007", "8", "m008", "9", "m009", "10", "m010", "11", "m011",
+            "12", "m012", "13", "m013", "14", "m014", "15", "m015", "16", "m016", "17", "m017",
+            "18", "m018", "19", "m019", "20", "m020", "21", "m021", "22", "m022", "23", "m023",
+            "24", "m024", "25", "m025", "26", "m026", "27", "m027", "28", "m028", "29", "m029",
+            "30", "m030", "31", "m031", "32", "m032", "33", "m033", "34", "m034", "35", "m035",
+            "36", "m036", "37", "m037", "38", "m038", "39", "m039", "40", "m040", "41", "m041",
+            "42", "m042", "43", "m043", "44", "m044", "45", "m045", "46", "m046", "47", "m047",
+            "48", "m048", "49", "m049", "50", "m050", "51", "m051", "52", "m052", "53", "m053",
+            "54", "m054", "55", "m055", "56", "m056", "57", "m057", "58", "m058", "59", "m059",
+            "60", "m060", "61", "m061", "62", "m062", "63", "m063", "64", "m064", "65", "m065",
+            "66", "m066", "67", "m067", "68", "m068", "69", "m069", "70", "m070", "71", "m071",
+            "72", "m072", "73", "m073", "74", "m074", "75", "m075", "76", "m076", "77", "m077",
+            "78", "m078", "79", "m079", "80", "m080", "81", "m081", "82", "m082", "83", "m083",
+            "84", "m084", "85", "m085", "86", "m086", "87", "m087", "88", "m088", "89", "m089",
+            "90", "m090", "91", "m091", "92", "m092", "93", "m093", "94", "m094", "95", "m095",
+            "96", "m096", "97", "m097", "98", "m098", "99", "m099", "100", "m100", "101", "m101",
+            "102", "m102", "103", "m103", "104", "m104", "105", "m105", "106", "m106", "107",
+            "m107", "108", "m108", "109", "m109", "110", "m110", "111", "m111", "112", "m112",
+            "113", "m113", "114", "m114", "115", "m115", "116", "m116", "117", "m117", "118",
+            "m118", "119", "m119", "120", "m120", "121", "m121", "122", "m122", "123", "m123",
+            "124", "m124", "125", "m125", "126", "m126", "127", "m127", "300", "last"
+        ],
+        b":129\r\n"
+    );
+    assert_reply!(c, ["OBJECT", "ENCODING", "big"], b"$8\r\nskiplist\r\n");
+    assert_reply!(c, ["ZRANGESTORE", "d", "big", "0", "127"], b":128\r\n");
+    assert_reply!(c, ["OBJECT", "ENCODING", "d"], b"$8\r\nlistpack\r\n");
+    assert_reply!(c, ["ZRANGESTORE", "d", "big", "0", "128"], b":129\r\n");
+    assert_reply!(c, ["OBJECT", "ENCODING", "d"], b"$8\r\nskiplist\r\n");
+    assert_reply!(
+        c,
+        ["ZRANGESTORE", "d", "big", "0", "127", "BYSCORE"],
+        b":128\r\n"
+    );
+    assert_reply!(c, ["OBJECT", "ENCODING", "d"], b"$8\r\nlistpack\r\n");
+    assert_reply!(c, ["ZUNIONSTORE", "u", "1", "v"], b":2\r\n");
+    assert_reply!(c, ["OBJECT", "ENCODING", "u"], b"$8\r\nskiplist\r\n");
+    assert_reply!(c, ["ZUNIONSTORE", "u", "1", "z"], b":1\r\n");
+    assert_reply!(c, ["OBJECT", "ENCODING", "u"], b"$8\r\nlistpack\r\n");
+    assert_reply!(c, ["ZINTERSTORE", "u", "1", "big"], b":129\r\n");
+    assert_reply!(c, ["OBJECT", "ENCODING", "u"], b"$8\r\nskiplist\r\n");
+    assert_reply!(c, ["ZADD", "n", "1", "a"], b":1\r\n");
+    assert_reply!(
+        c,
+        [
+            "ZINCRBY",
+            "n",
+            "1",
+            "wwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww"
+        ],
+        b"$1\r\n1\r\n"
+    );
+    assert_reply!(c, ["OBJECT", "ENCODING", "n"], b"$8\r\nskiplist\r\n");
+}
+
+#[tokio::test]
+async fn negative_zero_results() {
+    let (_server, mut c) = start().await;
+    assert_reply!(
+        c,
+        [
+            "ZADD",
+            "sl",
+            "0",
+            "wwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww",
+            "-0",
+            "a"
+        ],
+        b":2\r\n"
+    );
+    assert_reply!(c, ["ZSCORE", "sl", "a"], b"$2\r\n-0\r\n");
+    assert_reply!(c, ["ZUNION", "1", "sl", "WITHSCORES"], b"*4\r\n$1\r\na\r\n$2\r\n-0\r\n$65\r\nwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww\r\n$1\r\n0\r\n");
+    assert_reply!(c, ["ZUNIONSTORE", "u", "1", "sl"], b":2\r\n");
+    assert_reply!(c, ["ZSCORE", "u", "a"], b"$2\r\n-0\r\n");
+    assert_reply!(c, ["ZRANGESTORE", "r", "sl", "0", "-1"], b":2\r\n");
+    assert_reply!(c, ["ZSCORE", "r", "a"], b"$1\r\n0\r\n");
+    assert_reply!(
+        c,
+        ["ZRANGESTORE", "r", "sl", "a", "a"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
+    assert_reply!(c, ["ZRANGESTORE", "r", "sl", "0", "0"], b":1\r\n");
+    assert_reply!(c, ["ZSCORE", "r", "a"], b"$1\r\n0\r\n");
+    assert_reply!(c, ["ZPOPMIN", "sl"], b"*2\r\n$1\r\na\r\n$2\r\n-0\r\n");
+    assert_reply!(c, ["ZUNION", "1", "sl", "WEIGHTS", "-1", "WITHSCORES"], b"*2\r\n$65\r\nwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwwww\r\n$2\r\n-0\r\n");
+    assert_reply!(c, ["ZADD", "lp", "0", "a"], b":1\r\n");
+    assert_reply!(
+        c,
+        ["ZUNION", "1", "lp", "WEIGHTS", "-1", "WITHSCORES"],
+        b"*2\r\n$1\r\na\r\n$2\r\n-0\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ZUNIONSTORE", "u2", "1", "lp", "WEIGHTS", "-1"],
+        b":1\r\n"
+    );
+    assert_reply!(c, ["ZSCORE", "u2", "a"], b"$1\r\n0\r\n");
+    assert_reply!(c, ["ZINCRBY", "lp", "-0", "a"], b"$1\r\n0\r\n");
+    assert_reply!(c, ["ZADD", "lp", "INCR", "-0", "a"], b"$1\r\n0\r\n");
+    assert_reply!(c, ["ZSCORE", "lp", "a"], b"$1\r\n0\r\n");
+}
+
+// ---- Hand-written: several connections, randomness, cursors, WATCH. ----
+
+#[tokio::test]
+async fn bzpopmin_is_woken_by_zadd_from_another_connection() {
+    let (server, mut waiter) = start().await;
+    let mut writer = RawConn::connect(server.addr()).await;
+    waiter.send(&["BZPOPMIN", "z1", "z2", "0"]).await;
+    // Nothing may arrive while the keys are empty.
+    assert_eq!(
+        waiter.read_raw_timeout(Duration::from_millis(50)).await,
+        None
+    );
+    assert_reply!(writer, ["ZADD", "z2", "2", "b", "1", "a"], b":2\r\n");
+    assert_eq!(
+        waiter.read_raw().await,
+        b"*3\r\n$2\r\nz2\r\n$1\r\na\r\n$1\r\n1\r\n"
+    );
+    assert_reply!(writer, ["ZRANGE", "z2", "0", "-1"], b"*1\r\n$1\r\nb\r\n");
+}
+
+#[tokio::test]
+async fn blocked_pops_are_served_in_arrival_order_and_keys_emptied() {
+    let (server, mut first) = start().await;
+    let mut second = RawConn::connect(server.addr()).await;
+    let mut writer = RawConn::connect(server.addr()).await;
+    second.call(&["HELLO", "3"]).await;
+    first.send(&["BZPOPMAX", "z", "0"]).await;
+    assert_eq!(
+        first.read_raw_timeout(Duration::from_millis(30)).await,
+        None
+    );
+    second
+        .send(&["BZMPOP", "0", "1", "z", "MIN", "COUNT", "5"])
+        .await;
+    assert_eq!(
+        second.read_raw_timeout(Duration::from_millis(30)).await,
+        None
+    );
+    assert_reply!(
+        writer,
+        ["ZADD", "z", "1", "a", "2", "b", "3", "c"],
+        b":3\r\n"
+    );
+    assert_eq!(
+        first.read_raw().await,
+        b"*3\r\n$1\r\nz\r\n$1\r\nc\r\n$1\r\n3\r\n"
+    );
+    assert_eq!(
+        second.read_raw().await,
+        b"*2\r\n$1\r\nz\r\n*2\r\n*2\r\n$1\r\na\r\n,1\r\n*2\r\n$1\r\nb\r\n,2\r\n"
+    );
+    assert_reply!(writer, ["ZCARD", "z"], b":0\r\n");
+    assert_reply!(writer, ["ZRANGE", "z", "0", "-1"], b"*0\r\n");
+}
+
+#[tokio::test]
+async fn blocking_pop_times_out_with_a_null_array() {
+    let (_server, mut c) = start().await;
+    c.send(&["BZPOPMIN", "nokey", "0.05"]).await;
+    assert_eq!(c.read_raw().await, b"*-1\r\n");
+    c.send(&["BZMPOP", "0.05", "1", "nokey", "MAX"]).await;
+    assert_eq!(c.read_raw().await, b"*-1\r\n");
+    assert_reply!(c, ["PING"], b"+PONG\r\n");
+}
+
+/// Members and scores of a flat RESP2 array reply.
+fn flat_pairs(frame: &rediscover::resp::Frame) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let items: Vec<Vec<u8>> = frame
+        .as_slice()
+        .expect("array")
+        .iter()
+        .map(|f| f.as_bytes().expect("bulk").to_vec())
+        .collect();
+    items
+        .chunks(2)
+        .map(|p| (p[0].clone(), p[1].clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn zrandmember_samples() {
+    let (_server, mut c) = start().await;
+    assert_reply!(
+        c,
+        ["ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e"],
+        b":5\r\n"
+    );
+    let scores: std::collections::HashMap<Vec<u8>, Vec<u8>> =
+        [("a", "1"), ("b", "2"), ("c", "3"), ("d", "4"), ("e", "5")]
+            .iter()
+            .map(|(m, s)| (m.as_bytes().to_vec(), s.as_bytes().to_vec()))
+            .collect();
+    for _ in 0..20 {
+        // A single member.
+        let one = c.frame(&["ZRANDMEMBER", "z"]).await;
+        assert!(scores.contains_key(one.as_bytes().unwrap().as_ref()));
+        // Distinct members with their own scores.
+        let f = c.frame(&["ZRANDMEMBER", "z", "3", "WITHSCORES"]).await;
+        let pairs = flat_pairs(&f);
+        assert_eq!(pairs.len(), 3);
+        let distinct: std::collections::HashSet<_> = pairs.iter().map(|p| p.0.clone()).collect();
+        assert_eq!(distinct.len(), 3);
+        for (m, s) in &pairs {
+            assert_eq!(scores.get(m), Some(s));
+        }
+        // Negative count: exactly that many, repeats allowed.
+        let f = c.frame(&["ZRANDMEMBER", "z", "-12"]).await;
+        let items = f.as_slice().unwrap();
+        assert_eq!(items.len(), 12);
+        assert!(items
+            .iter()
+            .all(|m| scores.contains_key(m.as_bytes().unwrap().as_ref())));
+    }
+    // RESP3: [member, score] pairs with double scores.
+    c.call(&["HELLO", "3"]).await;
+    let f = c.frame(&["ZRANDMEMBER", "z", "-2", "WITHSCORES"]).await;
+    let items = f.as_slice().unwrap();
+    assert_eq!(items.len(), 2);
+    assert!(items
+        .iter()
+        .all(|p| p.as_slice().map(<[_]>::len) == Some(2)));
+}
+
+#[tokio::test]
+async fn zscan_walks_a_skiplist_with_cursors() {
+    let (_server, mut c) = start().await;
+    let mut args: Vec<String> = vec!["ZADD".into(), "z".into()];
+    for i in 0..300 {
+        args.push(format!("{i}.5"));
+        args.push(format!("m{i}"));
+    }
+    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+    assert_eq!(c.call(&argv).await, b":300\r\n");
+    let mut seen = std::collections::HashMap::new();
+    let mut cursor = "0".to_string();
+    let mut calls = 0;
+    loop {
+        let f = c.frame(&["ZSCAN", "z", &cursor, "COUNT", "20"]).await;
+        let parts = f.as_slice().unwrap();
+        cursor = String::from_utf8(parts[0].as_bytes().unwrap().to_vec()).unwrap();
+        for (m, s) in flat_pairs(&parts[1]) {
+            seen.insert(m, s);
+        }
+        calls += 1;
+        if cursor == "0" {
+            break;
+        }
+        assert!(calls < 1000);
+    }
+    assert!(calls > 1, "a skiplist is scanned in steps");
+    assert_eq!(seen.len(), 300);
+    assert_eq!(seen.get(&b"m7"[..]), Some(&b"7.5".to_vec()));
+    // MATCH filters members; the cursor walk still ends.
+    let f = c
+        .frame(&["ZSCAN", "z", "0", "MATCH", "m29?", "COUNT", "1000"])
+        .await;
+    let parts = f.as_slice().unwrap();
+    assert_eq!(parts[0].as_bytes().unwrap().as_ref(), b"0");
+    let got: std::collections::HashSet<_> =
+        flat_pairs(&parts[1]).into_iter().map(|p| p.0).collect();
+    let want: std::collections::HashSet<_> =
+        (290..300).map(|i| format!("m{i}").into_bytes()).collect();
+    assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn writes_that_change_nothing_do_not_break_watch() {
+    let (_server, mut c) = start().await;
+    assert_reply!(c, ["ZADD", "z", "1", "a"], b":1\r\n");
+    for noop in [
+        &["ZADD", "z", "NX", "5", "a"][..],
+        &["ZADD", "z", "1", "a"],
+        &["ZADD", "z", "XX", "1", "b"],
+        &["ZADD", "z", "GT", "0", "a"],
+        &["ZREM", "z", "nosuch"],
+        &["ZREMRANGEBYSCORE", "z", "5", "10"],
+        &["ZPOPMIN", "z", "0"],
+        &["ZRANGESTORE", "dst", "nokey", "0", "-1"],
+    ] {
+        assert_reply!(c, ["WATCH", "z", "dst"], b"+OK\r\n");
+        c.call(noop).await;
+        assert_reply!(c, ["MULTI"], b"+OK\r\n");
+        assert_reply!(c, ["ZCARD", "z"], b"+QUEUED\r\n");
+        assert_reply!(c, ["EXEC"], b"*1\r\n:1\r\n");
+    }
+    for change in [
+        &["ZADD", "z", "2", "a"][..],
+        &["ZINCRBY", "z", "1", "a"],
+        &["ZADD", "z", "1", "b"],
+        &["ZREM", "z", "b"],
+    ] {
+        assert_reply!(c, ["WATCH", "z"], b"+OK\r\n");
+        c.call(change).await;
+        assert_reply!(c, ["MULTI"], b"+OK\r\n");
+        assert_reply!(c, ["ZCARD", "z"], b"+QUEUED\r\n");
+        assert_reply!(c, ["EXEC"], b"*-1\r\n");
+    }
+}

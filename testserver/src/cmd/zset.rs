@@ -265,7 +265,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], incr: bool) -> CmdResult {
     if f.nx && f.xx {
         return Err("ERR XX and NX options at the same time are not compatible".into());
     }
-    if (f.gt && f.nx) || (f.lt && f.nx) || (f.gt && f.lt) {
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
         return Err("ERR GT, LT, and/or NX options at the same time are not compatible".into());
     }
     if f.incr && rest.len() > 2 {
@@ -624,7 +624,7 @@ fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     };
     let members: Vec<&Bytes> = members
         .into_iter()
-        .filter(|m| pattern.is_none_or(|p| glob_match(p, m, false)))
+        .filter(|m| pattern.map_or(true, |p| glob_match(p, m, false)))
         .collect();
     out.array(2);
     out.bulk(next.to_string().as_bytes());

@@ -77,9 +77,9 @@ impl ScoreRange {
     }
 
     /// The range as bounds on the (score, member) order. Only meaningful when not empty.
-    fn bounds(&self) -> (Bound<(Score, Bytes)>, Bound<(Score, Bytes)>) {
+    fn bounds(&self) -> (Bound<Entry>, Bound<Entry>) {
         let lo = if self.min_ex {
-            Score(self.min.next_up())
+            Score(next_up(self.min))
         } else {
             Score(self.min)
         };
@@ -88,11 +88,26 @@ impl ScoreRange {
         } else if self.max == f64::INFINITY {
             Bound::Unbounded
         } else {
-            Bound::Excluded((Score(self.max.next_up()), Bytes::new()))
+            Bound::Excluded((Score(next_up(self.max)), Bytes::new()))
         };
         // The empty member sorts first, so these bounds take in every member of a score.
         (Bound::Included((lo, Bytes::new())), hi)
     }
+}
+
+/// A position in the (score, member) order.
+type Entry = (Score, Bytes);
+
+/// The smallest double above `x` (`f64::next_up` is newer than the crate's MSRV).
+fn next_up(x: f64) -> f64 {
+    if x.is_nan() || x == f64::INFINITY {
+        return x;
+    }
+    if x == 0.0 {
+        return f64::from_bits(1);
+    }
+    let bits = x.to_bits();
+    f64::from_bits(if x > 0.0 { bits + 1 } else { bits - 1 })
 }
 
 /// One end of a lexicographic range: `-`, `+`, `[member` or `(member`.
@@ -233,13 +248,13 @@ impl ZSet {
             z.insert(m, s, &no_limits);
         }
         if z.len() <= limits.entries && z.scores.keys().all(|m| m.len() <= limits.value) {
-            z.to_listpack();
+            z.convert_to_listpack();
         }
         z
     }
 
     /// Switches to the listpack encoding, which stores `-0` as `0`.
-    fn to_listpack(&mut self) {
+    fn convert_to_listpack(&mut self) {
         self.listpack = true;
         let zeros: Vec<Bytes> = self
             .ordered
@@ -431,6 +446,15 @@ mod tests {
         z.remove(b"c");
         z.remove(b"b");
         assert!(!z.listpack, "never converts back");
+    }
+
+    #[test]
+    fn next_up_steps_one_ulp() {
+        assert_eq!(next_up(0.0), 5e-324);
+        assert_eq!(next_up(-0.0), 5e-324);
+        assert_eq!(next_up(1.0), 1.0 + f64::EPSILON);
+        assert_eq!(next_up(-5e-324), -0.0);
+        assert_eq!(next_up(f64::NEG_INFINITY), f64::MIN);
     }
 
     #[test]
