@@ -2237,3 +2237,105 @@ async fn writes_that_change_nothing_do_not_break_watch() {
         assert_reply!(c, ["EXEC"], b"*-1\r\n");
     }
 }
+#[tokio::test]
+async fn float_syntax() {
+    let (_server, mut c) = start().await;
+    assert_reply!(c, ["ZADD", "z", "0", "a", "1", "b"], b":2\r\n");
+    assert_reply!(
+        c,
+        ["ZCOUNT", "z", " ", "5"],
+        b"-ERR min or max is not a float\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ZCOUNT", "z", "( ", "5"],
+        b"-ERR min or max is not a float\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ZCOUNT", "z", " (1", "5"],
+        b"-ERR min or max is not a float\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ZCOUNT", "z", "1 ", "5"],
+        b"-ERR min or max is not a float\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ZCOUNT", "z", "0x", "5"],
+        b"-ERR min or max is not a float\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ZCOUNT", "z", "1e", "5"],
+        b"-ERR min or max is not a float\r\n"
+    );
+    assert_reply!(c, ["ZCOUNT", "z", "	1", "5"], b":1\r\n");
+    assert_reply!(
+        c,
+        ["ZADD", "z", "0x1p99999", "c"],
+        b"-ERR value is not a valid float\r\n"
+    );
+    assert_reply!(c, ["ZADD", "z", "0X10", "c"], b":1\r\n");
+    assert_reply!(c, ["ZADD", "z", "1E2", "d"], b":1\r\n");
+    assert_reply!(c, ["ZADD", "z", ".5", "e"], b":1\r\n");
+    assert_reply!(c, ["ZADD", "z", "5.", "f"], b":1\r\n");
+    assert_reply!(c, ["ZADD", "z", "+.5e1", "g"], b":1\r\n");
+    assert_reply!(c, ["ZADD", "z", "INFINITY", "h"], b":1\r\n");
+    assert_reply!(c, ["ZADD", "z", "-Inf", "i"], b":1\r\n");
+    assert_reply!(c, ["ZADD", "z", "1e308", "j"], b":1\r\n");
+    assert_reply!(
+        c,
+        ["ZADD", "z", "2e308", "j"],
+        b"-ERR value is not a valid float\r\n"
+    );
+    assert_reply!(c, ["ZADD", "z", "0x1.8p1", "k"], b":1\r\n");
+    assert_reply!(c, ["ZADD", "z", "1e-310", "l"], b":1\r\n");
+    assert_reply!(
+        c,
+        ["ZADD", "z", "--", "m"],
+        b"-ERR value is not a valid float\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ZADD", "z", ".", "m"],
+        b"-ERR value is not a valid float\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ZADD", "z", "1_0", "m"],
+        b"-ERR value is not a valid float\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ZADD", "z", "infin", "m"],
+        b"-ERR value is not a valid float\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ZADD", "z", "0x", "m"],
+        b"-ERR value is not a valid float\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ZADD", "z", "	1", "m"],
+        b"-ERR value is not a valid float\r\n"
+    );
+    assert_reply!(c, ["ZRANGE", "z", "0", "-1", "WITHSCORES"], b"*24\r\n$1\r\ni\r\n$4\r\n-inf\r\n$1\r\na\r\n$1\r\n0\r\n$1\r\nl\r\n$23\r\n9.9999999999999694e-311\r\n$1\r\ne\r\n$3\r\n0.5\r\n$1\r\nb\r\n$1\r\n1\r\n$1\r\nk\r\n$1\r\n3\r\n$1\r\nf\r\n$1\r\n5\r\n$1\r\ng\r\n$1\r\n5\r\n$1\r\nc\r\n$2\r\n16\r\n$1\r\nd\r\n$3\r\n100\r\n$1\r\nj\r\n$6\r\n1e+308\r\n$1\r\nh\r\n$3\r\ninf\r\n");
+    assert_reply!(
+        c,
+        ["ZUNION", "1", "z", "WEIGHTS", "1e400"],
+        b"-ERR weight value is not a float\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ZUNION", "1", "z", "WEIGHTS", " 1"],
+        b"-ERR weight value is not a float\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ZUNION", "1", "z", "WEIGHTS", "nan"],
+        b"-ERR weight value is not a float\r\n"
+    );
+}

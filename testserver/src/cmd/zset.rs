@@ -98,7 +98,8 @@ pub(super) fn changed(ctx: &mut Ctx<'_>, key: &[u8], n: usize) {
 
 /// A C `strtod` over the whole argument: decimal or hex, `inf`/`infinity`/`nan`, optional sign,
 /// leading whitespace allowed. Returns the value and whether it overflowed or underflowed to
-/// zero (`ERANGE` cases Redis rejects for scores). `None` if anything is left unparsed.
+/// zero (`ERANGE` cases Redis rejects for scores). `None` if anything is left unparsed or
+/// nothing was converted.
 pub(super) fn strtod(arg: &[u8]) -> Option<(f64, bool)> {
     let s = std::str::from_utf8(arg).ok()?;
     let s = s.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
@@ -113,7 +114,8 @@ pub(super) fn strtod(arg: &[u8]) -> Option<(f64, bool)> {
     } else if lower == "nan" {
         (f64::NAN, false)
     } else if let Some(hex) = lower.strip_prefix("0x") {
-        (parse_hex(hex)?, false)
+        let v = parse_hex(hex)?;
+        (v, v.is_infinite())
     } else {
         let ok = !lower.is_empty()
             && lower
@@ -175,7 +177,8 @@ fn parse_range_end(arg: &[u8]) -> Option<(f64, bool)> {
         Some(b'(') => (true, &arg[1..]),
         _ => (false, arg),
     };
-    let v = if rest.iter().all(u8::is_ascii_whitespace) {
+    // strtod of "" converts nothing and stops at the end: Redis reads it as 0.
+    let v = if rest.is_empty() {
         0.0
     } else {
         strtod(rest)?.0
