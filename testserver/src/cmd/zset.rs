@@ -223,6 +223,9 @@ pub(super) fn rank_range(start: i64, stop: i64, len: usize) -> Option<(usize, us
     Some((start as usize, stop.min(len - 1) as usize))
 }
 
+/// A score and the member argument it goes with.
+type ScoredArg<'a> = (f64, &'a Bytes);
+
 #[derive(Default)]
 struct ZaddFlags {
     nx: bool,
@@ -241,9 +244,8 @@ fn zincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     zadd_generic(ctx, argv, true)
 }
 
-/// ZADD and ZINCRBY (which Redis runs as ZADD with INCR, flags parsing included).
-fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], incr: bool) -> CmdResult {
-    let key = &argv[1];
+/// ZADD's flags and (score, member) pairs, with Redis's checks in Redis's order.
+fn parse_zadd(argv: &[Bytes], incr: bool) -> Result<(ZaddFlags, Vec<ScoredArg<'_>>), Error> {
     let mut f = ZaddFlags {
         incr,
         ..ZaddFlags::default()
@@ -278,7 +280,13 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], incr: bool) -> CmdResult {
         .chunks(2)
         .map(|p| Ok((parse_score(&p[0], msg::NOT_FLOAT)?, &p[1])))
         .collect::<Result<Vec<_>, Error>>()?;
+    Ok((f, pairs))
+}
 
+/// ZADD and ZINCRBY (which Redis runs as ZADD with INCR, flags parsing included).
+fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], incr: bool) -> CmdResult {
+    let key = &argv[1];
+    let (f, pairs) = parse_zadd(argv, incr)?;
     let limits = limits(ctx);
     let now = ctx.now;
     let db = ctx.db();
