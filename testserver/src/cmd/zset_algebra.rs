@@ -333,3 +333,55 @@ fn store_result(ctx: &mut Ctx<'_>, dst: &Bytes, result: Vec<(Bytes, f64)>) -> Cm
     ctx.out.int(n as i64);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::ListpackLimits;
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    fn sorted(mut v: Vec<(Bytes, f64)>) -> Vec<(Bytes, f64)> {
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+
+    #[test]
+    fn plain_sets_score_one() {
+        let limits = ListpackLimits {
+            entries: 128,
+            value: 64,
+        };
+        let ints = Set::Intset(vec![1, 2, 3]);
+        let strs = Set::Table([b("a"), b("2"), b("01")].into_iter().collect());
+        let z = ZSet::from_pairs([(b("2"), 7.0), (b("a"), 5.0)], &limits);
+        let inputs = [
+            (Input::S(&ints), 1.0),
+            (Input::S(&strs), 2.0),
+            (Input::Z(&z), 1.0),
+        ];
+        assert_eq!(
+            sorted(union(&inputs, Aggregate::Sum)),
+            vec![
+                (b("01"), 2.0),
+                (b("1"), 1.0),
+                (b("2"), 10.0),
+                (b("3"), 1.0),
+                (b("a"), 7.0),
+            ]
+        );
+        assert_eq!(
+            intersection(&inputs, Aggregate::Max, 0),
+            vec![(b("2"), 7.0)]
+        );
+        // "01" is not the integer 1 of an intset.
+        let pair = [(Input::S(&strs), 1.0), (Input::S(&ints), 1.0)];
+        assert_eq!(intersection(&pair, Aggregate::Sum, 0), vec![(b("2"), 2.0)]);
+        assert_eq!(
+            sorted(difference(&[(Input::S(&ints), 1.0), (Input::Z(&z), 1.0)])),
+            vec![(b("1"), 1.0), (b("3"), 1.0)]
+        );
+    }
+}
