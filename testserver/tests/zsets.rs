@@ -2339,3 +2339,204 @@ async fn float_syntax() {
         b"-ERR weight value is not a float\r\n"
     );
 }
+
+// ---- Differential: random commands against a real Redis, when one is given. ----
+
+/// A small deterministic generator (xorshift), so a failing sequence can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[(self.next() % items.len() as u64) as usize]
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+/// With `long`, some members are too long for a listpack (so sets turn into skiplists) and
+/// ZSCAN, whose order then depends on hashing, is left out, as are lex ranges: over mixed
+/// scores their result depends on the skiplist's random levels (we follow the listpack walk).
+fn random_command(r: &mut Rng, long: bool) -> Vec<String> {
+    const KEYS: &[&str] = &["z1", "z2", "z3"];
+    const SHORT: &[&str] = &["a", "b", "c", "d", "e", "f", "10", "-1"];
+    const LONG: &[&str] = &[
+        "a",
+        "b",
+        "c",
+        "10",
+        "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm",
+    ];
+    let members = if long { LONG } else { SHORT };
+    const SCORES: &[&str] = &["0", "-0", "1", "1.5", "-2", "inf", "-inf", "0.1", "3", "2"];
+    const RANKS: &[&str] = &["0", "1", "-1", "-2", "2", "5", "-10"];
+    const MINS: &[&str] = &["-inf", "0", "(0", "1", "(1.5", "2", "+inf", "(inf", "-0"];
+    const LEX: &[&str] = &["-", "+", "[a", "(b", "[c", "(e", "[f", "[10"];
+    let key = r.pick(KEYS).to_string();
+    let mut cmd: Vec<String> = Vec::new();
+    let s = |v: &str| v.to_string();
+    match r.next() % 24 {
+        0..=3 => {
+            cmd.extend([s("ZADD"), key]);
+            for flag in ["NX", "XX", "GT", "LT", "CH"] {
+                if r.chance(12) {
+                    cmd.push(s(flag));
+                }
+            }
+            let incr = r.chance(15);
+            if incr {
+                cmd.push(s("INCR"));
+            }
+            for _ in 0..if incr { 1 } else { 1 + r.next() % 3 } {
+                cmd.extend([s(r.pick(SCORES)), s(r.pick(members))]);
+            }
+        }
+        4 => cmd.extend([s("ZINCRBY"), key, s(r.pick(SCORES)), s(r.pick(members))]),
+        5 => cmd.extend([s("ZREM"), key, s(r.pick(members)), s(r.pick(members))]),
+        6 => {
+            cmd.extend([s("ZRANGE"), key]);
+            match r.next() % 3 {
+                0 => cmd.extend([s(r.pick(RANKS)), s(r.pick(RANKS))]),
+                1 => {
+                    cmd.extend([s(r.pick(MINS)), s(r.pick(MINS)), s("BYSCORE")]);
+                }
+                _ if long => cmd.extend([s(r.pick(RANKS)), s(r.pick(RANKS))]),
+                _ => cmd.extend([s(r.pick(LEX)), s(r.pick(LEX)), s("BYLEX")]),
+            }
+            if r.chance(40) {
+                cmd.push(s("REV"));
+            }
+            if r.chance(30) {
+                cmd.extend([s("LIMIT"), s(r.pick(RANKS)), s(r.pick(RANKS))]);
+            }
+            if r.chance(50) {
+                cmd.push(s("WITHSCORES"));
+            }
+        }
+        7 => cmd.extend([s("ZCOUNT"), key, s(r.pick(MINS)), s(r.pick(MINS))]),
+        8 | 15 if long => cmd.extend([s("ZCARD"), key]),
+        8 => cmd.extend([s("ZLEXCOUNT"), key, s(r.pick(LEX)), s(r.pick(LEX))]),
+        9 => cmd.extend([
+            s(r.pick(&["ZRANK", "ZREVRANK", "ZSCORE"])),
+            key,
+            s(r.pick(members)),
+        ]),
+        10 => cmd.extend([s("ZMSCORE"), key, s(r.pick(members)), s(r.pick(members))]),
+        11 => {
+            cmd.extend([s(r.pick(&["ZPOPMIN", "ZPOPMAX"])), key]);
+            if r.chance(50) {
+                cmd.push(s(r.pick(&["0", "1", "2", "5"])));
+            }
+        }
+        12 => cmd.extend([
+            s("ZMPOP"),
+            s("2"),
+            key,
+            s(r.pick(KEYS)),
+            s(r.pick(&["MIN", "MAX"])),
+            s("COUNT"),
+            s(r.pick(&["1", "2", "9"])),
+        ]),
+        13 => cmd.extend([
+            s("ZREMRANGEBYRANK"),
+            key,
+            s(r.pick(RANKS)),
+            s(r.pick(RANKS)),
+        ]),
+        14 => cmd.extend([s("ZREMRANGEBYSCORE"), key, s(r.pick(MINS)), s(r.pick(MINS))]),
+        15 => cmd.extend([s("ZREMRANGEBYLEX"), key, s(r.pick(LEX)), s(r.pick(LEX))]),
+        16..=18 => {
+            let op = r.pick(&[
+                "ZUNION",
+                "ZINTER",
+                "ZDIFF",
+                "ZUNIONSTORE",
+                "ZINTERSTORE",
+                "ZDIFFSTORE",
+            ]);
+            cmd.push(s(op));
+            if op.ends_with("STORE") {
+                cmd.push(s(r.pick(KEYS)));
+            }
+            cmd.extend([s("2"), key, s(r.pick(KEYS))]);
+            if op != "ZDIFF" && op != "ZDIFFSTORE" {
+                if r.chance(40) {
+                    cmd.extend([s("WEIGHTS"), s(r.pick(SCORES)), s(r.pick(SCORES))]);
+                }
+                if r.chance(40) {
+                    cmd.extend([s("AGGREGATE"), s(r.pick(&["SUM", "MIN", "MAX"]))]);
+                }
+            }
+            if !op.ends_with("STORE") && r.chance(50) {
+                cmd.push(s("WITHSCORES"));
+            }
+        }
+        19 => {
+            cmd.extend([s("ZRANGESTORE"), s(r.pick(KEYS)), key]);
+            cmd.extend([s(r.pick(MINS)), s(r.pick(MINS)), s("BYSCORE")]);
+            if r.chance(40) {
+                cmd.push(s("REV"));
+            }
+        }
+        20 => cmd.extend([s("ZINTERCARD"), s("2"), key, s(r.pick(KEYS))]),
+        21 => cmd.extend([s("ZCARD"), key]),
+        22 if !long => cmd.extend([s("ZSCAN"), key, s("0")]),
+        22 => cmd.extend([s("ZCARD"), key]),
+        _ => cmd.extend([s("ZRANDMEMBER"), key, s("50"), s("WITHSCORES")]),
+    }
+    cmd
+}
+
+/// Set `ZSET_DIFF_REDIS=127.0.0.1:PORT` (a scratch Redis 7.0 instance: it is FLUSHALLed) and
+/// run with `--ignored` to compare thousands of random commands byte for byte.
+#[tokio::test]
+#[ignore]
+async fn differential_against_real_redis() {
+    let Ok(addr) = std::env::var("ZSET_DIFF_REDIS") else {
+        eprintln!("ZSET_DIFF_REDIS not set");
+        return;
+    };
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    let runs = [
+        (0x2545_f491_4f6c_dd1d_u64, false, false),
+        (0x9e37_79b9_7f4a_7c15, true, false),
+        (0xd1b5_4a32_d192_ed03, false, true),
+        (0x8cb9_2ba7_2f3d_8dd7, true, true),
+        (0x1234_5678_9abc_def1, false, false),
+    ];
+    for (seed, resp3, long) in runs {
+        let (_server, mut ours) = start().await;
+        let mut real = RawConn::connect(addr).await;
+        real.call(&["FLUSHALL"]).await;
+        if resp3 {
+            ours.call(&["HELLO", "3"]).await;
+            real.call(&["HELLO", "3"]).await;
+        }
+        let mut r = Rng(seed);
+        for i in 0..5000 {
+            let cmd = random_command(&mut r, long);
+            let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
+            let before = ours
+                .call(&["ZRANGE", &cmd[1], "0", "-1", "WITHSCORES"])
+                .await;
+            let want = real.call(&argv).await;
+            let got = ours.call(&argv).await;
+            if got != want {
+                eprintln!("{} before: {:?}", cmd[1], String::from_utf8_lossy(&before));
+            }
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want),
+                "command #{i} {argv:?} (resp3: {resp3}, long: {long})"
+            );
+        }
+    }
+}

@@ -402,11 +402,26 @@ impl ZSet {
             return Box::new(std::iter::empty());
         }
         let (r, from) = (range.clone(), range.clone());
+        // The walk starts at the first member past the near end; if that one is already beyond
+        // the far end the result is empty, whatever the offset.
         if rev {
-            let start = self.iter().rev().skip_while(move |(m, _)| !from.lte_max(m));
+            let mut start = self
+                .iter()
+                .rev()
+                .skip_while(move |(m, _)| !from.lte_max(m))
+                .peekable();
+            if !start.peek().is_some_and(|(m, _)| range.gte_min(m)) {
+                return Box::new(std::iter::empty());
+            }
             Box::new(start.skip(offset).take_while(move |(m, _)| r.gte_min(m)))
         } else {
-            let start = self.iter().skip_while(move |(m, _)| !from.gte_min(m));
+            let mut start = self
+                .iter()
+                .skip_while(move |(m, _)| !from.gte_min(m))
+                .peekable();
+            if !start.peek().is_some_and(|(m, _)| range.lte_max(m)) {
+                return Box::new(std::iter::empty());
+            }
             Box::new(start.skip(offset).take_while(move |(m, _)| r.lte_max(m)))
         }
     }
