@@ -2365,17 +2365,8 @@ impl Rng {
 /// With `long`, some members are too long for a listpack (so sets turn into skiplists) and
 /// ZSCAN, whose order then depends on hashing, is left out, as are lex ranges: over mixed
 /// scores their result depends on the skiplist's random levels (we follow the listpack walk).
-fn random_command(r: &mut Rng, long: bool) -> Vec<String> {
+fn random_command(r: &mut Rng, members: &[&str], long: bool) -> Vec<String> {
     const KEYS: &[&str] = &["z1", "z2", "z3"];
-    const SHORT: &[&str] = &["a", "b", "c", "d", "e", "f", "10", "-1"];
-    const LONG: &[&str] = &[
-        "a",
-        "b",
-        "c",
-        "10",
-        "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm",
-    ];
-    let members = if long { LONG } else { SHORT };
     const SCORES: &[&str] = &["0", "-0", "1", "1.5", "-2", "inf", "-inf", "0.1", "3", "2"];
     const RANKS: &[&str] = &["0", "1", "-1", "-2", "2", "5", "-10"];
     const MINS: &[&str] = &["-inf", "0", "(0", "1", "(1.5", "2", "+inf", "(inf", "-0"];
@@ -2383,7 +2374,7 @@ fn random_command(r: &mut Rng, long: bool) -> Vec<String> {
     let key = r.pick(KEYS).to_string();
     let mut cmd: Vec<String> = Vec::new();
     let s = |v: &str| v.to_string();
-    match r.next() % 24 {
+    match r.next() % 26 {
         0..=3 => {
             cmd.extend([s("ZADD"), key]);
             for flag in ["NX", "XX", "GT", "LT", "CH"] {
@@ -2395,7 +2386,8 @@ fn random_command(r: &mut Rng, long: bool) -> Vec<String> {
             if incr {
                 cmd.push(s("INCR"));
             }
-            for _ in 0..if incr { 1 } else { 1 + r.next() % 3 } {
+            let most = if members.len() > 50 { 40 } else { 3 };
+            for _ in 0..if incr { 1 } else { 1 + r.next() % most } {
                 cmd.extend([s(r.pick(SCORES)), s(r.pick(members))]);
             }
         }
@@ -2490,7 +2482,23 @@ fn random_command(r: &mut Rng, long: bool) -> Vec<String> {
         21 => cmd.extend([s("ZCARD"), key]),
         22 if !long => cmd.extend([s("ZSCAN"), key, s("0")]),
         22 => cmd.extend([s("ZCARD"), key]),
-        _ => cmd.extend([s("ZRANDMEMBER"), key, s("50"), s("WITHSCORES")]),
+        23 => cmd.extend([s("ZRANDMEMBER"), key, s("500"), s("WITHSCORES")]),
+        24 => cmd.extend([
+            s(r.pick(&["BZPOPMIN", "BZPOPMAX"])),
+            key,
+            s(r.pick(KEYS)),
+            s("0.01"),
+        ]),
+        _ => cmd.extend([
+            s("BZMPOP"),
+            s("0.01"),
+            s("2"),
+            key,
+            s(r.pick(KEYS)),
+            s(r.pick(&["MIN", "MAX"])),
+            s("COUNT"),
+            s("3"),
+        ]),
     }
     cmd
 }
@@ -2505,14 +2513,26 @@ async fn differential_against_real_redis() {
         return;
     };
     let addr: std::net::SocketAddr = addr.parse().unwrap();
-    let runs = [
-        (0x2545_f491_4f6c_dd1d_u64, false, false),
-        (0x9e37_79b9_7f4a_7c15, true, false),
-        (0xd1b5_4a32_d192_ed03, false, true),
-        (0x8cb9_2ba7_2f3d_8dd7, true, true),
-        (0x1234_5678_9abc_def1, false, false),
+    const SHORT: &[&str] = &["a", "b", "c", "d", "e", "f", "10", "-1"];
+    const LONG: &[&str] = &[
+        "a",
+        "b",
+        "c",
+        "10",
+        "mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm",
     ];
-    for (seed, resp3, long) in runs {
+    let many: Vec<String> = (0..300).map(|i| format!("m{i}")).collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    // (seed, RESP3, members, may become skiplists)
+    let runs: [(u64, bool, &[&str], bool); 6] = [
+        (0x2545_f491_4f6c_dd1d, false, SHORT, false),
+        (0x9e37_79b9_7f4a_7c15, true, SHORT, false),
+        (0xd1b5_4a32_d192_ed03, false, LONG, true),
+        (0x8cb9_2ba7_2f3d_8dd7, true, LONG, true),
+        (0x1234_5678_9abc_def1, false, SHORT, false),
+        (0x0fed_cba9_8765_4321, true, &many, true),
+    ];
+    for (seed, resp3, members, long) in runs {
         let (_server, mut ours) = start().await;
         let mut real = RawConn::connect(addr).await;
         real.call(&["FLUSHALL"]).await;
@@ -2521,8 +2541,8 @@ async fn differential_against_real_redis() {
             real.call(&["HELLO", "3"]).await;
         }
         let mut r = Rng(seed);
-        for i in 0..5000 {
-            let cmd = random_command(&mut r, long);
+        for i in 0..3000 {
+            let cmd = random_command(&mut r, members, long);
             let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
             let before = ours
                 .call(&["ZRANGE", &cmd[1], "0", "-1", "WITHSCORES"])
