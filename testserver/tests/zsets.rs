@@ -2560,3 +2560,20 @@ async fn differential_against_real_redis() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_key_named_twice_is_served_once() {
+    let (server, mut waiter) = start().await;
+    let mut writer = RawConn::connect(server.addr()).await;
+    waiter.send(&["BZPOPMAX", "z", "z", "0"]).await;
+    assert_eq!(
+        waiter.read_raw_timeout(Duration::from_millis(30)).await,
+        None
+    );
+    assert_reply!(writer, ["ZADD", "z", "1", "a", "2", "b"], b":2\r\n");
+    assert_eq!(
+        waiter.read_raw().await,
+        b"*3\r\n$1\r\nz\r\n$1\r\nb\r\n$1\r\n2\r\n"
+    );
+    assert_reply!(waiter, ["ZRANGE", "z", "0", "-1"], b"*1\r\n$1\r\na\r\n");
+}
