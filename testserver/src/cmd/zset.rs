@@ -521,33 +521,12 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         out.array(0);
         return Ok(());
     };
-    let all: Vec<(&Bytes, f64)> = z.iter().collect();
-    let uniq = count > 0;
-    let n = count.unsigned_abs();
-    if n == 0 {
+    if count == 0 {
         out.array(0);
         return Ok(());
     }
-    let picks: Vec<usize> = if !uniq || n == 1 {
-        if n > MAX_RANDOM_REPLY {
-            return Err("ERR value is out of range".into());
-        }
-        (0..n)
-            .map(|_| (crate::keyspace::random_u64() % all.len() as u64) as usize)
-            .collect()
-    } else if n >= all.len() as u64 {
-        // The whole set, walked from the top as Redis's `zuiNext` does.
-        (0..all.len()).rev().collect()
-    } else {
-        // A random sample of distinct positions (partial Fisher-Yates).
-        let mut idx: Vec<usize> = (0..all.len()).collect();
-        for i in 0..n as usize {
-            let j = i + (crate::keyspace::random_u64() % (idx.len() - i) as u64) as usize;
-            idx.swap(i, j);
-        }
-        idx.truncate(n as usize);
-        idx
-    };
+    let all: Vec<(&Bytes, f64)> = z.iter().collect();
+    let picks = random_positions(all.len(), count)?;
     write_pairs(
         out,
         picks.iter().map(|&i| (all[i].0.as_ref(), all[i].1)),
@@ -555,6 +534,32 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         withscores,
     );
     Ok(())
+}
+
+/// Which ranks ZRANDMEMBER returns for a non-zero `count` out of `len` (> 0) members: with a
+/// negative count (or 1) any member each time; with a count covering the set, all of it from
+/// the top (Redis walks it with `zuiNext`); otherwise distinct members at random.
+fn random_positions(len: usize, count: i64) -> Result<Vec<usize>, Error> {
+    let n = count.unsigned_abs();
+    let random = |below: usize| (crate::keyspace::random_u64() % below as u64) as usize;
+    if count < 0 || n == 1 {
+        if n > MAX_RANDOM_REPLY {
+            return Err("ERR value is out of range".into());
+        }
+        return Ok((0..n).map(|_| random(len)).collect());
+    }
+    if n >= len as u64 {
+        return Ok((0..len).rev().collect());
+    }
+    // Partial Fisher-Yates: the first `n` slots end up a uniform sample.
+    let n = n as usize;
+    let mut idx: Vec<usize> = (0..len).collect();
+    for i in 0..n {
+        let j = i + random(len - i);
+        idx.swap(i, j);
+    }
+    idx.truncate(n);
+    Ok(idx)
 }
 
 /// Writes `len` members, with scores as [`ZRANGE`](super::zset_range) replies them: a flat
