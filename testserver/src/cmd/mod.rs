@@ -26,6 +26,9 @@ mod sort;
 mod string;
 mod tx;
 mod zset;
+mod zset_algebra;
+mod zset_pop;
+mod zset_range;
 
 use std::borrow::Cow;
 use std::collections::HashMap;

@@ -1,5 +1,653 @@
-//! zset commands.
+//! Sorted-set commands: ZADD and the single-key reads and writes, plus the helpers the other
+//! `zset_*` files share (typed lookup, score and range parsing). Ranges live in `zset_range.rs`,
+//! pops in `zset_pop.rs`, ZUNION/ZINTER/ZDIFF in `zset_algebra.rs`.
 
-use super::Handler;
+use bytes::Bytes;
+use rediscover::error_codes::msg;
+use rediscover::resp::format_double;
 
-pub(crate) const COMMANDS: &[(&str, Handler)] = &[];
+use super::{
+    eq_ic, owned, parse_i64, zset_algebra, zset_pop, zset_range, CmdResult, Ctx, Error, Handler,
+};
+use crate::glob::glob_match;
+use crate::keyspace::{scan_step, Db, LexBound, LexRange, ListpackLimits, ScoreRange, Value, ZSet};
+
+pub(crate) const COMMANDS: &[(&str, Handler)] = &[
+    ("zadd", zadd),
+    ("zincrby", zincrby),
+    ("zrem", zrem),
+    ("zcard", zcard),
+    ("zscore", zscore),
+    ("zmscore", zmscore),
+    ("zrank", zrank),
+    ("zrevrank", zrevrank),
+    ("zcount", zcount),
+    ("zlexcount", zlexcount),
+    ("zremrangebyrank", zremrangebyrank),
+    ("zremrangebyscore", zremrangebyscore),
+    ("zremrangebylex", zremrangebylex),
+    ("zrandmember", zrandmember),
+    ("zscan", zscan),
+    ("zrange", zset_range::zrange),
+    ("zrangestore", zset_range::zrangestore),
+    ("zrevrange", zset_range::zrevrange),
+    ("zrangebyscore", zset_range::zrangebyscore),
+    ("zrevrangebyscore", zset_range::zrevrangebyscore),
+    ("zrangebylex", zset_range::zrangebylex),
+    ("zrevrangebylex", zset_range::zrevrangebylex),
+    ("zpopmin", zset_pop::zpopmin),
+    ("zpopmax", zset_pop::zpopmax),
+    ("bzpopmin", zset_pop::bzpopmin),
+    ("bzpopmax", zset_pop::bzpopmax),
+    ("zmpop", zset_pop::zmpop),
+    ("bzmpop", zset_pop::bzmpop),
+    ("zunion", zset_algebra::zunion),
+    ("zinter", zset_algebra::zinter),
+    ("zdiff", zset_algebra::zdiff),
+    ("zunionstore", zset_algebra::zunionstore),
+    ("zinterstore", zset_algebra::zinterstore),
+    ("zdiffstore", zset_algebra::zdiffstore),
+    ("zintercard", zset_algebra::zintercard),
+];
+
+const NAN_SCORE: &str = "ERR resulting score is not a number (NaN)";
+
+/// The encoding thresholds from the node's config.
+pub(super) fn limits(ctx: &Ctx<'_>) -> ListpackLimits {
+    ListpackLimits {
+        entries: ctx.node.config.zset_max_listpack_entries,
+        value: ctx.node.config.zset_max_listpack_value,
+    }
+}
+
+/// The sorted set at `key`, `None` if there is no key, WRONGTYPE for another type.
+pub(super) fn read<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a ZSet>, Error> {
+    match db.get(key, now) {
+        None => Ok(None),
+        Some(Value::ZSet(z)) => Ok(Some(z)),
+        Some(_) => Err(msg::WRONGTYPE.into()),
+    }
+}
+
+/// [`read`] for changes in place.
+pub(super) fn write<'a>(
+    db: &'a mut Db,
+    key: &[u8],
+    now: i64,
+) -> Result<Option<&'a mut ZSet>, Error> {
+    match db.get_mut(key, now) {
+        None => Ok(None),
+        Some(Value::ZSet(z)) => Ok(Some(z)),
+        Some(_) => Err(msg::WRONGTYPE.into()),
+    }
+}
+
+/// Records a change of `n` elements of `key` (Redis signals the key once and counts `n` in
+/// `server.dirty`), deleting the key if the set became empty.
+pub(super) fn changed(ctx: &mut Ctx<'_>, key: &[u8], n: usize) {
+    if n == 0 {
+        return;
+    }
+    let now = ctx.now;
+    if matches!(read(ctx.db(), key, now), Ok(Some(z)) if z.is_empty()) {
+        ctx.db().remove(key);
+    }
+    ctx.modified(key);
+    ctx.dirty(n as u64 - 1);
+}
+
+/// A C `strtod` over the whole argument: decimal or hex, `inf`/`infinity`/`nan`, optional sign,
+/// leading whitespace allowed. Returns the value and whether it overflowed or underflowed to
+/// zero (`ERANGE` cases Redis rejects for scores). `None` if anything is left unparsed or
+/// nothing was converted.
+pub(super) fn strtod(arg: &[u8]) -> Option<(f64, bool)> {
+    let s = std::str::from_utf8(arg).ok()?;
+    let s = s.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let lower = body.to_ascii_lowercase();
+    let (v, range_err) = if lower == "inf" || lower == "infinity" {
+        (f64::INFINITY, false)
+    } else if lower == "nan" {
+        (f64::NAN, false)
+    } else if let Some(hex) = lower.strip_prefix("0x") {
+        let v = parse_hex(hex)?;
+        (v, v.is_infinite())
+    } else {
+        let ok = !lower.is_empty()
+            && lower
+                .bytes()
+                .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'-' | b'+'))
+            && lower
+                .bytes()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit() || c == b'.');
+        if !ok {
+            return None;
+        }
+        let v: f64 = lower.parse().ok()?;
+        let mantissa = lower.split('e').next().unwrap_or("");
+        let nonzero = mantissa.bytes().any(|c| (b'1'..=b'9').contains(&c));
+        (v, v.is_infinite() || (v == 0.0 && nonzero))
+    };
+    Some((if neg { -v } else { v }, range_err))
+}
+
+/// Hex float digits after `0x`: `h.hhh` with an optional binary exponent `p[+-]d`.
+fn parse_hex(s: &str) -> Option<f64> {
+    let (mant, exp) = match s.split_once('p') {
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
+        None => (s, 0),
+    };
+    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut v = 0f64;
+    for c in int.chars() {
+        v = v * 16.0 + f64::from(c.to_digit(16)?);
+    }
+    let mut scale = 1.0 / 16.0;
+    for c in frac.chars() {
+        v += f64::from(c.to_digit(16)?) * scale;
+        scale /= 16.0;
+    }
+    Some(v * 2f64.powi(exp))
+}
+
+/// A score or weight as Redis's `getDoubleFromObject` reads it: whole argument, no leading
+/// space, no NaN, no overflow or underflow to zero.
+pub(super) fn parse_score(arg: &[u8], err: &'static str) -> Result<f64, Error> {
+    if arg.first().is_some_and(u8::is_ascii_whitespace) {
+        return Err(err.into());
+    }
+    match strtod(arg) {
+        Some((v, false)) if !v.is_nan() => Ok(v),
+        _ => Err(err.into()),
+    }
+}
+
+/// A score range end (`zslParseRange`): `(` for exclusive, then `strtod` — which also takes
+/// leading spaces and the empty string (as 0), like Redis does.
+fn parse_range_end(arg: &[u8]) -> Option<(f64, bool)> {
+    let (ex, rest) = match arg.first() {
+        Some(b'(') => (true, &arg[1..]),
+        _ => (false, arg),
+    };
+    // strtod of "" converts nothing and stops at the end: Redis reads it as 0.
+    let v = if rest.is_empty() {
+        0.0
+    } else {
+        strtod(rest)?.0
+    };
+    (!v.is_nan()).then_some((v, ex))
+}
+
+/// `min max` of ZRANGEBYSCORE and friends.
+pub(super) fn parse_score_range(min: &[u8], max: &[u8]) -> Result<ScoreRange, Error> {
+    match (parse_range_end(min), parse_range_end(max)) {
+        (Some((min, min_ex)), Some((max, max_ex))) => Ok(ScoreRange {
+            min,
+            max,
+            min_ex,
+            max_ex,
+        }),
+        _ => Err(msg::MIN_MAX_NOT_FLOAT.into()),
+    }
+}
+
+/// `min max` of ZRANGEBYLEX and friends.
+pub(super) fn parse_lex_range(min: &[u8], max: &[u8]) -> Result<LexRange, Error> {
+    match (LexBound::parse(min), LexBound::parse(max)) {
+        (Some(min), Some(max)) => Ok(LexRange { min, max }),
+        _ => Err(msg::MIN_MAX_NOT_STRING.into()),
+    }
+}
+
+/// Clamps a `start stop` rank pair (negative counts from the end) to a set of `len`; `None`
+/// when the range is empty.
+pub(super) fn rank_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let stop = if stop < 0 { len + stop } else { stop };
+    if start > stop || start >= len {
+        return None;
+    }
+    Some((start as usize, stop.min(len - 1) as usize))
+}
+
+/// A score and the member argument it goes with.
+type ScoredArg<'a> = (f64, &'a Bytes);
+
+#[derive(Default)]
+struct ZaddFlags {
+    nx: bool,
+    xx: bool,
+    gt: bool,
+    lt: bool,
+    ch: bool,
+    incr: bool,
+}
+
+fn zadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    zadd_generic(ctx, argv, false)
+}
+
+fn zincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    zadd_generic(ctx, argv, true)
+}
+
+/// ZADD's flags and (score, member) pairs, with Redis's checks in Redis's order.
+fn parse_zadd(argv: &[Bytes], incr: bool) -> Result<(ZaddFlags, Vec<ScoredArg<'_>>), Error> {
+    let mut f = ZaddFlags {
+        incr,
+        ..ZaddFlags::default()
+    };
+    let mut idx = 2;
+    while let Some(arg) = argv.get(idx) {
+        match arg.to_ascii_lowercase().as_slice() {
+            b"nx" => f.nx = true,
+            b"xx" => f.xx = true,
+            b"gt" => f.gt = true,
+            b"lt" => f.lt = true,
+            b"ch" => f.ch = true,
+            b"incr" => f.incr = true,
+            _ => break,
+        }
+        idx += 1;
+    }
+    let rest = &argv[idx..];
+    if rest.is_empty() || rest.len() % 2 == 1 {
+        return Err(msg::SYNTAX.into());
+    }
+    if f.nx && f.xx {
+        return Err("ERR XX and NX options at the same time are not compatible".into());
+    }
+    if (f.nx && (f.gt || f.lt)) || (f.gt && f.lt) {
+        return Err("ERR GT, LT, and/or NX options at the same time are not compatible".into());
+    }
+    if f.incr && rest.len() > 2 {
+        return Err("ERR INCR option supports a single increment-element pair".into());
+    }
+    let pairs = rest
+        .chunks(2)
+        .map(|p| Ok((parse_score(&p[0], msg::NOT_FLOAT)?, &p[1])))
+        .collect::<Result<Vec<_>, Error>>()?;
+    Ok((f, pairs))
+}
+
+/// ZADD and ZINCRBY (which Redis runs as ZADD with INCR, flags parsing included).
+fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], incr: bool) -> CmdResult {
+    let key = &argv[1];
+    let (f, pairs) = parse_zadd(argv, incr)?;
+    let limits = limits(ctx);
+    let now = ctx.now;
+    let db = ctx.db();
+    let exists = read(db, key, now)?.is_some();
+    let (mut added, mut updated, mut processed, mut last) = (0usize, 0usize, 0usize, 0.0);
+    let mut nan = false;
+    if exists || !f.xx {
+        if !exists {
+            db.set(owned(key), Value::ZSet(ZSet::new()));
+        }
+        let Some(z) = write(db, key, now)? else {
+            return Err(msg::WRONGTYPE.into());
+        };
+        for (score, member) in pairs {
+            match z.score(member) {
+                Some(cur) => {
+                    if f.nx {
+                        continue;
+                    }
+                    let new = if f.incr { score + cur } else { score };
+                    if new.is_nan() {
+                        nan = true;
+                        break;
+                    }
+                    if (f.lt && new >= cur) || (f.gt && new <= cur) {
+                        continue;
+                    }
+                    processed += 1;
+                    last = new;
+                    if new != cur {
+                        z.insert(owned(member), new, &limits);
+                        updated += 1;
+                    }
+                }
+                None if f.xx => {}
+                None => {
+                    z.insert(owned(member), score, &limits);
+                    added += 1;
+                    processed += 1;
+                    last = score;
+                }
+            }
+        }
+    }
+    changed(ctx, key, added + updated);
+    if nan {
+        return Err(NAN_SCORE.into());
+    }
+    if f.incr {
+        if processed > 0 {
+            ctx.out.double(last);
+        } else {
+            ctx.out.null();
+        }
+    } else {
+        ctx.out
+            .int((if f.ch { added + updated } else { added }) as i64);
+    }
+    Ok(())
+}
+
+fn zrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let mut deleted = 0;
+    if let Some(z) = write(ctx.db(), &argv[1], now)? {
+        for m in &argv[2..] {
+            if z.remove(m).is_some() {
+                deleted += 1;
+                if z.is_empty() {
+                    break;
+                }
+            }
+        }
+    }
+    changed(ctx, &argv[1], deleted);
+    ctx.out.int(deleted as i64);
+    Ok(())
+}
+
+fn zcard(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let (db, out) = ctx.parts();
+    out.int(read(db, &argv[1], now)?.map_or(0, |z| z.len()) as i64);
+    Ok(())
+}
+
+fn zscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let (db, out) = ctx.parts();
+    match read(db, &argv[1], now)?.and_then(|z| z.score(&argv[2])) {
+        Some(s) => out.double(s),
+        None => out.null(),
+    }
+    Ok(())
+}
+
+fn zmscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    let (db, out) = ctx.parts();
+    let z = read(db, &argv[1], now)?;
+    out.array(argv.len() - 2);
+    for m in &argv[2..] {
+        match z.and_then(|z| z.score(m)) {
+            Some(s) => out.double(s),
+            None => out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn zrank(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    rank_generic(ctx, argv, false)
+}
+
+fn zrevrank(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    rank_generic(ctx, argv, true)
+}
+
+fn rank_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], rev: bool) -> CmdResult {
+    let now = ctx.now;
+    let (db, out) = ctx.parts();
+    match read(db, &argv[1], now)?.and_then(|z| z.rank(&argv[2], rev)) {
+        Some(r) => out.int(r as i64),
+        None => out.null(),
+    }
+    Ok(())
+}
+
+fn zcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let range = parse_score_range(&argv[2], &argv[3])?;
+    let now = ctx.now;
+    let (db, out) = ctx.parts();
+    let n = read(db, &argv[1], now)?.map_or(0, |z| z.range_by_score(&range, false, 0).count());
+    out.int(n as i64);
+    Ok(())
+}
+
+fn zlexcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let range = parse_lex_range(&argv[2], &argv[3])?;
+    let now = ctx.now;
+    let (db, out) = ctx.parts();
+    let n = read(db, &argv[1], now)?.map_or(0, |z| z.range_by_lex(&range, false, 0).count());
+    out.int(n as i64);
+    Ok(())
+}
+
+/// Which members a ZREMRANGEBY* command removes.
+enum RemRange {
+    Rank(i64, i64),
+    Score(ScoreRange),
+    Lex(LexRange),
+}
+
+fn zremrangebyrank(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let range = RemRange::Rank(parse_i64(&argv[2])?, parse_i64(&argv[3])?);
+    zremrange(ctx, &argv[1], range)
+}
+
+fn zremrangebyscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let range = RemRange::Score(parse_score_range(&argv[2], &argv[3])?);
+    zremrange(ctx, &argv[1], range)
+}
+
+fn zremrangebylex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let range = RemRange::Lex(parse_lex_range(&argv[2], &argv[3])?);
+    zremrange(ctx, &argv[1], range)
+}
+
+fn zremrange(ctx: &mut Ctx<'_>, key: &Bytes, range: RemRange) -> CmdResult {
+    let now = ctx.now;
+    let mut deleted = 0;
+    if let Some(z) = write(ctx.db(), key, now)? {
+        let victims: Vec<Bytes> = match &range {
+            RemRange::Rank(start, stop) => match rank_range(*start, *stop, z.len()) {
+                Some((a, b)) => z
+                    .range_by_rank(a, b, false)
+                    .map(|(m, _)| m.clone())
+                    .collect(),
+                None => Vec::new(),
+            },
+            RemRange::Score(r) => z
+                .range_by_score(r, false, 0)
+                .map(|(m, _)| m.clone())
+                .collect(),
+            RemRange::Lex(r) => z
+                .range_by_lex(r, false, 0)
+                .map(|(m, _)| m.clone())
+                .collect(),
+        };
+        for m in &victims {
+            z.remove(m);
+        }
+        deleted = victims.len();
+    }
+    changed(ctx, key, deleted);
+    ctx.out.int(deleted as i64);
+    Ok(())
+}
+
+/// Replies bigger than this many elements are refused rather than built in memory (Redis
+/// would try and run out of memory; no test can rely on that).
+const MAX_RANDOM_REPLY: u64 = 1 << 24;
+
+fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let now = ctx.now;
+    if argv.len() == 2 {
+        let (db, out) = ctx.parts();
+        match read(db, &argv[1], now)? {
+            None => out.null(),
+            Some(z) => {
+                let i = (crate::keyspace::random_u64() % z.len() as u64) as usize;
+                if let Some((m, _)) = z.iter().nth(i) {
+                    out.bulk(m);
+                }
+            }
+        }
+        return Ok(());
+    }
+    let count = parse_i64(&argv[2])?;
+    if count == i64::MIN {
+        return Err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807".into());
+    }
+    if argv.len() > 4 || (argv.len() == 4 && !eq_ic(&argv[3], "withscores")) {
+        return Err(msg::SYNTAX.into());
+    }
+    let withscores = argv.len() == 4;
+    if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
+        return Err("ERR value is out of range".into());
+    }
+    let (db, out) = ctx.parts();
+    let Some(z) = read(db, &argv[1], now)? else {
+        out.array(0);
+        return Ok(());
+    };
+    if count == 0 {
+        out.array(0);
+        return Ok(());
+    }
+    let all: Vec<(&Bytes, f64)> = z.iter().collect();
+    let picks = random_positions(all.len(), count)?;
+    write_pairs(
+        out,
+        picks.iter().map(|&i| (all[i].0.as_ref(), all[i].1)),
+        picks.len(),
+        withscores,
+    );
+    Ok(())
+}
+
+/// Which ranks ZRANDMEMBER returns for a non-zero `count` out of `len` (> 0) members: with a
+/// negative count (or 1) any member each time; with a count covering the set, all of it from
+/// the top (Redis walks it with `zuiNext`); otherwise distinct members at random.
+fn random_positions(len: usize, count: i64) -> Result<Vec<usize>, Error> {
+    let n = count.unsigned_abs();
+    let random = |below: usize| (crate::keyspace::random_u64() % below as u64) as usize;
+    if count < 0 || n == 1 {
+        if n > MAX_RANDOM_REPLY {
+            return Err("ERR value is out of range".into());
+        }
+        return Ok((0..n).map(|_| random(len)).collect());
+    }
+    if n >= len as u64 {
+        return Ok((0..len).rev().collect());
+    }
+    // Partial Fisher-Yates: the first `n` slots end up a uniform sample.
+    let n = n as usize;
+    let mut idx: Vec<usize> = (0..len).collect();
+    for i in 0..n {
+        let j = i + random(len - i);
+        idx.swap(i, j);
+    }
+    idx.truncate(n);
+    Ok(idx)
+}
+
+/// Writes `len` members, with scores as [`ZRANGE`](super::zset_range) replies them: a flat
+/// array in RESP2, [member, score] pairs in RESP3.
+pub(super) fn write_pairs<'a>(
+    out: &mut rediscover::resp::ReplyWriter,
+    items: impl Iterator<Item = (&'a [u8], f64)>,
+    len: usize,
+    withscores: bool,
+) {
+    let resp3 = out.is_resp3();
+    out.array(if withscores && !resp3 { len * 2 } else { len });
+    for (m, s) in items {
+        if withscores && resp3 {
+            out.array(2);
+        }
+        out.bulk(m);
+        if withscores {
+            out.double(s);
+        }
+    }
+}
+
+/// `strtoul`-style cursor as Redis's `parseScanCursorOrReply` reads it.
+fn parse_cursor(arg: &[u8]) -> Result<u64, Error> {
+    let err = || Error::from("ERR invalid cursor");
+    let s = std::str::from_utf8(arg).map_err(|_| err())?;
+    if s.starts_with(|c: char| c.is_ascii_whitespace()) {
+        return Err(err());
+    }
+    let (neg, digits) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(err());
+    }
+    let v: u64 = digits.parse().map_err(|_| err())?;
+    Ok(if neg { v.wrapping_neg() } else { v })
+}
+
+fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let cursor = parse_cursor(&argv[2])?;
+    let now = ctx.now;
+    let (db, out) = ctx.parts();
+    let Some(z) = read(db, &argv[1], now)? else {
+        out.array(2);
+        out.bulk(b"0");
+        out.array(0);
+        return Ok(());
+    };
+    let mut count = 10usize;
+    let mut pattern: Option<&[u8]> = None;
+    let mut i = 3;
+    while i < argv.len() {
+        let more = argv.len() - i >= 2;
+        if eq_ic(&argv[i], "count") && more {
+            let n = parse_i64(&argv[i + 1])?;
+            if n < 1 {
+                return Err(msg::SYNTAX.into());
+            }
+            count = usize::try_from(n).unwrap_or(usize::MAX);
+        } else if eq_ic(&argv[i], "match") && more {
+            pattern = Some(&argv[i + 1])
+                .filter(|p| p.as_ref() != b"*")
+                .map(|p| p.as_ref());
+        } else {
+            return Err(msg::SYNTAX.into());
+        }
+        i += 2;
+    }
+    // A listpack is scanned whole in one call, as Redis does.
+    let (next, members): (u64, Vec<&Bytes>) = if z.listpack {
+        (0, z.iter().map(|(m, _)| m).collect())
+    } else {
+        scan_step(z.scores.keys(), cursor, count, |k| k)
+    };
+    let members: Vec<&Bytes> = members
+        .into_iter()
+        .filter(|m| pattern.map_or(true, |p| glob_match(p, m, false)))
+        .collect();
+    out.array(2);
+    out.bulk(next.to_string().as_bytes());
+    out.array(members.len() * 2);
+    for m in members {
+        out.bulk(m);
+        out.bulk(format_double(z.score(m).unwrap_or(0.0)).as_bytes());
+    }
+    Ok(())
+}

@@ -15,7 +15,7 @@ pub use hash::{Hash, HashIter, HashLimits};
 pub use list::List;
 pub use set::{Set, SetIter};
 pub use value::{Str, Value};
-pub use zset::ZSet;
+pub use zset::{LexBound, LexRange, ListpackLimits, ScoreRange, ZSet};
 
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hasher};
