@@ -9,8 +9,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-// The in-process server is not needed here; the binaries are the servers under test.
-use common::{RawConn, TestServer as _};
+use common::{RawConn, TestServer};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_rediscover-server");
 const TOPOLOGY: &str = env!("CARGO_BIN_EXE_rediscover-topology");
@@ -146,6 +145,12 @@ async fn serves_and_stops_on_sigterm() {
     let mut c = RawConn::connect(addr(port)).await;
     assert_reply!(c, ["PING"], b"+PONG\r\n");
     assert_reply!(c, ["ECHO", "drop-in"], b"$7\r\ndrop-in\r\n");
+    // The binary is the library's server: same answers as an in-process one.
+    let inproc = TestServer::start().await.unwrap();
+    let mut d = RawConn::connect(inproc.addr()).await;
+    for cmd in [&["NOSUCH", "x"][..], &["SELECT", "99"], &["PUBSUB", "NUMPAT"]] {
+        assert_eq!(c.call(cmd).await, d.call(cmd).await, "{cmd:?}");
+    }
     p.signal("TERM");
     p.wait_line("Received SIGTERM scheduling shutdown...");
     p.wait_line("Redis is now ready to exit, bye bye...");
