@@ -8,8 +8,11 @@ use rediscover::resp::{decode, encode_command, encode_frame, CommandDecoder, Fra
 
 /// Bytes for a line-typed frame (`+`, `-`): anything but CR and LF.
 fn line_bytes() -> impl Strategy<Value = Bytes> {
-    vec(any::<u8>().prop_filter("no CR/LF", |b| *b != b'\r' && *b != b'\n'), 0..24)
-        .prop_map(Bytes::from)
+    vec(
+        any::<u8>().prop_filter("no CR/LF", |b| *b != b'\r' && *b != b'\n'),
+        0..24,
+    )
+    .prop_map(Bytes::from)
 }
 
 fn any_bytes() -> impl Strategy<Value = Bytes> {
@@ -61,11 +64,11 @@ fn frame() -> impl Strategy<Value = Frame> {
 
 /// Frame equality where NaN equals NaN (the wire cannot tell NaNs apart).
 fn same(a: &Frame, b: &Frame) -> bool {
-    let all = |x: &[Frame], y: &[Frame]| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q));
+    let all =
+        |x: &[Frame], y: &[Frame]| x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q));
     let pairs = |x: &[(Frame, Frame)], y: &[(Frame, Frame)]| {
         x.len() == y.len()
-            && x
-                .iter()
+            && x.iter()
                 .zip(y)
                 .all(|((k1, v1), (k2, v2))| same(k1, k2) && same(v1, v2))
     };

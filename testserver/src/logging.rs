@@ -82,10 +82,7 @@ impl Logger {
         let file = if logfile.is_empty() {
             None
         } else {
-            let f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(logfile)?;
+            let f = OpenOptions::new().create(true).append(true).open(logfile)?;
             Some(Mutex::new(f))
         };
         Ok(Logger {

@@ -58,7 +58,10 @@ impl Proc {
                         return line;
                     }
                 }
-                Err(_) => panic!("no line containing {needle:?}; output so far: {:#?}", self.seen),
+                Err(_) => panic!(
+                    "no line containing {needle:?}; output so far: {:#?}",
+                    self.seen
+                ),
             }
         }
     }
@@ -128,7 +131,9 @@ fn version_and_help() {
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.starts_with("Redis server v=7.0.15 sha=00000000:0 malloc=libc bits=64 build=rediscover-"),
+        text.starts_with(
+            "Redis server v=7.0.15 sha=00000000:0 malloc=libc bits=64 build=rediscover-"
+        ),
         "{text}"
     );
     let out = Command::new(SERVER).arg("-h").output().unwrap();
@@ -148,7 +153,11 @@ async fn serves_and_stops_on_sigterm() {
     // The binary is the library's server: same answers as an in-process one.
     let inproc = TestServer::start().await.unwrap();
     let mut d = RawConn::connect(inproc.addr()).await;
-    for cmd in [&["NOSUCH", "x"][..], &["SELECT", "99"], &["PUBSUB", "NUMPAT"]] {
+    for cmd in [
+        &["NOSUCH", "x"][..],
+        &["SELECT", "99"],
+        &["PUBSUB", "NUMPAT"],
+    ] {
         assert_eq!(c.call(cmd).await, d.call(cmd).await, "{cmd:?}");
     }
     p.signal("TERM");
@@ -168,7 +177,10 @@ async fn stops_on_sigint() {
 
 #[tokio::test]
 async fn shutdown_command_stops_the_process() {
-    if rediscover_testserver::cmd::table().get(b"shutdown").is_none() {
+    if rediscover_testserver::cmd::table()
+        .get(b"shutdown")
+        .is_none()
+    {
         // Checked against the build, not the outcome: once SHUTDOWN is in the command table
         // this test runs in full.
         eprintln!("SKIPPED: this build has no SHUTDOWN command yet");
@@ -186,20 +198,12 @@ async fn shutdown_command_stops_the_process() {
 #[tokio::test]
 async fn config_file_and_options() {
     let path = std::env::temp_dir().join(format!("rediscover-bin-{}.conf", std::process::id()));
-    std::fs::write(
-        &path,
-        "# a comment\n\nport 6379\nrequirepass \"s3cret\"\n",
-    )
-    .unwrap();
+    std::fs::write(&path, "# a comment\n\nport 6379\nrequirepass \"s3cret\"\n").unwrap();
     // The option after the file wins, as with redis-server.
     let (mut p, port) = start_server(&[path.to_str().unwrap(), "--port", "0"]);
     assert!(p.seen.iter().any(|l| l.ends_with("# Configuration loaded")));
     let mut c = RawConn::connect(addr(port)).await;
-    assert_reply!(
-        c,
-        ["PING"],
-        b"-NOAUTH Authentication required.\r\n"
-    );
+    assert_reply!(c, ["PING"], b"-NOAUTH Authentication required.\r\n");
     assert_reply!(c, ["AUTH", "s3cret"], b"+OK\r\n");
     assert_reply!(c, ["PING"], b"+PONG\r\n");
     p.signal("TERM");
@@ -254,7 +258,10 @@ async fn topology_standalone() {
     let mut p = Proc::spawn(TOPOLOGY, &["standalone", "--port", "0"]);
     let json = p.wait_line("\"role\"");
     p.wait_line("READY");
-    assert!(json.starts_with("{\"role\":\"master\",\"addr\":\"127.0.0.1:"), "{json}");
+    assert!(
+        json.starts_with("{\"role\":\"master\",\"addr\":\"127.0.0.1:"),
+        "{json}"
+    );
     let addr_text = json
         .split("\"addr\":\"")
         .nth(1)

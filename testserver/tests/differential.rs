@@ -60,7 +60,11 @@ fn frame_of(raw: &[u8]) -> Frame {
     let frame = decode(&mut buf, &Limits::default())
         .expect("well-formed RESP")
         .expect("a whole reply");
-    assert!(buf.is_empty(), "trailing bytes after a reply: {:?}", show(raw));
+    assert!(
+        buf.is_empty(),
+        "trailing bytes after a reply: {:?}",
+        show(raw)
+    );
     frame
 }
 
@@ -165,7 +169,10 @@ async fn check(name: &str, db: u32, steps: &[&str]) {
         "[{name}] {mismatches} of {} replies differ from Redis at {target}:\n{report}",
         steps.len()
     );
-    eprintln!("[{name}] {} steps identical to Redis at {target}", steps.len());
+    eprintln!(
+        "[{name}] {} steps identical to Redis at {target}",
+        steps.len()
+    );
 }
 
 #[tokio::test]

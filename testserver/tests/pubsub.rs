@@ -40,7 +40,11 @@ fn pmessage(pattern: &str, channel: &str, payload: &str, resp3: bool) -> Vec<u8>
 
 async fn hello3(c: &mut RawConn) {
     let reply = c.call(&["HELLO", "3"]).await;
-    assert!(reply.starts_with(b"%7\r\n"), "{:?}", String::from_utf8_lossy(&reply));
+    assert!(
+        reply.starts_with(b"%7\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&reply)
+    );
 }
 
 /// Reads `n` replies and returns them.
@@ -52,15 +56,15 @@ async fn read_n(c: &mut RawConn, n: usize) -> Vec<Vec<u8>> {
     v
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
 #[tokio::test]
 async fn subscribe_confirmations_resp2() {
     let server = TestServer::start().await.unwrap();
     let mut c = RawConn::connect(server.addr()).await;
-    assert_reply!(c, ["UNSUBSCRIBE"], &sub_reply("unsubscribe", None, 0, false));
+    assert_reply!(
+        c,
+        ["UNSUBSCRIBE"],
+        &sub_reply("unsubscribe", None, 0, false)
+    );
     assert_reply!(
         c,
         ["PUNSUBSCRIBE"],
@@ -100,7 +104,11 @@ async fn subscribe_confirmations_resp2() {
     c.send(&["UNSUBSCRIBE"]).await;
     let got = read_n(&mut c, 2).await;
     assert!(got[0].ends_with(b":1\r\n") && got[1].ends_with(b":0\r\n"));
-    assert_reply!(c, ["UNSUBSCRIBE"], &sub_reply("unsubscribe", None, 0, false));
+    assert_reply!(
+        c,
+        ["UNSUBSCRIBE"],
+        &sub_reply("unsubscribe", None, 0, false)
+    );
     // Out of subscriber mode: everything works again.
     assert_reply!(c, ["PING"], b"+PONG\r\n");
 }
@@ -129,11 +137,19 @@ async fn subscribe_confirmations_resp3_are_pushes() {
     let server = TestServer::start().await.unwrap();
     let mut c = RawConn::connect(server.addr()).await;
     hello3(&mut c).await;
-    assert_reply!(c, ["SUBSCRIBE", "a"], &sub_reply("subscribe", Some("a"), 1, true));
+    assert_reply!(
+        c,
+        ["SUBSCRIBE", "a"],
+        &sub_reply("subscribe", Some("a"), 1, true)
+    );
     // RESP3 clients may run any command while subscribed.
     assert_reply!(c, ["ECHO", "x"], b"$1\r\nx\r\n");
     assert_reply!(c, ["PING"], b"+PONG\r\n");
-    assert_reply!(c, ["UNSUBSCRIBE"], &sub_reply("unsubscribe", Some("a"), 0, true));
+    assert_reply!(
+        c,
+        ["UNSUBSCRIBE"],
+        &sub_reply("unsubscribe", Some("a"), 0, true)
+    );
     assert_reply!(c, ["UNSUBSCRIBE"], &sub_reply("unsubscribe", None, 0, true));
 }
 
@@ -241,11 +257,7 @@ async fn pubsub_introspection() {
     })
     .await;
     assert!(ok);
-    assert_reply!(
-        q,
-        ["PUBSUB", "NUMSUB", "ch1"],
-        b"*2\r\n$3\r\nch1\r\n:1\r\n"
-    );
+    assert_reply!(q, ["PUBSUB", "NUMSUB", "ch1"], b"*2\r\n$3\r\nch1\r\n:1\r\n");
     // RESET leaves subscriber mode.
     assert_reply!(a, ["RESET"], b"+RESET\r\n");
     assert_reply!(q, ["PUBSUB", "NUMPAT"], b":0\r\n");

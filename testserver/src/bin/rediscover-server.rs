@@ -46,10 +46,7 @@ fn main() -> ExitCode {
     let logger = match Logger::new(&startup.config.loglevel, &startup.config.logfile) {
         Ok(l) => l,
         Err(e) => {
-            eprintln!(
-                "Can't open the log file: {} ({e})",
-                startup.config.logfile
-            );
+            eprintln!("Can't open the log file: {} ({e})", startup.config.logfile);
             return ExitCode::FAILURE;
         }
     };
