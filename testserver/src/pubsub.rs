@@ -137,7 +137,7 @@ impl PubSub {
                 out.bulk(channel);
                 out.bulk(payload);
             });
-            receivers += deliver_all(subs, &mut msg, (me, &mut *own), &mut overflowed);
+            receivers += deliver_all(subs, clients, &mut msg, (me, &mut *own), &mut overflowed);
         }
         if !shard {
             for (pattern, subs) in &self.patterns {
@@ -151,7 +151,7 @@ impl PubSub {
                     out.bulk(channel);
                     out.bulk(payload);
                 });
-                receivers += deliver_all(subs, &mut msg, (me, &mut *own), &mut overflowed);
+                receivers += deliver_all(subs, clients, &mut msg, (me, &mut *own), &mut overflowed);
             }
         }
         for id in overflowed {
@@ -169,6 +169,7 @@ impl PubSub {
 /// up: it is listed in `overflowed`.
 fn deliver_all<F: Fn(&mut ReplyWriter)>(
     subs: &HashMap<ClientId, Subscriber>,
+    clients: &HashMap<ClientId, ClientEntry>,
     msg: &mut Encoded<F>,
     (me, own): (ClientId, &mut ReplyWriter),
     overflowed: &mut Vec<ClientId>,
@@ -178,7 +179,9 @@ fn deliver_all<F: Fn(&mut ReplyWriter)>(
             own.raw(&msg.get(own.is_resp3()));
             continue;
         }
-        match sub.tx.try_send(msg.get(sub.resp3)) {
+        // The protocol in force now: a HELLO after SUBSCRIBE changes how messages look.
+        let resp3 = clients.get(&id).map_or(sub.resp3, |e| e.resp == 3);
+        match sub.tx.try_send(msg.get(resp3)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => overflowed.push(id),
             // The connection is closing; its subscriptions go with it.

@@ -370,3 +370,16 @@ async fn slow_subscriber_is_disconnected() {
     assert!(dropped, "the slow subscriber was never disconnected");
     assert_eq!(server.node().lock().pubsub.channels.len(), 0);
 }
+
+#[tokio::test]
+async fn messages_follow_a_protocol_switch() {
+    let server = TestServer::start().await.unwrap();
+    let mut s = RawConn::connect(server.addr()).await;
+    let mut p = RawConn::connect(server.addr()).await;
+    hello3(&mut s).await;
+    s.call(&["SUBSCRIBE", "a"]).await;
+    let reply = s.call(&["HELLO", "2"]).await;
+    assert!(reply.starts_with(b"*14\r\n"));
+    assert_reply!(p, ["PUBLISH", "a", "m"], b":1\r\n");
+    assert_eq!(s.read_raw().await, message("a", "m", false));
+}
