@@ -236,9 +236,8 @@ async fn bind_all(config: &Config, log: &Logger) -> Result<(Vec<TcpListener>, u1
                 }
                 listeners.push(l);
             }
-            Err(e) if optional => {
-                let _ = e;
-            }
+            // `-addr`: listen there only if the address exists on this host.
+            Err(_) if optional => {}
             Err(e) => {
                 let reason = if e.kind() == std::io::ErrorKind::AddrInUse {
                     "Address already in use".to_string()
