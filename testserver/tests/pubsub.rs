@@ -383,3 +383,22 @@ async fn messages_follow_a_protocol_switch() {
     assert_reply!(p, ["PUBLISH", "a", "m"], b":1\r\n");
     assert_eq!(s.read_raw().await, message("a", "m", false));
 }
+
+#[tokio::test]
+async fn shard_subscriber_is_in_subscriber_context() {
+    let server = TestServer::start().await.unwrap();
+    let mut s = RawConn::connect(server.addr()).await;
+    assert_reply!(
+        s,
+        ["SSUBSCRIBE", "x"],
+        &sub_reply("ssubscribe", Some("x"), 1, false)
+    );
+    assert_reply!(
+        s,
+        ["ECHO", "x"],
+        b"-ERR Can't execute 'echo': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n"
+    );
+    assert_reply!(s, ["RESET"], b"+RESET\r\n");
+    assert_reply!(s, ["ECHO", "x"], b"$1\r\nx\r\n");
+    assert_reply!(s, ["PUBSUB", "SHARDCHANNELS"], b"*0\r\n");
+}

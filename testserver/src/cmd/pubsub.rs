@@ -86,6 +86,7 @@ fn subscribe_kind(ctx: &mut Ctx<'_>, argv: &[Bytes], kind: Kind) -> CmdResult {
                 resp3: ctx.client.resp3,
             };
             ctx.node.pubsub.add(kind, name, id, sub);
+            ctx.client.shard_channels = ctx.node.pubsub.shard_count(id);
         }
         confirm(ctx, kind, true, Some(name));
     }
@@ -98,6 +99,7 @@ fn unsubscribe_one(ctx: &mut Ctx<'_>, kind: Kind, name: &[u8]) {
         set.remove(name);
     }
     ctx.node.pubsub.remove(kind, name, id);
+    ctx.client.shard_channels = ctx.node.pubsub.shard_count(id);
     confirm(ctx, kind, false, Some(name));
 }
 
@@ -251,4 +253,5 @@ pub(crate) fn unsubscribe_all(node: &mut NodeState, client: &mut Client) {
     for ch in node.pubsub.shards_of(client.id) {
         node.pubsub.remove(Kind::Shard, &ch, client.id);
     }
+    client.shard_channels = 0;
 }
