@@ -44,6 +44,8 @@ pub struct Client {
     pub channels: HashSet<Bytes>,
     /// Subscribed patterns.
     pub patterns: HashSet<Bytes>,
+    /// Number of shard channels (SSUBSCRIBE); the names are kept in the node's `PubSub`.
+    pub shard_channels: usize,
     /// Where pub/sub messages for this client go.
     pub oob: OobSender,
     /// Peer address.
@@ -89,6 +91,7 @@ impl Client {
             watch_dirty: false,
             channels: HashSet::new(),
             patterns: HashSet::new(),
+            shard_channels: 0,
             oob,
             addr,
             laddr,
@@ -99,9 +102,9 @@ impl Client {
         }
     }
 
-    /// Number of channel and pattern subscriptions.
+    /// Number of channel, pattern and shard-channel subscriptions.
     pub fn subscriptions(&self) -> usize {
-        self.channels.len() + self.patterns.len()
+        self.channels.len() + self.patterns.len() + self.shard_channels
     }
 
     /// Whether a RESP2 client is in subscriber mode (only pub/sub commands allowed).

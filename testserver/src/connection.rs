@@ -157,7 +157,13 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
             let _ = wr.write_all(out.buffer()).await;
             break;
         }
-        if flush(&mut wr, &mut out).await.is_err() {
+        // A killed client (CLIENT KILL, a subscriber past its queue limit) must go even while
+        // its peer is not reading.
+        let flushed = tokio::select! {
+            r = flush(&mut wr, &mut out) => r.is_ok(),
+            _ = kill.notified() => false,
+        };
+        if !flushed {
             break;
         }
         if rbuf.len() > 1024 * 1024 * 1024 {

@@ -19,6 +19,7 @@ mod connection;
 pub mod glob;
 pub mod info;
 pub mod keyspace;
+pub mod logging;
 pub mod node;
 pub mod pubsub;
 pub mod server;

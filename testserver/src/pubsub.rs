@@ -1,10 +1,16 @@
-//! Channel and pattern subscriptions of one node.
+//! Channel and pattern subscriptions of one node, and message delivery.
+//!
+//! Messages are encoded once per protocol version and handed to each subscriber's out-of-band
+//! queue; the subscriber's connection task writes them. A subscriber whose queue is full is
+//! disconnected, as Redis does when a client passes its `pubsub` output-buffer limit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
+use rediscover::resp::ReplyWriter;
+use tokio::sync::mpsc::error::TrySendError;
 
-use crate::client::OobSender;
+use crate::client::{ClientEntry, OobSender};
 use crate::keyspace::ClientId;
 
 /// A subscribed connection: where its messages go and which protocol encodes them.
@@ -23,4 +29,195 @@ pub struct PubSub {
     pub channels: HashMap<Bytes, HashMap<ClientId, Subscriber>>,
     /// Pattern -> subscribers.
     pub patterns: HashMap<Bytes, HashMap<ClientId, Subscriber>>,
+    /// Shard channel -> subscribers (SSUBSCRIBE; on a standalone node these behave like
+    /// channels of their own namespace).
+    pub shard_channels: HashMap<Bytes, HashMap<ClientId, Subscriber>>,
+    /// Client -> its shard channels (the per-client side of `shard_channels`).
+    shards_by_client: HashMap<ClientId, HashSet<Bytes>>,
+}
+
+/// Which namespace a subscription lives in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// SUBSCRIBE / PUBLISH.
+    Channel,
+    /// PSUBSCRIBE.
+    Pattern,
+    /// SSUBSCRIBE / SPUBLISH.
+    Shard,
+}
+
+impl PubSub {
+    fn map_mut(&mut self, kind: Kind) -> &mut HashMap<Bytes, HashMap<ClientId, Subscriber>> {
+        match kind {
+            Kind::Channel => &mut self.channels,
+            Kind::Pattern => &mut self.patterns,
+            Kind::Shard => &mut self.shard_channels,
+        }
+    }
+
+    /// Adds `id` as a subscriber of `name`.
+    pub fn add(&mut self, kind: Kind, name: Bytes, id: ClientId, sub: Subscriber) {
+        if kind == Kind::Shard {
+            self.shards_by_client
+                .entry(id)
+                .or_default()
+                .insert(name.clone());
+        }
+        self.map_mut(kind).entry(name).or_default().insert(id, sub);
+    }
+
+    /// Removes `id` from the subscribers of `name`, dropping the name when nobody is left.
+    pub fn remove(&mut self, kind: Kind, name: &[u8], id: ClientId) {
+        if kind == Kind::Shard {
+            if let Some(set) = self.shards_by_client.get_mut(&id) {
+                set.remove(name);
+                if set.is_empty() {
+                    self.shards_by_client.remove(&id);
+                }
+            }
+        }
+        let map = self.map_mut(kind);
+        if let Some(subs) = map.get_mut(name) {
+            subs.remove(&id);
+            if subs.is_empty() {
+                map.remove(name);
+            }
+        }
+    }
+
+    /// Number of shard channels `id` is subscribed to.
+    pub fn shard_count(&self, id: ClientId) -> usize {
+        self.shards_by_client.get(&id).map_or(0, HashSet::len)
+    }
+
+    /// Whether `id` is subscribed to the shard channel `name`.
+    pub fn has_shard(&self, id: ClientId, name: &[u8]) -> bool {
+        self.shards_by_client
+            .get(&id)
+            .is_some_and(|s| s.contains(name))
+    }
+
+    /// The shard channels `id` is subscribed to.
+    pub fn shards_of(&self, id: ClientId) -> Vec<Bytes> {
+        self.shards_by_client
+            .get(&id)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Delivers a message published to `channel` (or to a shard channel when `shard`), and
+    /// returns how many subscriptions received it: channel subscribers plus, for each pattern
+    /// that matches, that pattern's subscribers (Redis counts a client twice if it has both).
+    ///
+    /// Messages for the publisher itself (`me`) are written to `own` instead of its queue, so
+    /// they come before the PUBLISH reply as in Redis. Subscribers whose queue is full are
+    /// marked killed in `clients` and notified.
+    pub fn publish(
+        &self,
+        clients: &mut HashMap<ClientId, ClientEntry>,
+        me: (ClientId, &mut ReplyWriter),
+        channel: &[u8],
+        payload: &[u8],
+        shard: bool,
+    ) -> usize {
+        let (me, own) = me;
+        let mut receivers = 0;
+        let mut overflowed = Vec::new();
+        let kind: &[u8] = if shard { b"smessage" } else { b"message" };
+        let map = if shard {
+            &self.shard_channels
+        } else {
+            &self.channels
+        };
+        if let Some(subs) = map.get(channel) {
+            let mut msg = Encoded::new(|out| {
+                out.push(3);
+                out.bulk(kind);
+                out.bulk(channel);
+                out.bulk(payload);
+            });
+            receivers += deliver_all(subs, clients, &mut msg, (me, &mut *own), &mut overflowed);
+        }
+        if !shard {
+            for (pattern, subs) in &self.patterns {
+                if !crate::glob::glob_match(pattern, channel, false) {
+                    continue;
+                }
+                let mut msg = Encoded::new(|out| {
+                    out.push(4);
+                    out.bulk(b"pmessage");
+                    out.bulk(pattern);
+                    out.bulk(channel);
+                    out.bulk(payload);
+                });
+                receivers += deliver_all(subs, clients, &mut msg, (me, &mut *own), &mut overflowed);
+            }
+        }
+        for id in overflowed {
+            if let Some(entry) = clients.get_mut(&id) {
+                entry.killed = true;
+                entry.kill.notify_one();
+            }
+        }
+        receivers
+    }
+}
+
+/// Queues `msg` for every subscriber in `subs` (the publisher's own copy goes straight to its
+/// reply buffer) and returns how many there were. A full queue means the subscriber cannot keep
+/// up: it is listed in `overflowed`.
+fn deliver_all<F: Fn(&mut ReplyWriter)>(
+    subs: &HashMap<ClientId, Subscriber>,
+    clients: &HashMap<ClientId, ClientEntry>,
+    msg: &mut Encoded<F>,
+    (me, own): (ClientId, &mut ReplyWriter),
+    overflowed: &mut Vec<ClientId>,
+) -> usize {
+    for (&id, sub) in subs {
+        if id == me {
+            own.raw(&msg.get(own.is_resp3()));
+            continue;
+        }
+        // The protocol in force now: a HELLO after SUBSCRIBE changes how messages look.
+        let resp3 = clients.get(&id).map_or(sub.resp3, |e| e.resp == 3);
+        match sub.tx.try_send(msg.get(resp3)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => overflowed.push(id),
+            // The connection is closing; its subscriptions go with it.
+            Err(TrySendError::Closed(_)) => {}
+        }
+    }
+    subs.len()
+}
+
+/// One message, encoded lazily at most once per protocol version.
+struct Encoded<F: Fn(&mut ReplyWriter)> {
+    write: F,
+    resp2: Option<Bytes>,
+    resp3: Option<Bytes>,
+}
+
+impl<F: Fn(&mut ReplyWriter)> Encoded<F> {
+    fn new(write: F) -> Self {
+        Encoded {
+            write,
+            resp2: None,
+            resp3: None,
+        }
+    }
+
+    fn get(&mut self, resp3: bool) -> Bytes {
+        let slot = if resp3 {
+            &mut self.resp3
+        } else {
+            &mut self.resp2
+        };
+        slot.get_or_insert_with(|| {
+            let mut out = ReplyWriter::new(resp3);
+            (self.write)(&mut out);
+            out.take().freeze()
+        })
+        .clone()
+    }
 }

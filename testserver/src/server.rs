@@ -13,8 +13,29 @@ use crate::node::Node;
 
 /// Accepts connections for `node` until it shuts down.
 pub async fn run(node: Arc<Node>, listener: TcpListener) {
-    let mut shutdown = node.shutdown_signal();
+    run_all(node, vec![listener]).await;
+}
+
+/// Accepts connections on every listener (`bind` with several addresses) until `node` shuts
+/// down, with one set of background jobs.
+pub async fn run_all(node: Arc<Node>, listeners: Vec<TcpListener>) {
     let cron = tokio::spawn(cron(node.clone()));
+    let loops: Vec<_> = listeners
+        .into_iter()
+        .map(|l| tokio::spawn(accept_loop(node.clone(), l)))
+        .collect();
+    for task in loops {
+        let _ = task.await;
+    }
+    cron.abort();
+}
+
+async fn accept_loop(node: Arc<Node>, listener: TcpListener) {
+    let mut shutdown = node.shutdown_signal();
+    // A shutdown that came before this task first ran is not a change `shutdown` will see.
+    if node.is_shutting_down() {
+        return;
+    }
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
@@ -43,7 +64,6 @@ pub async fn run(node: Arc<Node>, listener: TcpListener) {
             }
         }
     }
-    cron.abort();
 }
 
 /// Periodic work: active expiry (Redis's `serverCron`, `hz` times a second).

@@ -469,7 +469,9 @@ impl CommandDecoder {
     }
 
     fn inline(&mut self, buf: &mut BytesMut, argv: &mut Vec<Bytes>) -> Result<bool, ProtocolError> {
-        let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+        // Redis finds the line end with strchr, which stops at a NUL: such a line never ends.
+        let end = buf.iter().position(|&b| b == b'\n' || b == 0);
+        let Some(nl) = end.filter(|&i| buf[i] == b'\n') else {
             if buf.len() > self.limits.max_inline_len {
                 return Err(ProtocolError::new("too big inline request"));
             }
@@ -494,6 +496,8 @@ impl CommandDecoder {
 /// separate, `"..."` understands `\n \r \t \b \a \\ \" \xHH`, `'...'` understands `\'`, and a
 /// closing quote must be followed by a space or the end of the line. `None` for unbalanced quotes.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    // sdssplitargs works on a C string: a NUL ends the line (and the loop below relies on it).
+    let line = &line[..line.iter().position(|&b| b == 0).unwrap_or(line.len())];
     let mut args = Vec::new();
     let mut i = 0;
     let n = line.len();

@@ -1,1 +1,341 @@
-fn main() {}
+//! `rediscover-server`: a drop-in for `redis-server`.
+//!
+//! Same command line (`rediscover-server [config-file] [--directive value ...] [-]`), same
+//! configuration errors and exit codes, same log lines, so scripts and test harnesses written
+//! for `redis-server` can start this instead.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rediscover_testserver::config::Config;
+use rediscover_testserver::config_table::{apply_directive, parse_config_file};
+use rediscover_testserver::logging::{Level, Logger, Role};
+use rediscover_testserver::node::Node;
+use rediscover_testserver::REDIS_VERSION;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{signal, SignalKind};
+
+const NAME: &str = "rediscover-server";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("-v" | "--version") => {
+            println!(
+                "Redis server v={REDIS_VERSION} sha=00000000:0 malloc=libc bits=64 build=rediscover-{}",
+                env!("CARGO_PKG_VERSION")
+            );
+            return ExitCode::SUCCESS;
+        }
+        Some("-h" | "--help") => {
+            eprint!("{}", usage());
+            return ExitCode::FAILURE;
+        }
+        _ => {}
+    }
+    let startup = match load_config(&args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let logger = match Logger::new(&startup.config.loglevel, &startup.config.logfile) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("Can't open the log file: {} ({e})", startup.config.logfile);
+            return ExitCode::FAILURE;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Can't start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(serve(startup, logger))
+}
+
+fn usage() -> String {
+    format!(
+        "rediscover-server {} — a Redis {REDIS_VERSION}-compatible server written in Rust (not Redis)\n\
+         \n\
+         Usage: {NAME} [/path/to/redis.conf] [options] [-]\n\
+         \x20      {NAME} - (read config from stdin)\n\
+         \x20      {NAME} -v or --version\n\
+         \x20      {NAME} -h or --help\n\
+         \n\
+         Examples:\n\
+         \x20      {NAME} (run the server with default conf)\n\
+         \x20      echo 'port 7000' | {NAME} -\n\
+         \x20      {NAME} /etc/redis/6379.conf\n\
+         \x20      {NAME} --port 7777\n\
+         \x20      {NAME} --port 0 --save '' (port 0: pick a free port, logged at startup)\n\
+         \x20      {NAME} /etc/myredis.conf --loglevel verbose\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// The configuration to start with, and how it was given (for the startup log).
+struct Startup {
+    config: Config,
+    from_file_or_options: bool,
+}
+
+/// One configuration line: where it came from (for error messages) and what it says.
+struct Line {
+    number: usize,
+    shown: String,
+    name: String,
+    args: Vec<String>,
+}
+
+/// Reads the config file, stdin (`-`) and `--directive value...` options, in that order, and
+/// applies them like redis-server does; errors are its FATAL CONFIG FILE ERROR block.
+fn load_config(args: &[String]) -> Result<Startup, String> {
+    let mut rest = args;
+    let mut text = String::new();
+    let mut config = Config::default();
+    if let Some(path) = rest.first().filter(|a| !a.starts_with('-')) {
+        text = std::fs::read_to_string(path)
+            .map_err(|e| format!("Fatal error, can't open config file '{path}': {e}\n"))?;
+        let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.into());
+        config.config_file = Some(absolute);
+        rest = &rest[1..];
+    }
+    let mut options: Vec<(String, Vec<String>)> = Vec::new();
+    let mut stdin = false;
+    for arg in rest {
+        if arg == "-" {
+            stdin = true;
+        } else if let Some(name) = arg.strip_prefix("--").filter(|n| !n.is_empty()) {
+            options.push((name.to_string(), Vec::new()));
+        } else if let Some((_, values)) = options.last_mut() {
+            values.push(arg.clone());
+        } else {
+            return Err(format!(
+                "Invalid option '{arg}'. Options must start with --.\n{}",
+                usage()
+            ));
+        }
+    }
+    if stdin {
+        let mut extra = String::new();
+        std::io::stdin()
+            .read_to_string(&mut extra)
+            .map_err(|e| format!("Fatal error, can't read config from stdin: {e}\n"))?;
+        text.push('\n');
+        text.push_str(&extra);
+    }
+    let mut lines = Vec::new();
+    for (i, raw) in text.split('\n').enumerate() {
+        for (name, args) in parse_config_file(raw).map_err(|e| fatal(i + 1, raw.trim(), &e))? {
+            lines.push(Line {
+                number: i + 1,
+                shown: raw.trim().to_string(),
+                name,
+                args,
+            });
+        }
+    }
+    // redis-server appends the options after the file text and a blank line.
+    let first_option_line = text.matches('\n').count() + 2;
+    for (i, (name, args)) in options.iter().enumerate() {
+        let mut shown = name.clone();
+        for a in args {
+            shown.push(' ');
+            shown.push_str(&quote(a));
+        }
+        lines.push(Line {
+            number: first_option_line + i,
+            shown,
+            name: name.to_ascii_lowercase(),
+            args: args.clone(),
+        });
+    }
+    let from_file_or_options = !lines.is_empty() || config.config_file.is_some();
+    for line in &lines {
+        apply_directive(&mut config, &line.name, &line.args)
+            .map_err(|e| fatal(line.number, &line.shown, &e))?;
+    }
+    Ok(Startup {
+        config,
+        from_file_or_options,
+    })
+}
+
+/// Redis's configuration error block.
+fn fatal(line: usize, shown: &str, err: &str) -> String {
+    format!(
+        "\n*** FATAL CONFIG FILE ERROR (Redis {REDIS_VERSION}) ***\n\
+         Reading the configuration file, at line {line}\n\
+         >>> '{shown}'\n{err}\n"
+    )
+}
+
+/// An argument as redis-server shows it in errors (`sdscatrepr`: double-quoted, escaped).
+fn quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for b in s.bytes() {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            0x07 => out.push_str("\\a"),
+            0x08 => out.push_str("\\b"),
+            0x20..=0x7e => out.push(char::from(b)),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Binds every `bind` address on the configured port. With port 0 the first address picks a
+/// free port and the others reuse it. Addresses starting with `-` may fail (Redis's rule).
+async fn bind_all(config: &Config, log: &Logger) -> Result<(Vec<TcpListener>, u16), ()> {
+    let mut port = config.port;
+    let mut listeners = Vec::new();
+    for spec in &config.bind {
+        let (optional, host) = match spec.strip_prefix('-') {
+            Some(h) => (true, h),
+            None => (false, spec.as_str()),
+        };
+        let host = match host {
+            "*" => "0.0.0.0",
+            "::*" => "::",
+            h => h,
+        };
+        let addr = match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => SocketAddr::new(ip, port),
+            Err(_) => {
+                log.log(
+                    Role::Master,
+                    Level::Warning,
+                    &format!("Warning: Could not create server TCP listening socket {host}:{port}: Invalid address"),
+                );
+                if optional {
+                    continue;
+                }
+                return Err(());
+            }
+        };
+        match TcpListener::bind(addr).await {
+            Ok(l) => {
+                if port == 0 {
+                    port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+                }
+                listeners.push(l);
+            }
+            // `-addr`: listen there only if the address exists on this host.
+            Err(_) if optional => {}
+            Err(e) => {
+                let reason = if e.kind() == std::io::ErrorKind::AddrInUse {
+                    "Address already in use".to_string()
+                } else {
+                    e.to_string()
+                };
+                log.log(
+                    Role::Master,
+                    Level::Warning,
+                    &format!("Warning: Could not create server TCP listening socket {host}:{port}: bind: {reason}"),
+                );
+                return Err(());
+            }
+        }
+    }
+    Ok((listeners, port))
+}
+
+async fn serve(startup: Startup, log: Logger) -> ExitCode {
+    let Startup {
+        mut config,
+        from_file_or_options,
+    } = startup;
+    let pid = std::process::id();
+    log.log(
+        Role::Config,
+        Level::Warning,
+        "oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo",
+    );
+    log.log(
+        Role::Config,
+        Level::Warning,
+        &format!("Redis version={REDIS_VERSION}, bits=64, commit=00000000, modified=0, pid={pid}, just started"),
+    );
+    log.log(
+        Role::Config,
+        Level::Warning,
+        &format!(
+            "This is rediscover-server {}, a Redis-compatible server in Rust, not Redis",
+            env!("CARGO_PKG_VERSION")
+        ),
+    );
+    if from_file_or_options {
+        log.log(Role::Config, Level::Warning, "Configuration loaded");
+    } else {
+        log.log(Role::Config, Level::Warning, &format!("Warning: no config file specified, using the default config. In order to specify a config file use {NAME} /path/to/redis.conf"));
+    }
+    let Ok((listeners, port)) = bind_all(&config, &log).await else {
+        log.log(
+            Role::Master,
+            Level::Warning,
+            &format!("Failed listening on port {} (TCP), aborting.", config.port),
+        );
+        return ExitCode::FAILURE;
+    };
+    config.port = port;
+    let node = Node::new(config);
+    log.log(
+        Role::Master,
+        Level::Notice,
+        &format!("Running mode=standalone, port={port}."),
+    );
+    log.log(Role::Master, Level::Warning, "Server initialized");
+    let mut stopped = node.shutdown_signal();
+    let server = tokio::spawn(rediscover_testserver::server::run_all(
+        node.clone(),
+        listeners,
+    ));
+    log.log(Role::Master, Level::Notice, "Ready to accept connections");
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        log.log(
+            Role::Master,
+            Level::Warning,
+            "Can't install signal handlers, aborting.",
+        );
+        return ExitCode::FAILURE;
+    };
+    tokio::select! {
+        _ = term.recv() => log.signal("SIGTERM"),
+        _ = int.recv() => log.signal("SIGINT"),
+        // SHUTDOWN from a client.
+        _ = stopped.wait_for(|&down| down) => {}
+    }
+    log.log(Role::Master, Level::Warning, "User requested shutdown...");
+    shut_down(&node, server).await;
+    log.log(
+        Role::Master,
+        Level::Warning,
+        "Redis is now ready to exit, bye bye...",
+    );
+    ExitCode::SUCCESS
+}
+
+/// Stops the node and gives its connections a moment to write their last replies.
+async fn shut_down(node: &Arc<Node>, server: tokio::task::JoinHandle<()>) {
+    node.shutdown();
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+}
