@@ -84,6 +84,9 @@ pub struct Ctx<'a> {
     pub(crate) blocked: Option<BlockRequest>,
     /// Inside EXEC (or a script): blocking commands answer as if they timed out.
     pub(crate) in_exec: bool,
+    /// When a blocked client's command runs again: the key that received data. Redis 7.0
+    /// serves the client from that key only, and keeps it blocked if the key has another type.
+    pub(crate) ready_key: Option<Bytes>,
 }
 
 impl<'a> Ctx<'a> {
@@ -96,6 +99,7 @@ impl<'a> Ctx<'a> {
             now: crate::node::unix_ms(),
             blocked: None,
             in_exec: false,
+            ready_key: None,
         }
     }
 
@@ -400,7 +404,11 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
         count_error(ctx.node, &e.0);
         ctx.out.error(&e.0);
     }
-    after_command(ctx.node);
+    // A transaction is one command to blocked clients: they are served after EXEC, not between
+    // its commands (EXEC itself goes through here).
+    if !ctx.in_exec {
+        after_command(ctx.node);
+    }
 }
 
 /// Bookkeeping after any command: WATCH invalidation and serving clients blocked on keys that
@@ -427,28 +435,26 @@ fn serve_ready_keys(node: &mut NodeState) {
             return;
         }
         for (db, key) in ready {
-            loop {
-                let Some(&id) = node
-                    .wait_queues
-                    .get(&(db, key.clone()))
-                    .and_then(|q| q.front())
-                else {
-                    break;
-                };
-                let now = crate::node::unix_ms();
-                if !node.dbs[db].contains(&key, now) {
+            // Each waiter gets one try per signal: one that cannot use the key (another type)
+            // is parked again behind the others and must not be retried in a loop.
+            let ids: Vec<_> = match node.wait_queues.get(&(db, key.clone())) {
+                Some(q) => q.iter().copied().collect(),
+                None => continue,
+            };
+            for id in ids {
+                if !node.dbs[db].contains(&key, crate::node::unix_ms()) {
                     break;
                 }
-                let Some(waiter) = node.unpark(id) else {
-                    break;
-                };
-                serve_waiter(node, waiter);
+                // Gone if it was already served through another of its keys.
+                if let Some(waiter) = node.unpark(id) {
+                    serve_waiter(node, waiter, &key);
+                }
             }
         }
     }
 }
 
-fn serve_waiter(node: &mut NodeState, waiter: Waiter) {
+fn serve_waiter(node: &mut NodeState, waiter: Waiter, ready_key: &Bytes) {
     let Waiter {
         mut client,
         argv,
@@ -463,6 +469,7 @@ fn serve_waiter(node: &mut NodeState, waiter: Waiter) {
     let mut out = ReplyWriter::new(client.resp3);
     let blocked = {
         let mut ctx = Ctx::new(node, &mut client, &mut out);
+        ctx.ready_key = Some(ready_key.clone());
         call(&mut ctx, cmd, &argv);
         ctx.blocked.take()
     };

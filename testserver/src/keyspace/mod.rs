@@ -12,7 +12,7 @@ mod value;
 mod zset;
 
 pub use hash::Hash;
-pub use list::List;
+pub use list::{normalize_range, End, List};
 pub use set::Set;
 pub use value::{Str, Value};
 pub use zset::ZSet;

@@ -1,0 +1,479 @@
+//! List commands, byte for byte as Redis 7.0.15 answers them (expected replies were recorded
+//! from a real Redis), and blocking pops with several connections.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::{RawConn, TestServer};
+use rediscover_testserver::keyspace::Value;
+
+/// Stores a string directly in db 0 (string commands are not this file's subject).
+fn set_string(server: &TestServer, key: &str, value: &str) {
+    server.node().lock().dbs[0].set(
+        Bytes::copy_from_slice(key.as_bytes()),
+        Value::from_bytes(Bytes::copy_from_slice(value.as_bytes())),
+    );
+}
+
+#[tokio::test]
+async fn push_and_len() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["LPUSH", "l", "a", "b", "c"], b":3\r\n");
+    assert_reply!(c, ["RPUSH", "l", "d", "e"], b":5\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "l", "0", "-1"],
+        b"*5\r\n$1\r\nc\r\n$1\r\nb\r\n$1\r\na\r\n$1\r\nd\r\n$1\r\ne\r\n"
+    );
+    assert_reply!(c, ["LLEN", "l"], b":5\r\n");
+    assert_reply!(c, ["LLEN", "nokey"], b":0\r\n");
+    assert_reply!(c, ["LPUSHX", "nokey", "a"], b":0\r\n");
+    assert_reply!(c, ["RPUSHX", "nokey", "a"], b":0\r\n");
+    assert_reply!(c, ["LPUSHX", "l", "x", "y"], b":7\r\n");
+    assert_reply!(c, ["RPUSHX", "l", "z"], b":8\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "l", "0", "-1"],
+        b"*8\r\n$1\r\ny\r\n$1\r\nx\r\n$1\r\nc\r\n$1\r\nb\r\n$1\r\na\r\n$1\r\nd\r\n$1\r\ne\r\n$1\r\nz\r\n"
+    );
+    assert_reply!(c, ["LPUSH"], b"-ERR wrong number of arguments for 'lpush' command\r\n");
+    assert_reply!(c, ["LPUSHX", "l"], b"-ERR wrong number of arguments for 'lpushx' command\r\n");
+    set_string(&server, "s", "v");
+    assert_reply!(
+        c,
+        ["LPUSH", "s", "a"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["RPUSH", "s", "a"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LPUSHX", "s", "a"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["RPUSHX", "s", "a"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LLEN", "s"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+}
+
+#[tokio::test]
+async fn pop_single_and_count() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["RPUSH", "l", "a", "b", "c", "d", "e"], b":5\r\n");
+    assert_reply!(c, ["LPOP", "l"], b"$1\r\na\r\n");
+    assert_reply!(c, ["RPOP", "l"], b"$1\r\ne\r\n");
+    assert_reply!(c, ["LPOP", "l", "0"], b"*0\r\n");
+    assert_reply!(c, ["RPOP", "l", "2"], b"*2\r\n$1\r\nd\r\n$1\r\nc\r\n");
+    assert_reply!(c, ["LPOP", "l", "10"], b"*1\r\n$1\r\nb\r\n");
+    assert_reply!(c, ["LPOP", "l"], b"$-1\r\n");
+    assert_reply!(c, ["LPOP", "l", "1"], b"*-1\r\n");
+    assert_reply!(c, ["RPOP", "l"], b"$-1\r\n");
+    assert_reply!(c, ["RPOP", "l", "0"], b"*-1\r\n");
+    assert!(server.node().lock().dbs[0].peek(b"l").is_none());
+    assert_reply!(c, ["RPUSH", "l", "a"], b":1\r\n");
+    assert_reply!(c, ["LPOP", "l", "-1"], b"-ERR value is out of range, must be positive\r\n");
+    assert_reply!(c, ["LPOP", "l", "x"], b"-ERR value is out of range, must be positive\r\n");
+    assert_reply!(
+        c,
+        ["RPOP", "l", "1", "2"],
+        b"-ERR wrong number of arguments for 'rpop' command\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LPOP", "l", "1", "2"],
+        b"-ERR wrong number of arguments for 'lpop' command\r\n"
+    );
+    set_string(&server, "s", "v");
+    assert_reply!(
+        c,
+        ["LPOP", "s"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["RPOP", "s", "1"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(c, ["RPOP", "nokey", "x"], b"-ERR value is out of range, must be positive\r\n");
+}
+
+#[tokio::test]
+async fn range_and_index() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["RPUSH", "l", "a", "b", "c", "d", "e"], b":5\r\n");
+    assert_reply!(c, ["LRANGE", "l", "0", "0"], b"*1\r\n$1\r\na\r\n");
+    assert_reply!(c, ["LRANGE", "l", "-2", "-1"], b"*2\r\n$1\r\nd\r\n$1\r\ne\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "l", "-100", "100"],
+        b"*5\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n$1\r\ne\r\n"
+    );
+    assert_reply!(c, ["LRANGE", "l", "3", "1"], b"*0\r\n");
+    assert_reply!(c, ["LRANGE", "l", "5", "10"], b"*0\r\n");
+    assert_reply!(c, ["LRANGE", "l", "0", "-6"], b"*0\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "l", "-9223372036854775808", "9223372036854775807"],
+        b"*5\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n$1\r\ne\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LRANGE", "l", "x", "1"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LRANGE", "l", "0", "y"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
+    assert_reply!(c, ["LRANGE", "nokey", "0", "-1"], b"*0\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "nokey", "x", "1"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
+    assert_reply!(c, ["LINDEX", "l", "0"], b"$1\r\na\r\n");
+    assert_reply!(c, ["LINDEX", "l", "-1"], b"$1\r\ne\r\n");
+    assert_reply!(c, ["LINDEX", "l", "5"], b"$-1\r\n");
+    assert_reply!(c, ["LINDEX", "l", "-6"], b"$-1\r\n");
+    assert_reply!(c, ["LINDEX", "l", "x"], b"-ERR value is not an integer or out of range\r\n");
+    assert_reply!(c, ["LINDEX", "nokey", "x"], b"$-1\r\n");
+    assert_reply!(c, ["LINDEX", "nokey", "0"], b"$-1\r\n");
+    set_string(&server, "s", "v");
+    assert_reply!(
+        c,
+        ["LRANGE", "s", "0", "-1"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LINDEX", "s", "0"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+}
+
+#[tokio::test]
+async fn lset() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["RPUSH", "l", "a", "b", "c"], b":3\r\n");
+    assert_reply!(c, ["LSET", "l", "0", "x"], b"+OK\r\n");
+    assert_reply!(c, ["LSET", "l", "-1", "z"], b"+OK\r\n");
+    assert_reply!(c, ["LSET", "l", "3", "q"], b"-ERR index out of range\r\n");
+    assert_reply!(c, ["LSET", "l", "-4", "q"], b"-ERR index out of range\r\n");
+    assert_reply!(c, ["LSET", "l", "x", "q"], b"-ERR value is not an integer or out of range\r\n");
+    assert_reply!(c, ["LRANGE", "l", "0", "-1"], b"*3\r\n$1\r\nx\r\n$1\r\nb\r\n$1\r\nz\r\n");
+    assert_reply!(c, ["LSET", "nokey", "0", "a"], b"-ERR no such key\r\n");
+    assert_reply!(c, ["LSET", "nokey", "x", "a"], b"-ERR no such key\r\n");
+    set_string(&server, "s", "v");
+    assert_reply!(
+        c,
+        ["LSET", "s", "0", "a"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+}
+
+#[tokio::test]
+async fn linsert() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["RPUSH", "l", "a", "b", "c"], b":3\r\n");
+    assert_reply!(c, ["LINSERT", "l", "BEFORE", "b", "x"], b":4\r\n");
+    assert_reply!(c, ["LINSERT", "l", "after", "c", "y"], b":5\r\n");
+    assert_reply!(c, ["LINSERT", "l", "Before", "a", "w"], b":6\r\n");
+    assert_reply!(c, ["LINSERT", "l", "AFTER", "nope", "z"], b":-1\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "l", "0", "-1"],
+        b"*6\r\n$1\r\nw\r\n$1\r\na\r\n$1\r\nx\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\ny\r\n"
+    );
+    assert_reply!(c, ["LINSERT", "l", "MIDDLE", "a", "z"], b"-ERR syntax error\r\n");
+    assert_reply!(c, ["LINSERT", "nokey", "BEFORE", "a", "b"], b":0\r\n");
+    assert_reply!(c, ["LINSERT", "nokey", "MIDDLE", "a", "b"], b"-ERR syntax error\r\n");
+    set_string(&server, "s", "v");
+    assert_reply!(
+        c,
+        ["LINSERT", "s", "BEFORE", "a", "b"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(c, ["LINSERT", "s", "MIDDLE", "a", "b"], b"-ERR syntax error\r\n");
+}
+
+#[tokio::test]
+async fn lrem() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["RPUSH", "l", "a", "b", "a", "c", "a", "b", "a"], b":7\r\n");
+    assert_reply!(c, ["LREM", "l", "2", "a"], b":2\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "l", "0", "-1"],
+        b"*5\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\na\r\n"
+    );
+    assert_reply!(c, ["LREM", "l", "-1", "a"], b":1\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "l", "0", "-1"],
+        b"*4\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\na\r\n$1\r\nb\r\n"
+    );
+    assert_reply!(c, ["LREM", "l", "0", "b"], b":2\r\n");
+    assert_reply!(c, ["LRANGE", "l", "0", "-1"], b"*2\r\n$1\r\nc\r\n$1\r\na\r\n");
+    assert_reply!(c, ["LREM", "l", "0", "zz"], b":0\r\n");
+    assert_reply!(c, ["LREM", "l", "0", "a"], b":1\r\n");
+    assert_reply!(c, ["LREM", "l", "0", "c"], b":1\r\n");
+    assert_reply!(c, ["LLEN", "l"], b":0\r\n");
+    assert_reply!(c, ["LREM", "l", "x", "a"], b"-ERR value is not an integer or out of range\r\n");
+    assert_reply!(c, ["LREM", "nokey", "1", "a"], b":0\r\n");
+    assert_reply!(
+        c,
+        ["LREM", "nokey", "x", "a"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
+    set_string(&server, "s", "v");
+    assert_reply!(
+        c,
+        ["LREM", "s", "1", "a"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(c, ["RPUSH", "m", "a", "a", "a"], b":3\r\n");
+    assert_reply!(c, ["LREM", "m", "-9223372036854775808", "a"], b":3\r\n");
+}
+
+#[tokio::test]
+async fn ltrim() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["RPUSH", "l", "a", "b", "c", "d", "e", "f"], b":6\r\n");
+    assert_reply!(c, ["LTRIM", "l", "1", "-2"], b"+OK\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "l", "0", "-1"],
+        b"*4\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n$1\r\ne\r\n"
+    );
+    assert_reply!(c, ["LTRIM", "l", "-2", "100"], b"+OK\r\n");
+    assert_reply!(c, ["LRANGE", "l", "0", "-1"], b"*2\r\n$1\r\nd\r\n$1\r\ne\r\n");
+    assert_reply!(c, ["LTRIM", "l", "0", "0"], b"+OK\r\n");
+    assert_reply!(c, ["LRANGE", "l", "0", "-1"], b"*1\r\n$1\r\nd\r\n");
+    assert_reply!(c, ["LTRIM", "l", "1", "0"], b"+OK\r\n");
+    assert_reply!(c, ["LLEN", "l"], b":0\r\n");
+    assert_reply!(c, ["LTRIM", "nokey", "0", "1"], b"+OK\r\n");
+    assert_reply!(
+        c,
+        ["LTRIM", "nokey", "x", "1"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
+    assert_reply!(c, ["RPUSH", "m", "a", "b"], b":2\r\n");
+    assert_reply!(c, ["LTRIM", "m", "x", "1"], b"-ERR value is not an integer or out of range\r\n");
+    assert_reply!(c, ["LTRIM", "m", "5", "9"], b"+OK\r\n");
+    assert_reply!(c, ["LLEN", "m"], b":0\r\n");
+    set_string(&server, "s", "v");
+    assert_reply!(
+        c,
+        ["LTRIM", "s", "0", "1"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+}
+
+#[tokio::test]
+async fn lpos() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["RPUSH", "l", "a", "b", "a", "c", "a"], b":5\r\n");
+    assert_reply!(c, ["LPOS", "l", "a"], b":0\r\n");
+    assert_reply!(c, ["LPOS", "l", "a", "RANK", "2"], b":2\r\n");
+    assert_reply!(c, ["LPOS", "l", "a", "RANK", "-1"], b":4\r\n");
+    assert_reply!(c, ["LPOS", "l", "a", "RANK", "-2"], b":2\r\n");
+    assert_reply!(c, ["LPOS", "l", "a", "RANK", "4"], b"$-1\r\n");
+    assert_reply!(c, ["LPOS", "l", "a", "COUNT", "0"], b"*3\r\n:0\r\n:2\r\n:4\r\n");
+    assert_reply!(c, ["LPOS", "l", "a", "COUNT", "2"], b"*2\r\n:0\r\n:2\r\n");
+    assert_reply!(c, ["LPOS", "l", "a", "RANK", "2", "COUNT", "0"], b"*2\r\n:2\r\n:4\r\n");
+    assert_reply!(
+        c,
+        ["LPOS", "l", "a", "RANK", "-1", "COUNT", "2", "MAXLEN", "3"],
+        b"*2\r\n:4\r\n:2\r\n"
+    );
+    assert_reply!(c, ["LPOS", "l", "a", "MAXLEN", "1", "RANK", "2"], b"$-1\r\n");
+    assert_reply!(c, ["LPOS", "l", "a", "MAXLEN", "2", "COUNT", "0"], b"*1\r\n:0\r\n");
+    assert_reply!(c, ["LPOS", "l", "a", "rank", "-9223372036854775808"], b":4\r\n");
+    assert_reply!(c, ["LPOS", "l", "a", "RANK", "-9223372036854775807"], b"$-1\r\n");
+    assert_reply!(
+        c,
+        ["LPOS", "l", "a", "RANK", "-9223372036854775808", "COUNT", "2"],
+        b"*3\r\n:4\r\n:2\r\n:0\r\n"
+    );
+    assert_reply!(c, ["LPOS", "l", "z"], b"$-1\r\n");
+    assert_reply!(c, ["LPOS", "l", "z", "COUNT", "1"], b"*0\r\n");
+    assert_reply!(
+        c,
+        ["LPOS", "l", "a", "RANK", "0"],
+        b"-ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LPOS", "l", "a", "RANK", "x"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
+    assert_reply!(c, ["LPOS", "l", "a", "COUNT", "-1"], b"-ERR COUNT can't be negative\r\n");
+    assert_reply!(c, ["LPOS", "l", "a", "COUNT", "x"], b"-ERR COUNT can't be negative\r\n");
+    assert_reply!(c, ["LPOS", "l", "a", "MAXLEN", "-1"], b"-ERR MAXLEN can't be negative\r\n");
+    assert_reply!(c, ["LPOS", "l", "a", "MAXLEN", "x"], b"-ERR MAXLEN can't be negative\r\n");
+    assert_reply!(c, ["LPOS", "l", "a", "FOO"], b"-ERR syntax error\r\n");
+    assert_reply!(c, ["LPOS", "l", "a", "RANK"], b"-ERR syntax error\r\n");
+    assert_reply!(c, ["LPOS", "l", "a", "COUNT", "1", "RANK"], b"-ERR syntax error\r\n");
+    assert_reply!(c, ["LPOS", "nokey", "a"], b"$-1\r\n");
+    assert_reply!(c, ["LPOS", "nokey", "a", "COUNT", "0"], b"*0\r\n");
+    assert_reply!(
+        c,
+        ["LPOS", "nokey", "a", "RANK", "0"],
+        b"-ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list\r\n"
+    );
+    set_string(&server, "s", "v");
+    assert_reply!(
+        c,
+        ["LPOS", "s", "a"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LPOS", "s", "a", "RANK", "0"],
+        b"-ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list\r\n"
+    );
+}
+
+#[tokio::test]
+async fn lmove_and_rpoplpush() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["RPUSH", "src", "a", "b", "c"], b":3\r\n");
+    assert_reply!(c, ["LMOVE", "src", "dst", "LEFT", "RIGHT"], b"$1\r\na\r\n");
+    assert_reply!(c, ["LMOVE", "src", "dst", "right", "left"], b"$1\r\nc\r\n");
+    assert_reply!(c, ["LRANGE", "src", "0", "-1"], b"*1\r\n$1\r\nb\r\n");
+    assert_reply!(c, ["LRANGE", "dst", "0", "-1"], b"*2\r\n$1\r\nc\r\n$1\r\na\r\n");
+    assert_reply!(c, ["RPOPLPUSH", "src", "dst"], b"$1\r\nb\r\n");
+    assert_reply!(c, ["LLEN", "src"], b":0\r\n");
+    assert_reply!(c, ["LRANGE", "dst", "0", "-1"], b"*3\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\na\r\n");
+    assert!(server.node().lock().dbs[0].peek(b"src").is_none());
+    assert_reply!(c, ["LMOVE", "src", "dst", "LEFT", "LEFT"], b"$-1\r\n");
+    assert_reply!(c, ["RPOPLPUSH", "src", "dst"], b"$-1\r\n");
+    assert_reply!(c, ["LMOVE", "src", "dst", "UP", "LEFT"], b"-ERR syntax error\r\n");
+    assert_reply!(c, ["LMOVE", "src", "dst", "LEFT", "DOWN"], b"-ERR syntax error\r\n");
+    set_string(&server, "s", "v");
+    assert_reply!(
+        c,
+        ["LMOVE", "s", "dst", "LEFT", "LEFT"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LMOVE", "dst", "s", "LEFT", "LEFT"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["RPOPLPUSH", "dst", "s"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(c, ["LRANGE", "dst", "0", "-1"], b"*3\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\na\r\n");
+    assert_reply!(
+        c,
+        ["RPOPLPUSH", "s", "nokey"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(c, ["LMOVE", "nokey", "s", "LEFT", "LEFT"], b"$-1\r\n");
+}
+
+#[tokio::test]
+async fn lmove_same_key_rotates() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["RPUSH", "l", "a", "b", "c"], b":3\r\n");
+    assert_reply!(c, ["LMOVE", "l", "l", "LEFT", "RIGHT"], b"$1\r\na\r\n");
+    assert_reply!(c, ["LRANGE", "l", "0", "-1"], b"*3\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\na\r\n");
+    assert_reply!(c, ["LMOVE", "l", "l", "RIGHT", "LEFT"], b"$1\r\na\r\n");
+    assert_reply!(c, ["LRANGE", "l", "0", "-1"], b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n");
+    assert_reply!(c, ["RPOPLPUSH", "l", "l"], b"$1\r\nc\r\n");
+    assert_reply!(c, ["LRANGE", "l", "0", "-1"], b"*3\r\n$1\r\nc\r\n$1\r\na\r\n$1\r\nb\r\n");
+    assert_reply!(c, ["LMOVE", "l", "l", "LEFT", "LEFT"], b"$1\r\nc\r\n");
+    assert_reply!(c, ["LRANGE", "l", "0", "-1"], b"*3\r\n$1\r\nc\r\n$1\r\na\r\n$1\r\nb\r\n");
+    assert_reply!(c, ["RPUSH", "one", "x"], b":1\r\n");
+    assert_reply!(c, ["RPOPLPUSH", "one", "one"], b"$1\r\nx\r\n");
+    assert_reply!(c, ["LRANGE", "one", "0", "-1"], b"*1\r\n$1\r\nx\r\n");
+}
+
+#[tokio::test]
+async fn lmpop() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["RPUSH", "l", "a", "b", "c", "d"], b":4\r\n");
+    assert_reply!(c, ["RPUSH", "m", "x"], b":1\r\n");
+    assert_reply!(c, ["LMPOP", "2", "nokey", "l", "LEFT"], b"*2\r\n$1\r\nl\r\n*1\r\n$1\r\na\r\n");
+    assert_reply!(
+        c,
+        ["LMPOP", "2", "nokey", "l", "RIGHT", "COUNT", "2"],
+        b"*2\r\n$1\r\nl\r\n*2\r\n$1\r\nd\r\n$1\r\nc\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LMPOP", "2", "l", "m", "left", "count", "10"],
+        b"*2\r\n$1\r\nl\r\n*1\r\n$1\r\nb\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LMPOP", "2", "l", "m", "LEFT", "COUNT", "10"],
+        b"*2\r\n$1\r\nm\r\n*1\r\n$1\r\nx\r\n"
+    );
+    assert_reply!(c, ["LMPOP", "2", "l", "m", "LEFT"], b"*-1\r\n");
+    assert_reply!(c, ["LMPOP", "0", "l", "LEFT"], b"-ERR numkeys should be greater than 0\r\n");
+    assert_reply!(c, ["LMPOP", "-1", "l", "LEFT"], b"-ERR numkeys should be greater than 0\r\n");
+    assert_reply!(c, ["LMPOP", "x", "l", "LEFT"], b"-ERR numkeys should be greater than 0\r\n");
+    assert_reply!(c, ["LMPOP", "100", "l", "LEFT"], b"-ERR syntax error\r\n");
+    assert_reply!(c, ["LMPOP", "9223372036854775807", "l", "LEFT"], b"-ERR syntax error\r\n");
+    assert_reply!(c, ["LMPOP", "1", "l", "MIDDLE"], b"-ERR syntax error\r\n");
+    assert_reply!(
+        c,
+        ["LMPOP", "1", "l", "LEFT", "COUNT", "0"],
+        b"-ERR count should be greater than 0\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LMPOP", "1", "l", "LEFT", "COUNT", "-1"],
+        b"-ERR count should be greater than 0\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LMPOP", "1", "l", "LEFT", "COUNT", "x"],
+        b"-ERR count should be greater than 0\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LMPOP", "1", "l", "LEFT", "COUNT", "1", "COUNT", "1"],
+        b"-ERR syntax error\r\n"
+    );
+    assert_reply!(c, ["LMPOP", "1", "l", "LEFT", "COUNT"], b"-ERR syntax error\r\n");
+    assert_reply!(c, ["LMPOP", "1", "l", "LEFT", "FOO"], b"-ERR syntax error\r\n");
+    assert_reply!(c, ["LMPOP", "2", "l", "LEFT"], b"-ERR syntax error\r\n");
+    assert_reply!(c, ["RPUSH", "n", "1", "2"], b":2\r\n");
+    set_string(&server, "s", "v");
+    assert_reply!(c, ["LMPOP", "2", "n", "s", "LEFT"], b"*2\r\n$1\r\nn\r\n*1\r\n$1\r\n1\r\n");
+    assert_reply!(
+        c,
+        ["LMPOP", "2", "s", "n", "LEFT"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+}
+
