@@ -39,8 +39,16 @@ async fn push_and_len() {
         ["LRANGE", "l", "0", "-1"],
         b"*8\r\n$1\r\ny\r\n$1\r\nx\r\n$1\r\nc\r\n$1\r\nb\r\n$1\r\na\r\n$1\r\nd\r\n$1\r\ne\r\n$1\r\nz\r\n"
     );
-    assert_reply!(c, ["LPUSH"], b"-ERR wrong number of arguments for 'lpush' command\r\n");
-    assert_reply!(c, ["LPUSHX", "l"], b"-ERR wrong number of arguments for 'lpushx' command\r\n");
+    assert_reply!(
+        c,
+        ["LPUSH"],
+        b"-ERR wrong number of arguments for 'lpush' command\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LPUSHX", "l"],
+        b"-ERR wrong number of arguments for 'lpushx' command\r\n"
+    );
     set_string(&server, "s", "v");
     assert_reply!(
         c,
@@ -85,8 +93,16 @@ async fn pop_single_and_count() {
     assert_reply!(c, ["RPOP", "l", "0"], b"*-1\r\n");
     assert!(server.node().lock().dbs[0].peek(b"l").is_none());
     assert_reply!(c, ["RPUSH", "l", "a"], b":1\r\n");
-    assert_reply!(c, ["LPOP", "l", "-1"], b"-ERR value is out of range, must be positive\r\n");
-    assert_reply!(c, ["LPOP", "l", "x"], b"-ERR value is out of range, must be positive\r\n");
+    assert_reply!(
+        c,
+        ["LPOP", "l", "-1"],
+        b"-ERR value is out of range, must be positive\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LPOP", "l", "x"],
+        b"-ERR value is out of range, must be positive\r\n"
+    );
     assert_reply!(
         c,
         ["RPOP", "l", "1", "2"],
@@ -108,7 +124,11 @@ async fn pop_single_and_count() {
         ["RPOP", "s", "1"],
         b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
     );
-    assert_reply!(c, ["RPOP", "nokey", "x"], b"-ERR value is out of range, must be positive\r\n");
+    assert_reply!(
+        c,
+        ["RPOP", "nokey", "x"],
+        b"-ERR value is out of range, must be positive\r\n"
+    );
 }
 
 #[tokio::test]
@@ -117,7 +137,11 @@ async fn range_and_index() {
     let mut c = RawConn::connect(server.addr()).await;
     assert_reply!(c, ["RPUSH", "l", "a", "b", "c", "d", "e"], b":5\r\n");
     assert_reply!(c, ["LRANGE", "l", "0", "0"], b"*1\r\n$1\r\na\r\n");
-    assert_reply!(c, ["LRANGE", "l", "-2", "-1"], b"*2\r\n$1\r\nd\r\n$1\r\ne\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "l", "-2", "-1"],
+        b"*2\r\n$1\r\nd\r\n$1\r\ne\r\n"
+    );
     assert_reply!(
         c,
         ["LRANGE", "l", "-100", "100"],
@@ -151,7 +175,11 @@ async fn range_and_index() {
     assert_reply!(c, ["LINDEX", "l", "-1"], b"$1\r\ne\r\n");
     assert_reply!(c, ["LINDEX", "l", "5"], b"$-1\r\n");
     assert_reply!(c, ["LINDEX", "l", "-6"], b"$-1\r\n");
-    assert_reply!(c, ["LINDEX", "l", "x"], b"-ERR value is not an integer or out of range\r\n");
+    assert_reply!(
+        c,
+        ["LINDEX", "l", "x"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
     assert_reply!(c, ["LINDEX", "nokey", "x"], b"$-1\r\n");
     assert_reply!(c, ["LINDEX", "nokey", "0"], b"$-1\r\n");
     set_string(&server, "s", "v");
@@ -176,8 +204,16 @@ async fn lset() {
     assert_reply!(c, ["LSET", "l", "-1", "z"], b"+OK\r\n");
     assert_reply!(c, ["LSET", "l", "3", "q"], b"-ERR index out of range\r\n");
     assert_reply!(c, ["LSET", "l", "-4", "q"], b"-ERR index out of range\r\n");
-    assert_reply!(c, ["LSET", "l", "x", "q"], b"-ERR value is not an integer or out of range\r\n");
-    assert_reply!(c, ["LRANGE", "l", "0", "-1"], b"*3\r\n$1\r\nx\r\n$1\r\nb\r\n$1\r\nz\r\n");
+    assert_reply!(
+        c,
+        ["LSET", "l", "x", "q"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LRANGE", "l", "0", "-1"],
+        b"*3\r\n$1\r\nx\r\n$1\r\nb\r\n$1\r\nz\r\n"
+    );
     assert_reply!(c, ["LSET", "nokey", "0", "a"], b"-ERR no such key\r\n");
     assert_reply!(c, ["LSET", "nokey", "x", "a"], b"-ERR no such key\r\n");
     set_string(&server, "s", "v");
@@ -202,23 +238,39 @@ async fn linsert() {
         ["LRANGE", "l", "0", "-1"],
         b"*6\r\n$1\r\nw\r\n$1\r\na\r\n$1\r\nx\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\ny\r\n"
     );
-    assert_reply!(c, ["LINSERT", "l", "MIDDLE", "a", "z"], b"-ERR syntax error\r\n");
+    assert_reply!(
+        c,
+        ["LINSERT", "l", "MIDDLE", "a", "z"],
+        b"-ERR syntax error\r\n"
+    );
     assert_reply!(c, ["LINSERT", "nokey", "BEFORE", "a", "b"], b":0\r\n");
-    assert_reply!(c, ["LINSERT", "nokey", "MIDDLE", "a", "b"], b"-ERR syntax error\r\n");
+    assert_reply!(
+        c,
+        ["LINSERT", "nokey", "MIDDLE", "a", "b"],
+        b"-ERR syntax error\r\n"
+    );
     set_string(&server, "s", "v");
     assert_reply!(
         c,
         ["LINSERT", "s", "BEFORE", "a", "b"],
         b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
     );
-    assert_reply!(c, ["LINSERT", "s", "MIDDLE", "a", "b"], b"-ERR syntax error\r\n");
+    assert_reply!(
+        c,
+        ["LINSERT", "s", "MIDDLE", "a", "b"],
+        b"-ERR syntax error\r\n"
+    );
 }
 
 #[tokio::test]
 async fn lrem() {
     let server = TestServer::start().await.unwrap();
     let mut c = RawConn::connect(server.addr()).await;
-    assert_reply!(c, ["RPUSH", "l", "a", "b", "a", "c", "a", "b", "a"], b":7\r\n");
+    assert_reply!(
+        c,
+        ["RPUSH", "l", "a", "b", "a", "c", "a", "b", "a"],
+        b":7\r\n"
+    );
     assert_reply!(c, ["LREM", "l", "2", "a"], b":2\r\n");
     assert_reply!(
         c,
@@ -232,12 +284,20 @@ async fn lrem() {
         b"*4\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\na\r\n$1\r\nb\r\n"
     );
     assert_reply!(c, ["LREM", "l", "0", "b"], b":2\r\n");
-    assert_reply!(c, ["LRANGE", "l", "0", "-1"], b"*2\r\n$1\r\nc\r\n$1\r\na\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "l", "0", "-1"],
+        b"*2\r\n$1\r\nc\r\n$1\r\na\r\n"
+    );
     assert_reply!(c, ["LREM", "l", "0", "zz"], b":0\r\n");
     assert_reply!(c, ["LREM", "l", "0", "a"], b":1\r\n");
     assert_reply!(c, ["LREM", "l", "0", "c"], b":1\r\n");
     assert_reply!(c, ["LLEN", "l"], b":0\r\n");
-    assert_reply!(c, ["LREM", "l", "x", "a"], b"-ERR value is not an integer or out of range\r\n");
+    assert_reply!(
+        c,
+        ["LREM", "l", "x", "a"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
     assert_reply!(c, ["LREM", "nokey", "1", "a"], b":0\r\n");
     assert_reply!(
         c,
@@ -266,7 +326,11 @@ async fn ltrim() {
         b"*4\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n$1\r\ne\r\n"
     );
     assert_reply!(c, ["LTRIM", "l", "-2", "100"], b"+OK\r\n");
-    assert_reply!(c, ["LRANGE", "l", "0", "-1"], b"*2\r\n$1\r\nd\r\n$1\r\ne\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "l", "0", "-1"],
+        b"*2\r\n$1\r\nd\r\n$1\r\ne\r\n"
+    );
     assert_reply!(c, ["LTRIM", "l", "0", "0"], b"+OK\r\n");
     assert_reply!(c, ["LRANGE", "l", "0", "-1"], b"*1\r\n$1\r\nd\r\n");
     assert_reply!(c, ["LTRIM", "l", "1", "0"], b"+OK\r\n");
@@ -278,7 +342,11 @@ async fn ltrim() {
         b"-ERR value is not an integer or out of range\r\n"
     );
     assert_reply!(c, ["RPUSH", "m", "a", "b"], b":2\r\n");
-    assert_reply!(c, ["LTRIM", "m", "x", "1"], b"-ERR value is not an integer or out of range\r\n");
+    assert_reply!(
+        c,
+        ["LTRIM", "m", "x", "1"],
+        b"-ERR value is not an integer or out of range\r\n"
+    );
     assert_reply!(c, ["LTRIM", "m", "5", "9"], b"+OK\r\n");
     assert_reply!(c, ["LLEN", "m"], b":0\r\n");
     set_string(&server, "s", "v");
@@ -299,21 +367,53 @@ async fn lpos() {
     assert_reply!(c, ["LPOS", "l", "a", "RANK", "-1"], b":4\r\n");
     assert_reply!(c, ["LPOS", "l", "a", "RANK", "-2"], b":2\r\n");
     assert_reply!(c, ["LPOS", "l", "a", "RANK", "4"], b"$-1\r\n");
-    assert_reply!(c, ["LPOS", "l", "a", "COUNT", "0"], b"*3\r\n:0\r\n:2\r\n:4\r\n");
+    assert_reply!(
+        c,
+        ["LPOS", "l", "a", "COUNT", "0"],
+        b"*3\r\n:0\r\n:2\r\n:4\r\n"
+    );
     assert_reply!(c, ["LPOS", "l", "a", "COUNT", "2"], b"*2\r\n:0\r\n:2\r\n");
-    assert_reply!(c, ["LPOS", "l", "a", "RANK", "2", "COUNT", "0"], b"*2\r\n:2\r\n:4\r\n");
+    assert_reply!(
+        c,
+        ["LPOS", "l", "a", "RANK", "2", "COUNT", "0"],
+        b"*2\r\n:2\r\n:4\r\n"
+    );
     assert_reply!(
         c,
         ["LPOS", "l", "a", "RANK", "-1", "COUNT", "2", "MAXLEN", "3"],
         b"*2\r\n:4\r\n:2\r\n"
     );
-    assert_reply!(c, ["LPOS", "l", "a", "MAXLEN", "1", "RANK", "2"], b"$-1\r\n");
-    assert_reply!(c, ["LPOS", "l", "a", "MAXLEN", "2", "COUNT", "0"], b"*1\r\n:0\r\n");
-    assert_reply!(c, ["LPOS", "l", "a", "rank", "-9223372036854775808"], b":4\r\n");
-    assert_reply!(c, ["LPOS", "l", "a", "RANK", "-9223372036854775807"], b"$-1\r\n");
     assert_reply!(
         c,
-        ["LPOS", "l", "a", "RANK", "-9223372036854775808", "COUNT", "2"],
+        ["LPOS", "l", "a", "MAXLEN", "1", "RANK", "2"],
+        b"$-1\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LPOS", "l", "a", "MAXLEN", "2", "COUNT", "0"],
+        b"*1\r\n:0\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LPOS", "l", "a", "rank", "-9223372036854775808"],
+        b":4\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LPOS", "l", "a", "RANK", "-9223372036854775807"],
+        b"$-1\r\n"
+    );
+    assert_reply!(
+        c,
+        [
+            "LPOS",
+            "l",
+            "a",
+            "RANK",
+            "-9223372036854775808",
+            "COUNT",
+            "2"
+        ],
         b"*3\r\n:4\r\n:2\r\n:0\r\n"
     );
     assert_reply!(c, ["LPOS", "l", "z"], b"$-1\r\n");
@@ -328,13 +428,33 @@ async fn lpos() {
         ["LPOS", "l", "a", "RANK", "x"],
         b"-ERR value is not an integer or out of range\r\n"
     );
-    assert_reply!(c, ["LPOS", "l", "a", "COUNT", "-1"], b"-ERR COUNT can't be negative\r\n");
-    assert_reply!(c, ["LPOS", "l", "a", "COUNT", "x"], b"-ERR COUNT can't be negative\r\n");
-    assert_reply!(c, ["LPOS", "l", "a", "MAXLEN", "-1"], b"-ERR MAXLEN can't be negative\r\n");
-    assert_reply!(c, ["LPOS", "l", "a", "MAXLEN", "x"], b"-ERR MAXLEN can't be negative\r\n");
+    assert_reply!(
+        c,
+        ["LPOS", "l", "a", "COUNT", "-1"],
+        b"-ERR COUNT can't be negative\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LPOS", "l", "a", "COUNT", "x"],
+        b"-ERR COUNT can't be negative\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LPOS", "l", "a", "MAXLEN", "-1"],
+        b"-ERR MAXLEN can't be negative\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LPOS", "l", "a", "MAXLEN", "x"],
+        b"-ERR MAXLEN can't be negative\r\n"
+    );
     assert_reply!(c, ["LPOS", "l", "a", "FOO"], b"-ERR syntax error\r\n");
     assert_reply!(c, ["LPOS", "l", "a", "RANK"], b"-ERR syntax error\r\n");
-    assert_reply!(c, ["LPOS", "l", "a", "COUNT", "1", "RANK"], b"-ERR syntax error\r\n");
+    assert_reply!(
+        c,
+        ["LPOS", "l", "a", "COUNT", "1", "RANK"],
+        b"-ERR syntax error\r\n"
+    );
     assert_reply!(c, ["LPOS", "nokey", "a"], b"$-1\r\n");
     assert_reply!(c, ["LPOS", "nokey", "a", "COUNT", "0"], b"*0\r\n");
     assert_reply!(
@@ -363,15 +483,31 @@ async fn lmove_and_rpoplpush() {
     assert_reply!(c, ["LMOVE", "src", "dst", "LEFT", "RIGHT"], b"$1\r\na\r\n");
     assert_reply!(c, ["LMOVE", "src", "dst", "right", "left"], b"$1\r\nc\r\n");
     assert_reply!(c, ["LRANGE", "src", "0", "-1"], b"*1\r\n$1\r\nb\r\n");
-    assert_reply!(c, ["LRANGE", "dst", "0", "-1"], b"*2\r\n$1\r\nc\r\n$1\r\na\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "dst", "0", "-1"],
+        b"*2\r\n$1\r\nc\r\n$1\r\na\r\n"
+    );
     assert_reply!(c, ["RPOPLPUSH", "src", "dst"], b"$1\r\nb\r\n");
     assert_reply!(c, ["LLEN", "src"], b":0\r\n");
-    assert_reply!(c, ["LRANGE", "dst", "0", "-1"], b"*3\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\na\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "dst", "0", "-1"],
+        b"*3\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\na\r\n"
+    );
     assert!(server.node().lock().dbs[0].peek(b"src").is_none());
     assert_reply!(c, ["LMOVE", "src", "dst", "LEFT", "LEFT"], b"$-1\r\n");
     assert_reply!(c, ["RPOPLPUSH", "src", "dst"], b"$-1\r\n");
-    assert_reply!(c, ["LMOVE", "src", "dst", "UP", "LEFT"], b"-ERR syntax error\r\n");
-    assert_reply!(c, ["LMOVE", "src", "dst", "LEFT", "DOWN"], b"-ERR syntax error\r\n");
+    assert_reply!(
+        c,
+        ["LMOVE", "src", "dst", "UP", "LEFT"],
+        b"-ERR syntax error\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LMOVE", "src", "dst", "LEFT", "DOWN"],
+        b"-ERR syntax error\r\n"
+    );
     set_string(&server, "s", "v");
     assert_reply!(
         c,
@@ -388,7 +524,11 @@ async fn lmove_and_rpoplpush() {
         ["RPOPLPUSH", "dst", "s"],
         b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
     );
-    assert_reply!(c, ["LRANGE", "dst", "0", "-1"], b"*3\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\na\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "dst", "0", "-1"],
+        b"*3\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\na\r\n"
+    );
     assert_reply!(
         c,
         ["RPOPLPUSH", "s", "nokey"],
@@ -403,13 +543,29 @@ async fn lmove_same_key_rotates() {
     let mut c = RawConn::connect(server.addr()).await;
     assert_reply!(c, ["RPUSH", "l", "a", "b", "c"], b":3\r\n");
     assert_reply!(c, ["LMOVE", "l", "l", "LEFT", "RIGHT"], b"$1\r\na\r\n");
-    assert_reply!(c, ["LRANGE", "l", "0", "-1"], b"*3\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\na\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "l", "0", "-1"],
+        b"*3\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\na\r\n"
+    );
     assert_reply!(c, ["LMOVE", "l", "l", "RIGHT", "LEFT"], b"$1\r\na\r\n");
-    assert_reply!(c, ["LRANGE", "l", "0", "-1"], b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "l", "0", "-1"],
+        b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n"
+    );
     assert_reply!(c, ["RPOPLPUSH", "l", "l"], b"$1\r\nc\r\n");
-    assert_reply!(c, ["LRANGE", "l", "0", "-1"], b"*3\r\n$1\r\nc\r\n$1\r\na\r\n$1\r\nb\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "l", "0", "-1"],
+        b"*3\r\n$1\r\nc\r\n$1\r\na\r\n$1\r\nb\r\n"
+    );
     assert_reply!(c, ["LMOVE", "l", "l", "LEFT", "LEFT"], b"$1\r\nc\r\n");
-    assert_reply!(c, ["LRANGE", "l", "0", "-1"], b"*3\r\n$1\r\nc\r\n$1\r\na\r\n$1\r\nb\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "l", "0", "-1"],
+        b"*3\r\n$1\r\nc\r\n$1\r\na\r\n$1\r\nb\r\n"
+    );
     assert_reply!(c, ["RPUSH", "one", "x"], b":1\r\n");
     assert_reply!(c, ["RPOPLPUSH", "one", "one"], b"$1\r\nx\r\n");
     assert_reply!(c, ["LRANGE", "one", "0", "-1"], b"*1\r\n$1\r\nx\r\n");
@@ -421,7 +577,11 @@ async fn lmpop() {
     let mut c = RawConn::connect(server.addr()).await;
     assert_reply!(c, ["RPUSH", "l", "a", "b", "c", "d"], b":4\r\n");
     assert_reply!(c, ["RPUSH", "m", "x"], b":1\r\n");
-    assert_reply!(c, ["LMPOP", "2", "nokey", "l", "LEFT"], b"*2\r\n$1\r\nl\r\n*1\r\n$1\r\na\r\n");
+    assert_reply!(
+        c,
+        ["LMPOP", "2", "nokey", "l", "LEFT"],
+        b"*2\r\n$1\r\nl\r\n*1\r\n$1\r\na\r\n"
+    );
     assert_reply!(
         c,
         ["LMPOP", "2", "nokey", "l", "RIGHT", "COUNT", "2"],
@@ -438,11 +598,27 @@ async fn lmpop() {
         b"*2\r\n$1\r\nm\r\n*1\r\n$1\r\nx\r\n"
     );
     assert_reply!(c, ["LMPOP", "2", "l", "m", "LEFT"], b"*-1\r\n");
-    assert_reply!(c, ["LMPOP", "0", "l", "LEFT"], b"-ERR numkeys should be greater than 0\r\n");
-    assert_reply!(c, ["LMPOP", "-1", "l", "LEFT"], b"-ERR numkeys should be greater than 0\r\n");
-    assert_reply!(c, ["LMPOP", "x", "l", "LEFT"], b"-ERR numkeys should be greater than 0\r\n");
+    assert_reply!(
+        c,
+        ["LMPOP", "0", "l", "LEFT"],
+        b"-ERR numkeys should be greater than 0\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LMPOP", "-1", "l", "LEFT"],
+        b"-ERR numkeys should be greater than 0\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LMPOP", "x", "l", "LEFT"],
+        b"-ERR numkeys should be greater than 0\r\n"
+    );
     assert_reply!(c, ["LMPOP", "100", "l", "LEFT"], b"-ERR syntax error\r\n");
-    assert_reply!(c, ["LMPOP", "9223372036854775807", "l", "LEFT"], b"-ERR syntax error\r\n");
+    assert_reply!(
+        c,
+        ["LMPOP", "9223372036854775807", "l", "LEFT"],
+        b"-ERR syntax error\r\n"
+    );
     assert_reply!(c, ["LMPOP", "1", "l", "MIDDLE"], b"-ERR syntax error\r\n");
     assert_reply!(
         c,
@@ -464,12 +640,24 @@ async fn lmpop() {
         ["LMPOP", "1", "l", "LEFT", "COUNT", "1", "COUNT", "1"],
         b"-ERR syntax error\r\n"
     );
-    assert_reply!(c, ["LMPOP", "1", "l", "LEFT", "COUNT"], b"-ERR syntax error\r\n");
-    assert_reply!(c, ["LMPOP", "1", "l", "LEFT", "FOO"], b"-ERR syntax error\r\n");
+    assert_reply!(
+        c,
+        ["LMPOP", "1", "l", "LEFT", "COUNT"],
+        b"-ERR syntax error\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LMPOP", "1", "l", "LEFT", "FOO"],
+        b"-ERR syntax error\r\n"
+    );
     assert_reply!(c, ["LMPOP", "2", "l", "LEFT"], b"-ERR syntax error\r\n");
     assert_reply!(c, ["RPUSH", "n", "1", "2"], b":2\r\n");
     set_string(&server, "s", "v");
-    assert_reply!(c, ["LMPOP", "2", "n", "s", "LEFT"], b"*2\r\n$1\r\nn\r\n*1\r\n$1\r\n1\r\n");
+    assert_reply!(
+        c,
+        ["LMPOP", "2", "n", "s", "LEFT"],
+        b"*2\r\n$1\r\nn\r\n*1\r\n$1\r\n1\r\n"
+    );
     assert_reply!(
         c,
         ["LMPOP", "2", "s", "n", "LEFT"],
@@ -477,3 +665,477 @@ async fn lmpop() {
     );
 }
 
+#[tokio::test]
+async fn blocking_commands_serve_at_once_when_data_exists() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["RPUSH", "a", "1", "2", "3"], b":3\r\n");
+    assert_reply!(c, ["RPUSH", "b", "x"], b":1\r\n");
+    assert_reply!(
+        c,
+        ["BLPOP", "nokey", "a", "b", "0"],
+        b"*2\r\n$1\r\na\r\n$1\r\n1\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BRPOP", "nokey", "a", "b", "0"],
+        b"*2\r\n$1\r\na\r\n$1\r\n3\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BLPOP", "b", "a", "1.5"],
+        b"*2\r\n$1\r\nb\r\n$1\r\nx\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BLMPOP", "0", "2", "nokey", "a", "RIGHT", "COUNT", "5"],
+        b"*2\r\n$1\r\na\r\n*1\r\n$1\r\n2\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BLMPOP", "0", "1", "nokey", "LEFT", "COUNT", "0"],
+        b"-ERR count should be greater than 0\r\n"
+    );
+    assert_reply!(c, ["RPUSH", "src", "a", "b"], b":2\r\n");
+    assert_reply!(
+        c,
+        ["BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"],
+        b"$1\r\na\r\n"
+    );
+    assert_reply!(c, ["BRPOPLPUSH", "src", "dst", "0"], b"$1\r\nb\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "dst", "0", "-1"],
+        b"*2\r\n$1\r\nb\r\n$1\r\na\r\n"
+    );
+    assert_reply!(c, ["BRPOPLPUSH", "dst", "dst", "0"], b"$1\r\na\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "dst", "0", "-1"],
+        b"*2\r\n$1\r\na\r\n$1\r\nb\r\n"
+    );
+}
+
+#[tokio::test]
+async fn blocking_argument_errors() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    set_string(&server, "s", "v");
+    assert_reply!(c, ["RPUSH", "l", "a", "b", "c", "d"], b":4\r\n");
+    assert_reply!(c, ["BLPOP", "l", "-1"], b"-ERR timeout is negative\r\n");
+    assert_reply!(
+        c,
+        ["BLPOP", "l", "abc"],
+        b"-ERR timeout is not a float or out of range\r\n"
+    );
+    assert_reply!(c, ["BLPOP", "l", "1e16"], b"-ERR timeout is negative\r\n");
+    assert_reply!(c, ["BLPOP", "l", "inf"], b"-ERR timeout is negative\r\n");
+    assert_reply!(
+        c,
+        ["BLPOP", "l", "nan"],
+        b"-ERR timeout is not a float or out of range\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BLPOP", "l", " 1"],
+        b"-ERR timeout is not a float or out of range\r\n"
+    );
+    assert_reply!(c, ["BRPOP", "l", "-0.5"], b"-ERR timeout is negative\r\n");
+    assert_reply!(
+        c,
+        ["BLPOP", "s", "0"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BLPOP", "s", "l", "0"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(c, ["BLPOP", "l", "s", "0"], b"*2\r\n$1\r\nl\r\n$1\r\na\r\n");
+    assert_reply!(
+        c,
+        ["BRPOP", "s", "0"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BLMPOP", "x", "1", "l", "LEFT"],
+        b"-ERR timeout is not a float or out of range\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BLMPOP", "0", "x", "l", "LEFT"],
+        b"-ERR numkeys should be greater than 0\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BLMPOP", "x", "0", "l", "LEFT"],
+        b"-ERR numkeys should be greater than 0\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BLMPOP", "0", "1", "l", "MIDDLE"],
+        b"-ERR syntax error\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BLMPOP", "0", "2", "l", "LEFT"],
+        b"-ERR syntax error\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BLMPOP", "0", "1", "l", "LEFT", "COUNT", "0"],
+        b"-ERR count should be greater than 0\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BLMPOP", "0", "1", "s", "LEFT"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BLMOVE", "l", "d", "LEFT", "UP", "0"],
+        b"-ERR syntax error\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BLMOVE", "l", "d", "LEFT", "LEFT", "x"],
+        b"-ERR timeout is not a float or out of range\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BLMOVE", "l", "d", "LEFT", "LEFT", "-1"],
+        b"-ERR timeout is negative\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BLMOVE", "s", "d", "LEFT", "LEFT", "0"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BLMOVE", "l", "s", "LEFT", "LEFT", "0"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BRPOPLPUSH", "l", "d", "x"],
+        b"-ERR timeout is not a float or out of range\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BRPOPLPUSH", "s", "d", "0"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BRPOPLPUSH", "l", "s", "0"],
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(
+        c,
+        ["LRANGE", "l", "0", "-1"],
+        b"*3\r\n$1\r\nb\r\n$1\r\nc\r\n$1\r\nd\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BLPOP", "l"],
+        b"-ERR wrong number of arguments for 'blpop' command\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BLMPOP", "0", "1", "l"],
+        b"-ERR wrong number of arguments for 'blmpop' command\r\n"
+    );
+    assert_reply!(
+        c,
+        ["BLMOVE", "l", "d", "LEFT", "LEFT"],
+        b"-ERR wrong number of arguments for 'blmove' command\r\n"
+    );
+}
+
+#[tokio::test]
+async fn blocking_commands_inside_multi_do_not_block() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["MULTI"], b"+OK\r\n");
+    assert_reply!(c, ["BLPOP", "q", "0"], b"+QUEUED\r\n");
+    assert_reply!(c, ["BRPOP", "q", "0"], b"+QUEUED\r\n");
+    assert_reply!(c, ["BLMOVE", "q", "r", "LEFT", "LEFT", "0"], b"+QUEUED\r\n");
+    assert_reply!(c, ["BRPOPLPUSH", "q", "r", "0"], b"+QUEUED\r\n");
+    assert_reply!(c, ["BLMPOP", "0", "1", "q", "LEFT"], b"+QUEUED\r\n");
+    assert_reply!(c, ["EXEC"], b"*5\r\n*-1\r\n*-1\r\n$-1\r\n$-1\r\n*-1\r\n");
+}
+
+#[tokio::test]
+async fn blocking_timeouts() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["BLPOP", "q", "0.05"], b"*-1\r\n");
+    assert_reply!(c, ["BRPOP", "q", "r", "0.05"], b"*-1\r\n");
+    assert_reply!(c, ["BLMOVE", "q", "r", "LEFT", "LEFT", "0.05"], b"*-1\r\n");
+    assert_reply!(c, ["BRPOPLPUSH", "q", "r", "0.05"], b"*-1\r\n");
+    assert_reply!(c, ["BLMPOP", "0.05", "2", "q", "r", "LEFT"], b"*-1\r\n");
+    assert_reply!(c, ["BLPOP", "q", "0.0001"], b"*-1\r\n");
+}
+
+// Blocking pops with several connections. Replies below were recorded from Redis 7.0.15 with
+// the same sequences of commands.
+
+/// Waits until `n` clients are parked by blocking commands.
+async fn wait_blocked(server: &TestServer, n: usize) {
+    let node = server.node().clone();
+    let reached = common::wait_until(Duration::from_secs(5), || {
+        let node = node.clone();
+        async move { node.lock().waiters.len() == n }
+    })
+    .await;
+    assert!(reached, "expected {n} blocked clients");
+}
+
+async fn connect(server: &TestServer) -> RawConn {
+    RawConn::connect(server.addr()).await
+}
+
+#[tokio::test]
+async fn blpop_is_served_by_a_later_push() {
+    let server = TestServer::start().await.unwrap();
+    let mut blocked = connect(&server).await;
+    let mut c = connect(&server).await;
+    blocked.send(&["BLPOP", "a", "b", "0"]).await;
+    wait_blocked(&server, 1).await;
+    assert_reply!(c, ["RPUSH", "b", "x", "y"], b":2\r\n");
+    assert_eq!(blocked.read_raw().await, b"*2\r\n$1\r\nb\r\n$1\r\nx\r\n");
+    assert_reply!(c, ["LRANGE", "b", "0", "-1"], b"*1\r\n$1\r\ny\r\n");
+    wait_blocked(&server, 0).await;
+    // The unblocked connection works normally afterwards.
+    assert_reply!(blocked, ["LLEN", "b"], b":1\r\n");
+}
+
+#[tokio::test]
+async fn blocked_clients_are_served_in_arrival_order() {
+    let server = TestServer::start().await.unwrap();
+    let mut first = connect(&server).await;
+    let mut second = connect(&server).await;
+    let mut c = connect(&server).await;
+    first.send(&["BRPOP", "q", "0"]).await;
+    wait_blocked(&server, 1).await;
+    second.send(&["BLPOP", "q", "0"]).await;
+    wait_blocked(&server, 2).await;
+    assert_reply!(c, ["RPUSH", "q", "x", "y"], b":2\r\n");
+    assert_eq!(first.read_raw().await, b"*2\r\n$1\r\nq\r\n$1\r\ny\r\n");
+    assert_eq!(second.read_raw().await, b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
+    assert_reply!(c, ["LLEN", "q"], b":0\r\n");
+    assert!(server.node().lock().dbs[0].peek(b"q").is_none());
+}
+
+#[tokio::test]
+async fn one_push_serves_only_as_many_clients_as_elements() {
+    let server = TestServer::start().await.unwrap();
+    let mut first = connect(&server).await;
+    let mut second = connect(&server).await;
+    let mut c = connect(&server).await;
+    first.send(&["BLPOP", "q", "0"]).await;
+    wait_blocked(&server, 1).await;
+    second.send(&["BLPOP", "q", "0"]).await;
+    wait_blocked(&server, 2).await;
+    assert_reply!(c, ["LPUSH", "q", "x"], b":1\r\n");
+    assert_eq!(first.read_raw().await, b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
+    wait_blocked(&server, 1).await;
+    assert_reply!(c, ["LPUSH", "q", "z"], b":1\r\n");
+    assert_eq!(second.read_raw().await, b"*2\r\n$1\r\nq\r\n$1\r\nz\r\n");
+}
+
+#[tokio::test]
+async fn blocking_timeouts_and_resp3_nulls() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = connect(&server).await;
+    assert_reply!(c, ["BLPOP", "q", "0.1"], b"*-1\r\n");
+    // Redis answers every list-blocked client that times out with a null array, BLMOVE too.
+    assert_reply!(c, ["BLMOVE", "q", "r", "LEFT", "LEFT", "0.1"], b"*-1\r\n");
+    assert_reply!(c, ["BRPOPLPUSH", "q", "r", "0.1"], b"*-1\r\n");
+    c.call(&["HELLO", "3"]).await;
+    assert_reply!(c, ["BLPOP", "q", "0.01"], b"_\r\n");
+    assert_reply!(c, ["BLMOVE", "q", "r", "LEFT", "LEFT", "0.01"], b"_\r\n");
+    assert_reply!(c, ["BLMPOP", "0.01", "1", "q", "LEFT"], b"_\r\n");
+    assert_reply!(c, ["MULTI"], b"+OK\r\n");
+    assert_reply!(c, ["BLMOVE", "z", "y", "LEFT", "LEFT", "0"], b"+QUEUED\r\n");
+    assert_reply!(c, ["EXEC"], b"*1\r\n_\r\n");
+    wait_blocked(&server, 0).await;
+}
+
+#[tokio::test]
+async fn blmove_chain_wakes_the_client_blocked_on_the_destination() {
+    let server = TestServer::start().await.unwrap();
+    let mut mover = connect(&server).await;
+    let mut popper = connect(&server).await;
+    let mut c = connect(&server).await;
+    mover
+        .send(&["BLMOVE", "m1", "m2", "LEFT", "RIGHT", "0"])
+        .await;
+    wait_blocked(&server, 1).await;
+    popper.send(&["BLPOP", "m2", "0"]).await;
+    wait_blocked(&server, 2).await;
+    assert_reply!(c, ["RPUSH", "m1", "v"], b":1\r\n");
+    assert_eq!(mover.read_raw().await, b"$1\r\nv\r\n");
+    assert_eq!(popper.read_raw().await, b"*2\r\n$2\r\nm2\r\n$1\r\nv\r\n");
+    assert_reply!(c, ["LLEN", "m1"], b":0\r\n");
+    assert_reply!(c, ["LLEN", "m2"], b":0\r\n");
+}
+
+#[tokio::test]
+async fn circular_and_self_brpoplpush() {
+    let server = TestServer::start().await.unwrap();
+    let mut a = connect(&server).await;
+    let mut b = connect(&server).await;
+    let mut c = connect(&server).await;
+    a.send(&["BRPOPLPUSH", "l1", "l2", "0"]).await;
+    wait_blocked(&server, 1).await;
+    b.send(&["BRPOPLPUSH", "l2", "l1", "0"]).await;
+    wait_blocked(&server, 2).await;
+    assert_reply!(c, ["RPUSH", "l1", "foo"], b":1\r\n");
+    assert_eq!(a.read_raw().await, b"$3\r\nfoo\r\n");
+    assert_eq!(b.read_raw().await, b"$3\r\nfoo\r\n");
+    assert_reply!(c, ["LRANGE", "l1", "0", "-1"], b"*1\r\n$3\r\nfoo\r\n");
+    assert_reply!(c, ["LLEN", "l2"], b":0\r\n");
+
+    a.send(&["BRPOPLPUSH", "bl", "bl", "0"]).await;
+    wait_blocked(&server, 1).await;
+    assert_reply!(c, ["RPUSH", "bl", "foo"], b":1\r\n");
+    assert_eq!(a.read_raw().await, b"$3\r\nfoo\r\n");
+    assert_reply!(c, ["LRANGE", "bl", "0", "-1"], b"*1\r\n$3\r\nfoo\r\n");
+}
+
+#[tokio::test]
+async fn blmpop_is_served_with_its_count() {
+    let server = TestServer::start().await.unwrap();
+    let mut blocked = connect(&server).await;
+    let mut c = connect(&server).await;
+    blocked
+        .send(&["BLMPOP", "0", "2", "x", "y", "RIGHT", "COUNT", "2"])
+        .await;
+    wait_blocked(&server, 1).await;
+    assert_reply!(c, ["RPUSH", "y", "1", "2", "3"], b":3\r\n");
+    assert_eq!(
+        blocked.read_raw().await,
+        b"*2\r\n$1\r\ny\r\n*2\r\n$1\r\n3\r\n$1\r\n2\r\n"
+    );
+    assert_reply!(c, ["LRANGE", "y", "0", "-1"], b"*1\r\n$1\r\n1\r\n");
+}
+
+#[tokio::test]
+async fn same_key_twice_is_served_once() {
+    let server = TestServer::start().await.unwrap();
+    let mut blocked = connect(&server).await;
+    let mut c = connect(&server).await;
+    blocked.send(&["BLPOP", "k", "k", "0"]).await;
+    wait_blocked(&server, 1).await;
+    assert_reply!(c, ["RPUSH", "k", "x", "y"], b":2\r\n");
+    assert_eq!(blocked.read_raw().await, b"*2\r\n$1\r\nk\r\n$1\r\nx\r\n");
+    assert_reply!(c, ["LLEN", "k"], b":1\r\n");
+    wait_blocked(&server, 0).await;
+}
+
+#[tokio::test]
+async fn a_disconnected_blocked_client_does_not_swallow_a_push() {
+    let server = TestServer::start().await.unwrap();
+    let mut gone = connect(&server).await;
+    let mut c = connect(&server).await;
+    gone.send(&["BLPOP", "q", "0"]).await;
+    wait_blocked(&server, 1).await;
+    drop(gone);
+    wait_blocked(&server, 0).await;
+    assert_reply!(c, ["RPUSH", "q", "v"], b":1\r\n");
+    assert_reply!(c, ["LRANGE", "q", "0", "-1"], b"*1\r\n$1\r\nv\r\n");
+}
+
+#[tokio::test]
+async fn commands_pipelined_after_a_blocking_one_wait_for_it() {
+    let server = TestServer::start().await.unwrap();
+    let mut blocked = connect(&server).await;
+    let mut c = connect(&server).await;
+    blocked
+        .send_raw(b"*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nLLEN\r\n$1\r\nq\r\n")
+        .await;
+    wait_blocked(&server, 1).await;
+    assert!(blocked
+        .read_raw_timeout(Duration::from_millis(50))
+        .await
+        .is_none());
+    assert_reply!(c, ["RPUSH", "q", "v", "w"], b":2\r\n");
+    assert_eq!(blocked.read_raw().await, b"*2\r\n$1\r\nq\r\n$1\r\nv\r\n");
+    assert_eq!(blocked.read_raw().await, b"+PONG\r\n");
+    assert_eq!(blocked.read_raw().await, b":1\r\n");
+}
+
+#[tokio::test]
+async fn a_transaction_wakes_blocked_clients_only_after_exec() {
+    let server = TestServer::start().await.unwrap();
+    let mut blocked = connect(&server).await;
+    let mut c = connect(&server).await;
+    blocked.send(&["BLPOP", "q", "0"]).await;
+    wait_blocked(&server, 1).await;
+    assert_reply!(c, ["MULTI"], b"+OK\r\n");
+    assert_reply!(c, ["LPUSH", "q", "a"], b"+QUEUED\r\n");
+    assert_reply!(c, ["LPUSH", "q", "b"], b"+QUEUED\r\n");
+    assert_reply!(c, ["LPUSH", "q", "c"], b"+QUEUED\r\n");
+    assert_reply!(c, ["EXEC"], b"*3\r\n:1\r\n:2\r\n:3\r\n");
+    assert_eq!(blocked.read_raw().await, b"*2\r\n$1\r\nq\r\n$1\r\nc\r\n");
+
+    // Served from the key that received data first, not the first key of the command.
+    blocked.send(&["BLPOP", "a", "b", "0"]).await;
+    wait_blocked(&server, 1).await;
+    assert_reply!(c, ["MULTI"], b"+OK\r\n");
+    assert_reply!(c, ["RPUSH", "b", "x"], b"+QUEUED\r\n");
+    assert_reply!(c, ["RPUSH", "a", "y"], b"+QUEUED\r\n");
+    assert_reply!(c, ["EXEC"], b"*2\r\n:1\r\n:1\r\n");
+    assert_eq!(blocked.read_raw().await, b"*2\r\n$1\r\nb\r\n$1\r\nx\r\n");
+
+    // Pushed and popped again inside the transaction: nothing for the blocked client.
+    blocked.send(&["BLPOP", "e", "0"]).await;
+    wait_blocked(&server, 1).await;
+    assert_reply!(c, ["MULTI"], b"+OK\r\n");
+    assert_reply!(c, ["LPUSH", "e", "a"], b"+QUEUED\r\n");
+    assert_reply!(c, ["LPOP", "e"], b"+QUEUED\r\n");
+    assert_reply!(c, ["EXEC"], b"*2\r\n:1\r\n$1\r\na\r\n");
+    wait_blocked(&server, 1).await;
+    assert_reply!(c, ["LPUSH", "e", "b"], b":1\r\n");
+    assert_eq!(blocked.read_raw().await, b"*2\r\n$1\r\ne\r\n$1\r\nb\r\n");
+}
+
+#[tokio::test]
+async fn a_key_of_another_type_keeps_the_client_blocked() {
+    let server = TestServer::start().await.unwrap();
+    let mut blocked = connect(&server).await;
+    let mut c = connect(&server).await;
+    blocked.send(&["BLPOP", "list", "0"]).await;
+    wait_blocked(&server, 1).await;
+    // As `MULTI; LPUSH list a; DEL list; SET list foo; EXEC` in Redis: the key is signalled
+    // but holds a string when the client is looked at.
+    set_string(&server, "list", "foo");
+    assert_reply!(c, ["PING"], b"+PONG\r\n");
+    wait_blocked(&server, 1).await;
+    assert!(blocked
+        .read_raw_timeout(Duration::from_millis(50))
+        .await
+        .is_none());
+    server.node().lock().dbs[0].remove(b"list");
+    assert_reply!(c, ["LPUSH", "list", "b"], b":1\r\n");
+    assert_eq!(blocked.read_raw().await, b"*2\r\n$4\r\nlist\r\n$1\r\nb\r\n");
+}
+
+#[tokio::test]
+async fn brpoplpush_to_a_wrong_type_fails_and_keeps_the_element() {
+    let server = TestServer::start().await.unwrap();
+    let mut blocked = connect(&server).await;
+    let mut c = connect(&server).await;
+    set_string(&server, "target", "nolist");
+    blocked.send(&["BRPOPLPUSH", "blist", "target", "0"]).await;
+    wait_blocked(&server, 1).await;
+    assert_reply!(c, ["RPUSH", "blist", "foo"], b":1\r\n");
+    assert_eq!(
+        blocked.read_raw().await,
+        b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+    );
+    assert_reply!(c, ["LRANGE", "blist", "0", "-1"], b"*1\r\n$3\r\nfoo\r\n");
+}

@@ -376,9 +376,11 @@ fn parse_lpos_args(args: &[Bytes]) -> Result<LposArgs, Error> {
             // Redis accepts the whole range of a long here, LONG_MIN included.
             opts.rank = parse_i64(value)?;
             if opts.rank == 0 {
-                return Err("ERR RANK can't be zero: use 1 to start from the first match, 2 from \
+                return Err(
+                    "ERR RANK can't be zero: use 1 to start from the first match, 2 from \
                      the second ... or use negative to start from the end of the list"
-                    .into());
+                        .into(),
+                );
             }
         } else if eq_ic(opt, "count") {
             opts.count = Some(parse_non_negative(value, "ERR COUNT can't be negative")?);

@@ -11,8 +11,8 @@ use bytes::Bytes;
 use rediscover::error_codes::msg;
 
 use super::{
-    move_element, parse_end, parse_mpop_args, pop_elements, reply_key_and_elements, CmdResult,
-    Ctx, End, Error, Value,
+    move_element, parse_end, parse_mpop_args, pop_elements, reply_key_and_elements, CmdResult, Ctx,
+    End, Error, Value,
 };
 use crate::cmd::{owned, parse_timeout};
 use crate::node::TimeoutReply;
@@ -111,7 +111,7 @@ fn blocking_pop(
     Ok(())
 }
 
-/// BLMOVE/BRPOPLPUSH: LMOVE when the source has data, else block (null bulk on timeout).
+/// BLMOVE/BRPOPLPUSH: LMOVE when the source has data, else block.
 fn blocking_move(
     ctx: &mut Ctx<'_>,
     src: &Bytes,
@@ -123,6 +123,17 @@ fn blocking_move(
     if has_list(ctx, src)? {
         return move_element(ctx, src, dst, from, to);
     }
-    block_on(ctx, std::slice::from_ref(src), timeout, TimeoutReply::NullBulk);
+    if ctx.in_exec {
+        // Redis answers a null bulk where it may not block, but a null array on a real timeout
+        // (every list-blocked client times out with one).
+        ctx.out.null();
+    } else {
+        block_on(
+            ctx,
+            std::slice::from_ref(src),
+            timeout,
+            TimeoutReply::NullArray,
+        );
+    }
     Ok(())
 }
