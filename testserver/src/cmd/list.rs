@@ -7,7 +7,10 @@ use bytes::Bytes;
 use rediscover::error_codes::msg;
 
 use super::{eq_ic, owned, parse_i64, CmdResult, Ctx, Error, Handler};
+use rediscover::resp::ReplyWriter;
+
 use crate::keyspace::{normalize_range, Db, End, List, Value};
+use crate::node::Stats;
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("lpush", lpush),
@@ -40,6 +43,32 @@ fn lookup<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a mut Lis
         None => Ok(None),
         Some(Value::List(list)) => Ok(Some(list)),
         Some(_) => Err(msg::WRONGTYPE.into()),
+    }
+}
+
+/// The list at `key` for a read-only command, with the reply writer: like Redis's
+/// `lookupKeyRead`, it counts a keyspace hit or miss (a key of another type is a hit).
+fn read_list<'a>(
+    ctx: &'a mut Ctx<'_>,
+    key: &[u8],
+) -> Result<(Option<&'a List>, &'a mut ReplyWriter), Error> {
+    let now = ctx.now;
+    let node = &mut *ctx.node;
+    let value = node.dbs[ctx.client.db].get(key, now);
+    count_lookup(&mut node.stats, value.is_some());
+    match value {
+        None => Ok((None, &mut *ctx.out)),
+        Some(Value::List(list)) => Ok((Some(list), &mut *ctx.out)),
+        Some(_) => Err(msg::WRONGTYPE.into()),
+    }
+}
+
+/// Counts a read lookup in INFO's `keyspace_hits` / `keyspace_misses`.
+pub(super) fn count_lookup(stats: &mut Stats, found: bool) {
+    if found {
+        stats.keyspace_hits += 1;
+    } else {
+        stats.keyspace_misses += 1;
     }
 }
 
@@ -188,9 +217,8 @@ fn pop(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End) -> CmdResult {
 }
 
 fn llen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
-    let (db, out) = ctx.parts();
-    let len = lookup(db, &argv[1], now)?.map_or(0, |l| l.len());
+    let (list, out) = read_list(ctx, &argv[1])?;
+    let len = list.map_or(0, |l| l.len());
     out.int(len as i64);
     Ok(())
 }
@@ -198,9 +226,8 @@ fn llen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn lrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let start = parse_i64(&argv[2])?;
     let end = parse_i64(&argv[3])?;
-    let now = ctx.now;
-    let (db, out) = ctx.parts();
-    let Some(list) = lookup(db, &argv[1], now)? else {
+    let (list, out) = read_list(ctx, &argv[1])?;
+    let Some(list) = list else {
         out.array(0);
         return Ok(());
     };
@@ -217,9 +244,8 @@ fn lrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn lindex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
-    let (db, out) = ctx.parts();
-    let Some(list) = lookup(db, &argv[1], now)? else {
+    let (list, out) = read_list(ctx, &argv[1])?;
+    let Some(list) = list else {
         out.null();
         return Ok(());
     };
@@ -397,9 +423,8 @@ fn parse_lpos_args(args: &[Bytes]) -> Result<LposArgs, Error> {
 fn lpos(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let opts = parse_lpos_args(&argv[3..])?;
     let element = &argv[2][..];
-    let now = ctx.now;
-    let (db, out) = ctx.parts();
-    let Some(list) = lookup(db, &argv[1], now)? else {
+    let (list, out) = read_list(ctx, &argv[1])?;
+    let Some(list) = list else {
         match opts.count {
             Some(_) => out.array(0),
             None => out.null(),
