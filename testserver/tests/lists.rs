@@ -1139,3 +1139,32 @@ async fn brpoplpush_to_a_wrong_type_fails_and_keeps_the_element() {
     );
     assert_reply!(c, ["LRANGE", "blist", "0", "-1"], b"*1\r\n$3\r\nfoo\r\n");
 }
+
+#[tokio::test]
+async fn changes_are_counted_as_redis_counts_them() {
+    // rdb_changes_since_last_save deltas recorded from Redis 7.0.15 for the same commands.
+    let server = TestServer::start().await.unwrap();
+    let mut c = connect(&server).await;
+    let cases: &[(&[&str], u64)] = &[
+        (&["LPUSH", "l", "a", "b", "c", "a"], 4),
+        (&["LPOP", "l", "2"], 2),
+        (&["LTRIM", "l", "0", "-1"], 0),
+        (&["LREM", "l", "0", "a"], 1),
+        (&["RPUSH", "l", "x", "y", "z"], 3),
+        (&["LMOVE", "l", "m", "LEFT", "LEFT"], 1),
+        (&["LINSERT", "l", "BEFORE", "y", "q"], 1),
+        (&["LSET", "l", "0", "w"], 1),
+        (&["RPOPLPUSH", "l", "m"], 1),
+        (&["LMPOP", "1", "l", "LEFT", "COUNT", "2"], 2),
+        (&["BLPOP", "m", "0"], 1),
+        (&["LTRIM", "m", "1", "0"], 1),
+        (&["LPUSHX", "nokey", "a"], 0),
+        (&["LREM", "m", "0", "zz"], 0),
+    ];
+    for (argv, delta) in cases {
+        let before = server.node().lock().dirty;
+        c.call(argv).await;
+        let after = server.node().lock().dirty;
+        assert_eq!(after - before, *delta, "{argv:?}");
+    }
+}

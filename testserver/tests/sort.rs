@@ -675,3 +675,22 @@ async fn read_lookups_count_keyspace_hits_and_misses() {
     let st = server.node().lock();
     assert_eq!((st.stats.keyspace_hits, st.stats.keyspace_misses), (6, 2));
 }
+
+#[tokio::test]
+async fn sort_store_counts_changes() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    assert_reply!(c, ["RPUSH", "l", "x", "y", "z"], b":3\r\n");
+    let cases: &[(&[&str], u64)] = &[
+        (&["SORT", "l", "ALPHA", "STORE", "s"], 3),
+        (&["SORT", "nokey", "STORE", "s"], 1),
+        (&["SORT", "nokey", "STORE", "s"], 0),
+        (&["SORT", "l", "ALPHA"], 0),
+    ];
+    for (argv, delta) in cases {
+        let before = server.node().lock().dirty;
+        c.call(argv).await;
+        let after = server.node().lock().dirty;
+        assert_eq!(after - before, *delta, "{argv:?}");
+    }
+}
