@@ -879,6 +879,33 @@ async fn blocking_timeouts() {
     assert_reply!(c, ["BLPOP", "q", "0.0001"], b"*-1\r\n");
 }
 
+#[tokio::test]
+async fn resp3_replies() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    c.call(&["HELLO", "3"]).await;
+    assert_reply!(c, ["RPUSH", "l", "a", "b", "c"], b":3\r\n");
+    assert_reply!(
+        c,
+        ["LMPOP", "1", "l", "LEFT"],
+        b"*2\r\n$1\r\nl\r\n*1\r\n$1\r\na\r\n"
+    );
+    assert_reply!(c, ["LPOS", "l", "z"], b"_\r\n");
+    assert_reply!(c, ["LPOS", "l", "z", "COUNT", "0"], b"*0\r\n");
+    assert_reply!(c, ["LINDEX", "l", "5"], b"_\r\n");
+    assert_reply!(c, ["LPOP", "nokey"], b"_\r\n");
+    assert_reply!(c, ["LPOP", "nokey", "1"], b"_\r\n");
+    assert_reply!(c, ["LMPOP", "1", "nokey", "LEFT"], b"_\r\n");
+    assert_reply!(c, ["BLPOP", "l", "0"], b"*2\r\n$1\r\nl\r\n$1\r\nb\r\n");
+    assert_reply!(
+        c,
+        ["BLMPOP", "0", "1", "l", "RIGHT", "COUNT", "3"],
+        b"*2\r\n$1\r\nl\r\n*1\r\n$1\r\nc\r\n"
+    );
+    assert_reply!(c, ["BLPOP", "l", "0.01"], b"_\r\n");
+    assert_reply!(c, ["LRANGE", "l", "0", "-1"], b"*0\r\n");
+}
+
 // Blocking pops with several connections. Replies below were recorded from Redis 7.0.15 with
 // the same sequences of commands.
 

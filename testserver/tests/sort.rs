@@ -601,6 +601,24 @@ async fn sort_errors() {
 }
 
 #[tokio::test]
+async fn sort_resp3() {
+    let server = TestServer::start().await.unwrap();
+    let mut c = RawConn::connect(server.addr()).await;
+    c.call(&["HELLO", "3"]).await;
+    assert_reply!(c, ["RPUSH", "l", "b", "a"], b":2\r\n");
+    assert_reply!(
+        c,
+        ["SORT", "l", "ALPHA", "GET", "x_*", "GET", "#"],
+        b"*4\r\n_\r\n$1\r\na\r\n_\r\n$1\r\nb\r\n"
+    );
+    assert_reply!(
+        c,
+        ["SORT", "l", "BY", "nosort"],
+        b"*2\r\n$1\r\nb\r\n$1\r\na\r\n"
+    );
+}
+
+#[tokio::test]
 async fn sort_out_of_range_scores() {
     let server = TestServer::start().await.unwrap();
     let mut c = RawConn::connect(server.addr()).await;
