@@ -435,25 +435,48 @@ fn serve_ready_keys(node: &mut NodeState) {
             return;
         }
         for (db, key) in ready {
-            // Each waiter gets one try per signal: one that cannot use the key (another type)
-            // is parked again behind the others and must not be retried in a loop.
-            let ids: Vec<_> = match node.wait_queues.get(&(db, key.clone())) {
-                Some(q) => q.iter().copied().collect(),
-                None => continue,
+            let Some(queue) = node.wait_queues.get(&(db, key.clone())) else {
+                continue;
             };
+            let ids: Vec<_> = queue.iter().copied().collect();
             for id in ids {
-                if !node.dbs[db].contains(&key, crate::node::unix_ms()) {
+                let now = crate::node::unix_ms();
+                let Some(value) = node.dbs[db].get(&key, now) else {
                     break;
+                };
+                let type_name = value.type_name();
+                // A waiter is served only by a value of the type it pops: BLPOP stays blocked
+                // when the key is created as a string, as in Redis.
+                let wants = node
+                    .waiters
+                    .get(&id)
+                    .and_then(|w| table().get(&w.argv[0]))
+                    .map(|c| waited_type(c.info));
+                if wants.is_some_and(|t| t != type_name) {
+                    continue;
                 }
-                // Gone if it was already served through another of its keys.
-                if let Some(waiter) = node.unpark(id) {
-                    serve_waiter(node, waiter, &key);
-                }
+                let Some(waiter) = node.unpark(id) else {
+                    continue;
+                };
+                serve_waiter(node, waiter, &key);
             }
         }
     }
 }
 
+/// The value type a blocking command pops from, from its ACL category.
+fn waited_type(info: &CommandInfo) -> &'static str {
+    if info.acl_categories.contains(&"@sortedset") {
+        "zset"
+    } else if info.acl_categories.contains(&"@stream") {
+        "stream"
+    } else {
+        "list"
+    }
+}
+
+/// Runs a parked client's command again. `ready_key` is the key that received data: Redis 7.0
+/// serves the client from that key, whatever the order of keys in its command.
 fn serve_waiter(node: &mut NodeState, waiter: Waiter, ready_key: &Bytes) {
     let Waiter {
         mut client,
