@@ -1195,3 +1195,123 @@ async fn changes_are_counted_as_redis_counts_them() {
         assert_eq!(after - before, *delta, "{argv:?}");
     }
 }
+
+/// Random list commands sent to this server and to a real Redis, replies compared byte for
+/// byte. Run with `LISTS_DIFF_REDIS=127.0.0.1:PORT cargo test --test lists -- --ignored`.
+#[tokio::test]
+#[ignore]
+async fn differential_against_real_redis() {
+    let Ok(addr) = std::env::var("LISTS_DIFF_REDIS") else {
+        return;
+    };
+    let server = TestServer::start().await.unwrap();
+    let mut ours = connect(&server).await;
+    let mut real = RawConn::connect(addr.parse().unwrap()).await;
+    real.call(&["FLUSHALL"]).await;
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+    let keys = ["a", "b", "c"];
+    let values = ["x", "y", "z", "1", "2", "10", "-3", ""];
+    let ends = ["LEFT", "RIGHT"];
+    let ints = ["-5", "-2", "-1", "0", "1", "2", "3", "7", "x"];
+    for _ in 0..20_000 {
+        let argv: Vec<&str> = match rng.below(19) {
+            0 => vec![
+                "LPUSH",
+                rng.pick(&keys),
+                rng.pick(&values),
+                rng.pick(&values),
+            ],
+            1 => vec!["RPUSH", rng.pick(&keys), rng.pick(&values)],
+            2 => vec!["LPUSHX", rng.pick(&keys), rng.pick(&values)],
+            3 => vec!["RPOP", rng.pick(&keys)],
+            4 => vec!["LPOP", rng.pick(&keys), rng.pick(&ints)],
+            5 => vec!["LRANGE", rng.pick(&keys), rng.pick(&ints), rng.pick(&ints)],
+            6 => vec!["LINDEX", rng.pick(&keys), rng.pick(&ints)],
+            7 => vec!["LSET", rng.pick(&keys), rng.pick(&ints), rng.pick(&values)],
+            8 => vec![
+                "LINSERT",
+                rng.pick(&keys),
+                rng.pick(&["BEFORE", "AFTER"]),
+                rng.pick(&values),
+                rng.pick(&values),
+            ],
+            9 => vec!["LREM", rng.pick(&keys), rng.pick(&ints), rng.pick(&values)],
+            10 => vec!["LTRIM", rng.pick(&keys), rng.pick(&ints), rng.pick(&ints)],
+            11 => vec![
+                "LPOS",
+                rng.pick(&keys),
+                rng.pick(&values),
+                "RANK",
+                rng.pick(&ints),
+                "COUNT",
+                rng.pick(&ints),
+            ],
+            12 => vec![
+                "LPOS",
+                rng.pick(&keys),
+                rng.pick(&values),
+                "MAXLEN",
+                rng.pick(&ints),
+            ],
+            13 => vec![
+                "LMOVE",
+                rng.pick(&keys),
+                rng.pick(&keys),
+                rng.pick(&ends),
+                rng.pick(&ends),
+            ],
+            14 => vec![
+                "LMPOP",
+                "2",
+                rng.pick(&keys),
+                rng.pick(&keys),
+                rng.pick(&ends),
+                "COUNT",
+                rng.pick(&ints),
+            ],
+            15 => vec!["LLEN", rng.pick(&keys)],
+            16 => vec![
+                "SORT",
+                rng.pick(&keys),
+                rng.pick(&["ALPHA", "DESC", "ASC"]),
+                "LIMIT",
+                rng.pick(&ints),
+                rng.pick(&ints),
+            ],
+            17 => vec![
+                "SORT",
+                rng.pick(&keys),
+                "BY",
+                rng.pick(&["nosort", "*"]),
+                "GET",
+                rng.pick(&["#", "*"]),
+                "STORE",
+                rng.pick(&keys),
+            ],
+            _ => vec!["BLMPOP", "0.01", "1", rng.pick(&keys), rng.pick(&ends)],
+        };
+        let want = real.call(&argv).await;
+        let got = ours.call(&argv).await;
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want),
+            "{argv:?}"
+        );
+    }
+}
+
+/// xorshift64: a reproducible sequence for the differential test.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
+
+    fn pick(&mut self, list: &[&'static str]) -> &'static str {
+        list[self.below(list.len() as u64) as usize]
+    }
+}
