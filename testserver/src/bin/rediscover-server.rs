@@ -306,7 +306,7 @@ async fn serve(startup: Startup, log: Logger) -> ExitCode {
         node.clone(),
         listeners,
     ));
-    log.log(Role::Master, Level::Notice, "Ready to accept connections");
+    // Handlers go in before the ready line: a supervisor may signal as soon as it sees it.
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
@@ -318,6 +318,7 @@ async fn serve(startup: Startup, log: Logger) -> ExitCode {
         );
         return ExitCode::FAILURE;
     };
+    log.log(Role::Master, Level::Notice, "Ready to accept connections");
     tokio::select! {
         _ = term.recv() => log.signal("SIGTERM"),
         _ = int.recv() => log.signal("SIGINT"),

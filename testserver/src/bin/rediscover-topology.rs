@@ -115,6 +115,9 @@ async fn start_node(port: u16) -> std::io::Result<(Arc<Node>, NodeLine)> {
 }
 
 async fn run(topology: Topology) -> std::io::Result<()> {
+    // Handlers go in before READY: a harness may signal as soon as it reads it.
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
     let mut nodes = Vec::new();
     match topology {
         Topology::Standalone { port } => {
@@ -124,8 +127,6 @@ async fn run(topology: Topology) -> std::io::Result<()> {
         }
     }
     println!("READY");
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}

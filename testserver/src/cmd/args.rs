@@ -58,19 +58,31 @@ pub fn parse_f64_opt(arg: &[u8]) -> Option<f64> {
 }
 
 /// A blocking command's timeout in seconds (fractions allowed): `None` means wait forever.
+///
+/// As Redis 7.0's `getTimeoutFromObjectOrReply`: milliseconds are `ceil(secs * 1000)` converted
+/// to a `long long`, so a tiny negative value means "forever" and anything past the `long long`
+/// range (infinities included) becomes negative.
 pub fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>, Error> {
-    let secs = match parse_f64_opt(arg) {
-        Some(v) if v.is_finite() => v,
-        _ => return Err(Error::from(msg::TIMEOUT_NOT_FLOAT)),
-    };
-    if secs < 0.0 {
+    let secs = parse_f64_opt(arg).ok_or(Error::from(msg::TIMEOUT_NOT_FLOAT))?;
+    let mut ms = (secs * 1000.0).ceil();
+    if ms == 0.0 && secs == 0.0 && !arg.starts_with(b"-") && has_nonzero_mantissa(arg) {
+        // Below f64's range (`1e-400`) but not zero for Redis's long double: one millisecond.
+        ms = 1.0;
+    }
+    if !(0.0..9.223_372_036_854_776e18).contains(&ms) {
         return Err(Error::from(msg::TIMEOUT_NEGATIVE));
     }
-    if secs == 0.0 {
+    if ms == 0.0 {
         return Ok(None);
     }
-    let d = Duration::try_from_secs_f64(secs).map_err(|_| Error::from(msg::TIMEOUT_NOT_FLOAT))?;
-    Ok(Instant::now().checked_add(d))
+    Ok(Instant::now().checked_add(Duration::from_millis(ms as u64)))
+}
+
+/// Whether a decimal number's digits before its exponent include a non-zero one.
+fn has_nonzero_mantissa(arg: &[u8]) -> bool {
+    arg.iter()
+        .take_while(|&&b| b != b'e' && b != b'E')
+        .any(|b| (b'1'..=b'9').contains(b))
 }
 
 /// Copies an argument for storage, so a stored key or value does not keep the whole read
@@ -95,5 +107,20 @@ mod tests {
         assert_eq!(parse_f64_opt(b" 1"), None);
         assert_eq!(parse_f64_opt(b"1x"), None);
         assert_eq!(parse_f64_opt(b""), None);
+    }
+
+    #[test]
+    fn timeouts_like_redis() {
+        let negative = Err(Error::from(msg::TIMEOUT_NEGATIVE));
+        assert_eq!(parse_timeout(b"0"), Ok(None));
+        assert_eq!(parse_timeout(b"-0.0001"), Ok(None));
+        assert_eq!(parse_timeout(b"-1"), negative);
+        assert_eq!(parse_timeout(b"1e16"), negative);
+        assert_eq!(parse_timeout(b"inf"), negative);
+        assert_eq!(parse_timeout(b"-inf"), negative);
+        assert!(parse_timeout(b"nan").is_err());
+        assert!(parse_timeout(b"0.0001").unwrap().is_some());
+        assert!(parse_timeout(b"1e-400").unwrap().is_some());
+        assert!(parse_timeout(b"9e15").is_ok());
     }
 }

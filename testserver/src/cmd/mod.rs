@@ -93,6 +93,9 @@ pub struct Ctx<'a> {
     pub(crate) blocked: Option<BlockRequest>,
     /// Inside EXEC (or a script): blocking commands answer as if they timed out.
     pub(crate) in_exec: bool,
+    /// When a blocked client's command runs again: the key that received data. Redis 7.0
+    /// serves the client from that key only, and keeps it blocked if the key has another type.
+    pub(crate) ready_key: Option<Bytes>,
 }
 
 impl<'a> Ctx<'a> {
@@ -105,6 +108,7 @@ impl<'a> Ctx<'a> {
             now: crate::node::unix_ms(),
             blocked: None,
             in_exec: false,
+            ready_key: None,
         }
     }
 
@@ -416,7 +420,11 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
         count_error(ctx.node, &e.0);
         ctx.out.error(&e.0);
     }
-    after_command(ctx.node);
+    // A transaction is one command to blocked clients: they are served after EXEC, not between
+    // its commands (EXEC itself goes through here).
+    if !ctx.in_exec {
+        after_command(ctx.node);
+    }
 }
 
 /// Bookkeeping after any command: WATCH invalidation and serving clients blocked on keys that
@@ -463,7 +471,7 @@ fn serve_ready_keys(node: &mut NodeState) {
                 let Some(waiter) = node.unpark(id) else {
                     continue;
                 };
-                serve_waiter(node, waiter);
+                serve_waiter(node, waiter, &key);
             }
         }
     }
@@ -480,7 +488,9 @@ fn waited_type(info: &CommandInfo) -> &'static str {
     }
 }
 
-fn serve_waiter(node: &mut NodeState, waiter: Waiter) {
+/// Runs a parked client's command again. `ready_key` is the key that received data: Redis 7.0
+/// serves the client from that key, whatever the order of keys in its command.
+fn serve_waiter(node: &mut NodeState, waiter: Waiter, ready_key: &Bytes) {
     let Waiter {
         mut client,
         argv,
@@ -495,6 +505,7 @@ fn serve_waiter(node: &mut NodeState, waiter: Waiter) {
     let mut out = ReplyWriter::new(client.resp3);
     let blocked = {
         let mut ctx = Ctx::new(node, &mut client, &mut out);
+        ctx.ready_key = Some(ready_key.clone());
         call(&mut ctx, cmd, &argv);
         ctx.blocked.take()
     };

@@ -12,7 +12,7 @@ mod value;
 mod zset;
 
 pub use hash::{Hash, HashIter, HashLimits};
-pub use list::List;
+pub use list::{normalize_range, End, List};
 pub use set::{Set, SetIter};
 pub use value::{Str, Value};
 pub use zset::{LexBound, LexRange, ListpackLimits, ScoreRange, ZSet};
