@@ -16,6 +16,9 @@ use crate::node::{Node, NodeState, Waiter};
 /// Most commands run per lock acquisition; bounds latency for other clients.
 const MAX_BATCH: usize = 512;
 
+/// A future that completes when the connection must close (killed, or node shutdown).
+type Closed = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
 /// What stopped a batch early.
 enum Stop {
     /// The batch ran to its end.
@@ -69,7 +72,18 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
     };
     let mut decoder = CommandDecoder::new(limits);
     decoder.unauthenticated = !client.authenticated;
-    let mut shutdown = node.shutdown_signal();
+    // Completes when the client is killed or the node shuts down. Built once per connection:
+    // a fresh `notified()` per loop turn would re-register with the Notify on every request.
+    let mut closed: Closed = {
+        let kill = kill.clone();
+        let mut shutdown = node.shutdown_signal();
+        Box::pin(async move {
+            tokio::select! {
+                _ = kill.notified() => {}
+                _ = shutdown.wait_for(|&down| down) => {}
+            }
+        })
+    };
     let (mut rd, mut wr) = socket.split();
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut out = ReplyWriter::new(false);
@@ -124,8 +138,7 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
                     let wait = (until - crate::node::unix_ms()).clamp(1, 10) as u64;
                     tokio::select! {
                         _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
-                        _ = kill.notified() => break 'conn,
-                        _ = shutdown.changed() => break 'conn,
+                        _ = &mut closed => break 'conn,
                     }
                 }
                 Stop::Block(req) => {
@@ -138,8 +151,7 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
                         client,
                         argv,
                         req,
-                        &kill,
-                        &mut shutdown,
+                        &mut closed,
                         &mut rd,
                         &mut rbuf,
                         &mut out,
@@ -161,7 +173,7 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
         // its peer is not reading.
         let flushed = tokio::select! {
             r = flush(&mut wr, &mut out) => r.is_ok(),
-            _ = kill.notified() => false,
+            _ = &mut closed => false,
         };
         if !flushed {
             break;
@@ -171,8 +183,7 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
         }
         tokio::select! {
             biased;
-            _ = kill.notified() => break,
-            _ = shutdown.changed() => break,
+            _ = &mut closed => break,
             Some(msg) = oob_rx.recv() => {
                 out.raw(&msg);
                 while let Ok(msg) = oob_rx.try_recv() {
@@ -267,8 +278,7 @@ async fn block<R: AsyncReadExt + Unpin>(
     client: Box<Client>,
     argv: Vec<Bytes>,
     req: BlockRequest,
-    kill: &Notify,
-    shutdown: &mut tokio::sync::watch::Receiver<bool>,
+    closed: &mut Closed,
     rd: &mut R,
     rbuf: &mut BytesMut,
     out: &mut ReplyWriter,
@@ -306,8 +316,7 @@ async fn block<R: AsyncReadExt + Unpin>(
                 break;
             }
             _ = &mut sleep => break,
-            _ = kill.notified() => { gone = true; break }
-            _ = shutdown.changed() => { gone = true; break }
+            _ = &mut *closed => { gone = true; break }
             read = rd.read_buf(rbuf) => match read {
                 // Commands pipelined behind the blocked one wait in the buffer.
                 Ok(n) if n > 0 => {}

@@ -31,7 +31,6 @@ mod zset_pop;
 mod zset_range;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -96,6 +95,9 @@ pub struct Ctx<'a> {
     /// When a blocked client's command runs again: the key that received data. Redis 7.0
     /// serves the client from that key only, and keeps it blocked if the key has another type.
     pub(crate) ready_key: Option<Bytes>,
+    /// When the previous command ended: the start of the next one. One clock read per command
+    /// serves both ends of consecutive commands in a batch.
+    pub(crate) tick: Instant,
 }
 
 impl<'a> Ctx<'a> {
@@ -109,6 +111,7 @@ impl<'a> Ctx<'a> {
             blocked: None,
             in_exec: false,
             ready_key: None,
+            tick: Instant::now(),
         }
     }
 
@@ -209,7 +212,7 @@ pub struct Command {
 
 /// Every command the server implements, by lower-case name.
 pub struct CommandTable {
-    by_name: HashMap<&'static [u8], usize>,
+    by_name: crate::keyspace::FastMap<&'static [u8], usize>,
     commands: Vec<Command>,
 }
 
@@ -232,7 +235,7 @@ impl CommandTable {
             zset::COMMANDS,
         ];
         let mut table = CommandTable {
-            by_name: HashMap::new(),
+            by_name: Default::default(),
             commands: Vec::new(),
         };
         for group in groups {
@@ -399,9 +402,11 @@ fn allowed_in_resp2_pubsub(name: &str) -> bool {
 /// Runs a command that passed every check (also used by EXEC for queued commands).
 pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     let mark = ctx.out.len();
-    let started = Instant::now();
+    let started = ctx.tick;
     let result = (cmd.handler)(ctx, argv);
-    let usec = started.elapsed().as_micros() as u64;
+    let ended = Instant::now();
+    ctx.tick = ended;
+    let usec = ended.saturating_duration_since(started).as_micros() as u64;
     crate::slowlog::observe(ctx, cmd.info, argv, usec);
     let node = &mut *ctx.node;
     node.stats.commands_processed += 1;
@@ -438,6 +443,9 @@ pub fn after_command(node: &mut NodeState) {
 /// until no ready key is left (a served BLMOVE can make another key ready).
 fn serve_ready_keys(node: &mut NodeState) {
     loop {
+        if node.dbs.iter().all(|db| db.ready.is_empty()) {
+            return;
+        }
         let mut ready = Vec::new();
         for (i, db) in node.dbs.iter_mut().enumerate() {
             for key in db.ready.drain(..) {

@@ -58,6 +58,7 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
     }
     ctx.out.array(queued.len());
     let was_in_exec = std::mem::replace(&mut ctx.in_exec, true);
+    ctx.tick = std::time::Instant::now();
     for argv in &queued {
         // Queued commands passed lookup and arity when they were queued.
         if let Some(cmd) = table().get(&argv[0]) {

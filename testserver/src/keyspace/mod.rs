@@ -17,10 +17,14 @@ pub use set::{Set, SetIter};
 pub use value::{Str, Value};
 pub use zset::{LexBound, LexRange, ListpackLimits, ScoreRange, ZSet};
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::hash::{BuildHasher, Hasher};
 
 use bytes::Bytes;
+
+/// Hash maps keyed by client data: foldhash with a per-process random seed (fast, and not
+/// predictable from outside).
+pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 use crate::glob::glob_match;
 
@@ -30,16 +34,16 @@ pub type ClientId = u64;
 /// One numbered database.
 #[derive(Debug, Default)]
 pub struct Db {
-    entries: HashMap<Bytes, Value>,
-    expires: HashMap<Bytes, i64>,
+    entries: FastMap<Bytes, Value>,
+    expires: FastMap<Bytes, i64>,
     /// (deadline ms, key) for every key with a TTL, so active expiry finds due keys directly.
     deadlines: BTreeSet<(i64, Bytes)>,
     /// WATCHed keys and who watches them.
-    watched: HashMap<Bytes, Vec<ClientId>>,
+    watched: FastMap<Bytes, Vec<ClientId>>,
     /// Clients whose WATCHed keys changed since the dispatcher last looked.
     pub(crate) dirty_watchers: Vec<ClientId>,
     /// Keys that blocked clients wait on, with the number of waiters.
-    blocking: HashMap<Bytes, usize>,
+    blocking: FastMap<Bytes, usize>,
     /// Keys that gained a value while clients were blocked on them.
     pub(crate) ready: Vec<Bytes>,
     /// Keys removed because their TTL passed (lazily or actively), for propagation and stats;
