@@ -60,6 +60,8 @@ pub struct Client {
     pub reply_mode: ReplyMode,
     /// CLIENT NO-EVICT.
     pub no_evict: bool,
+    /// Hold this client's replies until this Unix ms (DEBUG SLEEP answers when it ends).
+    pub hold_until: Option<i64>,
 }
 
 /// CLIENT REPLY modes.
@@ -99,6 +101,7 @@ impl Client {
             close_after_reply: false,
             reply_mode: ReplyMode::On,
             no_evict: false,
+            hold_until: None,
         }
     }
 

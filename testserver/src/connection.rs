@@ -29,6 +29,8 @@ enum Stop {
     Paused(i64),
     /// The client must be closed after the pending replies.
     Close,
+    /// Hold the replies written so far until this Unix ms (DEBUG SLEEP).
+    Hold(i64),
 }
 
 /// Serves one accepted connection until it closes.
@@ -129,6 +131,13 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
                 Stop::Close => {
                     let _ = wr.write_all(out.buffer()).await;
                     break 'conn;
+                }
+                Stop::Hold(until) => {
+                    let wait = (until - crate::node::unix_ms()).max(0) as u64;
+                    tokio::select! {
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
+                        _ = &mut closed => break 'conn,
+                    }
                 }
                 Stop::Paused(until) => {
                     if flush(&mut wr, &mut out).await.is_err() {
@@ -240,6 +249,9 @@ fn run_batch(
         }
         if ctx.client.close_after_reply || ctx.node.shutdown_requested {
             return Stop::Close;
+        }
+        if let Some(until) = ctx.client.hold_until.take() {
+            return Stop::Hold(until);
         }
     }
     Stop::Done

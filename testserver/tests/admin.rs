@@ -616,14 +616,28 @@ async fn debug_when_enabled() {
     let server = start_with(config).await;
     let mut c = RawConn::connect(server.addr()).await;
     assert_reply!(c, ["DEBUG", "SLEEP", "0"], b"+OK\r\n");
-    // DEBUG SLEEP holds every other client for its duration.
+    // DEBUG SLEEP holds every client, the sleeper included, for its duration; its own +OK
+    // comes at the end, as in Redis.
     let mut other = RawConn::connect(server.addr()).await;
-    assert_reply!(c, ["DEBUG", "SLEEP", "0.3"], b"+OK\r\n");
+    c.send(&["DEBUG", "SLEEP", "0.5"]).await;
+    let node = server.node().clone();
+    assert!(
+        common::wait_until(Duration::from_secs(5), || {
+            let node = node.clone();
+            async move { node.lock().pause.is_some() }
+        })
+        .await
+    );
     other.send(&["PING"]).await;
     assert!(other
         .read_raw_timeout(Duration::from_millis(100))
         .await
         .is_none());
+    assert!(c
+        .read_raw_timeout(Duration::from_millis(50))
+        .await
+        .is_none());
+    assert_eq!(c.read_raw().await, b"+OK\r\n");
     assert_eq!(other.read_raw().await, b"+PONG\r\n");
     assert_reply!(
         c,

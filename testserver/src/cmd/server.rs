@@ -135,7 +135,10 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         let ms = (secs * 1000.0) as i64;
         if ms > 0 {
             // Redis freezes the whole server; here every client is paused for the duration.
-            super::client::pause_clients(ctx, ctx.now.saturating_add(ms), false);
+            let until = ctx.now.saturating_add(ms);
+            super::client::pause_clients(ctx, until, false);
+            // The caller's reply, like Redis's, comes when the sleep is over.
+            ctx.client.hold_until = Some(until);
         }
         ctx.out.ok();
     } else if eq_ic(sub, "SET-ACTIVE-EXPIRE") && argv.len() == 3 {
