@@ -9,7 +9,7 @@ use bytes::Bytes;
 use rediscover::error_codes::msg;
 use rediscover::resp::ReplyWriter;
 
-use super::list::count_lookup;
+use super::lookup::count_lookup;
 use super::{eq_ic, owned, parse_i64, CmdResult, Ctx, Error, Handler};
 use crate::keyspace::{Hash, List, Set, Value};
 use crate::node::NodeState;

@@ -6,11 +6,12 @@ use bytes::Bytes;
 use rediscover::error_codes::msg;
 use rediscover::resp::format_double;
 
+use super::lookup::write_typed;
+use super::scan::{parse_cursor, parse_scan, write_scan_reply};
 use super::{
     eq_ic, owned, parse_i64, zset_algebra, zset_pop, zset_range, CmdResult, Ctx, Error, Handler,
 };
-use crate::glob::glob_match;
-use crate::keyspace::{scan_step, Db, LexBound, LexRange, ListpackLimits, ScoreRange, Value, ZSet};
+use crate::keyspace::{scan_step, LexBound, LexRange, ListpackLimits, ScoreRange, Value, ZSet};
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("zadd", zadd),
@@ -60,28 +61,6 @@ pub(super) fn limits(ctx: &Ctx<'_>) -> ListpackLimits {
     }
 }
 
-/// The sorted set at `key`, `None` if there is no key, WRONGTYPE for another type.
-pub(super) fn read<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a ZSet>, Error> {
-    match db.get(key, now) {
-        None => Ok(None),
-        Some(Value::ZSet(z)) => Ok(Some(z)),
-        Some(_) => Err(msg::WRONGTYPE.into()),
-    }
-}
-
-/// [`read`] for changes in place.
-pub(super) fn write<'a>(
-    db: &'a mut Db,
-    key: &[u8],
-    now: i64,
-) -> Result<Option<&'a mut ZSet>, Error> {
-    match db.get_mut(key, now) {
-        None => Ok(None),
-        Some(Value::ZSet(z)) => Ok(Some(z)),
-        Some(_) => Err(msg::WRONGTYPE.into()),
-    }
-}
-
 /// Records a change of `n` elements of `key` (Redis signals the key once and counts `n` in
 /// `server.dirty`), deleting the key if the set became empty.
 pub(super) fn changed(ctx: &mut Ctx<'_>, key: &[u8], n: usize) {
@@ -89,7 +68,7 @@ pub(super) fn changed(ctx: &mut Ctx<'_>, key: &[u8], n: usize) {
         return;
     }
     let now = ctx.now;
-    if matches!(read(ctx.db(), key, now), Ok(Some(z)) if z.is_empty()) {
+    if matches!(write_typed::<ZSet>(ctx.db(), key, now), Ok(Some(z)) if z.is_empty()) {
         ctx.db().remove(key);
     }
     ctx.modified(key);
@@ -290,14 +269,14 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], incr: bool) -> CmdResult {
     let limits = limits(ctx);
     let now = ctx.now;
     let db = ctx.db();
-    let exists = read(db, key, now)?.is_some();
+    let exists = write_typed::<ZSet>(db, key, now)?.is_some();
     let (mut added, mut updated, mut processed, mut last) = (0usize, 0usize, 0usize, 0.0);
     let mut nan = false;
     if exists || !f.xx {
         if !exists {
             db.set(owned(key), Value::ZSet(ZSet::new()));
         }
-        let Some(z) = write(db, key, now)? else {
+        let Some(z) = write_typed::<ZSet>(db, key, now)? else {
             return Err(msg::WRONGTYPE.into());
         };
         for (score, member) in pairs {
@@ -351,7 +330,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], incr: bool) -> CmdResult {
 fn zrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let mut deleted = 0;
-    if let Some(z) = write(ctx.db(), &argv[1], now)? {
+    if let Some(z) = write_typed::<ZSet>(ctx.db(), &argv[1], now)? {
         for m in &argv[2..] {
             if z.remove(m).is_some() {
                 deleted += 1;
@@ -369,14 +348,14 @@ fn zrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn zcard(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.parts();
-    out.int(read(db, &argv[1], now)?.map_or(0, |z| z.len()) as i64);
+    out.int(write_typed::<ZSet>(db, &argv[1], now)?.map_or(0, |z| z.len()) as i64);
     Ok(())
 }
 
 fn zscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.parts();
-    match read(db, &argv[1], now)?.and_then(|z| z.score(&argv[2])) {
+    match write_typed::<ZSet>(db, &argv[1], now)?.and_then(|z| z.score(&argv[2])) {
         Some(s) => out.double(s),
         None => out.null(),
     }
@@ -386,7 +365,7 @@ fn zscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn zmscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.parts();
-    let z = read(db, &argv[1], now)?;
+    let z = write_typed::<ZSet>(db, &argv[1], now)?.map(|z| &*z);
     out.array(argv.len() - 2);
     for m in &argv[2..] {
         match z.and_then(|z| z.score(m)) {
@@ -408,7 +387,7 @@ fn zrevrank(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn rank_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], rev: bool) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.parts();
-    match read(db, &argv[1], now)?.and_then(|z| z.rank(&argv[2], rev)) {
+    match write_typed::<ZSet>(db, &argv[1], now)?.and_then(|z| z.rank(&argv[2], rev)) {
         Some(r) => out.int(r as i64),
         None => out.null(),
     }
@@ -419,7 +398,8 @@ fn zcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let range = parse_score_range(&argv[2], &argv[3])?;
     let now = ctx.now;
     let (db, out) = ctx.parts();
-    let n = read(db, &argv[1], now)?.map_or(0, |z| z.range_by_score(&range, false, 0).count());
+    let n = write_typed::<ZSet>(db, &argv[1], now)?
+        .map_or(0, |z| z.range_by_score(&range, false, 0).count());
     out.int(n as i64);
     Ok(())
 }
@@ -428,7 +408,8 @@ fn zlexcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let range = parse_lex_range(&argv[2], &argv[3])?;
     let now = ctx.now;
     let (db, out) = ctx.parts();
-    let n = read(db, &argv[1], now)?.map_or(0, |z| z.range_by_lex(&range, false, 0).count());
+    let n = write_typed::<ZSet>(db, &argv[1], now)?
+        .map_or(0, |z| z.range_by_lex(&range, false, 0).count());
     out.int(n as i64);
     Ok(())
 }
@@ -458,7 +439,7 @@ fn zremrangebylex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn zremrange(ctx: &mut Ctx<'_>, key: &Bytes, range: RemRange) -> CmdResult {
     let now = ctx.now;
     let mut deleted = 0;
-    if let Some(z) = write(ctx.db(), key, now)? {
+    if let Some(z) = write_typed::<ZSet>(ctx.db(), key, now)? {
         let victims: Vec<Bytes> = match &range {
             RemRange::Rank(start, stop) => match rank_range(*start, *stop, z.len()) {
                 Some((a, b)) => z
@@ -494,7 +475,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     if argv.len() == 2 {
         let (db, out) = ctx.parts();
-        match read(db, &argv[1], now)? {
+        match write_typed::<ZSet>(db, &argv[1], now)? {
             None => out.null(),
             Some(z) => {
                 let i = (crate::keyspace::random_u64() % z.len() as u64) as usize;
@@ -517,7 +498,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Err("ERR value is out of range".into());
     }
     let (db, out) = ctx.parts();
-    let Some(z) = read(db, &argv[1], now)? else {
+    let Some(z) = write_typed::<ZSet>(db, &argv[1], now)? else {
         out.array(0);
         return Ok(());
     };
@@ -583,71 +564,32 @@ pub(super) fn write_pairs<'a>(
     }
 }
 
-/// `strtoul`-style cursor as Redis's `parseScanCursorOrReply` reads it.
-fn parse_cursor(arg: &[u8]) -> Result<u64, Error> {
-    let err = || Error::from("ERR invalid cursor");
-    let s = std::str::from_utf8(arg).map_err(|_| err())?;
-    if s.starts_with(|c: char| c.is_ascii_whitespace()) {
-        return Err(err());
-    }
-    let (neg, digits) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(err());
-    }
-    let v: u64 = digits.parse().map_err(|_| err())?;
-    Ok(if neg { v.wrapping_neg() } else { v })
-}
-
+/// ZSCAN through the shared SCAN-family parser and reply. Unlike HSCAN/SSCAN its lookup counts
+/// no keyspace hit or miss (as this server has always done).
 fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&argv[2])?;
     let now = ctx.now;
     let (db, out) = ctx.parts();
-    let Some(z) = read(db, &argv[1], now)? else {
-        out.array(2);
-        out.bulk(b"0");
-        out.array(0);
+    let Some(z) = write_typed::<ZSet>(db, &argv[1], now)? else {
+        write_scan_reply(out, 0, std::iter::empty());
         return Ok(());
     };
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < argv.len() {
-        let more = argv.len() - i >= 2;
-        if eq_ic(&argv[i], "count") && more {
-            let n = parse_i64(&argv[i + 1])?;
-            if n < 1 {
-                return Err(msg::SYNTAX.into());
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if eq_ic(&argv[i], "match") && more {
-            pattern = Some(&argv[i + 1])
-                .filter(|p| p.as_ref() != b"*")
-                .map(|p| p.as_ref());
-        } else {
-            return Err(msg::SYNTAX.into());
-        }
-        i += 2;
-    }
+    let args = parse_scan(argv, cursor, 3, false)?;
     // A listpack is scanned whole in one call, as Redis does.
     let (next, members): (u64, Vec<&Bytes>) = if z.listpack {
         (0, z.iter().map(|(m, _)| m).collect())
     } else {
-        scan_step(z.scores.keys(), cursor, count, |k| k)
+        scan_step(z.scores.keys(), args.cursor, args.count, |k| k)
     };
-    let members: Vec<&Bytes> = members
+    let pairs: Vec<(&Bytes, Bytes)> = members
         .into_iter()
-        .filter(|m| pattern.map_or(true, |p| glob_match(p, m, false)))
+        .filter(|m| args.matches(m))
+        .map(|m| (m, Bytes::from(format_double(z.score(m).unwrap_or(0.0)))))
         .collect();
-    out.array(2);
-    out.bulk(next.to_string().as_bytes());
-    out.array(members.len() * 2);
-    for m in members {
-        out.bulk(m);
-        out.bulk(format_double(z.score(m).unwrap_or(0.0)).as_bytes());
-    }
+    let items: Vec<&[u8]> = pairs
+        .iter()
+        .flat_map(|(m, score)| [&m[..], &score[..]])
+        .collect();
+    write_scan_reply(out, next, items.into_iter());
     Ok(())
 }

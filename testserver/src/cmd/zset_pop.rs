@@ -1,10 +1,12 @@
 //! ZPOPMIN/ZPOPMAX, ZMPOP and their blocking forms, as Redis's `genericZpopCommand` and
 //! `blockingGenericZpopCommand`.
 
+use crate::keyspace::ZSet;
 use bytes::Bytes;
 use rediscover::error_codes::msg;
 
-use super::zset::{changed, read};
+use super::lookup::write_typed;
+use super::zset::changed;
 use super::{eq_ic, owned, parse_i64, parse_timeout, CmdResult, Ctx, Error};
 use crate::node::TimeoutReply;
 
@@ -57,7 +59,7 @@ fn pop_first(
     let now = ctx.now;
     let mut found = None;
     for key in keys {
-        if read(ctx.db(), key, now)?.is_some() {
+        if write_typed::<ZSet>(ctx.db(), key, now)?.is_some() {
             found = Some(key);
             break;
         }
@@ -75,7 +77,7 @@ fn pop_first(
         return Ok(());
     }
     let mut popped = Vec::new();
-    if let Some(z) = super::zset::write(ctx.db(), key, now)? {
+    if let Some(z) = write_typed::<ZSet>(ctx.db(), key, now)? {
         let n = count.unwrap_or(1).min(z.len() as u64);
         for _ in 0..n {
             match z.pop(max) {
@@ -122,7 +124,7 @@ fn pop_or_block(
     let deadline = parse_timeout(timeout)?;
     let now = ctx.now;
     for key in keys {
-        if read(ctx.db(), key, now)?.is_some_and(|z| !z.is_empty()) {
+        if write_typed::<ZSet>(ctx.db(), key, now)?.is_some_and(|z| !z.is_empty()) {
             return pop_first(ctx, std::slice::from_ref(key), max, count, shape);
         }
     }
