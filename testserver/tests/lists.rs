@@ -694,6 +694,26 @@ async fn blocking_commands_serve_at_once_when_data_exists() {
     );
 }
 
+/// Redis 7.0 reads timeouts with `strtold`: hexadecimal numbers, and magnitudes beyond `f64`'s
+/// range that a long double still holds, are timeouts too (replies recorded from Redis 7.0.15).
+#[tokio::test]
+async fn timeouts_use_strtold_syntax() {
+    let (_server, mut c) = start().await;
+    assert_reply!(c, ["RPUSH", "l", "a", "b"], b":2\r\n");
+    assert_reply!(c, ["BLPOP", "l", "0x10"], b"*2\r\n$1\r\nl\r\n$1\r\na\r\n");
+    assert_reply!(c, ["BRPOP", "l", "0X1P+4"], b"*2\r\n$1\r\nl\r\n$1\r\nb\r\n");
+    // 1/64 s, and a positive value below f64's range (one millisecond): both time out.
+    assert_reply!(c, ["BLPOP", "nokey", "0x1p-6"], b"*-1\r\n");
+    assert_reply!(c, ["BLPOP", "nokey", "1e-400"], b"*-1\r\n");
+    let not_float = b"-ERR timeout is not a float or out of range\r\n";
+    assert_reply!(c, ["BLPOP", "nokey", "0x"], not_float);
+    assert_reply!(c, ["BLPOP", "nokey", "1e5000"], not_float);
+    assert_reply!(c, ["BLPOP", "nokey", "-0x1p-16500"], not_float);
+    let negative = b"-ERR timeout is negative\r\n";
+    assert_reply!(c, ["BLPOP", "nokey", "1e400"], negative);
+    assert_reply!(c, ["BLPOP", "nokey", "-0x1"], negative);
+}
+
 #[tokio::test]
 async fn blocking_argument_errors() {
     let (server, mut c) = start().await;

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rediscover::error_codes::msg;
 
-use super::Error;
+use super::{longdouble, Error};
 
 /// Case-insensitive comparison of an argument with an ASCII keyword.
 #[inline]
@@ -59,13 +59,14 @@ pub fn parse_f64_opt(arg: &[u8]) -> Option<f64> {
 
 /// A blocking command's timeout in seconds (fractions allowed): `None` means wait forever.
 ///
-/// As Redis 7.0's `getTimeoutFromObjectOrReply`: milliseconds are `ceil(secs * 1000)` converted
-/// to a `long long`, so a tiny negative value means "forever" and anything past the `long long`
-/// range (infinities included) becomes negative.
+/// As Redis 7.0's `getTimeoutFromObjectOrReply`: the argument is read with `strtold` (so hex
+/// such as `0x10` and values beyond `f64`'s range are numbers), milliseconds are
+/// `ceil(secs * 1000)` converted to a `long long`, so a tiny negative value means "forever" and
+/// anything past the `long long` range (infinities included) becomes negative.
 pub fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>, Error> {
-    let secs = parse_f64_opt(arg).ok_or(Error::from(msg::TIMEOUT_NOT_FLOAT))?;
-    let mut ms = (secs * 1000.0).ceil();
-    if ms == 0.0 && secs == 0.0 && !arg.starts_with(b"-") && has_nonzero_mantissa(arg) {
+    let secs = longdouble::parse(arg).ok_or(Error::from(msg::TIMEOUT_NOT_FLOAT))?;
+    let mut ms = (secs.to_f64() * 1000.0).ceil();
+    if ms == 0.0 && secs.is_positive() {
         // Below f64's range (`1e-400`) but not zero for Redis's long double: one millisecond.
         ms = 1.0;
     }
@@ -76,13 +77,6 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>, Error> {
         return Ok(None);
     }
     Ok(Instant::now().checked_add(Duration::from_millis(ms as u64)))
-}
-
-/// Whether a decimal number's digits before its exponent include a non-zero one.
-fn has_nonzero_mantissa(arg: &[u8]) -> bool {
-    arg.iter()
-        .take_while(|&&b| b != b'e' && b != b'E')
-        .any(|b| (b'1'..=b'9').contains(b))
 }
 
 /// Copies an argument for storage, so a stored key or value does not keep the whole read
@@ -122,5 +116,17 @@ mod tests {
         assert!(parse_timeout(b"0.0001").unwrap().is_some());
         assert!(parse_timeout(b"1e-400").unwrap().is_some());
         assert!(parse_timeout(b"9e15").is_ok());
+        // strtold syntax: hex, and long double's wider range.
+        assert!(parse_timeout(b"0x10").unwrap().is_some());
+        assert!(parse_timeout(b"0X1P-6").unwrap().is_some());
+        assert_eq!(parse_timeout(b"-0x1"), negative);
+        assert_eq!(parse_timeout(b"1e400"), negative);
+        assert_eq!(parse_timeout(b"-1e-400"), Ok(None));
+        assert!(parse_timeout(b"0x1p-16400").unwrap().is_some());
+        let not_float = Err(Error::from(msg::TIMEOUT_NOT_FLOAT));
+        assert_eq!(parse_timeout(b"0x"), not_float);
+        assert_eq!(parse_timeout(b"1e5000"), not_float);
+        assert_eq!(parse_timeout(b"-0x1p-16500"), not_float);
+        assert_eq!(parse_timeout(b" 1"), not_float);
     }
 }
