@@ -61,6 +61,25 @@ pub(super) fn limits(ctx: &Ctx<'_>) -> ListpackLimits {
     }
 }
 
+/// The write of the STORE commands (ZRANGESTORE, ZUNIONSTORE...): `z` replaces `dst`, or an
+/// empty result deletes it; the reply is the new size.
+pub(super) fn store(ctx: &mut Ctx<'_>, dst: &Bytes, z: ZSet) -> CmdResult {
+    let now = ctx.now;
+    let n = z.len();
+    if n == 0 {
+        ctx.out.int(0);
+        if ctx.db().contains(dst, now) {
+            ctx.db().remove(dst);
+            ctx.modified(dst);
+        }
+        return Ok(());
+    }
+    ctx.db().set(owned(dst), Value::ZSet(z));
+    ctx.modified(dst);
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
 /// Records a change of `n` elements of `key` (Redis signals the key once and counts `n` in
 /// `server.dirty`), deleting the key if the set became empty.
 pub(super) fn changed(ctx: &mut Ctx<'_>, key: &[u8], n: usize) {

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use bytes::Bytes;
 use rediscover::error_codes::msg;
 
-use super::zset::{limits, parse_score, write_pairs};
+use super::zset::{limits, parse_score, store, write_pairs};
 use super::{eq_ic, owned, parse_i64, CmdResult, Ctx, Error};
 use crate::keyspace::{Set, Value, ZSet};
 
@@ -316,22 +316,9 @@ fn difference(inputs: &[(Input<'_>, f64)]) -> Vec<(Bytes, f64)> {
 
 /// The STORE forms' write: the result replaces `dst`, or deletes it when empty.
 fn store_result(ctx: &mut Ctx<'_>, dst: &Bytes, result: Vec<(Bytes, f64)>) -> CmdResult {
-    let now = ctx.now;
-    let n = result.len();
-    if n == 0 {
-        ctx.out.int(0);
-        if ctx.db().contains(dst, now) {
-            ctx.db().remove(dst);
-            ctx.modified(dst);
-        }
-        return Ok(());
-    }
     let limits = limits(ctx);
     let z = ZSet::from_pairs(result.into_iter().map(|(m, s)| (owned(&m), s)), &limits);
-    ctx.db().set(owned(dst), Value::ZSet(z));
-    ctx.modified(dst);
-    ctx.out.int(n as i64);
-    Ok(())
+    store(ctx, dst, z)
 }
 
 #[cfg(test)]

@@ -5,9 +5,9 @@ use bytes::Bytes;
 use rediscover::error_codes::msg;
 
 use super::lookup::write_typed;
-use super::zset::{limits, parse_lex_range, parse_score_range, rank_range, write_pairs};
+use super::zset::{limits, parse_lex_range, parse_score_range, rank_range, store, write_pairs};
 use super::{eq_ic, owned, parse_i64, CmdResult, Ctx};
-use crate::keyspace::{Value, ZSet};
+use crate::keyspace::ZSet;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -156,28 +156,15 @@ fn store_result(
     items: Vec<(Bytes, f64)>,
     rank_mode: bool,
 ) -> CmdResult {
-    let now = ctx.now;
-    let n = items.len();
-    if n == 0 {
-        ctx.out.int(0);
-        if ctx.db().contains(dst, now) {
-            ctx.db().remove(dst);
-            ctx.modified(dst);
-        }
-        return Ok(());
-    }
     let limits = limits(ctx);
     // Redis starts a rank result bigger than the listpack limit as a skiplist, anything else as
     // a listpack that converts while filling (which matters only for how `-0` is kept).
     let mut z = ZSet::new();
-    if rank_mode && n > limits.entries {
+    if rank_mode && items.len() > limits.entries {
         z.listpack = false;
     }
     for (m, s) in items {
         z.insert(owned(&m), s, &limits);
     }
-    ctx.db().set(owned(dst), Value::ZSet(z));
-    ctx.modified(dst);
-    ctx.out.int(n as i64);
-    Ok(())
+    store(ctx, dst, z)
 }
