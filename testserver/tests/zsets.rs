@@ -2528,3 +2528,35 @@ async fn a_key_named_twice_is_served_once() {
     );
     assert_reply!(waiter, ["ZRANGE", "z", "0", "-1"], b"*1\r\n$1\r\na\r\n");
 }
+
+/// Scores are read with `strtod`: hex floats round as glibc rounds them, a subnormal result is
+/// kept, an underflow to zero or an overflow is refused (replies recorded from Redis 7.0.15).
+#[tokio::test]
+async fn hex_scores_like_strtod() {
+    let (_server, mut c) = start().await;
+    let not_float = b"-ERR value is not a valid float\r\n";
+    assert_reply!(c, ["ZADD", "z", "0x1p-2000", "a"], not_float);
+    assert_reply!(c, ["ZADD", "z", "0x1p99999", "a"], not_float);
+    assert_reply!(c, ["ZADD", "z", "0x1.fffffffffffff8p1023", "a"], not_float);
+    assert_reply!(c, ["ZADD", "z", "0x1p", "a"], not_float);
+    assert_reply!(c, ["ZADD", "z", "0x10000000000p-1100", "e"], b":1\r\n");
+    assert_reply!(c, ["ZADD", "z", "0x123456789abcdef0123p0", "i"], b":1\r\n");
+    assert_reply!(c, ["ZADD", "z", "0x0p99999", "d"], b":1\r\n");
+    assert_reply!(
+        c,
+        ["ZSCORE", "z", "e"],
+        b"$23\r\n8.0947715414629834e-320\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ZSCORE", "z", "i"],
+        b"$22\r\n5.3730036427316852e+21\r\n"
+    );
+    assert_reply!(c, ["ZSCORE", "z", "d"], b"$1\r\n0\r\n");
+    // Range ends ignore ERANGE: 0x1p-2000 is 0 there.
+    assert_reply!(
+        c,
+        ["ZRANGEBYSCORE", "z", "(0x1p-2000", "1"],
+        b"*1\r\n$1\r\ne\r\n"
+    );
+}

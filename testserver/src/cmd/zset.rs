@@ -8,6 +8,7 @@ use rediscover::resp::format_double;
 
 use super::lookup::write_typed;
 use super::scan::{parse_cursor, parse_scan, write_scan_reply};
+use super::strtod::{strtod, Erange, Strtod};
 use super::{
     eq_ic, owned, parse_i64, zset_algebra, zset_pop, zset_range, CmdResult, Ctx, Error, Handler,
 };
@@ -94,68 +95,6 @@ pub(super) fn changed(ctx: &mut Ctx<'_>, key: &[u8], n: usize) {
     ctx.dirty(n as u64 - 1);
 }
 
-/// A C `strtod` over the whole argument: decimal or hex, `inf`/`infinity`/`nan`, optional sign,
-/// leading whitespace allowed. Returns the value and whether it overflowed or underflowed to
-/// zero (`ERANGE` cases Redis rejects for scores). `None` if anything is left unparsed or
-/// nothing was converted.
-pub(super) fn strtod(arg: &[u8]) -> Option<(f64, bool)> {
-    let s = std::str::from_utf8(arg).ok()?;
-    let s = s.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
-    let (neg, body) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let lower = body.to_ascii_lowercase();
-    let (v, range_err) = if lower == "inf" || lower == "infinity" {
-        (f64::INFINITY, false)
-    } else if lower == "nan" {
-        (f64::NAN, false)
-    } else if let Some(hex) = lower.strip_prefix("0x") {
-        let v = parse_hex(hex)?;
-        (v, v.is_infinite())
-    } else {
-        let ok = !lower.is_empty()
-            && lower
-                .bytes()
-                .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'-' | b'+'))
-            && lower
-                .bytes()
-                .next()
-                .is_some_and(|c| c.is_ascii_digit() || c == b'.');
-        if !ok {
-            return None;
-        }
-        let v: f64 = lower.parse().ok()?;
-        let mantissa = lower.split('e').next().unwrap_or("");
-        let nonzero = mantissa.bytes().any(|c| (b'1'..=b'9').contains(&c));
-        (v, v.is_infinite() || (v == 0.0 && nonzero))
-    };
-    Some((if neg { -v } else { v }, range_err))
-}
-
-/// Hex float digits after `0x`: `h.hhh` with an optional binary exponent `p[+-]d`.
-fn parse_hex(s: &str) -> Option<f64> {
-    let (mant, exp) = match s.split_once('p') {
-        Some((m, e)) => (m, e.parse::<i32>().ok()?),
-        None => (s, 0),
-    };
-    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    let mut v = 0f64;
-    for c in int.chars() {
-        v = v * 16.0 + f64::from(c.to_digit(16)?);
-    }
-    let mut scale = 1.0 / 16.0;
-    for c in frac.chars() {
-        v += f64::from(c.to_digit(16)?) * scale;
-        scale /= 16.0;
-    }
-    Some(v * 2f64.powi(exp))
-}
-
 /// A score or weight as Redis's `getDoubleFromObject` reads it: whole argument, no leading
 /// space, no NaN, no overflow or underflow to zero.
 pub(super) fn parse_score(arg: &[u8], err: &'static str) -> Result<f64, Error> {
@@ -163,7 +102,10 @@ pub(super) fn parse_score(arg: &[u8], err: &'static str) -> Result<f64, Error> {
         return Err(err.into());
     }
     match strtod(arg) {
-        Some((v, false)) if !v.is_nan() => Ok(v),
+        Some(Strtod {
+            value,
+            erange: None | Some(Erange::Subnormal),
+        }) if !value.is_nan() => Ok(value),
         _ => Err(err.into()),
     }
 }
@@ -179,7 +121,7 @@ fn parse_range_end(arg: &[u8]) -> Option<(f64, bool)> {
     let v = if rest.is_empty() {
         0.0
     } else {
-        strtod(rest)?.0
+        strtod(rest)?.value
     };
     (!v.is_nan()).then_some((v, ex))
 }
