@@ -79,6 +79,40 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>, Error> {
     Ok(Instant::now().checked_add(Duration::from_millis(ms as u64)))
 }
 
+/// The arguments of LMPOP/ZMPOP (and BLMPOP/BZMPOP) from `numkeys` on:
+/// `numkeys key... WHERE [COUNT count]`, checked in Redis's order. `parse_where` reads the
+/// WHERE word (`LEFT|RIGHT`, `MIN|MAX`; `None` is a syntax error). Returns the keys, the WHERE
+/// value and the count (1 by default).
+pub(crate) fn parse_mpop<W>(
+    args: &[Bytes],
+    parse_where: impl Fn(&[u8]) -> Option<W>,
+) -> Result<(&[Bytes], W, usize), Error> {
+    let numkeys = match parse_i64(&args[0]) {
+        Ok(n) if n > 0 => n as u64,
+        _ => return Err("ERR numkeys should be greater than 0".into()),
+    };
+    let where_idx = numkeys.saturating_add(1);
+    if where_idx >= args.len() as u64 {
+        return Err(msg::SYNTAX.into());
+    }
+    let where_idx = where_idx as usize;
+    let side = parse_where(&args[where_idx]).ok_or(Error::from(msg::SYNTAX))?;
+    let mut count = None;
+    let mut i = where_idx + 1;
+    while i < args.len() {
+        if count.is_none() && eq_ic(&args[i], "count") && i + 1 < args.len() {
+            match parse_i64(&args[i + 1]) {
+                Ok(n) if n > 0 => count = Some(n as usize),
+                _ => return Err("ERR count should be greater than 0".into()),
+            }
+            i += 2;
+        } else {
+            return Err(msg::SYNTAX.into());
+        }
+    }
+    Ok((&args[1..where_idx], side, count.unwrap_or(1)))
+}
+
 /// Copies an argument for storage, so a stored key or value does not keep the whole read
 /// buffer it was sliced from alive.
 #[inline]

@@ -6,6 +6,7 @@ mod blocking;
 use bytes::Bytes;
 use rediscover::error_codes::msg;
 
+use super::args::parse_mpop;
 use super::lookup::{read_typed, write_typed};
 use super::{eq_ic, owned, parse_i64, CmdResult, Ctx, Error, Handler};
 
@@ -501,38 +502,8 @@ fn move_element(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) -
     Ok(())
 }
 
-/// Parses `numkeys key... LEFT|RIGHT [COUNT n]` (LMPOP from `argv[1]`, BLMPOP from
-/// `argv[2]`): returns the keys, the end and the count.
-fn parse_mpop_args(args: &[Bytes]) -> Result<(&[Bytes], End, usize), Error> {
-    const NUMKEYS: &str = "ERR numkeys should be greater than 0";
-    let numkeys = match parse_i64(&args[0]) {
-        Ok(n) if n > 0 => n as u64,
-        _ => return Err(NUMKEYS.into()),
-    };
-    let where_idx = numkeys.saturating_add(1);
-    if where_idx >= args.len() as u64 {
-        return Err(msg::SYNTAX.into());
-    }
-    let where_idx = where_idx as usize;
-    let end = parse_end(&args[where_idx])?;
-    let mut count = None;
-    let mut i = where_idx + 1;
-    while i < args.len() {
-        if count.is_none() && eq_ic(&args[i], "count") && i + 1 < args.len() {
-            match parse_i64(&args[i + 1]) {
-                Ok(n) if n > 0 => count = Some(n as usize),
-                _ => return Err("ERR count should be greater than 0".into()),
-            }
-            i += 2;
-        } else {
-            return Err(msg::SYNTAX.into());
-        }
-    }
-    Ok((&args[1..where_idx], end, count.unwrap_or(1)))
-}
-
 fn lmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let (keys, end, count) = parse_mpop_args(&argv[1..])?;
+    let (keys, end, count) = parse_mpop(&argv[1..], End::parse)?;
     let now = ctx.now;
     for key in keys {
         if write_typed::<List>(ctx.db(), key, now)?.is_some() {

@@ -5,9 +5,10 @@ use crate::keyspace::ZSet;
 use bytes::Bytes;
 use rediscover::error_codes::msg;
 
+use super::args::parse_mpop;
 use super::lookup::write_typed;
 use super::zset::changed;
-use super::{eq_ic, owned, parse_i64, parse_timeout, CmdResult, Ctx, Error};
+use super::{eq_ic, owned, parse_i64, parse_timeout, CmdResult, Ctx};
 use crate::node::TimeoutReply;
 
 /// How a pop replies.
@@ -162,44 +163,18 @@ pub(super) fn bzmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     zmpop_generic(ctx, argv, 2, true)
 }
 
-/// A count argument in `1..=i64::MAX` (any failure gives `err`).
-fn positive(arg: &[u8], err: &'static str) -> Result<u64, Error> {
-    match parse_i64(arg) {
-        Ok(n) if n >= 1 => Ok(n as u64),
-        _ => Err(err.into()),
-    }
-}
-
 /// `[timeout] numkeys key... MIN|MAX [COUNT n]`, numkeys at `argv[numkeys_idx]`.
 fn zmpop_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], numkeys_idx: usize, block: bool) -> CmdResult {
-    let numkeys = positive(&argv[numkeys_idx], "ERR numkeys should be greater than 0")?;
-    let where_idx = usize::try_from(numkeys)
-        .ok()
-        .and_then(|n| n.checked_add(numkeys_idx + 1))
-        .filter(|&i| i < argv.len())
-        .ok_or(Error::from(msg::SYNTAX))?;
-    let max = if eq_ic(&argv[where_idx], "min") {
-        false
-    } else if eq_ic(&argv[where_idx], "max") {
-        true
-    } else {
-        return Err(msg::SYNTAX.into());
-    };
-    let mut count = None;
-    let mut j = where_idx + 1;
-    while j < argv.len() {
-        if count.is_none() && eq_ic(&argv[j], "count") && j + 1 < argv.len() {
-            count = Some(positive(
-                &argv[j + 1],
-                "ERR count should be greater than 0",
-            )?);
-            j += 2;
+    let (keys, max, count) = parse_mpop(&argv[numkeys_idx..], |w| {
+        if eq_ic(w, "min") {
+            Some(false)
+        } else if eq_ic(w, "max") {
+            Some(true)
         } else {
-            return Err(msg::SYNTAX.into());
+            None
         }
-    }
-    let count = Some(count.unwrap_or(1));
-    let keys = &argv[numkeys_idx + 1..where_idx];
+    })?;
+    let count = Some(count as u64);
     let shape = Shape {
         emit_key: true,
         nested: true,
