@@ -7,12 +7,15 @@ use rediscover::error_codes::msg;
 use rediscover::resp::format_double;
 
 use super::lookup::write_typed;
+use super::random::{distinct_indices, parse_count, random_index};
 use super::scan::{parse_cursor, parse_scan, write_scan_reply};
 use super::strtod::{strtod, Erange, Strtod};
 use super::{
     eq_ic, owned, parse_i64, zset_algebra, zset_pop, zset_range, CmdResult, Ctx, Error, Handler,
 };
-use crate::keyspace::{scan_step, LexBound, LexRange, ListpackLimits, ScoreRange, Value, ZSet};
+use crate::keyspace::{
+    normalize_range, scan_step, LexBound, LexRange, ListpackLimits, ScoreRange, Value, ZSet,
+};
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("zadd", zadd),
@@ -145,22 +148,6 @@ pub(super) fn parse_lex_range(min: &[u8], max: &[u8]) -> Result<LexRange, Error>
         (Some(min), Some(max)) => Ok(LexRange { min, max }),
         _ => Err(msg::MIN_MAX_NOT_STRING.into()),
     }
-}
-
-/// Clamps a `start stop` rank pair (negative counts from the end) to a set of `len`; `None`
-/// when the range is empty.
-pub(super) fn rank_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
-    let len = len as i64;
-    let start = if start < 0 {
-        (len + start).max(0)
-    } else {
-        start
-    };
-    let stop = if stop < 0 { len + stop } else { stop };
-    if start > stop || start >= len {
-        return None;
-    }
-    Some((start as usize, stop.min(len - 1) as usize))
 }
 
 /// A score and the member argument it goes with.
@@ -402,7 +389,7 @@ fn zremrange(ctx: &mut Ctx<'_>, key: &Bytes, range: RemRange) -> CmdResult {
     let mut deleted = 0;
     if let Some(z) = write_typed::<ZSet>(ctx.db(), key, now)? {
         let victims: Vec<Bytes> = match &range {
-            RemRange::Rank(start, stop) => match rank_range(*start, *stop, z.len()) {
+            RemRange::Rank(start, stop) => match normalize_range(*start, *stop, z.len()) {
                 Some((a, b)) => z
                     .range_by_rank(a, b, false)
                     .map(|(m, _)| m.clone())
@@ -439,7 +426,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         match write_typed::<ZSet>(db, &argv[1], now)? {
             None => out.null(),
             Some(z) => {
-                let i = (crate::keyspace::random_u64() % z.len() as u64) as usize;
+                let i = random_index(z.len());
                 if let Some((m, _)) = z.iter().nth(i) {
                     out.bulk(m);
                 }
@@ -447,10 +434,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
         return Ok(());
     }
-    let count = parse_i64(&argv[2])?;
-    if count == i64::MIN {
-        return Err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807".into());
-    }
+    let count = parse_count(&argv[2])?;
     if argv.len() > 4 || (argv.len() == 4 && !eq_ic(&argv[3], "withscores")) {
         return Err(msg::SYNTAX.into());
     }
@@ -483,25 +467,16 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 /// the top (Redis walks it with `zuiNext`); otherwise distinct members at random.
 fn random_positions(len: usize, count: i64) -> Result<Vec<usize>, Error> {
     let n = count.unsigned_abs();
-    let random = |below: usize| (crate::keyspace::random_u64() % below as u64) as usize;
     if count < 0 || n == 1 {
         if n > MAX_RANDOM_REPLY {
             return Err("ERR value is out of range".into());
         }
-        return Ok((0..n).map(|_| random(len)).collect());
+        return Ok((0..n).map(|_| random_index(len)).collect());
     }
     if n >= len as u64 {
         return Ok((0..len).rev().collect());
     }
-    // Partial Fisher-Yates: the first `n` slots end up a uniform sample.
-    let n = n as usize;
-    let mut idx: Vec<usize> = (0..len).collect();
-    for i in 0..n {
-        let j = i + random(len - i);
-        idx.swap(i, j);
-    }
-    idx.truncate(n);
-    Ok(idx)
+    Ok(distinct_indices(len, n as usize))
 }
 
 /// Writes `len` members, with scores as [`ZRANGE`](super::zset_range) replies them: a flat

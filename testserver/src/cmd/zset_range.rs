@@ -5,9 +5,9 @@ use bytes::Bytes;
 use rediscover::error_codes::msg;
 
 use super::lookup::write_typed;
-use super::zset::{limits, parse_lex_range, parse_score_range, rank_range, store, write_pairs};
+use super::zset::{limits, parse_lex_range, parse_score_range, store, write_pairs};
 use super::{eq_ic, owned, parse_i64, CmdResult, Ctx};
-use crate::keyspace::ZSet;
+use crate::keyspace::{normalize_range, ZSet};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -123,7 +123,7 @@ fn zrange_generic(
             let take = usize::try_from(limit).unwrap_or(usize::MAX);
             let skip = usize::try_from(offset).ok();
             let items: Box<dyn Iterator<Item = (&Bytes, f64)>> = match (&parsed, skip) {
-                (Parsed::Rank(a, b), _) => match rank_range(*a, *b, z.len()) {
+                (Parsed::Rank(a, b), _) => match normalize_range(*a, *b, z.len()) {
                     Some((a, b)) => z.range_by_rank(a, b, rev),
                     None => Box::new(std::iter::empty()),
                 },
