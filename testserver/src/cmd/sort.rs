@@ -12,7 +12,7 @@ use rediscover::resp::ReplyWriter;
 use super::lookup::count_lookup;
 use super::strtod::strtod;
 use super::{eq_ic, owned, parse_i64, CmdResult, Ctx, Error, Handler};
-use crate::keyspace::{Hash, List, Set, Value};
+use crate::keyspace::{Hash, List, Value};
 use crate::node::NodeState;
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[("sort", sort), ("sort_ro", sort_ro)];
@@ -103,13 +103,7 @@ fn load(
             }
             Ok((Source::List, items))
         }
-        Some(Value::Set(set)) => {
-            let items = match set {
-                Set::Intset(ints) => ints.iter().map(|n| Bytes::from(n.to_string())).collect(),
-                Set::Table(members) => members.iter().cloned().collect(),
-            };
-            Ok((Source::Set, items))
-        }
+        Some(Value::Set(set)) => Ok((Source::Set, set.iter().collect())),
         Some(Value::ZSet(zset)) => {
             // Redis converts a sorted set to its skiplist encoding to sort it.
             zset.listpack = false;
