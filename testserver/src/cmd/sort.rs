@@ -12,7 +12,7 @@ use rediscover::resp::ReplyWriter;
 use super::lookup::count_lookup;
 use super::strtod::strtod;
 use super::{eq_ic, owned, parse_i64, CmdResult, Ctx, Error, Handler};
-use crate::keyspace::{Hash, List, Value};
+use crate::keyspace::{List, Value};
 use crate::node::NodeState;
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[("sort", sort), ("sort_ro", sort_ro)];
@@ -315,18 +315,8 @@ fn lookup_by_pattern(keys: &mut Reader<'_>, pattern: &[u8], element: &[u8]) -> O
     key.extend_from_slice(suffix);
     match (keys.get(&key)?, field) {
         (Value::Str(s), None) => Some(s.data.clone()),
-        (Value::Hash(hash), Some(field)) => hash_field(hash, field),
+        (Value::Hash(hash), Some(field)) => hash.get(field).cloned(),
         _ => None,
-    }
-}
-
-fn hash_field(hash: &Hash, field: &[u8]) -> Option<Bytes> {
-    match hash {
-        Hash::Listpack(pairs) => pairs
-            .iter()
-            .find(|(f, _)| f[..] == *field)
-            .map(|(_, v)| v.clone()),
-        Hash::Table(map) => map.get(field).cloned(),
     }
 }
 
