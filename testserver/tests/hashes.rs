@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{connect, encoding, hello3, sorted, start, strings, TestServer};
+use common::{connect, encoding, hello3, scan_pages, sorted, start, strings, TestServer};
 
 #[tokio::test]
 async fn hset_hget_and_listpack_order() {
@@ -543,41 +543,19 @@ async fn hashtable_scan_returns_every_field() {
         assert_eq!(c.call(&["HSET", "h", &f, &v]).await, b":1\r\n");
     }
     let mut seen = Vec::new();
-    let mut cursor = "0".to_string();
-    loop {
-        let reply = c
-            .frame(&["HSCAN", "h", &cursor, "COUNT", "20"])
-            .await
-            .into_vec()
-            .unwrap();
-        cursor = String::from_utf8(reply[0].as_bytes().unwrap().to_vec()).unwrap();
-        let items = strings(reply[1].clone());
+    for items in scan_pages(&mut c, &["HSCAN", "h"], &["COUNT", "20"]).await {
         for pair in items.chunks(2) {
             assert_eq!(pair[0][1..], pair[1][1..], "value belongs to field");
             seen.push(pair[0].clone());
-        }
-        if cursor == "0" {
-            break;
         }
     }
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), 300);
     // MATCH filters by field.
-    let mut matched = Vec::new();
-    let mut cursor = "0".to_string();
-    loop {
-        let reply = c
-            .frame(&["HSCAN", "h", &cursor, "MATCH", "f1?"])
-            .await
-            .into_vec()
-            .unwrap();
-        cursor = String::from_utf8(reply[0].as_bytes().unwrap().to_vec()).unwrap();
-        matched.extend(strings(reply[1].clone()));
-        if cursor == "0" {
-            break;
-        }
-    }
+    let matched: Vec<String> = scan_pages(&mut c, &["HSCAN", "h"], &["MATCH", "f1?"])
+        .await
+        .concat();
     let want: Vec<String> = (10..20)
         .flat_map(|i| [format!("f{i}"), format!("v{i}")])
         .collect();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{connect, encoding, hello3, sorted, start, strings, RawConn, TestServer};
+use common::{connect, encoding, hello3, scan_pages, sorted, start, strings, RawConn, TestServer};
 
 /// The members of a set reply, sorted.
 async fn members(c: &mut RawConn, argv: &[&str]) -> Vec<String> {
@@ -638,37 +638,16 @@ async fn hashtable_sets() {
     assert_eq!(members(&mut c, &["SRANDMEMBER", "s", "1000"]).await, all);
 
     // SSCAN visits everything, with MATCH filtering.
-    let mut seen = Vec::new();
-    let mut cursor = "0".to_string();
-    loop {
-        let reply = c
-            .frame(&["SSCAN", "s", &cursor, "COUNT", "25"])
+    let mut seen = sorted(
+        scan_pages(&mut c, &["SSCAN", "s"], &["COUNT", "25"])
             .await
-            .into_vec()
-            .unwrap();
-        cursor = String::from_utf8(reply[0].as_bytes().unwrap().to_vec()).unwrap();
-        seen.extend(strings(reply[1].clone()));
-        if cursor == "0" {
-            break;
-        }
-    }
-    seen = sorted(seen);
+            .concat(),
+    );
     seen.dedup();
     assert_eq!(seen, all);
-    let mut matched = Vec::new();
-    let mut cursor = "0".to_string();
-    loop {
-        let reply = c
-            .frame(&["SSCAN", "s", &cursor, "MATCH", "m2?"])
-            .await
-            .into_vec()
-            .unwrap();
-        cursor = String::from_utf8(reply[0].as_bytes().unwrap().to_vec()).unwrap();
-        matched.extend(strings(reply[1].clone()));
-        if cursor == "0" {
-            break;
-        }
-    }
+    let matched: Vec<String> = scan_pages(&mut c, &["SSCAN", "s"], &["MATCH", "m2?"])
+        .await
+        .concat();
     assert_eq!(
         sorted(matched),
         sorted((20..30).map(|i| format!("m{i}")).collect())

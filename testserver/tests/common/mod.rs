@@ -225,3 +225,23 @@ impl Rng {
         self.below(100) < percent
     }
 }
+
+/// Walks a whole SCAN-family iteration: sends `head` + cursor + `tail` until the cursor comes
+/// back to 0, and returns each reply's items as text. Fails if the walk takes 1000 calls.
+pub async fn scan_pages(c: &mut RawConn, head: &[&str], tail: &[&str]) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut cursor = "0".to_string();
+    loop {
+        assert!(pages.len() < 1000, "{head:?} does not finish");
+        let mut argv = head.to_vec();
+        argv.push(&cursor);
+        argv.extend_from_slice(tail);
+        let reply = c.frame(&argv).await.into_vec().expect("array reply");
+        let next = String::from_utf8(reply[0].as_bytes().expect("cursor").to_vec()).unwrap();
+        pages.push(strings(reply[1].clone()));
+        if next == "0" {
+            return pages;
+        }
+        cursor = next;
+    }
+}
