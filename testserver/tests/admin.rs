@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{RawConn, TestServer};
+use common::{connect, hello3, start, TestServer};
 use rediscover::resp::Frame;
 use rediscover_testserver::config::Config;
 
@@ -23,8 +23,7 @@ fn text(frame: Frame) -> String {
 
 #[tokio::test]
 async fn config_get_and_set() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(
         c,
         ["CONFIG", "GET", "maxmemory"],
@@ -152,8 +151,7 @@ async fn config_get_and_set() {
 
 #[tokio::test]
 async fn config_set_errors() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     let cases: &[(&[&str], &str)] = &[
         (&["CONFIG", "SET", "foo", "bar"], "-ERR Unknown option or number of arguments for CONFIG SET - 'foo'\r\n"),
         (&["CONFIG", "SET", "port", "0", "foo", "1"], "-ERR Unknown option or number of arguments for CONFIG SET - 'foo'\r\n"),
@@ -185,10 +183,9 @@ async fn config_set_errors() {
 
 #[tokio::test]
 async fn config_set_requirepass_updates_default_user() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["CONFIG", "SET", "requirepass", "s3cret"], b"+OK\r\n");
-    let mut other = RawConn::connect(server.addr()).await;
+    let mut other = connect(&server).await;
     assert_reply!(other, ["PING"], b"-NOAUTH Authentication required.\r\n");
     assert_reply!(
         other,
@@ -197,7 +194,7 @@ async fn config_set_requirepass_updates_default_user() {
     );
     assert_reply!(other, ["AUTH", "s3cret"], b"+OK\r\n");
     assert_reply!(c, ["CONFIG", "SET", "requirepass", ""], b"+OK\r\n");
-    let mut third = RawConn::connect(server.addr()).await;
+    let mut third = connect(&server).await;
     assert_reply!(third, ["PING"], b"+PONG\r\n");
 }
 
@@ -212,7 +209,7 @@ async fn config_rewrite_writes_the_file() {
         ..Config::default()
     };
     let server = start_with(config).await;
-    let mut c = RawConn::connect(server.addr()).await;
+    let mut c = connect(&server).await;
     assert_reply!(c, ["CONFIG", "SET", "maxmemory", "1mb"], b"+OK\r\n");
     assert_reply!(c, ["CONFIG", "REWRITE"], b"+OK\r\n");
     let text = std::fs::read_to_string(&path).unwrap();
@@ -228,8 +225,7 @@ async fn config_rewrite_writes_the_file() {
 
 #[tokio::test]
 async fn info_sections_and_fields() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     let _ = c.call(&["NOSUCH"]).await;
     let info = text(c.frame(&["INFO"]).await);
     for header in [
@@ -272,15 +268,14 @@ async fn info_sections_and_fields() {
     assert!(text(c.frame(&["INFO", "nosuch"]).await).is_empty());
 
     // RESP3: a verbatim string.
-    let _ = c.call(&["HELLO", "3"]).await;
+    hello3(&mut c).await;
     let raw = c.call(&["INFO", "cluster"]).await;
     assert_eq!(raw, b"=34\r\ntxt:# Cluster\r\ncluster_enabled:0\r\n\r\n");
 }
 
 #[tokio::test]
 async fn command_introspection() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     let count = rediscover_testserver::cmd::table().len();
     let want = format!(":{count}\r\n");
     assert_reply!(c, ["COMMAND", "COUNT"], want.as_bytes());
@@ -348,8 +343,7 @@ async fn command_introspection() {
 
 #[tokio::test]
 async fn client_name_id_and_list() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["CLIENT", "GETNAME"], b"$-1\r\n");
     assert_reply!(
         c,
@@ -434,8 +428,7 @@ async fn client_name_id_and_list() {
 
 #[tokio::test]
 async fn client_reply_off_and_skip() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     c.send(&["CLIENT", "REPLY", "OFF"]).await;
     c.send(&["PING"]).await;
     c.send(&["CLIENT", "REPLY", "ON"]).await;
@@ -447,9 +440,8 @@ async fn client_reply_off_and_skip() {
 
 #[tokio::test]
 async fn client_kill_closes_the_other_connection() {
-    let server = TestServer::start().await.unwrap();
-    let mut killer = RawConn::connect(server.addr()).await;
-    let mut victim = RawConn::connect(server.addr()).await;
+    let (server, mut killer) = start().await;
+    let mut victim = connect(&server).await;
     let victim_id = match victim.frame(&["CLIENT", "ID"]).await {
         Frame::Integer(n) => n.to_string(),
         other => panic!("{other:?}"),
@@ -458,7 +450,7 @@ async fn client_kill_closes_the_other_connection() {
     assert!(victim.is_closed().await);
 
     // Old form by address.
-    let mut victim = RawConn::connect(server.addr()).await;
+    let mut victim = connect(&server).await;
     assert_reply!(victim, ["PING"], b"+PONG\r\n");
     let addr = victim.stream.local_addr().unwrap().to_string();
     assert_reply!(killer, ["CLIENT", "KILL", &addr], b"+OK\r\n");
@@ -471,9 +463,8 @@ async fn client_kill_closes_the_other_connection() {
 
 #[tokio::test]
 async fn client_pause_holds_commands_until_it_ends() {
-    let server = TestServer::start().await.unwrap();
-    let mut admin = RawConn::connect(server.addr()).await;
-    let mut other = RawConn::connect(server.addr()).await;
+    let (server, mut admin) = start().await;
+    let mut other = connect(&server).await;
     // WRITE pauses only writes: a read-only command goes through at once.
     assert_reply!(admin, ["CLIENT", "PAUSE", "100000", "WRITE"], b"+OK\r\n");
     assert_reply!(other, ["PING"], b"+PONG\r\n");
@@ -490,8 +481,7 @@ async fn client_pause_holds_commands_until_it_ends() {
 
 #[tokio::test]
 async fn acl_users() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(
         c,
         ["ACL", "GETUSER", "default"],
@@ -545,7 +535,7 @@ async fn acl_users() {
     assert!(cats.starts_with(b"*21\r\n$8\r\nkeyspace\r\n$4\r\nread\r\n"));
 
     // Authenticate as the new user on another connection.
-    let mut b = RawConn::connect(server.addr()).await;
+    let mut b = connect(&server).await;
     assert_reply!(
         b,
         ["AUTH", "bob", "nope"],
@@ -583,8 +573,7 @@ async fn acl_users() {
 
 #[tokio::test]
 async fn misc_server_commands() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["ROLE"], b"*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n");
     match c.frame(&["TIME"]).await {
         Frame::Array(parts) => assert_eq!(parts.len(), 2),
@@ -614,11 +603,11 @@ async fn debug_when_enabled() {
         ..Config::default()
     };
     let server = start_with(config).await;
-    let mut c = RawConn::connect(server.addr()).await;
+    let mut c = connect(&server).await;
     assert_reply!(c, ["DEBUG", "SLEEP", "0"], b"+OK\r\n");
     // DEBUG SLEEP holds every client, the sleeper included, for its duration; its own +OK
     // comes at the end, as in Redis.
-    let mut other = RawConn::connect(server.addr()).await;
+    let mut other = connect(&server).await;
     c.send(&["DEBUG", "SLEEP", "0.5"]).await;
     let node = server.node().clone();
     assert!(
@@ -650,8 +639,7 @@ async fn debug_when_enabled() {
 
 #[tokio::test]
 async fn shutdown_closes_and_stops() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     c.send(&["SHUTDOWN", "NOSAVE"]).await;
     assert!(c.is_closed().await);
     assert!(server.node().is_shutting_down());
@@ -659,8 +647,7 @@ async fn shutdown_closes_and_stops() {
 
 #[tokio::test]
 async fn acl_command_rules_are_enforced() {
-    let server = TestServer::start().await.unwrap();
-    let mut admin = RawConn::connect(server.addr()).await;
+    let (server, mut admin) = start().await;
     assert_reply!(
         admin,
         [
@@ -675,7 +662,7 @@ async fn acl_command_rules_are_enforced() {
         ],
         b"+OK\r\n"
     );
-    let mut c = RawConn::connect(server.addr()).await;
+    let mut c = connect(&server).await;
     assert_reply!(c, ["AUTH", "lim", "p"], b"+OK\r\n");
     assert_reply!(
         c,
@@ -711,7 +698,7 @@ async fn info_keyspace_counts_keys() {
         st.dbs[0].set_expire(b"b", i64::MAX / 2);
         st.dbs[3].set(bytes::Bytes::from_static(b"c"), value(b"3"));
     }
-    let mut c = RawConn::connect(server.addr()).await;
+    let mut c = connect(&server).await;
     assert_eq!(
         text(c.frame(&["INFO", "keyspace"]).await),
         "# Keyspace\r\ndb0:keys=2,expires=1,avg_ttl=0\r\ndb3:keys=1,expires=0,avg_ttl=0\r\n"
@@ -725,9 +712,8 @@ async fn info_keyspace_counts_keys() {
 
 #[tokio::test]
 async fn resp3_shapes() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
-    let _ = c.call(&["HELLO", "3"]).await;
+    let (_server, mut c) = start().await;
+    hello3(&mut c).await;
     assert_reply!(
         c,
         ["CONFIG", "GET", "maxmemory"],
@@ -749,9 +735,8 @@ async fn resp3_shapes() {
 
 #[tokio::test]
 async fn client_unpause_releases_paused_clients() {
-    let server = TestServer::start().await.unwrap();
-    let mut admin = RawConn::connect(server.addr()).await;
-    let mut other = RawConn::connect(server.addr()).await;
+    let (server, mut admin) = start().await;
+    let mut other = connect(&server).await;
     assert_reply!(admin, ["CLIENT", "PAUSE", "100000"], b"+OK\r\n");
     other.send(&["PING"]).await;
     assert!(other
@@ -769,8 +754,7 @@ async fn client_unblock_answers_the_parked_client() {
     use rediscover_testserver::client::Client;
     use rediscover_testserver::node::{TimeoutReply, Waiter};
 
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     // Park a client as a blocking command would (no blocking command is needed for this).
     let park = |id: u64| {
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -803,8 +787,7 @@ async fn client_unblock_answers_the_parked_client() {
 
 #[tokio::test]
 async fn slowlog_records_slow_commands() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["SLOWLOG", "LEN"], b":0\r\n");
     assert_reply!(
         c,

@@ -2,12 +2,11 @@
 
 mod common;
 
-use common::{RawConn, TestServer};
+use common::{connect, start, TestServer};
 
 #[tokio::test]
 async fn ping_echo_and_unknown() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["PING"], b"+PONG\r\n");
     assert_reply!(c, ["ping", "hi"], b"$2\r\nhi\r\n");
     assert_reply!(c, ["ECHO", "x y"], b"$3\r\nx y\r\n");
@@ -32,8 +31,7 @@ async fn ping_echo_and_unknown() {
 
 #[tokio::test]
 async fn inline_and_pipelined_commands() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     c.send_raw(b"PING\r\nECHO \"a b\"\r\n*1\r\n$4\r\nPING\r\n")
         .await;
     assert_eq!(c.read_raw().await, b"+PONG\r\n");
@@ -43,9 +41,8 @@ async fn inline_and_pipelined_commands() {
 
 #[tokio::test]
 async fn protocol_error_closes_only_that_connection() {
-    let server = TestServer::start().await.unwrap();
-    let mut bad = RawConn::connect(server.addr()).await;
-    let mut good = RawConn::connect(server.addr()).await;
+    let (server, mut bad) = start().await;
+    let mut good = connect(&server).await;
     bad.send_raw(b"*1\r\n$4\r\nPING\r\n*1\r\n+PING\r\n").await;
     assert_eq!(bad.read_raw().await, b"+PONG\r\n");
     assert_eq!(
@@ -58,8 +55,7 @@ async fn protocol_error_closes_only_that_connection() {
 
 #[tokio::test]
 async fn oversized_bulk_is_refused_before_allocation() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     c.send_raw(b"*2\r\n$3\r\nGET\r\n$999999999999\r\n").await;
     assert_eq!(
         c.read_raw().await,
@@ -76,7 +72,7 @@ async fn auth_and_hello() {
         .start()
         .await
         .unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let mut c = connect(&server).await;
     assert_reply!(c, ["PING"], b"-NOAUTH Authentication required.\r\n");
     assert_reply!(
         c,
@@ -85,7 +81,7 @@ async fn auth_and_hello() {
     );
     assert_reply!(c, ["AUTH", "secret"], b"+OK\r\n");
     assert_reply!(c, ["PING"], b"+PONG\r\n");
-    let mut c2 = RawConn::connect(server.addr()).await;
+    let mut c2 = connect(&server).await;
     let reply = c2
         .call(&["HELLO", "3", "AUTH", "alice", "pw", "SETNAME", "me"])
         .await;
@@ -105,8 +101,7 @@ async fn auth_and_hello() {
 
 #[tokio::test]
 async fn multi_exec_discard_errors() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["EXEC"], b"-ERR EXEC without MULTI\r\n");
     assert_reply!(c, ["DISCARD"], b"-ERR DISCARD without MULTI\r\n");
     assert_reply!(c, ["MULTI"], b"+OK\r\n");

@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use std::net::ToSocketAddrs;
 
 use bytes::BytesMut;
-use common::{RawConn, TestServer};
+use common::{start, RawConn};
 use rediscover::resp::{decode, encode_frame, split_args, Frame, Limits};
 
 /// How a step's replies are compared.
@@ -124,8 +124,7 @@ fn show(raw: &[u8]) -> String {
 
 /// Runs one script group: `db` keeps groups apart on a shared real Redis.
 async fn check(name: &str, db: u32, steps: &[&str]) {
-    let server = TestServer::start().await.unwrap();
-    let mut ours = RawConn::connect(server.addr()).await;
+    let (_server, mut ours) = start().await;
     let db = db.to_string();
     assert_eq!(ours.call(&["SELECT", &db]).await, b"+OK\r\n");
     let our_replies = run_steps(&mut ours, steps).await;

@@ -4,35 +4,11 @@
 
 mod common;
 
-use common::{RawConn, TestServer};
-use rediscover::resp::Frame;
-
-/// The encoding of `key` in db 0, read straight from the keyspace.
-fn encoding(server: &TestServer, key: &str) -> Option<&'static str> {
-    server.node().lock().dbs[0]
-        .peek(key.as_bytes())
-        .map(|v| v.encoding())
-}
-
-/// The bulk strings of an array reply, as text.
-fn strings(frame: Frame) -> Vec<String> {
-    frame
-        .into_vec()
-        .expect("array reply")
-        .iter()
-        .map(|f| String::from_utf8_lossy(f.as_bytes().expect("bulk")).into_owned())
-        .collect()
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
-}
+use common::{connect, encoding, hello3, scan_pages, sorted, start, strings, TestServer};
 
 #[tokio::test]
 async fn hset_hget_and_listpack_order() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["HSET", "h", "b", "1", "a", "2", "c", "3"], b":3\r\n");
     assert_reply!(c, ["HSET", "h", "a", "20", "d", "4"], b":1\r\n");
     assert_reply!(c, ["HGETALL", "h"], b"*8\r\n$1\r\nb\r\n$1\r\n1\r\n$1\r\na\r\n$2\r\n20\r\n$1\r\nc\r\n$1\r\n3\r\n$1\r\nd\r\n$1\r\n4\r\n");
@@ -97,8 +73,7 @@ async fn hset_hget_and_listpack_order() {
 
 #[tokio::test]
 async fn hsetnx_and_hdel() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["HSETNX", "h", "f", "v"], b":1\r\n");
     assert_reply!(c, ["HSETNX", "h", "f", "w"], b":0\r\n");
     assert_reply!(c, ["HGET", "h", "f"], b"$1\r\nv\r\n");
@@ -116,8 +91,7 @@ async fn hsetnx_and_hdel() {
 
 #[tokio::test]
 async fn wrong_type() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["SADD", "s", "x"], b":1\r\n");
     assert_reply!(
         c,
@@ -220,8 +194,7 @@ async fn wrong_type() {
 
 #[tokio::test]
 async fn hincrby() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["HINCRBY", "h", "f", "5"], b":5\r\n");
     assert_reply!(c, ["HINCRBY", "h", "f", "-7"], b":-2\r\n");
     assert_reply!(
@@ -291,8 +264,7 @@ async fn hincrby() {
 
 #[tokio::test]
 async fn hincrbyfloat() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["HINCRBYFLOAT", "h", "f", "10.5"], b"$4\r\n10.5\r\n");
     assert_reply!(c, ["HINCRBYFLOAT", "h", "f", "0.1"], b"$4\r\n10.6\r\n");
     assert_reply!(c, ["HINCRBYFLOAT", "h", "f", "-5"], b"$3\r\n5.6\r\n");
@@ -367,8 +339,7 @@ async fn hincrbyfloat() {
 
 #[tokio::test]
 async fn hrandfield_deterministic() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["HRANDFIELD", "nokey"], b"$-1\r\n");
     assert_reply!(c, ["HRANDFIELD", "nokey", "5"], b"*0\r\n");
     assert_reply!(c, ["HRANDFIELD", "nokey", "5", "WITHVALUES"], b"*0\r\n");
@@ -432,8 +403,7 @@ async fn hrandfield_deterministic() {
 
 #[tokio::test]
 async fn hscan_listpack() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["HSCAN", "nokey", "0"], b"*2\r\n$1\r\n0\r\n*0\r\n");
     assert_reply!(c, ["HSCAN", "nokey", "x"], b"-ERR invalid cursor\r\n");
     assert_reply!(
@@ -482,9 +452,8 @@ async fn hscan_listpack() {
 
 #[tokio::test]
 async fn resp3_replies() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
-    c.call(&["HELLO", "3"]).await;
+    let (_server, mut c) = start().await;
+    hello3(&mut c).await;
     assert_reply!(c, ["HSET", "h", "b", "1", "a", "2"], b":2\r\n");
     assert_reply!(
         c,
@@ -515,8 +484,7 @@ async fn resp3_replies() {
 
 #[tokio::test]
 async fn converts_to_hashtable_at_the_thresholds() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     // Redis 7.0's default is 512; pin the threshold this test walks across.
     assert_reply!(
         c,
@@ -569,48 +537,25 @@ async fn converts_to_hashtable_at_the_thresholds() {
 
 #[tokio::test]
 async fn hashtable_scan_returns_every_field() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     for i in 0..300 {
         let (f, v) = (format!("f{i}"), format!("v{i}"));
         assert_eq!(c.call(&["HSET", "h", &f, &v]).await, b":1\r\n");
     }
     let mut seen = Vec::new();
-    let mut cursor = "0".to_string();
-    loop {
-        let reply = c
-            .frame(&["HSCAN", "h", &cursor, "COUNT", "20"])
-            .await
-            .into_vec()
-            .unwrap();
-        cursor = String::from_utf8(reply[0].as_bytes().unwrap().to_vec()).unwrap();
-        let items = strings(reply[1].clone());
+    for items in scan_pages(&mut c, &["HSCAN", "h"], &["COUNT", "20"]).await {
         for pair in items.chunks(2) {
             assert_eq!(pair[0][1..], pair[1][1..], "value belongs to field");
             seen.push(pair[0].clone());
-        }
-        if cursor == "0" {
-            break;
         }
     }
     seen.sort();
     seen.dedup();
     assert_eq!(seen.len(), 300);
     // MATCH filters by field.
-    let mut matched = Vec::new();
-    let mut cursor = "0".to_string();
-    loop {
-        let reply = c
-            .frame(&["HSCAN", "h", &cursor, "MATCH", "f1?"])
-            .await
-            .into_vec()
-            .unwrap();
-        cursor = String::from_utf8(reply[0].as_bytes().unwrap().to_vec()).unwrap();
-        matched.extend(strings(reply[1].clone()));
-        if cursor == "0" {
-            break;
-        }
-    }
+    let matched: Vec<String> = scan_pages(&mut c, &["HSCAN", "h"], &["MATCH", "f1?"])
+        .await
+        .concat();
     let want: Vec<String> = (10..20)
         .flat_map(|i| [format!("f{i}"), format!("v{i}")])
         .collect();
@@ -619,8 +564,7 @@ async fn hashtable_scan_returns_every_field() {
 
 #[tokio::test]
 async fn hrandfield_is_random_but_well_formed() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(
         c,
         ["HSET", "h", "a", "1", "b", "2", "c", "3", "d", "4"],
@@ -677,9 +621,8 @@ async fn hrandfield_is_random_but_well_formed() {
 
 #[tokio::test]
 async fn writes_touch_watched_keys_only_when_they_change() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
-    let mut other = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
+    let mut other = connect(&server).await;
     assert_reply!(c, ["HSET", "h", "f", "v"], b":1\r\n");
     for (cmd, changes) in [
         (&["HSETNX", "h", "f", "w"][..], false),
@@ -711,7 +654,7 @@ async fn thresholds_come_from_the_config() {
         ..Default::default()
     };
     let server = TestServer::builder().config(config).start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let mut c = connect(&server).await;
     assert_reply!(c, ["HSET", "h", "a", "1", "b", "2"], b":2\r\n");
     assert_eq!(encoding(&server, "h"), Some("listpack"));
     assert_reply!(c, ["HSET", "h", "c", "3"], b":1\r\n");

@@ -6,18 +6,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use bytes::Bytes;
-use common::{RawConn, TestServer};
+use common::{connect, put_list, start, RawConn};
 use rediscover::resp::Frame;
-use rediscover_testserver::keyspace::{List, Value};
-
-/// Stores a list directly, so type-generic paths can be tested without the list commands.
-fn put_list(server: &TestServer, key: &str, items: &[&str]) {
-    let list = List {
-        items: items.iter().map(|s| Bytes::from(s.to_string())).collect(),
-    };
-    server.node().lock().dbs[0].set(Bytes::from(key.to_string()), Value::List(list));
-}
 
 /// The bytes of a bulk-string frame.
 fn bulk(frame: &Frame) -> Vec<u8> {
@@ -55,8 +45,7 @@ fn names(keys: &[&str]) -> BTreeSet<Vec<u8>> {
 
 #[tokio::test]
 async fn scan_and_keys_see_every_live_key() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     let mut all = Vec::new();
     for i in 0..50 {
         all.push(format!("key:{i}"));
@@ -89,8 +78,7 @@ async fn scan_and_keys_see_every_live_key() {
 
 #[tokio::test]
 async fn expired_keys_count_as_missing() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["MSET", "a", "1", "b", "2", "c", "3"], b"+OK\r\n");
     assert_reply!(c, ["PEXPIRE", "a", "5"], b":1\r\n");
     assert_reply!(c, ["PEXPIRE", "b", "5"], b":1\r\n");
@@ -128,9 +116,8 @@ async fn aborts(c: &mut RawConn, other: &mut RawConn, key: &str, write: &[&str])
 
 #[tokio::test]
 async fn watch_sees_key_writes_only() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
-    let mut o = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
+    let mut o = connect(&server).await;
     c.call(&["MSET", "k", "1", "j", "2"]).await;
     assert!(!aborts(&mut c, &mut o, "k", &["DEL", "missing"]).await);
     assert!(!aborts(&mut c, &mut o, "k", &["PERSIST", "k"]).await);
@@ -166,8 +153,7 @@ async fn watch_sees_key_writes_only() {
 
 #[tokio::test]
 async fn del_exists_type_touch() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["MSET", "a", "1", "b", "2", "c", "3"], b"+OK\r\n");
     assert_reply!(c, ["DEL", "a", "missing", "a"], b":1\r\n");
     assert_reply!(c, ["EXISTS", "a", "b", "c", "b", "missing"], b":3\r\n");
@@ -191,8 +177,7 @@ async fn del_exists_type_touch() {
 
 #[tokio::test]
 async fn rename_renamenx() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["RENAME", "missing", "x"], b"-ERR no such key\r\n");
     assert_reply!(c, ["RENAMENX", "missing", "x"], b"-ERR no such key\r\n");
     assert_reply!(c, ["SET", "a", "1"], b"+OK\r\n");
@@ -221,8 +206,7 @@ async fn rename_renamenx() {
 
 #[tokio::test]
 async fn copy_and_move() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["SET", "a", "1"], b"+OK\r\n");
     assert_reply!(
         c,
@@ -299,8 +283,7 @@ async fn copy_and_move() {
 
 #[tokio::test]
 async fn expire_family() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["SET", "a", "1"], b"+OK\r\n");
     assert_reply!(c, ["EXPIRE", "a", "100"], b":1\r\n");
     assert_reply!(c, ["TTL", "a"], b":100\r\n");
@@ -408,8 +391,7 @@ async fn expire_family() {
 
 #[tokio::test]
 async fn flush_and_swap() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["SET", "a", "1"], b"+OK\r\n");
     assert_reply!(c, ["SELECT", "1"], b"+OK\r\n");
     assert_reply!(c, ["SET", "b", "2"], b"+OK\r\n");
@@ -458,8 +440,7 @@ async fn flush_and_swap() {
 
 #[tokio::test]
 async fn keys_and_scan_errors() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(
         c,
         ["MSET", "one", "1", "two", "2", "three", "3", "four", "4"],
@@ -503,8 +484,7 @@ async fn keys_and_scan_errors() {
 
 #[tokio::test]
 async fn object_subcommands() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["SET", "i", "123"], b"+OK\r\n");
     assert_reply!(c, ["SET", "big", "12345678901"], b"+OK\r\n");
     assert_reply!(c, ["SET", "neg", "-1"], b"+OK\r\n");
@@ -587,8 +567,7 @@ async fn object_subcommands() {
 }
 #[tokio::test]
 async fn copied_integers_are_not_shared() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["SET", "a", "5"], b"+OK\r\n");
     assert_reply!(c, ["COPY", "a", "b"], b":1\r\n");
     assert_reply!(c, ["OBJECT", "REFCOUNT", "b"], b":1\r\n");
@@ -608,8 +587,7 @@ async fn copied_integers_are_not_shared() {
 
 #[tokio::test]
 async fn read_lookups_count_keyspace_hits_and_misses() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     // Real Redis after this sequence: keyspace_hits:7 keyspace_misses:3.
     for cmd in [
         &["SET", "a", "1"][..],

@@ -5,22 +5,11 @@ mod common;
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use common::{RawConn, TestServer};
-use rediscover_testserver::keyspace::Value;
-
-/// Stores a string directly in db 0 (string commands are not this file's subject).
-fn set_string(server: &TestServer, key: &str, value: &str) {
-    server.node().lock().dbs[0].set(
-        Bytes::copy_from_slice(key.as_bytes()),
-        Value::from_bytes(Bytes::copy_from_slice(value.as_bytes())),
-    );
-}
+use common::{connect, hello3, set_string, start, RawConn, Rng, TestServer};
 
 #[tokio::test]
 async fn push_and_len() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["LPUSH", "l", "a", "b", "c"], b":3\r\n");
     assert_reply!(c, ["RPUSH", "l", "d", "e"], b":5\r\n");
     assert_reply!(
@@ -79,8 +68,7 @@ async fn push_and_len() {
 
 #[tokio::test]
 async fn pop_single_and_count() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["RPUSH", "l", "a", "b", "c", "d", "e"], b":5\r\n");
     assert_reply!(c, ["LPOP", "l"], b"$1\r\na\r\n");
     assert_reply!(c, ["RPOP", "l"], b"$1\r\ne\r\n");
@@ -133,8 +121,7 @@ async fn pop_single_and_count() {
 
 #[tokio::test]
 async fn range_and_index() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["RPUSH", "l", "a", "b", "c", "d", "e"], b":5\r\n");
     assert_reply!(c, ["LRANGE", "l", "0", "0"], b"*1\r\n$1\r\na\r\n");
     assert_reply!(
@@ -197,8 +184,7 @@ async fn range_and_index() {
 
 #[tokio::test]
 async fn lset() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["RPUSH", "l", "a", "b", "c"], b":3\r\n");
     assert_reply!(c, ["LSET", "l", "0", "x"], b"+OK\r\n");
     assert_reply!(c, ["LSET", "l", "-1", "z"], b"+OK\r\n");
@@ -226,8 +212,7 @@ async fn lset() {
 
 #[tokio::test]
 async fn linsert() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["RPUSH", "l", "a", "b", "c"], b":3\r\n");
     assert_reply!(c, ["LINSERT", "l", "BEFORE", "b", "x"], b":4\r\n");
     assert_reply!(c, ["LINSERT", "l", "after", "c", "y"], b":5\r\n");
@@ -264,8 +249,7 @@ async fn linsert() {
 
 #[tokio::test]
 async fn lrem() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(
         c,
         ["RPUSH", "l", "a", "b", "a", "c", "a", "b", "a"],
@@ -316,8 +300,7 @@ async fn lrem() {
 
 #[tokio::test]
 async fn ltrim() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["RPUSH", "l", "a", "b", "c", "d", "e", "f"], b":6\r\n");
     assert_reply!(c, ["LTRIM", "l", "1", "-2"], b"+OK\r\n");
     assert_reply!(
@@ -359,8 +342,7 @@ async fn ltrim() {
 
 #[tokio::test]
 async fn lpos() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["RPUSH", "l", "a", "b", "a", "c", "a"], b":5\r\n");
     assert_reply!(c, ["LPOS", "l", "a"], b":0\r\n");
     assert_reply!(c, ["LPOS", "l", "a", "RANK", "2"], b":2\r\n");
@@ -477,8 +459,7 @@ async fn lpos() {
 
 #[tokio::test]
 async fn lmove_and_rpoplpush() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["RPUSH", "src", "a", "b", "c"], b":3\r\n");
     assert_reply!(c, ["LMOVE", "src", "dst", "LEFT", "RIGHT"], b"$1\r\na\r\n");
     assert_reply!(c, ["LMOVE", "src", "dst", "right", "left"], b"$1\r\nc\r\n");
@@ -539,8 +520,7 @@ async fn lmove_and_rpoplpush() {
 
 #[tokio::test]
 async fn lmove_same_key_rotates() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["RPUSH", "l", "a", "b", "c"], b":3\r\n");
     assert_reply!(c, ["LMOVE", "l", "l", "LEFT", "RIGHT"], b"$1\r\na\r\n");
     assert_reply!(
@@ -573,8 +553,7 @@ async fn lmove_same_key_rotates() {
 
 #[tokio::test]
 async fn lmpop() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["RPUSH", "l", "a", "b", "c", "d"], b":4\r\n");
     assert_reply!(c, ["RPUSH", "m", "x"], b":1\r\n");
     assert_reply!(
@@ -667,8 +646,7 @@ async fn lmpop() {
 
 #[tokio::test]
 async fn blocking_commands_serve_at_once_when_data_exists() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["RPUSH", "a", "1", "2", "3"], b":3\r\n");
     assert_reply!(c, ["RPUSH", "b", "x"], b":1\r\n");
     assert_reply!(
@@ -716,10 +694,29 @@ async fn blocking_commands_serve_at_once_when_data_exists() {
     );
 }
 
+/// Redis 7.0 reads timeouts with `strtold`: hexadecimal numbers, and magnitudes beyond `f64`'s
+/// range that a long double still holds, are timeouts too (replies recorded from Redis 7.0.15).
+#[tokio::test]
+async fn timeouts_use_strtold_syntax() {
+    let (_server, mut c) = start().await;
+    assert_reply!(c, ["RPUSH", "l", "a", "b"], b":2\r\n");
+    assert_reply!(c, ["BLPOP", "l", "0x10"], b"*2\r\n$1\r\nl\r\n$1\r\na\r\n");
+    assert_reply!(c, ["BRPOP", "l", "0X1P+4"], b"*2\r\n$1\r\nl\r\n$1\r\nb\r\n");
+    // 1/64 s, and a positive value below f64's range (one millisecond): both time out.
+    assert_reply!(c, ["BLPOP", "nokey", "0x1p-6"], b"*-1\r\n");
+    assert_reply!(c, ["BLPOP", "nokey", "1e-400"], b"*-1\r\n");
+    let not_float = b"-ERR timeout is not a float or out of range\r\n";
+    assert_reply!(c, ["BLPOP", "nokey", "0x"], not_float);
+    assert_reply!(c, ["BLPOP", "nokey", "1e5000"], not_float);
+    assert_reply!(c, ["BLPOP", "nokey", "-0x1p-16500"], not_float);
+    let negative = b"-ERR timeout is negative\r\n";
+    assert_reply!(c, ["BLPOP", "nokey", "1e400"], negative);
+    assert_reply!(c, ["BLPOP", "nokey", "-0x1"], negative);
+}
+
 #[tokio::test]
 async fn blocking_argument_errors() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     set_string(&server, "s", "v");
     assert_reply!(c, ["RPUSH", "l", "a", "b", "c", "d"], b":4\r\n");
     assert_reply!(c, ["BLPOP", "l", "-1"], b"-ERR timeout is negative\r\n");
@@ -856,8 +853,7 @@ async fn blocking_argument_errors() {
 
 #[tokio::test]
 async fn blocking_commands_inside_multi_do_not_block() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["MULTI"], b"+OK\r\n");
     assert_reply!(c, ["BLPOP", "q", "0"], b"+QUEUED\r\n");
     assert_reply!(c, ["BRPOP", "q", "0"], b"+QUEUED\r\n");
@@ -869,8 +865,7 @@ async fn blocking_commands_inside_multi_do_not_block() {
 
 #[tokio::test]
 async fn blocking_timeouts() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["BLPOP", "q", "0.05"], b"*-1\r\n");
     assert_reply!(c, ["BRPOP", "q", "r", "0.05"], b"*-1\r\n");
     assert_reply!(c, ["BLMOVE", "q", "r", "LEFT", "LEFT", "0.05"], b"*-1\r\n");
@@ -881,9 +876,8 @@ async fn blocking_timeouts() {
 
 #[tokio::test]
 async fn resp3_replies() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
-    c.call(&["HELLO", "3"]).await;
+    let (_server, mut c) = start().await;
+    hello3(&mut c).await;
     assert_reply!(c, ["RPUSH", "l", "a", "b", "c"], b":3\r\n");
     assert_reply!(
         c,
@@ -918,10 +912,6 @@ async fn wait_blocked(server: &TestServer, n: usize) {
     })
     .await;
     assert!(reached, "expected {n} blocked clients");
-}
-
-async fn connect(server: &TestServer) -> RawConn {
-    RawConn::connect(server.addr()).await
 }
 
 #[tokio::test]
@@ -981,7 +971,7 @@ async fn blocking_timeouts_and_resp3_nulls() {
     // Redis answers every list-blocked client that times out with a null array, BLMOVE too.
     assert_reply!(c, ["BLMOVE", "q", "r", "LEFT", "LEFT", "0.1"], b"*-1\r\n");
     assert_reply!(c, ["BRPOPLPUSH", "q", "r", "0.1"], b"*-1\r\n");
-    c.call(&["HELLO", "3"]).await;
+    hello3(&mut c).await;
     assert_reply!(c, ["BLPOP", "q", "0.01"], b"_\r\n");
     assert_reply!(c, ["BLMOVE", "q", "r", "LEFT", "LEFT", "0.01"], b"_\r\n");
     assert_reply!(c, ["BLMPOP", "0.01", "1", "q", "LEFT"], b"_\r\n");
@@ -1298,21 +1288,5 @@ async fn differential_against_real_redis() {
             String::from_utf8_lossy(&want),
             "{argv:?}"
         );
-    }
-}
-
-/// xorshift64: a reproducible sequence for the differential test.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-
-    fn pick(&mut self, list: &[&'static str]) -> &'static str {
-        list[self.below(list.len() as u64) as usize]
     }
 }

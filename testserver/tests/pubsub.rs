@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{RawConn, TestServer};
+use common::{connect, hello3, start, RawConn, TestServer};
 
 fn sub_reply(verb: &str, name: Option<&str>, n: i64, resp3: bool) -> Vec<u8> {
     let head = if resp3 { '>' } else { '*' };
@@ -38,15 +38,6 @@ fn pmessage(pattern: &str, channel: &str, payload: &str, resp3: bool) -> Vec<u8>
     .into_bytes()
 }
 
-async fn hello3(c: &mut RawConn) {
-    let reply = c.call(&["HELLO", "3"]).await;
-    assert!(
-        reply.starts_with(b"%7\r\n"),
-        "{:?}",
-        String::from_utf8_lossy(&reply)
-    );
-}
-
 /// Reads `n` replies and returns them.
 async fn read_n(c: &mut RawConn, n: usize) -> Vec<Vec<u8>> {
     let mut v = Vec::new();
@@ -58,8 +49,7 @@ async fn read_n(c: &mut RawConn, n: usize) -> Vec<Vec<u8>> {
 
 #[tokio::test]
 async fn subscribe_confirmations_resp2() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(
         c,
         ["UNSUBSCRIBE"],
@@ -115,8 +105,7 @@ async fn subscribe_confirmations_resp2() {
 
 #[tokio::test]
 async fn unsubscribe_all_lists_each_channel() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     c.send(&["PSUBSCRIBE", "p1", "p2"]).await;
     read_n(&mut c, 2).await;
     c.send(&["PUNSUBSCRIBE"]).await;
@@ -134,8 +123,7 @@ async fn unsubscribe_all_lists_each_channel() {
 
 #[tokio::test]
 async fn subscribe_confirmations_resp3_are_pushes() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     hello3(&mut c).await;
     assert_reply!(
         c,
@@ -155,10 +143,9 @@ async fn subscribe_confirmations_resp3_are_pushes() {
 
 #[tokio::test]
 async fn publish_delivers_messages_and_counts_receivers() {
-    let server = TestServer::start().await.unwrap();
-    let mut s2 = RawConn::connect(server.addr()).await;
-    let mut s3 = RawConn::connect(server.addr()).await;
-    let mut p = RawConn::connect(server.addr()).await;
+    let (server, mut s2) = start().await;
+    let mut s3 = connect(&server).await;
+    let mut p = connect(&server).await;
     hello3(&mut s3).await;
     s2.send(&["SUBSCRIBE", "news"]).await;
     s2.read_raw().await;
@@ -186,8 +173,7 @@ async fn publish_delivers_messages_and_counts_receivers() {
 
 #[tokio::test]
 async fn publish_to_self_comes_before_the_reply() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     hello3(&mut c).await;
     c.call(&["SUBSCRIBE", "a"]).await;
     c.call(&["PSUBSCRIBE", "a*"]).await;
@@ -204,10 +190,9 @@ async fn publish_to_self_comes_before_the_reply() {
 
 #[tokio::test]
 async fn pubsub_introspection() {
-    let server = TestServer::start().await.unwrap();
-    let mut a = RawConn::connect(server.addr()).await;
-    let mut b = RawConn::connect(server.addr()).await;
-    let mut q = RawConn::connect(server.addr()).await;
+    let (server, mut a) = start().await;
+    let mut b = connect(&server).await;
+    let mut q = connect(&server).await;
     assert_reply!(q, ["PUBSUB", "CHANNELS"], b"*0\r\n");
     assert_reply!(q, ["PUBSUB", "NUMSUB"], b"*0\r\n");
     assert_reply!(q, ["PUBSUB", "NUMPAT"], b":0\r\n");
@@ -266,9 +251,8 @@ async fn pubsub_introspection() {
 
 #[tokio::test]
 async fn message_order_is_kept_per_subscriber() {
-    let server = TestServer::start().await.unwrap();
-    let mut s = RawConn::connect(server.addr()).await;
-    let mut p = RawConn::connect(server.addr()).await;
+    let (server, mut s) = start().await;
+    let mut p = connect(&server).await;
     s.call(&["SUBSCRIBE", "c"]).await;
     let mut pipeline = bytes::BytesMut::new();
     for i in 0..500 {
@@ -288,11 +272,11 @@ async fn many_subscribers_all_receive() {
     let server = TestServer::start().await.unwrap();
     let mut subs = Vec::new();
     for _ in 0..50 {
-        let mut s = RawConn::connect(server.addr()).await;
+        let mut s = connect(&server).await;
         s.call(&["SUBSCRIBE", "big"]).await;
         subs.push(s);
     }
-    let mut p = RawConn::connect(server.addr()).await;
+    let mut p = connect(&server).await;
     assert_reply!(p, ["PUBLISH", "big", "m1"], b":50\r\n");
     assert_reply!(p, ["PUBLISH", "big", "m2"], b":50\r\n");
     for s in &mut subs {
@@ -303,9 +287,8 @@ async fn many_subscribers_all_receive() {
 
 #[tokio::test]
 async fn shard_channels_standalone() {
-    let server = TestServer::start().await.unwrap();
-    let mut s = RawConn::connect(server.addr()).await;
-    let mut p = RawConn::connect(server.addr()).await;
+    let (server, mut s) = start().await;
+    let mut p = connect(&server).await;
     s.call(&["SUBSCRIBE", "a"]).await;
     assert_reply!(
         s,
@@ -345,11 +328,10 @@ async fn shard_channels_standalone() {
 
 #[tokio::test]
 async fn slow_subscriber_is_disconnected() {
-    let server = TestServer::start().await.unwrap();
-    let mut s = RawConn::connect(server.addr()).await;
+    let (server, mut s) = start().await;
     s.call(&["SUBSCRIBE", "flood"]).await;
     // Stop reading on `s`; publish large messages until its queue (and socket buffers) fill.
-    let mut p = RawConn::connect(server.addr()).await;
+    let mut p = connect(&server).await;
     let payload = "x".repeat(1024);
     let mut batch = bytes::BytesMut::new();
     for _ in 0..1000 {
@@ -373,9 +355,8 @@ async fn slow_subscriber_is_disconnected() {
 
 #[tokio::test]
 async fn messages_follow_a_protocol_switch() {
-    let server = TestServer::start().await.unwrap();
-    let mut s = RawConn::connect(server.addr()).await;
-    let mut p = RawConn::connect(server.addr()).await;
+    let (server, mut s) = start().await;
+    let mut p = connect(&server).await;
     hello3(&mut s).await;
     s.call(&["SUBSCRIBE", "a"]).await;
     let reply = s.call(&["HELLO", "2"]).await;
@@ -386,8 +367,7 @@ async fn messages_follow_a_protocol_switch() {
 
 #[tokio::test]
 async fn shard_subscriber_is_in_subscriber_context() {
-    let server = TestServer::start().await.unwrap();
-    let mut s = RawConn::connect(server.addr()).await;
+    let (_server, mut s) = start().await;
     assert_reply!(
         s,
         ["SSUBSCRIBE", "x"],

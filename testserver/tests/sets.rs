@@ -4,30 +4,7 @@
 
 mod common;
 
-use common::{RawConn, TestServer};
-use rediscover::resp::Frame;
-
-/// The encoding of `key` in db 0, read straight from the keyspace.
-fn encoding(server: &TestServer, key: &str) -> Option<&'static str> {
-    server.node().lock().dbs[0]
-        .peek(key.as_bytes())
-        .map(|v| v.encoding())
-}
-
-/// The bulk strings of an array reply, as text.
-fn strings(frame: Frame) -> Vec<String> {
-    frame
-        .into_vec()
-        .expect("array reply")
-        .iter()
-        .map(|f| String::from_utf8_lossy(f.as_bytes().expect("bulk")).into_owned())
-        .collect()
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
-}
+use common::{connect, encoding, hello3, scan_pages, sorted, start, strings, RawConn, TestServer};
 
 /// The members of a set reply, sorted.
 async fn members(c: &mut RawConn, argv: &[&str]) -> Vec<String> {
@@ -40,8 +17,7 @@ fn range(from: i32, to: i32) -> Vec<String> {
 
 #[tokio::test]
 async fn sadd_srem_and_intset_order() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["SADD", "s", "3", "1", "2"], b":3\r\n");
     assert_reply!(c, ["SADD", "s", "2", "5", "-10"], b":2\r\n");
     assert_reply!(
@@ -110,8 +86,7 @@ async fn sadd_srem_and_intset_order() {
 
 #[tokio::test]
 async fn wrong_type() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["HSET", "h", "f", "v"], b":1\r\n");
     assert_reply!(
         c,
@@ -249,8 +224,7 @@ async fn wrong_type() {
 
 #[tokio::test]
 async fn spop_and_srandmember_deterministic() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["SPOP", "nokey"], b"$-1\r\n");
     assert_reply!(c, ["SPOP", "nokey", "3"], b"*0\r\n");
     assert_reply!(c, ["SPOP", "nokey", "0"], b"*0\r\n");
@@ -321,8 +295,7 @@ async fn spop_and_srandmember_deterministic() {
 
 #[tokio::test]
 async fn smove() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["SMOVE", "nosrc", "dst", "m"], b":0\r\n");
     assert_reply!(c, ["SADD", "src", "a", "b", "1"], b":3\r\n");
     assert_reply!(c, ["SMOVE", "src", "dst", "zz"], b":0\r\n");
@@ -341,8 +314,7 @@ async fn smove() {
 
 #[tokio::test]
 async fn sinter_sunion_sdiff() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["SADD", "a", "1", "2", "3", "4"], b":4\r\n");
     assert_reply!(c, ["SADD", "b", "2", "3", "4", "5"], b":4\r\n");
     assert_reply!(c, ["SADD", "c", "3", "4", "6"], b":3\r\n");
@@ -441,8 +413,7 @@ async fn sinter_sunion_sdiff() {
 
 #[tokio::test]
 async fn store_variants() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["SADD", "a", "1", "2", "3"], b":3\r\n");
     assert_reply!(c, ["SADD", "b", "2", "3", "4"], b":3\r\n");
     assert_reply!(c, ["SINTERSTORE", "d", "a", "b"], b":2\r\n");
@@ -492,8 +463,7 @@ async fn store_variants() {
 
 #[tokio::test]
 async fn sscan_intset() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["SSCAN", "nokey", "0"], b"*2\r\n$1\r\n0\r\n*0\r\n");
     assert_reply!(c, ["SSCAN", "nokey", "x"], b"-ERR invalid cursor\r\n");
     assert_reply!(
@@ -552,9 +522,8 @@ async fn sscan_intset() {
 
 #[tokio::test]
 async fn resp3_replies() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
-    c.call(&["HELLO", "3"]).await;
+    let (_server, mut c) = start().await;
+    hello3(&mut c).await;
     assert_reply!(c, ["SADD", "s", "3", "1", "2"], b":3\r\n");
     assert_reply!(
         c,
@@ -605,8 +574,7 @@ async fn resp3_replies() {
 
 #[tokio::test]
 async fn intset_converts_at_the_thresholds() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     let mut args = vec!["SADD".to_string(), "s".into()];
     args.extend((0..512).map(|i| i.to_string()));
     let argv: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
@@ -658,8 +626,7 @@ async fn intset_converts_at_the_thresholds() {
 
 #[tokio::test]
 async fn hashtable_sets() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     let mut args = vec!["SADD".to_string(), "s".into()];
     args.extend((0..300).map(|i| format!("m{i}")));
     let argv: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
@@ -671,37 +638,16 @@ async fn hashtable_sets() {
     assert_eq!(members(&mut c, &["SRANDMEMBER", "s", "1000"]).await, all);
 
     // SSCAN visits everything, with MATCH filtering.
-    let mut seen = Vec::new();
-    let mut cursor = "0".to_string();
-    loop {
-        let reply = c
-            .frame(&["SSCAN", "s", &cursor, "COUNT", "25"])
+    let mut seen = sorted(
+        scan_pages(&mut c, &["SSCAN", "s"], &["COUNT", "25"])
             .await
-            .into_vec()
-            .unwrap();
-        cursor = String::from_utf8(reply[0].as_bytes().unwrap().to_vec()).unwrap();
-        seen.extend(strings(reply[1].clone()));
-        if cursor == "0" {
-            break;
-        }
-    }
-    seen = sorted(seen);
+            .concat(),
+    );
     seen.dedup();
     assert_eq!(seen, all);
-    let mut matched = Vec::new();
-    let mut cursor = "0".to_string();
-    loop {
-        let reply = c
-            .frame(&["SSCAN", "s", &cursor, "MATCH", "m2?"])
-            .await
-            .into_vec()
-            .unwrap();
-        cursor = String::from_utf8(reply[0].as_bytes().unwrap().to_vec()).unwrap();
-        matched.extend(strings(reply[1].clone()));
-        if cursor == "0" {
-            break;
-        }
-    }
+    let matched: Vec<String> = scan_pages(&mut c, &["SSCAN", "s"], &["MATCH", "m2?"])
+        .await
+        .concat();
     assert_eq!(
         sorted(matched),
         sorted((20..30).map(|i| format!("m{i}")).collect())
@@ -737,9 +683,8 @@ async fn hashtable_sets() {
 
 #[tokio::test]
 async fn writes_touch_watched_keys_only_when_they_change() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
-    let mut other = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
+    let mut other = connect(&server).await;
     assert_reply!(c, ["SADD", "w", "m"], b":1\r\n");
     assert_reply!(c, ["SADD", "src", "m", "n", "o"], b":3\r\n");
     for (cmd, changes) in [
@@ -778,7 +723,7 @@ async fn intset_limit_comes_from_the_config() {
         ..Default::default()
     };
     let server = TestServer::builder().config(config).start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let mut c = connect(&server).await;
     assert_reply!(c, ["SADD", "s", "1", "2"], b":2\r\n");
     assert_eq!(encoding(&server, "s"), Some("intset"));
     assert_reply!(c, ["SADD", "s", "3"], b":1\r\n");
@@ -795,8 +740,7 @@ async fn intset_limit_comes_from_the_config() {
 /// lookups only; STORE variants read their sources like SINTER does).
 #[tokio::test]
 async fn keyspace_hits_and_misses() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     let stats = |server: &TestServer| {
         let node = server.node().lock();
         (node.stats.keyspace_hits, node.stats.keyspace_misses)

@@ -9,7 +9,7 @@ mod common;
 use std::collections::HashSet;
 
 use bytes::Bytes;
-use common::{RawConn, TestServer};
+use common::{connect, hello3, set_string, start, RawConn, TestServer};
 use rediscover_testserver::keyspace::{Hash, Set, Value};
 
 fn b(s: &str) -> Bytes {
@@ -18,10 +18,6 @@ fn b(s: &str) -> Bytes {
 
 fn put(server: &TestServer, key: &str, value: Value) {
     server.node().lock().dbs[0].set(b(key), value);
-}
-
-fn set_string(server: &TestServer, key: &str, value: &str) {
-    put(server, key, Value::from_bytes(b(value)));
 }
 
 fn hset(server: &TestServer, key: &str, pairs: &[(&str, &str)]) {
@@ -62,8 +58,7 @@ async fn zadd(c: &mut RawConn, args: &[&str]) -> bool {
 }
 #[tokio::test]
 async fn sort_list_numeric_and_alpha() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(
         c,
         ["RPUSH", "l", "3", "1", "2", "10", "-1.5", "1e1"],
@@ -152,8 +147,7 @@ async fn sort_list_numeric_and_alpha() {
 
 #[tokio::test]
 async fn sort_numeric_ties_and_strtod() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(
         c,
         ["RPUSH", "l", "1.0", "1", "01", "+1", "0x1", " 1", "", "inf", "-inf"],
@@ -184,8 +178,7 @@ async fn sort_numeric_ties_and_strtod() {
 
 #[tokio::test]
 async fn sort_set() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     sadd(&server, "ints", &["5", "3", "10", "-2"]);
     assert_reply!(
         c,
@@ -232,8 +225,7 @@ async fn sort_set() {
 
 #[tokio::test]
 async fn sort_zset() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     if !zadd(&mut c, &["z", "3", "a", "1", "b", "2", "c", "1", "d"]).await {
         return;
     }
@@ -297,8 +289,7 @@ async fn sort_zset() {
 
 #[tokio::test]
 async fn sort_by_pattern() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["RPUSH", "l", "a", "b", "c", "d"], b":4\r\n");
     set_string(&server, "w_a", "3");
     set_string(&server, "w_b", "1");
@@ -401,8 +392,7 @@ async fn sort_by_pattern() {
 
 #[tokio::test]
 async fn sort_get_patterns() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["RPUSH", "l", "a", "b", "c"], b":3\r\n");
     set_string(&server, "v_a", "A");
     set_string(&server, "v_b", "B");
@@ -463,8 +453,7 @@ async fn sort_get_patterns() {
 
 #[tokio::test]
 async fn sort_store() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["RPUSH", "l", "3", "1", "2"], b":3\r\n");
     assert_reply!(c, ["SORT", "l", "STORE", "dst"], b":3\r\n");
     assert_reply!(
@@ -538,8 +527,7 @@ async fn sort_store() {
 
 #[tokio::test]
 async fn sort_errors() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["RPUSH", "l", "1", "2"], b":2\r\n");
     set_string(&server, "s", "v");
     hset(&server, "h", &[("f", "v")]);
@@ -602,9 +590,8 @@ async fn sort_errors() {
 
 #[tokio::test]
 async fn sort_resp3() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
-    c.call(&["HELLO", "3"]).await;
+    let (_server, mut c) = start().await;
+    hello3(&mut c).await;
     assert_reply!(c, ["RPUSH", "l", "b", "a"], b":2\r\n");
     assert_reply!(
         c,
@@ -620,8 +607,7 @@ async fn sort_resp3() {
 
 #[tokio::test]
 async fn sort_out_of_range_scores() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     // Last in the recording: Redis checks a stale errno, so after an out-of-range score it can
     // also refuse later, valid sorts until something resets errno.
     assert_reply!(c, ["RPUSH", "big", "1e400", "2"], b":2\r\n");
@@ -646,9 +632,8 @@ async fn sort_out_of_range_scores() {
 
 #[tokio::test]
 async fn sort_store_wakes_a_client_blocked_on_the_destination() {
-    let server = TestServer::start().await.unwrap();
-    let mut blocked = RawConn::connect(server.addr()).await;
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut blocked) = start().await;
+    let mut c = connect(&server).await;
     blocked.send(&["BLPOP", "dst", "0"]).await;
     let node = server.node().clone();
     assert!(
@@ -675,8 +660,7 @@ async fn sort_store_wakes_a_client_blocked_on_the_destination() {
 async fn read_lookups_count_keyspace_hits_and_misses() {
     // Recorded with CONFIG RESETSTAT and INFO stats on Redis 7.0.15: the sorted key and every
     // GET lookup count, as do LLEN, LPOS, LINDEX and LRANGE; writes and pops do not.
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["RPUSH", "l", "a", "b"], b":2\r\n");
     set_string(&server, "v_a", "1");
     c.call(&["SORT", "l", "ALPHA", "GET", "v_*", "GET", "#"])
@@ -696,8 +680,7 @@ async fn read_lookups_count_keyspace_hits_and_misses() {
 
 #[tokio::test]
 async fn sort_store_counts_changes() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["RPUSH", "l", "x", "y", "z"], b":3\r\n");
     let cases: &[(&[&str], u64)] = &[
         (&["SORT", "l", "ALPHA", "STORE", "s"], 3),

@@ -5,17 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use bytes::Bytes;
-use common::{RawConn, TestServer};
-use rediscover_testserver::keyspace::{List, Value};
-
-/// Stores a list directly, so WRONGTYPE paths can be tested without the list commands.
-fn put_list(server: &TestServer, key: &str, items: &[&str]) {
-    let list = List {
-        items: items.iter().map(|s| Bytes::from(s.to_string())).collect(),
-    };
-    server.node().lock().dbs[0].set(Bytes::from(key.to_string()), Value::List(list));
-}
+use common::{connect, hello3, put_list, start, RawConn, TestServer};
 
 /// Polls (on a fresh connection each time) until `key` no longer exists.
 async fn wait_gone(server: &TestServer, key: &str) -> bool {
@@ -28,8 +18,7 @@ async fn wait_gone(server: &TestServer, key: &str) -> bool {
 
 #[tokio::test]
 async fn expiring_strings_vanish() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["SET", "a", "1", "PX", "5"], b"+OK\r\n");
     assert_reply!(c, ["PSETEX", "b", "5", "x"], b"+OK\r\n");
     assert_reply!(c, ["SET", "c", "1"], b"+OK\r\n");
@@ -44,9 +33,8 @@ async fn expiring_strings_vanish() {
 
 #[tokio::test]
 async fn watch_sees_real_writes_only() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
-    let mut other = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
+    let mut other = connect(&server).await;
     assert_reply!(c, ["SET", "k", "v"], b"+OK\r\n");
 
     // A SET NX that does nothing is not a change.
@@ -84,9 +72,8 @@ async fn watch_sees_real_writes_only() {
 
 #[tokio::test]
 async fn resp3_lcs_idx_is_a_map() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
-    c.call(&["HELLO", "3"]).await;
+    let (_server, mut c) = start().await;
+    hello3(&mut c).await;
     assert_reply!(c, ["MSET", "a", "ohmytext", "b", "mynewtext"], b"+OK\r\n");
     assert_reply!(
         c,
@@ -98,8 +85,7 @@ async fn resp3_lcs_idx_is_a_map() {
 
 #[tokio::test]
 async fn get_set_basics() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["GET", "k"], b"$-1\r\n");
     assert_reply!(c, ["SET", "k", "hello"], b"+OK\r\n");
     assert_reply!(c, ["GET", "k"], b"$5\r\nhello\r\n");
@@ -183,8 +169,7 @@ async fn get_set_basics() {
 
 #[tokio::test]
 async fn set_nx_xx_get() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["SET", "k", "v", "NX"], b"+OK\r\n");
     assert_reply!(c, ["SET", "k", "v2", "NX"], b"$-1\r\n");
     assert_reply!(c, ["GET", "k"], b"$1\r\nv\r\n");
@@ -228,8 +213,7 @@ async fn set_nx_xx_get() {
 
 #[tokio::test]
 async fn setnx_setex_psetex() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["SETNX", "k", "v"], b":1\r\n");
     assert_reply!(c, ["SETNX", "k", "v2"], b":0\r\n");
     assert_reply!(c, ["GET", "k"], b"$1\r\nv\r\n");
@@ -278,8 +262,7 @@ async fn setnx_setex_psetex() {
 
 #[tokio::test]
 async fn getset_getdel_getex() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["GETSET", "k", "v"], b"$-1\r\n");
     assert_reply!(c, ["GETSET", "k", "v2"], b"$1\r\nv\r\n");
     assert_reply!(c, ["GET", "k"], b"$2\r\nv2\r\n");
@@ -354,8 +337,7 @@ async fn getset_getdel_getex() {
 
 #[tokio::test]
 async fn mget_mset_msetnx() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["MSET", "a", "1", "b", "2", "c", "3"], b"+OK\r\n");
     assert_reply!(
         c,
@@ -399,8 +381,7 @@ async fn mget_mset_msetnx() {
 
 #[tokio::test]
 async fn counters() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["INCR", "n"], b":1\r\n");
     assert_reply!(c, ["INCR", "n"], b":2\r\n");
     assert_reply!(c, ["DECR", "n"], b":1\r\n");
@@ -512,8 +493,7 @@ async fn counters() {
 
 #[tokio::test]
 async fn incrbyfloat() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["INCRBYFLOAT", "f", "10.5"], b"$4\r\n10.5\r\n");
     assert_reply!(c, ["INCRBYFLOAT", "f", "0.1"], b"$4\r\n10.6\r\n");
     assert_reply!(c, ["GET", "f"], b"$4\r\n10.6\r\n");
@@ -589,8 +569,7 @@ async fn incrbyfloat() {
 
 #[tokio::test]
 async fn append_strlen() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["APPEND", "k", "hello"], b":5\r\n");
     assert_reply!(c, ["APPEND", "k", " world"], b":11\r\n");
     assert_reply!(c, ["GET", "k"], b"$11\r\nhello world\r\n");
@@ -622,8 +601,7 @@ async fn append_strlen() {
 
 #[tokio::test]
 async fn getrange_setrange() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(c, ["SET", "k", "Hello World"], b"+OK\r\n");
     assert_reply!(c, ["GETRANGE", "k", "0", "4"], b"$5\r\nHello\r\n");
     assert_reply!(c, ["GETRANGE", "k", "-5", "-1"], b"$5\r\nWorld\r\n");
@@ -707,8 +685,7 @@ async fn getrange_setrange() {
 
 #[tokio::test]
 async fn lcs_variants() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     assert_reply!(
         c,
         ["MSET", "key1", "ohmytext", "key2", "mynewtext"],
@@ -761,8 +738,7 @@ async fn lcs_variants() {
 }
 #[tokio::test]
 async fn incrbyfloat_long_double_precision() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (_server, mut c) = start().await;
     assert_reply!(c, ["SET", "f", "0.1"], b"+OK\r\n");
     assert_reply!(c, ["INCRBYFLOAT", "f", "0.2"], b"$3\r\n0.3\r\n");
     assert_reply!(c, ["SET", "f", "100000"], b"+OK\r\n");
@@ -838,8 +814,7 @@ async fn incrbyfloat_long_double_precision() {
 
 #[tokio::test]
 async fn reads_count_keyspace_hits_and_misses() {
-    let server = TestServer::start().await.unwrap();
-    let mut c = RawConn::connect(server.addr()).await;
+    let (server, mut c) = start().await;
     // Real Redis after this sequence: keyspace_hits:6 keyspace_misses:4.
     for cmd in [
         &["SET", "a", "1"][..],

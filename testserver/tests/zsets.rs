@@ -8,13 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{RawConn, TestServer};
-
-async fn start() -> (TestServer, RawConn) {
-    let server = TestServer::start().await.unwrap();
-    let conn = RawConn::connect(server.addr()).await;
-    (server, conn)
-}
+use common::{connect, hello3, scan_pages, start, RawConn, Rng};
 
 #[tokio::test]
 async fn zadd_flags_and_replies() {
@@ -206,7 +200,7 @@ async fn score_formatting() {
         b"*4\r\n$19\r\n0.10000000000000001\r\n$5\r\n1e+20\r\n$-1\r\n$2\r\n16\r\n"
     );
     assert_reply!(c, ["ZMSCORE", "nokey", "a", "b"], b"*2\r\n$-1\r\n$-1\r\n");
-    c.call(&["HELLO", "3"]).await;
+    hello3(&mut c).await;
     assert_reply!(c, ["ZSCORE", "z", "a"], b",0.10000000000000001\r\n");
     assert_reply!(c, ["ZSCORE", "z", "e"], b",inf\r\n");
     assert_reply!(c, ["ZSCORE", "z", "f"], b",-inf\r\n");
@@ -292,7 +286,7 @@ async fn zrem_zcard_zrank() {
         ["ZREM", "z"],
         b"-ERR wrong number of arguments for 'zrem' command\r\n"
     );
-    c.call(&["HELLO", "3"]).await;
+    hello3(&mut c).await;
     assert_reply!(c, ["ZRANK", "z", "nosuch"], b"_\r\n");
     assert_reply!(c, ["ZSCORE", "z", "nosuch"], b"_\r\n");
 }
@@ -475,7 +469,7 @@ async fn zrange_rank() {
         b"-ERR syntax error\r\n"
     );
     assert_reply!(c, ["ZREVRANGE", "z", "0", "-1", "LIMIT", "0", "1"], b"-ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX\r\n");
-    c.call(&["HELLO", "3"]).await;
+    hello3(&mut c).await;
     assert_reply!(
         c,
         ["ZRANGE", "z", "0", "1", "WITHSCORES"],
@@ -658,7 +652,7 @@ async fn zrange_byscore() {
         ["ZRANGEBYSCORE", "nokey", "x", "2"],
         b"-ERR min or max is not a float\r\n"
     );
-    c.call(&["HELLO", "3"]).await;
+    hello3(&mut c).await;
     assert_reply!(
         c,
         ["ZRANGEBYSCORE", "z", "2", "3", "WITHSCORES"],
@@ -966,7 +960,7 @@ async fn zpop() {
         ["ZPOPMAX", "z", "2"],
         b"*4\r\n$1\r\nc\r\n$1\r\n3\r\n$1\r\nb\r\n$1\r\n2\r\n"
     );
-    c.call(&["HELLO", "3"]).await;
+    hello3(&mut c).await;
     assert_reply!(c, ["ZPOPMIN", "z"], b"*2\r\n$1\r\na\r\n,1\r\n");
     assert_reply!(c, ["ZADD", "z", "1", "a", "2", "b", "3", "c"], b":3\r\n");
     assert_reply!(c, ["ZPOPMIN", "z", "1"], b"*1\r\n*2\r\n$1\r\na\r\n,1\r\n");
@@ -1053,7 +1047,7 @@ async fn zmpop() {
         b"-ERR wrong number of arguments for 'zmpop' command\r\n"
     );
     assert_reply!(c, ["ZADD", "z2", "1", "a", "2", "b"], b":2\r\n");
-    c.call(&["HELLO", "3"]).await;
+    hello3(&mut c).await;
     assert_reply!(
         c,
         ["ZMPOP", "1", "z2", "MAX"],
@@ -1113,7 +1107,7 @@ async fn bzpop_with_data() {
         b"-ERR count should be greater than 0\r\n"
     );
     assert_reply!(c, ["ZADD", "z2", "1", "a"], b":1\r\n");
-    c.call(&["HELLO", "3"]).await;
+    hello3(&mut c).await;
     assert_reply!(
         c,
         ["BZPOPMAX", "z2", "0"],
@@ -1138,7 +1132,7 @@ async fn bzpop_timeouts() {
     assert_reply!(c, ["BZPOPMIN", "nokey", "0.01"], b"*-1\r\n");
     assert_reply!(c, ["BZPOPMAX", "nokey", "0.01"], b"*-1\r\n");
     assert_reply!(c, ["BZMPOP", "0.01", "1", "nokey", "MIN"], b"*-1\r\n");
-    c.call(&["HELLO", "3"]).await;
+    hello3(&mut c).await;
     assert_reply!(c, ["BZPOPMIN", "nokey", "0.01"], b"_\r\n");
     assert_reply!(c, ["BZMPOP", "0.01", "1", "nokey", "MAX"], b"_\r\n");
     assert_reply!(c, ["MULTI"], b"+OK\r\n");
@@ -1208,7 +1202,7 @@ async fn zrandmember_deterministic() {
         ["ZRANDMEMBER", "z", "-4611686018427387904", "WITHSCORES"],
         b"-ERR value is out of range\r\n"
     );
-    c.call(&["HELLO", "3"]).await;
+    hello3(&mut c).await;
     assert_reply!(
         c,
         ["ZRANDMEMBER", "z", "5", "WITHSCORES"],
@@ -1398,7 +1392,7 @@ async fn zunion_zinter_zdiff() {
         ["ZINTER", "1", "a", "LIMIT", "1"],
         b"-ERR syntax error\r\n"
     );
-    c.call(&["HELLO", "3"]).await;
+    hello3(&mut c).await;
     assert_reply!(c, ["ZUNION", "2", "a", "b", "WITHSCORES"], b"*4\r\n*2\r\n$1\r\nx\r\n,1\r\n*2\r\n$1\r\ny\r\n,12\r\n*2\r\n$1\r\nz\r\n,23\r\n*2\r\n$1\r\nw\r\n,30\r\n");
     assert_reply!(
         c,
@@ -1480,7 +1474,7 @@ async fn z_store_ops() {
         ["ZINTERSTORE", "dst"],
         b"-ERR wrong number of arguments for 'zinterstore' command\r\n"
     );
-    c.call(&["HELLO", "3"]).await;
+    hello3(&mut c).await;
     assert_reply!(c, ["ZUNIONSTORE", "dst", "2", "a", "b"], b":3\r\n");
 }
 
@@ -1579,7 +1573,7 @@ async fn zscan_listpack() {
         b"*2\r\n$1\r\n0\r\n*0\r\n"
     );
     assert_reply!(c, ["ZSCAN", "nokey", "x"], b"-ERR invalid cursor\r\n");
-    c.call(&["HELLO", "3"]).await;
+    hello3(&mut c).await;
     assert_reply!(c, ["ZSCAN", "z", "0", "MATCH", "*"], b"*2\r\n$1\r\n0\r\n*8\r\n$3\r\nfoo\r\n$19\r\n0.10000000000000001\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$3\r\n2.5\r\n$1\r\nc\r\n$1\r\n3\r\n");
 }
 
@@ -2022,7 +2016,7 @@ async fn negative_zero_results() {
 #[tokio::test]
 async fn bzpopmin_is_woken_by_zadd_from_another_connection() {
     let (server, mut waiter) = start().await;
-    let mut writer = RawConn::connect(server.addr()).await;
+    let mut writer = connect(&server).await;
     waiter.send(&["BZPOPMIN", "z1", "z2", "0"]).await;
     // Nothing may arrive while the keys are empty.
     assert_eq!(
@@ -2040,9 +2034,9 @@ async fn bzpopmin_is_woken_by_zadd_from_another_connection() {
 #[tokio::test]
 async fn blocked_pops_are_served_in_arrival_order_and_keys_emptied() {
     let (server, mut first) = start().await;
-    let mut second = RawConn::connect(server.addr()).await;
-    let mut writer = RawConn::connect(server.addr()).await;
-    second.call(&["HELLO", "3"]).await;
+    let mut second = connect(&server).await;
+    let mut writer = connect(&server).await;
+    hello3(&mut second).await;
     first.send(&["BZPOPMAX", "z", "0"]).await;
     assert_eq!(
         first.read_raw_timeout(Duration::from_millis(30)).await,
@@ -2131,7 +2125,7 @@ async fn zrandmember_samples() {
             .all(|m| scores.contains_key(m.as_bytes().unwrap().as_ref())));
     }
     // RESP3: [member, score] pairs with double scores.
-    c.call(&["HELLO", "3"]).await;
+    hello3(&mut c).await;
     let f = c.frame(&["ZRANDMEMBER", "z", "-2", "WITHSCORES"]).await;
     let items = f.as_slice().unwrap();
     assert_eq!(items.len(), 2);
@@ -2151,24 +2145,15 @@ async fn zscan_walks_a_skiplist_with_cursors() {
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     assert_eq!(c.call(&argv).await, b":300\r\n");
     let mut seen = std::collections::HashMap::new();
-    let mut cursor = "0".to_string();
-    let mut calls = 0;
-    loop {
-        let f = c.frame(&["ZSCAN", "z", &cursor, "COUNT", "20"]).await;
-        let parts = f.as_slice().unwrap();
-        cursor = String::from_utf8(parts[0].as_bytes().unwrap().to_vec()).unwrap();
-        for (m, s) in flat_pairs(&parts[1]) {
-            seen.insert(m, s);
+    let pages = scan_pages(&mut c, &["ZSCAN", "z"], &["COUNT", "20"]).await;
+    for items in &pages {
+        for pair in items.chunks(2) {
+            seen.insert(pair[0].clone(), pair[1].clone());
         }
-        calls += 1;
-        if cursor == "0" {
-            break;
-        }
-        assert!(calls < 1000);
     }
-    assert!(calls > 1, "a skiplist is scanned in steps");
+    assert!(pages.len() > 1, "a skiplist is scanned in steps");
     assert_eq!(seen.len(), 300);
-    assert_eq!(seen.get(&b"m7"[..]), Some(&b"7.5".to_vec()));
+    assert_eq!(seen.get("m7").map(String::as_str), Some("7.5"));
     // MATCH filters members; the cursor walk still ends.
     let f = c
         .frame(&["ZSCAN", "z", "0", "MATCH", "m29?", "COUNT", "1000"])
@@ -2319,26 +2304,6 @@ async fn float_syntax() {
 }
 
 // ---- Differential: random commands against a real Redis, when one is given. ----
-
-/// A small deterministic generator (xorshift), so a failing sequence can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
 
 /// With `long`, some members are too long for a listpack (so sets turn into skiplists) and
 /// ZSCAN, whose order then depends on hashing, is left out, as are lex ranges: over mixed
@@ -2514,8 +2479,8 @@ async fn differential_against_real_redis() {
         let mut real = RawConn::connect(addr).await;
         real.call(&["FLUSHALL"]).await;
         if resp3 {
-            ours.call(&["HELLO", "3"]).await;
-            real.call(&["HELLO", "3"]).await;
+            hello3(&mut ours).await;
+            hello3(&mut real).await;
         }
         let mut r = Rng(seed);
         for i in 0..3000 {
@@ -2541,7 +2506,7 @@ async fn differential_against_real_redis() {
 #[tokio::test]
 async fn a_key_named_twice_is_served_once() {
     let (server, mut waiter) = start().await;
-    let mut writer = RawConn::connect(server.addr()).await;
+    let mut writer = connect(&server).await;
     waiter.send(&["BZPOPMAX", "z", "z", "0"]).await;
     assert_eq!(
         waiter.read_raw_timeout(Duration::from_millis(30)).await,
@@ -2553,4 +2518,36 @@ async fn a_key_named_twice_is_served_once() {
         b"*3\r\n$1\r\nz\r\n$1\r\nb\r\n$1\r\n2\r\n"
     );
     assert_reply!(waiter, ["ZRANGE", "z", "0", "-1"], b"*1\r\n$1\r\na\r\n");
+}
+
+/// Scores are read with `strtod`: hex floats round as glibc rounds them, a subnormal result is
+/// kept, an underflow to zero or an overflow is refused (replies recorded from Redis 7.0.15).
+#[tokio::test]
+async fn hex_scores_like_strtod() {
+    let (_server, mut c) = start().await;
+    let not_float = b"-ERR value is not a valid float\r\n";
+    assert_reply!(c, ["ZADD", "z", "0x1p-2000", "a"], not_float);
+    assert_reply!(c, ["ZADD", "z", "0x1p99999", "a"], not_float);
+    assert_reply!(c, ["ZADD", "z", "0x1.fffffffffffff8p1023", "a"], not_float);
+    assert_reply!(c, ["ZADD", "z", "0x1p", "a"], not_float);
+    assert_reply!(c, ["ZADD", "z", "0x10000000000p-1100", "e"], b":1\r\n");
+    assert_reply!(c, ["ZADD", "z", "0x123456789abcdef0123p0", "i"], b":1\r\n");
+    assert_reply!(c, ["ZADD", "z", "0x0p99999", "d"], b":1\r\n");
+    assert_reply!(
+        c,
+        ["ZSCORE", "z", "e"],
+        b"$23\r\n8.0947715414629834e-320\r\n"
+    );
+    assert_reply!(
+        c,
+        ["ZSCORE", "z", "i"],
+        b"$22\r\n5.3730036427316852e+21\r\n"
+    );
+    assert_reply!(c, ["ZSCORE", "z", "d"], b"$1\r\n0\r\n");
+    // Range ends ignore ERANGE: 0x1p-2000 is 0 there.
+    assert_reply!(
+        c,
+        ["ZRANGEBYSCORE", "z", "(0x1p-2000", "1"],
+        b"*1\r\n$1\r\ne\r\n"
+    );
 }

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rediscover::error_codes::msg;
 
-use super::Error;
+use super::{longdouble, Error};
 
 /// Case-insensitive comparison of an argument with an ASCII keyword.
 #[inline]
@@ -59,13 +59,14 @@ pub fn parse_f64_opt(arg: &[u8]) -> Option<f64> {
 
 /// A blocking command's timeout in seconds (fractions allowed): `None` means wait forever.
 ///
-/// As Redis 7.0's `getTimeoutFromObjectOrReply`: milliseconds are `ceil(secs * 1000)` converted
-/// to a `long long`, so a tiny negative value means "forever" and anything past the `long long`
-/// range (infinities included) becomes negative.
+/// As Redis 7.0's `getTimeoutFromObjectOrReply`: the argument is read with `strtold` (so hex
+/// such as `0x10` and values beyond `f64`'s range are numbers), milliseconds are
+/// `ceil(secs * 1000)` converted to a `long long`, so a tiny negative value means "forever" and
+/// anything past the `long long` range (infinities included) becomes negative.
 pub fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>, Error> {
-    let secs = parse_f64_opt(arg).ok_or(Error::from(msg::TIMEOUT_NOT_FLOAT))?;
-    let mut ms = (secs * 1000.0).ceil();
-    if ms == 0.0 && secs == 0.0 && !arg.starts_with(b"-") && has_nonzero_mantissa(arg) {
+    let secs = longdouble::parse(arg).ok_or(Error::from(msg::TIMEOUT_NOT_FLOAT))?;
+    let mut ms = (secs.to_f64() * 1000.0).ceil();
+    if ms == 0.0 && secs.is_positive() {
         // Below f64's range (`1e-400`) but not zero for Redis's long double: one millisecond.
         ms = 1.0;
     }
@@ -78,11 +79,38 @@ pub fn parse_timeout(arg: &[u8]) -> Result<Option<Instant>, Error> {
     Ok(Instant::now().checked_add(Duration::from_millis(ms as u64)))
 }
 
-/// Whether a decimal number's digits before its exponent include a non-zero one.
-fn has_nonzero_mantissa(arg: &[u8]) -> bool {
-    arg.iter()
-        .take_while(|&&b| b != b'e' && b != b'E')
-        .any(|b| (b'1'..=b'9').contains(b))
+/// The arguments of LMPOP/ZMPOP (and BLMPOP/BZMPOP) from `numkeys` on:
+/// `numkeys key... WHERE [COUNT count]`, checked in Redis's order. `parse_where` reads the
+/// WHERE word (`LEFT|RIGHT`, `MIN|MAX`; `None` is a syntax error). Returns the keys, the WHERE
+/// value and the count (1 by default).
+pub(crate) fn parse_mpop<W>(
+    args: &[Bytes],
+    parse_where: impl Fn(&[u8]) -> Option<W>,
+) -> Result<(&[Bytes], W, usize), Error> {
+    let numkeys = match parse_i64(&args[0]) {
+        Ok(n) if n > 0 => n as u64,
+        _ => return Err("ERR numkeys should be greater than 0".into()),
+    };
+    let where_idx = numkeys.saturating_add(1);
+    if where_idx >= args.len() as u64 {
+        return Err(msg::SYNTAX.into());
+    }
+    let where_idx = where_idx as usize;
+    let side = parse_where(&args[where_idx]).ok_or(Error::from(msg::SYNTAX))?;
+    let mut count = None;
+    let mut i = where_idx + 1;
+    while i < args.len() {
+        if count.is_none() && eq_ic(&args[i], "count") && i + 1 < args.len() {
+            match parse_i64(&args[i + 1]) {
+                Ok(n) if n > 0 => count = Some(n as usize),
+                _ => return Err("ERR count should be greater than 0".into()),
+            }
+            i += 2;
+        } else {
+            return Err(msg::SYNTAX.into());
+        }
+    }
+    Ok((&args[1..where_idx], side, count.unwrap_or(1)))
 }
 
 /// Copies an argument for storage, so a stored key or value does not keep the whole read
@@ -122,5 +150,17 @@ mod tests {
         assert!(parse_timeout(b"0.0001").unwrap().is_some());
         assert!(parse_timeout(b"1e-400").unwrap().is_some());
         assert!(parse_timeout(b"9e15").is_ok());
+        // strtold syntax: hex, and long double's wider range.
+        assert!(parse_timeout(b"0x10").unwrap().is_some());
+        assert!(parse_timeout(b"0X1P-6").unwrap().is_some());
+        assert_eq!(parse_timeout(b"-0x1"), negative);
+        assert_eq!(parse_timeout(b"1e400"), negative);
+        assert_eq!(parse_timeout(b"-1e-400"), Ok(None));
+        assert!(parse_timeout(b"0x1p-16400").unwrap().is_some());
+        let not_float = Err(Error::from(msg::TIMEOUT_NOT_FLOAT));
+        assert_eq!(parse_timeout(b"0x"), not_float);
+        assert_eq!(parse_timeout(b"1e5000"), not_float);
+        assert_eq!(parse_timeout(b"-0x1p-16500"), not_float);
+        assert_eq!(parse_timeout(b" 1"), not_float);
     }
 }

@@ -6,11 +6,11 @@ mod blocking;
 use bytes::Bytes;
 use rediscover::error_codes::msg;
 
+use super::args::parse_mpop;
+use super::lookup::{read_typed, write_typed};
 use super::{eq_ic, owned, parse_i64, CmdResult, Ctx, Error, Handler};
-use rediscover::resp::ReplyWriter;
 
-use crate::keyspace::{normalize_range, Db, End, List, Value};
-use crate::node::Stats;
+use crate::keyspace::{normalize_range, End, List, Value};
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("lpush", lpush),
@@ -36,41 +36,6 @@ pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("brpoplpush", blocking::brpoplpush),
     ("blmpop", blocking::blmpop),
 ];
-
-/// The list at `key`, `None` if there is no such key, WRONGTYPE for another type.
-fn lookup<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a mut List>, Error> {
-    match db.get_mut(key, now) {
-        None => Ok(None),
-        Some(Value::List(list)) => Ok(Some(list)),
-        Some(_) => Err(msg::WRONGTYPE.into()),
-    }
-}
-
-/// The list at `key` for a read-only command, with the reply writer: like Redis's
-/// `lookupKeyRead`, it counts a keyspace hit or miss (a key of another type is a hit).
-fn read_list<'a>(
-    ctx: &'a mut Ctx<'_>,
-    key: &[u8],
-) -> Result<(Option<&'a List>, &'a mut ReplyWriter), Error> {
-    let now = ctx.now;
-    let node = &mut *ctx.node;
-    let value = node.dbs[ctx.client.db].get(key, now);
-    count_lookup(&mut node.stats, value.is_some());
-    match value {
-        None => Ok((None, &mut *ctx.out)),
-        Some(Value::List(list)) => Ok((Some(list), &mut *ctx.out)),
-        Some(_) => Err(msg::WRONGTYPE.into()),
-    }
-}
-
-/// Counts a read lookup in INFO's `keyspace_hits` / `keyspace_misses`.
-pub(super) fn count_lookup(stats: &mut Stats, found: bool) {
-    if found {
-        stats.keyspace_hits += 1;
-    } else {
-        stats.keyspace_misses += 1;
-    }
-}
 
 /// `LEFT` or `RIGHT`, else a syntax error.
 fn parse_end(arg: &[u8]) -> Result<End, Error> {
@@ -110,7 +75,7 @@ fn push(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End, only_existing: bool) -> Cmd
     let items = &argv[2..];
     let now = ctx.now;
     let (db, out) = ctx.parts();
-    let len = match lookup(db, key, now)? {
+    let len = match write_typed::<List>(db, key, now)? {
         Some(list) => {
             for item in items {
                 list.push(end, owned(item));
@@ -143,7 +108,7 @@ fn push(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End, only_existing: bool) -> Cmd
 fn pop_elements(ctx: &mut Ctx<'_>, key: &[u8], end: End, count: usize) -> Vec<Bytes> {
     let now = ctx.now;
     let db = ctx.db();
-    let Ok(Some(list)) = lookup(db, key, now) else {
+    let Ok(Some(list)) = write_typed::<List>(db, key, now) else {
         return Vec::new();
     };
     let popped: Vec<Bytes> = (0..count.min(list.len()))
@@ -193,7 +158,7 @@ fn pop(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End) -> CmdResult {
     };
     let key = &argv[1];
     let now = ctx.now;
-    if lookup(ctx.db(), key, now)?.is_none() {
+    if write_typed::<List>(ctx.db(), key, now)?.is_none() {
         match count {
             Some(_) => ctx.out.null_array(),
             None => ctx.out.null(),
@@ -217,7 +182,7 @@ fn pop(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End) -> CmdResult {
 }
 
 fn llen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let (list, out) = read_list(ctx, &argv[1])?;
+    let (list, out) = read_typed::<List>(ctx, &argv[1])?;
     let len = list.map_or(0, |l| l.len());
     out.int(len as i64);
     Ok(())
@@ -226,7 +191,7 @@ fn llen(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn lrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let start = parse_i64(&argv[2])?;
     let end = parse_i64(&argv[3])?;
-    let (list, out) = read_list(ctx, &argv[1])?;
+    let (list, out) = read_typed::<List>(ctx, &argv[1])?;
     let Some(list) = list else {
         out.array(0);
         return Ok(());
@@ -244,7 +209,7 @@ fn lrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn lindex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let (list, out) = read_list(ctx, &argv[1])?;
+    let (list, out) = read_typed::<List>(ctx, &argv[1])?;
     let Some(list) = list else {
         out.null();
         return Ok(());
@@ -261,7 +226,7 @@ fn lset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let key = &argv[1];
     let now = ctx.now;
     let (db, out) = ctx.parts();
-    let Some(list) = lookup(db, key, now)? else {
+    let Some(list) = write_typed::<List>(db, key, now)? else {
         return Err(msg::NO_SUCH_KEY.into());
     };
     let index = parse_i64(&argv[2])?;
@@ -285,7 +250,7 @@ fn linsert(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let key = &argv[1];
     let now = ctx.now;
     let (db, out) = ctx.parts();
-    let Some(list) = lookup(db, key, now)? else {
+    let Some(list) = write_typed::<List>(db, key, now)? else {
         out.int(0);
         return Ok(());
     };
@@ -305,7 +270,7 @@ fn lrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let element = &argv[3][..];
     let now = ctx.now;
     let db = ctx.db();
-    let Some(list) = lookup(db, key, now)? else {
+    let Some(list) = write_typed::<List>(db, key, now)? else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -353,7 +318,7 @@ fn ltrim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let key = &argv[1];
     let now = ctx.now;
     let db = ctx.db();
-    let Some(list) = lookup(db, key, now)? else {
+    let Some(list) = write_typed::<List>(db, key, now)? else {
         ctx.out.ok();
         return Ok(());
     };
@@ -423,7 +388,7 @@ fn parse_lpos_args(args: &[Bytes]) -> Result<LposArgs, Error> {
 fn lpos(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let opts = parse_lpos_args(&argv[3..])?;
     let element = &argv[2][..];
-    let (list, out) = read_list(ctx, &argv[1])?;
+    let (list, out) = read_typed::<List>(ctx, &argv[1])?;
     let Some(list) = list else {
         match opts.count {
             Some(_) => out.array(0),
@@ -494,7 +459,7 @@ fn rpoplpush(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 /// LMOVE: moves one element, or replies null when the source does not exist.
 fn move_or_null(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) -> CmdResult {
     let now = ctx.now;
-    if lookup(ctx.db(), src, now)?.is_none() {
+    if write_typed::<List>(ctx.db(), src, now)?.is_none() {
         ctx.out.null();
         return Ok(());
     }
@@ -506,8 +471,8 @@ fn move_or_null(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) -
 fn move_element(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) -> CmdResult {
     let now = ctx.now;
     let db = ctx.db();
-    lookup(db, dst, now)?;
-    let Some(list) = lookup(db, src, now)? else {
+    write_typed::<List>(db, dst, now)?;
+    let Some(list) = write_typed::<List>(db, src, now)? else {
         ctx.out.null();
         return Ok(());
     };
@@ -522,7 +487,7 @@ fn move_element(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) -
         if list.is_empty() {
             db.remove(src);
         }
-        match lookup(db, dst, now)? {
+        match write_typed::<List>(db, dst, now)? {
             Some(target) => target.push(to, value.clone()),
             None => {
                 let mut target = List::new();
@@ -537,41 +502,11 @@ fn move_element(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) -
     Ok(())
 }
 
-/// Parses `numkeys key... LEFT|RIGHT [COUNT n]` (LMPOP from `argv[1]`, BLMPOP from
-/// `argv[2]`): returns the keys, the end and the count.
-fn parse_mpop_args(args: &[Bytes]) -> Result<(&[Bytes], End, usize), Error> {
-    const NUMKEYS: &str = "ERR numkeys should be greater than 0";
-    let numkeys = match parse_i64(&args[0]) {
-        Ok(n) if n > 0 => n as u64,
-        _ => return Err(NUMKEYS.into()),
-    };
-    let where_idx = numkeys.saturating_add(1);
-    if where_idx >= args.len() as u64 {
-        return Err(msg::SYNTAX.into());
-    }
-    let where_idx = where_idx as usize;
-    let end = parse_end(&args[where_idx])?;
-    let mut count = None;
-    let mut i = where_idx + 1;
-    while i < args.len() {
-        if count.is_none() && eq_ic(&args[i], "count") && i + 1 < args.len() {
-            match parse_i64(&args[i + 1]) {
-                Ok(n) if n > 0 => count = Some(n as usize),
-                _ => return Err("ERR count should be greater than 0".into()),
-            }
-            i += 2;
-        } else {
-            return Err(msg::SYNTAX.into());
-        }
-    }
-    Ok((&args[1..where_idx], end, count.unwrap_or(1)))
-}
-
 fn lmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let (keys, end, count) = parse_mpop_args(&argv[1..])?;
+    let (keys, end, count) = parse_mpop(&argv[1..], End::parse)?;
     let now = ctx.now;
     for key in keys {
-        if lookup(ctx.db(), key, now)?.is_some() {
+        if write_typed::<List>(ctx.db(), key, now)?.is_some() {
             let popped = pop_elements(ctx, key, end, count);
             reply_key_and_elements(ctx, key, &popped);
             return Ok(());

@@ -86,6 +86,37 @@ impl LongDouble {
         }
     }
 
+    /// The nearest `f64` (an infinity past its range, zero below it).
+    pub fn to_f64(self) -> f64 {
+        match self {
+            LongDouble::Inf { neg } => {
+                if neg {
+                    f64::NEG_INFINITY
+                } else {
+                    f64::INFINITY
+                }
+            }
+            LongDouble::Finite { neg, mantissa, exp } => {
+                // Scaled in two steps: one `powi` factor alone can underflow or overflow for an
+                // exponent whose product still fits.
+                let half = (exp / 2) as i32;
+                let rest = (exp - exp / 2) as i32;
+                let v = mantissa as f64 * 2f64.powi(half) * 2f64.powi(rest);
+                if neg {
+                    -v
+                } else {
+                    v
+                }
+            }
+        }
+    }
+
+    /// Whether this is above zero.
+    pub fn is_positive(self) -> bool {
+        matches!(self, LongDouble::Finite { neg: false, mantissa, .. } if mantissa != 0)
+            || self == LongDouble::Inf { neg: false }
+    }
+
     /// `"%.17Lf"` with trailing zeros (and a trailing dot) removed, and `-0` written `0`: Redis's
     /// `ld2string(..., LD_STR_HUMAN)`.
     pub fn to_human(self) -> String {

@@ -8,6 +8,7 @@ use rediscover::resp::ReplyWriter;
 
 use super::{Ctx, Error};
 use crate::keyspace::{Db, Hash, List, Set, Str, Value, ZSet};
+use crate::node::Stats;
 
 /// Looks `key` up for a read-only command as Redis's `lookupKeyRead` does: expires it if due
 /// and counts a keyspace hit or miss (a key of the wrong type is a hit; write lookups and DEL
@@ -19,12 +20,18 @@ pub(crate) fn lookup_read<'a>(
     let now = ctx.now;
     let node = &mut *ctx.node;
     let value = node.dbs[ctx.client.db].get(key, now);
-    if value.is_some() {
-        node.stats.keyspace_hits += 1;
-    } else {
-        node.stats.keyspace_misses += 1;
-    }
+    count_lookup(&mut node.stats, value.is_some());
     (value, &mut *ctx.out)
+}
+
+/// Counts a read lookup in INFO's `keyspace_hits` / `keyspace_misses`, for callers that look
+/// keys up without a [`Ctx`] (SORT's BY/GET keys).
+pub(crate) fn count_lookup(stats: &mut Stats, found: bool) {
+    if found {
+        stats.keyspace_hits += 1;
+    } else {
+        stats.keyspace_misses += 1;
+    }
 }
 
 /// A type a key can hold, taken out of its [`Value`] (`None` when the key holds another
@@ -73,7 +80,8 @@ pub(crate) fn read_typed<'a, T: Typed>(
 }
 
 /// The value of type `T` at `key` for a write (`lookupKeyWrite`: expires it if due, counts no
-/// hit or miss); another type is WRONGTYPE, a missing key `Ok(None)`.
+/// hit or miss); another type is WRONGTYPE, a missing key `Ok(None)`. The sorted-set reads use
+/// it too, as they have always counted no hit or miss here.
 pub(crate) fn write_typed<'a, T: Typed>(
     db: &'a mut Db,
     key: &[u8],

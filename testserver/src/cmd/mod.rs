@@ -24,6 +24,7 @@ mod server;
 mod set;
 mod sort;
 mod string;
+mod strtod;
 mod tx;
 mod zset;
 mod zset_algebra;

@@ -9,9 +9,10 @@ use bytes::Bytes;
 use rediscover::error_codes::msg;
 use rediscover::resp::ReplyWriter;
 
-use super::list::count_lookup;
+use super::lookup::count_lookup;
+use super::strtod::strtod;
 use super::{eq_ic, owned, parse_i64, CmdResult, Ctx, Error, Handler};
-use crate::keyspace::{Hash, List, Set, Value};
+use crate::keyspace::{List, Value};
 use crate::node::NodeState;
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[("sort", sort), ("sort_ro", sort_ro)];
@@ -102,13 +103,7 @@ fn load(
             }
             Ok((Source::List, items))
         }
-        Some(Value::Set(set)) => {
-            let items = match set {
-                Set::Intset(ints) => ints.iter().map(|n| Bytes::from(n.to_string())).collect(),
-                Set::Table(members) => members.iter().cloned().collect(),
-            };
-            Ok((Source::Set, items))
-        }
+        Some(Value::Set(set)) => Ok((Source::Set, set.iter().collect())),
         Some(Value::ZSet(zset)) => {
             // Redis converts a sorted set to its skiplist encoding to sort it.
             zset.listpack = false;
@@ -320,18 +315,8 @@ fn lookup_by_pattern(keys: &mut Reader<'_>, pattern: &[u8], element: &[u8]) -> O
     key.extend_from_slice(suffix);
     match (keys.get(&key)?, field) {
         (Value::Str(s), None) => Some(s.data.clone()),
-        (Value::Hash(hash), Some(field)) => hash_field(hash, field),
+        (Value::Hash(hash), Some(field)) => hash.get(field).cloned(),
         _ => None,
-    }
-}
-
-fn hash_field(hash: &Hash, field: &[u8]) -> Option<Bytes> {
-    match hash {
-        Hash::Listpack(pairs) => pairs
-            .iter()
-            .find(|(f, _)| f[..] == *field)
-            .map(|(_, v)| v.clone()),
-        Hash::Table(map) => map.get(field).cloned(),
     }
 }
 
@@ -347,91 +332,8 @@ fn strtod_score(bytes: &[u8]) -> Option<f64> {
     if s.is_empty() {
         return Some(0.0);
     }
-    let trimmed = {
-        let start = s
-            .iter()
-            .position(|b| !matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r'))?;
-        &s[start..]
-    };
-    let (negative, body) = match trimmed.first() {
-        Some(b'-') => (true, &trimmed[1..]),
-        Some(b'+') => (false, &trimmed[1..]),
-        _ => (false, trimmed),
-    };
-    let lower = body.to_ascii_lowercase();
-    let (value, nonzero_literal) = if lower == b"inf" || lower == b"infinity" {
-        return Some(if negative {
-            f64::NEG_INFINITY
-        } else {
-            f64::INFINITY
-        });
-    } else if lower.starts_with(b"0x") {
-        parse_hex_float(&lower[2..])?
-    } else {
-        parse_decimal(&lower)?
-    };
-    if value.is_infinite() || (nonzero_literal && (value == 0.0 || value.is_subnormal())) {
-        return None; // ERANGE
-    }
-    Some(if negative { -value } else { value })
-}
-
-/// An unsigned decimal float (`1`, `1.5`, `.5`, `1.`, `1e-3`); returns the value and whether
-/// its digits are not all zeros.
-fn parse_decimal(s: &[u8]) -> Option<(f64, bool)> {
-    let mantissa_end = s.iter().position(|&b| b == b'e').unwrap_or(s.len());
-    let (mantissa, exponent) = s.split_at(mantissa_end);
-    let digits = mantissa.iter().filter(|b| b.is_ascii_digit()).count();
-    let dots = mantissa.iter().filter(|&&b| b == b'.').count();
-    if digits == 0 || dots > 1 || digits + dots != mantissa.len() {
-        return None;
-    }
-    if !exponent.is_empty() {
-        let e = &exponent[1..];
-        let e = e.strip_prefix(b"-").or(e.strip_prefix(b"+")).unwrap_or(e);
-        if e.is_empty() || !e.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-    }
-    let value: f64 = std::str::from_utf8(s).ok()?.parse().ok()?;
-    let nonzero = mantissa.iter().any(|b| (b'1'..=b'9').contains(b));
-    Some((value, nonzero))
-}
-
-/// The part of a hex float after `0x` (`1.8p1`, `ff`, `.8`); value and non-zero-ness.
-fn parse_hex_float(s: &[u8]) -> Option<(f64, bool)> {
-    let mantissa_end = s.iter().position(|&b| b == b'p').unwrap_or(s.len());
-    let (mantissa, exponent) = s.split_at(mantissa_end);
-    let mut value = 0.0f64;
-    let mut scale = 0i64;
-    let mut digits = 0;
-    let mut seen_dot = false;
-    let mut nonzero = false;
-    for &b in mantissa {
-        if b == b'.' && !seen_dot {
-            seen_dot = true;
-            continue;
-        }
-        let d = (b as char).to_digit(16)?;
-        nonzero |= d != 0;
-        value = value * 16.0 + f64::from(d);
-        if seen_dot {
-            scale -= 4;
-        }
-        digits += 1;
-    }
-    if digits == 0 {
-        return None;
-    }
-    if !exponent.is_empty() {
-        let e = std::str::from_utf8(&exponent[1..]).ok()?;
-        if e.is_empty() || e.starts_with("+-") || e.starts_with("-+") {
-            return None;
-        }
-        scale = scale.saturating_add(e.parse::<i64>().ok()?);
-    }
-    let value = value * 2f64.powi(scale.clamp(-4000, 4000) as i32);
-    Some((value, nonzero))
+    let parsed = strtod(s)?;
+    (parsed.erange.is_none() && !parsed.value.is_nan()).then_some(parsed.value)
 }
 
 #[cfg(test)]

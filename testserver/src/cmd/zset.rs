@@ -6,11 +6,16 @@ use bytes::Bytes;
 use rediscover::error_codes::msg;
 use rediscover::resp::format_double;
 
+use super::lookup::write_typed;
+use super::random::{distinct_indices, parse_count, random_index};
+use super::scan::{parse_cursor, parse_scan, write_scan_reply};
+use super::strtod::{strtod, Erange, Strtod};
 use super::{
     eq_ic, owned, parse_i64, zset_algebra, zset_pop, zset_range, CmdResult, Ctx, Error, Handler,
 };
-use crate::glob::glob_match;
-use crate::keyspace::{scan_step, Db, LexBound, LexRange, ListpackLimits, ScoreRange, Value, ZSet};
+use crate::keyspace::{
+    normalize_range, scan_step, LexBound, LexRange, ListpackLimits, ScoreRange, Value, ZSet,
+};
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("zadd", zadd),
@@ -60,26 +65,23 @@ pub(super) fn limits(ctx: &Ctx<'_>) -> ListpackLimits {
     }
 }
 
-/// The sorted set at `key`, `None` if there is no key, WRONGTYPE for another type.
-pub(super) fn read<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a ZSet>, Error> {
-    match db.get(key, now) {
-        None => Ok(None),
-        Some(Value::ZSet(z)) => Ok(Some(z)),
-        Some(_) => Err(msg::WRONGTYPE.into()),
+/// The write of the STORE commands (ZRANGESTORE, ZUNIONSTORE...): `z` replaces `dst`, or an
+/// empty result deletes it; the reply is the new size.
+pub(super) fn store(ctx: &mut Ctx<'_>, dst: &Bytes, z: ZSet) -> CmdResult {
+    let now = ctx.now;
+    let n = z.len();
+    if n == 0 {
+        ctx.out.int(0);
+        if ctx.db().contains(dst, now) {
+            ctx.db().remove(dst);
+            ctx.modified(dst);
+        }
+        return Ok(());
     }
-}
-
-/// [`read`] for changes in place.
-pub(super) fn write<'a>(
-    db: &'a mut Db,
-    key: &[u8],
-    now: i64,
-) -> Result<Option<&'a mut ZSet>, Error> {
-    match db.get_mut(key, now) {
-        None => Ok(None),
-        Some(Value::ZSet(z)) => Ok(Some(z)),
-        Some(_) => Err(msg::WRONGTYPE.into()),
-    }
+    ctx.db().set(owned(dst), Value::ZSet(z));
+    ctx.modified(dst);
+    ctx.out.int(n as i64);
+    Ok(())
 }
 
 /// Records a change of `n` elements of `key` (Redis signals the key once and counts `n` in
@@ -89,73 +91,11 @@ pub(super) fn changed(ctx: &mut Ctx<'_>, key: &[u8], n: usize) {
         return;
     }
     let now = ctx.now;
-    if matches!(read(ctx.db(), key, now), Ok(Some(z)) if z.is_empty()) {
+    if matches!(write_typed::<ZSet>(ctx.db(), key, now), Ok(Some(z)) if z.is_empty()) {
         ctx.db().remove(key);
     }
     ctx.modified(key);
     ctx.dirty(n as u64 - 1);
-}
-
-/// A C `strtod` over the whole argument: decimal or hex, `inf`/`infinity`/`nan`, optional sign,
-/// leading whitespace allowed. Returns the value and whether it overflowed or underflowed to
-/// zero (`ERANGE` cases Redis rejects for scores). `None` if anything is left unparsed or
-/// nothing was converted.
-pub(super) fn strtod(arg: &[u8]) -> Option<(f64, bool)> {
-    let s = std::str::from_utf8(arg).ok()?;
-    let s = s.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
-    let (neg, body) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    let lower = body.to_ascii_lowercase();
-    let (v, range_err) = if lower == "inf" || lower == "infinity" {
-        (f64::INFINITY, false)
-    } else if lower == "nan" {
-        (f64::NAN, false)
-    } else if let Some(hex) = lower.strip_prefix("0x") {
-        let v = parse_hex(hex)?;
-        (v, v.is_infinite())
-    } else {
-        let ok = !lower.is_empty()
-            && lower
-                .bytes()
-                .all(|c| c.is_ascii_digit() || matches!(c, b'.' | b'e' | b'-' | b'+'))
-            && lower
-                .bytes()
-                .next()
-                .is_some_and(|c| c.is_ascii_digit() || c == b'.');
-        if !ok {
-            return None;
-        }
-        let v: f64 = lower.parse().ok()?;
-        let mantissa = lower.split('e').next().unwrap_or("");
-        let nonzero = mantissa.bytes().any(|c| (b'1'..=b'9').contains(&c));
-        (v, v.is_infinite() || (v == 0.0 && nonzero))
-    };
-    Some((if neg { -v } else { v }, range_err))
-}
-
-/// Hex float digits after `0x`: `h.hhh` with an optional binary exponent `p[+-]d`.
-fn parse_hex(s: &str) -> Option<f64> {
-    let (mant, exp) = match s.split_once('p') {
-        Some((m, e)) => (m, e.parse::<i32>().ok()?),
-        None => (s, 0),
-    };
-    let (int, frac) = mant.split_once('.').unwrap_or((mant, ""));
-    if int.is_empty() && frac.is_empty() {
-        return None;
-    }
-    let mut v = 0f64;
-    for c in int.chars() {
-        v = v * 16.0 + f64::from(c.to_digit(16)?);
-    }
-    let mut scale = 1.0 / 16.0;
-    for c in frac.chars() {
-        v += f64::from(c.to_digit(16)?) * scale;
-        scale /= 16.0;
-    }
-    Some(v * 2f64.powi(exp))
 }
 
 /// A score or weight as Redis's `getDoubleFromObject` reads it: whole argument, no leading
@@ -165,7 +105,10 @@ pub(super) fn parse_score(arg: &[u8], err: &'static str) -> Result<f64, Error> {
         return Err(err.into());
     }
     match strtod(arg) {
-        Some((v, false)) if !v.is_nan() => Ok(v),
+        Some(Strtod {
+            value,
+            erange: None | Some(Erange::Subnormal),
+        }) if !value.is_nan() => Ok(value),
         _ => Err(err.into()),
     }
 }
@@ -181,7 +124,7 @@ fn parse_range_end(arg: &[u8]) -> Option<(f64, bool)> {
     let v = if rest.is_empty() {
         0.0
     } else {
-        strtod(rest)?.0
+        strtod(rest)?.value
     };
     (!v.is_nan()).then_some((v, ex))
 }
@@ -205,22 +148,6 @@ pub(super) fn parse_lex_range(min: &[u8], max: &[u8]) -> Result<LexRange, Error>
         (Some(min), Some(max)) => Ok(LexRange { min, max }),
         _ => Err(msg::MIN_MAX_NOT_STRING.into()),
     }
-}
-
-/// Clamps a `start stop` rank pair (negative counts from the end) to a set of `len`; `None`
-/// when the range is empty.
-pub(super) fn rank_range(start: i64, stop: i64, len: usize) -> Option<(usize, usize)> {
-    let len = len as i64;
-    let start = if start < 0 {
-        (len + start).max(0)
-    } else {
-        start
-    };
-    let stop = if stop < 0 { len + stop } else { stop };
-    if start > stop || start >= len {
-        return None;
-    }
-    Some((start as usize, stop.min(len - 1) as usize))
 }
 
 /// A score and the member argument it goes with.
@@ -290,14 +217,14 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], incr: bool) -> CmdResult {
     let limits = limits(ctx);
     let now = ctx.now;
     let db = ctx.db();
-    let exists = read(db, key, now)?.is_some();
+    let exists = write_typed::<ZSet>(db, key, now)?.is_some();
     let (mut added, mut updated, mut processed, mut last) = (0usize, 0usize, 0usize, 0.0);
     let mut nan = false;
     if exists || !f.xx {
         if !exists {
             db.set(owned(key), Value::ZSet(ZSet::new()));
         }
-        let Some(z) = write(db, key, now)? else {
+        let Some(z) = write_typed::<ZSet>(db, key, now)? else {
             return Err(msg::WRONGTYPE.into());
         };
         for (score, member) in pairs {
@@ -351,7 +278,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], incr: bool) -> CmdResult {
 fn zrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let mut deleted = 0;
-    if let Some(z) = write(ctx.db(), &argv[1], now)? {
+    if let Some(z) = write_typed::<ZSet>(ctx.db(), &argv[1], now)? {
         for m in &argv[2..] {
             if z.remove(m).is_some() {
                 deleted += 1;
@@ -369,14 +296,14 @@ fn zrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn zcard(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.parts();
-    out.int(read(db, &argv[1], now)?.map_or(0, |z| z.len()) as i64);
+    out.int(write_typed::<ZSet>(db, &argv[1], now)?.map_or(0, |z| z.len()) as i64);
     Ok(())
 }
 
 fn zscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.parts();
-    match read(db, &argv[1], now)?.and_then(|z| z.score(&argv[2])) {
+    match write_typed::<ZSet>(db, &argv[1], now)?.and_then(|z| z.score(&argv[2])) {
         Some(s) => out.double(s),
         None => out.null(),
     }
@@ -386,7 +313,7 @@ fn zscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn zmscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.parts();
-    let z = read(db, &argv[1], now)?;
+    let z = write_typed::<ZSet>(db, &argv[1], now)?.map(|z| &*z);
     out.array(argv.len() - 2);
     for m in &argv[2..] {
         match z.and_then(|z| z.score(m)) {
@@ -408,7 +335,7 @@ fn zrevrank(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn rank_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], rev: bool) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.parts();
-    match read(db, &argv[1], now)?.and_then(|z| z.rank(&argv[2], rev)) {
+    match write_typed::<ZSet>(db, &argv[1], now)?.and_then(|z| z.rank(&argv[2], rev)) {
         Some(r) => out.int(r as i64),
         None => out.null(),
     }
@@ -419,7 +346,8 @@ fn zcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let range = parse_score_range(&argv[2], &argv[3])?;
     let now = ctx.now;
     let (db, out) = ctx.parts();
-    let n = read(db, &argv[1], now)?.map_or(0, |z| z.range_by_score(&range, false, 0).count());
+    let n = write_typed::<ZSet>(db, &argv[1], now)?
+        .map_or(0, |z| z.range_by_score(&range, false, 0).count());
     out.int(n as i64);
     Ok(())
 }
@@ -428,7 +356,8 @@ fn zlexcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let range = parse_lex_range(&argv[2], &argv[3])?;
     let now = ctx.now;
     let (db, out) = ctx.parts();
-    let n = read(db, &argv[1], now)?.map_or(0, |z| z.range_by_lex(&range, false, 0).count());
+    let n = write_typed::<ZSet>(db, &argv[1], now)?
+        .map_or(0, |z| z.range_by_lex(&range, false, 0).count());
     out.int(n as i64);
     Ok(())
 }
@@ -458,9 +387,9 @@ fn zremrangebylex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn zremrange(ctx: &mut Ctx<'_>, key: &Bytes, range: RemRange) -> CmdResult {
     let now = ctx.now;
     let mut deleted = 0;
-    if let Some(z) = write(ctx.db(), key, now)? {
+    if let Some(z) = write_typed::<ZSet>(ctx.db(), key, now)? {
         let victims: Vec<Bytes> = match &range {
-            RemRange::Rank(start, stop) => match rank_range(*start, *stop, z.len()) {
+            RemRange::Rank(start, stop) => match normalize_range(*start, *stop, z.len()) {
                 Some((a, b)) => z
                     .range_by_rank(a, b, false)
                     .map(|(m, _)| m.clone())
@@ -494,10 +423,10 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let now = ctx.now;
     if argv.len() == 2 {
         let (db, out) = ctx.parts();
-        match read(db, &argv[1], now)? {
+        match write_typed::<ZSet>(db, &argv[1], now)? {
             None => out.null(),
             Some(z) => {
-                let i = (crate::keyspace::random_u64() % z.len() as u64) as usize;
+                let i = random_index(z.len());
                 if let Some((m, _)) = z.iter().nth(i) {
                     out.bulk(m);
                 }
@@ -505,10 +434,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
         return Ok(());
     }
-    let count = parse_i64(&argv[2])?;
-    if count == i64::MIN {
-        return Err("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807".into());
-    }
+    let count = parse_count(&argv[2])?;
     if argv.len() > 4 || (argv.len() == 4 && !eq_ic(&argv[3], "withscores")) {
         return Err(msg::SYNTAX.into());
     }
@@ -517,7 +443,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Err("ERR value is out of range".into());
     }
     let (db, out) = ctx.parts();
-    let Some(z) = read(db, &argv[1], now)? else {
+    let Some(z) = write_typed::<ZSet>(db, &argv[1], now)? else {
         out.array(0);
         return Ok(());
     };
@@ -541,25 +467,16 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 /// the top (Redis walks it with `zuiNext`); otherwise distinct members at random.
 fn random_positions(len: usize, count: i64) -> Result<Vec<usize>, Error> {
     let n = count.unsigned_abs();
-    let random = |below: usize| (crate::keyspace::random_u64() % below as u64) as usize;
     if count < 0 || n == 1 {
         if n > MAX_RANDOM_REPLY {
             return Err("ERR value is out of range".into());
         }
-        return Ok((0..n).map(|_| random(len)).collect());
+        return Ok((0..n).map(|_| random_index(len)).collect());
     }
     if n >= len as u64 {
         return Ok((0..len).rev().collect());
     }
-    // Partial Fisher-Yates: the first `n` slots end up a uniform sample.
-    let n = n as usize;
-    let mut idx: Vec<usize> = (0..len).collect();
-    for i in 0..n {
-        let j = i + random(len - i);
-        idx.swap(i, j);
-    }
-    idx.truncate(n);
-    Ok(idx)
+    Ok(distinct_indices(len, n as usize))
 }
 
 /// Writes `len` members, with scores as [`ZRANGE`](super::zset_range) replies them: a flat
@@ -583,71 +500,32 @@ pub(super) fn write_pairs<'a>(
     }
 }
 
-/// `strtoul`-style cursor as Redis's `parseScanCursorOrReply` reads it.
-fn parse_cursor(arg: &[u8]) -> Result<u64, Error> {
-    let err = || Error::from("ERR invalid cursor");
-    let s = std::str::from_utf8(arg).map_err(|_| err())?;
-    if s.starts_with(|c: char| c.is_ascii_whitespace()) {
-        return Err(err());
-    }
-    let (neg, digits) = match s.as_bytes().first() {
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(err());
-    }
-    let v: u64 = digits.parse().map_err(|_| err())?;
-    Ok(if neg { v.wrapping_neg() } else { v })
-}
-
+/// ZSCAN through the shared SCAN-family parser and reply. Unlike HSCAN/SSCAN its lookup counts
+/// no keyspace hit or miss (as this server has always done).
 fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&argv[2])?;
     let now = ctx.now;
     let (db, out) = ctx.parts();
-    let Some(z) = read(db, &argv[1], now)? else {
-        out.array(2);
-        out.bulk(b"0");
-        out.array(0);
+    let Some(z) = write_typed::<ZSet>(db, &argv[1], now)? else {
+        write_scan_reply(out, 0, std::iter::empty());
         return Ok(());
     };
-    let mut count = 10usize;
-    let mut pattern: Option<&[u8]> = None;
-    let mut i = 3;
-    while i < argv.len() {
-        let more = argv.len() - i >= 2;
-        if eq_ic(&argv[i], "count") && more {
-            let n = parse_i64(&argv[i + 1])?;
-            if n < 1 {
-                return Err(msg::SYNTAX.into());
-            }
-            count = usize::try_from(n).unwrap_or(usize::MAX);
-        } else if eq_ic(&argv[i], "match") && more {
-            pattern = Some(&argv[i + 1])
-                .filter(|p| p.as_ref() != b"*")
-                .map(|p| p.as_ref());
-        } else {
-            return Err(msg::SYNTAX.into());
-        }
-        i += 2;
-    }
+    let args = parse_scan(argv, cursor, 3, false)?;
     // A listpack is scanned whole in one call, as Redis does.
     let (next, members): (u64, Vec<&Bytes>) = if z.listpack {
         (0, z.iter().map(|(m, _)| m).collect())
     } else {
-        scan_step(z.scores.keys(), cursor, count, |k| k)
+        scan_step(z.scores.keys(), args.cursor, args.count, |k| k)
     };
-    let members: Vec<&Bytes> = members
+    let pairs: Vec<(&Bytes, Bytes)> = members
         .into_iter()
-        .filter(|m| pattern.map_or(true, |p| glob_match(p, m, false)))
+        .filter(|m| args.matches(m))
+        .map(|m| (m, Bytes::from(format_double(z.score(m).unwrap_or(0.0)))))
         .collect();
-    out.array(2);
-    out.bulk(next.to_string().as_bytes());
-    out.array(members.len() * 2);
-    for m in members {
-        out.bulk(m);
-        out.bulk(format_double(z.score(m).unwrap_or(0.0)).as_bytes());
-    }
+    let items: Vec<&[u8]> = pairs
+        .iter()
+        .flat_map(|(m, score)| [&m[..], &score[..]])
+        .collect();
+    write_scan_reply(out, next, items.into_iter());
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use bytes::Bytes;
 use rediscover::error_codes::msg;
 
-use super::zset::{limits, parse_score, write_pairs};
+use super::zset::{limits, parse_score, store, write_pairs};
 use super::{eq_ic, owned, parse_i64, CmdResult, Ctx, Error};
 use crate::keyspace::{Set, Value, ZSet};
 
@@ -62,8 +62,7 @@ impl<'a> Input<'a> {
         match self {
             Input::Missing => 0,
             Input::Z(z) => z.len(),
-            Input::S(Set::Intset(v)) => v.len(),
-            Input::S(Set::Table(h)) => h.len(),
+            Input::S(s) => s.len(),
         }
     }
 
@@ -71,10 +70,7 @@ impl<'a> Input<'a> {
         match *self {
             Input::Missing => Box::new(std::iter::empty()),
             Input::Z(z) => Box::new(z.iter().map(|(m, s)| (m.clone(), s))),
-            Input::S(Set::Intset(v)) => {
-                Box::new(v.iter().map(|n| (Bytes::from(n.to_string()), 1.0)))
-            }
-            Input::S(Set::Table(h)) => Box::new(h.iter().map(|m| (m.clone(), 1.0))),
+            Input::S(s) => Box::new(s.iter().map(|m| (m, 1.0))),
         }
     }
 
@@ -82,12 +78,7 @@ impl<'a> Input<'a> {
         match self {
             Input::Missing => None,
             Input::Z(z) => z.score(member),
-            Input::S(Set::Intset(v)) => {
-                let n = rediscover::resp::parse_integer(member)?;
-                // Only the canonical spelling of an integer is a member ("01" is not).
-                (n.to_string().as_bytes() == member && v.binary_search(&n).is_ok()).then_some(1.0)
-            }
-            Input::S(Set::Table(h)) => h.contains(member).then_some(1.0),
+            Input::S(s) => s.contains(member).then_some(1.0),
         }
     }
 
@@ -316,22 +307,9 @@ fn difference(inputs: &[(Input<'_>, f64)]) -> Vec<(Bytes, f64)> {
 
 /// The STORE forms' write: the result replaces `dst`, or deletes it when empty.
 fn store_result(ctx: &mut Ctx<'_>, dst: &Bytes, result: Vec<(Bytes, f64)>) -> CmdResult {
-    let now = ctx.now;
-    let n = result.len();
-    if n == 0 {
-        ctx.out.int(0);
-        if ctx.db().contains(dst, now) {
-            ctx.db().remove(dst);
-            ctx.modified(dst);
-        }
-        return Ok(());
-    }
     let limits = limits(ctx);
     let z = ZSet::from_pairs(result.into_iter().map(|(m, s)| (owned(&m), s)), &limits);
-    ctx.db().set(owned(dst), Value::ZSet(z));
-    ctx.modified(dst);
-    ctx.out.int(n as i64);
-    Ok(())
+    store(ctx, dst, z)
 }
 
 #[cfg(test)]

@@ -1,11 +1,14 @@
 //! ZPOPMIN/ZPOPMAX, ZMPOP and their blocking forms, as Redis's `genericZpopCommand` and
 //! `blockingGenericZpopCommand`.
 
+use crate::keyspace::ZSet;
 use bytes::Bytes;
 use rediscover::error_codes::msg;
 
-use super::zset::{changed, read};
-use super::{eq_ic, owned, parse_i64, parse_timeout, CmdResult, Ctx, Error};
+use super::args::parse_mpop;
+use super::lookup::write_typed;
+use super::zset::changed;
+use super::{eq_ic, owned, parse_i64, parse_timeout, CmdResult, Ctx};
 use crate::node::TimeoutReply;
 
 /// How a pop replies.
@@ -57,7 +60,7 @@ fn pop_first(
     let now = ctx.now;
     let mut found = None;
     for key in keys {
-        if read(ctx.db(), key, now)?.is_some() {
+        if write_typed::<ZSet>(ctx.db(), key, now)?.is_some() {
             found = Some(key);
             break;
         }
@@ -75,7 +78,7 @@ fn pop_first(
         return Ok(());
     }
     let mut popped = Vec::new();
-    if let Some(z) = super::zset::write(ctx.db(), key, now)? {
+    if let Some(z) = write_typed::<ZSet>(ctx.db(), key, now)? {
         let n = count.unwrap_or(1).min(z.len() as u64);
         for _ in 0..n {
             match z.pop(max) {
@@ -122,7 +125,7 @@ fn pop_or_block(
     let deadline = parse_timeout(timeout)?;
     let now = ctx.now;
     for key in keys {
-        if read(ctx.db(), key, now)?.is_some_and(|z| !z.is_empty()) {
+        if write_typed::<ZSet>(ctx.db(), key, now)?.is_some_and(|z| !z.is_empty()) {
             return pop_first(ctx, std::slice::from_ref(key), max, count, shape);
         }
     }
@@ -160,44 +163,18 @@ pub(super) fn bzmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     zmpop_generic(ctx, argv, 2, true)
 }
 
-/// A count argument in `1..=i64::MAX` (any failure gives `err`).
-fn positive(arg: &[u8], err: &'static str) -> Result<u64, Error> {
-    match parse_i64(arg) {
-        Ok(n) if n >= 1 => Ok(n as u64),
-        _ => Err(err.into()),
-    }
-}
-
 /// `[timeout] numkeys key... MIN|MAX [COUNT n]`, numkeys at `argv[numkeys_idx]`.
 fn zmpop_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], numkeys_idx: usize, block: bool) -> CmdResult {
-    let numkeys = positive(&argv[numkeys_idx], "ERR numkeys should be greater than 0")?;
-    let where_idx = usize::try_from(numkeys)
-        .ok()
-        .and_then(|n| n.checked_add(numkeys_idx + 1))
-        .filter(|&i| i < argv.len())
-        .ok_or(Error::from(msg::SYNTAX))?;
-    let max = if eq_ic(&argv[where_idx], "min") {
-        false
-    } else if eq_ic(&argv[where_idx], "max") {
-        true
-    } else {
-        return Err(msg::SYNTAX.into());
-    };
-    let mut count = None;
-    let mut j = where_idx + 1;
-    while j < argv.len() {
-        if count.is_none() && eq_ic(&argv[j], "count") && j + 1 < argv.len() {
-            count = Some(positive(
-                &argv[j + 1],
-                "ERR count should be greater than 0",
-            )?);
-            j += 2;
+    let (keys, max, count) = parse_mpop(&argv[numkeys_idx..], |w| {
+        if eq_ic(w, "min") {
+            Some(false)
+        } else if eq_ic(w, "max") {
+            Some(true)
         } else {
-            return Err(msg::SYNTAX.into());
+            None
         }
-    }
-    let count = Some(count.unwrap_or(1));
-    let keys = &argv[numkeys_idx + 1..where_idx];
+    })?;
+    let count = Some(count as u64);
     let shape = Shape {
         emit_key: true,
         nested: true,

@@ -4,9 +4,10 @@
 use bytes::Bytes;
 use rediscover::error_codes::msg;
 
-use super::zset::{limits, parse_lex_range, parse_score_range, rank_range, read, write_pairs};
+use super::lookup::write_typed;
+use super::zset::{limits, parse_lex_range, parse_score_range, store, write_pairs};
 use super::{eq_ic, owned, parse_i64, CmdResult, Ctx};
-use crate::keyspace::{Value, ZSet};
+use crate::keyspace::{normalize_range, ZSet};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -115,22 +116,25 @@ fn zrange_generic(
     };
 
     let now = ctx.now;
-    let found: Option<Vec<(Bytes, f64)>> = read(ctx.db(), &argv[src], now)?.map(|z| {
-        // A negative offset skips everything (Redis's `while (offset--)`), a negative limit
-        // takes everything.
-        let take = usize::try_from(limit).unwrap_or(usize::MAX);
-        let skip = usize::try_from(offset).ok();
-        let items: Box<dyn Iterator<Item = (&Bytes, f64)>> = match (&parsed, skip) {
-            (Parsed::Rank(a, b), _) => match rank_range(*a, *b, z.len()) {
-                Some((a, b)) => z.range_by_rank(a, b, rev),
-                None => Box::new(std::iter::empty()),
-            },
-            (_, None) => Box::new(std::iter::empty()),
-            (Parsed::Score(r), Some(skip)) => Box::new(z.range_by_score(r, rev, skip).take(take)),
-            (Parsed::Lex(r), Some(skip)) => Box::new(z.range_by_lex(r, rev, skip).take(take)),
-        };
-        items.map(|(m, s)| (m.clone(), s)).collect()
-    });
+    let found: Option<Vec<(Bytes, f64)>> =
+        write_typed::<ZSet>(ctx.db(), &argv[src], now)?.map(|z| {
+            // A negative offset skips everything (Redis's `while (offset--)`), a negative limit
+            // takes everything.
+            let take = usize::try_from(limit).unwrap_or(usize::MAX);
+            let skip = usize::try_from(offset).ok();
+            let items: Box<dyn Iterator<Item = (&Bytes, f64)>> = match (&parsed, skip) {
+                (Parsed::Rank(a, b), _) => match normalize_range(*a, *b, z.len()) {
+                    Some((a, b)) => z.range_by_rank(a, b, rev),
+                    None => Box::new(std::iter::empty()),
+                },
+                (_, None) => Box::new(std::iter::empty()),
+                (Parsed::Score(r), Some(skip)) => {
+                    Box::new(z.range_by_score(r, rev, skip).take(take))
+                }
+                (Parsed::Lex(r), Some(skip)) => Box::new(z.range_by_lex(r, rev, skip).take(take)),
+            };
+            items.map(|(m, s)| (m.clone(), s)).collect()
+        });
     if store {
         let rank_mode = matches!(parsed, Parsed::Rank(..));
         return store_result(ctx, &argv[1], found.unwrap_or_default(), rank_mode);
@@ -152,28 +156,15 @@ fn store_result(
     items: Vec<(Bytes, f64)>,
     rank_mode: bool,
 ) -> CmdResult {
-    let now = ctx.now;
-    let n = items.len();
-    if n == 0 {
-        ctx.out.int(0);
-        if ctx.db().contains(dst, now) {
-            ctx.db().remove(dst);
-            ctx.modified(dst);
-        }
-        return Ok(());
-    }
     let limits = limits(ctx);
     // Redis starts a rank result bigger than the listpack limit as a skiplist, anything else as
     // a listpack that converts while filling (which matters only for how `-0` is kept).
     let mut z = ZSet::new();
-    if rank_mode && n > limits.entries {
+    if rank_mode && items.len() > limits.entries {
         z.listpack = false;
     }
     for (m, s) in items {
         z.insert(owned(&m), s, &limits);
     }
-    ctx.db().set(owned(dst), Value::ZSet(z));
-    ctx.modified(dst);
-    ctx.out.int(n as i64);
-    Ok(())
+    store(ctx, dst, z)
 }

@@ -4,11 +4,12 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use rediscover::resp::{decode, encode_command, Frame, Limits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+use rediscover_testserver::keyspace::{List, Value};
 pub use rediscover_testserver::TestServer;
 
 /// A client connection that speaks raw RESP, for byte-exact assertions.
@@ -133,5 +134,114 @@ where
         }
         tokio::task::yield_now().await;
         tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Starts a server and opens one connection to it.
+pub async fn start() -> (TestServer, RawConn) {
+    let server = TestServer::start().await.unwrap();
+    let conn = connect(&server).await;
+    (server, conn)
+}
+
+/// Opens another connection to `server`.
+pub async fn connect(server: &TestServer) -> RawConn {
+    RawConn::connect(server.addr()).await
+}
+
+/// Switches `c` to RESP3, checking that HELLO answered with its 7-field map.
+pub async fn hello3(c: &mut RawConn) {
+    let reply = c.call(&["HELLO", "3"]).await;
+    assert!(
+        reply.starts_with(b"%7\r\n"),
+        "{:?}",
+        String::from_utf8_lossy(&reply)
+    );
+}
+
+/// The encoding of `key` in db 0, read straight from the keyspace (no lookup side effects).
+pub fn encoding(server: &TestServer, key: &str) -> Option<&'static str> {
+    server.node().lock().dbs[0]
+        .peek(key.as_bytes())
+        .map(|v| v.encoding())
+}
+
+/// The bulk strings of an array reply, as text.
+pub fn strings(frame: Frame) -> Vec<String> {
+    frame
+        .into_vec()
+        .expect("array reply")
+        .iter()
+        .map(|f| String::from_utf8_lossy(f.as_bytes().expect("bulk")).into_owned())
+        .collect()
+}
+
+/// `v`, sorted: for replies whose order depends on hashing.
+pub fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// Stores a list directly in db 0, so a test need not depend on the list commands.
+pub fn put_list(server: &TestServer, key: &str, items: &[&str]) {
+    let list = List {
+        items: items.iter().map(|s| Bytes::from(s.to_string())).collect(),
+    };
+    server.node().lock().dbs[0].set(Bytes::from(key.to_string()), Value::List(list));
+}
+
+/// Stores a string directly in db 0, so a test need not depend on the string commands.
+pub fn set_string(server: &TestServer, key: &str, value: &str) {
+    server.node().lock().dbs[0].set(
+        Bytes::copy_from_slice(key.as_bytes()),
+        Value::from_bytes(Bytes::copy_from_slice(value.as_bytes())),
+    );
+}
+
+/// xorshift64: a small deterministic generator, so a failing random sequence can be replayed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next number of the sequence.
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// The next number, reduced below `n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+
+    /// One of `items`.
+    pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
+        items[self.below(items.len() as u64) as usize]
+    }
+
+    /// True `percent` times out of 100.
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// Walks a whole SCAN-family iteration: sends `head` + cursor + `tail` until the cursor comes
+/// back to 0, and returns each reply's items as text. Fails if the walk takes 1000 calls.
+pub async fn scan_pages(c: &mut RawConn, head: &[&str], tail: &[&str]) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut cursor = "0".to_string();
+    loop {
+        assert!(pages.len() < 1000, "{head:?} does not finish");
+        let mut argv = head.to_vec();
+        argv.push(&cursor);
+        argv.extend_from_slice(tail);
+        let reply = c.frame(&argv).await.into_vec().expect("array reply");
+        let next = String::from_utf8(reply[0].as_bytes().expect("cursor").to_vec()).unwrap();
+        pages.push(strings(reply[1].clone()));
+        if next == "0" {
+            return pages;
+        }
+        cursor = next;
     }
 }

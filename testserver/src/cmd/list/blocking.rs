@@ -11,9 +11,10 @@ use bytes::Bytes;
 use rediscover::error_codes::msg;
 
 use super::{
-    move_element, parse_end, parse_mpop_args, pop_elements, reply_key_and_elements, CmdResult, Ctx,
-    End, Error, Value,
+    move_element, parse_end, pop_elements, reply_key_and_elements, CmdResult, Ctx, End, Error,
+    Value,
 };
+use crate::cmd::args::parse_mpop;
 use crate::cmd::{owned, parse_timeout};
 use crate::node::TimeoutReply;
 
@@ -28,7 +29,7 @@ pub(super) fn brpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 pub(super) fn blmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let (keys, end, count) = parse_mpop_args(&argv[2..])?;
+    let (keys, end, count) = parse_mpop(&argv[2..], End::parse)?;
     let timeout = parse_timeout(&argv[1])?;
     blocking_pop(ctx, keys, end, Some(count), timeout)
 }
