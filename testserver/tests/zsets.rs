@@ -2551,3 +2551,41 @@ async fn hex_scores_like_strtod() {
         b"*1\r\n$1\r\ne\r\n"
     );
 }
+
+/// Sorted-set reads are `lookupKeyRead`s in Redis 7.0: each counts a keyspace hit or miss
+/// (STORE variants' sources included). Counts recorded from real Redis 7.0.15.
+#[tokio::test]
+async fn reads_count_keyspace_hits_and_misses() {
+    let (server, mut c) = start().await;
+    c.call(&["ZADD", "z", "1", "a", "2", "b"]).await;
+    c.call(&["ZADD", "y", "3", "c"]).await;
+    c.call(&["SET", "s", "x"]).await;
+    let cases: &[(&[&str], u64, u64)] = &[
+        (&["ZSCORE", "z", "a"], 1, 0),
+        (&["ZSCORE", "no", "a"], 0, 1),
+        (&["ZCARD", "z"], 1, 0),
+        (&["ZRANGESTORE", "d", "z", "0", "-1"], 1, 0),
+        (&["ZRANDMEMBER", "no", "2"], 0, 1),
+        (&["ZSCAN", "z", "0"], 1, 0),
+        (&["ZUNIONSTORE", "u", "2", "z", "y"], 2, 0),
+        (&["ZINTER", "2", "z", "no"], 1, 1),
+        (&["ZUNION", "2", "s", "z"], 1, 0),
+        (&["ZPOPMIN", "no"], 0, 0),
+    ];
+    for (argv, hits, misses) in cases {
+        let before = {
+            let st = server.node().lock();
+            (st.stats.keyspace_hits, st.stats.keyspace_misses)
+        };
+        c.call(argv).await;
+        let st = server.node().lock();
+        assert_eq!(
+            (
+                st.stats.keyspace_hits - before.0,
+                st.stats.keyspace_misses - before.1
+            ),
+            (*hits, *misses),
+            "{argv:?}"
+        );
+    }
+}

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use rediscover::error_codes::msg;
 use rediscover::resp::format_double;
 
-use super::lookup::write_typed;
+use super::lookup::{read_typed, write_typed};
 use super::random::{distinct_indices, parse_count, random_index};
 use super::scan::{parse_cursor, parse_scan, write_scan_reply};
 use super::strtod::{strtod, Erange, Strtod};
@@ -294,16 +294,14 @@ fn zrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn zcard(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
-    let (db, out) = ctx.parts();
-    out.int(write_typed::<ZSet>(db, &argv[1], now)?.map_or(0, |z| z.len()) as i64);
+    let (z, out) = read_typed::<ZSet>(ctx, &argv[1])?;
+    out.int(z.map_or(0, |z| z.len()) as i64);
     Ok(())
 }
 
 fn zscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
-    let (db, out) = ctx.parts();
-    match write_typed::<ZSet>(db, &argv[1], now)?.and_then(|z| z.score(&argv[2])) {
+    let (z, out) = read_typed::<ZSet>(ctx, &argv[1])?;
+    match z.and_then(|z| z.score(&argv[2])) {
         Some(s) => out.double(s),
         None => out.null(),
     }
@@ -311,9 +309,7 @@ fn zscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn zmscore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
-    let (db, out) = ctx.parts();
-    let z = write_typed::<ZSet>(db, &argv[1], now)?.map(|z| &*z);
+    let (z, out) = read_typed::<ZSet>(ctx, &argv[1])?;
     out.array(argv.len() - 2);
     for m in &argv[2..] {
         match z.and_then(|z| z.score(m)) {
@@ -333,9 +329,8 @@ fn zrevrank(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn rank_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], rev: bool) -> CmdResult {
-    let now = ctx.now;
-    let (db, out) = ctx.parts();
-    match write_typed::<ZSet>(db, &argv[1], now)?.and_then(|z| z.rank(&argv[2], rev)) {
+    let (z, out) = read_typed::<ZSet>(ctx, &argv[1])?;
+    match z.and_then(|z| z.rank(&argv[2], rev)) {
         Some(r) => out.int(r as i64),
         None => out.null(),
     }
@@ -344,20 +339,16 @@ fn rank_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], rev: bool) -> CmdResult {
 
 fn zcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let range = parse_score_range(&argv[2], &argv[3])?;
-    let now = ctx.now;
-    let (db, out) = ctx.parts();
-    let n = write_typed::<ZSet>(db, &argv[1], now)?
-        .map_or(0, |z| z.range_by_score(&range, false, 0).count());
+    let (z, out) = read_typed::<ZSet>(ctx, &argv[1])?;
+    let n = z.map_or(0, |z| z.range_by_score(&range, false, 0).count());
     out.int(n as i64);
     Ok(())
 }
 
 fn zlexcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let range = parse_lex_range(&argv[2], &argv[3])?;
-    let now = ctx.now;
-    let (db, out) = ctx.parts();
-    let n = write_typed::<ZSet>(db, &argv[1], now)?
-        .map_or(0, |z| z.range_by_lex(&range, false, 0).count());
+    let (z, out) = read_typed::<ZSet>(ctx, &argv[1])?;
+    let n = z.map_or(0, |z| z.range_by_lex(&range, false, 0).count());
     out.int(n as i64);
     Ok(())
 }
@@ -420,10 +411,9 @@ fn zremrange(ctx: &mut Ctx<'_>, key: &Bytes, range: RemRange) -> CmdResult {
 const MAX_RANDOM_REPLY: u64 = 1 << 24;
 
 fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let now = ctx.now;
     if argv.len() == 2 {
-        let (db, out) = ctx.parts();
-        match write_typed::<ZSet>(db, &argv[1], now)? {
+        let (z, out) = read_typed::<ZSet>(ctx, &argv[1])?;
+        match z {
             None => out.null(),
             Some(z) => {
                 let i = random_index(z.len());
@@ -442,8 +432,8 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if withscores && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&count) {
         return Err("ERR value is out of range".into());
     }
-    let (db, out) = ctx.parts();
-    let Some(z) = write_typed::<ZSet>(db, &argv[1], now)? else {
+    let (z, out) = read_typed::<ZSet>(ctx, &argv[1])?;
+    let Some(z) = z else {
         out.array(0);
         return Ok(());
     };
@@ -500,13 +490,11 @@ pub(super) fn write_pairs<'a>(
     }
 }
 
-/// ZSCAN through the shared SCAN-family parser and reply. Unlike HSCAN/SSCAN its lookup counts
-/// no keyspace hit or miss (as this server has always done).
+/// ZSCAN through the shared SCAN-family parser and reply.
 fn zscan(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let cursor = parse_cursor(&argv[2])?;
-    let now = ctx.now;
-    let (db, out) = ctx.parts();
-    let Some(z) = write_typed::<ZSet>(db, &argv[1], now)? else {
+    let (z, out) = read_typed::<ZSet>(ctx, &argv[1])?;
+    let Some(z) = z else {
         write_scan_reply(out, 0, std::iter::empty());
         return Ok(());
     };

@@ -196,10 +196,16 @@ fn algebra(ctx: &mut Ctx<'_>, argv: &[Bytes], nk: usize, op: Op, card_only: bool
     let keys = &argv[first..first + setnum];
     let now = ctx.now;
     // Expire and type-check every input first (Redis reports WRONGTYPE before option errors).
+    // Each input is a read lookup in Redis (STORE variants included): it counts a hit or miss.
     for key in keys {
-        match ctx.db().get(key, now) {
-            None | Some(Value::ZSet(_)) | Some(Value::Set(_)) => {}
-            Some(_) => return Err(msg::WRONGTYPE.into()),
+        let (found, wrong) = match ctx.db().get(key, now) {
+            None => (false, false),
+            Some(Value::ZSet(_)) | Some(Value::Set(_)) => (true, false),
+            Some(_) => (true, true),
+        };
+        super::lookup::count_lookup(&mut ctx.node.stats, found);
+        if wrong {
+            return Err(msg::WRONGTYPE.into());
         }
     }
     let o = parse_options(&argv[first + setnum..], setnum, op, store, card_only)?;

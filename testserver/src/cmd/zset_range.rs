@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use rediscover::error_codes::msg;
 
-use super::lookup::write_typed;
+use super::lookup::read_typed;
 use super::zset::{limits, parse_lex_range, parse_score_range, store, write_pairs};
 use super::{eq_ic, owned, parse_i64, CmdResult, Ctx};
 use crate::keyspace::{normalize_range, ZSet};
@@ -115,26 +115,23 @@ fn zrange_generic(
         _ => Parsed::Rank(parse_i64(lo)?, parse_i64(hi)?),
     };
 
-    let now = ctx.now;
-    let found: Option<Vec<(Bytes, f64)>> =
-        write_typed::<ZSet>(ctx.db(), &argv[src], now)?.map(|z| {
-            // A negative offset skips everything (Redis's `while (offset--)`), a negative limit
-            // takes everything.
-            let take = usize::try_from(limit).unwrap_or(usize::MAX);
-            let skip = usize::try_from(offset).ok();
-            let items: Box<dyn Iterator<Item = (&Bytes, f64)>> = match (&parsed, skip) {
-                (Parsed::Rank(a, b), _) => match normalize_range(*a, *b, z.len()) {
-                    Some((a, b)) => z.range_by_rank(a, b, rev),
-                    None => Box::new(std::iter::empty()),
-                },
-                (_, None) => Box::new(std::iter::empty()),
-                (Parsed::Score(r), Some(skip)) => {
-                    Box::new(z.range_by_score(r, rev, skip).take(take))
-                }
-                (Parsed::Lex(r), Some(skip)) => Box::new(z.range_by_lex(r, rev, skip).take(take)),
-            };
-            items.map(|(m, s)| (m.clone(), s)).collect()
-        });
+    // Redis reads the source with lookupKeyRead, STORE variant included: it counts a hit/miss.
+    let found: Option<Vec<(Bytes, f64)>> = read_typed::<ZSet>(ctx, &argv[src])?.0.map(|z| {
+        // A negative offset skips everything (Redis's `while (offset--)`), a negative limit
+        // takes everything.
+        let take = usize::try_from(limit).unwrap_or(usize::MAX);
+        let skip = usize::try_from(offset).ok();
+        let items: Box<dyn Iterator<Item = (&Bytes, f64)>> = match (&parsed, skip) {
+            (Parsed::Rank(a, b), _) => match normalize_range(*a, *b, z.len()) {
+                Some((a, b)) => z.range_by_rank(a, b, rev),
+                None => Box::new(std::iter::empty()),
+            },
+            (_, None) => Box::new(std::iter::empty()),
+            (Parsed::Score(r), Some(skip)) => Box::new(z.range_by_score(r, rev, skip).take(take)),
+            (Parsed::Lex(r), Some(skip)) => Box::new(z.range_by_lex(r, rev, skip).take(take)),
+        };
+        items.map(|(m, s)| (m.clone(), s)).collect()
+    });
     if store {
         let rank_mode = matches!(parsed, Parsed::Rank(..));
         return store_result(ctx, &argv[1], found.unwrap_or_default(), rank_mode);
