@@ -301,6 +301,9 @@ async fn serve(startup: Startup, log: Logger) -> ExitCode {
         &format!("Running mode=standalone, port={port}."),
     );
     log.log(Role::Master, Level::Warning, "Server initialized");
+    if load_rdb(&node, &log).is_err() {
+        return ExitCode::FAILURE;
+    }
     let mut stopped = node.shutdown_signal();
     let server = tokio::spawn(rediscover_testserver::server::run_all(
         node.clone(),
@@ -333,6 +336,35 @@ async fn serve(startup: Startup, log: Logger) -> ExitCode {
         "Redis is now ready to exit, bye bye...",
     );
     ExitCode::SUCCESS
+}
+
+/// Loads `dir/dbfilename` when it exists, as redis-server does before accepting clients.
+fn load_rdb(node: &Node, log: &Logger) -> Result<(), ()> {
+    use rediscover_testserver::rdb;
+    let mut st = node.lock();
+    let path = rdb::persist::rdb_path(&st.config);
+    if !path.exists() {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let options = rdb::LoadOptions::from_config(&st.config, rediscover_testserver::node::unix_ms());
+    match rdb::load_file(&path, &options) {
+        Ok(snapshot) => {
+            let done = format!(
+                "Done loading RDB, keys loaded: {}, keys expired: {}.",
+                snapshot.keys_loaded, snapshot.keys_expired
+            );
+            rdb::persist::install(&mut st, snapshot);
+            log.log(Role::Master, Level::Notice, &done);
+            let secs = started.elapsed().as_secs_f64();
+            log.log(Role::Master, Level::Notice, &format!("DB loaded from disk: {secs:.3} seconds"));
+            Ok(())
+        }
+        Err(e) => {
+            log.log(Role::Master, Level::Warning, &format!("Fatal error loading the DB: {e}. Exiting."));
+            Err(())
+        }
+    }
 }
 
 /// Stops the node and gives its connections a moment to write their last replies.
