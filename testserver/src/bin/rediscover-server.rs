@@ -357,11 +357,19 @@ fn load_rdb(node: &Node, log: &Logger) -> Result<(), ()> {
             rdb::persist::install(&mut st, snapshot);
             log.log(Role::Master, Level::Notice, &done);
             let secs = started.elapsed().as_secs_f64();
-            log.log(Role::Master, Level::Notice, &format!("DB loaded from disk: {secs:.3} seconds"));
+            log.log(
+                Role::Master,
+                Level::Notice,
+                &format!("DB loaded from disk: {secs:.3} seconds"),
+            );
             Ok(())
         }
         Err(e) => {
-            log.log(Role::Master, Level::Warning, &format!("Fatal error loading the DB: {e}. Exiting."));
+            log.log(
+                Role::Master,
+                Level::Warning,
+                &format!("Fatal error loading the DB: {e}. Exiting."),
+            );
             Err(())
         }
     }

@@ -109,7 +109,9 @@ fn debug_reload(ctx: &mut Ctx<'_>, options: &[Bytes]) -> CmdResult {
         } else if eq_ic(opt, "NOSAVE") {
             save = false;
         } else {
-            return Err("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.".into());
+            return Err(
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.".into(),
+            );
         }
     }
     if save {

@@ -134,13 +134,12 @@ fn listpack_backlen(len: usize) -> ([u8; 5], usize) {
         _ => 5,
     };
     // The last byte holds the lowest 7 bits; every byte but the first has the high bit set.
-    for i in 0..n {
+    for (i, slot) in out.iter_mut().enumerate().take(n) {
         let shift = 7 * (n - 1 - i);
-        let mut byte = ((len >> shift) & 127) as u8;
+        *slot = ((len >> shift) & 127) as u8;
         if i > 0 {
-            byte |= 128;
+            *slot |= 128;
         }
-        out[i] = byte;
     }
     (out, n)
 }
@@ -169,7 +168,10 @@ pub(crate) fn listpack(data: &[u8]) -> Result<Vec<Bytes>> {
             break;
         }
         let string = |header: usize, n: usize| -> Result<(Bytes, usize)> {
-            Ok((Bytes::copy_from_slice(b.bytes(pos + header, n)?), header + n))
+            Ok((
+                Bytes::copy_from_slice(b.bytes(pos + header, n)?),
+                header + n,
+            ))
         };
         let (item, size) = if enc & 0x80 == 0 {
             (int_bytes(i64::from(enc)), 1)
@@ -180,7 +182,10 @@ pub(crate) fn listpack(data: &[u8]) -> Result<Vec<Bytes>> {
             let v = if v >= 1 << 12 { v - (1 << 13) } else { v };
             (int_bytes(v), 2)
         } else if enc & 0xF0 == 0xE0 {
-            string(2, (usize::from(enc & 0x0f) << 8) | usize::from(b.byte(pos + 1)?))?
+            string(
+                2,
+                (usize::from(enc & 0x0f) << 8) | usize::from(b.byte(pos + 1)?),
+            )?
         } else {
             match enc {
                 0xF0 => string(5, b.u32_le(pos + 1)? as usize)?,
@@ -294,7 +299,16 @@ mod tests {
 
     #[test]
     fn backlen_round_trip() {
-        for len in [1usize, 127, 128, 16382, 16383, 2_097_150, 2_097_151, 300_000_000] {
+        for len in [
+            1usize,
+            127,
+            128,
+            16382,
+            16383,
+            2_097_150,
+            2_097_151,
+            300_000_000,
+        ] {
             let (b, n) = listpack_backlen(len);
             // Decode backwards, as lpDecodeBacklen does.
             let mut v = 0usize;
@@ -336,7 +350,9 @@ mod tests {
 
     #[test]
     fn zipmaps() {
-        let zm = [2, 1, b'a', 2, 0, b'x', b'y', 1, b'b', 1, 3, b'z', 0, 0, 0, 0xFF];
+        let zm = [
+            2, 1, b'a', 2, 0, b'x', b'y', 1, b'b', 1, 3, b'z', 0, 0, 0, 0xFF,
+        ];
         assert_eq!(strs(&zipmap(&zm).unwrap()), ["a", "xy", "b", "z"]);
         for cut in 0..zm.len() {
             assert!(zipmap(&zm[..cut]).is_err());

@@ -191,7 +191,9 @@ impl<'a> Reader<'a> {
     }
 
     fn header(&mut self) -> Result<u32> {
-        let head = self.take(9).map_err(|_| RdbError::Truncated { offset: 0 })?;
+        let head = self
+            .take(9)
+            .map_err(|_| RdbError::Truncated { offset: 0 })?;
         if &head[..5] != b"REDIS" {
             return Err(self.corrupt_at(0, "Wrong signature trying to load DB from file".into()));
         }
@@ -201,7 +203,9 @@ impl<'a> Reader<'a> {
             .take_while(|b| b.is_ascii_digit())
             .fold(0u32, |v, &b| v * 10 + u32::from(b - b'0'));
         if !(1..=MAX_READ_VERSION).contains(&version) {
-            return Err(self.unsupported_at(5, format!("Can't handle RDB format version {version}")));
+            return Err(
+                self.unsupported_at(5, format!("Can't handle RDB format version {version}"))
+            );
         }
         Ok(version)
     }
@@ -216,7 +220,11 @@ impl<'a> Reader<'a> {
             _ => match first {
                 0x80 => Len::Plain(u64::from(u32::from_be_bytes(self.array()?))),
                 0x81 => Len::Plain(u64::from_be_bytes(self.array()?)),
-                _ => return Err(self.corrupt(format!("Unknown length encoding {first} in rdbLoadLen()"))),
+                _ => {
+                    return Err(
+                        self.corrupt(format!("Unknown length encoding {first} in rdbLoadLen()"))
+                    )
+                }
             },
         })
     }
@@ -393,7 +401,12 @@ impl<'a> Reader<'a> {
             match self.len()? {
                 op::QUICKLIST_NODE_PLAIN => items.push(self.string()?),
                 op::QUICKLIST_NODE_PACKED => items.extend(self.packed(packed::listpack)?),
-                c => return Err(self.corrupt_at(at, format!("Quicklist integrity check failed: unknown node container {c}"))),
+                c => {
+                    return Err(self.corrupt_at(
+                        at,
+                        format!("Quicklist integrity check failed: unknown node container {c}"),
+                    ))
+                }
             }
         }
         Ok(items)
@@ -428,7 +441,12 @@ impl<'a> Reader<'a> {
         Ok(Some(Value::Hash(hash)))
     }
 
-    fn zset(&self, pairs: Vec<(Bytes, f64)>, opts: &LoadOptions, at: usize) -> Result<Option<Value>> {
+    fn zset(
+        &self,
+        pairs: Vec<(Bytes, f64)>,
+        opts: &LoadOptions,
+        at: usize,
+    ) -> Result<Option<Value>> {
         if pairs.is_empty() {
             return Ok(None);
         }
