@@ -160,8 +160,9 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         // Shutdown here is immediate, so there is never one in progress to abort.
         return Err("ERR No shutdown in progress.".into());
     }
-    if save {
-        // This server has no persistence: an explicit SAVE cannot be honoured.
+    // Only an explicit SAVE writes the RDB: the save points a default config has would make
+    // every in-process test server write dump.rdb into the working directory.
+    if save && crate::rdb::persist::save(ctx.node, ctx.now).is_err() {
         return Err("ERR Errors trying to SHUTDOWN. Check logs.".into());
     }
     ctx.node.shutdown_requested = true;
