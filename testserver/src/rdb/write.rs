@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::keyspace::{Db, Value};
 
+use super::lzf::Compressor;
 use super::{op, CRC64, WRITE_VERSION};
 
 /// What goes in the header's aux fields besides the dataset.
@@ -23,7 +24,7 @@ pub struct SaveMeta {
 /// Serialises `dbs` as a complete RDB file (header, aux fields, data, EOF, CRC-64 trailer).
 /// Keys whose expiry time is at or before `meta.now_ms` are left out.
 pub fn write(dbs: &[Db], meta: &SaveMeta) -> Vec<u8> {
-    let mut w = Writer { out: Vec::new() };
+    let mut w = Writer::new();
     w.out
         .extend_from_slice(format!("REDIS{WRITE_VERSION:04}").as_bytes());
     w.aux("redis-ver", crate::REDIS_VERSION);
@@ -69,9 +70,17 @@ pub fn save_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
 
 struct Writer {
     out: Vec<u8>,
+    lzf: Compressor,
 }
 
 impl Writer {
+    fn new() -> Self {
+        Writer {
+            out: Vec::new(),
+            lzf: Compressor::new(),
+        }
+    }
+
     fn aux(&mut self, key: &str, value: &str) {
         self.out.push(op::AUX);
         self.string(key.as_bytes());
@@ -163,14 +172,12 @@ impl Writer {
             }
         }
         if s.len() > 20 {
-            if let Ok(packed) = lzf::compress(s) {
-                if packed.len() + 4 <= s.len() {
-                    self.out.push(0xC3);
-                    self.len(packed.len() as u64);
-                    self.len(s.len() as u64);
-                    self.out.extend_from_slice(&packed);
-                    return;
-                }
+            if let Some(packed) = self.lzf.compress(s, s.len() - 4) {
+                self.out.push(0xC3);
+                self.len(packed.len() as u64);
+                self.len(s.len() as u64);
+                self.out.extend_from_slice(&packed);
+                return;
             }
         }
         self.len(s.len() as u64);
@@ -210,7 +217,7 @@ mod tests {
     use super::*;
 
     fn encoded(s: &[u8]) -> Vec<u8> {
-        let mut w = Writer { out: Vec::new() };
+        let mut w = Writer::new();
         w.string(s);
         w.out
     }
@@ -239,7 +246,7 @@ mod tests {
     #[test]
     fn lengths_like_redis() {
         let enc = |n: u64| {
-            let mut w = Writer { out: Vec::new() };
+            let mut w = Writer::new();
             w.len(n);
             w.out
         };
