@@ -17,17 +17,23 @@ pub fn rdb_path(config: &Config) -> PathBuf {
 /// Writes the node's dataset to its RDB file atomically (Redis's `rdbSave`). On success the
 /// change counter is reset and the save time recorded, as INFO and LASTSAVE report them.
 pub fn save(st: &mut NodeState, now_ms: i64) -> Result<(), RdbError> {
-    let meta = SaveMeta {
-        now_ms,
-        used_mem: crate::info::used_memory(st),
-        extra_aux: Vec::new(),
-    };
-    let data = super::write(&st.dbs, &meta);
+    let data = encode(st, now_ms, Vec::new());
     super::save_file(&rdb_path(&st.config), &data)?;
     st.dirty = 0;
     st.last_save = now_ms / 1000;
     st.persistence.last_bgsave_failed = false;
     Ok(())
+}
+
+/// The node's dataset as an RDB file (what SAVE writes and a full sync sends). `extra_aux`
+/// goes after `used-mem`, where Redis puts `repl-stream-db`, `repl-id` and `repl-offset`.
+pub fn encode(st: &NodeState, now_ms: i64, extra_aux: Vec<(String, String)>) -> Vec<u8> {
+    let meta = SaveMeta {
+        now_ms,
+        used_mem: crate::info::used_memory(st),
+        extra_aux,
+    };
+    super::write(&st.dbs, &meta)
 }
 
 /// Replaces the node's data with `snapshot`'s. Watches and blocked clients stay with their
