@@ -262,7 +262,7 @@ fn header_and_aux_fields_are_what_redis_writes() {
     let meta = SaveMeta {
         now_ms: 1_700_000_000_123,
         used_mem: 1_000_000,
-        extra_aux: Vec::new(),
+        ..SaveMeta::default()
     };
     let data = rdb::write(&dbs, &meta);
     let mut expected = b"REDIS0009".to_vec();
@@ -282,6 +282,32 @@ fn header_and_aux_fields_are_what_redis_writes() {
     assert_eq!(snap.version, 9);
     assert_eq!(snap.aux("redis-ver").unwrap(), "7.0.15");
     assert_eq!(snap.aux("ctime").unwrap(), "1700000000");
+}
+
+#[tokio::test]
+async fn rdbcompression_and_rdbchecksum_are_honoured() {
+    let dir = TempDir::new("switches");
+    let srv = server(&dir).await;
+    let mut c = RawConn::connect(srv.addr()).await;
+    let long = "abc".repeat(100);
+    assert_reply!(c, ["SET", "k", &long], b"+OK\r\n");
+    assert_reply!(c, ["SAVE"], b"+OK\r\n");
+    let packed = std::fs::read(dir.file("dump.rdb")).unwrap();
+    assert!(!packed.windows(long.len()).any(|w| w == long.as_bytes()));
+    assert_reply!(c, ["CONFIG", "SET", "rdbcompression", "no"], b"+OK\r\n");
+    assert_reply!(c, ["SAVE"], b"+OK\r\n");
+    let plain = std::fs::read(dir.file("dump.rdb")).unwrap();
+    assert!(plain.windows(long.len()).any(|w| w == long.as_bytes()));
+    srv.shutdown().await;
+
+    let dbs: Vec<Db> = (0..16).map(|_| Db::default()).collect();
+    let meta = SaveMeta {
+        checksum: false,
+        ..SaveMeta::default()
+    };
+    let data = rdb::write(&dbs, &meta);
+    assert_eq!(data[data.len() - 8..], [0; 8]);
+    assert!(rdb::load(&data, &LoadOptions::default()).is_ok());
 }
 
 // ---- files written by a real Redis 7.0.15 ----

@@ -32,6 +32,8 @@ pub fn encode(st: &NodeState, now_ms: i64, extra_aux: Vec<(String, String)>) -> 
         now_ms,
         used_mem: crate::info::used_memory(st),
         extra_aux,
+        compression: st.config.extra_or("rdbcompression", "yes") == "yes",
+        checksum: st.config.extra_or("rdbchecksum", "yes") == "yes",
     };
     super::write(&st.dbs, &meta)
 }

@@ -9,8 +9,8 @@ use crate::keyspace::{Db, Value};
 use super::lzf::Compressor;
 use super::{op, CRC64, WRITE_VERSION};
 
-/// What goes in the header's aux fields besides the dataset.
-#[derive(Debug, Clone, Default)]
+/// How to write: the header's aux fields and the `rdbcompression`/`rdbchecksum` switches.
+#[derive(Debug, Clone)]
 pub struct SaveMeta {
     /// Save time (Unix ms): `ctime`, and the cut-off for expired keys (not written).
     pub now_ms: i64,
@@ -19,12 +19,30 @@ pub struct SaveMeta {
     /// Further aux fields, written after `used-mem` as Redis places `repl-stream-db`,
     /// `repl-id` and `repl-offset`.
     pub extra_aux: Vec<(String, String)>,
+    /// LZF-compress long strings (`rdbcompression yes`).
+    pub compression: bool,
+    /// Write the CRC-64 trailer; without it the trailer is zero, "not checked"
+    /// (`rdbchecksum no`).
+    pub checksum: bool,
+}
+
+impl Default for SaveMeta {
+    /// Time 0, no aux extras, compression and checksum on (Redis's defaults).
+    fn default() -> Self {
+        SaveMeta {
+            now_ms: 0,
+            used_mem: 0,
+            extra_aux: Vec::new(),
+            compression: true,
+            checksum: true,
+        }
+    }
 }
 
 /// Serialises `dbs` as a complete RDB file (header, aux fields, data, EOF, CRC-64 trailer).
 /// Keys whose expiry time is at or before `meta.now_ms` are left out.
 pub fn write(dbs: &[Db], meta: &SaveMeta) -> Vec<u8> {
-    let mut w = Writer::new();
+    let mut w = Writer::new(meta.compression);
     w.out
         .extend_from_slice(format!("REDIS{WRITE_VERSION:04}").as_bytes());
     w.aux("redis-ver", crate::REDIS_VERSION);
@@ -39,7 +57,11 @@ pub fn write(dbs: &[Db], meta: &SaveMeta) -> Vec<u8> {
         w.db(index, db, meta.now_ms);
     }
     w.out.push(op::EOF);
-    let crc = CRC64.checksum(&w.out);
+    let crc = if meta.checksum {
+        CRC64.checksum(&w.out)
+    } else {
+        0
+    };
     w.out.extend_from_slice(&crc.to_le_bytes());
     w.out
 }
@@ -70,14 +92,15 @@ pub fn save_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
 
 struct Writer {
     out: Vec<u8>,
-    lzf: Compressor,
+    /// `None` with `rdbcompression no`.
+    lzf: Option<Compressor>,
 }
 
 impl Writer {
-    fn new() -> Self {
+    fn new(compression: bool) -> Self {
         Writer {
             out: Vec::new(),
-            lzf: Compressor::new(),
+            lzf: compression.then(Compressor::new),
         }
     }
 
@@ -171,8 +194,8 @@ impl Writer {
                 }
             }
         }
-        if s.len() > 20 {
-            if let Some(packed) = self.lzf.compress(s, s.len() - 4) {
+        if let (true, Some(lzf)) = (s.len() > 20, self.lzf.as_mut()) {
+            if let Some(packed) = lzf.compress(s, s.len() - 4) {
                 self.out.push(0xC3);
                 self.len(packed.len() as u64);
                 self.len(s.len() as u64);
@@ -217,7 +240,7 @@ mod tests {
     use super::*;
 
     fn encoded(s: &[u8]) -> Vec<u8> {
-        let mut w = Writer::new();
+        let mut w = Writer::new(true);
         w.string(s);
         w.out
     }
@@ -246,7 +269,7 @@ mod tests {
     #[test]
     fn lengths_like_redis() {
         let enc = |n: u64| {
-            let mut w = Writer::new();
+            let mut w = Writer::new(true);
             w.len(n);
             w.out
         };
