@@ -18,9 +18,13 @@ type Result<T> = std::result::Result<T, RdbError>;
 pub(super) fn load(data: &[u8], opts: &LoadOptions) -> Result<Snapshot> {
     let mut r = Reader { data, pos: 0 };
     let version = r.header()?;
-    let mut dbs: Vec<Db> = (0..opts.databases).map(|_| Db::default()).collect();
-    let mut snap_aux = Vec::new();
-    let (mut keys_loaded, mut keys_expired) = (0u64, 0u64);
+    let mut snap = Snapshot {
+        dbs: (0..opts.databases).map(|_| Db::default()).collect(),
+        aux: Vec::new(),
+        version,
+        keys_loaded: 0,
+        keys_expired: 0,
+    };
     let mut db_index = 0usize;
     let mut expire: Option<i64> = None;
     loop {
@@ -28,6 +32,7 @@ pub(super) fn load(data: &[u8], opts: &LoadOptions) -> Result<Snapshot> {
         match r.u8()? {
             op::EXPIRETIME_MS => expire = Some(r.i64_le()?),
             op::EXPIRETIME => expire = Some(i64::from(r.i32_le()?) * 1000),
+            // LFU counter and LRU idle time: this server keeps neither.
             op::FREQ => {
                 r.u8()?;
             }
@@ -35,20 +40,7 @@ pub(super) fn load(data: &[u8], opts: &LoadOptions) -> Result<Snapshot> {
                 r.len()?;
             }
             op::EOF => break,
-            op::SELECTDB => {
-                let id = r.len()?;
-                if id >= opts.databases as u64 {
-                    return Err(r.corrupt_at(
-                        at,
-                        format!(
-                            "Data file was created with a Redis server configured to handle \
-                             more than {} databases",
-                            opts.databases
-                        ),
-                    ));
-                }
-                db_index = id as usize;
-            }
+            op::SELECTDB => db_index = r.select_db(at, opts.databases)?,
             op::RESIZEDB => {
                 r.len()?;
                 r.len()?;
@@ -56,17 +48,19 @@ pub(super) fn load(data: &[u8], opts: &LoadOptions) -> Result<Snapshot> {
             op::AUX => {
                 let key = r.string()?;
                 let value = r.string()?;
-                snap_aux.push((key, value));
+                snap.aux.push((key, value));
             }
             op::MODULE_AUX => {
                 let name = module_name(r.len()?);
-                return Err(r.unsupported_at(
-                    at,
-                    format!("The RDB file contains AUX module data I can't load: no matching module '{name}'"),
-                ));
+                let msg = format!(
+                    "The RDB file contains AUX module data I can't load: no matching module \
+                     '{name}'"
+                );
+                return Err(r.unsupported_at(at, msg));
             }
             op::FUNCTION_PRE_GA => {
-                return Err(r.unsupported_at(at, "Pre-release function format not supported".into()))
+                let msg = "Pre-release function format not supported".to_string();
+                return Err(r.unsupported_at(at, msg));
             }
             // A function library's code: this server has no functions, so it is skipped.
             op::FUNCTION2 => {
@@ -76,47 +70,43 @@ pub(super) fn load(data: &[u8], opts: &LoadOptions) -> Result<Snapshot> {
                 let key = r.string()?;
                 let value = r.value(kind, at, opts)?;
                 let when = expire.take();
-                let Some(value) = value else {
-                    continue; // An empty collection: Redis skips it too.
-                };
+                // An empty collection (None) is skipped, as Redis does.
+                let Some(value) = value else { continue };
                 if matches!((when, opts.drop_expired_before), (Some(t), Some(now)) if t < now) {
-                    keys_expired += 1;
+                    snap.keys_expired += 1;
                     continue;
                 }
-                let db = &mut dbs[db_index];
-                if db.peek(&key).is_some() {
-                    return Err(r.corrupt_at(
-                        at,
-                        format!(
-                            "RDB has duplicated key '{}' in DB {db_index}",
-                            String::from_utf8_lossy(&key)
-                        ),
-                    ));
-                }
-                db.set(key.clone(), value);
-                if let Some(t) = when {
-                    db.set_expire(&key, t);
-                }
-                keys_loaded += 1;
+                add_key(&mut snap.dbs[db_index], db_index, key, value, when)
+                    .map_err(|msg| r.corrupt_at(at, msg))?;
+                snap.keys_loaded += 1;
             }
         }
     }
     if version >= 5 {
-        let body = r.pos;
-        let expected = r.u64_le()?;
-        let computed = CRC64.checksum(&data[..body]);
-        // A zero trailer means the writer had `rdbchecksum no`.
-        if expected != 0 && expected != computed {
-            return Err(RdbError::Checksum { expected, computed });
-        }
+        r.check_trailer()?;
     }
-    Ok(Snapshot {
-        dbs,
-        aux: snap_aux,
-        version,
-        keys_loaded,
-        keys_expired,
-    })
+    Ok(snap)
+}
+
+/// Stores a loaded key; a key already there is an error (Redis stops on it too).
+fn add_key(
+    db: &mut Db,
+    db_index: usize,
+    key: Bytes,
+    value: Value,
+    expire: Option<i64>,
+) -> std::result::Result<(), String> {
+    if db.peek(&key).is_some() {
+        return Err(format!(
+            "RDB has duplicated key '{}' in DB {db_index}",
+            String::from_utf8_lossy(&key)
+        ));
+    }
+    db.set(key.clone(), value);
+    if let Some(t) = expire {
+        db.set_expire(&key, t);
+    }
+    Ok(())
 }
 
 /// The nine-character name a module type id encodes (Redis's `moduleTypeNameByID`).
@@ -153,6 +143,30 @@ impl<'a> Reader<'a> {
 
     fn unsupported_at(&self, offset: usize, msg: String) -> RdbError {
         RdbError::Unsupported { offset, msg }
+    }
+
+    fn select_db(&mut self, at: usize, databases: usize) -> Result<usize> {
+        let id = self.len()?;
+        if id >= databases as u64 {
+            let msg = format!(
+                "Data file was created with a Redis server configured to handle more than \
+                 {databases} databases"
+            );
+            return Err(self.corrupt_at(at, msg));
+        }
+        Ok(id as usize)
+    }
+
+    /// The CRC-64 trailer after EOF (RDB 5 and later); zero means the writer had
+    /// `rdbchecksum no`.
+    fn check_trailer(&mut self) -> Result<()> {
+        let body = self.pos;
+        let expected = self.u64_le()?;
+        let computed = CRC64.checksum(&self.data[..body]);
+        if expected != 0 && expected != computed {
+            return Err(RdbError::Checksum { expected, computed });
+        }
+        Ok(())
     }
 
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
@@ -296,90 +310,94 @@ impl<'a> Reader<'a> {
 
     /// The value of type `kind`; `None` for an empty collection (skipped, as Redis does).
     fn value(&mut self, kind: u8, at: usize, opts: &LoadOptions) -> Result<Option<Value>> {
-        let value = match kind {
-            op::STRING => Some(Value::Str(Str::new(self.string()?))),
+        match kind {
+            op::STRING => Ok(Some(Value::Str(Str::new(self.string()?)))),
             op::LIST => {
                 let n = self.count()?;
-                list((0..n).map(|_| self.string()).collect::<Result<_>>()?)
+                Ok(list((0..n).map(|_| self.string()).collect::<Result<_>>()?))
             }
+            op::LIST_ZIPLIST => Ok(list(self.packed(packed::ziplist)?)),
+            op::LIST_QUICKLIST | op::LIST_QUICKLIST_2 => Ok(list(self.quicklist(kind, at)?)),
             op::SET => {
                 let n = self.count()?;
                 let members = (0..n).map(|_| self.string()).collect::<Result<Vec<_>>>()?;
-                self.set(members, opts, at)?
+                self.set(members, opts, at)
+            }
+            op::SET_INTSET => self.intset(opts, at),
+            op::HASH => {
+                let n = self.count()?.saturating_mul(2);
+                let items = (0..n).map(|_| self.string()).collect::<Result<Vec<_>>>()?;
+                self.hash(items, opts, at)
+            }
+            op::HASH_ZIPMAP | op::HASH_ZIPLIST | op::HASH_LISTPACK => {
+                let items = self.packed(decoder(kind))?;
+                self.hash(items, opts, at)
             }
             op::ZSET | op::ZSET_2 => {
-                let n = self.count()?;
-                let mut pairs = Vec::with_capacity(n);
-                for _ in 0..n {
-                    let member = self.string()?;
-                    let score = if kind == op::ZSET {
-                        self.text_double()?
-                    } else {
-                        f64::from_le_bytes(self.array()?)
-                    };
-                    pairs.push((member, score));
-                }
-                self.zset(pairs, opts, at)?
-            }
-            op::HASH => {
-                let n = self.count()?;
-                let mut items = Vec::with_capacity(n.saturating_mul(2));
-                for _ in 0..n.saturating_mul(2) {
-                    items.push(self.string()?);
-                }
-                self.hash(items, opts, at)?
-            }
-            op::HASH_ZIPMAP => {
-                let items = self.packed(packed::zipmap)?;
-                self.hash(items, opts, at)?
-            }
-            op::HASH_ZIPLIST | op::HASH_LISTPACK => {
-                let items = self.packed(decoder(kind))?;
-                self.hash(items, opts, at)?
-            }
-            op::LIST_ZIPLIST => list(self.packed(packed::ziplist)?),
-            op::SET_INTSET => {
-                let blob = self.string()?;
-                let ints = packed::intset(&blob).map_err(|m| self.corrupt_at(at, m))?;
-                if ints.is_empty() {
-                    None
-                } else if ints.len() <= opts.set_max_intset_entries {
-                    Some(Value::Set(Set::Intset(ints)))
-                } else {
-                    let members: Vec<Bytes> = ints.iter().map(|&i| int_text(i)).collect();
-                    self.set(members, opts, at)?
-                }
+                let pairs = self.plain_zset(kind == op::ZSET)?;
+                self.zset(pairs, opts, at)
             }
             op::ZSET_ZIPLIST | op::ZSET_LISTPACK => {
                 let items = self.packed(decoder(kind))?;
-                if items.len() % 2 != 0 {
-                    return Err(self.corrupt_at(at, "sorted set has a member without a score".into()));
-                }
-                let mut pairs = Vec::with_capacity(items.len() / 2);
-                for pair in items.chunks(2) {
-                    let score = parse_f64_opt(&pair[1])
-                        .ok_or_else(|| self.corrupt_at(at, "invalid sorted set score".into()))?;
-                    pairs.push((pair[0].clone(), score));
-                }
-                self.zset(pairs, opts, at)?
+                let pairs = packed_zset(items).map_err(|m| self.corrupt_at(at, m))?;
+                self.zset(pairs, opts, at)
             }
-            op::LIST_QUICKLIST | op::LIST_QUICKLIST_2 => list(self.quicklist(kind, at)?),
+            _ => Err(self.refuse(kind, at)),
+        }
+    }
+
+    /// Why a value of type `kind` cannot be loaded.
+    fn refuse(&mut self, kind: u8, at: usize) -> RdbError {
+        match kind {
             op::STREAM_LISTPACKS | op::STREAM_LISTPACKS_2 | op::STREAM_LISTPACKS_3 => {
-                return Err(self.unsupported_at(
-                    at,
-                    format!("stream values (RDB type {kind}) are not supported: this server has no stream type"),
-                ))
+                let msg = format!(
+                    "stream values (RDB type {kind}) are not supported: this server has no \
+                     stream type"
+                );
+                self.unsupported_at(at, msg)
             }
             op::MODULE_PRE_GA | op::MODULE_2 => {
-                let name = module_name(self.len()?);
-                return Err(self.unsupported_at(
-                    at,
-                    format!("The RDB file contains module data for the module type '{name}', that the responsible module is not able to load"),
-                ));
+                let name = match self.len() {
+                    Ok(id) => module_name(id),
+                    Err(e) => return e,
+                };
+                let msg = format!(
+                    "The RDB file contains module data for the module type '{name}', that the \
+                     responsible module is not able to load"
+                );
+                self.unsupported_at(at, msg)
             }
-            other => return Err(self.corrupt_at(at, format!("Unknown RDB encoding type {other}"))),
-        };
-        Ok(value)
+            other => self.corrupt_at(at, format!("Unknown RDB encoding type {other}")),
+        }
+    }
+
+    /// Members and scores of a type 3 (text scores) or type 5 (binary scores) sorted set.
+    fn plain_zset(&mut self, text_scores: bool) -> Result<Vec<(Bytes, f64)>> {
+        let n = self.count()?;
+        let mut pairs = Vec::with_capacity(n);
+        for _ in 0..n {
+            let member = self.string()?;
+            let score = if text_scores {
+                self.text_double()?
+            } else {
+                f64::from_le_bytes(self.array()?)
+            };
+            pairs.push((member, score));
+        }
+        Ok(pairs)
+    }
+
+    fn intset(&mut self, opts: &LoadOptions, at: usize) -> Result<Option<Value>> {
+        let blob = self.string()?;
+        let ints = packed::intset(&blob).map_err(|m| self.corrupt_at(at, m))?;
+        if ints.is_empty() {
+            Ok(None)
+        } else if ints.len() <= opts.set_max_intset_entries {
+            Ok(Some(Value::Set(Set::Intset(ints))))
+        } else {
+            let members = ints.iter().map(|&i| int_text(i)).collect();
+            self.set(members, opts, at)
+        }
     }
 
     /// A string holding a packed blob, decoded.
@@ -463,9 +481,24 @@ impl<'a> Reader<'a> {
 
 fn decoder(kind: u8) -> fn(&[u8]) -> packed::Result<Vec<Bytes>> {
     match kind {
+        op::HASH_ZIPMAP => packed::zipmap,
         op::HASH_LISTPACK | op::ZSET_LISTPACK => packed::listpack,
         _ => packed::ziplist,
     }
+}
+
+/// Member/score pairs from a ziplist or listpack of alternating members and scores.
+fn packed_zset(items: Vec<Bytes>) -> std::result::Result<Vec<(Bytes, f64)>, String> {
+    if items.len() % 2 != 0 {
+        return Err("sorted set has a member without a score".into());
+    }
+    items
+        .chunks(2)
+        .map(|pair| match parse_f64_opt(&pair[1]) {
+            Some(score) => Ok((pair[0].clone(), score)),
+            None => Err("invalid sorted set score".into()),
+        })
+        .collect()
 }
 
 fn list(items: Vec<Bytes>) -> Option<Value> {
