@@ -273,18 +273,6 @@ fn memory(out: &mut String, st: &NodeState) {
     );
 }
 
-fn bgsave_status(st: &NodeState) -> &'static str {
-    if st.persistence.last_bgsave_failed {
-        "err"
-    } else {
-        "ok"
-    }
-}
-
-fn bgsave_secs(st: &NodeState) -> i64 {
-    st.persistence.last_bgsave_secs.unwrap_or(-1)
-}
-
 fn persistence(out: &mut String, st: &NodeState) {
     out.push_str("# Persistence\r\n");
     fields(
@@ -295,8 +283,14 @@ fn persistence(out: &mut String, st: &NodeState) {
             ("rdb_changes_since_last_save", st.dirty.to_string()),
             ("rdb_bgsave_in_progress", "0".into()),
             ("rdb_last_save_time", st.last_save.to_string()),
-            ("rdb_last_bgsave_status", bgsave_status(st).into()),
-            ("rdb_last_bgsave_time_sec", bgsave_secs(st).to_string()),
+            (
+                "rdb_last_bgsave_status",
+                st.persistence.bgsave_status().into(),
+            ),
+            (
+                "rdb_last_bgsave_time_sec",
+                st.persistence.bgsave_secs().to_string(),
+            ),
             ("rdb_current_bgsave_time_sec", "-1".into()),
             ("rdb_saves", st.persistence.saves.to_string()),
             ("aof_enabled", "0".into()),

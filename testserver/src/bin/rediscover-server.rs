@@ -340,36 +340,21 @@ async fn serve(startup: Startup, log: Logger) -> ExitCode {
 
 /// Loads `dir/dbfilename` when it exists, as redis-server does before accepting clients.
 fn load_rdb(node: &Node, log: &Logger) -> Result<(), ()> {
-    use rediscover_testserver::rdb;
-    let mut st = node.lock();
-    let path = rdb::persist::rdb_path(&st.config);
-    if !path.exists() {
-        return Ok(());
-    }
     let started = std::time::Instant::now();
-    let options = rdb::LoadOptions::from_config(&st.config, rediscover_testserver::node::unix_ms());
-    match rdb::load_file(&path, &options) {
-        Ok(snapshot) => {
-            let done = format!(
-                "Done loading RDB, keys loaded: {}, keys expired: {}.",
-                snapshot.keys_loaded, snapshot.keys_expired
-            );
-            rdb::persist::install(&mut st, snapshot);
-            log.log(Role::Master, Level::Notice, &done);
+    let now = rediscover_testserver::node::unix_ms();
+    match rediscover_testserver::rdb::persist::load_at_startup(&mut node.lock(), now) {
+        Ok(None) => Ok(()),
+        Ok(Some((loaded, expired))) => {
             let secs = started.elapsed().as_secs_f64();
-            log.log(
-                Role::Master,
-                Level::Notice,
-                &format!("DB loaded from disk: {secs:.3} seconds"),
-            );
+            let done = format!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
+            log.log(Role::Master, Level::Notice, &done);
+            let line = format!("DB loaded from disk: {secs:.3} seconds");
+            log.log(Role::Master, Level::Notice, &line);
             Ok(())
         }
         Err(e) => {
-            log.log(
-                Role::Master,
-                Level::Warning,
-                &format!("Fatal error loading the DB: {e}. Exiting."),
-            );
+            let line = format!("Fatal error loading the DB: {e}. Exiting.");
+            log.log(Role::Master, Level::Warning, &line);
             Err(())
         }
     }

@@ -206,6 +206,22 @@ pub struct SaveStatus {
     pub saves: u64,
 }
 
+impl SaveStatus {
+    /// `rdb_last_bgsave_status`: `ok` or `err`.
+    pub fn bgsave_status(&self) -> &'static str {
+        if self.last_bgsave_failed {
+            "err"
+        } else {
+            "ok"
+        }
+    }
+
+    /// `rdb_last_bgsave_time_sec`: -1 before the first BGSAVE.
+    pub fn bgsave_secs(&self) -> i64 {
+        self.last_bgsave_secs.unwrap_or(-1)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,3 +74,17 @@ pub fn merge(st: &mut NodeState, snapshot: Snapshot, replace: bool) -> Result<()
     }
     Ok(())
 }
+
+/// Loads the node's RDB file at startup, as a master (keys already expired are dropped).
+/// `Ok(None)` when there is no file; otherwise the numbers of keys loaded and dropped.
+pub fn load_at_startup(st: &mut NodeState, now_ms: i64) -> Result<Option<(u64, u64)>, RdbError> {
+    let path = rdb_path(&st.config);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let options = super::LoadOptions::from_config(&st.config, now_ms);
+    let snapshot = super::load_file(&path, &options)?;
+    let counts = (snapshot.keys_loaded, snapshot.keys_expired);
+    install(st, snapshot);
+    Ok(Some(counts))
+}
