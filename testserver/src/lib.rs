@@ -22,6 +22,7 @@ pub mod keyspace;
 pub mod logging;
 pub mod node;
 pub mod pubsub;
+pub mod rdb;
 pub mod server;
 pub mod slowlog;
 

@@ -123,6 +123,8 @@ pub struct NodeState {
     pub dirty: u64,
     /// Time of the last successful save (Unix seconds).
     pub last_save: i64,
+    /// Outcome of saves, for INFO persistence.
+    pub persistence: crate::rdb::SaveStatus,
     /// Forty hex characters identifying this run (`run_id`).
     pub run_id: String,
     /// CLIENT PAUSE: until when (Unix ms), and whether only writes are paused.
@@ -151,6 +153,7 @@ impl NodeState {
             watch_dirty: Default::default(),
             dirty: 0,
             last_save: unix_ms() / 1000,
+            persistence: Default::default(),
             run_id: random_hex(40),
             pause: None,
             shutdown_requested: false,

@@ -301,6 +301,9 @@ async fn serve(startup: Startup, log: Logger) -> ExitCode {
         &format!("Running mode=standalone, port={port}."),
     );
     log.log(Role::Master, Level::Warning, "Server initialized");
+    if load_rdb(&node, &log).is_err() {
+        return ExitCode::FAILURE;
+    }
     let mut stopped = node.shutdown_signal();
     let server = tokio::spawn(rediscover_testserver::server::run_all(
         node.clone(),
@@ -333,6 +336,28 @@ async fn serve(startup: Startup, log: Logger) -> ExitCode {
         "Redis is now ready to exit, bye bye...",
     );
     ExitCode::SUCCESS
+}
+
+/// Loads `dir/dbfilename` when it exists, as redis-server does before accepting clients.
+fn load_rdb(node: &Node, log: &Logger) -> Result<(), ()> {
+    let started = std::time::Instant::now();
+    let now = rediscover_testserver::node::unix_ms();
+    match rediscover_testserver::rdb::persist::load_at_startup(&mut node.lock(), now) {
+        Ok(None) => Ok(()),
+        Ok(Some((loaded, expired))) => {
+            let secs = started.elapsed().as_secs_f64();
+            let done = format!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
+            log.log(Role::Master, Level::Notice, &done);
+            let line = format!("DB loaded from disk: {secs:.3} seconds");
+            log.log(Role::Master, Level::Notice, &line);
+            Ok(())
+        }
+        Err(e) => {
+            let line = format!("Fatal error loading the DB: {e}. Exiting.");
+            log.log(Role::Master, Level::Warning, &line);
+            Err(())
+        }
+    }
 }
 
 /// Stops the node and gives its connections a moment to write their last replies.

@@ -1,5 +1,5 @@
-//! Server commands: INFO, COMMAND, TIME, LASTSAVE, ROLE, DEBUG, SHUTDOWN, SLOWLOG; shared helpers for
-//! subcommand containers.
+//! Server commands: INFO, COMMAND, TIME, LASTSAVE, SAVE, BGSAVE, ROLE, DEBUG, SHUTDOWN, SLOWLOG;
+//! shared helpers for subcommand containers.
 
 use bytes::Bytes;
 use rediscover::command::{BeginSearch, CommandInfo, FindKeys};
@@ -12,6 +12,8 @@ pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("command", command),
     ("time", time),
     ("lastsave", lastsave),
+    ("save", save),
+    ("bgsave", bgsave),
     ("role", role),
     ("debug", debug),
     ("shutdown", shutdown),
@@ -66,6 +68,68 @@ fn lastsave(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+fn save(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
+    ctx.node.persistence.saves += 1;
+    // Redis answers a failed save with a bare `-ERR` (the reason goes to its log).
+    crate::rdb::persist::save(ctx.node, ctx.now).map_err(|_| "ERR")?;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// BGSAVE [SCHEDULE]. There is no child process here: the save runs at once, under the node
+/// lock, and its outcome is reported the way Redis reports a background save's (the reply says
+/// it started; INFO's `rdb_last_bgsave_status` tells whether it worked).
+fn bgsave(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    if argv.len() > 2 || (argv.len() == 2 && !eq_ic(&argv[1], "SCHEDULE")) {
+        return Err(msg::SYNTAX.into());
+    }
+    ctx.node.persistence.saves += 1;
+    let ok = crate::rdb::persist::save(ctx.node, ctx.now).is_ok();
+    ctx.node.persistence.last_bgsave_failed = !ok;
+    ctx.node.persistence.last_bgsave_secs = Some(0);
+    // Inside EXEC Redis defers the save to its cron and says so.
+    ctx.out.simple(if ctx.in_exec {
+        "Background saving scheduled"
+    } else {
+        "Background saving started"
+    });
+    Ok(())
+}
+
+/// DEBUG RELOAD [MERGE] [NOFLUSH] [NOSAVE]: save, then load the file back. The file is loaded
+/// completely before anything changes, so a failed load leaves the data as it was (Redis would
+/// have flushed it already).
+fn debug_reload(ctx: &mut Ctx<'_>, options: &[Bytes]) -> CmdResult {
+    let (mut merge, mut flush, mut save) = (false, true, true);
+    for opt in options {
+        if eq_ic(opt, "MERGE") {
+            merge = true;
+        } else if eq_ic(opt, "NOFLUSH") {
+            flush = false;
+        } else if eq_ic(opt, "NOSAVE") {
+            save = false;
+        } else {
+            return Err(
+                "ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.".into(),
+            );
+        }
+    }
+    if save {
+        crate::rdb::persist::save(ctx.node, ctx.now).map_err(|_| "ERR")?;
+    }
+    const LOAD_FAILED: &str = "ERR Error trying to load the RDB dump";
+    let options = crate::rdb::LoadOptions::from_config(&ctx.node.config, ctx.now);
+    let path = crate::rdb::persist::rdb_path(&ctx.node.config);
+    let snapshot = crate::rdb::load_file(&path, &options).map_err(|_| LOAD_FAILED)?;
+    if flush {
+        crate::rdb::persist::install(ctx.node, snapshot);
+    } else {
+        crate::rdb::persist::merge(ctx.node, snapshot, merge).map_err(|_| LOAD_FAILED)?;
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
 fn role(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
     ctx.out.array(3);
     ctx.out.bulk(b"master");
@@ -96,8 +160,9 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         // Shutdown here is immediate, so there is never one in progress to abort.
         return Err("ERR No shutdown in progress.".into());
     }
-    if save {
-        // This server has no persistence: an explicit SAVE cannot be honoured.
+    // Only an explicit SAVE writes the RDB: the save points a default config has would make
+    // every in-process test server write dump.rdb into the working directory.
+    if save && crate::rdb::persist::save(ctx.node, ctx.now).is_err() {
         return Err("ERR Errors trying to SHUTDOWN. Check logs.".into());
     }
     ctx.node.shutdown_requested = true;
@@ -121,6 +186,19 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             ctx,
             "DEBUG",
             &[
+                "RELOAD [option ...]",
+                "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
+                "    * MERGE: conflicting keys will be loaded from RDB.",
+                "    * NOFLUSH: the existing database will not be removed before load, but",
+                "      conflicting keys will generate an exception and kill the server.",
+                "    * NOSAVE: the database will be loaded from an existing RDB file.",
+                "    Examples:",
+                "    * DEBUG RELOAD: verify that the server is able to persist, flush and reload",
+                "      the database.",
+                "    * DEBUG RELOAD NOSAVE: replace the current database with the contents of an",
+                "      existing RDB file.",
+                "    * DEBUG RELOAD NOSAVE NOFLUSH MERGE: add the contents of an existing RDB",
+                "      file to the database.",
                 "SET-ACTIVE-EXPIRE <0|1>",
                 "    Setting it to 0 disables expiring keys in background when they are not",
                 "    accessed (otherwise the Redis behavior). Setting it to 1 reenables back the",
@@ -129,6 +207,8 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
                 "    Stop the server for <seconds>. Decimals allowed.",
             ],
         );
+    } else if eq_ic(sub, "RELOAD") {
+        debug_reload(ctx, &argv[2..])?;
     } else if eq_ic(sub, "SLEEP") && argv.len() == 3 {
         // strtod semantics: garbage reads as 0.
         let secs = super::parse_f64_opt(&argv[2]).unwrap_or(0.0);

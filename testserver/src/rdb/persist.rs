@@ -1,0 +1,90 @@
+//! A node's RDB file: SAVE (and BGSAVE, which runs synchronously here), and installing a loaded
+//! snapshot (DEBUG RELOAD, startup).
+
+use std::path::PathBuf;
+
+use crate::config::Config;
+use crate::node::NodeState;
+
+use super::write::SaveMeta;
+use super::{RdbError, Snapshot};
+
+/// The node's RDB file: `dir/dbfilename`.
+pub fn rdb_path(config: &Config) -> PathBuf {
+    PathBuf::from(&config.dir).join(&config.dbfilename)
+}
+
+/// Writes the node's dataset to its RDB file atomically (Redis's `rdbSave`). On success the
+/// change counter is reset and the save time recorded, as INFO and LASTSAVE report them.
+pub fn save(st: &mut NodeState, now_ms: i64) -> Result<(), RdbError> {
+    let data = encode(st, now_ms, Vec::new());
+    super::save_file(&rdb_path(&st.config), &data)?;
+    st.dirty = 0;
+    st.last_save = now_ms / 1000;
+    st.persistence.last_bgsave_failed = false;
+    Ok(())
+}
+
+/// The node's dataset as an RDB file (what SAVE writes and a full sync sends). `extra_aux`
+/// goes after `used-mem`, where Redis puts `repl-stream-db`, `repl-id` and `repl-offset`.
+pub fn encode(st: &NodeState, now_ms: i64, extra_aux: Vec<(String, String)>) -> Vec<u8> {
+    let meta = SaveMeta {
+        now_ms,
+        used_mem: crate::info::used_memory(st),
+        extra_aux,
+        compression: st.config.extra_or("rdbcompression", "yes") == "yes",
+        checksum: st.config.extra_or("rdbchecksum", "yes") == "yes",
+    };
+    super::write(&st.dbs, &meta)
+}
+
+/// Replaces the node's data with `snapshot`'s. Watches and blocked clients stay with their
+/// database numbers; WATCHers of keys that existed before or exist now see them as changed
+/// (as Redis's `emptyData` then load does).
+pub fn install(st: &mut NodeState, mut snapshot: Snapshot) {
+    for (db, fresh) in st.dbs.iter_mut().zip(snapshot.dbs.iter_mut()) {
+        db.touch_existing_watched();
+        db.swap_data(fresh);
+        db.touch_existing_watched();
+    }
+}
+
+/// Adds `snapshot`'s keys to the node's data (DEBUG RELOAD NOFLUSH). A key present on both
+/// sides is replaced when `replace` is set (MERGE) and is an error otherwise, in which case
+/// nothing changes.
+pub fn merge(st: &mut NodeState, snapshot: Snapshot, replace: bool) -> Result<(), String> {
+    if !replace {
+        for (index, (db, fresh)) in st.dbs.iter().zip(&snapshot.dbs).enumerate() {
+            if let Some(key) = fresh.keys().find(|k| db.peek(k).is_some()) {
+                return Err(format!(
+                    "RDB has duplicated key '{}' in DB {index}",
+                    String::from_utf8_lossy(key)
+                ));
+            }
+        }
+    }
+    for (db, fresh) in st.dbs.iter_mut().zip(&snapshot.dbs) {
+        for (key, value) in fresh.iter() {
+            db.touch(key);
+            db.set(key.clone(), value.clone());
+            if let Some(at) = fresh.expire_at(key) {
+                db.set_expire(key, at);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Loads the node's RDB file at startup, as a master (keys already expired are dropped).
+/// `Ok(None)` when there is no file; otherwise the numbers of keys loaded and dropped.
+pub fn load_at_startup(st: &mut NodeState, now_ms: i64) -> Result<Option<(u64, u64)>, RdbError> {
+    let path = rdb_path(&st.config);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let options = super::LoadOptions::from_config(&st.config, now_ms);
+    let snapshot = super::load_file(&path, &options)?;
+    let counts = (snapshot.keys_loaded, snapshot.keys_expired);
+    install(st, snapshot);
+    Ok(Some(counts))
+}

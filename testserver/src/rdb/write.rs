@@ -1,0 +1,282 @@
+//! The RDB writer: version 9, plain value types, strings encoded as Redis encodes them
+//! (small integers as integers, long strings LZF-compressed when that saves at least 4 bytes).
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::keyspace::{Db, Value};
+
+use super::lzf::Compressor;
+use super::{op, CRC64, WRITE_VERSION};
+
+/// How to write: the header's aux fields and the `rdbcompression`/`rdbchecksum` switches.
+#[derive(Debug, Clone)]
+pub struct SaveMeta {
+    /// Save time (Unix ms): `ctime`, and the cut-off for expired keys (not written).
+    pub now_ms: i64,
+    /// `used-mem`.
+    pub used_mem: u64,
+    /// Further aux fields, written after `used-mem` as Redis places `repl-stream-db`,
+    /// `repl-id` and `repl-offset`.
+    pub extra_aux: Vec<(String, String)>,
+    /// LZF-compress long strings (`rdbcompression yes`).
+    pub compression: bool,
+    /// Write the CRC-64 trailer; without it the trailer is zero, "not checked"
+    /// (`rdbchecksum no`).
+    pub checksum: bool,
+}
+
+impl Default for SaveMeta {
+    /// Time 0, no aux extras, compression and checksum on (Redis's defaults).
+    fn default() -> Self {
+        SaveMeta {
+            now_ms: 0,
+            used_mem: 0,
+            extra_aux: Vec::new(),
+            compression: true,
+            checksum: true,
+        }
+    }
+}
+
+/// Serialises `dbs` as a complete RDB file (header, aux fields, data, EOF, CRC-64 trailer).
+/// Keys whose expiry time is at or before `meta.now_ms` are left out.
+pub fn write(dbs: &[Db], meta: &SaveMeta) -> Vec<u8> {
+    let mut w = Writer::new(meta.compression);
+    w.out
+        .extend_from_slice(format!("REDIS{WRITE_VERSION:04}").as_bytes());
+    w.aux("redis-ver", crate::REDIS_VERSION);
+    w.aux("redis-bits", "64");
+    w.aux("ctime", &(meta.now_ms / 1000).to_string());
+    w.aux("used-mem", &meta.used_mem.to_string());
+    for (k, v) in &meta.extra_aux {
+        w.aux(k, v);
+    }
+    w.aux("aof-base", "0");
+    for (index, db) in dbs.iter().enumerate() {
+        w.db(index, db, meta.now_ms);
+    }
+    w.out.push(op::EOF);
+    let crc = if meta.checksum {
+        CRC64.checksum(&w.out)
+    } else {
+        0
+    };
+    w.out.extend_from_slice(&crc.to_le_bytes());
+    w.out
+}
+
+/// Writes `data` to `path` atomically: a temporary file in the same directory, flushed to
+/// disk, then renamed over `path` (as Redis's `rdbSave`), so a crash never leaves a partial
+/// file under the real name.
+pub fn save_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    let temp = dir.join(format!(
+        "temp-{}-{}.rdb",
+        std::process::id(),
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = (|| {
+        let mut file = std::fs::File::create(&temp)?;
+        file.write_all(data)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temp);
+    }
+    result
+}
+
+struct Writer {
+    out: Vec<u8>,
+    /// `None` with `rdbcompression no`.
+    lzf: Option<Compressor>,
+}
+
+impl Writer {
+    fn new(compression: bool) -> Self {
+        Writer {
+            out: Vec::new(),
+            lzf: compression.then(Compressor::new),
+        }
+    }
+
+    fn aux(&mut self, key: &str, value: &str) {
+        self.out.push(op::AUX);
+        self.string(key.as_bytes());
+        self.string(value.as_bytes());
+    }
+
+    fn db(&mut self, index: usize, db: &Db, now_ms: i64) {
+        let live: Vec<_> = db
+            .iter()
+            .map(|(k, v)| (k, v, db.expire_at(k)))
+            .filter(|(_, _, at)| at.map_or(true, |at| at > now_ms))
+            .collect();
+        if live.is_empty() {
+            return;
+        }
+        self.out.push(op::SELECTDB);
+        self.len(index as u64);
+        self.out.push(op::RESIZEDB);
+        self.len(live.len() as u64);
+        self.len(live.iter().filter(|(_, _, at)| at.is_some()).count() as u64);
+        for (key, value, at) in live {
+            if let Some(at) = at {
+                self.out.push(op::EXPIRETIME_MS);
+                self.out.extend_from_slice(&at.to_le_bytes());
+            }
+            self.out.push(value_type(value));
+            self.string(key);
+            self.value(value);
+        }
+    }
+
+    fn value(&mut self, value: &Value) {
+        match value {
+            Value::Str(s) => self.string(&s.data),
+            Value::List(l) => {
+                self.len(l.len() as u64);
+                for item in &l.items {
+                    self.string(item);
+                }
+            }
+            Value::Set(s) => {
+                self.len(s.len() as u64);
+                for member in s.iter() {
+                    self.string(&member);
+                }
+            }
+            Value::Hash(h) => {
+                self.len(h.len() as u64);
+                for (field, value) in h.iter() {
+                    self.string(field);
+                    self.string(value);
+                }
+            }
+            Value::ZSet(z) => {
+                self.len(z.len() as u64);
+                // Highest first, as Redis writes a skiplist (its loader then inserts at the head).
+                for (member, score) in z.iter().rev() {
+                    self.string(member);
+                    self.out.extend_from_slice(&score.to_le_bytes());
+                }
+            }
+        }
+    }
+
+    /// Redis's `rdbSaveLen`: 6-bit, 14-bit, 32-bit or 64-bit big-endian length.
+    fn len(&mut self, n: u64) {
+        if n < 1 << 6 {
+            self.out.push(n as u8);
+        } else if n < 1 << 14 {
+            self.out.push(0x40 | (n >> 8) as u8);
+            self.out.push(n as u8);
+        } else if n <= u64::from(u32::MAX) {
+            self.out.push(0x80);
+            self.out.extend_from_slice(&(n as u32).to_be_bytes());
+        } else {
+            self.out.push(0x81);
+            self.out.extend_from_slice(&n.to_be_bytes());
+        }
+    }
+
+    /// Redis's `rdbSaveRawString`: an integer encoding for short canonical integers that fit
+    /// 32 bits, LZF for strings over 20 bytes when it saves at least 4 bytes, else raw.
+    fn string(&mut self, s: &[u8]) {
+        if s.len() <= 11 {
+            if let Some(n) = rediscover::resp::parse_integer(s) {
+                if self.int(n) {
+                    return;
+                }
+            }
+        }
+        if let (true, Some(lzf)) = (s.len() > 20, self.lzf.as_mut()) {
+            if let Some(packed) = lzf.compress(s, s.len() - 4) {
+                self.out.push(0xC3);
+                self.len(packed.len() as u64);
+                self.len(s.len() as u64);
+                self.out.extend_from_slice(&packed);
+                return;
+            }
+        }
+        self.len(s.len() as u64);
+        self.out.extend_from_slice(s);
+    }
+
+    /// Redis's `rdbEncodeInteger`: false when `n` needs more than 32 bits.
+    fn int(&mut self, n: i64) -> bool {
+        if let Ok(v) = i8::try_from(n) {
+            self.out.push(0xC0);
+            self.out.extend_from_slice(&v.to_le_bytes());
+        } else if let Ok(v) = i16::try_from(n) {
+            self.out.push(0xC1);
+            self.out.extend_from_slice(&v.to_le_bytes());
+        } else if let Ok(v) = i32::try_from(n) {
+            self.out.push(0xC2);
+            self.out.extend_from_slice(&v.to_le_bytes());
+        } else {
+            return false;
+        }
+        true
+    }
+}
+
+fn value_type(value: &Value) -> u8 {
+    match value {
+        Value::Str(_) => op::STRING,
+        Value::List(_) => op::LIST,
+        Value::Set(_) => op::SET,
+        Value::Hash(_) => op::HASH,
+        Value::ZSet(_) => op::ZSET_2,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(s: &[u8]) -> Vec<u8> {
+        let mut w = Writer::new(true);
+        w.string(s);
+        w.out
+    }
+
+    #[test]
+    fn strings_like_redis() {
+        assert_eq!(encoded(b"0"), [0xC0, 0]);
+        assert_eq!(encoded(b"-128"), [0xC0, 0x80]);
+        assert_eq!(encoded(b"300"), [0xC1, 0x2C, 0x01]);
+        assert_eq!(encoded(b"-2147483648"), [0xC2, 0, 0, 0, 0x80]);
+        // Not canonical or too wide for 32 bits: written as text.
+        assert_eq!(encoded(b"01"), [2, b'0', b'1']);
+        assert_eq!(encoded(b"2147483648"), b"\x0a2147483648");
+        assert_eq!(encoded(b""), [0]);
+        let long = vec![b'a'; 100];
+        let e = encoded(&long);
+        assert_eq!(e[0], 0xC3);
+        assert!(e.len() < 20);
+        // Incompressible long strings stay raw.
+        let noise: Vec<u8> = (0..64u8).map(|i| i.wrapping_mul(97) ^ 0x5a).collect();
+        let e = encoded(&noise);
+        assert_eq!(e[..2], [0x40, 64]);
+        assert_eq!(e[2..], noise[..]);
+    }
+
+    #[test]
+    fn lengths_like_redis() {
+        let enc = |n: u64| {
+            let mut w = Writer::new(true);
+            w.len(n);
+            w.out
+        };
+        assert_eq!(enc(63), [63]);
+        assert_eq!(enc(64), [0x40, 64]);
+        assert_eq!(enc(16383), [0x7f, 0xff]);
+        assert_eq!(enc(16384), [0x80, 0, 0, 0x40, 0]);
+        assert_eq!(enc(1 << 32), [0x81, 0, 0, 0, 1, 0, 0, 0, 0]);
+    }
+}

@@ -1,0 +1,594 @@
+//! RDB persistence: SAVE/BGSAVE/DEBUG RELOAD, round trips of every type, files written by a
+//! real Redis 7.0.15 (fixtures/, made by fixtures/make-fixtures.sh), corrupt input, loading at
+//! startup, and (when REDISCOVER_REAL_REDIS_SERVER names a redis-server binary) interop both
+//! ways plus `redis-check-rdb` on our files.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use bytes::{Bytes, BytesMut};
+use common::{RawConn, TestServer};
+use rediscover::resp::{encode_command, Frame};
+use rediscover_testserver::config::Config;
+use rediscover_testserver::keyspace::{Db, Value};
+use rediscover_testserver::rdb::{self, LoadOptions, RdbError, SaveMeta};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+
+// ---- helpers ----
+
+/// A scratch directory removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "rediscover-rdb-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    fn str(&self) -> &str {
+        self.0.to_str().expect("utf-8 temp path")
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// An in-process server saving to `dir/dump.rdb`, with DEBUG enabled.
+async fn server(dir: &TempDir) -> TestServer {
+    let config = Config {
+        dir: dir.str().to_string(),
+        enable_debug_command: "yes".into(),
+        ..Config::default()
+    };
+    TestServer::builder()
+        .config(config)
+        .start()
+        .await
+        .expect("start")
+}
+
+/// Sends a binary-safe command and returns its reply as a frame.
+async fn call(conn: &mut RawConn, argv: &[&[u8]]) -> Frame {
+    let mut out = BytesMut::new();
+    encode_command(&mut out, argv);
+    conn.send_raw(&out).await;
+    conn.read_frame().await
+}
+
+async fn ok(conn: &mut RawConn, argv: &[&[u8]]) {
+    let reply = call(conn, argv).await;
+    assert!(
+        !matches!(reply, Frame::Error(_)),
+        "{:?} -> {reply:?}",
+        argv.iter()
+            .map(|a| String::from_utf8_lossy(a))
+            .collect::<Vec<_>>()
+    );
+}
+
+fn bulks(frame: Frame) -> Vec<Bytes> {
+    match frame {
+        Frame::Array(items) => items
+            .into_iter()
+            .map(|f| match f {
+                Frame::Bulk(b) => b,
+                other => panic!("not a bulk: {other:?}"),
+            })
+            .collect(),
+        other => panic!("not an array: {other:?}"),
+    }
+}
+
+/// Every key of every database as a line: db, key, type, PEXPIRETIME, encoding, contents
+/// (sets and hashes sorted). Uses only plain commands, so it runs against any Redis.
+async fn dump(conn: &mut RawConn) -> Vec<String> {
+    let mut lines = Vec::new();
+    for db in 0..16 {
+        ok(conn, &[b"SELECT", db.to_string().as_bytes()]).await;
+        let mut keys = bulks(call(conn, &[b"KEYS", b"*"]).await);
+        keys.sort();
+        for key in keys {
+            let k = &key[..];
+            let kind = match call(conn, &[b"TYPE", k]).await {
+                Frame::Simple(s) => String::from_utf8_lossy(&s).into_owned(),
+                other => panic!("TYPE: {other:?}"),
+            };
+            let at = call(conn, &[b"PEXPIRETIME", k]).await;
+            let enc = call(conn, &[b"OBJECT", b"ENCODING", k]).await;
+            let contents = match kind.as_str() {
+                "string" => vec![match call(conn, &[b"GET", k]).await {
+                    Frame::Bulk(b) => b,
+                    other => panic!("GET: {other:?}"),
+                }],
+                "list" => bulks(call(conn, &[b"LRANGE", k, b"0", b"-1"]).await),
+                "set" => {
+                    let mut m = bulks(call(conn, &[b"SMEMBERS", k]).await);
+                    m.sort();
+                    m
+                }
+                "hash" => {
+                    let flat = bulks(call(conn, &[b"HGETALL", k]).await);
+                    let mut pairs: Vec<Bytes> = flat
+                        .chunks(2)
+                        .map(|p| Bytes::from([&p[0][..], b"=", &p[1][..]].concat()))
+                        .collect();
+                    pairs.sort();
+                    pairs
+                }
+                "zset" => bulks(call(conn, &[b"ZRANGE", k, b"0", b"-1", b"WITHSCORES"]).await),
+                other => panic!("unexpected type {other}"),
+            };
+            lines.push(format!("{db} {key:?} {kind} {at:?} {enc:?} {contents:?}"));
+        }
+    }
+    ok(conn, &[b"SELECT", b"0"]).await;
+    lines
+}
+
+/// A dataset with every type in its small and large encodings, TTLs, binary data and several
+/// databases.
+async fn populate(conn: &mut RawConn) {
+    ok(conn, &[b"SET", b"str:small", b"hello"]).await;
+    ok(conn, &[b"SET", b"str:int", b"12345"]).await;
+    ok(conn, &[b"SET", b"str:i8", b"-100"]).await;
+    ok(conn, &[b"SET", b"str:i32", b"-2147483648"]).await;
+    ok(conn, &[b"SET", b"str:bigint", b"9223372036854775807"]).await;
+    ok(conn, &[b"SET", b"str:notint", b"0123"]).await;
+    ok(conn, &[b"SET", b"str:empty", b""]).await;
+    ok(conn, &[b"SET", b"str:long", "abc".repeat(200).as_bytes()]).await;
+    let noise: Vec<u8> = (0..300u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    ok(conn, &[b"SET", b"str:noise", &noise]).await;
+    ok(conn, &[b"SET", b"bin:\x00\xff\r\n", b"v\x00\x01\xfe"]).await;
+    ok(
+        conn,
+        &[b"RPUSH", b"list:small", b"a", b"1", b"-300", b"70000", b""],
+    )
+    .await;
+    let items: Vec<Vec<u8>> = (0..1000)
+        .map(|i| format!("element-{i}").into_bytes())
+        .collect();
+    let mut argv: Vec<&[u8]> = vec![b"RPUSH", b"list:big"];
+    argv.extend(items.iter().map(|i| &i[..]));
+    ok(conn, &argv).await;
+    ok(conn, &[b"RPUSH", b"list:big", &vec![b'z'; 10_000]]).await;
+    ok(
+        conn,
+        &[b"SADD", b"set:ints", b"3", b"-1", b"9223372036854775807"],
+    )
+    .await;
+    ok(conn, &[b"SADD", b"set:strs", b"a", b"b", b"\x00"]).await;
+    let members: Vec<Vec<u8>> = (0..600).map(|i| i.to_string().into_bytes()).collect();
+    let mut argv: Vec<&[u8]> = vec![b"SADD", b"set:big"];
+    argv.extend(members.iter().map(|m| &m[..]));
+    ok(conn, &argv).await;
+    ok(
+        conn,
+        &[b"HSET", b"hash:small", b"z", b"1", b"a", b"2", b"m", b""],
+    )
+    .await;
+    let fields: Vec<Vec<u8>> = (0..600).map(|i| format!("f{i}").into_bytes()).collect();
+    let mut argv: Vec<&[u8]> = vec![b"HSET", b"hash:big"];
+    for f in &fields {
+        argv.push(f);
+        argv.push(b"value");
+    }
+    ok(conn, &argv).await;
+    ok(conn, &[b"HSET", b"hash:long", b"f", &[b'y'; 100]]).await;
+    ok(
+        conn,
+        &[
+            b"ZADD",
+            b"zset:small",
+            b"1",
+            b"a",
+            b"0.1",
+            b"b",
+            b"-inf",
+            b"c",
+            b"inf",
+            b"d",
+            b"-0",
+            b"e",
+            b"1e300",
+            b"f",
+        ],
+    )
+    .await;
+    let mut argv: Vec<Vec<u8>> = vec![b"ZADD".to_vec(), b"zset:big".to_vec()];
+    for i in 0..200 {
+        argv.push(format!("{}", f64::from(i) / 3.0).into_bytes());
+        argv.push(format!("m{i}").into_bytes());
+    }
+    let argv: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
+    ok(conn, &argv).await;
+    ok(conn, &[b"ZADD", b"zset:negzero", b"-0", b"x"]).await;
+    ok(conn, &[b"SET", b"exp:str", b"v", b"PXAT", b"4102444800123"]).await;
+    ok(conn, &[b"RPUSH", b"exp:list", b"x"]).await;
+    ok(conn, &[b"PEXPIREAT", b"exp:list", b"4102444800999"]).await;
+    ok(conn, &[b"SELECT", b"3"]).await;
+    ok(conn, &[b"SET", b"db3", b"three"]).await;
+    ok(conn, &[b"SELECT", b"15"]).await;
+    ok(conn, &[b"HSET", b"db15", b"f", b"v"]).await;
+    ok(conn, &[b"SELECT", b"0"]).await;
+}
+
+fn info_field(info: &Frame, name: &str) -> String {
+    let text = match info {
+        Frame::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+        other => panic!("INFO: {other:?}"),
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in INFO"))
+        .to_string()
+}
+
+fn copy_fixture(name: &str, dir: &TempDir) {
+    std::fs::copy(Path::new(FIXTURES).join(name), dir.file("dump.rdb")).expect("copy fixture");
+}
+
+// ---- golden values ----
+
+#[test]
+fn crc64_jones_check_value() {
+    assert_eq!(rdb::crc64(b"123456789"), 0xe9c6_d914_c4b8_d9ca);
+    assert_eq!(rdb::crc64(b""), 0);
+}
+
+#[test]
+fn header_and_aux_fields_are_what_redis_writes() {
+    let dbs: Vec<Db> = (0..16).map(|_| Db::default()).collect();
+    let meta = SaveMeta {
+        now_ms: 1_700_000_000_123,
+        used_mem: 1_000_000,
+        ..SaveMeta::default()
+    };
+    let data = rdb::write(&dbs, &meta);
+    let mut expected = b"REDIS0009".to_vec();
+    expected.extend_from_slice(b"\xfa\x09redis-ver\x067.0.15");
+    expected.extend_from_slice(b"\xfa\x0aredis-bits\xc0\x40");
+    // 1700000000 and 1000000 fit 32 bits: integer-encoded, little-endian.
+    expected.extend_from_slice(b"\xfa\x05ctime\xc2\x00\xf1\x53\x65");
+    expected.extend_from_slice(b"\xfa\x08used-mem\xc2\x40\x42\x0f\x00");
+    expected.extend_from_slice(b"\xfa\x08aof-base\xc0\x00");
+    expected.push(0xff);
+    assert_eq!(&data[..data.len() - 8], &expected[..]);
+    assert_eq!(
+        u64::from_le_bytes(data[data.len() - 8..].try_into().unwrap()),
+        rdb::crc64(&expected)
+    );
+    let snap = rdb::load(&data, &LoadOptions::default()).unwrap();
+    assert_eq!(snap.version, 9);
+    assert_eq!(snap.aux("redis-ver").unwrap(), "7.0.15");
+    assert_eq!(snap.aux("ctime").unwrap(), "1700000000");
+}
+
+#[tokio::test]
+async fn rdbcompression_and_rdbchecksum_are_honoured() {
+    let dir = TempDir::new("switches");
+    let srv = server(&dir).await;
+    let mut c = RawConn::connect(srv.addr()).await;
+    let long = "abc".repeat(100);
+    assert_reply!(c, ["SET", "k", &long], b"+OK\r\n");
+    assert_reply!(c, ["SAVE"], b"+OK\r\n");
+    let packed = std::fs::read(dir.file("dump.rdb")).unwrap();
+    assert!(!packed.windows(long.len()).any(|w| w == long.as_bytes()));
+    assert_reply!(c, ["CONFIG", "SET", "rdbcompression", "no"], b"+OK\r\n");
+    assert_reply!(c, ["SAVE"], b"+OK\r\n");
+    let plain = std::fs::read(dir.file("dump.rdb")).unwrap();
+    assert!(plain.windows(long.len()).any(|w| w == long.as_bytes()));
+    srv.shutdown().await;
+
+    let dbs: Vec<Db> = (0..16).map(|_| Db::default()).collect();
+    let meta = SaveMeta {
+        checksum: false,
+        ..SaveMeta::default()
+    };
+    let data = rdb::write(&dbs, &meta);
+    assert_eq!(data[data.len() - 8..], [0; 8]);
+    assert!(rdb::load(&data, &LoadOptions::default()).is_ok());
+}
+
+// ---- files written by a real Redis 7.0.15 ----
+
+#[test]
+fn loads_redis_7_fixture_at_library_level() {
+    let data = std::fs::read(Path::new(FIXTURES).join("types.rdb")).unwrap();
+    let snap = rdb::load(&data, &LoadOptions::default()).unwrap();
+    assert_eq!(snap.version, 10);
+    assert_eq!(snap.aux("redis-ver").unwrap(), "7.0.15");
+    assert_eq!(snap.keys_loaded, 23);
+    assert_eq!(snap.dbs[0].len(), 21);
+    assert_eq!(snap.dbs[1].len(), 1);
+    assert_eq!(snap.dbs[15].len(), 1);
+    assert_eq!(snap.dbs[0].expire_at(b"exp:far"), Some(4_102_444_800_000));
+    match snap.dbs[0].peek(b"list:plain") {
+        Some(Value::List(l)) => {
+            assert_eq!(l.len(), 3);
+            assert_eq!(l.items[1].len(), 10_000);
+        }
+        other => panic!("{other:?}"),
+    }
+    for name in ["lru.rdb", "lfu.rdb"] {
+        let data = std::fs::read(Path::new(FIXTURES).join(name)).unwrap();
+        let snap = rdb::load(&data, &LoadOptions::default()).unwrap();
+        assert_eq!(snap.dbs[0].len(), 2, "{name}");
+    }
+}
+
+#[tokio::test]
+async fn loads_redis_7_fixture_with_redis_encodings() {
+    let dir = TempDir::new("fixture");
+    copy_fixture("types.rdb", &dir);
+    let srv = server(&dir).await;
+    let mut c = RawConn::connect(srv.addr()).await;
+    assert_reply!(c, ["DEBUG", "RELOAD", "NOSAVE"], b"+OK\r\n");
+    assert_reply!(c, ["DBSIZE"], b":21\r\n");
+    assert_reply!(c, ["GET", "str:small"], b"$5\r\nhello\r\n");
+    assert_reply!(c, ["GET", "str:bigint"], b"$14\r\n12345678901234\r\n");
+    assert_reply!(c, ["GET", "str:neg"], b"$2\r\n-7\r\n");
+    assert_reply!(c, ["STRLEN", "str:long"], b":300\r\n");
+    assert_reply!(c, ["GETRANGE", "str:long", "-3", "-1"], b"$3\r\nabc\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "list:small", "0", "-1"],
+        b"*7\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\n1\r\n$1\r\n2\r\n$4\r\n-300\r\n$5\r\n70000\r\n$20\r\n-9223372036854775808\r\n"
+    );
+    assert_reply!(c, ["LLEN", "list:big"], b":2000\r\n");
+    assert_reply!(c, ["LINDEX", "list:big", "1999"], b"$9\r\nitem-1999\r\n");
+    assert_reply!(c, ["LINDEX", "list:plain", "2"], b"$4\r\ntail\r\n");
+    assert_reply!(
+        c,
+        ["SMEMBERS", "set:ints"],
+        b"*6\r\n$2\r\n-5\r\n$1\r\n1\r\n$1\r\n2\r\n$1\r\n3\r\n$6\r\n100000\r\n$19\r\n9223372036854775807\r\n"
+    );
+    assert_reply!(c, ["SCARD", "set:big"], b":600\r\n");
+    assert_reply!(
+        c,
+        ["HGETALL", "hash:small"],
+        b"*4\r\n$2\r\nf1\r\n$2\r\nv1\r\n$2\r\nf2\r\n$1\r\n2\r\n"
+    );
+    assert_reply!(c, ["HGET", "hash:big", "f599"], b"$3\r\n599\r\n");
+    assert_reply!(
+        c,
+        ["ZRANGE", "zset:small", "0", "-1", "WITHSCORES"],
+        b"*8\r\n$1\r\nc\r\n$4\r\n-inf\r\n$1\r\nd\r\n$1\r\n0\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\nb\r\n$3\r\n2.5\r\n"
+    );
+    assert_reply!(c, ["ZSCORE", "zset:big", "m-199"], b"$5\r\n199.5\r\n");
+    assert_reply!(c, ["PEXPIRETIME", "exp:far"], b":4102444800000\r\n");
+    assert_reply!(c, ["PEXPIRETIME", "exp:list"], b":4102444800123\r\n");
+    assert_reply!(c, ["PEXPIRETIME", "str:small"], b":-1\r\n");
+    let bin = call(&mut c, &[b"GET", b"bin:\x00\xff\r\n"]).await;
+    assert_eq!(bin, Frame::Bulk(Bytes::from_static(b"v\x00\x01\x02")));
+    // The encodings real Redis 7.0.15 reports after loading this file.
+    for (key, enc) in [
+        ("str:int", "int"),
+        ("str:small", "embstr"),
+        ("str:empty", "embstr"),
+        ("str:long", "raw"),
+        ("list:plain", "quicklist"),
+        ("set:ints", "intset"),
+        ("set:strs", "hashtable"),
+        ("set:big", "hashtable"),
+        ("hash:small", "listpack"),
+        ("hash:big", "hashtable"),
+        ("hash:longval", "hashtable"),
+        ("zset:small", "listpack"),
+        ("zset:big", "skiplist"),
+    ] {
+        let want = format!("${}\r\n{enc}\r\n", enc.len());
+        assert_reply!(c, ["OBJECT", "ENCODING", key], want.as_bytes());
+    }
+    assert_reply!(c, ["SELECT", "1"], b"+OK\r\n");
+    assert_reply!(c, ["GET", "db1:key"], b"$9\r\nin db one\r\n");
+    assert_reply!(c, ["SELECT", "15"], b"+OK\r\n");
+    assert_reply!(
+        c,
+        ["LRANGE", "db15:list", "0", "-1"],
+        b"*3\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n"
+    );
+    srv.shutdown().await;
+}
+
+// ---- round trips ----
+
+#[tokio::test]
+async fn round_trip_every_type_through_save_and_reload() {
+    let dir = TempDir::new("roundtrip");
+    let srv = server(&dir).await;
+    let mut c = RawConn::connect(srv.addr()).await;
+    populate(&mut c).await;
+    let before = dump(&mut c).await;
+    assert_eq!(before.len(), 25, "{before:#?}");
+    assert_reply!(c, ["SAVE"], b"+OK\r\n");
+    // Changes after the save are undone by reloading the file.
+    assert_reply!(c, ["DEL", "str:small"], b":1\r\n");
+    assert_reply!(c, ["SET", "later", "x"], b"+OK\r\n");
+    assert_reply!(c, ["DEBUG", "RELOAD", "NOSAVE"], b"+OK\r\n");
+    assert_eq!(dump(&mut c).await, before);
+    // DEBUG RELOAD saves first, then loads: nothing changes.
+    assert_reply!(c, ["DEBUG", "RELOAD"], b"+OK\r\n");
+    assert_eq!(dump(&mut c).await, before);
+    srv.shutdown().await;
+
+    // A fresh server reading the same file sees the same data.
+    let srv = server(&dir).await;
+    let mut c = RawConn::connect(srv.addr()).await;
+    assert_reply!(c, ["DBSIZE"], b":0\r\n");
+    assert_reply!(c, ["DEBUG", "RELOAD", "NOSAVE"], b"+OK\r\n");
+    assert_eq!(dump(&mut c).await, before);
+    srv.shutdown().await;
+}
+
+#[test]
+fn expired_keys_are_not_saved_and_not_loaded() {
+    let mut db = Db::default();
+    for (key, at) in [("gone", 1_000), ("kept", 5_000), ("stale", 3_000)] {
+        db.set(Bytes::from(key), Value::from_bytes(Bytes::from("v")));
+        db.set_expire(key.as_bytes(), at);
+    }
+    let mut dbs = vec![db];
+    dbs.extend((0..15).map(|_| Db::default()));
+    let meta = SaveMeta {
+        now_ms: 2_000,
+        ..SaveMeta::default()
+    };
+    let data = rdb::write(&dbs, &meta);
+    let keep_all = rdb::load(&data, &LoadOptions::default()).unwrap();
+    assert_eq!(keep_all.dbs[0].len(), 2);
+    assert!(keep_all.dbs[0].peek(b"gone").is_none());
+    // A master drops keys that expired before the load.
+    let options = LoadOptions {
+        drop_expired_before: Some(4_000),
+        ..LoadOptions::default()
+    };
+    let master = rdb::load(&data, &options).unwrap();
+    assert_eq!(master.dbs[0].len(), 1);
+    assert_eq!(master.keys_expired, 1);
+    assert_eq!(master.dbs[0].expire_at(b"kept"), Some(5_000));
+}
+
+// ---- commands ----
+
+#[tokio::test]
+async fn save_bgsave_and_info_like_redis() {
+    let dir = TempDir::new("commands");
+    let srv = server(&dir).await;
+    let mut c = RawConn::connect(srv.addr()).await;
+    assert_reply!(c, ["SET", "a", "1"], b"+OK\r\n");
+    let info = c.frame(&["INFO", "persistence"]).await;
+    assert_eq!(info_field(&info, "rdb_changes_since_last_save"), "1");
+    assert_eq!(info_field(&info, "rdb_saves"), "0");
+    assert_eq!(info_field(&info, "rdb_last_bgsave_time_sec"), "-1");
+    assert_reply!(c, ["SAVE"], b"+OK\r\n");
+    assert!(dir.file("dump.rdb").exists());
+    let info = c.frame(&["INFO", "persistence"]).await;
+    assert_eq!(info_field(&info, "rdb_changes_since_last_save"), "0");
+    assert_eq!(info_field(&info, "rdb_saves"), "1");
+    let lastsave = match c.frame(&["LASTSAVE"]).await {
+        Frame::Integer(n) => n,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        info_field(&info, "rdb_last_save_time"),
+        lastsave.to_string()
+    );
+    assert_reply!(c, ["BGSAVE"], b"+Background saving started\r\n");
+    assert_reply!(c, ["BGSAVE", "SCHEDULE"], b"+Background saving started\r\n");
+    assert_reply!(c, ["BGSAVE", "x"], b"-ERR syntax error\r\n");
+    assert_reply!(c, ["BGSAVE", "SCHEDULE", "x"], b"-ERR syntax error\r\n");
+    assert_reply!(c, ["MULTI"], b"+OK\r\n");
+    assert_reply!(c, ["BGSAVE"], b"+QUEUED\r\n");
+    assert_reply!(c, ["EXEC"], b"*1\r\n+Background saving scheduled\r\n");
+    assert_reply!(c, ["MULTI"], b"+OK\r\n");
+    assert_reply!(
+        c,
+        ["SAVE"],
+        b"-ERR Command not allowed inside a transaction\r\n"
+    );
+    assert_reply!(c, ["DISCARD"], b"+OK\r\n");
+    let info = c.frame(&["INFO", "persistence"]).await;
+    assert_eq!(info_field(&info, "rdb_saves"), "4");
+    assert_eq!(info_field(&info, "rdb_last_bgsave_status"), "ok");
+    assert_eq!(info_field(&info, "rdb_last_bgsave_time_sec"), "0");
+    assert_reply!(
+        c,
+        ["DEBUG", "RELOAD", "foo"],
+        b"-ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.\r\n"
+    );
+    // DEBUG RELOAD does not count as a save in rdb_saves.
+    assert_reply!(c, ["DEBUG", "RELOAD"], b"+OK\r\n");
+    let info = c.frame(&["INFO", "persistence"]).await;
+    assert_eq!(info_field(&info, "rdb_saves"), "4");
+    srv.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_save_writes_the_rdb() {
+    let dir = TempDir::new("shutdown");
+    let srv = server(&dir).await;
+    let mut c = RawConn::connect(srv.addr()).await;
+    assert_reply!(c, ["SET", "a", "1"], b"+OK\r\n");
+    c.send(&["SHUTDOWN", "SAVE"]).await;
+    assert!(c.is_closed().await);
+    let snap = rdb::load_file(&dir.file("dump.rdb"), &LoadOptions::default()).unwrap();
+    assert_eq!(snap.dbs[0].len(), 1);
+    srv.shutdown().await;
+}
+
+#[tokio::test]
+async fn failed_saves_report_like_redis() {
+    let dir = TempDir::new("failing");
+    // The target name is a directory: the final rename fails.
+    std::fs::create_dir(dir.file("dump.rdb")).unwrap();
+    let srv = server(&dir).await;
+    let mut c = RawConn::connect(srv.addr()).await;
+    assert_reply!(c, ["SET", "a", "1"], b"+OK\r\n");
+    assert_reply!(c, ["SAVE"], b"-ERR\r\n");
+    assert_reply!(c, ["BGSAVE"], b"+Background saving started\r\n");
+    let info = c.frame(&["INFO", "persistence"]).await;
+    assert_eq!(info_field(&info, "rdb_last_bgsave_status"), "err");
+    assert_eq!(info_field(&info, "rdb_changes_since_last_save"), "1");
+    assert_eq!(info_field(&info, "rdb_saves"), "2");
+    assert_reply!(c, ["DEBUG", "RELOAD"], b"-ERR\r\n");
+    assert_reply!(c, ["DBSIZE"], b":1\r\n");
+    // No temporary file is left behind.
+    let names: Vec<_> = std::fs::read_dir(&dir.0).unwrap().collect();
+    assert_eq!(names.len(), 1);
+    srv.shutdown().await;
+}
+
+#[tokio::test]
+async fn debug_reload_noflush_and_merge() {
+    let dir = TempDir::new("merge");
+    let srv = server(&dir).await;
+    let mut c = RawConn::connect(srv.addr()).await;
+    assert_reply!(c, ["SET", "a", "from-file"], b"+OK\r\n");
+    assert_reply!(c, ["SAVE"], b"+OK\r\n");
+    assert_reply!(c, ["SET", "a", "in-memory"], b"+OK\r\n");
+    assert_reply!(c, ["SET", "b", "only-in-memory"], b"+OK\r\n");
+    // Without MERGE a key on both sides is an error (Redis would crash); nothing changes.
+    assert_reply!(
+        c,
+        ["DEBUG", "RELOAD", "NOSAVE", "NOFLUSH"],
+        b"-ERR Error trying to load the RDB dump\r\n"
+    );
+    assert_reply!(c, ["GET", "a"], b"$9\r\nin-memory\r\n");
+    assert_reply!(
+        c,
+        ["DEBUG", "RELOAD", "NOSAVE", "NOFLUSH", "MERGE"],
+        b"+OK\r\n"
+    );
+    assert_reply!(c, ["GET", "a"], b"$9\r\nfrom-file\r\n");
+    assert_reply!(c, ["GET", "b"], b"$14\r\nonly-in-memory\r\n");
+    srv.shutdown().await;
+}
+
+// The test crate's root is this file, so submodule paths are spelled out.
+#[path = "rdb/corrupt.rs"]
+mod corrupt;
+#[path = "rdb/legacy.rs"]
+mod legacy;
+#[path = "rdb/processes.rs"]
+mod processes;
+#[path = "rdb/prop.rs"]
+mod prop;
