@@ -92,7 +92,13 @@ struct RealRedis {
 }
 
 impl RealRedis {
-    async fn start(binary: &str, port: u16, dir: &TempDir, file: &str) -> RealRedis {
+    /// Starts a real redis-server on a free port (asked of the OS, then handed over: a real
+    /// redis-server cannot report a port it picked itself).
+    async fn start(binary: &str, dir: &TempDir, file: &str) -> RealRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
         let child = Command::new(binary)
             .args([
                 "--port",
@@ -167,7 +173,7 @@ async fn real_redis_loads_our_rdb() {
         "{report}"
     );
 
-    let real = RealRedis::start(&binary, 17026, &dir, "x.rdb").await;
+    let real = RealRedis::start(&binary, &dir, "x.rdb").await;
     let mut r = RawConn::connect(real.addr()).await;
     assert_eq!(dump(&mut r).await, ours);
 }
@@ -177,7 +183,7 @@ async fn real_redis_and_we_read_its_rdb_alike() {
     let Some(binary) = real_redis() else { return };
     let dir = TempDir::new("interop-theirs");
     copy_fixture("types.rdb", &dir);
-    let real = RealRedis::start(&binary, 17027, &dir, "dump.rdb").await;
+    let real = RealRedis::start(&binary, &dir, "dump.rdb").await;
     let mut r = RawConn::connect(real.addr()).await;
     let theirs = dump(&mut r).await;
     drop(real);
