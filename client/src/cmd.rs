@@ -1,0 +1,290 @@
+//! Building commands: [`Cmd`] and the [`ToArgs`] conversion for arguments.
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::resp::put_int;
+
+/// One command, encoded as it is built.
+///
+/// Arguments are written straight into one buffer as RESP bulk strings, so a command costs one
+/// allocation however many arguments it has; [`Cmd::encode`] adds the array header.
+///
+/// ```
+/// use rediscover::Cmd;
+///
+/// let cmd = Cmd::new("SET").arg("key").arg(42).arg(["EX", "10"]);
+/// assert_eq!(cmd.arg_count(), 5);
+/// let mut buf = bytes::BytesMut::new();
+/// cmd.encode(&mut buf);
+/// let mut expected = bytes::BytesMut::new();
+/// rediscover::resp::encode_command(&mut expected, &["SET", "key", "42", "EX", "10"]);
+/// assert_eq!(buf, expected);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Cmd {
+    body: BytesMut,
+    argc: usize,
+    /// Where the name's bytes sit in `body`, for tracing and pub/sub checks.
+    name: (usize, usize),
+}
+
+impl Cmd {
+    /// A command with its name as the first argument.
+    pub fn new(name: &str) -> Cmd {
+        let mut cmd = Cmd {
+            body: BytesMut::with_capacity(64),
+            argc: 0,
+            name: (0, 0),
+        };
+        cmd.push_arg(name.as_bytes());
+        let start = cmd.body.len() - name.len() - 2;
+        cmd.name = (start, start + name.len());
+        cmd
+    }
+
+    /// Appends one or more arguments (see [`ToArgs`]).
+    pub fn arg<A: ToArgs>(mut self, arg: A) -> Cmd {
+        arg.write_args(&mut self);
+        self
+    }
+
+    /// Appends arguments in place (for loops).
+    pub fn add<A: ToArgs>(&mut self, arg: A) -> &mut Cmd {
+        arg.write_args(self);
+        self
+    }
+
+    /// Appends one raw argument.
+    pub fn push_arg(&mut self, data: &[u8]) {
+        self.body.reserve(data.len() + 16);
+        self.body.put_u8(b'$');
+        put_int(&mut self.body, data.len() as i64);
+        self.body.put_slice(b"\r\n");
+        self.body.put_slice(data);
+        self.body.put_slice(b"\r\n");
+        self.argc += 1;
+    }
+
+    /// Appends an integer argument without formatting it through a `String`.
+    pub fn push_int(&mut self, v: i64) {
+        let mut tmp = BytesMut::with_capacity(20);
+        put_int(&mut tmp, v);
+        self.push_arg(&tmp);
+    }
+
+    /// Number of arguments, the name included.
+    pub fn arg_count(&self) -> usize {
+        self.argc
+    }
+
+    /// The command name as given.
+    pub fn name(&self) -> &str {
+        std::str::from_utf8(&self.body[self.name.0..self.name.1]).unwrap_or("?")
+    }
+
+    /// Appends the whole command (array header and arguments) to `buf`.
+    pub fn encode(&self, buf: &mut BytesMut) {
+        buf.reserve(self.body.len() + 16);
+        buf.put_u8(b'*');
+        put_int(buf, self.argc as i64);
+        buf.put_slice(b"\r\n");
+        buf.put_slice(&self.body);
+    }
+
+    /// The whole command as one buffer.
+    pub fn to_bytes(&self) -> Bytes {
+        let mut buf = BytesMut::with_capacity(self.body.len() + 16);
+        self.encode(&mut buf);
+        buf.freeze()
+    }
+
+    /// Whether this command puts a connection in subscriber mode (or is only valid there).
+    pub(crate) fn is_pubsub(&self) -> bool {
+        let name = &self.body[self.name.0..self.name.1];
+        [
+            &b"SUBSCRIBE"[..],
+            b"PSUBSCRIBE",
+            b"SSUBSCRIBE",
+            b"UNSUBSCRIBE",
+            b"PUNSUBSCRIBE",
+            b"SUNSUBSCRIBE",
+            b"MONITOR",
+        ]
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(name))
+    }
+}
+
+impl std::fmt::Debug for Cmd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Cmd({} +{} args)", self.name(), self.argc - 1)
+    }
+}
+
+/// Creates a command; shorthand for [`Cmd::new`].
+pub fn cmd(name: &str) -> Cmd {
+    Cmd::new(name)
+}
+
+/// A value that becomes one or more command arguments.
+///
+/// Strings and byte strings are one argument each; integers and floats are written in decimal;
+/// slices, vectors, arrays and tuples expand to their elements, so `&["a", "b"]` is two
+/// arguments and `&[("f", 1)]` (field/value pairs) is two per pair.
+pub trait ToArgs {
+    /// Appends this value's arguments to `cmd`.
+    fn write_args(&self, cmd: &mut Cmd);
+}
+
+impl ToArgs for str {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_arg(self.as_bytes());
+    }
+}
+
+impl ToArgs for String {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_arg(self.as_bytes());
+    }
+}
+
+impl ToArgs for [u8] {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_arg(self);
+    }
+}
+
+impl ToArgs for Vec<u8> {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_arg(self);
+    }
+}
+
+impl<const N: usize> ToArgs for [u8; N] {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_arg(self);
+    }
+}
+
+impl ToArgs for Bytes {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_arg(self);
+    }
+}
+
+macro_rules! int_args {
+    ($($t:ty),*) => {$(
+        impl ToArgs for $t {
+            fn write_args(&self, cmd: &mut Cmd) {
+                cmd.push_int(*self as i64);
+            }
+        }
+    )*};
+}
+int_args!(i8, i16, i32, i64, u16, u32, isize);
+
+impl ToArgs for u64 {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_arg(self.to_string().as_bytes());
+    }
+}
+
+impl ToArgs for usize {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_arg(self.to_string().as_bytes());
+    }
+}
+
+impl ToArgs for f64 {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_arg(crate::resp::format_double(*self).as_bytes());
+    }
+}
+
+impl ToArgs for f32 {
+    fn write_args(&self, cmd: &mut Cmd) {
+        f64::from(*self).write_args(cmd);
+    }
+}
+
+impl<T: ToArgs + ?Sized> ToArgs for &T {
+    fn write_args(&self, cmd: &mut Cmd) {
+        (**self).write_args(cmd);
+    }
+}
+
+impl<T: ToArgs> ToArgs for [T] {
+    fn write_args(&self, cmd: &mut Cmd) {
+        for item in self {
+            item.write_args(cmd);
+        }
+    }
+}
+
+impl<T: ToArgs> ToArgs for Vec<T> {
+    fn write_args(&self, cmd: &mut Cmd) {
+        self.as_slice().write_args(cmd);
+    }
+}
+
+impl<T: ToArgs, const N: usize> ToArgs for [T; N] {
+    fn write_args(&self, cmd: &mut Cmd) {
+        self.as_slice().write_args(cmd);
+    }
+}
+
+impl<T: ToArgs> ToArgs for Option<T> {
+    fn write_args(&self, cmd: &mut Cmd) {
+        if let Some(v) = self {
+            v.write_args(cmd);
+        }
+    }
+}
+
+macro_rules! tuple_args {
+    ($($t:ident $i:tt),+) => {
+        impl<$($t: ToArgs),+> ToArgs for ($($t,)+) {
+            fn write_args(&self, cmd: &mut Cmd) {
+                $(self.$i.write_args(cmd);)+
+            }
+        }
+    };
+}
+tuple_args!(A 0);
+tuple_args!(A 0, B 1);
+tuple_args!(A 0, B 1, C 2);
+tuple_args!(A 0, B 1, C 2, D 3);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(cmd: &Cmd) -> Vec<u8> {
+        cmd.to_bytes().to_vec()
+    }
+
+    #[test]
+    fn matches_shared_encoder() {
+        let c = Cmd::new("HSET")
+            .arg("h")
+            .arg([("f1", 1), ("f2", -2)])
+            .arg(&b"raw"[..])
+            .arg(1.5)
+            .arg(None::<i32>);
+        let mut want = BytesMut::new();
+        crate::resp::encode_command(&mut want, &["HSET", "h", "f1", "1", "f2", "-2", "raw", "1.5"]);
+        assert_eq!(encoded(&c), want.to_vec());
+        assert_eq!(c.name(), "HSET");
+        assert!(Cmd::new("subscribe").is_pubsub());
+        assert!(!Cmd::new("GET").is_pubsub());
+        assert_eq!(format!("{c:?}"), "Cmd(HSET +7 args)");
+    }
+
+    #[test]
+    fn extreme_integers() {
+        let c = Cmd::new("X").arg(i64::MIN).arg(u64::MAX);
+        let mut want = BytesMut::new();
+        crate::resp::encode_command(&mut want, &["X", &i64::MIN.to_string(), &u64::MAX.to_string()]);
+        assert_eq!(encoded(&c), want.to_vec());
+    }
+}

@@ -1,0 +1,120 @@
+//! Helpers shared by the client's integration tests.
+#![allow(dead_code)]
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use rediscover::resp::CommandDecoder;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::mpsc;
+
+/// Polls `cond` until it holds, failing the test after 10 seconds.
+pub async fn wait_until(mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(tokio::time::Instant::now() < deadline, "condition not reached in time");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+pub fn random_u64() -> u64 {
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
+
+/// A port nothing listens on (bound, then released).
+pub async fn unused_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    l.local_addr().unwrap().port()
+}
+
+type Handler = dyn Fn(&[String]) -> Option<Vec<u8>> + Send + Sync;
+
+/// A scripted server: each command gets the handler's bytes, or nothing (`None`) until
+/// [`FakeServer::release`] sends bytes to the latest connection.
+pub struct FakeServer {
+    port: u16,
+    seen: Arc<Mutex<Vec<Vec<String>>>>,
+    latest: Arc<Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeServer {
+    pub async fn start(
+        handler: impl Fn(&[String]) -> Option<Vec<u8>> + Send + Sync + 'static,
+    ) -> FakeServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let latest = Arc::new(Mutex::new(None));
+        let handler: Arc<Handler> = Arc::new(handler);
+        let (s, l) = (seen.clone(), latest.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut sock, _)) = listener.accept().await else { return };
+                let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+                *l.lock().unwrap() = Some(tx);
+                let (seen, handler) = (s.clone(), handler.clone());
+                tokio::spawn(async move {
+                    let mut buf = BytesMut::new();
+                    let mut dec = CommandDecoder::default();
+                    let mut argv: Vec<Bytes> = Vec::new();
+                    loop {
+                        tokio::select! {
+                            n = sock.read_buf(&mut buf) => {
+                                if !matches!(n, Ok(n) if n > 0) { return; }
+                                let mut out = Vec::new();
+                                while let Ok(true) = dec.decode(&mut buf, &mut argv) {
+                                    let cmd: Vec<String> = argv
+                                        .iter()
+                                        .map(|a| String::from_utf8_lossy(a).into_owned())
+                                        .collect();
+                                    seen.lock().unwrap().push(cmd.clone());
+                                    if let Some(reply) = handler(&cmd) {
+                                        out.extend_from_slice(&reply);
+                                    }
+                                }
+                                if sock.write_all(&out).await.is_err() { return; }
+                            }
+                            Some(bytes) = rx.recv() => {
+                                if sock.write_all(&bytes).await.is_err() { return; }
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        FakeServer {
+            port,
+            seen,
+            latest,
+            task,
+        }
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Every command received so far, on any connection.
+    pub fn commands(&self) -> Vec<Vec<String>> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Writes raw bytes to the most recent connection.
+    pub fn release(&self, bytes: &[u8]) {
+        if let Some(tx) = self.latest.lock().unwrap().as_ref() {
+            let _ = tx.send(bytes.to_vec());
+        }
+    }
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
