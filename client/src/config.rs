@@ -349,7 +349,7 @@ mod tests {
         assert_eq!(c.client_name.as_deref(), Some("app"));
         assert_eq!(c.addr(), "[::1]:7000");
         let c: Config = "redis://:secret@h:1".parse().unwrap();
-        assert_eq!((c.username, c.password.as_deref()), (None, Some("secret")));
+        assert_eq!((c.username.as_deref(), c.password.as_deref()), (None, Some("secret")));
         assert!(!format!("{c:?}").contains("secret"));
         for bad in ["http://x", "redis://h:notaport", "redis://h/x", "redis://h?what=1", "redis://[::1"] {
             let e = bad.parse::<Config>().unwrap_err();
