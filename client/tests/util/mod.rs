@@ -189,3 +189,41 @@ impl Drop for Proxy {
         self.cut();
     }
 }
+
+/// The server a test talks to: the in-process test server, or a real Redis when
+/// `REDISCOVER_TEST_URL` is set (differential runs).
+pub struct Target {
+    pub server: Option<rediscover_testserver::TestServer>,
+    pub url: String,
+}
+
+pub async fn target() -> Target {
+    match std::env::var("REDISCOVER_TEST_URL") {
+        Ok(url) => Target { server: None, url },
+        Err(_) => {
+            let server = rediscover_testserver::TestServer::start().await.unwrap();
+            let url = server.url();
+            Target {
+                server: Some(server),
+                url,
+            }
+        }
+    }
+}
+
+impl Target {
+    pub fn config(&self) -> rediscover::Config {
+        rediscover::Config::from_url(&self.url).unwrap()
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        let hostport = self.url.trim_start_matches("redis://");
+        let hostport = hostport.split('/').next().unwrap();
+        hostport.parse().unwrap()
+    }
+}
+
+/// A key (or key prefix) no other test uses, so tests can share a real server.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}:{:x}", random_u64())
+}
