@@ -38,7 +38,11 @@ fn decode_replies(c: &mut Criterion) {
         ("bulk 16KiB", Frame::bulk(vec![b'v'; 16 * 1024])),
         (
             "array of 100 bulks",
-            Frame::Array((0..100).map(|i| Frame::bulk(format!("member:{i}"))).collect()),
+            Frame::Array(
+                (0..100)
+                    .map(|i| Frame::bulk(format!("member:{i}")))
+                    .collect(),
+            ),
         ),
         (
             "map of 50 pairs",

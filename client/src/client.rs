@@ -48,7 +48,8 @@ struct Inner {
 }
 
 struct Current {
-    conn: Option<Connection>,
+    /// Behind an `Arc` so each request pays one reference count, not a handle clone.
+    conn: Option<Arc<Connection>>,
     generation: u64,
 }
 
@@ -74,7 +75,7 @@ impl Client {
             inner: Arc::new(Inner {
                 config,
                 current: RwLock::new(Current {
-                    conn: Some(conn),
+                    conn: Some(Arc::new(conn)),
                     generation: 0,
                 }),
                 reconnect: tokio::sync::Mutex::new(0),
@@ -94,16 +95,16 @@ impl Client {
 
     /// The connection in use right now (it may be closed).
     pub fn connection(&self) -> Option<Connection> {
-        self.read_current().0
+        self.read_current().0.map(|c| (*c).clone())
     }
 
-    fn read_current(&self) -> (Option<Connection>, u64) {
+    fn read_current(&self) -> (Option<Arc<Connection>>, u64) {
         let cur = self.inner.current.read().unwrap_or_else(|p| p.into_inner());
         (cur.conn.clone(), cur.generation)
     }
 
     /// A live connection, reconnecting if the current one is broken.
-    async fn live(&self) -> Result<Connection> {
+    async fn live(&self) -> Result<Arc<Connection>> {
         let (conn, seen) = self.read_current();
         match conn {
             Some(conn) if !conn.is_closed() => Ok(conn),
@@ -111,7 +112,7 @@ impl Client {
         }
     }
 
-    async fn reconnect(&self, seen: u64) -> Result<Connection> {
+    async fn reconnect(&self, seen: u64) -> Result<Arc<Connection>> {
         let mut failures = self.inner.reconnect.lock().await;
         let (conn, generation) = self.read_current();
         if let Some(conn) = conn.filter(|c| !c.is_closed() && generation != seen) {
@@ -123,11 +124,17 @@ impl Client {
             if *failures > 0 {
                 tokio::time::sleep(backoff(config, *failures)).await;
             }
-            let span = tracing::debug_span!("reconnect", addr = %config.addr(), attempt = *failures + 1);
+            let span =
+                tracing::debug_span!("reconnect", addr = %config.addr(), attempt = *failures + 1);
             match Connection::connect(config).instrument(span).await {
                 Ok(conn) => {
+                    let conn = Arc::new(conn);
                     *failures = 0;
-                    let mut cur = self.inner.current.write().unwrap_or_else(|p| p.into_inner());
+                    let mut cur = self
+                        .inner
+                        .current
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner());
                     cur.conn = Some(conn.clone());
                     cur.generation += 1;
                     tracing::debug!(target: "rediscover::client", generation = cur.generation, "reconnected");
@@ -156,7 +163,8 @@ impl Client {
             loop {
                 let conn = self.live().await?;
                 handed_over.store(true, Ordering::Relaxed);
-                match conn.send_until(payload.clone(), shape, deadline).await {
+                // The deadline is enforced once, around the whole attempt, below.
+                match conn.send_until(payload.clone(), shape, None).await {
                     Err(e @ Error::NotSent { .. }) if retries < self.inner.config.retries() => {
                         retries += 1;
                         handed_over.store(false, Ordering::Relaxed);
@@ -185,7 +193,9 @@ fn backoff(config: &Config, failures: u32) -> Duration {
     let exp = min.saturating_mul(1u32 << failures.min(16).saturating_sub(1));
     let capped = exp.min(max);
     let half = capped / 2;
-    let random = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
     let jitter_nanos = if half.as_nanos() == 0 {
         0
     } else {
@@ -198,7 +208,7 @@ pub(crate) fn check(frame: Frame) -> Result<Frame> {
     Frame::from_reply(frame)
 }
 
-pub(crate) fn prepare(cmd: &Cmd) -> Result<Bytes> {
+pub(crate) fn prepare(cmd: Cmd) -> Result<Bytes> {
     if cmd.is_pubsub() {
         return Err(Error::Config(format!(
             "{} needs its own connection: use rediscover::Subscriber",
@@ -206,12 +216,12 @@ pub(crate) fn prepare(cmd: &Cmd) -> Result<Bytes> {
         )));
     }
     tracing::debug!(target: "rediscover::cmd", cmd = cmd.name(), args = cmd.arg_count(), "request");
-    Ok(cmd.to_bytes())
+    Ok(cmd.into_bytes())
 }
 
 impl Execute for Client {
     fn send_command(&self, cmd: Cmd) -> impl std::future::Future<Output = Result<Frame>> + Send {
-        let payload = prepare(&cmd);
+        let payload = prepare(cmd);
         async move {
             match self.call(payload?, Shape::One).await? {
                 Reply::One(frame) => check(frame),
@@ -220,7 +230,10 @@ impl Execute for Client {
         }
     }
 
-    fn send_pipeline(&self, pipeline: &Pipeline) -> impl std::future::Future<Output = Result<Vec<Frame>>> + Send {
+    fn send_pipeline(
+        &self,
+        pipeline: &Pipeline,
+    ) -> impl std::future::Future<Output = Result<Vec<Frame>>> + Send {
         let payload = pipeline.payload();
         let n = pipeline.len();
         async move {
@@ -237,14 +250,15 @@ impl Execute for Client {
 
 impl Execute for Connection {
     fn send_command(&self, cmd: Cmd) -> impl std::future::Future<Output = Result<Frame>> + Send {
-        let payload = prepare(&cmd);
+        let payload = prepare(cmd);
         let deadline = self.deadline();
-        async move {
-            check(self.request_until(payload?, deadline).await?)
-        }
+        async move { check(self.request_until(payload?, deadline).await?) }
     }
 
-    fn send_pipeline(&self, pipeline: &Pipeline) -> impl std::future::Future<Output = Result<Vec<Frame>>> + Send {
+    fn send_pipeline(
+        &self,
+        pipeline: &Pipeline,
+    ) -> impl std::future::Future<Output = Result<Vec<Frame>>> + Send {
         let payload = pipeline.payload();
         let n = pipeline.len();
         let deadline = self.deadline();
@@ -266,7 +280,8 @@ mod tests {
 
     #[test]
     fn backoff_is_capped_and_jittered() {
-        let config = Config::default().backoff(Duration::from_millis(10), Duration::from_millis(100));
+        let config =
+            Config::default().backoff(Duration::from_millis(10), Duration::from_millis(100));
         for failures in 1..40 {
             let d = backoff(&config, failures);
             assert!(d <= Duration::from_millis(100), "{failures}: {d:?}");

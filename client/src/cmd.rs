@@ -1,6 +1,6 @@
 //! Building commands: [`Cmd`] and the [`ToArgs`] conversion for arguments.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::resp::put_int;
 
@@ -22,17 +22,24 @@ use crate::resp::put_int;
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct Cmd {
+    /// `HEADER_ROOM` spare bytes, then the arguments: the array header is written into the
+    /// spare bytes when the command is sent, so sending needs no copy.
     body: BytesMut,
     argc: usize,
     /// Where the name's bytes sit in `body`, for tracing and pub/sub checks.
     name: (usize, usize),
 }
 
+/// Room for `*<argc>\r\n` (argc up to 20 digits).
+const HEADER_ROOM: usize = 24;
+
 impl Cmd {
     /// A command with its name as the first argument.
     pub fn new(name: &str) -> Cmd {
+        let mut body = BytesMut::with_capacity(96 + name.len());
+        body.put_bytes(0, HEADER_ROOM);
         let mut cmd = Cmd {
-            body: BytesMut::with_capacity(64),
+            body,
             argc: 0,
             name: (0, 0),
         };
@@ -84,18 +91,31 @@ impl Cmd {
 
     /// Appends the whole command (array header and arguments) to `buf`.
     pub fn encode(&self, buf: &mut BytesMut) {
-        buf.reserve(self.body.len() + 16);
+        let args = &self.body[HEADER_ROOM..];
+        buf.reserve(args.len() + 16);
         buf.put_u8(b'*');
         put_int(buf, self.argc as i64);
         buf.put_slice(b"\r\n");
-        buf.put_slice(&self.body);
+        buf.put_slice(args);
     }
 
     /// The whole command as one buffer.
     pub fn to_bytes(&self) -> Bytes {
-        let mut buf = BytesMut::with_capacity(self.body.len() + 16);
+        let mut buf = BytesMut::with_capacity(self.body.len());
         self.encode(&mut buf);
         buf.freeze()
+    }
+
+    /// The whole command as one buffer, without copying the arguments.
+    pub fn into_bytes(mut self) -> Bytes {
+        let mut header = BytesMut::with_capacity(HEADER_ROOM);
+        header.put_u8(b'*');
+        put_int(&mut header, self.argc as i64);
+        header.put_slice(b"\r\n");
+        let start = HEADER_ROOM - header.len();
+        self.body[start..HEADER_ROOM].copy_from_slice(&header);
+        self.body.advance(start);
+        self.body.freeze()
     }
 
     /// Whether this command puts a connection in subscriber mode (or is only valid there).
@@ -260,7 +280,9 @@ mod tests {
     use super::*;
 
     fn encoded(cmd: &Cmd) -> Vec<u8> {
-        cmd.to_bytes().to_vec()
+        let copied = cmd.to_bytes().to_vec();
+        assert_eq!(cmd.clone().into_bytes().to_vec(), copied);
+        copied
     }
 
     #[test]
@@ -272,7 +294,10 @@ mod tests {
             .arg(1.5)
             .arg(None::<i32>);
         let mut want = BytesMut::new();
-        crate::resp::encode_command(&mut want, &["HSET", "h", "f1", "1", "f2", "-2", "raw", "1.5"]);
+        crate::resp::encode_command(
+            &mut want,
+            &["HSET", "h", "f1", "1", "f2", "-2", "raw", "1.5"],
+        );
         assert_eq!(encoded(&c), want.to_vec());
         assert_eq!(c.name(), "HSET");
         assert!(Cmd::new("subscribe").is_pubsub());
@@ -284,7 +309,10 @@ mod tests {
     fn extreme_integers() {
         let c = Cmd::new("X").arg(i64::MIN).arg(u64::MAX);
         let mut want = BytesMut::new();
-        crate::resp::encode_command(&mut want, &["X", &i64::MIN.to_string(), &u64::MAX.to_string()]);
+        crate::resp::encode_command(
+            &mut want,
+            &["X", &i64::MIN.to_string(), &u64::MAX.to_string()],
+        );
         assert_eq!(encoded(&c), want.to_vec());
     }
 }

@@ -22,7 +22,8 @@ pub trait Execute: Sync {
 
     /// Sends a pipeline's commands as one unit and returns one reply per command, error replies
     /// included as [`Frame::Error`] (one failing command does not fail the others).
-    fn send_pipeline(&self, pipeline: &Pipeline) -> impl Future<Output = Result<Vec<Frame>>> + Send;
+    fn send_pipeline(&self, pipeline: &Pipeline)
+        -> impl Future<Output = Result<Vec<Frame>>> + Send;
 }
 
 /// Converts the reply of `fut` into `T`.
@@ -98,7 +99,11 @@ pub trait Commands: Execute {
     }
 
     /// `SET key value`.
-    fn set<K: ToArgs, V: ToArgs>(&self, key: K, value: V) -> impl Future<Output = Result<()>> + Send {
+    fn set<K: ToArgs, V: ToArgs>(
+        &self,
+        key: K,
+        value: V,
+    ) -> impl Future<Output = Result<()>> + Send {
         typed(self.send_command(Cmd::new("SET").arg(key).arg(value)))
     }
 
@@ -113,7 +118,11 @@ pub trait Commands: Execute {
     }
 
     /// `SET key value NX`: whether the key was set (it did not exist).
-    fn set_nx<K: ToArgs, V: ToArgs>(&self, key: K, value: V) -> impl Future<Output = Result<bool>> + Send {
+    fn set_nx<K: ToArgs, V: ToArgs>(
+        &self,
+        key: K,
+        value: V,
+    ) -> impl Future<Output = Result<bool>> + Send {
         typed(self.send_command(Cmd::new("SET").arg(key).arg(value).arg("NX")))
     }
 
@@ -158,32 +167,55 @@ pub trait Commands: Execute {
     }
 
     /// `HSET key field value [field value ...]`, from pairs: how many fields were added.
-    fn hset<K: ToArgs, P: ToArgs>(&self, key: K, pairs: P) -> impl Future<Output = Result<i64>> + Send {
+    fn hset<K: ToArgs, P: ToArgs>(
+        &self,
+        key: K,
+        pairs: P,
+    ) -> impl Future<Output = Result<i64>> + Send {
         typed(self.send_command(Cmd::new("HSET").arg(key).arg(pairs)))
     }
 
     /// `HGET key field`.
-    fn hget<K: ToArgs, F: ToArgs>(&self, key: K, field: F) -> impl Future<Output = Result<Option<Bytes>>> + Send {
+    fn hget<K: ToArgs, F: ToArgs>(
+        &self,
+        key: K,
+        field: F,
+    ) -> impl Future<Output = Result<Option<Bytes>>> + Send {
         typed(self.send_command(Cmd::new("HGET").arg(key).arg(field)))
     }
 
     /// `HGETALL key`: every field and value (empty when the key does not exist).
-    fn hgetall<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<HashMap<Bytes, Bytes>>> + Send {
+    fn hgetall<K: ToArgs>(
+        &self,
+        key: K,
+    ) -> impl Future<Output = Result<HashMap<Bytes, Bytes>>> + Send {
         typed(self.send_command(Cmd::new("HGETALL").arg(key)))
     }
 
     /// `HDEL key field [field ...]`: how many fields were removed.
-    fn hdel<K: ToArgs, F: ToArgs>(&self, key: K, fields: F) -> impl Future<Output = Result<i64>> + Send {
+    fn hdel<K: ToArgs, F: ToArgs>(
+        &self,
+        key: K,
+        fields: F,
+    ) -> impl Future<Output = Result<i64>> + Send {
         typed(self.send_command(Cmd::new("HDEL").arg(key).arg(fields)))
     }
 
     /// `LPUSH key value [value ...]`: the new length.
-    fn lpush<K: ToArgs, V: ToArgs>(&self, key: K, values: V) -> impl Future<Output = Result<i64>> + Send {
+    fn lpush<K: ToArgs, V: ToArgs>(
+        &self,
+        key: K,
+        values: V,
+    ) -> impl Future<Output = Result<i64>> + Send {
         typed(self.send_command(Cmd::new("LPUSH").arg(key).arg(values)))
     }
 
     /// `RPUSH key value [value ...]`: the new length.
-    fn rpush<K: ToArgs, V: ToArgs>(&self, key: K, values: V) -> impl Future<Output = Result<i64>> + Send {
+    fn rpush<K: ToArgs, V: ToArgs>(
+        &self,
+        key: K,
+        values: V,
+    ) -> impl Future<Output = Result<i64>> + Send {
         typed(self.send_command(Cmd::new("RPUSH").arg(key).arg(values)))
     }
 
@@ -193,23 +225,40 @@ pub trait Commands: Execute {
     }
 
     /// `LRANGE key start stop` (inclusive, negative indexes count from the end).
-    fn lrange<K: ToArgs>(&self, key: K, start: i64, stop: i64) -> impl Future<Output = Result<Vec<Bytes>>> + Send {
+    fn lrange<K: ToArgs>(
+        &self,
+        key: K,
+        start: i64,
+        stop: i64,
+    ) -> impl Future<Output = Result<Vec<Bytes>>> + Send {
         typed(self.send_command(Cmd::new("LRANGE").arg(key).arg(start).arg(stop)))
     }
 
     /// `BLPOP key [key ...] timeout`: `(key, element)`, or `None` after `timeout` seconds
     /// (`0.0`: wait forever). Use a dedicated connection: it blocks the connection.
-    fn blpop<K: ToArgs>(&self, keys: K, timeout: f64) -> impl Future<Output = Result<Option<(Bytes, Bytes)>>> + Send {
+    fn blpop<K: ToArgs>(
+        &self,
+        keys: K,
+        timeout: f64,
+    ) -> impl Future<Output = Result<Option<(Bytes, Bytes)>>> + Send {
         typed(self.send_command(Cmd::new("BLPOP").arg(keys).arg(timeout)))
     }
 
     /// `SADD key member [member ...]`: how many members were added.
-    fn sadd<K: ToArgs, M: ToArgs>(&self, key: K, members: M) -> impl Future<Output = Result<i64>> + Send {
+    fn sadd<K: ToArgs, M: ToArgs>(
+        &self,
+        key: K,
+        members: M,
+    ) -> impl Future<Output = Result<i64>> + Send {
         typed(self.send_command(Cmd::new("SADD").arg(key).arg(members)))
     }
 
     /// `SREM key member [member ...]`: how many members were removed.
-    fn srem<K: ToArgs, M: ToArgs>(&self, key: K, members: M) -> impl Future<Output = Result<i64>> + Send {
+    fn srem<K: ToArgs, M: ToArgs>(
+        &self,
+        key: K,
+        members: M,
+    ) -> impl Future<Output = Result<i64>> + Send {
         typed(self.send_command(Cmd::new("SREM").arg(key).arg(members)))
     }
 
@@ -219,18 +268,32 @@ pub trait Commands: Execute {
     }
 
     /// `ZADD key score member`: whether the member was added (not just updated).
-    fn zadd<K: ToArgs, M: ToArgs>(&self, key: K, member: M, score: f64) -> impl Future<Output = Result<bool>> + Send {
+    fn zadd<K: ToArgs, M: ToArgs>(
+        &self,
+        key: K,
+        member: M,
+        score: f64,
+    ) -> impl Future<Output = Result<bool>> + Send {
         typed(self.send_command(Cmd::new("ZADD").arg(key).arg(score).arg(member)))
     }
 
     /// `ZADD key score member [score member ...]` from `(score, member)` pairs: how many were
     /// added.
-    fn zadd_multiple<K: ToArgs, P: ToArgs>(&self, key: K, pairs: P) -> impl Future<Output = Result<i64>> + Send {
+    fn zadd_multiple<K: ToArgs, P: ToArgs>(
+        &self,
+        key: K,
+        pairs: P,
+    ) -> impl Future<Output = Result<i64>> + Send {
         typed(self.send_command(Cmd::new("ZADD").arg(key).arg(pairs)))
     }
 
     /// `ZRANGE key start stop`: members by rank.
-    fn zrange<K: ToArgs>(&self, key: K, start: i64, stop: i64) -> impl Future<Output = Result<Vec<Bytes>>> + Send {
+    fn zrange<K: ToArgs>(
+        &self,
+        key: K,
+        start: i64,
+        stop: i64,
+    ) -> impl Future<Output = Result<Vec<Bytes>>> + Send {
         typed(self.send_command(Cmd::new("ZRANGE").arg(key).arg(start).arg(stop)))
     }
 
@@ -241,17 +304,31 @@ pub trait Commands: Execute {
         start: i64,
         stop: i64,
     ) -> impl Future<Output = Result<Vec<(Bytes, f64)>>> + Send {
-        let fut = self.send_command(Cmd::new("ZRANGE").arg(key).arg(start).arg(stop).arg("WITHSCORES"));
+        let fut = self.send_command(
+            Cmd::new("ZRANGE")
+                .arg(key)
+                .arg(start)
+                .arg(stop)
+                .arg("WITHSCORES"),
+        );
         async move { pair_list(fut.await?) }
     }
 
     /// `ZSCORE key member`.
-    fn zscore<K: ToArgs, M: ToArgs>(&self, key: K, member: M) -> impl Future<Output = Result<Option<f64>>> + Send {
+    fn zscore<K: ToArgs, M: ToArgs>(
+        &self,
+        key: K,
+        member: M,
+    ) -> impl Future<Output = Result<Option<f64>>> + Send {
         typed(self.send_command(Cmd::new("ZSCORE").arg(key).arg(member)))
     }
 
     /// `PUBLISH channel message`: how many subscribers received it.
-    fn publish<C: ToArgs, M: ToArgs>(&self, channel: C, message: M) -> impl Future<Output = Result<i64>> + Send {
+    fn publish<C: ToArgs, M: ToArgs>(
+        &self,
+        channel: C,
+        message: M,
+    ) -> impl Future<Output = Result<i64>> + Send {
         typed(self.send_command(Cmd::new("PUBLISH").arg(channel).arg(message)))
     }
 

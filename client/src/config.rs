@@ -337,8 +337,13 @@ mod tests {
     #[test]
     fn urls() {
         let c: Config = "redis://localhost".parse().unwrap();
-        assert_eq!((c.host.as_str(), c.port, c.db, c.tls), ("localhost", 6379, 0, false));
-        let c: Config = "rediss://u%40x:p%3Aw@[::1]:7000/3?protocol=resp2&name=app".parse().unwrap();
+        assert_eq!(
+            (c.host.as_str(), c.port, c.db, c.tls),
+            ("localhost", 6379, 0, false)
+        );
+        let c: Config = "rediss://u%40x:p%3Aw@[::1]:7000/3?protocol=resp2&name=app"
+            .parse()
+            .unwrap();
         assert_eq!(c.host, "::1");
         assert_eq!(c.port, 7000);
         assert_eq!(c.db, 3);
@@ -349,9 +354,18 @@ mod tests {
         assert_eq!(c.client_name.as_deref(), Some("app"));
         assert_eq!(c.addr(), "[::1]:7000");
         let c: Config = "redis://:secret@h:1".parse().unwrap();
-        assert_eq!((c.username.as_deref(), c.password.as_deref()), (None, Some("secret")));
+        assert_eq!(
+            (c.username.as_deref(), c.password.as_deref()),
+            (None, Some("secret"))
+        );
         assert!(!format!("{c:?}").contains("secret"));
-        for bad in ["http://x", "redis://h:notaport", "redis://h/x", "redis://h?what=1", "redis://[::1"] {
+        for bad in [
+            "http://x",
+            "redis://h:notaport",
+            "redis://h/x",
+            "redis://h?what=1",
+            "redis://[::1",
+        ] {
             let e = bad.parse::<Config>().unwrap_err();
             assert_eq!(e.kind(), crate::ErrorKind::Config, "{bad}");
         }

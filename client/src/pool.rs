@@ -39,9 +39,16 @@ impl managed::Manager for Manager {
         }
         let mut check = Pipeline::new();
         check.add(&Cmd::new("UNWATCH")).add(&Cmd::new("PING"));
-        let replies = conn.send_pipeline(&check).await.map_err(RecycleError::Backend)?;
+        let replies = conn
+            .send_pipeline(&check)
+            .await
+            .map_err(RecycleError::Backend)?;
         match replies.as_slice() {
-            [Frame::Simple(ok), Frame::Simple(pong)] if &ok[..] == b"OK" && &pong[..] == b"PONG" => Ok(()),
+            [Frame::Simple(ok), Frame::Simple(pong)]
+                if &ok[..] == b"OK" && &pong[..] == b"PONG" =>
+            {
+                Ok(())
+            }
             other => Err(RecycleError::Message(
                 format!("unexpected health check replies {other:?}").into(),
             )),
@@ -110,7 +117,10 @@ impl Execute for PooledConnection {
         conn.send_command(cmd)
     }
 
-    fn send_pipeline(&self, pipeline: &Pipeline) -> impl std::future::Future<Output = Result<Vec<Frame>>> + Send {
+    fn send_pipeline(
+        &self,
+        pipeline: &Pipeline,
+    ) -> impl std::future::Future<Output = Result<Vec<Frame>>> + Send {
         let conn: &Connection = self;
         conn.send_pipeline(pipeline)
     }

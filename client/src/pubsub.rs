@@ -177,7 +177,11 @@ impl Subscriber {
         if names.is_empty() {
             return Ok(());
         }
-        let set = if pattern { &mut self.patterns } else { &mut self.channels };
+        let set = if pattern {
+            &mut self.patterns
+        } else {
+            &mut self.channels
+        };
         for name in &names {
             if subscribe {
                 set.insert(name.clone());

@@ -66,7 +66,9 @@ fn unwrap_attr(frame: Frame) -> Frame {
 impl FromReply for Frame {
     fn from_reply(frame: Frame) -> Result<Self> {
         match frame {
-            Frame::Error(line) | Frame::BulkError(line) => Err(Error::Server(ServerError::new(line))),
+            Frame::Error(line) | Frame::BulkError(line) => {
+                Err(Error::Server(ServerError::new(line)))
+            }
             other => Ok(other),
         }
     }
@@ -265,7 +267,11 @@ tuple_impl!(6; A, B, C, D, E, F);
 /// of 2-element arrays) into a vector of tuples.
 pub(crate) fn pair_list<K: FromReply, V: FromReply>(frame: Frame) -> Result<Vec<(K, V)>> {
     let items = elements(frame, "a list of pairs")?;
-    if items.iter().all(|f| matches!(f, Frame::Array(v) if v.len() == 2)) && !items.is_empty() {
+    if items
+        .iter()
+        .all(|f| matches!(f, Frame::Array(v) if v.len() == 2))
+        && !items.is_empty()
+    {
         return items.into_iter().map(<(K, V)>::from_reply).collect();
     }
     pairs(Frame::Array(items))?
@@ -283,10 +289,15 @@ mod tests {
     fn scalars() {
         assert_eq!(i64::from_reply(Frame::Integer(5)).unwrap(), 5);
         assert_eq!(i64::from_reply(Frame::bulk("-7")).unwrap(), -7);
-        assert!(i64::from_reply(Frame::bulk("x")).unwrap_err().kind() == crate::ErrorKind::Response);
+        assert!(
+            i64::from_reply(Frame::bulk("x")).unwrap_err().kind() == crate::ErrorKind::Response
+        );
         assert_eq!(f64::from_reply(Frame::bulk("1.5")).unwrap(), 1.5);
         assert_eq!(f64::from_reply(Frame::Double(2.5)).unwrap(), 2.5);
-        assert_eq!(f64::from_reply(Frame::bulk("-inf")).unwrap(), f64::NEG_INFINITY);
+        assert_eq!(
+            f64::from_reply(Frame::bulk("-inf")).unwrap(),
+            f64::NEG_INFINITY
+        );
         assert!(bool::from_reply(Frame::Integer(1)).unwrap());
         assert!(!bool::from_reply(Frame::Boolean(false)).unwrap());
         assert_eq!(String::from_reply(Frame::simple("OK")).unwrap(), "OK");
@@ -299,23 +310,40 @@ mod tests {
     fn errors_stay_server_errors() {
         let e = String::from_reply(Frame::Error(Bytes::from_static(b"WRONGTYPE x"))).unwrap_err();
         assert_eq!(e.code(), Some(ErrorCode::WrongType));
-        let nested = Frame::Array(vec![Frame::Integer(1), Frame::Error(Bytes::from_static(b"ERR y"))]);
-        assert_eq!(Vec::<i64>::from_reply(nested).unwrap_err().code(), Some(ErrorCode::Err));
+        let nested = Frame::Array(vec![
+            Frame::Integer(1),
+            Frame::Error(Bytes::from_static(b"ERR y")),
+        ]);
+        assert_eq!(
+            Vec::<i64>::from_reply(nested).unwrap_err().code(),
+            Some(ErrorCode::Err)
+        );
     }
 
     #[test]
     fn maps_from_both_protocols() {
-        let resp2 = Frame::Array(vec![Frame::bulk("a"), Frame::bulk("1"), Frame::bulk("b"), Frame::bulk("2")]);
+        let resp2 = Frame::Array(vec![
+            Frame::bulk("a"),
+            Frame::bulk("1"),
+            Frame::bulk("b"),
+            Frame::bulk("2"),
+        ]);
         let resp3 = Frame::Map(vec![
             (Frame::bulk("a"), Frame::bulk("1")),
             (Frame::bulk("b"), Frame::bulk("2")),
         ]);
         let want: HashMap<String, i64> = [("a".into(), 1), ("b".into(), 2)].into();
-        assert_eq!(HashMap::<String, i64>::from_reply(resp2.clone()).unwrap(), want);
+        assert_eq!(
+            HashMap::<String, i64>::from_reply(resp2.clone()).unwrap(),
+            want
+        );
         assert_eq!(HashMap::<String, i64>::from_reply(resp3).unwrap(), want);
         let pl: Vec<(String, f64)> = pair_list(resp2).unwrap();
         assert_eq!(pl, vec![("a".into(), 1.0), ("b".into(), 2.0)]);
-        let nested = Frame::Array(vec![Frame::Array(vec![Frame::bulk("m"), Frame::Double(1.5)])]);
+        let nested = Frame::Array(vec![Frame::Array(vec![
+            Frame::bulk("m"),
+            Frame::Double(1.5),
+        ])]);
         let pl: Vec<(String, f64)> = pair_list(nested).unwrap();
         assert_eq!(pl, vec![("m".into(), 1.5)]);
         let odd = Frame::Array(vec![Frame::bulk("a")]);

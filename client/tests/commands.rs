@@ -13,7 +13,11 @@ use util::*;
 async fn clients(t: &Target) -> Vec<Client> {
     let mut out = Vec::new();
     for proto in [Protocol::Resp3, Protocol::Resp2] {
-        out.push(Client::with_config(t.config().protocol(proto)).await.unwrap());
+        out.push(
+            Client::with_config(t.config().protocol(proto))
+                .await
+                .unwrap(),
+        );
     }
     out
 }
@@ -47,14 +51,20 @@ async fn strings_and_keys() {
         assert_eq!(c.incr_by(&n, -11).await.unwrap(), -10);
         let e = c.incr(&k).await.unwrap_err();
         assert_eq!(e.code(), Some(ErrorCode::Err));
-        assert_eq!(e.server_error().unwrap().message(), "value is not an integer or out of range");
+        assert_eq!(
+            e.server_error().unwrap().message(),
+            "value is not an integer or out of range"
+        );
         let (k1, k2) = (format!("{k}:m1"), format!("{k}:m2"));
         c.mset([(&k1, "a"), (&k2, "b")]).await.unwrap();
         assert_eq!(
             c.mget([&k1, &format!("{k}:none"), &k2]).await.unwrap(),
             vec![Some(b("a")), None, Some(b("b"))]
         );
-        assert_eq!(c.del([&k, &k1, &k2, &n, &format!("{k}:nx")]).await.unwrap(), 5);
+        assert_eq!(
+            c.del([&k, &k1, &k2, &n, &format!("{k}:nx")]).await.unwrap(),
+            5
+        );
         assert_eq!(c.del(&k).await.unwrap(), 0);
         // Binary-safe values.
         c.set(&k, &b"\x00\r\n\xff"[..]).await.unwrap();
@@ -83,7 +93,10 @@ async fn hashes() {
         assert_eq!(c.exists(&k).await.unwrap(), 0);
         // Wrong type.
         c.set(&k, "s").await.unwrap();
-        assert_eq!(c.hget(&k, "f").await.unwrap_err().code(), Some(ErrorCode::WrongType));
+        assert_eq!(
+            c.hget(&k, "f").await.unwrap_err().code(),
+            Some(ErrorCode::WrongType)
+        );
         c.del(&k).await.unwrap();
     }
 }
@@ -95,10 +108,16 @@ async fn lists() {
         let k = unique("list");
         assert_eq!(c.rpush(&k, ["b", "c"]).await.unwrap(), 2);
         assert_eq!(c.lpush(&k, "a").await.unwrap(), 3);
-        assert_eq!(c.lrange(&k, 0, -1).await.unwrap(), vec![b("a"), b("b"), b("c")]);
+        assert_eq!(
+            c.lrange(&k, 0, -1).await.unwrap(),
+            vec![b("a"), b("b"), b("c")]
+        );
         assert_eq!(c.lrange(&k, -2, 10).await.unwrap(), vec![b("b"), b("c")]);
         assert_eq!(c.lpop(&k).await.unwrap(), Some(b("a")));
-        assert_eq!(c.blpop([&format!("{k}:none"), &k], 1.0).await.unwrap(), Some((b(&k), b("b"))));
+        assert_eq!(
+            c.blpop([&format!("{k}:none"), &k], 1.0).await.unwrap(),
+            Some((b(&k), b("b")))
+        );
         assert_eq!(c.lpop(&k).await.unwrap(), Some(b("c")));
         assert_eq!(c.lpop(&k).await.unwrap(), None);
         assert!(c.lrange(&k, 0, -1).await.unwrap().is_empty());
@@ -117,7 +136,8 @@ async fn sets() {
         members.sort();
         assert_eq!(members, vec![b("a"), b("b"), b("c")]);
         assert_eq!(c.srem(&k, ["a", "z"]).await.unwrap(), 1);
-        let set: std::collections::HashSet<String> = c.cmd("SMEMBERS").arg(&k).query().await.unwrap();
+        let set: std::collections::HashSet<String> =
+            c.cmd("SMEMBERS").arg(&k).query().await.unwrap();
         assert_eq!(set.len(), 2);
         assert!(c.smembers(format!("{k}:none")).await.unwrap().is_empty());
         c.del(&k).await.unwrap();
@@ -131,8 +151,14 @@ async fn sorted_sets() {
         let k = unique("zset");
         assert!(c.zadd(&k, "a", 1.5).await.unwrap());
         assert!(!c.zadd(&k, "a", 2.5).await.unwrap());
-        assert_eq!(c.zadd_multiple(&k, [(1.0, "b"), (3.0, "c")]).await.unwrap(), 2);
-        assert_eq!(c.zrange(&k, 0, -1).await.unwrap(), vec![b("b"), b("a"), b("c")]);
+        assert_eq!(
+            c.zadd_multiple(&k, [(1.0, "b"), (3.0, "c")]).await.unwrap(),
+            2
+        );
+        assert_eq!(
+            c.zrange(&k, 0, -1).await.unwrap(),
+            vec![b("b"), b("a"), b("c")]
+        );
         assert_eq!(
             c.zrange_withscores(&k, 0, 1).await.unwrap(),
             vec![(b("b"), 1.0), (b("a"), 2.5)]
@@ -150,9 +176,17 @@ async fn scan_visits_every_key() {
     let t = target().await;
     let c = Client::with_config(t.config()).await.unwrap();
     let prefix = unique("scan");
-    let keys: Vec<(String, String)> = (0..60).map(|i| (format!("{prefix}:{i}"), "v".to_string())).collect();
+    let keys: Vec<(String, String)> = (0..60)
+        .map(|i| (format!("{prefix}:{i}"), "v".to_string()))
+        .collect();
     c.mset(&keys).await.unwrap();
-    let mut found = c.scan().pattern(format!("{prefix}:*")).count(7).collect_all().await.unwrap();
+    let mut found = c
+        .scan()
+        .pattern(format!("{prefix}:*"))
+        .count(7)
+        .collect_all()
+        .await
+        .unwrap();
     found.sort();
     let mut want: Vec<Bytes> = keys.iter().map(|(k, _)| b(k)).collect();
     want.sort();
@@ -190,7 +224,11 @@ async fn blocking_command_timeout_does_not_desync_a_dedicated_connection() {
     other.rpush(&k, "x").await.unwrap();
     assert_eq!(conn.echo("mine").await.unwrap(), &b"mine"[..]);
     assert_eq!(conn.in_flight(), 0);
-    assert_eq!(other.exists(&k).await.unwrap(), 0, "the blocked pop consumed it");
+    assert_eq!(
+        other.exists(&k).await.unwrap(),
+        0,
+        "the blocked pop consumed it"
+    );
 }
 
 #[tokio::test]
@@ -199,7 +237,14 @@ async fn generic_path_and_conversions() {
     for c in clients(&t).await {
         let k = unique("gen");
         let () = c.cmd("SET").arg(&k).arg(10).query().await.unwrap();
-        let n: i64 = c.cmd("INCRBYFLOAT").arg(&k).arg(0.5).query::<f64>().await.map(|f| (f * 2.0) as i64).unwrap();
+        let n: i64 = c
+            .cmd("INCRBYFLOAT")
+            .arg(&k)
+            .arg(0.5)
+            .query::<f64>()
+            .await
+            .map(|f| (f * 2.0) as i64)
+            .unwrap();
         assert_eq!(n, 21);
         let s: String = c.cmd("GET").arg(&k).query().await.unwrap();
         assert_eq!(s, "10.5");
@@ -219,16 +264,23 @@ async fn generic_path_and_conversions() {
 async fn config_builder_selects_database_and_name() {
     let t = target().await;
     let k = unique("db");
-    let db1 = Client::with_config(t.config().db(1).client_name("db-one")).await.unwrap();
+    let db1 = Client::with_config(t.config().db(1).client_name("db-one"))
+        .await
+        .unwrap();
     let db0 = Client::with_config(t.config()).await.unwrap();
     db1.set(&k, "in-db1").await.unwrap();
     assert_eq!(db0.get(&k).await.unwrap(), None);
     assert_eq!(db1.get(&k).await.unwrap(), Some(b("in-db1")));
     let name: Option<String> = db1.cmd("CLIENT").arg("GETNAME").query().await.unwrap();
     assert_eq!(name.as_deref(), Some("db-one"));
-    let resp2 = Client::with_config(t.config().db(1).client_name("db-one-r2").protocol(Protocol::Resp2))
-        .await
-        .unwrap();
+    let resp2 = Client::with_config(
+        t.config()
+            .db(1)
+            .client_name("db-one-r2")
+            .protocol(Protocol::Resp2),
+    )
+    .await
+    .unwrap();
     let name: Option<String> = resp2.cmd("CLIENT").arg("GETNAME").query().await.unwrap();
     assert_eq!(name.as_deref(), Some("db-one-r2"));
     db1.del(&k).await.unwrap();

@@ -16,7 +16,12 @@ async fn ping_and_echo() {
     let client = Client::connect(&server.url()).await.unwrap();
     assert_eq!(client.ping().await.unwrap(), "PONG");
     assert_eq!(client.echo("hi").await.unwrap(), Bytes::from_static(b"hi"));
-    let raw: Vec<u8> = client.cmd("ECHO").arg(&b"\x00\xff"[..]).query().await.unwrap();
+    let raw: Vec<u8> = client
+        .cmd("ECHO")
+        .arg(&b"\x00\xff"[..])
+        .query()
+        .await
+        .unwrap();
     assert_eq!(raw, b"\x00\xff");
     let conn = client.connection().unwrap();
     assert!(conn.is_resp3());
@@ -34,9 +39,10 @@ async fn concurrent_echoes_match_their_own_replies_even_when_half_are_dropped() 
             let fut = client.echo(payload.clone());
             if i % 2 == 0 {
                 // Give up almost at once: the request may or may not have been written.
-                match tokio::time::timeout(Duration::from_micros(1 + i % 50), fut).await {
-                    Ok(reply) => assert_eq!(reply.unwrap(), payload.as_bytes()),
-                    Err(_) => {}
+                if let Ok(reply) =
+                    tokio::time::timeout(Duration::from_micros(1 + i % 50), fut).await
+                {
+                    assert_eq!(reply.unwrap(), payload.as_bytes());
                 }
             } else {
                 assert_eq!(fut.await.unwrap(), payload.as_bytes());
@@ -55,7 +61,9 @@ async fn concurrent_echoes_match_their_own_replies_even_when_half_are_dropped() 
 #[tokio::test]
 async fn resp2_when_asked() {
     let server = TestServer::start().await.unwrap();
-    let config = Config::from_url(&server.url()).unwrap().protocol(Protocol::Resp2);
+    let config = Config::from_url(&server.url())
+        .unwrap()
+        .protocol(Protocol::Resp2);
     let conn = Connection::connect(&config).await.unwrap();
     assert!(!conn.is_resp3());
     assert_eq!(conn.ping().await.unwrap(), "PONG");
@@ -98,12 +106,21 @@ async fn password_and_acl_user() {
     Client::connect(&url).await.unwrap().ping().await.unwrap();
     // RESP2 path authenticates with AUTH.
     let config = Config::from_url(&url).unwrap().protocol(Protocol::Resp2);
-    Connection::connect(&config).await.unwrap().ping().await.unwrap();
+    Connection::connect(&config)
+        .await
+        .unwrap()
+        .ping()
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
 async fn auth_failures_are_clear() {
-    let server = TestServer::builder().password("sesame").start().await.unwrap();
+    let server = TestServer::builder()
+        .password("sesame")
+        .start()
+        .await
+        .unwrap();
     let bad = format!("redis://:wrong@{}", server.addr());
     let e = Client::connect(&bad).await.unwrap_err();
     assert!(e.is_auth(), "{e:?}");
@@ -120,20 +137,36 @@ async fn auth_failures_are_clear() {
 #[tokio::test]
 async fn select_db_and_bad_db() {
     let server = TestServer::builder().databases(4).start().await.unwrap();
-    Client::connect(&format!("{}/3", server.url())).await.unwrap();
-    let e = Client::connect(&format!("{}/9", server.url())).await.unwrap_err();
+    Client::connect(&format!("{}/3", server.url()))
+        .await
+        .unwrap();
+    let e = Client::connect(&format!("{}/9", server.url()))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Server);
-    assert_eq!(e.server_error().unwrap().message(), "DB index is out of range");
+    assert_eq!(
+        e.server_error().unwrap().message(),
+        "DB index is out of range"
+    );
 }
 
 #[tokio::test]
 async fn server_errors_keep_the_connection() {
     let server = TestServer::start().await.unwrap();
     let client = Client::connect(&server.url()).await.unwrap();
-    let e = client.cmd("NOSUCHCOMMAND").arg("x").query::<()>().await.unwrap_err();
+    let e = client
+        .cmd("NOSUCHCOMMAND")
+        .arg("x")
+        .query::<()>()
+        .await
+        .unwrap_err();
     assert!(e.is_server());
     assert_eq!(e.code(), Some(ErrorCode::Err));
-    assert!(e.server_error().unwrap().message().starts_with("unknown command"));
+    assert!(e
+        .server_error()
+        .unwrap()
+        .message()
+        .starts_with("unknown command"));
     assert_eq!(client.ping().await.unwrap(), "PONG");
     // A reply of the wrong shape for the requested type is a Response error.
     let e = client.cmd("PING").query::<i64>().await.unwrap_err();
@@ -208,7 +241,12 @@ async fn connect_failure_is_not_sent() {
 async fn pubsub_commands_are_refused_on_shared_connections() {
     let server = TestServer::start().await.unwrap();
     let client = Client::connect(&server.url()).await.unwrap();
-    let e = client.cmd("SUBSCRIBE").arg("ch").query::<()>().await.unwrap_err();
+    let e = client
+        .cmd("SUBSCRIBE")
+        .arg("ch")
+        .query::<()>()
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Config);
     assert_eq!(client.ping().await.unwrap(), "PONG");
 }
@@ -216,7 +254,9 @@ async fn pubsub_commands_are_refused_on_shared_connections() {
 #[tokio::test]
 async fn client_name_via_hello() {
     let server = TestServer::start().await.unwrap();
-    let config = Config::from_url(&server.url()).unwrap().client_name("worker-1");
+    let config = Config::from_url(&server.url())
+        .unwrap()
+        .client_name("worker-1");
     let conn = Connection::connect(&config).await.unwrap();
     assert_eq!(conn.ping().await.unwrap(), "PONG");
     let node = server.node().clone();

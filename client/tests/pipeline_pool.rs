@@ -24,7 +24,10 @@ async fn pipeline_results_are_per_command() {
     let results = p.execute(&client).await.unwrap();
     assert_eq!(results.len(), 5);
     assert_eq!(results[0].as_ref().unwrap(), &Frame::simple("PONG"));
-    assert_eq!(results[1].as_ref().unwrap_err().code(), Some(ErrorCode::Err));
+    assert_eq!(
+        results[1].as_ref().unwrap_err().code(),
+        Some(ErrorCode::Err)
+    );
     assert_eq!(results[2].as_ref().unwrap(), &Frame::bulk("hello"));
     assert!(results[3].as_ref().unwrap_err().is_server());
     assert_eq!(results[4].as_ref().unwrap(), &Frame::bulk("42"));
@@ -70,7 +73,11 @@ async fn transactions_commit_and_abort_distinctly() {
     let mut tx = Transaction::new();
     tx.cmd("ECHO").arg("a");
     tx.cmd("PING");
-    let results = tx.exec(&client).await.unwrap().expect("not watched: commits");
+    let results = tx
+        .exec(&client)
+        .await
+        .unwrap()
+        .expect("not watched: commits");
     assert_eq!(results, vec![Frame::bulk("a"), Frame::simple("PONG")]);
     let typed: Option<(String, String)> = tx.query(&client).await.unwrap();
     assert_eq!(typed, Some(("a".into(), "PONG".into())));
@@ -152,18 +159,27 @@ async fn pushes_never_become_replies() {
     let fake = FakeServer::start(|cmd| match cmd[0].to_ascii_uppercase().as_str() {
         "HELLO" => Some(b"%1\r\n$5\r\nproto\r\n:3\r\n".to_vec()),
         "ECHO" => Some(
-            format!(">2\r\n$10\r\ninvalidate\r\n$1\r\nk\r\n${}\r\n{}\r\n", cmd[1].len(), cmd[1])
-                .into_bytes(),
+            format!(
+                ">2\r\n$10\r\ninvalidate\r\n$1\r\nk\r\n${}\r\n{}\r\n",
+                cmd[1].len(),
+                cmd[1]
+            )
+            .into_bytes(),
         ),
         _ => Some(b"+PONG\r\n".to_vec()),
     })
     .await;
-    let conn = Connection::connect(&Config::default().port(fake.port())).await.unwrap();
+    let conn = Connection::connect(&Config::default().port(fake.port()))
+        .await
+        .unwrap();
     assert!(conn.is_resp3());
     let mut pushes = conn.take_pushes().unwrap();
     assert!(conn.take_pushes().is_none());
     assert_eq!(conn.echo("one").await.unwrap(), Bytes::from_static(b"one"));
     assert_eq!(conn.echo("two").await.unwrap(), Bytes::from_static(b"two"));
     let push = pushes.recv().await.unwrap();
-    assert_eq!(push, Frame::Push(vec![Frame::bulk("invalidate"), Frame::bulk("k")]));
+    assert_eq!(
+        push,
+        Frame::Push(vec![Frame::bulk("invalidate"), Frame::bulk("k")])
+    );
 }

@@ -20,7 +20,9 @@ async fn channels_and_patterns_in_both_protocols() {
     let t = target().await;
     let publisher = Client::with_config(t.config()).await.unwrap();
     for proto in [Protocol::Resp3, Protocol::Resp2] {
-        let mut sub = Subscriber::with_config(t.config().protocol(proto)).await.unwrap();
+        let mut sub = Subscriber::with_config(t.config().protocol(proto))
+            .await
+            .unwrap();
         let (a, b) = (unique("ch"), unique("ch"));
         let pattern_root = unique("pat");
         sub.subscribe([&a, &b]).await.unwrap();
@@ -31,11 +33,17 @@ async fn channels_and_patterns_in_both_protocols() {
         let pch = format!("{pattern_root}:x");
         assert_eq!(publisher.publish(&pch, "three").await.unwrap(), 1);
         let m = next(&mut sub).await;
-        assert_eq!((m.channel, m.payload, m.pattern), (Bytes::from(a.clone()), Bytes::from("one"), None));
+        assert_eq!(
+            (m.channel, m.payload, m.pattern),
+            (Bytes::from(a.clone()), Bytes::from("one"), None)
+        );
         assert_eq!(next(&mut sub).await.payload, "two");
         let m = next(&mut sub).await;
         assert_eq!(m.channel, pch.as_bytes());
-        assert_eq!(m.pattern.as_deref(), Some(format!("{pattern_root}:*").as_bytes()));
+        assert_eq!(
+            m.pattern.as_deref(),
+            Some(format!("{pattern_root}:*").as_bytes())
+        );
         sub.unsubscribe(&a).await.unwrap();
         assert_eq!(publisher.publish(&a, "gone").await.unwrap(), 0);
         sub.punsubscribe(format!("{pattern_root}:*")).await.unwrap();

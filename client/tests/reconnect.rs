@@ -55,9 +55,10 @@ async fn many_callers_share_one_reconnect() {
 async fn waits_out_an_outage_with_backoff() {
     let server = TestServer::start().await.unwrap();
     let proxy = Proxy::start(server.addr()).await;
-    let client = Client::with_config(config(&proxy.url()).request_timeout(Some(Duration::from_secs(10))))
-        .await
-        .unwrap();
+    let client =
+        Client::with_config(config(&proxy.url()).request_timeout(Some(Duration::from_secs(10))))
+            .await
+            .unwrap();
     let first = client.connection().unwrap();
     proxy.set_down(true);
     proxy.cut();
@@ -77,9 +78,10 @@ async fn waits_out_an_outage_with_backoff() {
 async fn one_deadline_covers_reconnects() {
     let server = TestServer::start().await.unwrap();
     let proxy = Proxy::start(server.addr()).await;
-    let client = Client::with_config(config(&proxy.url()).request_timeout(Some(Duration::from_millis(200))))
-        .await
-        .unwrap();
+    let client =
+        Client::with_config(config(&proxy.url()).request_timeout(Some(Duration::from_millis(200))))
+            .await
+            .unwrap();
     let first = client.connection().unwrap();
     proxy.set_down(true);
     proxy.cut();
@@ -89,7 +91,10 @@ async fn one_deadline_covers_reconnects() {
     let took = started.elapsed();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e:?}");
     assert!(e.is_not_sent(), "never reached a server: {e:?}");
-    assert!(took >= Duration::from_millis(150) && took < Duration::from_secs(2), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(150) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
 }
 
 #[tokio::test]
@@ -108,13 +113,22 @@ async fn a_request_in_flight_when_the_connection_dies_is_not_retried() {
         let c = client.clone();
         tokio::spawn(async move { c.echo("hold").await })
     };
-    wait_until(|| fake.commands().iter().any(|c| c.len() > 1 && c[1] == "hold")).await;
+    wait_until(|| {
+        fake.commands()
+            .iter()
+            .any(|c| c.len() > 1 && c[1] == "hold")
+    })
+    .await;
     proxy.cut();
     let e = held.await.unwrap().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Io, "{e:?}");
     assert!(!e.is_not_sent(), "it was written: outcome unknown");
     assert!(e.is_connection_broken());
-    let holds = fake.commands().iter().filter(|c| c.len() > 1 && c[1] == "hold").count();
+    let holds = fake
+        .commands()
+        .iter()
+        .filter(|c| c.len() > 1 && c[1] == "hold")
+        .count();
     assert_eq!(holds, 1, "a sent request must not be resent");
     assert_eq!(client.echo("later").await.unwrap(), &b"later"[..]);
 }
@@ -123,7 +137,10 @@ async fn a_request_in_flight_when_the_connection_dies_is_not_retried() {
 async fn auth_failure_on_reconnect_is_reported_not_retried_forever() {
     let server = TestServer::builder().password("pw").start().await.unwrap();
     let proxy = Proxy::start(server.addr()).await;
-    let url = format!("redis://:pw@127.0.0.1:{}", proxy.url().rsplit(':').next().unwrap());
+    let url = format!(
+        "redis://:pw@127.0.0.1:{}",
+        proxy.url().rsplit(':').next().unwrap()
+    );
     let client = Client::with_config(config(&url)).await.unwrap();
     // Change the password behind the client's back, then break its connection.
     server.node().lock().acl = rediscover_testserver_acl("other");

@@ -50,7 +50,10 @@ async fn runtime_errors_stay_in_their_slot() {
     assert!(results[1].is_error());
     assert_eq!(results[2], Frame::bulk("text"));
     // A typed conversion surfaces the runtime error.
-    let e = tx.query::<(String, i64, String), _>(&client).await.unwrap_err();
+    let e = tx
+        .query::<(String, i64, String), _>(&client)
+        .await
+        .unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::Err));
     client.del(&k).await.unwrap();
 }
@@ -65,6 +68,10 @@ async fn execabort_is_not_a_watch_abort() {
     tx.cmd("GET"); // wrong arity: refused at queue time
     let e = tx.exec(&client).await.unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::ExecAbort));
-    assert!(e.server_error().unwrap().message().contains("wrong number of arguments"));
+    assert!(e
+        .server_error()
+        .unwrap()
+        .message()
+        .contains("wrong number of arguments"));
     assert_eq!(client.exists(&k).await.unwrap(), 0, "nothing ran");
 }

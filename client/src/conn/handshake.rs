@@ -32,7 +32,11 @@ pub(crate) async fn open(config: &Config) -> Result<TcpStream, Error> {
 }
 
 /// Sends one command and reads its reply, skipping push frames. Leftover bytes stay in `rbuf`.
-pub(crate) async fn roundtrip<S>(stream: &mut S, rbuf: &mut BytesMut, cmd: &Cmd) -> Result<Frame, Error>
+pub(crate) async fn roundtrip<S>(
+    stream: &mut S,
+    rbuf: &mut BytesMut,
+    cmd: &Cmd,
+) -> Result<Frame, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -78,7 +82,11 @@ fn check(frame: Frame) -> Result<Frame, Error> {
 }
 
 /// Runs the handshake and returns whether the connection speaks RESP3.
-pub(crate) async fn handshake<S>(stream: &mut S, rbuf: &mut BytesMut, config: &Config) -> Result<bool, Error>
+pub(crate) async fn handshake<S>(
+    stream: &mut S,
+    rbuf: &mut BytesMut,
+    config: &Config,
+) -> Result<bool, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -88,7 +96,10 @@ where
     if config.proto() == Protocol::Resp3 {
         let mut hello = Cmd::new("HELLO").arg("3");
         if let Some(pass) = config.pass() {
-            hello = hello.arg("AUTH").arg(config.user().unwrap_or("default")).arg(pass);
+            hello = hello
+                .arg("AUTH")
+                .arg(config.user().unwrap_or("default"))
+                .arg(pass);
         }
         if let Some(name) = config.name() {
             hello = hello.arg("SETNAME").arg(name);

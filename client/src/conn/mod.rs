@@ -114,7 +114,14 @@ impl Connection {
         let (push_tx, push_rx) = mpsc::channel(1024);
         let shared = Arc::new(Shared::default());
         shared.resp3.store(resp3, Ordering::Relaxed);
-        tokio::spawn(driver::run(reader, writer, rbuf, rx, shared.clone(), push_tx));
+        tokio::spawn(driver::run(
+            reader,
+            writer,
+            rbuf,
+            rx,
+            shared.clone(),
+            push_tx,
+        ));
         tracing::debug!(
             target: "rediscover::conn",
             addr = %config.addr(),
@@ -213,7 +220,9 @@ impl Connection {
             None => self.tx.reserve().await,
         };
         let Ok(permit) = permit else {
-            return Err(Error::not_sent(self.shared.broken().unwrap_or(Error::Closed)));
+            return Err(Error::not_sent(
+                self.shared.broken().unwrap_or(Error::Closed),
+            ));
         };
         self.shared.in_flight.fetch_add(1, Ordering::Relaxed);
         permit.send(Request { payload, reply });

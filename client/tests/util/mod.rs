@@ -15,7 +15,10 @@ use tokio::sync::mpsc;
 pub async fn wait_until(mut cond: impl FnMut() -> bool) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while !cond() {
-        assert!(tokio::time::Instant::now() < deadline, "condition not reached in time");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not reached in time"
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
@@ -55,7 +58,9 @@ impl FakeServer {
         let (s, l) = (seen.clone(), latest.clone());
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut sock, _)) = listener.accept().await else { return };
+                let Ok((mut sock, _)) = listener.accept().await else {
+                    return;
+                };
                 let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
                 *l.lock().unwrap() = Some(tx);
                 let (seen, handler) = (s.clone(), handler.clone());
@@ -138,7 +143,9 @@ impl Proxy {
         let (c, d, a) = (conns.clone(), down.clone(), accepted.clone());
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut inbound, _)) = listener.accept().await else { return };
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    return;
+                };
                 a.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 if d.load(std::sync::atomic::Ordering::SeqCst) {
                     drop(inbound);
