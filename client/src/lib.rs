@@ -29,7 +29,7 @@
 //!   were never sent, within one deadline per request.
 //! - [`Commands`] (typed methods), [`Cmd`] / [`FromReply`] (the generic path), [`Pipeline`],
 //!   [`Transaction`], [`Subscriber`] (pub/sub) and [`Pool`] (dedicated connections).
-//! - [`Error`]: every failure, with its [`ErrorKind`] and the [`RetryAction`](error_codes::RetryAction)
+//! - [`Error`]: every failure, with its [`ErrorKind`] and the [`RetryAction`]
 //!   a caller should take.
 //! - [`slot`], [`error_codes`], [`command`]: the shared tables of hash slots, error codes and
 //!   commands.
