@@ -40,6 +40,7 @@ pub struct Config {
     host: String,
     port: u16,
     tls: bool,
+    tls_roots: Vec<Vec<u8>>,
     username: Option<String>,
     password: Option<String>,
     db: i64,
@@ -59,6 +60,7 @@ impl Default for Config {
             host: "127.0.0.1".into(),
             port: 6379,
             tls: false,
+            tls_roots: Vec::new(),
             username: None,
             password: None,
             db: 0,
@@ -110,9 +112,16 @@ impl Config {
         self
     }
 
-    /// Whether to use TLS (`rediss://`).
+    /// Whether to use TLS (`rediss://`; needs the `tls` feature).
     pub fn tls(mut self, tls: bool) -> Self {
         self.tls = tls;
+        self
+    }
+
+    /// Trusts the certificates in `pem` (PEM text) as roots for TLS, besides the webpki
+    /// roots: for servers with a private CA or a self-signed certificate.
+    pub fn tls_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.tls_roots.push(pem.into());
         self
     }
 
@@ -197,6 +206,11 @@ impl Config {
     /// Whether TLS is requested (`rediss://`).
     pub fn is_tls(&self) -> bool {
         self.tls
+    }
+
+    #[cfg_attr(not(feature = "tls"), allow(dead_code))]
+    pub(crate) fn tls_roots(&self) -> &[Vec<u8>] {
+        &self.tls_roots
     }
 
     pub(crate) fn user(&self) -> Option<&str> {

@@ -6,12 +6,12 @@ use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::cmd::{Cmd, ToArgs};
 use crate::config::Config;
 use crate::conn::handshake;
+use crate::conn::stream::{self, Stream};
 use crate::error::{Error, Result, ServerError};
 use crate::resp::Frame;
 
@@ -55,7 +55,7 @@ enum Event {
 #[derive(Debug)]
 pub struct Subscriber {
     config: Config,
-    stream: Option<TcpStream>,
+    stream: Option<Stream>,
     rbuf: BytesMut,
     channels: BTreeSet<Bytes>,
     patterns: BTreeSet<Bytes>,
@@ -225,7 +225,7 @@ impl Subscriber {
     async fn open(&mut self) -> Result<()> {
         let config = &self.config;
         let stream = tokio::time::timeout(config.connect_deadline(), async {
-            let mut stream = handshake::open(config).await?;
+            let mut stream = stream::open(config).await?;
             let mut rbuf = BytesMut::with_capacity(16 * 1024);
             handshake::handshake(&mut stream, &mut rbuf, config).await?;
             Ok::<_, Error>((stream, rbuf))

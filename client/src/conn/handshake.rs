@@ -6,30 +6,12 @@
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 use crate::cmd::Cmd;
 use crate::config::{Config, Protocol};
 use crate::error::{Error, ServerError};
 use crate::error_codes::ErrorCode;
 use crate::resp::{decode, Frame, Limits};
-
-/// Opens a TCP connection to `config`'s address within its connect timeout.
-pub(crate) async fn open(config: &Config) -> Result<TcpStream, Error> {
-    if config.is_tls() {
-        return Err(Error::Config(
-            "rediss:// (TLS) is not supported by this build of rediscover".into(),
-        ));
-    }
-    let addr = (config.host_name(), config.port_number());
-    let stream = tokio::time::timeout(config.connect_deadline(), TcpStream::connect(addr))
-        .await
-        .map_err(|_| Error::not_sent(Error::Timeout { sent: false }))?
-        .map_err(|e| Error::not_sent(Error::io(e)))?;
-    // Small requests go out as soon as they are written: the driver already batches.
-    stream.set_nodelay(true).map_err(Error::io)?;
-    Ok(stream)
-}
 
 /// Sends one command and reads its reply, skipping push frames. Leftover bytes stay in `rbuf`.
 pub(crate) async fn roundtrip<S>(

@@ -2,6 +2,7 @@
 
 mod driver;
 pub(crate) mod handshake;
+pub(crate) mod stream;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -101,7 +102,7 @@ impl Connection {
     pub async fn connect(config: &Config) -> Result<Connection, Error> {
         let started = Instant::now();
         let opened = tokio::time::timeout(config.connect_deadline(), async {
-            let mut stream = handshake::open(config).await?;
+            let mut stream = stream::open(config).await?;
             let mut rbuf = BytesMut::with_capacity(16 * 1024);
             let resp3 = handshake::handshake(&mut stream, &mut rbuf, config).await?;
             Ok::<_, Error>((stream, rbuf, resp3))
@@ -109,19 +110,37 @@ impl Connection {
         .await
         .map_err(|_| Error::not_sent(Error::Timeout { sent: false }))?;
         let (stream, rbuf, resp3) = opened?;
-        let (reader, writer) = stream.into_split();
         let (tx, rx) = mpsc::channel(config.capacity());
         let (push_tx, push_rx) = mpsc::channel(1024);
         let shared = Arc::new(Shared::default());
         shared.resp3.store(resp3, Ordering::Relaxed);
-        tokio::spawn(driver::run(
-            reader,
-            writer,
-            rbuf,
-            rx,
-            shared.clone(),
-            push_tx,
-        ));
+        let driver_shared = shared.clone();
+        match stream {
+            // Plain TCP splits without a lock.
+            stream::Stream::Tcp(tcp) => {
+                let (reader, writer) = tcp.into_split();
+                tokio::spawn(driver::run(
+                    reader,
+                    writer,
+                    rbuf,
+                    rx,
+                    driver_shared,
+                    push_tx,
+                ));
+            }
+            #[cfg(feature = "tls")]
+            tls => {
+                let (reader, writer) = tokio::io::split(tls);
+                tokio::spawn(driver::run(
+                    reader,
+                    writer,
+                    rbuf,
+                    rx,
+                    driver_shared,
+                    push_tx,
+                ));
+            }
+        }
         tracing::debug!(
             target: "rediscover::conn",
             addr = %config.addr(),
