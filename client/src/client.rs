@@ -209,9 +209,10 @@ pub(crate) fn check(frame: Frame) -> Result<Frame> {
 }
 
 pub(crate) fn prepare(cmd: Cmd) -> Result<Bytes> {
-    if cmd.is_pubsub() {
+    if cmd.breaks_reply_order() {
         return Err(Error::Config(format!(
-            "{} needs its own connection: use rediscover::Subscriber",
+            "{} changes how replies are sent and cannot share a multiplexed connection: \
+             use rediscover::Subscriber for pub/sub",
             cmd.name()
         )));
     }

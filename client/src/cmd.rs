@@ -118,10 +118,35 @@ impl Cmd {
         self.body.freeze()
     }
 
-    /// Whether this command puts a connection in subscriber mode (or is only valid there).
-    pub(crate) fn is_pubsub(&self) -> bool {
+    /// The arguments, name first, as they will be sent.
+    ///
+    /// ```
+    /// let cmd = rediscover::Cmd::new("SET").arg("k").arg(5);
+    /// let args: Vec<&[u8]> = cmd.args().collect();
+    /// assert_eq!(args, [&b"SET"[..], b"k", b"5"]);
+    /// ```
+    pub fn args(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut rest = &self.body[HEADER_ROOM..];
+        std::iter::from_fn(move || {
+            // Each argument is `$<len>\r\n<data>\r\n`, written by `push_arg`.
+            let header_end = rest.iter().position(|&b| b == b'\r')?;
+            let len: usize = std::str::from_utf8(rest.get(1..header_end)?)
+                .ok()?
+                .parse()
+                .ok()?;
+            let start = header_end + 2;
+            let arg = rest.get(start..start + len)?;
+            rest = rest.get(start + len + 2..)?;
+            Some(arg)
+        })
+    }
+
+    /// Whether this command changes how the server answers, so that replies can no longer be
+    /// matched to requests in order: subscriber mode, `MONITOR`, `CLIENT REPLY OFF|SKIP`.
+    /// Such commands need a connection of their own ([`Subscriber`](crate::Subscriber)).
+    pub(crate) fn breaks_reply_order(&self) -> bool {
         let name = &self.body[self.name.0..self.name.1];
-        [
+        let modal = [
             &b"SUBSCRIBE"[..],
             b"PSUBSCRIBE",
             b"SSUBSCRIBE",
@@ -131,7 +156,13 @@ impl Cmd {
             b"MONITOR",
         ]
         .iter()
-        .any(|n| n.eq_ignore_ascii_case(name))
+        .any(|n| n.eq_ignore_ascii_case(name));
+        modal
+            || (name.eq_ignore_ascii_case(b"CLIENT")
+                && self
+                    .args()
+                    .nth(1)
+                    .is_some_and(|sub| sub.eq_ignore_ascii_case(b"REPLY")))
     }
 }
 
@@ -300,8 +331,20 @@ mod tests {
         );
         assert_eq!(encoded(&c), want.to_vec());
         assert_eq!(c.name(), "HSET");
-        assert!(Cmd::new("subscribe").is_pubsub());
-        assert!(!Cmd::new("GET").is_pubsub());
+        assert!(Cmd::new("subscribe").breaks_reply_order());
+        assert!(Cmd::new("client")
+            .arg("reply")
+            .arg("off")
+            .breaks_reply_order());
+        assert!(!Cmd::new("CLIENT").arg("SETNAME").breaks_reply_order());
+        assert!(!Cmd::new("GET").breaks_reply_order());
+        let args: Vec<&[u8]> = c.args().collect();
+        assert_eq!(args.len(), c.arg_count());
+        assert_eq!(args[6], b"raw");
+        assert_eq!(
+            Cmd::new("X").arg("").args().collect::<Vec<_>>(),
+            [&b"X"[..], b""]
+        );
         assert_eq!(format!("{c:?}"), "Cmd(HSET +7 args)");
     }
 

@@ -274,18 +274,9 @@ impl Subscriber {
     }
 }
 
-/// The arguments after the command name, decoded back from the encoded command.
+/// The arguments after the command name.
 fn argument_names(cmd: &Cmd) -> Vec<Bytes> {
-    let mut buf = BytesMut::new();
-    cmd.encode(&mut buf);
-    match crate::resp::decode(&mut buf, &crate::resp::Limits::default()) {
-        Ok(Some(Frame::Array(items))) => items
-            .into_iter()
-            .skip(1)
-            .filter_map(|f| f.as_bytes().cloned())
-            .collect(),
-        _ => Vec::new(),
-    }
+    cmd.args().skip(1).map(Bytes::copy_from_slice).collect()
 }
 
 fn classify(frame: Frame) -> Event {

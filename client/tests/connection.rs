@@ -268,3 +268,67 @@ async fn client_name_via_hello() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn dropping_every_handle_closes_the_socket_even_with_replies_owed() {
+    let fake = FakeServer::start(|cmd| match cmd[0].to_ascii_uppercase().as_str() {
+        "HELLO" => Some(b"-ERR unknown command\r\n".to_vec()),
+        "ECHO" => None,
+        _ => Some(b"+PONG\r\n".to_vec()),
+    })
+    .await;
+    let conn = Connection::connect(&Config::default().port(fake.port()))
+        .await
+        .unwrap();
+    assert_eq!(fake.open_connections(), 1);
+    let r = tokio::time::timeout(Duration::from_millis(20), conn.echo("never")).await;
+    assert!(r.is_err());
+    drop(conn);
+    wait_until(|| fake.open_connections() == 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelled_pipelines_do_not_desync() {
+    let server = TestServer::start().await.unwrap();
+    let client = Client::connect(&server.url()).await.unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..200u64 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut p = rediscover::Pipeline::new();
+            let want: Vec<String> = (0..20)
+                .map(|i| format!("{t}:{i}:{}", random_u64()))
+                .collect();
+            for w in &want {
+                p.cmd("ECHO").arg(w);
+            }
+            let fut = p.query::<Vec<String>, _>(&client);
+            if t % 3 == 0 {
+                if let Ok(got) = tokio::time::timeout(Duration::from_micros(t), fut).await {
+                    assert_eq!(got.unwrap(), want);
+                }
+            } else {
+                assert_eq!(fut.await.unwrap(), want);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(client.echo("last").await.unwrap(), &b"last"[..]);
+}
+
+#[tokio::test]
+async fn client_reply_off_is_refused_on_shared_connections() {
+    let server = TestServer::start().await.unwrap();
+    let client = Client::connect(&server.url()).await.unwrap();
+    let e = client
+        .cmd("CLIENT")
+        .arg("REPLY")
+        .arg("OFF")
+        .query::<()>()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Config);
+    assert_eq!(client.ping().await.unwrap(), "PONG");
+}

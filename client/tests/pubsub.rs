@@ -28,6 +28,10 @@ async fn channels_and_patterns_in_both_protocols() {
         sub.subscribe([&a, &b]).await.unwrap();
         sub.psubscribe(format!("{pattern_root}:*")).await.unwrap();
         assert_eq!(sub.channels().count(), 2);
+        assert_eq!(
+            sub.patterns().cloned().collect::<Vec<_>>(),
+            vec![Bytes::from(format!("{pattern_root}:*"))]
+        );
         assert_eq!(publisher.publish(&a, "one").await.unwrap(), 1);
         assert_eq!(publisher.publish(&b, "two").await.unwrap(), 1);
         let pch = format!("{pattern_root}:x");
@@ -77,7 +81,17 @@ async fn as_a_stream() {
     for i in 0..10 {
         publisher.publish(&ch, i.to_string()).await.unwrap();
     }
-    for i in 0..10 {
+    // Through the Stream trait.
+    let first = std::future::poll_fn(|cx| {
+        futures_core::Stream::poll_next(std::pin::Pin::new(&mut stream), cx)
+    });
+    let m = tokio::time::timeout(Duration::from_secs(5), first)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(m.payload, "0");
+    for i in 1..10 {
         let m = tokio::time::timeout(Duration::from_secs(5), stream.recv())
             .await
             .unwrap()

@@ -133,8 +133,10 @@ where
     async fn serve(&mut self) -> Result<(), Error> {
         let mut accepting = true;
         loop {
-            if !accepting && self.pending.is_empty() && self.wbuf.is_empty() {
-                // Every handle is gone and every reply is in: close quietly.
+            // Once every handle is gone, replies nobody waits for are not worth waiting for
+            // (a `BLPOP k 0` would otherwise hold the socket open forever).
+            let nobody_waits = || self.pending.iter().all(|p| p.reply.is_closed());
+            if !accepting && nobody_waits() {
                 let _ = self.writer.shutdown().await;
                 return Ok(());
             }

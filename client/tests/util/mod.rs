@@ -41,6 +41,7 @@ type Handler = dyn Fn(&[String]) -> Option<Vec<u8>> + Send + Sync;
 /// [`FakeServer::release`] sends bytes to the latest connection.
 pub struct FakeServer {
     port: u16,
+    open: Arc<std::sync::atomic::AtomicUsize>,
     seen: Arc<Mutex<Vec<Vec<String>>>>,
     latest: Arc<Mutex<Option<mpsc::UnboundedSender<Vec<u8>>>>>,
     task: tokio::task::JoinHandle<()>,
@@ -55,7 +56,8 @@ impl FakeServer {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let latest = Arc::new(Mutex::new(None));
         let handler: Arc<Handler> = Arc::new(handler);
-        let (s, l) = (seen.clone(), latest.clone());
+        let open: Arc<std::sync::atomic::AtomicUsize> = Arc::default();
+        let (s, l, o) = (seen.clone(), latest.clone(), open.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((mut sock, _)) = listener.accept().await else {
@@ -63,8 +65,10 @@ impl FakeServer {
                 };
                 let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
                 *l.lock().unwrap() = Some(tx);
-                let (seen, handler) = (s.clone(), handler.clone());
+                let (seen, handler, open) = (s.clone(), handler.clone(), o.clone());
+                open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 tokio::spawn(async move {
+                    let _closed = CountDown(open);
                     let mut buf = BytesMut::new();
                     let mut dec = CommandDecoder::default();
                     let mut argv: Vec<Bytes> = Vec::new();
@@ -95,6 +99,7 @@ impl FakeServer {
         });
         FakeServer {
             port,
+            open,
             seen,
             latest,
             task,
@@ -103,6 +108,11 @@ impl FakeServer {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Connections currently open.
+    pub fn open_connections(&self) -> usize {
+        self.open.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Every command received so far, on any connection.
@@ -115,6 +125,14 @@ impl FakeServer {
         if let Some(tx) = self.latest.lock().unwrap().as_ref() {
             let _ = tx.send(bytes.to_vec());
         }
+    }
+}
+
+struct CountDown(Arc<std::sync::atomic::AtomicUsize>);
+
+impl Drop for CountDown {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
