@@ -67,6 +67,8 @@ pub(crate) struct Request {
 
 /// A request whose bytes are in the write buffer or on the wire.
 struct InFlight {
+    /// Stream offset of the request's first byte.
+    start: u64,
     /// Stream offset just past the request's last byte: written in full once `written >= end`.
     end: u64,
     reply: ReplyTx,
@@ -203,8 +205,10 @@ where
             return;
         }
         self.wbuf.extend_from_slice(&req.payload);
+        let start = self.queued;
         self.queued += req.payload.len() as u64;
         self.pending.push_back(InFlight {
+            start,
             end: self.queued,
             reply: req.reply,
         });
@@ -263,15 +267,109 @@ where
         let not_sent = Error::not_sent(error.clone());
         for entry in self.pending.drain(..) {
             self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
-            if entry.end <= self.written {
-                entry.reply.fail(error.clone());
-            } else {
+            // A single command cut short never runs (the server needs all of it); in a batch,
+            // the commands before the cut may have run, so only an untouched batch is unsent.
+            let unsent = match entry.reply {
+                ReplyTx::One(_) => entry.end > self.written,
+                ReplyTx::Many { .. } => entry.start >= self.written,
+            };
+            if unsent {
                 entry.reply.fail(not_sent.clone());
+            } else {
+                entry.reply.fail(error.clone());
             }
         }
         while let Ok(req) = self.rx.try_recv() {
             self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
             req.reply.fail(not_sent.clone());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+    use tokio::io::AsyncReadExt;
+
+    fn spawn_driver(client_side: tokio::io::DuplexStream) -> (mpsc::Sender<Request>, Arc<Shared>) {
+        let (reader, writer) = tokio::io::split(client_side);
+        let (tx, rx) = mpsc::channel(16);
+        let (push_tx, _push_rx) = mpsc::channel(16);
+        let shared = Arc::new(Shared::default());
+        tokio::spawn(run(
+            reader,
+            writer,
+            BytesMut::new(),
+            rx,
+            shared.clone(),
+            push_tx,
+        ));
+        (tx, shared)
+    }
+
+    fn one(payload: &'static [u8]) -> (Request, oneshot::Receiver<Result<Frame, Error>>) {
+        let (tx, rx) = oneshot::channel();
+        let req = Request {
+            payload: Bytes::from_static(payload),
+            reply: ReplyTx::One(tx),
+        };
+        (req, rx)
+    }
+
+    #[tokio::test]
+    async fn partly_written_batch_is_sent_but_queued_request_is_not() {
+        let (client_side, mut server_side) = tokio::io::duplex(64);
+        let (tx, shared) = spawn_driver(client_side);
+        let (btx, brx) = oneshot::channel();
+        let batch = Request {
+            payload: Bytes::from(vec![b'x'; 200]),
+            reply: ReplyTx::Many {
+                want: 3,
+                got: Vec::new(),
+                tx: btx,
+            },
+        };
+        shared.in_flight.fetch_add(2, Ordering::Relaxed);
+        tx.send(batch).await.unwrap();
+        let (single, srx) = one(b"*1\r\n$4\r\nPING\r\n");
+        tx.send(single).await.unwrap();
+        // Take part of the batch, then hang up.
+        let mut some = [0u8; 10];
+        server_side.read_exact(&mut some).await.unwrap();
+        drop(server_side);
+        let batch_err = brx.await.unwrap().unwrap_err();
+        assert_eq!(batch_err.kind(), ErrorKind::Io, "{batch_err:?}");
+        let single_err = srx.await.unwrap().unwrap_err();
+        assert_eq!(single_err.kind(), ErrorKind::NotSent, "{single_err:?}");
+        assert_eq!(shared.in_flight.load(Ordering::Relaxed), 0);
+    }
+
+    #[tokio::test]
+    async fn replies_in_order_pushes_aside_and_stray_replies_break() {
+        let (client_side, mut server_side) = tokio::io::duplex(1024);
+        let (tx, shared) = spawn_driver(client_side);
+        shared.in_flight.fetch_add(2, Ordering::Relaxed);
+        let (a, arx) = one(b"*1\r\n$4\r\nPING\r\n");
+        let (b, brx) = one(b"*1\r\n$4\r\nPING\r\n");
+        tx.send(a).await.unwrap();
+        tx.send(b).await.unwrap();
+        let mut buf = vec![0u8; 28];
+        server_side.read_exact(&mut buf).await.unwrap();
+        server_side
+            .write_all(b">2\r\n$1\r\np\r\n$1\r\nq\r\n:1\r\n:2\r\n:3\r\n")
+            .await
+            .unwrap();
+        assert_eq!(arx.await.unwrap().unwrap(), Frame::Integer(1));
+        assert_eq!(brx.await.unwrap().unwrap(), Frame::Integer(2));
+        // `:3` answered nothing: the connection is out of sync and must close.
+        tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            while !tx.is_closed() {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .unwrap();
+        assert!(matches!(shared.broken(), Some(Error::Protocol(_))));
     }
 }
