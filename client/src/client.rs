@@ -174,7 +174,7 @@ impl Client {
                 }
             }
         };
-        match deadline {
+        let result = match deadline {
             Some(d) => match tokio::time::timeout_at(d, attempt).await {
                 Ok(r) => r,
                 Err(_) => Err(Error::Timeout {
@@ -182,7 +182,11 @@ impl Client {
                 }),
             },
             None => attempt.await,
+        };
+        if let Err(e) = &result {
+            tracing::debug!(target: "rediscover::client", error = %e, kind = ?e.kind(), "request failed");
         }
+        result
     }
 }
 

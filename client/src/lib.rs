@@ -33,6 +33,24 @@
 //!   a caller should take.
 //! - [`slot`], [`error_codes`], [`command`]: the shared tables of hash slots, error codes and
 //!   commands.
+//!
+//! ## Failure model
+//!
+//! - **Server errors** ([`Error::Server`]) leave the connection healthy. The error keeps its
+//!   [`ErrorCode`] and text, and [`Error::retry_action`] says what to do next.
+//! - **A caller that gives up** (drops its future, or hits its deadline) never desyncs the
+//!   connection: a request not yet written is skipped, and the reply to one already written is
+//!   read and thrown away by the driver.
+//! - **A broken connection** (I/O error, or bytes that are not RESP) fails every request on it.
+//!   Each learns whether it was written: [`Error::NotSent`] (never written, safe to retry: the
+//!   managed [`Client`] retries these itself, up to [`Config::max_retries`]) or
+//!   [`Error::Io`]/[`Error::Protocol`] (written; it may or may not have run, so it is not retried).
+//!   A pipeline counts as written as soon as its first byte is.
+//! - **Deadlines**: [`Config::request_timeout`] bounds each request from the call to the
+//!   reply, reconnects and retries included; [`Error::Timeout`] says whether the request may
+//!   have reached the server.
+//! - **Reconnects** happen on demand, one at a time per client, with capped, jittered
+//!   exponential backoff ([`Config::backoff`]). Bad credentials are reported, not retried.
 #![warn(missing_docs)]
 
 pub mod command;
@@ -51,6 +69,8 @@ mod pool;
 mod pubsub;
 mod value;
 
+#[doc(no_inline)]
+pub use bytes::Bytes;
 pub use client::Client;
 pub use cmd::{cmd, Cmd, ToArgs};
 pub use commands::{BoundCmd, Commands, Execute, Scan};
