@@ -154,3 +154,62 @@ async fn auth_failure_on_reconnect_is_reported_not_retried_forever() {
 fn rediscover_testserver_acl(password: &str) -> rediscover_testserver::acl::Acl {
     rediscover_testserver::acl::Acl::new(Some(password.as_bytes()))
 }
+
+#[tokio::test]
+async fn reconnects_after_client_kill() {
+    let t = target().await;
+    let client = Client::with_config(config(&t.url)).await.unwrap();
+    let admin = Client::with_config(config(&t.url)).await.unwrap();
+    let id: i64 = client.cmd("CLIENT").arg("ID").query().await.unwrap();
+    let killed: i64 = admin
+        .cmd("CLIENT")
+        .arg(["KILL", "ID"])
+        .arg(id)
+        .query()
+        .await
+        .unwrap();
+    assert_eq!(killed, 1);
+    let first = client.connection().unwrap();
+    wait_until(|| first.is_closed()).await;
+    let k = unique("killed");
+    client.set(&k, "after").await.unwrap();
+    assert_eq!(client.get(&k).await.unwrap().unwrap(), &b"after"[..]);
+    let new_id: i64 = client.cmd("CLIENT").arg("ID").query().await.unwrap();
+    assert_ne!(new_id, id);
+    assert_eq!(client.reconnects(), 1);
+    client.del(&k).await.unwrap();
+}
+
+#[tokio::test]
+async fn slow_server_times_out_and_recovers() {
+    // DEBUG SLEEP holds the whole server; the client gives up at its deadline and the late
+    // reply is discarded.
+    let t = target().await;
+    let slow =
+        Client::with_config(config(&t.url).request_timeout(Some(Duration::from_millis(100))))
+            .await
+            .unwrap();
+    let e = slow.cmd("DEBUG").arg(["SLEEP", "0.3"]).query::<()>().await;
+    match e {
+        Err(e) if e.is_timeout() => {
+            assert!(!e.is_not_sent());
+            // Requests behind the sleeping one may time out too; once the server wakes, each
+            // reply still goes to its own request.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+            for i in 0.. {
+                let payload = format!("after-{i}");
+                match slow.echo(payload.clone()).await {
+                    Ok(got) => {
+                        assert_eq!(got, payload.as_bytes());
+                        break;
+                    }
+                    Err(e) => assert!(e.is_timeout(), "{e:?}"),
+                }
+                assert!(tokio::time::Instant::now() < deadline);
+            }
+        }
+        // A server with DEBUG disabled (Redis 7 default): nothing to test here.
+        Err(e) if e.is_server() => {}
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+}
