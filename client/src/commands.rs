@@ -235,7 +235,9 @@ pub trait Commands: Execute {
     }
 
     /// `BLPOP key [key ...] timeout`: `(key, element)`, or `None` after `timeout` seconds
-    /// (`0.0`: wait forever). Use a dedicated connection: it blocks the connection.
+    /// (`0.0`: wait forever). Use a dedicated connection: it blocks the connection. The
+    /// request deadline ([`Config::request_timeout`](crate::Config::request_timeout)) still
+    /// applies, so allow for `timeout` there.
     fn blpop<K: ToArgs>(
         &self,
         keys: K,

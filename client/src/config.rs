@@ -186,6 +186,26 @@ impl Config {
         self
     }
 
+    /// Checks the settings that cannot work (an empty host, port 0, a zero connect timeout).
+    /// Connecting calls it, so errors surface before any network traffic.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.host.is_empty() {
+            return Err(Error::Config("empty host".into()));
+        }
+        if self.port == 0 {
+            return Err(Error::Config("port 0".into()));
+        }
+        if self.connect_timeout.is_zero() {
+            return Err(Error::Config("zero connect timeout".into()));
+        }
+        if self.request_timeout.is_some_and(|t| t.is_zero()) {
+            return Err(Error::Config(
+                "zero request timeout (use None for no deadline)".into(),
+            ));
+        }
+        Ok(())
+    }
+
     /// `host:port`.
     pub fn addr(&self) -> String {
         if self.host.contains(':') {
@@ -373,6 +393,13 @@ mod tests {
             (None, Some("secret"))
         );
         assert!(!format!("{c:?}").contains("secret"));
+        assert!(Config::default().validate().is_ok());
+        assert!(Config::default().port(0).validate().is_err());
+        assert!(Config::default().host("").validate().is_err());
+        assert!(Config::default()
+            .request_timeout(Some(std::time::Duration::ZERO))
+            .validate()
+            .is_err());
         for bad in [
             "http://x",
             "redis://h:notaport",

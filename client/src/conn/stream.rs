@@ -20,6 +20,7 @@ pub(crate) enum Stream {
 
 /// Opens a TCP connection to `config`'s address (and TLS over it for `rediss://`).
 pub(crate) async fn open(config: &Config) -> Result<Stream, Error> {
+    config.validate()?;
     if config.is_tls() && cfg!(not(feature = "tls")) {
         // Say so before trying to reach the server.
         return tls_unavailable();
