@@ -358,4 +358,22 @@ mod tests {
         );
         assert_eq!(encoded(&c), want.to_vec());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_arguments_encode_like_the_shared_encoder(
+            args in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..40), 0..8)
+        ) {
+            let mut cmd = Cmd::new("X");
+            for a in &args {
+                cmd.push_arg(a);
+            }
+            let mut all: Vec<&[u8]> = vec![b"X"];
+            all.extend(args.iter().map(Vec::as_slice));
+            let mut want = BytesMut::new();
+            crate::resp::encode_command(&mut want, &all);
+            proptest::prop_assert_eq!(encoded(&cmd), want.to_vec());
+            proptest::prop_assert_eq!(cmd.args().collect::<Vec<_>>(), all);
+        }
+    }
 }
