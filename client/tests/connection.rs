@@ -332,3 +332,37 @@ async fn client_reply_off_is_refused_on_shared_connections() {
     assert_eq!(e.kind(), ErrorKind::Config);
     assert_eq!(client.ping().await.unwrap(), "PONG");
 }
+
+#[tokio::test]
+async fn a_stalled_server_pushes_back_instead_of_growing_memory() {
+    let fake = FakeServer::start(|cmd| match cmd[0].to_ascii_uppercase().as_str() {
+        "HELLO" => Some(b"-ERR unknown command\r\n".to_vec()),
+        "ECHO" => None,
+        _ => Some(b"+PONG\r\n".to_vec()),
+    })
+    .await;
+    let config = Config::default()
+        .port(fake.port())
+        .queue_capacity(4)
+        .request_timeout(Some(Duration::from_millis(100)));
+    let conn = Connection::connect(&config).await.unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let c = conn.clone();
+        tasks.push(tokio::spawn(async move { c.echo(i).await }));
+    }
+    let mut not_sent = 0;
+    for t in tasks {
+        let e = t.await.unwrap().unwrap_err();
+        assert!(e.is_timeout());
+        not_sent += usize::from(e.is_not_sent());
+    }
+    // At most 4 awaited replies plus 4 queued; everyone else waited for room and gave up
+    // knowing their request was never sent.
+    assert!(not_sent >= 42, "{not_sent}");
+    let echoes = fake.commands().iter().filter(|c| c[0] == "ECHO").count();
+    assert!(
+        echoes <= 4,
+        "{echoes} requests reached a server that answers nothing"
+    );
+}

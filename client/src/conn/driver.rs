@@ -87,6 +87,9 @@ struct Driver<R, W> {
     /// Bytes appended to `wbuf` so far.
     queued: u64,
     pending: VecDeque<InFlight>,
+    /// Stop taking requests while this many await replies, so a stalled server pushes back on
+    /// callers (through the bounded queue) instead of growing memory.
+    max_pending: usize,
     limits: Limits,
 }
 
@@ -105,6 +108,7 @@ pub(crate) async fn run<R, W>(
 {
     let mut rbuf = leftover;
     rbuf.reserve(READ_CHUNK);
+    let max_pending = rx.max_capacity();
     let mut driver = Driver {
         reader,
         writer,
@@ -116,6 +120,7 @@ pub(crate) async fn run<R, W>(
         written: 0,
         queued: 0,
         pending: VecDeque::new(),
+        max_pending,
         limits: Limits::default(),
     };
     let outcome = driver.serve().await;
@@ -172,7 +177,9 @@ where
                         Err(e) => return Err(Error::io(e)),
                     }
                 }
-                req = self.rx.recv(), if accepting && self.wbuf.is_empty() => {
+                req = self.rx.recv(), if accepting
+                    && self.wbuf.is_empty()
+                    && self.pending.len() < self.max_pending => {
                     match req {
                         Some(req) => self.enqueue_batch(req),
                         None => accepting = false,
@@ -185,7 +192,7 @@ where
     /// Encodes `first` and everything else already queued into the write buffer.
     fn enqueue_batch(&mut self, first: Request) {
         self.enqueue(first);
-        while self.wbuf.len() < MAX_BATCH_BYTES {
+        while self.wbuf.len() < MAX_BATCH_BYTES && self.pending.len() < self.max_pending {
             match self.rx.try_recv() {
                 Ok(req) => self.enqueue(req),
                 Err(_) => break,
