@@ -74,9 +74,22 @@ impl Cmd {
 
     /// Appends an integer argument without formatting it through a `String`.
     pub fn push_int(&mut self, v: i64) {
-        let mut tmp = BytesMut::with_capacity(20);
-        put_int(&mut tmp, v);
-        self.push_arg(&tmp);
+        let mut tmp = [0u8; 20];
+        let digits = decimal(v.unsigned_abs(), &mut tmp);
+        if v < 0 {
+            let mut neg = [0u8; 21];
+            neg[0] = b'-';
+            neg[1..=digits.len()].copy_from_slice(digits);
+            self.push_arg(&neg[..=digits.len()]);
+        } else {
+            self.push_arg(digits);
+        }
+    }
+
+    /// Appends an unsigned integer argument.
+    pub fn push_uint(&mut self, v: u64) {
+        let mut tmp = [0u8; 20];
+        self.push_arg(decimal(v, &mut tmp));
     }
 
     /// Number of arguments, the name included.
@@ -108,12 +121,13 @@ impl Cmd {
 
     /// The whole command as one buffer, without copying the arguments.
     pub fn into_bytes(mut self) -> Bytes {
-        let mut header = BytesMut::with_capacity(HEADER_ROOM);
-        header.put_u8(b'*');
-        put_int(&mut header, self.argc as i64);
-        header.put_slice(b"\r\n");
-        let start = HEADER_ROOM - header.len();
-        self.body[start..HEADER_ROOM].copy_from_slice(&header);
+        let mut tmp = [0u8; 20];
+        let digits = decimal(self.argc as u64, &mut tmp);
+        // `*<digits>\r\n`, right-aligned against the arguments.
+        let start = HEADER_ROOM - digits.len() - 3;
+        self.body[start] = b'*';
+        self.body[start + 1..HEADER_ROOM - 2].copy_from_slice(digits);
+        self.body[HEADER_ROOM - 2..HEADER_ROOM].copy_from_slice(b"\r\n");
         self.body.advance(start);
         self.body.freeze()
     }
@@ -169,6 +183,19 @@ impl Cmd {
 impl std::fmt::Debug for Cmd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "Cmd({} +{} args)", self.name(), self.argc - 1)
+    }
+}
+
+/// The decimal digits of `v`, formatted on the stack.
+fn decimal(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            return &buf[i..];
+        }
     }
 }
 
@@ -236,13 +263,13 @@ int_args!(i8, i16, i32, i64, u16, u32, isize);
 
 impl ToArgs for u64 {
     fn write_args(&self, cmd: &mut Cmd) {
-        cmd.push_arg(self.to_string().as_bytes());
+        cmd.push_uint(*self);
     }
 }
 
 impl ToArgs for usize {
     fn write_args(&self, cmd: &mut Cmd) {
-        cmd.push_arg(self.to_string().as_bytes());
+        cmd.push_uint(*self as u64);
     }
 }
 
@@ -350,11 +377,23 @@ mod tests {
 
     #[test]
     fn extreme_integers() {
-        let c = Cmd::new("X").arg(i64::MIN).arg(u64::MAX);
+        let c = Cmd::new("X")
+            .arg(i64::MIN)
+            .arg(u64::MAX)
+            .arg(0)
+            .arg(-1)
+            .arg(7usize);
         let mut want = BytesMut::new();
         crate::resp::encode_command(
             &mut want,
-            &["X", &i64::MIN.to_string(), &u64::MAX.to_string()],
+            &[
+                "X",
+                &i64::MIN.to_string(),
+                &u64::MAX.to_string(),
+                "0",
+                "-1",
+                "7",
+            ],
         );
         assert_eq!(encoded(&c), want.to_vec());
     }
