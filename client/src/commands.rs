@@ -325,6 +325,69 @@ pub trait Commands: Execute {
         typed(self.send_command(Cmd::new("ZSCORE").arg(key).arg(member)))
     }
 
+    /// `DECR key`: the new value.
+    fn decr<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("DECR").arg(key)))
+    }
+
+    /// `DECRBY key delta`: the new value.
+    fn decr_by<K: ToArgs>(&self, key: K, delta: i64) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("DECRBY").arg(key).arg(delta)))
+    }
+
+    /// `PERSIST key`: whether a timeout was removed.
+    fn persist<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<bool>> + Send {
+        typed(self.send_command(Cmd::new("PERSIST").arg(key)))
+    }
+
+    /// `HINCRBY key field delta`: the new value.
+    fn hincr_by<K: ToArgs, F: ToArgs>(
+        &self,
+        key: K,
+        field: F,
+        delta: i64,
+    ) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("HINCRBY").arg(key).arg(field).arg(delta)))
+    }
+
+    /// `HLEN key`: the number of fields.
+    fn hlen<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("HLEN").arg(key)))
+    }
+
+    /// `LLEN key`: the length of the list.
+    fn llen<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("LLEN").arg(key)))
+    }
+
+    /// `SISMEMBER key member`.
+    fn sismember<K: ToArgs, M: ToArgs>(
+        &self,
+        key: K,
+        member: M,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        typed(self.send_command(Cmd::new("SISMEMBER").arg(key).arg(member)))
+    }
+
+    /// `SCARD key`: the number of members.
+    fn scard<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("SCARD").arg(key)))
+    }
+
+    /// `ZREM key member [member ...]`: how many members were removed.
+    fn zrem<K: ToArgs, M: ToArgs>(
+        &self,
+        key: K,
+        members: M,
+    ) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("ZREM").arg(key).arg(members)))
+    }
+
+    /// `ZCARD key`: the number of members.
+    fn zcard<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("ZCARD").arg(key)))
+    }
+
     /// `PUBLISH channel message`: how many subscribers received it.
     fn publish<C: ToArgs, M: ToArgs>(
         &self,

@@ -43,12 +43,17 @@ async fn strings_and_keys() {
         assert!((1..=100).contains(&ttl), "{ttl}");
         assert!(!c.expire(format!("{k}:none"), 100).await.unwrap());
         assert_eq!(c.ttl(format!("{k}:none")).await.unwrap(), -2);
+        assert!(c.persist(&k).await.unwrap());
+        assert!(!c.persist(&k).await.unwrap());
+        assert_eq!(c.ttl(&k).await.unwrap(), -1);
         c.set_ex(&k, "v3", 50).await.unwrap();
         assert_eq!(c.get(&k).await.unwrap(), Some(b("v3")));
         assert!(c.ttl(&k).await.unwrap() <= 50);
         let n = format!("{k}:n");
         assert_eq!(c.incr(&n).await.unwrap(), 1);
         assert_eq!(c.incr_by(&n, -11).await.unwrap(), -10);
+        assert_eq!(c.decr(&n).await.unwrap(), -11);
+        assert_eq!(c.decr_by(&n, -20).await.unwrap(), 9);
         let e = c.incr(&k).await.unwrap_err();
         assert_eq!(e.code(), Some(ErrorCode::Err));
         assert_eq!(
@@ -82,6 +87,9 @@ async fn hashes() {
         assert_eq!(c.hset(&k, ("f1", "one")).await.unwrap(), 0);
         assert_eq!(c.hget(&k, "f1").await.unwrap(), Some(b("one")));
         assert_eq!(c.hget(&k, "nope").await.unwrap(), None);
+        assert_eq!(c.hlen(&k).await.unwrap(), 2);
+        assert_eq!(c.hincr_by(&k, "f2", 5).await.unwrap(), 7);
+        assert_eq!(c.hincr_by(&k, "f2", -5).await.unwrap(), 2);
         let all = c.hgetall(&k).await.unwrap();
         let want: HashMap<Bytes, Bytes> = [(b("f1"), b("one")), (b("f2"), b("2"))].into();
         assert_eq!(all, want);
@@ -113,6 +121,7 @@ async fn lists() {
             vec![b("a"), b("b"), b("c")]
         );
         assert_eq!(c.lrange(&k, -2, 10).await.unwrap(), vec![b("b"), b("c")]);
+        assert_eq!(c.llen(&k).await.unwrap(), 3);
         assert_eq!(c.lpop(&k).await.unwrap(), Some(b("a")));
         assert_eq!(
             c.blpop([&format!("{k}:none"), &k], 1.0).await.unwrap(),
@@ -135,7 +144,10 @@ async fn sets() {
         let mut members = c.smembers(&k).await.unwrap();
         members.sort();
         assert_eq!(members, vec![b("a"), b("b"), b("c")]);
+        assert!(c.sismember(&k, "a").await.unwrap());
+        assert_eq!(c.scard(&k).await.unwrap(), 3);
         assert_eq!(c.srem(&k, ["a", "z"]).await.unwrap(), 1);
+        assert!(!c.sismember(&k, "a").await.unwrap());
         let set: std::collections::HashSet<String> =
             c.cmd("SMEMBERS").arg(&k).query().await.unwrap();
         assert_eq!(set.len(), 2);
@@ -167,6 +179,9 @@ async fn sorted_sets() {
         assert_eq!(c.zscore(&k, "zz").await.unwrap(), None);
         assert!(c.zadd(&k, "inf", f64::INFINITY).await.unwrap());
         assert_eq!(c.zscore(&k, "inf").await.unwrap(), Some(f64::INFINITY));
+        assert_eq!(c.zcard(&k).await.unwrap(), 4);
+        assert_eq!(c.zrem(&k, ["inf", "zz"]).await.unwrap(), 1);
+        assert_eq!(c.zcard(&k).await.unwrap(), 3);
         c.del(&k).await.unwrap();
     }
 }
