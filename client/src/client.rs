@@ -88,6 +88,12 @@ impl Client {
         &self.inner.config
     }
 
+    /// Opens a [`Subscriber`](crate::Subscriber) (its own connection) with this client's
+    /// configuration.
+    pub async fn subscriber(&self) -> Result<crate::Subscriber> {
+        crate::Subscriber::with_config(self.inner.config.clone()).await
+    }
+
     /// How many times the client has reconnected.
     pub fn reconnects(&self) -> u64 {
         self.read_current().1

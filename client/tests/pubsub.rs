@@ -61,7 +61,7 @@ async fn channels_and_patterns_in_both_protocols() {
 async fn messages_arriving_during_subscribe_are_kept() {
     let t = target().await;
     let publisher = Client::with_config(t.config()).await.unwrap();
-    let mut sub = Subscriber::with_config(t.config()).await.unwrap();
+    let mut sub = publisher.subscriber().await.unwrap();
     let (a, b) = (unique("ch"), unique("ch"));
     sub.subscribe(&a).await.unwrap();
     publisher.publish(&a, "early").await.unwrap();
