@@ -10,6 +10,8 @@
 //! Each client gets one multiplexed connection shared by `--inflight` tasks; each task sends
 //! single commands (`--pipeline 1`) or pipelines of that many commands until `--ops` commands
 //! have been answered. Every reply is checked (`OK` for SET, the exact stored value for GET).
+//! `--rounds N` repeats the measurement, alternating the order of the clients, and reports each
+//! client's median round.
 //! The last line is JSON: `{"workload":{...},"ops_per_sec":{"rediscover":N,"redis-rs":N}}`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,6 +30,7 @@ struct Workload {
     keys: usize,
     value_size: usize,
     clients: Vec<String>,
+    rounds: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -67,7 +70,8 @@ impl Data {
 fn usage() -> ! {
     eprintln!(
         "usage: loadgen --addr HOST:PORT [--ops N] [--inflight N] [--pipeline N] \
-         [--cmd set|get] [--keys N] [--value-size N] [--clients rediscover,redis-rs]"
+         [--cmd set|get] [--keys N] [--value-size N] [--clients rediscover,redis-rs] \
+         [--rounds N]"
     );
     std::process::exit(2);
 }
@@ -82,6 +86,7 @@ fn parse_args() -> Workload {
         keys: 10_000,
         value_size: 32,
         clients: vec!["rediscover".into(), "redis-rs".into()],
+        rounds: 1,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
@@ -95,6 +100,7 @@ fn parse_args() -> Workload {
             "--pipeline" => w.pipeline = num().max(1) as usize,
             "--keys" => w.keys = num().max(1) as usize,
             "--value-size" => w.value_size = num() as usize,
+            "--rounds" => w.rounds = num().max(1) as usize,
             "--cmd" => {
                 w.cmd = match value.as_str() {
                     "get" => Cmd::Get,
@@ -294,21 +300,38 @@ async fn main() {
         eprintln!("prefill failed: {e}");
         std::process::exit(1);
     }
-    let mut results = Vec::new();
-    for name in &w.clients {
-        let outcome = match name.as_str() {
-            "rediscover" => run_rediscover(w.clone(), data.clone()).await,
-            "redis-rs" => run_redis_rs(w.clone(), data.clone()).await,
-            other => Err(format!("unknown client {other:?} (rediscover, redis-rs)")),
-        };
-        match outcome {
-            Ok(rate) => results.push((name.clone(), rate)),
-            Err(e) => {
-                eprintln!("{name}: {e}");
-                std::process::exit(1);
+    // Several rounds alternate the order of the clients (a shared machine drifts); each
+    // client's figure is its median round.
+    let mut rounds: Vec<(String, Vec<f64>)> =
+        w.clients.iter().map(|c| (c.clone(), Vec::new())).collect();
+    for round in 0..w.rounds {
+        let mut order: Vec<usize> = (0..rounds.len()).collect();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let name = rounds[i].0.clone();
+            let outcome = match name.as_str() {
+                "rediscover" => run_rediscover(w.clone(), data.clone()).await,
+                "redis-rs" => run_redis_rs(w.clone(), data.clone()).await,
+                other => Err(format!("unknown client {other:?} (rediscover, redis-rs)")),
+            };
+            match outcome {
+                Ok(rate) => rounds[i].1.push(rate),
+                Err(e) => {
+                    eprintln!("{name}: {e}");
+                    std::process::exit(1);
+                }
             }
         }
     }
+    let results: Vec<(String, f64)> = rounds
+        .into_iter()
+        .map(|(name, mut rates)| {
+            rates.sort_by(f64::total_cmp);
+            (name, rates[rates.len() / 2])
+        })
+        .collect();
     println!(
         "{:<12} {:>5} {:>8} {:>9} {:>9} {:>14}",
         "client", "cmd", "ops", "inflight", "pipeline", "ops/sec"
