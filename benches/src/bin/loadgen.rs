@@ -352,7 +352,7 @@ async fn main() {
         .map(|(name, rate)| format!("\"{name}\":{}", rate.round() as u64))
         .collect();
     println!(
-        "{{\"workload\":{{\"addr\":\"{}\",\"cmd\":\"{}\",\"ops\":{},\"inflight\":{},\"pipeline\":{},\"keys\":{},\"value_size\":{}}},\"ops_per_sec\":{{{}}}}}",
+        "{{\"workload\":{{\"addr\":\"{}\",\"cmd\":\"{}\",\"ops\":{},\"inflight\":{},\"pipeline\":{},\"keys\":{},\"value_size\":{},\"rounds\":{}}},\"ops_per_sec\":{{{}}}}}",
         w.addr,
         w.cmd.name(),
         w.ops,
@@ -360,6 +360,7 @@ async fn main() {
         w.pipeline,
         w.keys,
         w.value_size,
+        w.rounds,
         rates.join(",")
     );
 }
