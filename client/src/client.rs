@@ -38,6 +38,8 @@ use crate::value::FromReply;
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// This handle's request deadline (the config's unless [`Client::with_timeout`] changed it).
+    timeout: Option<Duration>,
 }
 
 struct Inner {
@@ -72,6 +74,7 @@ impl Client {
     pub async fn with_config(config: Config) -> Result<Client> {
         let conn = Connection::connect(&config).await?;
         Ok(Client {
+            timeout: config.timeout(),
             inner: Arc::new(Inner {
                 config,
                 current: RwLock::new(Current {
@@ -81,6 +84,24 @@ impl Client {
                 reconnect: tokio::sync::Mutex::new(0),
             }),
         })
+    }
+
+    /// A handle to the same connection whose requests have another deadline (`None`: none),
+    /// for example for a long blocking command.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use rediscover::{Client, Commands};
+    /// # async fn demo(client: Client) -> rediscover::Result<()> {
+    /// let patient = client.with_timeout(Some(Duration::from_secs(120)));
+    /// patient.cmd("WAIT").arg(1).arg(100_000).query::<i64>().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_timeout(&self, timeout: Option<Duration>) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            timeout,
+        }
     }
 
     /// The configuration this client connects with.
@@ -162,7 +183,7 @@ impl Client {
     /// Sends `payload`, reconnecting and retrying while it is certainly unsent, within one
     /// deadline.
     async fn call(&self, payload: Bytes, shape: Shape) -> Result<Reply> {
-        let deadline = self.inner.config.timeout().map(|t| Instant::now() + t);
+        let deadline = self.timeout.map(|t| Instant::now() + t);
         let handed_over = AtomicBool::new(false);
         let attempt = async {
             let mut retries = 0;

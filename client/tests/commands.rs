@@ -244,6 +244,16 @@ async fn blocking_command_timeout_does_not_desync_a_dedicated_connection() {
         0,
         "the blocked pop consumed it"
     );
+    // The same connection with a longer deadline waits for the data.
+    let patient = conn.with_timeout(Some(Duration::from_secs(10)));
+    let key = k.clone();
+    let popper = tokio::spawn(async move { patient.blpop(&key, 0.0).await });
+    wait_until(|| conn.in_flight() == 1).await;
+    other.rpush(&k, "y").await.unwrap();
+    assert_eq!(
+        popper.await.unwrap().unwrap(),
+        Some((Bytes::from(k), Bytes::from_static(b"y")))
+    );
 }
 
 #[tokio::test]

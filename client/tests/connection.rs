@@ -192,7 +192,13 @@ async fn timeouts_do_not_desync() {
     assert_eq!(e.kind(), ErrorKind::Timeout);
     assert!(!e.is_not_sent(), "the request was written: outcome unknown");
     // The late reply to "slow" arrives first and must be discarded, not given to "next".
+    // A handle without a deadline waits as long as it takes.
+    let patient = client.with_timeout(None);
+    let waiting = tokio::spawn(async move { patient.echo("slow").await });
+    wait_until(|| fake.commands().iter().filter(|c| c[0] == "ECHO").count() == 2).await;
     fake.release(b"$4\r\nslow\r\n");
+    fake.release(b"$4\r\nslow\r\n");
+    assert_eq!(waiting.await.unwrap().unwrap(), &b"slow"[..]);
     assert_eq!(client.echo("next").await.unwrap(), &b"next"[..]);
 }
 

@@ -156,6 +156,15 @@ impl Connection {
         })
     }
 
+    /// A handle to the same connection whose requests have another deadline (`None`: none),
+    /// for example for a blocking command.
+    pub fn with_timeout(&self, timeout: Option<Duration>) -> Connection {
+        Connection {
+            timeout,
+            ..self.clone()
+        }
+    }
+
     /// Whether the connection has failed or closed (requests will fail with
     /// [`Error::NotSent`]).
     pub fn is_closed(&self) -> bool {
