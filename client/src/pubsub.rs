@@ -31,6 +31,8 @@ enum Event {
     Message(Message),
     /// A (p)subscribe or (p)unsubscribe confirmation.
     Ack,
+    /// The answer to `PING` (`pong` array in RESP2 subscriber mode, `+PONG` otherwise).
+    Pong,
     Error(Error),
     Other,
 }
@@ -147,7 +149,7 @@ impl Subscriber {
             match classify(frame) {
                 Event::Message(m) => return Ok(m),
                 Event::Error(e) => return Err(e),
-                Event::Ack | Event::Other => {}
+                Event::Ack | Event::Pong | Event::Other => {}
             }
         }
     }
@@ -202,13 +204,46 @@ impl Subscriber {
         }
     }
 
+    /// Checks that the connection is alive (`PING`, answered even in subscriber mode). A
+    /// subscriber that receives nothing for a long time cannot otherwise tell a quiet channel
+    /// from a dead connection; call this periodically. On failure the next
+    /// [`next_message`](Subscriber::next_message) reconnects.
+    pub async fn ping(&mut self) -> Result<()> {
+        if self.stream.is_none() {
+            return self.reconnect().await;
+        }
+        let timeout = self.config.connect_deadline();
+        let ping = Cmd::new("PING");
+        match tokio::time::timeout(timeout, self.send_and_await(&ping, 0, true)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => {
+                if e.is_connection_broken() {
+                    self.stream = None;
+                }
+                Err(e)
+            }
+            Err(_) => {
+                self.stream = None;
+                Err(Error::Timeout { sent: true })
+            }
+        }
+    }
+
     async fn send_and_confirm(&mut self, cmd: &Cmd, acks: usize) -> Result<()> {
+        self.send_and_await(cmd, acks, false).await
+    }
+
+    /// Sends `cmd`, then reads until `acks` confirmations (and a pong, if `pong`) arrived,
+    /// keeping messages that arrive meanwhile.
+    async fn send_and_await(&mut self, cmd: &Cmd, acks: usize, pong: bool) -> Result<()> {
         let stream = self.stream.as_mut().ok_or(Error::Closed)?;
         stream.write_all(&cmd.to_bytes()).await.map_err(Error::io)?;
         let mut remaining = acks;
-        while remaining > 0 {
+        let mut pong_due = pong;
+        while remaining > 0 || pong_due {
             match classify(self.read().await?) {
-                Event::Ack => remaining -= 1,
+                Event::Ack => remaining = remaining.saturating_sub(1),
+                Event::Pong => pong_due = false,
                 Event::Message(m) => self.queue.push_back(m),
                 Event::Error(e) => return Err(e),
                 Event::Other => {}
@@ -282,6 +317,7 @@ fn argument_names(cmd: &Cmd) -> Vec<Bytes> {
 fn classify(frame: Frame) -> Event {
     let items = match frame {
         Frame::Push(items) | Frame::Array(items) => items,
+        Frame::Simple(s) if s.eq_ignore_ascii_case(b"PONG") => return Event::Pong,
         Frame::Error(line) | Frame::BulkError(line) => {
             return Event::Error(Error::Server(ServerError::new(line)))
         }
@@ -312,6 +348,7 @@ fn classify(frame: Frame) -> Event {
         },
         b"subscribe" | b"psubscribe" | b"unsubscribe" | b"punsubscribe" | b"ssubscribe"
         | b"sunsubscribe" => Event::Ack,
+        b"pong" => Event::Pong,
         _ => Event::Other,
     }
 }

@@ -141,7 +141,38 @@ async fn empty_subscribe_is_a_no_op() {
     let mut sub = Subscriber::with_config(t.config()).await.unwrap();
     // An empty list is a no-op, not a round trip.
     sub.subscribe(Vec::<String>::new()).await.unwrap();
+    sub.ping().await.unwrap();
     let ch = unique("ok");
     sub.subscribe(&ch).await.unwrap();
     assert_eq!(sub.channels().count(), 1);
+}
+
+#[tokio::test]
+async fn ping_keeps_messages_and_detects_a_dead_link() {
+    let t = target().await;
+    let proxy = Proxy::start(t.addr()).await;
+    let publisher = Client::with_config(t.config()).await.unwrap();
+    for proto in [Protocol::Resp3, Protocol::Resp2] {
+        let config = rediscover::Config::from_url(&proxy.url())
+            .unwrap()
+            .protocol(proto);
+        let mut sub = Subscriber::with_config(config).await.unwrap();
+        let ch = unique("pinged");
+        sub.subscribe(&ch).await.unwrap();
+        publisher.publish(&ch, "before-ping").await.unwrap();
+        sub.ping().await.unwrap();
+        assert_eq!(next(&mut sub).await.payload, "before-ping");
+        proxy.cut();
+        assert!(sub.ping().await.is_err());
+        // The next read reconnects and resubscribes.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let waiter = tokio::spawn(async move { (sub.next_message().await, sub) });
+        while publisher.publish(&ch, "after").await.unwrap() == 0 {
+            assert!(tokio::time::Instant::now() < deadline);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let (m, sub) = waiter.await.unwrap();
+        assert_eq!(m.unwrap().payload, "after");
+        assert_eq!(sub.reconnects(), 1);
+    }
 }
