@@ -1,0 +1,418 @@
+//! Building commands: [`Cmd`] and the [`ToArgs`] conversion for arguments.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use crate::resp::put_int;
+
+/// One command, encoded as it is built.
+///
+/// Arguments are written straight into one buffer as RESP bulk strings, so a command costs one
+/// allocation however many arguments it has; [`Cmd::encode`] adds the array header.
+///
+/// ```
+/// use rediscover::Cmd;
+///
+/// let cmd = Cmd::new("SET").arg("key").arg(42).arg(["EX", "10"]);
+/// assert_eq!(cmd.arg_count(), 5);
+/// let mut buf = bytes::BytesMut::new();
+/// cmd.encode(&mut buf);
+/// let mut expected = bytes::BytesMut::new();
+/// rediscover::resp::encode_command(&mut expected, &["SET", "key", "42", "EX", "10"]);
+/// assert_eq!(buf, expected);
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Cmd {
+    /// `HEADER_ROOM` spare bytes, then the arguments: the array header is written into the
+    /// spare bytes when the command is sent, so sending needs no copy.
+    body: BytesMut,
+    argc: usize,
+    /// Where the name's bytes sit in `body`, for tracing and pub/sub checks.
+    name: (usize, usize),
+}
+
+/// Room for `*<argc>\r\n` (argc up to 20 digits).
+const HEADER_ROOM: usize = 24;
+
+impl Cmd {
+    /// A command with its name as the first argument.
+    pub fn new(name: &str) -> Cmd {
+        let mut body = BytesMut::with_capacity(96 + name.len());
+        body.put_bytes(0, HEADER_ROOM);
+        let mut cmd = Cmd {
+            body,
+            argc: 0,
+            name: (0, 0),
+        };
+        cmd.push_arg(name.as_bytes());
+        let start = cmd.body.len() - name.len() - 2;
+        cmd.name = (start, start + name.len());
+        cmd
+    }
+
+    /// Appends one or more arguments (see [`ToArgs`]).
+    pub fn arg<A: ToArgs>(mut self, arg: A) -> Cmd {
+        arg.write_args(&mut self);
+        self
+    }
+
+    /// Appends arguments in place (for loops).
+    pub fn add<A: ToArgs>(&mut self, arg: A) -> &mut Cmd {
+        arg.write_args(self);
+        self
+    }
+
+    /// Appends one raw argument.
+    pub fn push_arg(&mut self, data: &[u8]) {
+        self.body.reserve(data.len() + 16);
+        self.body.put_u8(b'$');
+        put_int(&mut self.body, data.len() as i64);
+        self.body.put_slice(b"\r\n");
+        self.body.put_slice(data);
+        self.body.put_slice(b"\r\n");
+        self.argc += 1;
+    }
+
+    /// Appends an integer argument without formatting it through a `String`.
+    pub fn push_int(&mut self, v: i64) {
+        let mut tmp = [0u8; 20];
+        let digits = decimal(v.unsigned_abs(), &mut tmp);
+        if v < 0 {
+            let mut neg = [0u8; 21];
+            neg[0] = b'-';
+            neg[1..=digits.len()].copy_from_slice(digits);
+            self.push_arg(&neg[..=digits.len()]);
+        } else {
+            self.push_arg(digits);
+        }
+    }
+
+    /// Appends an unsigned integer argument.
+    pub fn push_uint(&mut self, v: u64) {
+        let mut tmp = [0u8; 20];
+        self.push_arg(decimal(v, &mut tmp));
+    }
+
+    /// Number of arguments, the name included.
+    pub fn arg_count(&self) -> usize {
+        self.argc
+    }
+
+    /// The command name as given.
+    pub fn name(&self) -> &str {
+        std::str::from_utf8(&self.body[self.name.0..self.name.1]).unwrap_or("?")
+    }
+
+    /// Appends the whole command (array header and arguments) to `buf`.
+    pub fn encode(&self, buf: &mut BytesMut) {
+        let args = &self.body[HEADER_ROOM..];
+        buf.reserve(args.len() + 16);
+        buf.put_u8(b'*');
+        put_int(buf, self.argc as i64);
+        buf.put_slice(b"\r\n");
+        buf.put_slice(args);
+    }
+
+    /// The whole command as one buffer.
+    pub fn to_bytes(&self) -> Bytes {
+        let mut buf = BytesMut::with_capacity(self.body.len());
+        self.encode(&mut buf);
+        buf.freeze()
+    }
+
+    /// The whole command as one buffer, without copying the arguments.
+    pub fn into_bytes(mut self) -> Bytes {
+        let mut tmp = [0u8; 20];
+        let digits = decimal(self.argc as u64, &mut tmp);
+        // `*<digits>\r\n`, right-aligned against the arguments.
+        let start = HEADER_ROOM - digits.len() - 3;
+        self.body[start] = b'*';
+        self.body[start + 1..HEADER_ROOM - 2].copy_from_slice(digits);
+        self.body[HEADER_ROOM - 2..HEADER_ROOM].copy_from_slice(b"\r\n");
+        self.body.advance(start);
+        self.body.freeze()
+    }
+
+    /// The arguments, name first, as they will be sent.
+    ///
+    /// ```
+    /// let cmd = rediscover::Cmd::new("SET").arg("k").arg(5);
+    /// let args: Vec<&[u8]> = cmd.args().collect();
+    /// assert_eq!(args, [&b"SET"[..], b"k", b"5"]);
+    /// ```
+    pub fn args(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let mut rest = &self.body[HEADER_ROOM..];
+        std::iter::from_fn(move || {
+            // Each argument is `$<len>\r\n<data>\r\n`, written by `push_arg`.
+            let header_end = rest.iter().position(|&b| b == b'\r')?;
+            let len: usize = std::str::from_utf8(rest.get(1..header_end)?)
+                .ok()?
+                .parse()
+                .ok()?;
+            let start = header_end + 2;
+            let arg = rest.get(start..start + len)?;
+            rest = rest.get(start + len + 2..)?;
+            Some(arg)
+        })
+    }
+
+    /// Whether this command changes how the server answers, so that replies can no longer be
+    /// matched to requests in order: subscriber mode, `MONITOR`, `CLIENT REPLY OFF|SKIP`.
+    /// Such commands need a connection of their own ([`Subscriber`](crate::Subscriber)).
+    pub(crate) fn breaks_reply_order(&self) -> bool {
+        let name = &self.body[self.name.0..self.name.1];
+        let modal = [
+            &b"SUBSCRIBE"[..],
+            b"PSUBSCRIBE",
+            b"SSUBSCRIBE",
+            b"UNSUBSCRIBE",
+            b"PUNSUBSCRIBE",
+            b"SUNSUBSCRIBE",
+            b"MONITOR",
+        ]
+        .iter()
+        .any(|n| n.eq_ignore_ascii_case(name));
+        modal
+            || (name.eq_ignore_ascii_case(b"CLIENT")
+                && self
+                    .args()
+                    .nth(1)
+                    .is_some_and(|sub| sub.eq_ignore_ascii_case(b"REPLY")))
+    }
+}
+
+impl std::fmt::Debug for Cmd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Cmd({} +{} args)", self.name(), self.argc - 1)
+    }
+}
+
+/// The decimal digits of `v`, formatted on the stack.
+fn decimal(mut v: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+/// Creates a command; shorthand for [`Cmd::new`].
+pub fn cmd(name: &str) -> Cmd {
+    Cmd::new(name)
+}
+
+/// A value that becomes one or more command arguments.
+///
+/// Strings and byte strings are one argument each; integers and floats are written in decimal;
+/// slices, vectors, arrays and tuples expand to their elements, so `&["a", "b"]` is two
+/// arguments and `&[("f", 1)]` (field/value pairs) is two per pair.
+pub trait ToArgs {
+    /// Appends this value's arguments to `cmd`.
+    fn write_args(&self, cmd: &mut Cmd);
+}
+
+impl ToArgs for str {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_arg(self.as_bytes());
+    }
+}
+
+impl ToArgs for String {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_arg(self.as_bytes());
+    }
+}
+
+impl ToArgs for [u8] {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_arg(self);
+    }
+}
+
+impl ToArgs for Vec<u8> {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_arg(self);
+    }
+}
+
+impl<const N: usize> ToArgs for [u8; N] {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_arg(self);
+    }
+}
+
+impl ToArgs for Bytes {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_arg(self);
+    }
+}
+
+macro_rules! int_args {
+    ($($t:ty),*) => {$(
+        impl ToArgs for $t {
+            fn write_args(&self, cmd: &mut Cmd) {
+                cmd.push_int(*self as i64);
+            }
+        }
+    )*};
+}
+int_args!(i8, i16, i32, i64, u16, u32, isize);
+
+impl ToArgs for u64 {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_uint(*self);
+    }
+}
+
+impl ToArgs for usize {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_uint(*self as u64);
+    }
+}
+
+impl ToArgs for f64 {
+    fn write_args(&self, cmd: &mut Cmd) {
+        cmd.push_arg(crate::resp::format_double(*self).as_bytes());
+    }
+}
+
+impl ToArgs for f32 {
+    fn write_args(&self, cmd: &mut Cmd) {
+        f64::from(*self).write_args(cmd);
+    }
+}
+
+impl<T: ToArgs + ?Sized> ToArgs for &T {
+    fn write_args(&self, cmd: &mut Cmd) {
+        (**self).write_args(cmd);
+    }
+}
+
+impl<T: ToArgs> ToArgs for [T] {
+    fn write_args(&self, cmd: &mut Cmd) {
+        for item in self {
+            item.write_args(cmd);
+        }
+    }
+}
+
+impl<T: ToArgs> ToArgs for Vec<T> {
+    fn write_args(&self, cmd: &mut Cmd) {
+        self.as_slice().write_args(cmd);
+    }
+}
+
+impl<T: ToArgs, const N: usize> ToArgs for [T; N] {
+    fn write_args(&self, cmd: &mut Cmd) {
+        self.as_slice().write_args(cmd);
+    }
+}
+
+impl<T: ToArgs> ToArgs for Option<T> {
+    fn write_args(&self, cmd: &mut Cmd) {
+        if let Some(v) = self {
+            v.write_args(cmd);
+        }
+    }
+}
+
+macro_rules! tuple_args {
+    ($($t:ident $i:tt),+) => {
+        impl<$($t: ToArgs),+> ToArgs for ($($t,)+) {
+            fn write_args(&self, cmd: &mut Cmd) {
+                $(self.$i.write_args(cmd);)+
+            }
+        }
+    };
+}
+tuple_args!(A 0);
+tuple_args!(A 0, B 1);
+tuple_args!(A 0, B 1, C 2);
+tuple_args!(A 0, B 1, C 2, D 3);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn encoded(cmd: &Cmd) -> Vec<u8> {
+        let copied = cmd.to_bytes().to_vec();
+        assert_eq!(cmd.clone().into_bytes().to_vec(), copied);
+        copied
+    }
+
+    #[test]
+    fn matches_shared_encoder() {
+        let c = Cmd::new("HSET")
+            .arg("h")
+            .arg([("f1", 1), ("f2", -2)])
+            .arg(&b"raw"[..])
+            .arg(1.5)
+            .arg(None::<i32>);
+        let mut want = BytesMut::new();
+        crate::resp::encode_command(
+            &mut want,
+            &["HSET", "h", "f1", "1", "f2", "-2", "raw", "1.5"],
+        );
+        assert_eq!(encoded(&c), want.to_vec());
+        assert_eq!(c.name(), "HSET");
+        assert!(Cmd::new("subscribe").breaks_reply_order());
+        assert!(Cmd::new("client")
+            .arg("reply")
+            .arg("off")
+            .breaks_reply_order());
+        assert!(!Cmd::new("CLIENT").arg("SETNAME").breaks_reply_order());
+        assert!(!Cmd::new("GET").breaks_reply_order());
+        let args: Vec<&[u8]> = c.args().collect();
+        assert_eq!(args.len(), c.arg_count());
+        assert_eq!(args[6], b"raw");
+        assert_eq!(
+            Cmd::new("X").arg("").args().collect::<Vec<_>>(),
+            [&b"X"[..], b""]
+        );
+        assert_eq!(format!("{c:?}"), "Cmd(HSET +7 args)");
+    }
+
+    #[test]
+    fn extreme_integers() {
+        let c = Cmd::new("X")
+            .arg(i64::MIN)
+            .arg(u64::MAX)
+            .arg(0)
+            .arg(-1)
+            .arg(7usize);
+        let mut want = BytesMut::new();
+        crate::resp::encode_command(
+            &mut want,
+            &[
+                "X",
+                &i64::MIN.to_string(),
+                &u64::MAX.to_string(),
+                "0",
+                "-1",
+                "7",
+            ],
+        );
+        assert_eq!(encoded(&c), want.to_vec());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_arguments_encode_like_the_shared_encoder(
+            args in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..40), 0..8)
+        ) {
+            let mut cmd = Cmd::new("X");
+            for a in &args {
+                cmd.push_arg(a);
+            }
+            let mut all: Vec<&[u8]> = vec![b"X"];
+            all.extend(args.iter().map(Vec::as_slice));
+            let mut want = BytesMut::new();
+            crate::resp::encode_command(&mut want, &all);
+            proptest::prop_assert_eq!(encoded(&cmd), want.to_vec());
+            proptest::prop_assert_eq!(cmd.args().collect::<Vec<_>>(), all);
+        }
+    }
+}

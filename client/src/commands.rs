@@ -1,0 +1,494 @@
+//! Typed methods for everyday commands, and the generic `cmd(..).arg(..).query()` path.
+//!
+//! Everything here is written once against [`Execute`], which [`Client`](crate::Client),
+//! [`Connection`](crate::Connection) and pooled connections implement; bring [`Commands`] into
+//! scope to use the methods.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+
+use bytes::Bytes;
+
+use crate::cmd::{Cmd, ToArgs};
+use crate::error::{Error, Result};
+use crate::pipeline::Pipeline;
+use crate::resp::Frame;
+use crate::value::{pair_list, FromReply};
+
+/// Something that can run commands: a client, a connection, a pooled connection.
+pub trait Execute: Sync {
+    /// Sends one command and returns its reply; an error reply becomes [`Error::Server`].
+    fn send_command(&self, cmd: Cmd) -> impl Future<Output = Result<Frame>> + Send;
+
+    /// Sends a pipeline's commands as one unit and returns one reply per command, error replies
+    /// included as [`Frame::Error`] (one failing command does not fail the others).
+    fn send_pipeline(&self, pipeline: &Pipeline)
+        -> impl Future<Output = Result<Vec<Frame>>> + Send;
+}
+
+/// Converts the reply of `fut` into `T`.
+pub(crate) async fn typed<T: FromReply>(fut: impl Future<Output = Result<Frame>>) -> Result<T> {
+    T::from_reply(fut.await?)
+}
+
+/// A command bound to the handle that will run it: `client.cmd("GET").arg("k").query()`.
+#[must_use = "a command does nothing until you call query()"]
+#[derive(Debug)]
+pub struct BoundCmd<'a, C: ?Sized> {
+    target: &'a C,
+    cmd: Cmd,
+}
+
+impl<'a, C: Execute + ?Sized> BoundCmd<'a, C> {
+    /// Appends one or more arguments.
+    pub fn arg<A: ToArgs>(mut self, arg: A) -> Self {
+        self.cmd.add(arg);
+        self
+    }
+
+    /// Sends the command and converts its reply.
+    ///
+    /// ```no_run
+    /// use rediscover::{Client, Commands};
+    /// # async fn demo(client: Client) -> rediscover::Result<()> {
+    /// let n: i64 = client.cmd("HINCRBY").arg("h").arg("f").arg(5).query().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn query<T: FromReply>(self) -> Result<T> {
+        T::from_reply(self.target.send_command(self.cmd).await?)
+    }
+
+    /// The command built so far.
+    pub fn into_cmd(self) -> Cmd {
+        self.cmd
+    }
+}
+
+/// Typed methods for everyday commands, for every [`Execute`] implementation.
+///
+/// Keys, values, fields and members accept anything [`ToArgs`]: `&str`, `String`, `&[u8]`,
+/// `Vec<u8>`, `Bytes`, numbers; arguments that take several accept slices, vectors, arrays and
+/// tuples of those. Multi-key arguments such as `del` take one key or a list of keys.
+pub trait Commands: Execute {
+    /// Starts a command for the generic path: `client.cmd("NAME").arg(..).query::<T>()`.
+    fn cmd(&self, name: &str) -> BoundCmd<'_, Self> {
+        BoundCmd {
+            target: self,
+            cmd: Cmd::new(name),
+        }
+    }
+
+    /// Runs a prepared [`Cmd`] and converts its reply.
+    fn query<T: FromReply + Send>(&self, cmd: Cmd) -> impl Future<Output = Result<T>> + Send {
+        typed(self.send_command(cmd))
+    }
+
+    /// `PING`: `PONG`.
+    fn ping(&self) -> impl Future<Output = Result<String>> + Send {
+        typed(self.send_command(Cmd::new("PING")))
+    }
+
+    /// `ECHO message`.
+    fn echo<M: ToArgs>(&self, message: M) -> impl Future<Output = Result<Bytes>> + Send {
+        typed(self.send_command(Cmd::new("ECHO").arg(message)))
+    }
+
+    /// `GET key`: the value, or `None` when the key does not exist.
+    fn get<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<Option<Bytes>>> + Send {
+        typed(self.send_command(Cmd::new("GET").arg(key)))
+    }
+
+    /// `SET key value`.
+    fn set<K: ToArgs, V: ToArgs>(
+        &self,
+        key: K,
+        value: V,
+    ) -> impl Future<Output = Result<()>> + Send {
+        typed(self.send_command(Cmd::new("SET").arg(key).arg(value)))
+    }
+
+    /// `SET key value EX seconds`.
+    fn set_ex<K: ToArgs, V: ToArgs>(
+        &self,
+        key: K,
+        value: V,
+        seconds: u64,
+    ) -> impl Future<Output = Result<()>> + Send {
+        typed(self.send_command(Cmd::new("SET").arg(key).arg(value).arg("EX").arg(seconds)))
+    }
+
+    /// `SET key value NX`: whether the key was set (it did not exist).
+    fn set_nx<K: ToArgs, V: ToArgs>(
+        &self,
+        key: K,
+        value: V,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        typed(self.send_command(Cmd::new("SET").arg(key).arg(value).arg("NX")))
+    }
+
+    /// `DEL key [key ...]`: how many keys were removed.
+    fn del<K: ToArgs>(&self, keys: K) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("DEL").arg(keys)))
+    }
+
+    /// `EXISTS key [key ...]`: how many of the keys exist (counting repeats).
+    fn exists<K: ToArgs>(&self, keys: K) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("EXISTS").arg(keys)))
+    }
+
+    /// `EXPIRE key seconds`: whether a timeout was set (the key exists).
+    fn expire<K: ToArgs>(&self, key: K, seconds: i64) -> impl Future<Output = Result<bool>> + Send {
+        typed(self.send_command(Cmd::new("EXPIRE").arg(key).arg(seconds)))
+    }
+
+    /// `TTL key`: seconds to live, `-1` without a timeout, `-2` when the key does not exist.
+    fn ttl<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("TTL").arg(key)))
+    }
+
+    /// `INCR key`: the new value.
+    fn incr<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("INCR").arg(key)))
+    }
+
+    /// `INCRBY key delta`: the new value.
+    fn incr_by<K: ToArgs>(&self, key: K, delta: i64) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("INCRBY").arg(key).arg(delta)))
+    }
+
+    /// `MGET key [key ...]`: one entry per key, `None` for missing keys.
+    fn mget<K: ToArgs>(&self, keys: K) -> impl Future<Output = Result<Vec<Option<Bytes>>>> + Send {
+        typed(self.send_command(Cmd::new("MGET").arg(keys)))
+    }
+
+    /// `MSET key value [key value ...]`, from pairs: `&[("k1", "v1"), ("k2", "v2")]`.
+    fn mset<P: ToArgs>(&self, pairs: P) -> impl Future<Output = Result<()>> + Send {
+        typed(self.send_command(Cmd::new("MSET").arg(pairs)))
+    }
+
+    /// `HSET key field value [field value ...]`, from pairs: how many fields were added.
+    fn hset<K: ToArgs, P: ToArgs>(
+        &self,
+        key: K,
+        pairs: P,
+    ) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("HSET").arg(key).arg(pairs)))
+    }
+
+    /// `HGET key field`.
+    fn hget<K: ToArgs, F: ToArgs>(
+        &self,
+        key: K,
+        field: F,
+    ) -> impl Future<Output = Result<Option<Bytes>>> + Send {
+        typed(self.send_command(Cmd::new("HGET").arg(key).arg(field)))
+    }
+
+    /// `HGETALL key`: every field and value (empty when the key does not exist).
+    fn hgetall<K: ToArgs>(
+        &self,
+        key: K,
+    ) -> impl Future<Output = Result<HashMap<Bytes, Bytes>>> + Send {
+        typed(self.send_command(Cmd::new("HGETALL").arg(key)))
+    }
+
+    /// `HDEL key field [field ...]`: how many fields were removed.
+    fn hdel<K: ToArgs, F: ToArgs>(
+        &self,
+        key: K,
+        fields: F,
+    ) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("HDEL").arg(key).arg(fields)))
+    }
+
+    /// `LPUSH key value [value ...]`: the new length.
+    fn lpush<K: ToArgs, V: ToArgs>(
+        &self,
+        key: K,
+        values: V,
+    ) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("LPUSH").arg(key).arg(values)))
+    }
+
+    /// `RPUSH key value [value ...]`: the new length.
+    fn rpush<K: ToArgs, V: ToArgs>(
+        &self,
+        key: K,
+        values: V,
+    ) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("RPUSH").arg(key).arg(values)))
+    }
+
+    /// `LPOP key`: the first element, `None` when the list does not exist.
+    fn lpop<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<Option<Bytes>>> + Send {
+        typed(self.send_command(Cmd::new("LPOP").arg(key)))
+    }
+
+    /// `LRANGE key start stop` (inclusive, negative indexes count from the end).
+    fn lrange<K: ToArgs>(
+        &self,
+        key: K,
+        start: i64,
+        stop: i64,
+    ) -> impl Future<Output = Result<Vec<Bytes>>> + Send {
+        typed(self.send_command(Cmd::new("LRANGE").arg(key).arg(start).arg(stop)))
+    }
+
+    /// `BLPOP key [key ...] timeout`: `(key, element)`, or `None` after `timeout` seconds
+    /// (`0.0`: wait forever). Use a dedicated connection: it blocks the connection. The
+    /// request deadline ([`Config::request_timeout`](crate::Config::request_timeout)) still
+    /// applies, so allow for `timeout` there.
+    fn blpop<K: ToArgs>(
+        &self,
+        keys: K,
+        timeout: f64,
+    ) -> impl Future<Output = Result<Option<(Bytes, Bytes)>>> + Send {
+        typed(self.send_command(Cmd::new("BLPOP").arg(keys).arg(timeout)))
+    }
+
+    /// `SADD key member [member ...]`: how many members were added.
+    fn sadd<K: ToArgs, M: ToArgs>(
+        &self,
+        key: K,
+        members: M,
+    ) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("SADD").arg(key).arg(members)))
+    }
+
+    /// `SREM key member [member ...]`: how many members were removed.
+    fn srem<K: ToArgs, M: ToArgs>(
+        &self,
+        key: K,
+        members: M,
+    ) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("SREM").arg(key).arg(members)))
+    }
+
+    /// `SMEMBERS key`, in the server's order.
+    fn smembers<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<Vec<Bytes>>> + Send {
+        typed(self.send_command(Cmd::new("SMEMBERS").arg(key)))
+    }
+
+    /// `ZADD key score member`: whether the member was added (not just updated).
+    fn zadd<K: ToArgs, M: ToArgs>(
+        &self,
+        key: K,
+        member: M,
+        score: f64,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        typed(self.send_command(Cmd::new("ZADD").arg(key).arg(score).arg(member)))
+    }
+
+    /// `ZADD key score member [score member ...]` from `(score, member)` pairs: how many were
+    /// added.
+    fn zadd_multiple<K: ToArgs, P: ToArgs>(
+        &self,
+        key: K,
+        pairs: P,
+    ) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("ZADD").arg(key).arg(pairs)))
+    }
+
+    /// `ZRANGE key start stop`: members by rank.
+    fn zrange<K: ToArgs>(
+        &self,
+        key: K,
+        start: i64,
+        stop: i64,
+    ) -> impl Future<Output = Result<Vec<Bytes>>> + Send {
+        typed(self.send_command(Cmd::new("ZRANGE").arg(key).arg(start).arg(stop)))
+    }
+
+    /// `ZRANGE key start stop WITHSCORES`: `(member, score)` by rank (RESP2 and RESP3 shapes).
+    fn zrange_withscores<K: ToArgs>(
+        &self,
+        key: K,
+        start: i64,
+        stop: i64,
+    ) -> impl Future<Output = Result<Vec<(Bytes, f64)>>> + Send {
+        let fut = self.send_command(
+            Cmd::new("ZRANGE")
+                .arg(key)
+                .arg(start)
+                .arg(stop)
+                .arg("WITHSCORES"),
+        );
+        async move { pair_list(fut.await?) }
+    }
+
+    /// `ZSCORE key member`.
+    fn zscore<K: ToArgs, M: ToArgs>(
+        &self,
+        key: K,
+        member: M,
+    ) -> impl Future<Output = Result<Option<f64>>> + Send {
+        typed(self.send_command(Cmd::new("ZSCORE").arg(key).arg(member)))
+    }
+
+    /// `DECR key`: the new value.
+    fn decr<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("DECR").arg(key)))
+    }
+
+    /// `DECRBY key delta`: the new value.
+    fn decr_by<K: ToArgs>(&self, key: K, delta: i64) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("DECRBY").arg(key).arg(delta)))
+    }
+
+    /// `PERSIST key`: whether a timeout was removed.
+    fn persist<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<bool>> + Send {
+        typed(self.send_command(Cmd::new("PERSIST").arg(key)))
+    }
+
+    /// `HINCRBY key field delta`: the new value.
+    fn hincr_by<K: ToArgs, F: ToArgs>(
+        &self,
+        key: K,
+        field: F,
+        delta: i64,
+    ) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("HINCRBY").arg(key).arg(field).arg(delta)))
+    }
+
+    /// `HLEN key`: the number of fields.
+    fn hlen<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("HLEN").arg(key)))
+    }
+
+    /// `LLEN key`: the length of the list.
+    fn llen<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("LLEN").arg(key)))
+    }
+
+    /// `SISMEMBER key member`.
+    fn sismember<K: ToArgs, M: ToArgs>(
+        &self,
+        key: K,
+        member: M,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        typed(self.send_command(Cmd::new("SISMEMBER").arg(key).arg(member)))
+    }
+
+    /// `SCARD key`: the number of members.
+    fn scard<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("SCARD").arg(key)))
+    }
+
+    /// `ZREM key member [member ...]`: how many members were removed.
+    fn zrem<K: ToArgs, M: ToArgs>(
+        &self,
+        key: K,
+        members: M,
+    ) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("ZREM").arg(key).arg(members)))
+    }
+
+    /// `ZCARD key`: the number of members.
+    fn zcard<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("ZCARD").arg(key)))
+    }
+
+    /// `PUBLISH channel message`: how many subscribers received it.
+    fn publish<C: ToArgs, M: ToArgs>(
+        &self,
+        channel: C,
+        message: M,
+    ) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("PUBLISH").arg(channel).arg(message)))
+    }
+
+    /// `WATCH key [key ...]`. Only meaningful on a connection nobody else uses (a pooled one).
+    fn watch<K: ToArgs>(&self, keys: K) -> impl Future<Output = Result<()>> + Send {
+        typed(self.send_command(Cmd::new("WATCH").arg(keys)))
+    }
+
+    /// `UNWATCH`.
+    fn unwatch(&self) -> impl Future<Output = Result<()>> + Send {
+        typed(self.send_command(Cmd::new("UNWATCH")))
+    }
+
+    /// Iterates the keyspace with `SCAN`.
+    ///
+    /// ```no_run
+    /// use rediscover::{Client, Commands};
+    /// # async fn demo(client: Client) -> rediscover::Result<()> {
+    /// let mut keys = client.scan().pattern("user:*").count(500);
+    /// while let Some(key) = keys.next().await? {
+    ///     println!("{}", String::from_utf8_lossy(&key));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    fn scan(&self) -> Scan<'_, Self>
+    where
+        Self: Sized,
+    {
+        Scan {
+            target: self,
+            cursor: Some(0),
+            pattern: None,
+            count: None,
+            buffered: VecDeque::new(),
+        }
+    }
+}
+
+impl<T: Execute + ?Sized> Commands for T {}
+
+/// A `SCAN` iteration; see [`Commands::scan`]. Keys may repeat, as with `SCAN` itself.
+#[derive(Debug)]
+pub struct Scan<'a, C> {
+    target: &'a C,
+    /// `None` once the server has returned cursor 0.
+    cursor: Option<u64>,
+    pattern: Option<Bytes>,
+    count: Option<u64>,
+    buffered: VecDeque<Bytes>,
+}
+
+impl<C: Execute> Scan<'_, C> {
+    /// Only keys matching a glob pattern (`MATCH`).
+    pub fn pattern(mut self, pattern: impl AsRef<[u8]>) -> Self {
+        self.pattern = Some(Bytes::copy_from_slice(pattern.as_ref()));
+        self
+    }
+
+    /// Work per call hint (`COUNT`).
+    pub fn count(mut self, count: u64) -> Self {
+        self.count = Some(count);
+        self
+    }
+
+    /// The next key, fetching another batch when needed; `None` when the iteration is over.
+    pub async fn next(&mut self) -> Result<Option<Bytes>> {
+        loop {
+            if let Some(key) = self.buffered.pop_front() {
+                return Ok(Some(key));
+            }
+            let Some(cursor) = self.cursor else {
+                return Ok(None);
+            };
+            let cmd = Cmd::new("SCAN")
+                .arg(cursor)
+                .arg(self.pattern.as_ref().map(|p| ("MATCH", p)))
+                .arg(self.count.map(|c| ("COUNT", c)));
+            let (next, keys): (String, Vec<Bytes>) = typed(self.target.send_command(cmd)).await?;
+            let next: u64 = next
+                .parse()
+                .map_err(|_| Error::response(format!("bad SCAN cursor {next:?}")))?;
+            self.cursor = (next != 0).then_some(next);
+            self.buffered.extend(keys);
+        }
+    }
+
+    /// Runs the iteration to the end and returns every key (duplicates removed).
+    pub async fn collect_all(mut self) -> Result<Vec<Bytes>> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        while let Some(key) = self.next().await? {
+            if seen.insert(key.clone()) {
+                out.push(key);
+            }
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,295 @@
+//! The client's error type: what went wrong, whether the request reached the server, and what
+//! to do next.
+//!
+//! Nobody should need to parse `Display` text: every fact a caller acts on is a method.
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::error_codes::{ErrorCode, Redirect, RetryAction};
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong with a request.
+///
+/// The variants split along the line a caller cares about: a [`Server`](Error::Server) error
+/// left the connection healthy; [`Io`](Error::Io) and [`Protocol`](Error::Protocol) errors broke
+/// it; [`NotSent`](Error::NotSent) means the request never reached the server, so retrying it
+/// is always safe.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The server answered with an error reply. The connection is fine.
+    #[error("{0}")]
+    Server(ServerError),
+    /// The socket failed while the request may have been written: its outcome is unknown.
+    #[error("I/O error: {0}")]
+    Io(Arc<std::io::Error>),
+    /// The server sent bytes that are not RESP: the connection was closed, and the outcome of
+    /// every request in flight on it is unknown.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The request's deadline passed. `sent` tells whether it may have reached the server.
+    #[error("request timed out ({})", if *sent { "possibly executed" } else { "not sent" })]
+    Timeout {
+        /// Whether the request may have been written to the server before the deadline.
+        sent: bool,
+    },
+    /// The request was never written to the server; retrying it is safe.
+    #[error("request not sent: {reason}")]
+    NotSent {
+        /// Why it could not be sent (the connection was already broken, closed, ...).
+        reason: Box<Error>,
+    },
+    /// The connection was closed: by the peer, by `QUIT`, or because its client was dropped.
+    #[error("connection closed")]
+    Closed,
+    /// The reply has a shape the requested Rust type cannot hold.
+    #[error("unexpected reply: {0}")]
+    Response(String),
+    /// The configuration or URL is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The connection pool could not hand out a connection.
+    #[error("pool error: {0}")]
+    Pool(String),
+}
+
+/// What kind of [`Error`] this is, for `match` without destructuring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// [`Error::Server`]
+    Server,
+    /// [`Error::Io`]
+    Io,
+    /// [`Error::Protocol`]
+    Protocol,
+    /// [`Error::Timeout`]
+    Timeout,
+    /// [`Error::NotSent`]
+    NotSent,
+    /// [`Error::Closed`]
+    Closed,
+    /// [`Error::Response`]
+    Response,
+    /// [`Error::Config`]
+    Config,
+    /// [`Error::Pool`]
+    Pool,
+}
+
+impl Error {
+    /// The kind of error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Server(_) => ErrorKind::Server,
+            Error::Io(_) => ErrorKind::Io,
+            Error::Protocol(_) => ErrorKind::Protocol,
+            Error::Timeout { .. } => ErrorKind::Timeout,
+            Error::NotSent { .. } => ErrorKind::NotSent,
+            Error::Closed => ErrorKind::Closed,
+            Error::Response(_) => ErrorKind::Response,
+            Error::Config(_) => ErrorKind::Config,
+            Error::Pool(_) => ErrorKind::Pool,
+        }
+    }
+
+    /// The server error, if the server answered with one.
+    pub fn server_error(&self) -> Option<&ServerError> {
+        match self {
+            Error::Server(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The server error code (`WRONGTYPE`, `MOVED`, ...), if the server answered with an error.
+    pub fn code(&self) -> Option<ErrorCode> {
+        self.server_error().map(ServerError::code)
+    }
+
+    /// Whether the server answered with an error reply.
+    pub fn is_server(&self) -> bool {
+        matches!(self, Error::Server(_))
+    }
+
+    /// Whether the socket failed.
+    pub fn is_io(&self) -> bool {
+        matches!(self, Error::Io(_))
+    }
+
+    /// Whether the server sent something that is not RESP.
+    pub fn is_protocol(&self) -> bool {
+        matches!(self, Error::Protocol(_))
+    }
+
+    /// Whether the deadline passed.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout { .. })
+    }
+
+    /// Whether authentication failed (`WRONGPASS`, `NOAUTH`, `NOPERM`).
+    pub fn is_auth(&self) -> bool {
+        matches!(
+            self.code(),
+            Some(ErrorCode::WrongPass | ErrorCode::NoAuth | ErrorCode::NoPerm)
+        )
+    }
+
+    /// Whether the request certainly never reached the server, so sending it again cannot run
+    /// it twice.
+    pub fn is_not_sent(&self) -> bool {
+        matches!(self, Error::NotSent { .. } | Error::Timeout { sent: false })
+    }
+
+    /// Whether the connection this error came from can no longer be used.
+    pub fn is_connection_broken(&self) -> bool {
+        match self {
+            Error::Io(_) | Error::Protocol(_) | Error::Closed => true,
+            Error::NotSent { reason } => reason.is_connection_broken(),
+            _ => false,
+        }
+    }
+
+    /// What the caller should do next.
+    ///
+    /// Server errors take the action of their code (see [`ErrorCode::action`]); a broken
+    /// connection or a request that was never sent calls for reconnecting and retrying; a
+    /// timeout, a bad reply type or a bad configuration will not get better by retrying.
+    pub fn retry_action(&self) -> RetryAction {
+        match self {
+            Error::Server(e) => e.action(),
+            Error::NotSent { .. } | Error::Io(_) | Error::Protocol(_) | Error::Closed => {
+                RetryAction::Reconnect
+            }
+            Error::Timeout { sent: false } => RetryAction::WaitAndRetry,
+            _ => RetryAction::GiveUp,
+        }
+    }
+
+    /// The `MOVED`/`ASK` redirection carried by this error.
+    pub fn redirect(&self) -> Option<Redirect> {
+        self.server_error().and_then(ServerError::redirect)
+    }
+
+    pub(crate) fn io(e: std::io::Error) -> Error {
+        Error::Io(Arc::new(e))
+    }
+
+    pub(crate) fn not_sent(reason: Error) -> Error {
+        match reason {
+            already @ Error::NotSent { .. } => already,
+            reason => Error::NotSent {
+                reason: Box::new(reason),
+            },
+        }
+    }
+
+    pub(crate) fn response(what: impl Into<String>) -> Error {
+        Error::Response(what.into())
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::io(e)
+    }
+}
+
+/// An error reply from the server: its code and its text.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServerError {
+    code: ErrorCode,
+    line: Bytes,
+}
+
+impl ServerError {
+    /// Wraps an error line as the server sent it (without the leading `-`).
+    pub fn new(line: Bytes) -> Self {
+        ServerError {
+            code: ErrorCode::of(&line),
+            line,
+        }
+    }
+
+    /// The error code (the first word of the line).
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The whole error line, code included (`WRONGTYPE Operation against ...`).
+    pub fn line(&self) -> &[u8] {
+        &self.line
+    }
+
+    /// The text after the code (for an unknown code, the text after its first word).
+    pub fn message(&self) -> String {
+        let text = String::from_utf8_lossy(&self.line);
+        match text.split_once(' ') {
+            Some((_, rest)) => rest.to_string(),
+            None => String::new(),
+        }
+    }
+
+    /// What a client should do about this error.
+    pub fn action(&self) -> RetryAction {
+        self.code.action()
+    }
+
+    /// The `MOVED`/`ASK` redirection, for those codes.
+    pub fn redirect(&self) -> Option<Redirect> {
+        match self.code {
+            ErrorCode::Moved | ErrorCode::Ask => Redirect::parse(&self.line),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&String::from_utf8_lossy(&self.line))
+    }
+}
+
+impl fmt::Debug for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerError")
+            .field("code", &self.code)
+            .field("line", &String::from_utf8_lossy(&self.line))
+            .finish()
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_keep_code_and_action() {
+        let e = Error::Server(ServerError::new(Bytes::from_static(
+            b"MOVED 3999 127.0.0.1:6381",
+        )));
+        assert_eq!(e.code(), Some(ErrorCode::Moved));
+        assert_eq!(e.retry_action(), RetryAction::FollowMoved);
+        assert_eq!(e.redirect().unwrap().slot, 3999);
+        assert_eq!(e.server_error().unwrap().message(), "3999 127.0.0.1:6381");
+        let busy = Error::Server(ServerError::new(Bytes::from_static(b"LOADING x")));
+        assert_eq!(busy.retry_action(), RetryAction::WaitAndRetry);
+    }
+
+    #[test]
+    fn not_sent_is_retry_safe_and_not_nested() {
+        let e = Error::not_sent(Error::not_sent(Error::Closed));
+        assert!(e.is_not_sent());
+        assert!(e.is_connection_broken());
+        assert_eq!(e.kind(), ErrorKind::NotSent);
+        assert!(matches!(&e, Error::NotSent { reason } if matches!(**reason, Error::Closed)));
+        assert!(!Error::Timeout { sent: true }.is_not_sent());
+        assert!(Error::Timeout { sent: false }.is_not_sent());
+    }
+}

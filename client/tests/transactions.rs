@@ -1,0 +1,77 @@
+//! MULTI/EXEC with WATCH on dedicated connections, and runtime errors inside EXEC.
+
+mod util;
+
+use rediscover::resp::Frame;
+use rediscover::{Client, Commands, ErrorCode, Pool, Transaction};
+use util::*;
+
+#[tokio::test]
+async fn watch_conflict_aborts_and_retry_commits() {
+    let t = target().await;
+    let pool = Pool::new(t.config(), 4).unwrap();
+    let other = Client::with_config(t.config()).await.unwrap();
+    let k = unique("watched");
+    other.set(&k, 10).await.unwrap();
+
+    let conn = pool.get().await.unwrap();
+    conn.watch(&k).await.unwrap();
+    let seen: i64 = conn.cmd("GET").arg(&k).query().await.unwrap();
+    // Someone else writes the key between WATCH and EXEC.
+    other.incr(&k).await.unwrap();
+    let mut tx = Transaction::new();
+    tx.cmd("SET").arg(&k).arg(seen + 100);
+    assert_eq!(tx.exec(&*conn).await.unwrap(), None, "aborted by WATCH");
+    assert_eq!(other.get(&k).await.unwrap().unwrap(), &b"11"[..]);
+
+    // Retry from the WATCH: no conflict this time.
+    conn.watch(&k).await.unwrap();
+    let seen: i64 = conn.cmd("GET").arg(&k).query().await.unwrap();
+    let mut tx = Transaction::new();
+    tx.cmd("SET").arg(&k).arg(seen + 100);
+    tx.cmd("GET").arg(&k);
+    let (ok, value): (String, i64) = tx.query(&*conn).await.unwrap().expect("commits");
+    assert_eq!((ok.as_str(), value), ("OK", 111));
+    other.del(&k).await.unwrap();
+}
+
+#[tokio::test]
+async fn runtime_errors_stay_in_their_slot() {
+    let t = target().await;
+    let client = Client::with_config(t.config()).await.unwrap();
+    let k = unique("tx");
+    let mut tx = Transaction::new();
+    tx.cmd("SET").arg(&k).arg("text");
+    tx.cmd("INCR").arg(&k);
+    tx.cmd("GET").arg(&k);
+    let results = tx.exec(&client).await.unwrap().unwrap();
+    assert_eq!(results.len(), 3);
+    assert_eq!(results[0], Frame::simple("OK"));
+    assert!(results[1].is_error());
+    assert_eq!(results[2], Frame::bulk("text"));
+    // A typed conversion surfaces the runtime error.
+    let e = tx
+        .query::<(String, i64, String), _>(&client)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::Err));
+    client.del(&k).await.unwrap();
+}
+
+#[tokio::test]
+async fn execabort_is_not_a_watch_abort() {
+    let t = target().await;
+    let client = Client::with_config(t.config()).await.unwrap();
+    let k = unique("tx");
+    let mut tx = Transaction::new();
+    tx.cmd("SET").arg(&k).arg(1);
+    tx.cmd("GET"); // wrong arity: refused at queue time
+    let e = tx.exec(&client).await.unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::ExecAbort));
+    assert!(e
+        .server_error()
+        .unwrap()
+        .message()
+        .contains("wrong number of arguments"));
+    assert_eq!(client.exists(&k).await.unwrap(), 0, "nothing ran");
+}
