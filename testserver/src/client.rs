@@ -62,6 +62,8 @@ pub struct Client {
     pub no_evict: bool,
     /// Hold this client's replies until this Unix ms (DEBUG SLEEP answers when it ends).
     pub hold_until: Option<i64>,
+    /// Full name of the last command run (`get`, `client|list`), for CLIENT LIST.
+    pub last_cmd: &'static str,
 }
 
 /// CLIENT REPLY modes.
@@ -102,6 +104,7 @@ impl Client {
             reply_mode: ReplyMode::On,
             no_evict: false,
             hold_until: None,
+            last_cmd: "NULL",
         }
     }
 

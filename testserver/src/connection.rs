@@ -265,6 +265,7 @@ fn sync_entry(st: &mut NodeState, client: &Client) {
         e.psub = client.patterns.len();
         e.multi = client.multi.as_ref().map_or(-1, |q| q.len() as i64);
         e.last_interaction = std::time::Instant::now();
+        e.last_cmd = client.last_cmd;
         if e.name != client.name {
             e.name = client.name.clone();
         }

@@ -834,3 +834,20 @@ async fn slowlog_records_slow_commands() {
     assert_reply!(c, ["SLOWLOG", "RESET"], b"+OK\r\n");
     assert_reply!(c, ["SLOWLOG", "LEN"], b":0\r\n");
 }
+
+/// CLIENT LIST names each client's last command, subcommands as `container|sub` (Redis 7.0).
+#[tokio::test]
+async fn client_list_shows_last_command() {
+    let server = TestServer::start().await.unwrap();
+    let mut a = connect(&server).await;
+    let mut b = connect(&server).await;
+    assert_reply!(a, ["GET", "x"], b"$-1\r\n");
+    let list = String::from_utf8(b.call(&["CLIENT", "LIST"]).await).unwrap();
+    let lines: Vec<&str> = list.lines().filter(|l| l.contains("id=")).collect();
+    assert_eq!(lines.len(), 2, "{list}");
+    assert!(lines.iter().any(|l| l.contains(" cmd=get ")), "{list}");
+    assert!(
+        lines.iter().any(|l| l.contains(" cmd=client|list ")),
+        "{list}"
+    );
+}

@@ -403,6 +403,12 @@ fn allowed_in_resp2_pubsub(name: &str) -> bool {
 /// Runs a command that passed every check (also used by EXEC for queued commands).
 pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     let mark = ctx.out.len();
+    ctx.client.last_cmd = match argv.get(1) {
+        Some(sub) if !cmd.info.subcommands.is_empty() => {
+            cmd.info.subcommand(sub).map_or(cmd.info.name, |s| s.name)
+        }
+        _ => cmd.info.name,
+    };
     let started = ctx.tick;
     let result = (cmd.handler)(ctx, argv);
     let ended = Instant::now();
