@@ -339,20 +339,19 @@ async fn block<R: AsyncReadExt + Unpin>(
     }
     // Timed out or the connection ended: take the client back, unless it was served meanwhile.
     let mut st = node.lock();
-    let (mut client, served) = match st.unpark(id) {
+    let mut client = match st.unpark(id) {
         Some(w) => {
             write_timeout_reply(out, w.on_timeout);
-            (w.client, false)
+            w.client
         }
         None => match rx.try_recv() {
             Ok((client, reply)) => {
                 out.raw(&reply);
-                (client, true)
+                client
             }
             Err(_) => return None,
         },
     };
-    let _ = served;
     if gone {
         out.buffer().clear();
         disconnect(&mut st, &mut client);
