@@ -64,6 +64,17 @@ pub struct Client {
     pub hold_until: Option<i64>,
     /// Full name of the last command run (`get`, `client|list`), for CLIENT LIST.
     pub last_cmd: &'static str,
+    /// Replication offset right after this client's last propagated write (WAIT waits for it).
+    pub woff: u64,
+    /// This is a replica's link to its master: its commands are obeyed (no ACL, no read-only
+    /// gate) and its replies are not sent.
+    pub master_link: bool,
+    /// PSYNC/SYNC accepted: the connection turns into a replica feed.
+    pub sync: Option<crate::repl::master::SyncStart>,
+    /// A WAIT that must block until replicas acknowledge.
+    pub wait: Option<crate::cmd::WaitRequest>,
+    /// REPLCONF listening-port / ip-address / capa, sent by a replica before PSYNC.
+    pub replconf: crate::repl::master::ReplConf,
 }
 
 /// CLIENT REPLY modes.
@@ -105,6 +116,11 @@ impl Client {
             no_evict: false,
             hold_until: None,
             last_cmd: "NULL",
+            woff: 0,
+            master_link: false,
+            sync: None,
+            wait: None,
+            replconf: Default::default(),
         }
     }
 

@@ -31,6 +31,10 @@ enum Stop {
     Close,
     /// Hold the replies written so far until this Unix ms (DEBUG SLEEP).
     Hold(i64),
+    /// PSYNC/SYNC was accepted: the connection becomes a replica feed.
+    Sync,
+    /// WAIT must wait for replica acknowledgements.
+    Wait(cmd::WaitRequest),
 }
 
 /// Serves one accepted connection until it closes.
@@ -150,6 +154,27 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
                         _ = &mut closed => break 'conn,
                     }
                 }
+                Stop::Sync => {
+                    if flush(&mut wr, &mut out).await.is_err() {
+                        break 'conn;
+                    }
+                    if let Some(start) = client.sync.take() {
+                        tokio::select! {
+                            _ = crate::repl::master::feed(&node, id, start, &mut rd, &mut wr, &mut rbuf) => {}
+                            _ = &mut closed => {}
+                        }
+                    }
+                    break 'conn;
+                }
+                Stop::Wait(req) => {
+                    if flush(&mut wr, &mut out).await.is_err() {
+                        break 'conn;
+                    }
+                    match wait_for_acks(&node, req, &mut closed, &mut rd, &mut rbuf).await {
+                        Some(n) => out.int(n as i64),
+                        None => break 'conn,
+                    }
+                }
                 Stop::Block(req) => {
                     if flush(&mut wr, &mut out).await.is_err() {
                         break 'conn;
@@ -239,6 +264,17 @@ fn run_batch(
             }
         }
         cmd::process(&mut ctx, argv);
+        if ctx.client.sync.is_some() {
+            batch.clear();
+            return Stop::Sync;
+        }
+        if let Some(req) = ctx.client.wait.take() {
+            if let Some(mut argv) = batch.pop_front() {
+                argv.clear();
+                spare.push(argv);
+            }
+            return Stop::Wait(req);
+        }
         if let Some(req) = ctx.blocked.take() {
             // The blocking command stays at the front of the batch; the caller parks it.
             return Stop::Block(req);
@@ -360,8 +396,44 @@ async fn block<R: AsyncReadExt + Unpin>(
     Some(client)
 }
 
+/// Waits until enough replicas acknowledged the offset WAIT asked for, or its timeout.
+/// Returns how many did, or `None` if the connection ended meanwhile.
+async fn wait_for_acks<R: AsyncReadExt + Unpin>(
+    node: &Node,
+    req: cmd::WaitRequest,
+    closed: &mut Closed,
+    rd: &mut R,
+    rbuf: &mut BytesMut,
+) -> Option<usize> {
+    let mut acks = node.ack_signal.subscribe();
+    let sleep = async {
+        match req.deadline {
+            Some(d) => tokio::time::sleep_until(d.into()).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(sleep);
+    loop {
+        let acked = node.lock().repl.acked(req.offset);
+        if acked >= req.replicas {
+            return Some(acked);
+        }
+        tokio::select! {
+            _ = acks.changed() => {}
+            _ = &mut sleep => return Some(node.lock().repl.acked(req.offset)),
+            _ = &mut *closed => return None,
+            read = rd.read_buf(rbuf) => match read {
+                // Commands pipelined behind WAIT wait in the buffer.
+                Ok(n) if n > 0 => {}
+                _ => return None,
+            },
+        }
+    }
+}
+
 /// Removes every trace of a connection from the node.
 fn disconnect(st: &mut NodeState, client: &mut Client) {
+    crate::repl::master::detach(st, client.id);
     st.unpark(client.id);
     st.clients.remove(&client.id);
     let mut out = ReplyWriter::new(false);

@@ -262,7 +262,14 @@ fn memory(out: &mut String, st: &NodeState) {
             ("maxmemory_human", bytes_to_human(st.config.maxmemory)),
             ("maxmemory_policy", st.config.maxmemory_policy.clone()),
             ("mem_fragmentation_ratio", "1.00".into()),
-            ("mem_replication_backlog", "0".into()),
+            (
+                "mem_replication_backlog",
+                st.repl
+                    .backlog
+                    .as_ref()
+                    .map_or(0, |b| b.memory())
+                    .to_string(),
+            ),
             ("mem_clients_slaves", "0".into()),
             ("mem_clients_normal", "0".into()),
             ("mem_aof_buffer", "0".into()),
@@ -320,9 +327,9 @@ fn stats(out: &mut String, st: &NodeState) {
             ("total_net_input_bytes", s.net_input_bytes.to_string()),
             ("total_net_output_bytes", s.net_output_bytes.to_string()),
             ("rejected_connections", s.rejected_connections.to_string()),
-            ("sync_full", "0".into()),
-            ("sync_partial_ok", "0".into()),
-            ("sync_partial_err", "0".into()),
+            ("sync_full", st.repl.sync_full.to_string()),
+            ("sync_partial_ok", st.repl.sync_partial_ok.to_string()),
+            ("sync_partial_err", st.repl.sync_partial_err.to_string()),
             ("expired_keys", s.expired_keys.to_string()),
             ("evicted_keys", "0".into()),
             ("evicted_clients", "0".into()),
@@ -340,21 +347,120 @@ fn stats(out: &mut String, st: &NodeState) {
 }
 
 fn replication(out: &mut String, st: &NodeState) {
+    use crate::repl::{LinkState, ReplicaState};
+    let repl = &st.repl;
+    let now = std::time::Instant::now();
+    let secs = |t: std::time::Instant| now.saturating_duration_since(t).as_secs() as i64;
     out.push_str("# Replication\r\n");
+    let mut f: Vec<(&str, String)> = Vec::new();
+    match &repl.master {
+        None => f.push(("role", "master".into())),
+        Some(m) => {
+            let connected = m.state == LinkState::Connected;
+            f.push(("role", "slave".into()));
+            f.push(("master_host", m.host.clone()));
+            f.push(("master_port", m.port.to_string()));
+            f.push((
+                "master_link_status",
+                if connected { "up" } else { "down" }.into(),
+            ));
+            f.push((
+                "master_last_io_seconds_ago",
+                if connected { secs(m.last_io) } else { -1 }.to_string(),
+            ));
+            let transfer = m.state == LinkState::Transfer;
+            f.push(("master_sync_in_progress", u8::from(transfer).to_string()));
+            f.push(("slave_read_repl_offset", m.read_offset.to_string()));
+            f.push(("slave_repl_offset", repl.offset().to_string()));
+            if transfer {
+                let read = m.transfer_read as i64;
+                let left = if m.transfer_size < 0 {
+                    0
+                } else {
+                    m.transfer_size - read
+                };
+                let perc = if m.transfer_size > 0 {
+                    read as f64 * 100.0 / m.transfer_size as f64
+                } else {
+                    0.0
+                };
+                f.push(("master_sync_total_bytes", m.transfer_size.to_string()));
+                f.push(("master_sync_read_bytes", read.to_string()));
+                f.push(("master_sync_left_bytes", left.to_string()));
+                f.push(("master_sync_perc", format!("{perc:.2}")));
+                f.push((
+                    "master_sync_last_io_seconds_ago",
+                    secs(m.last_io).to_string(),
+                ));
+            }
+            if !connected {
+                f.push((
+                    "master_link_down_since_seconds",
+                    m.down_since.map_or(-1, secs).to_string(),
+                ));
+            }
+            f.push(("slave_priority", st.config.replica_priority.to_string()));
+            f.push((
+                "slave_read_only",
+                u8::from(st.config.replica_read_only).to_string(),
+            ));
+            f.push((
+                "replica_announced",
+                u8::from(st.config.extra_or("replica-announced", "yes") == "yes").to_string(),
+            ));
+        }
+    }
+    f.push(("connected_slaves", repl.replicas.len().to_string()));
+    if st.config.min_replicas_to_write > 0 && st.config.min_replicas_max_lag > 0 {
+        f.push((
+            "min_slaves_good_slaves",
+            repl.good_replicas(st.config.min_replicas_max_lag, now)
+                .to_string(),
+        ));
+    }
+    fields(out, &f);
+    for (i, r) in repl.replicas.iter().enumerate() {
+        let lag = if r.state == ReplicaState::Online {
+            secs(r.ack_time)
+        } else {
+            0
+        };
+        let _ = write!(
+            out,
+            "slave{i}:ip={},port={},state={},offset={},lag={lag}\r\n",
+            r.ip,
+            r.port,
+            r.state.name(),
+            r.ack_offset
+        );
+    }
+    let backlog = repl.backlog.as_ref();
     fields(
         out,
         &[
-            ("role", "master".into()),
-            ("connected_slaves", "0".into()),
             ("master_failover_state", "no-failover".into()),
-            ("master_replid", master_replid(st)),
-            ("master_replid2", "0".repeat(40)),
-            ("master_repl_offset", "0".into()),
-            ("second_repl_offset", "-1".into()),
-            ("repl_backlog_active", "0".into()),
-            ("repl_backlog_size", st.config.repl_backlog_size.to_string()),
-            ("repl_backlog_first_byte_offset", "0".into()),
-            ("repl_backlog_histlen", "0".into()),
+            ("master_replid", repl.replid.clone()),
+            ("master_replid2", repl.replid2.clone()),
+            ("master_repl_offset", repl.offset().to_string()),
+            ("second_repl_offset", repl.second_offset.to_string()),
+            (
+                "repl_backlog_active",
+                u8::from(backlog.is_some()).to_string(),
+            ),
+            (
+                "repl_backlog_size",
+                backlog
+                    .map_or(st.config.repl_backlog_size, |b| b.size())
+                    .to_string(),
+            ),
+            (
+                "repl_backlog_first_byte_offset",
+                backlog.map_or(0, |b| b.first_byte_offset()).to_string(),
+            ),
+            (
+                "repl_backlog_histlen",
+                backlog.map_or(0, |b| b.histlen()).to_string(),
+            ),
         ],
     );
 }
@@ -431,15 +537,6 @@ fn keyspace(out: &mut String, st: &NodeState) {
             );
         }
     }
-}
-
-/// This node's replication id: derived from `run_id` (SHA-256, first 40 hex digits) so it is
-/// stable for the node's life without a field of its own; replication may replace it with a
-/// real one when it adds failover.
-pub fn master_replid(st: &NodeState) -> String {
-    let mut hex = crate::acl::sha256_hex(st.run_id.as_bytes());
-    hex.truncate(40);
-    hex
 }
 
 #[cfg(test)]

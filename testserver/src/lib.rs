@@ -23,8 +23,10 @@ pub mod logging;
 pub mod node;
 pub mod pubsub;
 pub mod rdb;
+pub mod repl;
 pub mod server;
 pub mod slowlog;
+pub mod topology;
 
 pub use server::{TestServer, TestServerBuilder};
 

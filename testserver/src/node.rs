@@ -7,6 +7,7 @@
 //! is never held across an `.await`.
 
 use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -18,7 +19,9 @@ use crate::acl::Acl;
 use crate::client::{Client, ClientEntry};
 use crate::config::Config;
 use crate::keyspace::{ClientId, Db};
+use crate::logging::{Level, Logger, Role};
 use crate::pubsub::PubSub;
+use crate::repl::{event, Repl};
 
 /// Current Unix time in milliseconds.
 pub fn unix_ms() -> i64 {
@@ -118,9 +121,16 @@ pub struct NodeState {
     pub wait_queues: HashMap<(usize, Bytes), std::collections::VecDeque<ClientId>>,
     /// Clients whose WATCHed keys changed: their EXEC will fail.
     pub watch_dirty: std::collections::HashSet<ClientId>,
-    /// Changes since the last save (`rdb_changes_since_last_save`); also tells which commands
-    /// changed the dataset and so must be propagated.
+    /// Changes since the last save (`rdb_changes_since_last_save`).
     pub dirty: u64,
+    /// Changes ever made (never reset): a command that moved it changed the dataset and is
+    /// propagated to replicas.
+    pub changes: u64,
+    /// Replication: role, ids, offsets, backlog, replicas, link to the master.
+    pub repl: Repl,
+    /// Where log lines go (the `rediscover-server` binary sets one; in-process nodes log
+    /// through `tracing` only).
+    pub logger: Option<Arc<Logger>>,
     /// Time of the last successful save (Unix seconds).
     pub last_save: i64,
     /// Outcome of saves, for INFO persistence.
@@ -152,6 +162,9 @@ impl NodeState {
             wait_queues: HashMap::new(),
             watch_dirty: Default::default(),
             dirty: 0,
+            changes: 0,
+            repl: Repl::default(),
+            logger: None,
             last_save: unix_ms() / 1000,
             persistence: Default::default(),
             run_id: random_hex(40),
@@ -197,16 +210,33 @@ impl NodeState {
     }
 
     /// Collects what commands left in the databases' bookkeeping: clients whose WATCHed keys
-    /// changed (their EXEC will fail) and keys that expired (counted in INFO stats).
+    /// changed (their EXEC will fail) and keys that expired (counted in INFO stats, and
+    /// propagated as DEL by a master).
     pub(crate) fn collect_db_events(&mut self) {
         for db in &mut self.dbs {
             if !db.dirty_watchers.is_empty() {
                 self.watch_dirty.extend(db.dirty_watchers.drain(..));
             }
-            if !db.expired.is_empty() {
-                self.stats.expired_keys += db.expired.len() as u64;
-                db.expired.clear();
-            }
+        }
+        self.note_expired();
+        self.repl.flush_pending();
+    }
+
+    /// Logs a line the way Redis does (role mark from the replication role), to the node's
+    /// logger if it has one and to `tracing`.
+    pub fn log(&self, level: Level, msg: &str) {
+        match level {
+            Level::Warning => tracing::warn!("{msg}"),
+            Level::Notice => tracing::info!("{msg}"),
+            _ => tracing::debug!("{msg}"),
+        }
+        if let Some(logger) = &self.logger {
+            let role = if self.repl.is_master() {
+                Role::Master
+            } else {
+                Role::Replica
+            };
+            logger.log(role, level, msg);
         }
     }
 }
@@ -217,6 +247,53 @@ pub struct Node {
     state: Mutex<NodeState>,
     next_client_id: AtomicU64,
     shutdown: watch::Sender<bool>,
+    /// Changes when the backlog has new bytes (feeders stream them).
+    pub(crate) stream_signal: watch::Sender<()>,
+    /// Changes when a replica acknowledges an offset (WAIT).
+    pub(crate) ack_signal: watch::Sender<()>,
+    /// The link generation: changes when the link to the master must be remade.
+    pub(crate) link_signal: watch::Sender<u64>,
+}
+
+/// The locked state of a node. Dereferences to [`NodeState`]; when dropped it releases the
+/// lock and wakes the tasks waiting for what happened under it (new stream bytes, replica
+/// acknowledgements, a new master), so no command has to remember to.
+pub struct NodeGuard<'a> {
+    guard: MutexGuard<'a, NodeState>,
+    node: &'a Node,
+}
+
+impl Deref for NodeGuard<'_> {
+    type Target = NodeState;
+    fn deref(&self) -> &NodeState {
+        &self.guard
+    }
+}
+
+impl DerefMut for NodeGuard<'_> {
+    fn deref_mut(&mut self) -> &mut NodeState {
+        &mut self.guard
+    }
+}
+
+impl Drop for NodeGuard<'_> {
+    fn drop(&mut self) {
+        let events = std::mem::take(&mut self.guard.repl.events);
+        if events == 0 {
+            return;
+        }
+        if events & event::STREAM != 0 {
+            self.guard.repl.trim();
+            self.node.stream_signal.send_replace(());
+        }
+        if events & event::ACK != 0 {
+            self.node.ack_signal.send_replace(());
+        }
+        if events & event::LINK != 0 {
+            let generation = self.guard.repl.link_generation;
+            self.node.link_signal.send_replace(generation);
+        }
+    }
 }
 
 impl Node {
@@ -226,13 +303,19 @@ impl Node {
             state: Mutex::new(NodeState::new(config)),
             next_client_id: AtomicU64::new(1),
             shutdown: watch::channel(false).0,
+            stream_signal: watch::channel(()).0,
+            ack_signal: watch::channel(()).0,
+            link_signal: watch::channel(0).0,
         })
     }
 
     /// Locks the node's state. Never hold the guard across an `.await`.
-    pub fn lock(&self) -> MutexGuard<'_, NodeState> {
+    pub fn lock(&self) -> NodeGuard<'_> {
         // A panic while holding the lock would be a bug; keep serving rather than cascade it.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        NodeGuard {
+            guard: self.state.lock().unwrap_or_else(|e| e.into_inner()),
+            node: self,
+        }
     }
 
     /// A fresh client id.

@@ -19,7 +19,16 @@ pub async fn run(node: Arc<Node>, listener: TcpListener) {
 /// Accepts connections on every listener (`bind` with several addresses) until `node` shuts
 /// down, with one set of background jobs.
 pub async fn run_all(node: Arc<Node>, listeners: Vec<TcpListener>) {
+    {
+        // `replicaof` in the configuration: start as a replica.
+        let mut st = node.lock();
+        if let (Some((host, port)), true) = (st.config.replicaof.clone(), st.repl.is_master()) {
+            st.become_replica(host, port);
+            st.repl.cached = false;
+        }
+    }
     let cron = tokio::spawn(cron(node.clone()));
+    let link = tokio::spawn(crate::repl::replica::manage(node.clone()));
     let loops: Vec<_> = listeners
         .into_iter()
         .map(|l| tokio::spawn(accept_loop(node.clone(), l)))
@@ -28,6 +37,7 @@ pub async fn run_all(node: Arc<Node>, listeners: Vec<TcpListener>) {
         let _ = task.await;
     }
     cron.abort();
+    link.abort();
 }
 
 async fn accept_loop(node: Arc<Node>, listener: TcpListener) {
@@ -66,9 +76,11 @@ async fn accept_loop(node: Arc<Node>, listener: TcpListener) {
     }
 }
 
-/// Periodic work: active expiry (Redis's `serverCron`, `hz` times a second).
+/// Periodic work (Redis's `serverCron`, `hz` times a second): active expiry on a master, and
+/// once a second the replication cron (PING to replicas, repl-timeout).
 async fn cron(node: Arc<Node>) {
     let mut shutdown = node.shutdown_signal();
+    let mut last_repl_cron = std::time::Instant::now();
     loop {
         let hz = node.lock().config.hz.clamp(1, 500);
         tokio::select! {
@@ -77,12 +89,18 @@ async fn cron(node: Arc<Node>) {
         }
         let mut st = node.lock();
         let now = crate::node::unix_ms();
-        if st.config.active_expire_enabled {
+        // A replica waits for its master's DELs.
+        if st.config.active_expire_enabled && st.repl.is_master() {
             for db in st.dbs.iter_mut() {
                 db.expire_due(now, 200);
             }
         }
         crate::cmd::after_command(&mut st);
+        let tick = std::time::Instant::now();
+        if tick.duration_since(last_repl_cron) >= Duration::from_secs(1) {
+            last_repl_cron = tick;
+            st.replication_cron(tick);
+        }
     }
 }
 
@@ -168,6 +186,18 @@ impl TestServerBuilder {
     /// Number of databases (`databases`).
     pub fn databases(mut self, n: usize) -> Self {
         self.config.databases = n.max(1);
+        self
+    }
+
+    /// Starts as a replica of the server at `master` (`replicaof`).
+    pub fn replica_of(mut self, master: SocketAddr) -> Self {
+        self.config.replicaof = Some((master.ip().to_string(), master.port()));
+        self
+    }
+
+    /// `repl-backlog-size` in bytes.
+    pub fn backlog_size(mut self, bytes: u64) -> Self {
+        self.config.repl_backlog_size = bytes.max(1);
         self
     }
 

@@ -6,7 +6,7 @@
 //! (`Err`). Limits are checked from the headers alone, so an oversized bulk or aggregate is refused
 //! before any memory is reserved for it.
 
-use bytes::{Buf, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 
 use super::Frame;
 
@@ -393,21 +393,30 @@ impl CommandDecoder {
         argv: &mut Vec<Bytes>,
     ) -> Result<bool, ProtocolError> {
         loop {
-            argv.clear();
-            if buf.is_empty() {
-                return Ok(false);
+            match self.decode_raw(buf, argv)? {
+                None => return Ok(false),
+                Some(_) if argv.is_empty() => continue,
+                Some(_) => return Ok(true),
             }
-            let found = if buf[0] == b'*' {
-                self.multibulk(buf, argv)?
-            } else {
-                self.inline(buf, argv)?
-            };
-            if !found {
-                return Ok(false);
-            }
-            if !argv.is_empty() {
-                return Ok(true);
-            }
+        }
+    }
+
+    /// Decodes one command like [`decode`](Self::decode) and also returns the exact bytes it
+    /// was read from. Empty commands are returned (with an empty `argv`) rather than skipped:
+    /// a replica counts every byte of its master's stream and relays it unchanged.
+    pub fn decode_raw(
+        &mut self,
+        buf: &mut BytesMut,
+        argv: &mut Vec<Bytes>,
+    ) -> Result<Option<Bytes>, ProtocolError> {
+        argv.clear();
+        if buf.is_empty() {
+            return Ok(None);
+        }
+        if buf[0] == b'*' {
+            self.multibulk(buf, argv)
+        } else {
+            self.inline(buf, argv)
         }
     }
 
@@ -415,10 +424,10 @@ impl CommandDecoder {
         &mut self,
         buf: &mut BytesMut,
         argv: &mut Vec<Bytes>,
-    ) -> Result<bool, ProtocolError> {
+    ) -> Result<Option<Bytes>, ProtocolError> {
         let max_line = self.limits.max_inline_len;
         let Some(cr) = line_end(buf, 1, max_line, "mbulk count")? else {
-            return Ok(false);
+            return Ok(None);
         };
         let count = match parse_i64(&buf[1..cr]) {
             Some(n) if n <= i64::from(i32::MAX) => n,
@@ -429,13 +438,12 @@ impl CommandDecoder {
         }
         let mut pos = cr + 2;
         if count <= 0 {
-            buf.advance(pos);
-            return Ok(true);
+            return Ok(Some(buf.split_to(pos).freeze()));
         }
         self.spans.clear();
         for _ in 0..count {
             let Some(&first) = buf.get(pos) else {
-                return Ok(false);
+                return Ok(None);
             };
             if first != b'$' {
                 return Err(ProtocolError::new(format!(
@@ -444,7 +452,7 @@ impl CommandDecoder {
                 )));
             }
             let Some(cr) = line_end(buf, pos + 1, max_line, "bulk count")? else {
-                return Ok(false);
+                return Ok(None);
             };
             let len = match parse_i64(&buf[pos + 1..cr]) {
                 Some(n) if n >= 0 && n as u64 <= self.limits.max_bulk_len as u64 => n as usize,
@@ -458,26 +466,30 @@ impl CommandDecoder {
                 // Reserve room for the whole argument once, now that its length is known
                 // (and within limits), instead of growing the buffer read by read.
                 buf.reserve(start + len + 2 - buf.len());
-                return Ok(false);
+                return Ok(None);
             }
             self.spans.push((start, start + len));
             pos = start + len + 2;
         }
         let frozen = buf.split_to(pos).freeze();
         argv.extend(self.spans.iter().map(|&(s, e)| frozen.slice(s..e)));
-        Ok(true)
+        Ok(Some(frozen))
     }
 
-    fn inline(&mut self, buf: &mut BytesMut, argv: &mut Vec<Bytes>) -> Result<bool, ProtocolError> {
+    fn inline(
+        &mut self,
+        buf: &mut BytesMut,
+        argv: &mut Vec<Bytes>,
+    ) -> Result<Option<Bytes>, ProtocolError> {
         // Redis finds the line end with strchr, which stops at a NUL: such a line never ends.
         let end = buf.iter().position(|&b| b == b'\n' || b == 0);
         let Some(nl) = end.filter(|&i| buf[i] == b'\n') else {
             if buf.len() > self.limits.max_inline_len {
                 return Err(ProtocolError::new("too big inline request"));
             }
-            return Ok(false);
+            return Ok(None);
         };
-        let line = buf.split_to(nl + 1);
+        let line = buf.split_to(nl + 1).freeze();
         let mut text = &line[..nl];
         if let Some(stripped) = text.strip_suffix(b"\r") {
             text = stripped;
@@ -485,7 +497,7 @@ impl CommandDecoder {
         match split_args(text) {
             Some(args) => {
                 argv.extend(args.into_iter().map(Bytes::from));
-                Ok(true)
+                Ok(Some(line))
             }
             None => Err(ProtocolError::new("unbalanced quotes in request")),
         }

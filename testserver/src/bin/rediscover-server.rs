@@ -60,7 +60,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve(startup, logger))
+    runtime.block_on(serve(startup, std::sync::Arc::new(logger)))
 }
 
 fn usage() -> String {
@@ -256,7 +256,7 @@ async fn bind_all(config: &Config, log: &Logger) -> Result<(Vec<TcpListener>, u1
     Ok((listeners, port))
 }
 
-async fn serve(startup: Startup, log: Logger) -> ExitCode {
+async fn serve(startup: Startup, log: std::sync::Arc<Logger>) -> ExitCode {
     let Startup {
         mut config,
         from_file_or_options,
@@ -294,13 +294,20 @@ async fn serve(startup: Startup, log: Logger) -> ExitCode {
         return ExitCode::FAILURE;
     };
     config.port = port;
+    let role = if config.replicaof.is_some() {
+        Role::Replica
+    } else {
+        Role::Master
+    };
     let node = Node::new(config);
+    // Replication and other node events log through the same logger.
+    node.lock().logger = Some(log.clone());
     log.log(
-        Role::Master,
+        role,
         Level::Notice,
         &format!("Running mode=standalone, port={port}."),
     );
-    log.log(Role::Master, Level::Warning, "Server initialized");
+    log.log(role, Level::Warning, "Server initialized");
     if load_rdb(&node, &log).is_err() {
         return ExitCode::FAILURE;
     }
@@ -321,7 +328,7 @@ async fn serve(startup: Startup, log: Logger) -> ExitCode {
         );
         return ExitCode::FAILURE;
     };
-    log.log(Role::Master, Level::Notice, "Ready to accept connections");
+    log.log(role, Level::Notice, "Ready to accept connections");
     tokio::select! {
         _ = term.recv() => log.signal("SIGTERM"),
         _ = int.recv() => log.signal("SIGINT"),

@@ -158,7 +158,11 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     out.bulk(b"mode");
     out.bulk(b"standalone");
     out.bulk(b"role");
-    out.bulk(b"master");
+    out.bulk(if ctx.node.repl.is_master() {
+        &b"master"[..]
+    } else {
+        b"replica"
+    });
     out.bulk(b"modules");
     out.array(0);
     Ok(())

@@ -226,10 +226,11 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if value.is_inf() {
         return Err(msg::INCR_NAN.into());
     }
-    let text = value.to_human();
-    h.set(&argv[2], text.as_bytes(), limits);
+    let text = Bytes::from(value.to_human());
+    h.set(&argv[2], &text, limits);
     ctx.modified(&argv[1]);
-    ctx.out.bulk(text.as_bytes());
+    ctx.out.bulk(&text);
+    ctx.propagate_as(|| vec![super::op(b"HSET", &[&argv[1], &argv[2], &text])]);
     Ok(())
 }
 

@@ -508,6 +508,7 @@ fn lmpop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     for key in keys {
         if write_typed::<List>(ctx.db(), key, now)?.is_some() {
             let popped = pop_elements(ctx, key, end, count);
+            ctx.propagate_as(|| vec![blocking::pop_op(end, key, Some(popped.len()))]);
             reply_key_and_elements(ctx, key, &popped);
             return Ok(());
         }

@@ -19,6 +19,7 @@ pub(crate) mod longdouble;
 mod lookup;
 mod pubsub;
 mod random;
+mod repl;
 mod scan;
 mod server;
 mod set;
@@ -45,6 +46,7 @@ use crate::keyspace::Db;
 use crate::node::{NodeState, TimeoutReply, Waiter};
 
 pub use args::*;
+pub use repl::WaitRequest;
 
 /// An error reply: the whole line after `-`, code included (`ERR syntax error`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,6 +101,11 @@ pub struct Ctx<'a> {
     /// When the previous command ended: the start of the next one. One clock read per command
     /// serves both ends of consecutive commands in a batch.
     pub(crate) tick: Instant,
+    /// What the running command is replicated as, when not as itself (see
+    /// [`Ctx::propagate_as`]).
+    pub(crate) prop_ops: Option<Vec<Vec<Bytes>>>,
+    /// Replicate the running command even though it changed nothing (PUBLISH).
+    pub(crate) prop_force: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -113,7 +120,31 @@ impl<'a> Ctx<'a> {
             in_exec: false,
             ready_key: None,
             tick: Instant::now(),
+            prop_ops: None,
+            prop_force: false,
         }
+    }
+
+    /// Replicates the running command as the ops `build` returns (each an argv, run in the
+    /// client's database) instead of its own argv, as Redis's `rewriteClientCommandVector` /
+    /// `alsoPropagate` do: `SET k v PXAT t` for a relative expiry, `LPOP k` for a served
+    /// `BLPOP`. Only sent if the command changed the dataset; `build` runs only when something
+    /// replicates (a master with replicas).
+    pub fn propagate_as(&mut self, build: impl FnOnce() -> Vec<Vec<Bytes>>) {
+        if self.node.repl.propagating() {
+            self.prop_ops = Some(build());
+        }
+    }
+
+    /// Whether commands are being replicated (a master with a backlog).
+    pub fn propagating(&self) -> bool {
+        self.node.repl.propagating()
+    }
+
+    /// Replicates the running command even if it changed nothing (PUBLISH, so subscribers of
+    /// replicas get the message too).
+    pub fn force_propagation(&mut self) {
+        self.prop_force = true;
     }
 
     /// The client's selected database.
@@ -129,12 +160,14 @@ impl<'a> Ctx<'a> {
     /// Counts a change to the dataset (Redis's `server.dirty++`).
     pub fn dirty(&mut self, n: u64) {
         self.node.dirty += n;
+        self.node.changes += n;
     }
 
     /// Marks `key` in the selected database as modified and counts one change.
     pub fn modified(&mut self, key: &[u8]) {
         self.node.dbs[self.client.db].touch(key);
         self.node.dirty += 1;
+        self.node.changes += 1;
     }
 
     /// Parks the client on `keys` until one receives data or `deadline` passes. The handler
@@ -151,6 +184,19 @@ impl<'a> Ctx<'a> {
             on_timeout,
         });
     }
+}
+
+/// An argv from a command name and arguments (for [`Ctx::propagate_as`]).
+pub fn op(name: &'static [u8], args: &[&Bytes]) -> Vec<Bytes> {
+    let mut argv = Vec::with_capacity(args.len() + 1);
+    argv.push(Bytes::from_static(name));
+    argv.extend(args.iter().map(|a| (*a).clone()));
+    argv
+}
+
+/// An integer argument (for [`Ctx::propagate_as`]).
+pub fn int_arg(n: i64) -> Bytes {
+    Bytes::from(n.to_string())
 }
 
 /// Writes what a blocked command answers on timeout.
@@ -176,6 +222,8 @@ pub mod flags {
     pub const BLOCKING: u32 = 1 << 9;
     pub const FAST: u32 = 1 << 10;
     pub const NOSCRIPT: u32 = 1 << 11;
+    /// Never replicated as itself (EXEC: its commands are).
+    pub const NO_PROPAGATE: u32 = 1 << 12;
 
     pub fn from_words(words: &[&str]) -> u32 {
         words
@@ -228,6 +276,7 @@ impl CommandTable {
             keys::COMMANDS,
             list::COMMANDS,
             pubsub::COMMANDS,
+            repl::COMMANDS,
             server::COMMANDS,
             set::COMMANDS,
             sort::COMMANDS,
@@ -249,7 +298,12 @@ impl CommandTable {
                 table.commands.push(Command {
                     info,
                     handler,
-                    flags: flags::from_words(info.flags),
+                    flags: flags::from_words(info.flags)
+                        | if name == "exec" {
+                            flags::NO_PROPAGATE
+                        } else {
+                            0
+                        },
                     index,
                 });
             }
@@ -348,9 +402,17 @@ fn process_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         reject(ctx, Some(cmd), msg::NOAUTH);
         return;
     }
-    if let Err(e) = ctx.node.acl.check_command(&ctx.client.user, cmd.info, argv) {
-        reject(ctx, Some(cmd), &e);
-        return;
+    if ctx.client.master_link {
+        // A replica obeys its master: no ACL, no role gate.
+    } else {
+        if let Err(e) = ctx.node.acl.check_command(&ctx.client.user, cmd.info, argv) {
+            reject(ctx, Some(cmd), &e);
+            return;
+        }
+        if let Err(e) = gate(ctx, cmd) {
+            reject(ctx, Some(cmd), &e.0);
+            return;
+        }
     }
     if ctx.client.multi.is_some() && !tx::runs_inside_multi(cmd.info.name) {
         if cmd.flags & flags::NO_MULTI != 0 {
@@ -372,17 +434,56 @@ fn process_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         reject(ctx, Some(cmd), &err);
         return;
     }
-    if let Err(e) = gate(ctx, cmd, argv) {
-        reject(ctx, Some(cmd), &e.0);
-        return;
-    }
     call(ctx, cmd, argv);
 }
 
-/// Checks that depend on the node's role and topology (replica read-only, cluster slot
-/// ownership). Standalone nodes have none yet; replication and cluster add theirs here.
-fn gate(_ctx: &mut Ctx<'_>, _cmd: &Command, _argv: &[Bytes]) -> CmdResult {
+/// Checks that depend on the node's role and topology, in Redis's order: not enough good
+/// replicas (`min-replicas-to-write`), a read-only replica, a replica whose master is down and
+/// that must not serve stale data. Cluster slot ownership goes first here when it comes.
+fn gate(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    let st = &*ctx.node;
+    let is_write = || {
+        cmd.flags & flags::WRITE != 0
+            || (cmd.flags & flags::NO_PROPAGATE != 0
+                && queued_flags(ctx.client) & flags::WRITE != 0)
+    };
+    if st.repl.is_master() {
+        let min = st.config.min_replicas_to_write;
+        if min > 0
+            && st.config.min_replicas_max_lag > 0
+            && is_write()
+            && (st
+                .repl
+                .good_replicas(st.config.min_replicas_max_lag, Instant::now())
+                as i64)
+                < min
+        {
+            return Err(msg::NOREPLICAS.into());
+        }
+        return Ok(());
+    }
+    if st.config.replica_read_only && is_write() {
+        return Err(msg::READONLY.into());
+    }
+    let link_up = st
+        .repl
+        .master
+        .as_ref()
+        .is_some_and(|m| m.state == crate::repl::LinkState::Connected);
+    if !link_up && !st.config.replica_serve_stale_data && cmd.flags & flags::STALE == 0 {
+        return Err(msg::MASTERDOWN.into());
+    }
     Ok(())
+}
+
+/// Flags of the commands queued in the client's MULTI, or-ed together.
+fn queued_flags(client: &Client) -> u32 {
+    client.multi.as_ref().map_or(0, |queue| {
+        queue
+            .iter()
+            .filter_map(|argv| table().get(&argv[0]))
+            .fold(0, |acc, c| acc | c.flags)
+    })
 }
 
 fn allowed_in_resp2_pubsub(name: &str) -> bool {
@@ -410,7 +511,16 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
         _ => cmd.info.name,
     };
     let started = ctx.tick;
+    let changes = ctx.node.changes;
+    // EXEC runs commands through here: keep its own propagation state apart from theirs.
+    let outer_ops = ctx.prop_ops.take();
+    let outer_force = std::mem::take(&mut ctx.prop_force);
     let result = (cmd.handler)(ctx, argv);
+    let ops = std::mem::replace(&mut ctx.prop_ops, outer_ops);
+    let force = std::mem::replace(&mut ctx.prop_force, outer_force);
+    if ctx.node.repl.propagating() {
+        propagate(ctx, cmd, argv, ctx.node.changes != changes || force, ops);
+    }
     let ended = Instant::now();
     ctx.tick = ended;
     let usec = ended.saturating_duration_since(started).as_micros() as u64;
@@ -436,6 +546,33 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     // its commands (EXEC itself goes through here).
     if !ctx.in_exec {
         after_command(ctx.node);
+    }
+}
+
+/// Queues what the command just run is replicated as, and at the top level (not inside EXEC)
+/// encodes it into the stream.
+fn propagate(
+    ctx: &mut Ctx<'_>,
+    cmd: &Command,
+    argv: &[Bytes],
+    changed: bool,
+    ops: Option<Vec<Vec<Bytes>>>,
+) {
+    // Keys the command found expired are deleted on replicas first.
+    ctx.node.note_expired();
+    if changed && cmd.flags & flags::NO_PROPAGATE == 0 {
+        let db = ctx.client.db;
+        match ops {
+            Some(ops) => {
+                for op in ops {
+                    ctx.node.repl.push(db, op);
+                }
+            }
+            None => ctx.node.repl.push(db, argv.to_vec()),
+        }
+    }
+    if !ctx.in_exec && ctx.node.repl.flush_pending() {
+        ctx.client.woff = ctx.node.repl.offset();
     }
 }
 

@@ -155,6 +155,8 @@ fn publish_to(ctx: &mut Ctx<'_>, argv: &[Bytes], shard: bool) -> CmdResult {
         .pubsub
         .publish(&mut node.clients, me, &argv[1], &argv[2], shard);
     ctx.out.int(n as i64);
+    // Subscribers of replicas get the message too.
+    ctx.force_propagation();
     Ok(())
 }
 

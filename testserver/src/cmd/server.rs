@@ -14,7 +14,6 @@ pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("lastsave", lastsave),
     ("save", save),
     ("bgsave", bgsave),
-    ("role", role),
     ("debug", debug),
     ("shutdown", shutdown),
     ("slowlog", slowlog),
@@ -127,14 +126,6 @@ fn debug_reload(ctx: &mut Ctx<'_>, options: &[Bytes]) -> CmdResult {
         crate::rdb::persist::merge(ctx.node, snapshot, merge).map_err(|_| LOAD_FAILED)?;
     }
     ctx.out.ok();
-    Ok(())
-}
-
-fn role(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
-    ctx.out.array(3);
-    ctx.out.bulk(b"master");
-    ctx.out.int(0);
-    ctx.out.array(0);
     Ok(())
 }
 

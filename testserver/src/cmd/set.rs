@@ -164,6 +164,8 @@ fn spop_one(ctx: &mut Ctx<'_>, key: &[u8]) -> CmdResult {
     drop_if_empty(db, key);
     ctx.modified(key);
     ctx.out.bulk(&member);
+    // The member was picked at random: replicas remove that one.
+    ctx.propagate_as(|| vec![super::op(b"SREM", &[&Bytes::copy_from_slice(key), &member])]);
     Ok(())
 }
 
@@ -186,6 +188,7 @@ fn spop_count(ctx: &mut Ctx<'_>, key: &[u8], count: &[u8]) -> CmdResult {
         // The whole set, in its own order (ascending for an intset, as Redis replies).
         let all = set.iter().collect();
         db.remove(key);
+        ctx.propagate_as(|| vec![super::op(b"DEL", &[&Bytes::copy_from_slice(key)])]);
         all
     } else {
         let all: Vec<Bytes> = set.iter().collect();
@@ -196,6 +199,14 @@ fn spop_count(ctx: &mut Ctx<'_>, key: &[u8], count: &[u8]) -> CmdResult {
         for m in &picked {
             set.remove(m);
         }
+        // One SREM per member, as Redis replicates it (wrapped in MULTI/EXEC).
+        ctx.propagate_as(|| {
+            let key = Bytes::copy_from_slice(key);
+            picked
+                .iter()
+                .map(|m| super::op(b"SREM", &[&key, m]))
+                .collect()
+        });
         picked
     };
     ctx.modified(key);

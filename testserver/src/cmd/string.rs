@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use rediscover::error_codes::{msg, wrong_arity};
 
 use super::lookup::{read_typed, write_typed};
-use super::{eq_ic, owned, parse_i64, CmdResult, Ctx, Error, Handler};
+use super::{eq_ic, int_arg, op, owned, parse_i64, CmdResult, Ctx, Error, Handler};
 use crate::keyspace::{Str, Value};
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[
@@ -186,9 +186,23 @@ fn set_generic(
         store(ctx, key, value, o.keepttl);
         match expire {
             // An absolute time already past: the key is gone at once (Redis's fast expiry
-            // cycle removes it before the next command).
-            Some(at) if at <= now => drop(ctx.db().remove(key)),
-            Some(at) => ctx.db().set_expire(key, at),
+            // cycle removes it before the next command), and replicas delete it too.
+            Some(at) if at <= now => {
+                drop(ctx.db().remove(key));
+                ctx.propagate_as(|| vec![op(b"DEL", &[key])]);
+            }
+            Some(at) => {
+                ctx.db().set_expire(key, at);
+                // Replicas get the absolute time, so they expire the key when the master does.
+                if !matches!(o.expire, Some((ExpireUnit::PxAt, _))) {
+                    ctx.propagate_as(|| {
+                        vec![op(
+                            b"SET",
+                            &[key, value, &Bytes::from_static(b"PXAT"), &int_arg(at)],
+                        )]
+                    });
+                }
+            }
             None => {}
         }
     }
@@ -204,7 +218,15 @@ fn set_generic(
 
 fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let o = parse_set_options(&argv[3..], true)?;
-    set_generic(ctx, ("set", &argv[1], &argv[2]), &o, SetReply::Ok)
+    set_generic(ctx, ("set", &argv[1], &argv[2]), &o, SetReply::Ok)?;
+    if o.get && o.expire.is_none() {
+        // Replicated without GET, which only shapes the reply.
+        ctx.propagate_as(|| {
+            let options = argv[3..].iter().filter(|a| !eq_ic(a, "GET"));
+            vec![argv[..3].iter().chain(options).cloned().collect()]
+        });
+    }
+    Ok(())
 }
 
 fn setnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
@@ -235,6 +257,7 @@ fn psetex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn getset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let old = read_str(ctx, &argv[1])?;
     store(ctx, &argv[1], &argv[2], false);
+    ctx.propagate_as(|| vec![op(b"SET", &[&argv[1], &argv[2]])]);
     match old {
         Some(v) => ctx.out.bulk(&v),
         None => ctx.out.null(),
@@ -250,6 +273,7 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     ctx.out.bulk(&v);
     ctx.db().remove(&argv[1]);
     ctx.modified(&argv[1]);
+    ctx.propagate_as(|| vec![op(b"DEL", &[&argv[1]])]);
     Ok(())
 }
 
@@ -270,12 +294,17 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         Some((ExpireUnit::ExAt | ExpireUnit::PxAt, at)) if at <= now => {
             ctx.db().remove(key);
             ctx.modified(key);
+            ctx.propagate_as(|| vec![op(b"DEL", &[key])]);
         }
         Some((_, at)) => {
             ctx.db().set_expire(key, at);
             ctx.modified(key);
+            ctx.propagate_as(|| vec![op(b"PEXPIREAT", &[key, &int_arg(at)])]);
         }
-        None if o.persist && ctx.db().clear_expire(key) => ctx.modified(key),
+        None if o.persist && ctx.db().clear_expire(key) => {
+            ctx.modified(key);
+            ctx.propagate_as(|| vec![op(b"PERSIST", &[key])]);
+        }
         None => {}
     }
     Ok(())

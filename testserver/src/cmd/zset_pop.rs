@@ -89,6 +89,17 @@ fn pop_first(
     }
     let n = popped.len();
     changed(ctx, key, n);
+    if shape.emit_key {
+        // BZPOP* and [B]ZMPOP replicate as the plain pop they turned into.
+        let name: &'static [u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+        ctx.propagate_as(|| {
+            vec![if shape.nested {
+                crate::cmd::op(name, &[key, &crate::cmd::int_arg(n as i64)])
+            } else {
+                crate::cmd::op(name, &[key])
+            }]
+        });
+    }
     let out = &mut *ctx.out;
     match (shape.emit_key, shape.nested) {
         (false, false) => out.array(n * 2),

@@ -28,6 +28,19 @@ pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomS
 
 use crate::glob::glob_match;
 
+/// How lookups treat a key whose TTL has passed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExpireMode {
+    /// Delete it and report it absent (a master; Redis's `expireIfNeeded`).
+    #[default]
+    Delete,
+    /// Report it absent but keep it: a replica waits for its master's `DEL`.
+    Keep,
+    /// Report it present: a replica applying its master's stream, which is the authority on
+    /// when keys expire.
+    Ignore,
+}
+
 /// A client connection id (`CLIENT ID`).
 pub type ClientId = u64;
 
@@ -49,6 +62,8 @@ pub struct Db {
     /// Keys removed because their TTL passed (lazily or actively), for propagation and stats;
     /// drained after every command.
     pub(crate) expired: Vec<Bytes>,
+    /// What lookups do with expired keys.
+    pub expire_mode: ExpireMode,
 }
 
 impl Db {
@@ -73,6 +88,11 @@ impl Db {
         }
         match self.expires.get(key) {
             Some(&at) if at <= now => {
+                match self.expire_mode {
+                    ExpireMode::Delete => {}
+                    ExpireMode::Keep => return true,
+                    ExpireMode::Ignore => return false,
+                }
                 let key = Bytes::copy_from_slice(key);
                 self.remove(&key);
                 self.touch(&key);
@@ -85,13 +105,17 @@ impl Db {
 
     /// The live value of `key` (expired keys are removed first).
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Value> {
-        self.expire_if_due(key, now);
+        if self.expire_if_due(key, now) {
+            return None;
+        }
         self.entries.get(key)
     }
 
     /// The live value of `key`, for in-place changes. Call [`Db::touch`] if it changes.
     pub fn get_mut(&mut self, key: &[u8], now: i64) -> Option<&mut Value> {
-        self.expire_if_due(key, now);
+        if self.expire_if_due(key, now) {
+            return None;
+        }
         self.entries.get_mut(key)
     }
 
@@ -107,7 +131,8 @@ impl Db {
 
     /// Whether `key` is present and logically expired at `now`.
     pub fn is_expired(&self, key: &[u8], now: i64) -> bool {
-        matches!(self.expires.get(key), Some(&at) if at <= now)
+        self.expire_mode != ExpireMode::Ignore
+            && matches!(self.expires.get(key), Some(&at) if at <= now)
     }
 
     /// Stores `value` under `key`, replacing any old value and clearing its TTL

@@ -1,6 +1,8 @@
 //! Test helpers: a raw RESP connection that returns exact reply bytes.
 #![allow(dead_code)]
 
+pub mod dataset;
+
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 

@@ -5,7 +5,7 @@ use bytes::Bytes;
 
 use super::super::lookup::lookup_read;
 use super::super::string::expire_time_error;
-use super::super::{eq_ic, parse_i64, CmdResult, Ctx, Error};
+use super::super::{eq_ic, int_arg, op, parse_i64, CmdResult, Ctx, Error};
 
 /// The conditions of EXPIRE and friends.
 #[derive(Default)]
@@ -82,8 +82,15 @@ fn expire_generic(
     }
     if when <= now {
         db.remove(key);
+        ctx.propagate_as(|| vec![op(b"DEL", &[key])]);
     } else {
         db.set_expire(key, when);
+        // Replicas get the absolute time in ms, conditions kept.
+        ctx.propagate_as(|| {
+            let mut rewritten = op(b"PEXPIREAT", &[key, &int_arg(when)]);
+            rewritten.extend(argv[3..].iter().cloned());
+            vec![rewritten]
+        });
     }
     ctx.modified(key);
     ctx.out.int(1);

@@ -38,12 +38,39 @@ pub(super) fn blmove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let from = parse_end(&argv[3])?;
     let to = parse_end(&argv[4])?;
     let timeout = parse_timeout(&argv[5])?;
-    blocking_move(ctx, &argv[1], &argv[2], from, to, timeout)
+    blocking_move(ctx, &argv[1], &argv[2], (from, to, false), timeout)
 }
 
 pub(super) fn brpoplpush(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let timeout = parse_timeout(&argv[3])?;
-    blocking_move(ctx, &argv[1], &argv[2], End::Right, End::Left, timeout)
+    blocking_move(
+        ctx,
+        &argv[1],
+        &argv[2],
+        (End::Right, End::Left, true),
+        timeout,
+    )
+}
+
+/// `LEFT` / `RIGHT`.
+fn end_arg(end: End) -> Bytes {
+    Bytes::from_static(match end {
+        End::Left => b"LEFT",
+        End::Right => b"RIGHT",
+    })
+}
+
+/// `LPOP key [count]` / `RPOP key [count]`: how pops from a list are replicated.
+pub(super) fn pop_op(end: End, key: &[u8], count: Option<usize>) -> Vec<Bytes> {
+    let name: &'static [u8] = match end {
+        End::Left => b"LPOP",
+        End::Right => b"RPOP",
+    };
+    let mut argv = vec![Bytes::from_static(name), Bytes::copy_from_slice(key)];
+    if let Some(n) = count {
+        argv.push(crate::cmd::int_arg(n as i64));
+    }
+    argv
 }
 
 /// `key... timeout`: the parsed timeout and the keys.
@@ -98,6 +125,8 @@ fn blocking_pop(
             continue;
         }
         let popped = pop_elements(ctx, &key, end, count.unwrap_or(1));
+        // Replicated as the non-blocking pop it turned into.
+        ctx.propagate_as(|| vec![pop_op(end, &key, count.map(|_| popped.len()))]);
         match count {
             Some(_) => reply_key_and_elements(ctx, &key, &popped),
             None => {
@@ -112,16 +141,23 @@ fn blocking_pop(
     Ok(())
 }
 
-/// BLMOVE/BRPOPLPUSH: LMOVE when the source has data, else block.
+/// BLMOVE/BRPOPLPUSH (`rpoplpush` set): LMOVE when the source has data, else block.
 fn blocking_move(
     ctx: &mut Ctx<'_>,
     src: &Bytes,
-    dst: &[u8],
-    from: End,
-    to: End,
+    dst: &Bytes,
+    (from, to, rpoplpush): (End, End, bool),
     timeout: Option<Instant>,
 ) -> CmdResult {
     if has_list(ctx, src)? {
+        ctx.propagate_as(|| {
+            vec![if rpoplpush {
+                crate::cmd::op(b"RPOPLPUSH", &[src, dst])
+            } else {
+                let (f, t) = (end_arg(from), end_arg(to));
+                crate::cmd::op(b"LMOVE", &[src, dst, &f, &t])
+            }]
+        });
         return move_element(ctx, src, dst, from, to);
     }
     if ctx.in_exec {

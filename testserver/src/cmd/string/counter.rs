@@ -69,6 +69,13 @@ pub(super) fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     }
     let text = Bytes::from(new.to_human());
     ctx.out.bulk(&text);
-    put(ctx, key, Str::plain(text));
+    put(ctx, key, Str::plain(text.clone()));
+    // Replicas store the result: float addition must not be redone elsewhere.
+    ctx.propagate_as(|| {
+        vec![super::super::op(
+            b"SET",
+            &[key, &text, &Bytes::from_static(b"KEEPTTL")],
+        )]
+    });
     Ok(())
 }

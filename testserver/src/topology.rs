@@ -1,0 +1,207 @@
+//! Several nodes in one process: a master with replicas ([`ReplicationSet`]), and the fault
+//! injection tests use on them (drop, pause or partition a replica's link; kill its replicas'
+//! connections from the master side).
+//!
+//! Every wait polls the nodes' state with a deadline and returns [`Timeout`] (saying what it
+//! was waiting for) rather than hanging a test.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::repl::LinkFault;
+use crate::server::{TestServer, TestServerBuilder};
+
+/// A wait that ran out of time.
+#[derive(Debug, thiserror::Error)]
+#[error("timed out after {after:?} waiting for {what}")]
+pub struct Timeout {
+    /// What was awaited, and the state seen last.
+    pub what: String,
+    /// How long it waited.
+    pub after: Duration,
+}
+
+/// Polls `check` every few milliseconds until it returns `Ok`, or `timeout` passes. `check`
+/// returns `Err(state)` describing what it saw, for the timeout message.
+pub async fn poll_until<F>(timeout: Duration, mut check: F) -> Result<(), Timeout>
+where
+    F: FnMut() -> Result<(), String>,
+{
+    let start = Instant::now();
+    loop {
+        let seen = match check() {
+            Ok(()) => return Ok(()),
+            Err(seen) => seen,
+        };
+        if start.elapsed() >= timeout {
+            return Err(Timeout {
+                what: seen,
+                after: timeout,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+impl TestServer {
+    /// `master_repl_offset`.
+    pub fn repl_offset(&self) -> u64 {
+        self.node().lock().repl.offset()
+    }
+
+    /// Whether this server is a master.
+    pub fn is_master(&self) -> bool {
+        self.node().lock().repl.is_master()
+    }
+
+    /// Makes this server a replica of `master` (REPLICAOF host port).
+    pub fn replicate(&self, master: SocketAddr) {
+        self.node()
+            .lock()
+            .become_replica(master.ip().to_string(), master.port());
+    }
+
+    /// Makes this server a master (REPLICAOF NO ONE).
+    pub fn promote(&self) {
+        self.node().lock().become_master();
+    }
+
+    /// Waits until this replica's link to its master is up.
+    pub async fn wait_link_up(&self, timeout: Duration) -> Result<(), Timeout> {
+        poll_until(timeout, || {
+            let st = self.node().lock();
+            match &st.repl.master {
+                None => Err(format!("{} to be a replica (it is a master)", self.addr())),
+                Some(m) if m.state == crate::repl::LinkState::Connected => Ok(()),
+                Some(m) => Err(format!(
+                    "{}'s link to its master (state {})",
+                    self.addr(),
+                    m.state.name()
+                )),
+            }
+        })
+        .await
+    }
+
+    /// Closes this replica's connection to its master; it reconnects at once and continues
+    /// with a partial resync when the master's backlog allows.
+    pub fn drop_master_link(&self) {
+        self.node().lock().restart_link();
+    }
+
+    /// Stops reading from the master (the connection stays open, nothing is acknowledged)
+    /// until [`TestServer::heal_master_link`].
+    pub fn pause_master_link(&self) {
+        self.node().lock().set_link_fault(LinkFault::Paused);
+    }
+
+    /// Cuts this replica off from its master until [`TestServer::heal_master_link`]: the
+    /// connection is closed and no new one is made.
+    pub fn partition_from_master(&self) {
+        self.node().lock().set_link_fault(LinkFault::Partitioned);
+    }
+
+    /// Ends a pause or partition of the link to the master.
+    pub fn heal_master_link(&self) {
+        self.node().lock().set_link_fault(LinkFault::None);
+    }
+
+    /// On a master: closes every replica's connection (they reconnect and resync).
+    pub fn drop_replica_links(&self) {
+        self.node().lock().disconnect_replicas();
+    }
+
+    /// On a master: the number of attached replicas that are streaming.
+    pub fn online_replicas(&self) -> usize {
+        let st = self.node().lock();
+        st.repl
+            .replicas
+            .iter()
+            .filter(|r| r.state == crate::repl::ReplicaState::Online)
+            .count()
+    }
+}
+
+/// A master and its replicas, all in this process on free ports.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use rediscover_testserver::topology::ReplicationSet;
+///
+/// let set = ReplicationSet::start(2).await?;
+/// // ... write to set.master.addr() ...
+/// set.wait_in_sync(Duration::from_secs(5)).await?;
+/// set.replicas[0].partition_from_master();
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct ReplicationSet {
+    /// The master.
+    pub master: TestServer,
+    /// Its replicas, each replicating straight from the master.
+    pub replicas: Vec<TestServer>,
+}
+
+impl ReplicationSet {
+    /// A master with `replicas` replicas, default configuration, links up.
+    pub async fn start(replicas: usize) -> Result<ReplicationSet, Box<dyn std::error::Error>> {
+        ReplicationSet::start_with(replicas, Config::default()).await
+    }
+
+    /// A master with `replicas` replicas, every node with `config` (port and `replicaof`
+    /// aside), links up.
+    pub async fn start_with(
+        replicas: usize,
+        config: Config,
+    ) -> Result<ReplicationSet, Box<dyn std::error::Error>> {
+        let master = TestServerBuilder::default()
+            .config(config.clone())
+            .start()
+            .await?;
+        let mut set = ReplicationSet {
+            master,
+            replicas: Vec::with_capacity(replicas),
+        };
+        for _ in 0..replicas {
+            let replica = TestServerBuilder::default()
+                .config(config.clone())
+                .replica_of(set.master.addr())
+                .start()
+                .await?;
+            set.replicas.push(replica);
+        }
+        set.wait_in_sync(Duration::from_secs(10)).await?;
+        Ok(set)
+    }
+
+    /// Waits until every replica's link is up and each has applied the master's stream up
+    /// to the master's current offset.
+    pub async fn wait_in_sync(&self, timeout: Duration) -> Result<(), Timeout> {
+        let start = Instant::now();
+        for replica in &self.replicas {
+            let left = timeout.saturating_sub(start.elapsed());
+            replica.wait_link_up(left).await?;
+        }
+        let left = timeout.saturating_sub(start.elapsed());
+        poll_until(left, || {
+            let target = self.master.repl_offset();
+            for replica in &self.replicas {
+                let (up, offset) = {
+                    let st = replica.node().lock();
+                    (st.link_up(), st.repl.offset())
+                };
+                if !up || offset != target {
+                    return Err(format!(
+                        "replica {} at offset {offset} (link {}) to reach master offset {target}",
+                        replica.addr(),
+                        if up { "up" } else { "down" }
+                    ));
+                }
+            }
+            Ok(())
+        })
+        .await
+    }
+}
