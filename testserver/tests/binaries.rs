@@ -280,6 +280,36 @@ async fn topology_standalone() {
     assert!(p.wait_exit().success());
 }
 
+#[tokio::test]
+async fn topology_replication() {
+    let mut p = Proc::spawn(TOPOLOGY, &["replication", "--replicas", "2", "--port", "0"]);
+    let master = p.wait_line("\"role\":\"master\"");
+    let field = |json: &str, name: &str| {
+        json.split(&format!("\"{name}\":\""))
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap()
+            .to_string()
+    };
+    let master_addr = field(&master, "addr");
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let line = p.wait_line("\"role\":\"replica\"");
+        assert_eq!(field(&line, "master"), master_addr, "{line}");
+        replicas.push(field(&line, "addr"));
+    }
+    p.wait_line("READY");
+    let mut m = RawConn::connect(master_addr.parse().unwrap()).await;
+    assert_reply!(m, ["SET", "k", "v"], b"+OK\r\n");
+    assert_reply!(m, ["WAIT", "2", "5000"], b":2\r\n");
+    for addr in replicas {
+        let mut r = RawConn::connect(addr.parse().unwrap()).await;
+        assert_reply!(r, ["GET", "k"], b"$1\r\nv\r\n");
+    }
+    p.signal("TERM");
+    assert!(p.wait_exit().success());
+}
+
 #[test]
 fn topology_usage_errors() {
     let out = Command::new(TOPOLOGY).arg("mesh").output().unwrap();

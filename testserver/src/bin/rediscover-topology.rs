@@ -6,8 +6,10 @@
 //!
 //! ```text
 //! rediscover-topology standalone --port 0
+//! rediscover-topology replication --replicas 2 --port 0
 //! ```
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -20,6 +22,9 @@ const USAGE: &str = "Usage: rediscover-topology <topology> [options]\n\
 \n\
 Topologies:\n\
 \x20 standalone [--port P]    one master (P = 0 picks a free port; default 6379)\n\
+\x20 replication [--replicas N] [--port P]\n\
+\x20                           a master on P and N replicas (default 1) on P+1..P+N,\n\
+\x20                           READY once every replica is in sync (P = 0: free ports)\n\
 \n\
 Prints one JSON line per node, then READY; runs until SIGINT or SIGTERM.\n";
 
@@ -31,6 +36,13 @@ enum Topology {
         /// Its port (0: any free port).
         port: u16,
     },
+    /// A master and replicas of it.
+    Replication {
+        /// The master's port (0: free ports for all).
+        port: u16,
+        /// How many replicas.
+        replicas: usize,
+    },
 }
 
 /// A started node as the JSON line describes it.
@@ -38,12 +50,19 @@ struct NodeLine {
     role: &'static str,
     addr: String,
     id: String,
+    /// A replica's master.
+    master: Option<String>,
 }
 
 impl NodeLine {
     fn to_json(&self) -> String {
+        let master = self
+            .master
+            .as_ref()
+            .map(|m| format!(",\"master\":{}", json_string(m)))
+            .unwrap_or_default();
         format!(
-            "{{\"role\":{},\"addr\":{},\"id\":{}}}",
+            "{{\"role\":{},\"addr\":{},\"id\":{}{master}}}",
             json_string(self.role),
             json_string(&self.addr),
             json_string(&self.id)
@@ -74,31 +93,49 @@ fn parse(args: &[String]) -> Result<Topology, String> {
     let Some((kind, rest)) = args.split_first() else {
         return Err("missing topology".into());
     };
-    match kind.as_str() {
-        "standalone" => {
-            let mut port = 6379;
-            let mut it = rest.iter();
-            while let Some(opt) = it.next() {
-                match opt.as_str() {
-                    "--port" => {
-                        let v = it.next().ok_or("--port needs a value")?;
-                        port = v.parse().map_err(|_| format!("invalid port '{v}'"))?;
-                    }
-                    other => return Err(format!("unknown option '{other}'")),
-                }
+    let mut port = 6379;
+    let mut replicas = None;
+    let mut it = rest.iter();
+    while let Some(opt) = it.next() {
+        let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
+        match opt.as_str() {
+            "--port" => {
+                let v = value("--port")?;
+                port = v.parse().map_err(|_| format!("invalid port '{v}'"))?;
             }
-            Ok(Topology::Standalone { port })
+            "--replicas" if kind == "replication" => {
+                let v = value("--replicas")?;
+                replicas = Some(
+                    v.parse()
+                        .map_err(|_| format!("invalid replica count '{v}'"))?,
+                );
+            }
+            other => return Err(format!("unknown option '{other}'")),
+        }
+    }
+    match kind.as_str() {
+        "standalone" => Ok(Topology::Standalone { port }),
+        "replication" => {
+            let replicas = replicas.unwrap_or(1);
+            if port != 0 && usize::from(port) + replicas > 65535 {
+                return Err(format!("ports {port}..{port}+{replicas} do not fit"));
+            }
+            Ok(Topology::Replication { port, replicas })
         }
         other => Err(format!("unknown topology '{other}'")),
     }
 }
 
-/// Starts one node listening on 127.0.0.1:`port`.
-async fn start_node(port: u16) -> std::io::Result<(Arc<Node>, NodeLine)> {
+/// Starts one node listening on 127.0.0.1:`port`, replicating from `master` if given.
+async fn start_node(
+    port: u16,
+    master: Option<SocketAddr>,
+) -> std::io::Result<(Arc<Node>, NodeLine)> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     let addr = listener.local_addr()?;
     let config = Config {
         port: addr.port(),
+        replicaof: master.map(|m| (m.ip().to_string(), m.port())),
         ..Config::default()
     };
     let node = Node::new(config);
@@ -107,11 +144,38 @@ async fn start_node(port: u16) -> std::io::Result<(Arc<Node>, NodeLine)> {
     Ok((
         node,
         NodeLine {
-            role: "master",
+            role: if master.is_some() {
+                "replica"
+            } else {
+                "master"
+            },
             addr: addr.to_string(),
             id,
+            master: master.map(|m| m.to_string()),
         },
     ))
+}
+
+/// Waits until every replica's link is up and it has applied all of the master's stream.
+async fn wait_in_sync(master: &Node, replicas: &[Arc<Node>]) -> std::io::Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let target = master.lock().repl.offset();
+        let synced = replicas.iter().all(|r| {
+            let st = r.lock();
+            st.link_up() && st.repl.offset() == target
+        });
+        if synced {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "replicas did not sync within 30 s",
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }
 
 async fn run(topology: Topology) -> std::io::Result<()> {
@@ -121,9 +185,27 @@ async fn run(topology: Topology) -> std::io::Result<()> {
     let mut nodes = Vec::new();
     match topology {
         Topology::Standalone { port } => {
-            let (node, line) = start_node(port).await?;
+            let (node, line) = start_node(port, None).await?;
             println!("{}", line.to_json());
             nodes.push(node);
+        }
+        Topology::Replication { port, replicas } => {
+            let (master, line) = start_node(port, None).await?;
+            println!("{}", line.to_json());
+            let master_addr: SocketAddr = line
+                .addr
+                .parse()
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::Other, e))?;
+            let mut followers = Vec::with_capacity(replicas);
+            for i in 1..=replicas {
+                let port = if port == 0 { 0 } else { port + i as u16 };
+                let (node, line) = start_node(port, Some(master_addr)).await?;
+                println!("{}", line.to_json());
+                followers.push(node);
+            }
+            wait_in_sync(&master, &followers).await?;
+            nodes.push(master);
+            nodes.extend(followers);
         }
     }
     println!("READY");
@@ -180,6 +262,14 @@ mod tests {
             parse(&args("standalone --port 0")),
             Ok(Topology::Standalone { port: 0 })
         );
+        assert_eq!(
+            parse(&args("replication --replicas 2 --port 7000")),
+            Ok(Topology::Replication {
+                port: 7000,
+                replicas: 2
+            })
+        );
+        assert!(parse(&args("standalone --replicas 2")).is_err());
         assert!(parse(&args("cluster")).is_err());
         assert!(parse(&args("standalone --port x")).is_err());
         assert_eq!(json_string("a\"b\\\n\u{1}"), "\"a\\\"b\\\\\\n\\u0001\"");
