@@ -242,3 +242,156 @@ async fn stream_bytes_match_redis() {
     let offset = master.repl_offset();
     assert!(offset > 0);
 }
+
+#[tokio::test]
+async fn blocked_clients_expired_keys_and_acks_in_the_stream() {
+    let master = TestServer::start().await.unwrap();
+    master.node().lock().config.active_expire_enabled = false;
+    let mut c = connect(&master).await;
+    let mut r = FakeReplica::attach(&master).await;
+    check(
+        &mut c,
+        &mut r,
+        &["SET", "k", "v"],
+        b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n",
+    )
+    .await;
+
+    // A client blocked in BLMOVE, served by a later LPUSH: the push, then the move (Redis
+    // spells the ends in lower case on this path).
+    let mut blocked = connect(&master).await;
+    blocked
+        .send(&["BLMOVE", "bm", "bmd", "RIGHT", "LEFT", "0"])
+        .await;
+    common::wait_until(Duration::from_secs(5), || async {
+        master.node().lock().waiters.len() == 1
+    })
+    .await;
+    check(
+        &mut c,
+        &mut r,
+        &["LPUSH", "bm", "q"],
+        b"*3\r\n$5\r\nLPUSH\r\n$2\r\nbm\r\n$1\r\nq\r\n\
+          *5\r\n$5\r\nLMOVE\r\n$2\r\nbm\r\n$3\r\nbmd\r\n$5\r\nright\r\n$4\r\nleft\r\n",
+    )
+    .await;
+    assert_eq!(blocked.read_raw().await, b"$1\r\nq\r\n");
+
+    // A write to a key found expired: DEL and the write, wrapped. A read: a bare DEL.
+    for key in ["e1", "e2"] {
+        c.call(&["SET", key, "1", "PX", "1"]).await;
+    }
+    r.take(2 * 58).await; // the two `SET eN 1 PXAT <13 digits>`
+    common::wait_until(Duration::from_secs(5), || async {
+        let now = rediscover_testserver::node::unix_ms();
+        master.node().lock().dbs[0].is_expired(b"e2", now)
+    })
+    .await;
+    check(
+        &mut c,
+        &mut r,
+        &["INCR", "e1"],
+        b"*1\r\n$5\r\nMULTI\r\n*2\r\n$3\r\nDEL\r\n$2\r\ne1\r\n*2\r\n$4\r\nINCR\r\n$2\r\ne1\r\n\
+          *1\r\n$4\r\nEXEC\r\n",
+    )
+    .await;
+    check(
+        &mut c,
+        &mut r,
+        &["GET", "e2"],
+        b"*2\r\n$3\r\nDEL\r\n$2\r\ne2\r\n",
+    )
+    .await;
+
+    // WAIT asks replicas for their offset through the stream.
+    c.call(&["SET", "w", "1"]).await;
+    assert_eq!(c.call(&["WAIT", "1", "10"]).await, b":0\r\n");
+    r.expect(
+        "WAIT",
+        b"*3\r\n$3\r\nSET\r\n$1\r\nw\r\n$1\r\n1\r\n*3\r\n$8\r\nREPLCONF\r\n$6\r\nGETACK\r\n$1\r\n*\r\n",
+    )
+    .await;
+    // Once acknowledged, WAIT answers at once.
+    let offset = master.repl_offset().to_string();
+    r.conn.send(&["REPLCONF", "ACK", &offset]).await;
+    common::wait_until(Duration::from_secs(5), || async {
+        master.node().lock().repl.acked(1) == 1
+    })
+    .await;
+    assert_eq!(c.call(&["WAIT", "1", "0"]).await, b":1\r\n");
+}
+
+#[tokio::test]
+async fn replconf_psync_and_replicaof_errors_are_redis_texts() {
+    let master = TestServer::start().await.unwrap();
+    let mut c = connect(&master).await;
+    let cases: &[(&[&str], &[u8])] = &[
+        (&["REPLCONF"], b"+OK\r\n"),
+        (&["REPLCONF", "listening-port"], b"-ERR syntax error\r\n"),
+        (
+            &["REPLCONF", "foo", "bar"],
+            b"-ERR Unrecognized REPLCONF option: foo\r\n",
+        ),
+        (
+            &["REPLCONF", "listening-port", "abc"],
+            b"-ERR value is not an integer or out of range\r\n",
+        ),
+        (&["REPLCONF", "capa", "foo"], b"+OK\r\n"),
+        (&["REPLCONF", "rdb-only", "1"], b"+OK\r\n"),
+        (
+            &["PSYNC", "a"],
+            b"-ERR wrong number of arguments for 'psync' command\r\n",
+        ),
+        (
+            &["PSYNC", "?", "abc"],
+            b"-ERR value is not an integer or out of range\r\n",
+        ),
+        (
+            &["REPLICAOF", "127.0.0.1", "abc"],
+            b"-ERR Invalid master port\r\n",
+        ),
+        (
+            &["REPLICAOF", "127.0.0.1", "99999"],
+            b"-ERR Invalid master port\r\n",
+        ),
+        (&["REPLICAOF", "NO", "TWO"], b"-ERR Invalid master port\r\n"),
+        (&["REPLICAOF", "no", "one"], b"+OK\r\n"),
+        (&["SLAVEOF", "NO", "ONE"], b"+OK\r\n"),
+        (
+            &["WAIT", "abc", "0"],
+            b"-ERR value is not an integer or out of range\r\n",
+        ),
+        (&["WAIT", "0", "0"], b":0\r\n"),
+        (&["ROLE"], b"*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n"),
+    ];
+    for (argv, expected) in cases {
+        assert_eq!(
+            String::from_utf8_lossy(&c.call(argv).await),
+            String::from_utf8_lossy(expected),
+            "{argv:?}"
+        );
+    }
+    // REPLCONF ACK and GETACK from a client that is not a replica get no reply at all.
+    c.send(&["REPLCONF", "ACK", "5"]).await;
+    c.send(&["REPLCONF", "GETACK", "*"]).await;
+    assert_eq!(c.call(&["PING"]).await, b"+PONG\r\n");
+
+    // A replica whose link is down cannot serve replicas; REPLICAOF to the same master again
+    // is a no-op.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = dead.local_addr().unwrap().port().to_string();
+    drop(dead);
+    assert_eq!(c.call(&["REPLICAOF", "127.0.0.1", &port]).await, b"+OK\r\n");
+    assert_eq!(
+        c.call(&["REPLICAOF", "127.0.0.1", &port]).await,
+        b"+OK Already connected to specified master\r\n"
+    );
+    assert_eq!(
+        c.call(&["PSYNC", "?", "-1"]).await,
+        b"-NOMASTERLINK Can't SYNC while not connected with my master\r\n"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&c.call(&["ROLE"]).await),
+        format!("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:{port}\r\n$7\r\nconnect\r\n:-1\r\n")
+    );
+}

@@ -383,8 +383,14 @@ async fn stale_data_is_refused_when_configured() {
         ["GET", "k"],
         b"-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n"
     );
+    assert_reply!(
+        r,
+        ["PING"],
+        b"-MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n"
+    );
     // Commands flagged `stale` still run.
     assert_eq!(info(&mut r, "master_link_status").await, "down");
+    assert_reply!(r, ["ECHO", "x"], b"$1\r\nx\r\n");
     set.replicas[0].heal_master_link();
     set.wait_in_sync(DEADLINE).await.unwrap();
     assert_reply!(r, ["GET", "k"], b"$-1\r\n");

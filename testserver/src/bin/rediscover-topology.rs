@@ -192,10 +192,7 @@ async fn run(topology: Topology) -> std::io::Result<()> {
         Topology::Replication { port, replicas } => {
             let (master, line) = start_node(port, None).await?;
             println!("{}", line.to_json());
-            let master_addr: SocketAddr = line
-                .addr
-                .parse()
-                .map_err(|e| std::io::Error::new(std::io::ErrorKind::Other, e))?;
+            let master_addr: SocketAddr = line.addr.parse().map_err(std::io::Error::other)?;
             let mut followers = Vec::with_capacity(replicas);
             for i in 1..=replicas {
                 let port = if port == 0 { 0 } else { port + i as u16 };

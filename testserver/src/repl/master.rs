@@ -105,8 +105,13 @@ fn record_ack(st: &mut crate::node::NodeState, id: ClientId, offset: i64) {
         if offset as u64 > r.ack_offset {
             r.ack_offset = offset as u64;
         }
-        r.ack_time = Instant::now();
+        let now = Instant::now();
+        r.ack_time = now;
         st.repl.events |= event::ACK;
+        if let Some(entry) = st.clients.get_mut(&id) {
+            entry.last_cmd = "replconf";
+            entry.last_interaction = now;
+        }
     }
 }
 

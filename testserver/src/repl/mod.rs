@@ -375,7 +375,15 @@ impl NodeState {
     /// Turns keys that expired while a command ran (or in active expiry) into `DEL` ops on a
     /// master, and counts them in INFO stats.
     pub(crate) fn note_expired(&mut self) {
+        if self.dbs.iter().all(|db| db.expired.is_empty()) {
+            return;
+        }
         let propagating = self.repl.propagating();
+        let del: &'static [u8] = if self.config.extra_or("lazyfree-lazy-expire", "no") == "yes" {
+            b"UNLINK"
+        } else {
+            b"DEL"
+        };
         for (i, db) in self.dbs.iter_mut().enumerate() {
             if db.expired.is_empty() {
                 continue;
@@ -385,7 +393,7 @@ impl NodeState {
                 if propagating {
                     self.repl
                         .pending
-                        .push((i, vec![Bytes::from_static(b"DEL"), key]));
+                        .push((i, vec![Bytes::from_static(del), key]));
                 }
             }
         }
@@ -476,7 +484,7 @@ impl NodeState {
             && now.saturating_duration_since(self.repl.last_ping).as_secs() >= period
         {
             self.repl.last_ping = now;
-            self.repl.feed_command(&[b"PING"]);
+            self.repl.feed_command(&[b"ping"]);
         }
         let timeout = self.config.repl_timeout.max(1) as u64;
         let silent: Vec<_> = self

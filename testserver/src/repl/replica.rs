@@ -508,7 +508,8 @@ impl Link {
                     laddr: local,
                     name: None,
                     db: stream_db,
-                    user: client.user.clone(),
+                    // What CLIENT LIST shows for a master link: it runs with no ACL user.
+                    user: bytes::Bytes::from_static(b"(superuser)"),
                     resp: 2,
                     sub: 0,
                     psub: 0,
@@ -615,6 +616,18 @@ fn apply(
         } else if !argv.is_empty() {
             let mut ctx = Ctx::new(st, client, out);
             cmd::process(&mut ctx, argv);
+            if out.buffer().first() == Some(&b'-') {
+                // Replies to the master are never sent; an error means the datasets diverge.
+                let error = String::from_utf8_lossy(&out.buffer()[1..]);
+                st.log(
+                    Level::Warning,
+                    &format!(
+                        "== CRITICAL == This replica is sending an error to its master: '{}' after processing the command '{}'",
+                        error.trim_end(),
+                        String::from_utf8_lossy(&argv[0]).to_ascii_lowercase()
+                    ),
+                );
+            }
         }
         out.buffer().clear();
         st.repl.feed_raw(&raw);

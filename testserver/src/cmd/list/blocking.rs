@@ -52,11 +52,13 @@ pub(super) fn brpoplpush(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     )
 }
 
-/// `LEFT` / `RIGHT`.
-fn end_arg(end: End) -> Bytes {
-    Bytes::from_static(match end {
-        End::Left => b"LEFT",
-        End::Right => b"RIGHT",
+/// `LEFT` / `RIGHT` (`left` / `right` when `lower`).
+fn end_arg(end: End, lower: bool) -> Bytes {
+    Bytes::from_static(match (end, lower) {
+        (End::Left, false) => b"LEFT",
+        (End::Right, false) => b"RIGHT",
+        (End::Left, true) => b"left",
+        (End::Right, true) => b"right",
     })
 }
 
@@ -150,11 +152,13 @@ fn blocking_move(
     timeout: Option<Instant>,
 ) -> CmdResult {
     if has_list(ctx, src)? {
+        // Redis 7.0 spells the ends in lower case when it serves a client that was blocked.
+        let lower = ctx.ready_key.is_some();
         ctx.propagate_as(|| {
             vec![if rpoplpush {
                 crate::cmd::op(b"RPOPLPUSH", &[src, dst])
             } else {
-                let (f, t) = (end_arg(from), end_arg(to));
+                let (f, t) = (end_arg(from, lower), end_arg(to, lower));
                 crate::cmd::op(b"LMOVE", &[src, dst, &f, &t])
             }]
         });
