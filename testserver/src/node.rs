@@ -283,6 +283,11 @@ impl Drop for NodeGuard<'_> {
             return;
         }
         if events & event::STREAM != 0 {
+            // CONFIG SET repl-backlog-size takes effect at the next trim.
+            let size = self.guard.config.repl_backlog_size;
+            if let Some(backlog) = self.guard.repl.backlog.as_mut() {
+                backlog.resize(size);
+            }
             self.guard.repl.trim();
             self.node.stream_signal.send_replace(());
         }

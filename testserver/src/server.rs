@@ -23,8 +23,10 @@ pub async fn run_all(node: Arc<Node>, listeners: Vec<TcpListener>) {
         // `replicaof` in the configuration: start as a replica.
         let mut st = node.lock();
         if let (Some((host, port)), true) = (st.config.replicaof.clone(), st.repl.is_master()) {
+            // A fresh replica asks for a full sync, unless its RDB file gave it a history.
+            let restored = st.repl.cached;
             st.become_replica(host, port);
-            st.repl.cached = false;
+            st.repl.cached = restored;
         }
     }
     let cron = tokio::spawn(cron(node.clone()));

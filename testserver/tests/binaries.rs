@@ -117,7 +117,7 @@ fn assert_redis_log_line(line: &str) {
     let (pid, rest) = line.split_once(':').expect("pid:");
     assert!(pid.parse::<u32>().is_ok(), "{line}");
     let parts: Vec<&str> = rest.splitn(7, ' ').collect();
-    assert!(matches!(parts[0], "M" | "C"), "{line}");
+    assert!(matches!(parts[0], "M" | "S" | "C"), "{line}");
     assert_eq!(parts[1].len(), 2, "{line}");
     assert_eq!(parts[2].len(), 3, "{line}");
     assert_eq!(parts[3].len(), 4, "{line}");
@@ -308,6 +308,59 @@ async fn topology_replication() {
     }
     p.signal("TERM");
     assert!(p.wait_exit().success());
+}
+
+// Multi-threaded: the test blocks on the child's output while the in-process master serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_restarted_from_its_rdb_continues_with_a_partial_resync() {
+    let master = TestServer::start().await.unwrap();
+    let mut m = RawConn::connect(master.addr()).await;
+    assert_reply!(m, ["SET", "k1", "v1"], b"+OK\r\n");
+    let dir = common::dataset::TempDir::new("replica-restart");
+    let mport = master.addr().port().to_string();
+    let args = [
+        "--port",
+        "0",
+        "--save",
+        "",
+        "--dir",
+        dir.str(),
+        "--replicaof",
+        "127.0.0.1",
+        &mport,
+    ];
+    let (mut p, port) = start_server(&args);
+    p.wait_line("MASTER <-> REPLICA sync: Finished with success");
+    assert_reply!(m, ["SET", "k2", "v2"], b"+OK\r\n");
+    assert_reply!(m, ["WAIT", "1", "5000"], b":1\r\n");
+    let mut r = RawConn::connect(addr(port)).await;
+    assert_reply!(r, ["SAVE"], b"+OK\r\n");
+    drop(r);
+    drop(p);
+    // Written while the replica is down: it must come from the backlog.
+    assert_reply!(m, ["SET", "k3", "v3"], b"+OK\r\n");
+
+    let (mut p, port) = start_server(&args);
+    p.wait_line("Successful partial resynchronization with master.");
+    let mut r = RawConn::connect(addr(port)).await;
+    let synced = common::wait_until(Duration::from_secs(10), || {
+        let target = master.repl_offset();
+        async move {
+            let mut c = RawConn::connect(addr(port)).await;
+            let info = String::from_utf8(c.call(&["INFO", "replication"]).await).unwrap();
+            info.contains(&format!("slave_repl_offset:{target}\r\n"))
+        }
+    })
+    .await;
+    assert!(synced);
+    assert_reply!(
+        r,
+        ["MGET", "k1", "k2", "k3"],
+        b"*3\r\n$2\r\nv1\r\n$2\r\nv2\r\n$2\r\nv3\r\n"
+    );
+    let stats = String::from_utf8(m.call(&["INFO", "stats"]).await).unwrap();
+    assert!(stats.contains("sync_full:1\r\n"), "{stats}");
+    assert!(stats.contains("sync_partial_ok:1\r\n"), "{stats}");
 }
 
 #[test]

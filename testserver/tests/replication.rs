@@ -423,9 +423,12 @@ async fn expiry_is_the_masters_to_decide() {
     assert_reply!(r, ["DBSIZE"], b":0\r\n");
 }
 
-/// A fake master that answers the handshake and sends `payload` as the snapshot, then
-/// closes. Returns its address and a counter of the connections it served.
-async fn fake_master(payload: Vec<u8>) -> (std::net::SocketAddr, tokio::sync::mpsc::Receiver<()>) {
+/// A fake master that answers the handshake and sends `payload` as a snapshot announced as
+/// `claimed` bytes long, then closes. Returns its address and a signal per connection.
+async fn fake_master(
+    payload: Vec<u8>,
+    claimed: usize,
+) -> (std::net::SocketAddr, tokio::sync::mpsc::Receiver<()>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -461,9 +464,7 @@ async fn fake_master(payload: Vec<u8>) -> (std::net::SocketAddr, tokio::sync::mp
                         answered += 1;
                     }
                 }
-                let _ = sock
-                    .write_all(format!("${}\r\n", payload.len()).as_bytes())
-                    .await;
+                let _ = sock.write_all(format!("${claimed}\r\n").as_bytes()).await;
                 let _ = sock.write_all(&payload).await;
                 // Keep the link open a moment, then drop it.
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -485,7 +486,8 @@ async fn a_corrupt_snapshot_is_rejected_and_the_replica_retries() {
     };
     let at = rdb.len() - 12;
     rdb[at] ^= 0xff;
-    let (addr, mut connections) = fake_master(rdb).await;
+    let len = rdb.len();
+    let (addr, mut connections) = fake_master(rdb, len).await;
 
     let replica = TestServer::start().await.unwrap();
     let mut r = connect(&replica).await;
@@ -510,15 +512,57 @@ async fn a_corrupt_snapshot_is_rejected_and_the_replica_retries() {
         rdb.truncate(rdb.len() / 2);
         rdb
     };
-    let (addr, mut connections) = fake_master(truncated).await;
-    replica.replicate(addr);
-    tokio::time::timeout(DEADLINE, connections.recv())
-        .await
-        .expect("the replica connects")
-        .unwrap();
-    tokio::time::timeout(DEADLINE, connections.recv())
-        .await
-        .expect("the replica retries")
-        .unwrap();
-    assert_reply!(r, ["GET", "mine"], b"$1\r\n1\r\n");
+    // Cut short twice: a complete-looking file that ends early, and a link dropped in the
+    // middle of the announced length.
+    for claimed in [truncated.len(), truncated.len() * 2] {
+        let (addr, mut connections) = fake_master(truncated.clone(), claimed).await;
+        replica.replicate(addr);
+        for _ in 0..2 {
+            tokio::time::timeout(DEADLINE, connections.recv())
+                .await
+                .expect("the replica connects again")
+                .unwrap();
+        }
+        assert_reply!(r, ["GET", "mine"], b"$1\r\n1\r\n");
+        assert_reply!(r, ["GET", "from-master"], b"$-1\r\n");
+    }
+    // A good master at last: its data replaces ours in one step.
+    replica.replicate(source.addr());
+    replica.wait_link_up(DEADLINE).await.unwrap();
+    assert_reply!(r, ["GET", "from-master"], b"$1\r\nx\r\n");
+    assert_reply!(r, ["GET", "mine"], b"$-1\r\n");
+}
+
+#[tokio::test]
+async fn writes_acknowledged_by_wait_survive_a_failover() {
+    let set = ReplicationSet::start(2).await.unwrap();
+    let mut m = connect(&set.master).await;
+    for i in 0..200 {
+        let key = format!("acked:{i}");
+        ok(&mut m, &[b"SET", key.as_bytes(), b"v"]).await;
+        assert_eq!(int(call(&mut m, &[b"WAIT", b"1", b"5000"]).await), 2);
+    }
+    // The master dies; a replica takes over.
+    let ReplicationSet { master, replicas } = set;
+    master.shutdown().await;
+    let [promoted, other]: [TestServer; 2] = replicas.try_into().unwrap();
+    promoted.promote();
+    let mut p = connect(&promoted).await;
+    for i in 0..200 {
+        let key = format!("acked:{i}");
+        assert_eq!(
+            call(&mut p, &[b"GET", key.as_bytes()]).await,
+            Frame::Bulk("v".into())
+        );
+    }
+    assert_eq!(info(&mut p, "role").await, "master");
+    // The other replica follows the new master without a full resync.
+    other.replicate(promoted.addr());
+    let set = ReplicationSet {
+        master: promoted,
+        replicas: vec![other],
+    };
+    set.wait_in_sync(DEADLINE).await.unwrap();
+    assert_eq!(info(&mut p, "sync_partial_ok").await, "1");
+    assert_eq!(info(&mut p, "sync_full").await, "0");
 }

@@ -17,12 +17,30 @@ pub fn rdb_path(config: &Config) -> PathBuf {
 /// Writes the node's dataset to its RDB file atomically (Redis's `rdbSave`). On success the
 /// change counter is reset and the save time recorded, as INFO and LASTSAVE report them.
 pub fn save(st: &mut NodeState, now_ms: i64) -> Result<(), RdbError> {
-    let data = encode(st, now_ms, Vec::new());
+    let data = encode(st, now_ms, replication_aux(st));
     super::save_file(&rdb_path(&st.config), &data)?;
     st.dirty = 0;
     st.last_save = now_ms / 1000;
     st.persistence.last_bgsave_failed = false;
     Ok(())
+}
+
+/// The replication fields Redis puts in a saved RDB when it has a history to continue
+/// (`rdbPopulateSaveInfo`): a master with a backlog, or a replica connected to its master. A
+/// replica restarted from that file can then PSYNC instead of resyncing in full.
+pub fn replication_aux(st: &NodeState) -> Vec<(String, String)> {
+    let repl = &st.repl;
+    let stream_db = match &repl.master {
+        Some(m) if st.link_up() => m.db,
+        Some(_) => return Vec::new(),
+        None if repl.backlog.is_some() => repl.seldb.max(0) as usize,
+        None => return Vec::new(),
+    };
+    vec![
+        ("repl-stream-db".to_string(), stream_db.to_string()),
+        ("repl-id".to_string(), repl.replid.clone()),
+        ("repl-offset".to_string(), repl.offset().to_string()),
+    ]
 }
 
 /// The node's dataset as an RDB file (what SAVE writes and a full sync sends). `extra_aux`
@@ -82,9 +100,28 @@ pub fn load_at_startup(st: &mut NodeState, now_ms: i64) -> Result<Option<(u64, u
     if !path.exists() {
         return Ok(None);
     }
-    let options = super::LoadOptions::from_config(&st.config, now_ms);
+    let replica = st.config.replicaof.is_some();
+    let mut options = super::LoadOptions::from_config(&st.config, now_ms);
+    if replica {
+        // A replica keeps expired keys: its master decides when they go.
+        options.drop_expired_before = None;
+    }
     let snapshot = super::load_file(&path, &options)?;
     let counts = (snapshot.keys_loaded, snapshot.keys_expired);
+    if replica {
+        // The history the file was saved at, offered to the master in PSYNC.
+        let text = |name| {
+            snapshot
+                .aux(name)
+                .and_then(|v| std::str::from_utf8(v).ok().map(str::to_string))
+        };
+        if let (Some(id), Some(offset)) = (text("repl-id"), text("repl-offset")) {
+            if let (40, Ok(offset)) = (id.len(), offset.parse::<u64>()) {
+                st.repl
+                    .restore_history(id, offset, st.config.repl_backlog_size);
+            }
+        }
+    }
     install(st, snapshot);
     Ok(Some(counts))
 }

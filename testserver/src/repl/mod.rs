@@ -268,6 +268,13 @@ impl Repl {
         self.seldb = -1;
     }
 
+    /// Takes up the history an RDB file was saved at (`repl-id`, `repl-offset`), so that a
+    /// replica restarted from it offers that history to its master in PSYNC.
+    pub fn restore_history(&mut self, replid: String, offset: u64, backlog_size: u64) {
+        self.reset_history(replid, offset, backlog_size);
+        self.cached = true;
+    }
+
     /// Appends stream bytes exactly as received from this node's master (a replica's backlog
     /// holds its master's stream byte for byte).
     pub fn feed_raw(&mut self, bytes: &[u8]) {

@@ -576,7 +576,16 @@ impl Link {
             tokio::select! {
                 read = rd.fill() => read?,
                 _ = ticker.tick() => {
-                    let offset = node.lock().repl.offset().to_string();
+                    let (offset, silent) = {
+                        let st = node.lock();
+                        let silent = st.repl.master.as_ref().is_some_and(|m| {
+                            m.last_io.elapsed().as_secs() > st.config.repl_timeout.max(1) as u64
+                        });
+                        (st.repl.offset().to_string(), silent)
+                    };
+                    if silent {
+                        return Err("MASTER timeout: no data nor PING received...".into());
+                    }
                     send(&mut wr, &[b"REPLCONF", b"ACK", offset.as_bytes()]).await?;
                 }
                 _ = kill.notified() => return Err("Master link killed".into()),
