@@ -566,3 +566,129 @@ async fn writes_acknowledged_by_wait_survive_a_failover() {
     assert_eq!(info(&mut p, "sync_partial_ok").await, "1");
     assert_eq!(info(&mut p, "sync_full").await, "0");
 }
+
+/// Whatever bytes arrive next (within 5 s).
+async fn read_some(conn: &mut RawConn) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut chunk = vec![0u8; 64 * 1024];
+    let n = tokio::time::timeout(Duration::from_secs(5), conn.stream.read(&mut chunk))
+        .await
+        .expect("no bytes within 5 s")
+        .expect("read");
+    assert!(n > 0, "connection closed");
+    chunk.truncate(n);
+    chunk
+}
+
+/// Reads until the peer closes the connection (within `DEADLINE`).
+async fn closes(conn: &mut RawConn) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut chunk = vec![0u8; 64 * 1024];
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        match tokio::time::timeout_at(deadline, conn.stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+#[tokio::test]
+async fn replicas_authenticate_and_announce_themselves() {
+    let master = TestServer::builder()
+        .password("secret")
+        .user("repl", "pw")
+        .start()
+        .await
+        .unwrap();
+    let mut m = connect(&master).await;
+    ok(&mut m, &[b"AUTH", b"secret"]).await;
+    ok(&mut m, &[b"SET", b"k", b"v"]).await;
+
+    // Without credentials the handshake fails and the link stays down.
+    let replica = TestServer::start().await.unwrap();
+    replica.replicate(master.addr());
+    let mut r = connect(&replica).await;
+    assert!(replica
+        .wait_link_up(Duration::from_millis(300))
+        .await
+        .is_err());
+
+    // masteruser + masterauth, and the address it announces.
+    for (directive, value) in [
+        (&b"masteruser"[..], &b"repl"[..]),
+        (b"masterauth", b"pw"),
+        (b"replica-announce-ip", b"10.0.0.9"),
+        (b"replica-announce-port", b"7777"),
+    ] {
+        ok(&mut r, &[b"CONFIG", b"SET", directive, value]).await;
+    }
+    replica.drop_master_link();
+    replica.wait_link_up(DEADLINE).await.unwrap();
+    assert_reply!(r, ["GET", "k"], b"$1\r\nv\r\n");
+    let slave0 = info(&mut m, "slave0").await;
+    assert!(
+        slave0.starts_with("ip=10.0.0.9,port=7777,state=online,offset="),
+        "{slave0}"
+    );
+}
+
+#[tokio::test]
+async fn legacy_sync_gets_the_snapshot_then_the_stream() {
+    let master = TestServer::start().await.unwrap();
+    let mut m = connect(&master).await;
+    ok(&mut m, &[b"SET", b"k", b"v"]).await;
+    let mut legacy = connect(&master).await;
+    legacy.send_raw(b"SYNC\r\n").await;
+    // `$<len>\r\n<rdb>` with no +FULLRESYNC line before it.
+    let mut buf = Vec::new();
+    let rdb_len = loop {
+        buf.extend_from_slice(&read_some(&mut legacy).await);
+        if let Some(nl) = buf.windows(2).position(|w| w == b"\r\n") {
+            assert_eq!(buf[0], b'$', "{:?}", String::from_utf8_lossy(&buf));
+            let len: usize = std::str::from_utf8(&buf[1..nl]).unwrap().parse().unwrap();
+            buf.drain(..nl + 2);
+            break len;
+        }
+    };
+    while buf.len() < rdb_len {
+        buf.extend_from_slice(&read_some(&mut legacy).await);
+    }
+    assert_eq!(&buf[..9], b"REDIS0009");
+    buf.drain(..rdb_len);
+    ok(&mut m, &[b"SET", b"after", b"1"]).await;
+    let want = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$5\r\nafter\r\n$1\r\n1\r\n";
+    while buf.len() < want.len() {
+        buf.extend_from_slice(&read_some(&mut legacy).await);
+    }
+    assert_eq!(String::from_utf8_lossy(&buf), String::from_utf8_lossy(want));
+    let slave0 = info(&mut m, "slave0").await;
+    assert!(
+        slave0.starts_with("ip=127.0.0.1,port=0,state=online,"),
+        "{slave0}"
+    );
+}
+
+#[tokio::test]
+async fn the_master_pings_and_drops_silent_replicas() {
+    let master = TestServer::start().await.unwrap();
+    let mut m = connect(&master).await;
+    ok(
+        &mut m,
+        &[b"CONFIG", b"SET", b"repl-ping-replica-period", b"1"],
+    )
+    .await;
+    ok(&mut m, &[b"CONFIG", b"SET", b"repl-timeout", b"1"]).await;
+    // A replica that never acknowledges.
+    let mut fake = connect(&master).await;
+    fake.send(&["PSYNC", "?", "-1"]).await;
+    // The periodic PING arrives in the stream (lower case, as Redis sends it)...
+    let mut stream = Vec::new();
+    while !stream.windows(14).any(|w| w == b"*1\r\n$4\r\nping\r\n") {
+        stream.extend_from_slice(&read_some(&mut fake).await);
+    }
+    // ...and after repl-timeout without an ACK the master lets the replica go.
+    assert!(closes(&mut fake).await, "the silent replica was kept");
+    assert_eq!(info(&mut m, "connected_slaves").await, "0");
+}
