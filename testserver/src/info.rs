@@ -179,7 +179,11 @@ fn clients(out: &mut String, st: &NodeState) {
     fields(
         out,
         &[
-            ("connected_clients", st.clients.len().to_string()),
+            // Replicas are not counted as clients (Redis subtracts them).
+            (
+                "connected_clients",
+                st.clients.len().saturating_sub(st.repl.replicas.len()).to_string(),
+            ),
             ("cluster_connections", "0".into()),
             ("maxclients", st.config.maxclients.to_string()),
             ("client_recent_max_input_buffer", "0".into()),
