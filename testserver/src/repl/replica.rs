@@ -535,8 +535,11 @@ impl Link {
             }
             st.repl.cached = false;
         }
+        // Redis exempts its master from proto-max-bulk-len; a bound still keeps a broken
+        // master from making us reserve absurd amounts.
+        let max_bulk_len = node.lock().config.proto_max_bulk_len.max(512 << 20);
         let mut decoder = CommandDecoder::new(Limits {
-            max_bulk_len: usize::MAX >> 1,
+            max_bulk_len,
             max_inline_len: 64 * 1024,
             ..Limits::default()
         });
