@@ -182,7 +182,10 @@ fn clients(out: &mut String, st: &NodeState) {
             // Replicas are not counted as clients (Redis subtracts them).
             (
                 "connected_clients",
-                st.clients.len().saturating_sub(st.repl.replicas.len()).to_string(),
+                st.clients
+                    .len()
+                    .saturating_sub(st.repl.replicas.len())
+                    .to_string(),
             ),
             ("cluster_connections", "0".into()),
             ("maxclients", st.config.maxclients.to_string()),

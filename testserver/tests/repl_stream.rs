@@ -337,7 +337,13 @@ async fn replconf_psync_and_replicaof_errors_are_redis_texts() {
             b"-ERR value is not an integer or out of range\r\n",
         ),
         (&["REPLCONF", "capa", "foo"], b"+OK\r\n"),
-        (&["REPLCONF", "rdb-only", "1"], b"+OK\r\n"),
+        (&["REPLCONF", "rdb-only", "0"], b"+OK\r\n"),
+        (&["REPLCONF", "rdb-filter-only", ""], b"+OK\r\n"),
+        (&["REPLCONF", "rdb-filter-only", "functions"], b"+OK\r\n"),
+        (
+            &["REPLCONF", "rdb-filter-only", "foo"],
+            b"-ERR Unsupported rdb-filter-only option: foo\r\n",
+        ),
         (
             &["PSYNC", "a"],
             b"-ERR wrong number of arguments for 'psync' command\r\n",
@@ -394,4 +400,31 @@ async fn replconf_psync_and_replicaof_errors_are_redis_texts() {
         String::from_utf8_lossy(&c.call(&["ROLE"]).await),
         format!("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:{port}\r\n$7\r\nconnect\r\n:-1\r\n")
     );
+}
+
+#[tokio::test]
+async fn rdb_only_sync_sends_the_snapshot_and_closes() {
+    // What `redis-cli --rdb` does.
+    let master = TestServer::start().await.unwrap();
+    let mut c = connect(&master).await;
+    c.call(&["SET", "k", "v"]).await;
+    let mut conn = connect(&master).await;
+    assert_eq!(conn.call(&["REPLCONF", "rdb-only", "1"]).await, b"+OK\r\n");
+    conn.send(&["SYNC"]).await;
+    let mut got = Vec::new();
+    loop {
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), conn.stream.read(&mut chunk))
+            .await
+            .expect("the master closes after the snapshot")
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&chunk[..n]);
+    }
+    let nl = got.windows(2).position(|w| w == b"\r\n").unwrap();
+    let len: usize = std::str::from_utf8(&got[1..nl]).unwrap().parse().unwrap();
+    assert_eq!(got.len(), nl + 2 + len, "nothing follows the snapshot");
+    assert_eq!(&got[nl + 2..nl + 11], b"REDIS0009");
 }

@@ -27,6 +27,10 @@ pub struct ReplConf {
     pub capa_eof: bool,
     /// `capa psync2`: it understands `+CONTINUE <new id>`.
     pub capa_psync2: bool,
+    /// `rdb-only 1`: it wants the snapshot only, not the stream (`redis-cli --rdb`).
+    pub rdb_only: bool,
+    /// `rdb-filter-only functions`: the snapshot without keys (`redis-cli --functions-rdb`).
+    pub functions_only: bool,
 }
 
 /// A PSYNC/SYNC that was accepted: what the connection sends before streaming.
@@ -36,6 +40,8 @@ pub struct SyncStart {
     pub rdb: Option<Bytes>,
     /// Offset of the first stream byte to send after it.
     pub next: u64,
+    /// Close once the snapshot is sent (`REPLCONF rdb-only 1`).
+    pub rdb_only: bool,
 }
 
 /// Largest piece of stream handed to the socket in one write.
@@ -86,6 +92,21 @@ pub(crate) fn replconf(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
                 if v != 0 && v != 1 {
                     return Err(rediscover::error_codes::msg::SYNTAX.into());
                 }
+                ctx.client.replconf.rdb_only = v == 1;
+            }
+            b"rdb-filter-only" => {
+                let mut functions_only = false;
+                for filter in value.split(|&b| b == b' ').filter(|f| !f.is_empty()) {
+                    if !filter.eq_ignore_ascii_case(b"functions") {
+                        return Err(format!(
+                            "ERR Unsupported rdb-filter-only option: {}",
+                            String::from_utf8_lossy(filter)
+                        )
+                        .into());
+                    }
+                    functions_only = true;
+                }
+                ctx.client.replconf.functions_only = functions_only;
             }
             _ => {
                 return Err(format!(
@@ -203,7 +224,11 @@ fn try_partial(ctx: &mut Ctx<'_>, replid: &str, offset: i64) -> bool {
     let next = offset as u64;
     let sending = ctx.node.repl.offset() + 1 - next;
     attach(ctx, ReplicaState::Online, next, false);
-    ctx.client.sync = Some(SyncStart { rdb: None, next });
+    ctx.client.sync = Some(SyncStart {
+        rdb: None,
+        next,
+        rdb_only: false,
+    });
     ctx.node.log(
         Level::Notice,
         &format!(
@@ -243,7 +268,20 @@ fn full_sync(ctx: &mut Ctx<'_>, legacy: bool, who: &str) {
         Level::Notice,
         &format!("Starting BGSAVE for SYNC with target: replicas sockets ({who})"),
     );
-    let rdb = crate::rdb::persist::encode(st, ctx.now, aux);
+    let rdb = if ctx.client.replconf.functions_only {
+        // Functions only, and this server has none: a snapshot with no keys.
+        let empty: Vec<crate::keyspace::Db> = st.dbs.iter().map(|_| Default::default()).collect();
+        let meta = crate::rdb::SaveMeta {
+            now_ms: ctx.now,
+            used_mem: crate::info::used_memory(st),
+            extra_aux: aux,
+            compression: true,
+            checksum: true,
+        };
+        crate::rdb::write(&empty, &meta)
+    } else {
+        crate::rdb::persist::encode(st, ctx.now, aux)
+    };
     // The stream after the snapshot must say which database it writes to.
     if st.repl.master.is_none() {
         st.repl.seldb = -1;
@@ -256,6 +294,7 @@ fn full_sync(ctx: &mut Ctx<'_>, legacy: bool, who: &str) {
     ctx.client.sync = Some(SyncStart {
         rdb: Some(Bytes::from(rdb)),
         next: offset + 1,
+        rdb_only: ctx.client.replconf.rdb_only,
     });
 }
 
@@ -316,6 +355,9 @@ pub(crate) async fn feed<R, W>(
             r.ack_time = Instant::now();
         }
         st.log(Level::Notice, "Synchronization with replica succeeded");
+    }
+    if start.rdb_only {
+        return;
     }
     let writer = stream(node, id, start.next, wr);
     let reader = acks(node, id, rd, rbuf);
