@@ -308,6 +308,18 @@ impl Db {
         None
     }
 
+    /// A copy of the keys, values and TTLs, for writing a snapshot away from the node lock.
+    /// Values share their bytes with the originals, so this costs a walk of the keyspace,
+    /// not a copy of the data. The copy has no watch, blocking or active-expiry bookkeeping:
+    /// it is for reading and serialising only.
+    pub fn snapshot(&self) -> Db {
+        Db {
+            entries: self.entries.clone(),
+            expires: self.expires.clone(),
+            ..Db::default()
+        }
+    }
+
     /// One step of SCAN over the keys: see [`scan_step`].
     pub fn scan(&self, cursor: u64, count: usize) -> (u64, Vec<Bytes>) {
         scan_step(self.entries.keys(), cursor, count, |k| k.clone())

@@ -46,14 +46,18 @@ pub fn replication_aux(st: &NodeState) -> Vec<(String, String)> {
 /// The node's dataset as an RDB file (what SAVE writes and a full sync sends). `extra_aux`
 /// goes after `used-mem`, where Redis puts `repl-stream-db`, `repl-id` and `repl-offset`.
 pub fn encode(st: &NodeState, now_ms: i64, extra_aux: Vec<(String, String)>) -> Vec<u8> {
-    let meta = SaveMeta {
+    super::write(&st.dbs, &save_meta(st, now_ms, extra_aux))
+}
+
+/// How the node writes its RDB now: aux fields and its `rdbcompression`/`rdbchecksum`.
+pub fn save_meta(st: &NodeState, now_ms: i64, extra_aux: Vec<(String, String)>) -> SaveMeta {
+    SaveMeta {
         now_ms,
         used_mem: crate::info::used_memory(st),
         extra_aux,
         compression: st.config.extra_or("rdbcompression", "yes") == "yes",
         checksum: st.config.extra_or("rdbchecksum", "yes") == "yes",
-    };
-    super::write(&st.dbs, &meta)
+    }
 }
 
 /// Replaces the node's data with `snapshot`'s. Watches and blocked clients stay with their

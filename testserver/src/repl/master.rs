@@ -36,8 +36,9 @@ pub struct ReplConf {
 /// A PSYNC/SYNC that was accepted: what the connection sends before streaming.
 #[derive(Debug)]
 pub struct SyncStart {
-    /// The snapshot, for a full resync.
-    pub rdb: Option<Bytes>,
+    /// The data to send as an RDB, for a full resync: copied under the lock at the offset the
+    /// stream continues from, serialised by the feeder without holding the lock.
+    pub snapshot: Option<Box<(Vec<crate::keyspace::Db>, crate::rdb::SaveMeta)>>,
     /// Offset of the first stream byte to send after it.
     pub next: u64,
     /// Close once the snapshot is sent (`REPLCONF rdb-only 1`).
@@ -225,7 +226,7 @@ fn try_partial(ctx: &mut Ctx<'_>, replid: &str, offset: i64) -> bool {
     let sending = ctx.node.repl.offset() + 1 - next;
     attach(ctx, ReplicaState::Online, next, false);
     ctx.client.sync = Some(SyncStart {
-        rdb: None,
+        snapshot: None,
         next,
         rdb_only: false,
     });
@@ -268,19 +269,15 @@ fn full_sync(ctx: &mut Ctx<'_>, legacy: bool, who: &str) {
         Level::Notice,
         &format!("Starting BGSAVE for SYNC with target: replicas sockets ({who})"),
     );
-    let rdb = if ctx.client.replconf.functions_only {
+    let meta = crate::rdb::persist::save_meta(st, ctx.now, aux);
+    let dbs: Vec<crate::keyspace::Db> = if ctx.client.replconf.functions_only {
         // Functions only, and this server has none: a snapshot with no keys.
-        let empty: Vec<crate::keyspace::Db> = st.dbs.iter().map(|_| Default::default()).collect();
-        let meta = crate::rdb::SaveMeta {
-            now_ms: ctx.now,
-            used_mem: crate::info::used_memory(st),
-            extra_aux: aux,
-            compression: true,
-            checksum: true,
-        };
-        crate::rdb::write(&empty, &meta)
+        st.dbs.iter().map(|_| Default::default()).collect()
     } else {
-        crate::rdb::persist::encode(st, ctx.now, aux)
+        // Copying the keyspace is a walk that shares the values' bytes; serialising it (the
+        // slow part) happens in the feeder, so the node is not held up the way Redis avoids it
+        // by forking.
+        st.dbs.iter().map(crate::keyspace::Db::snapshot).collect()
     };
     // The stream after the snapshot must say which database it writes to.
     if st.repl.master.is_none() {
@@ -290,9 +287,9 @@ fn full_sync(ctx: &mut Ctx<'_>, legacy: bool, who: &str) {
         ctx.out
             .raw(format!("+FULLRESYNC {} {offset}\r\n", ctx.node.repl.replid).as_bytes());
     }
-    attach(ctx, ReplicaState::SendBulk, offset + 1, legacy);
+    attach(ctx, ReplicaState::WaitBgsave, offset + 1, legacy);
     ctx.client.sync = Some(SyncStart {
-        rdb: Some(Bytes::from(rdb)),
+        snapshot: Some(Box::new((dbs, meta))),
         next: offset + 1,
         rdb_only: ctx.client.replconf.rdb_only,
     });
@@ -344,7 +341,18 @@ pub(crate) async fn feed<R, W>(
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    if let Some(rdb) = start.rdb {
+    if let Some(snapshot) = start.snapshot {
+        let rdb = tokio::task::spawn_blocking(move || {
+            let (dbs, meta) = *snapshot;
+            crate::rdb::write(&dbs, &meta)
+        })
+        .await;
+        let Ok(rdb) = rdb else {
+            return;
+        };
+        if let Some(r) = node.lock().repl.replica_mut(id) {
+            r.state = ReplicaState::SendBulk;
+        }
         let header = format!("${}\r\n", rdb.len());
         if wr.write_all(header.as_bytes()).await.is_err() || wr.write_all(&rdb).await.is_err() {
             return;
