@@ -39,7 +39,13 @@
 //!    visible, recording the time from before the SET. Both probes pause
 //!    `--probe-interval-ms` between samples. Reported: load SET/s, probe p50/p99/max, WAIT
 //!    calls that returned 0 (timed out), the replica's backlog in bytes when the load stops
-//!    (`master_repl_offset - slave_repl_offset`) and how long it then takes to catch up.
+//!    (`master_repl_offset - slave_repl_offset`; the table shows the largest over runs), how
+//!    long it then takes to catch up, and the CPU share (one core = 100%) master and replica
+//!    used during the load, from `/proc/<pid>/stat`.
+//!
+//! The load and both probes run in this one process (one tokio runtime), so a probe's latency
+//! also contains this process's own scheduling delay under load; it is the same for both
+//! servers, but on a small machine it is not negligible.
 //!
 //! The last line is JSON with every median.
 
@@ -191,6 +197,19 @@ fn err<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> String + '_ {
 struct Server {
     child: Child,
     port: u16,
+}
+
+impl Server {
+    /// CPU seconds (user + system) the process has used so far, from `/proc/<pid>/stat`
+    /// (Linux; assumes the usual 100 clock ticks per second). `None` elsewhere.
+    fn cpu_secs(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // Fields after the command name, which is in parentheses and may contain spaces.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+        Some(ticks as f64 / 100.0)
+    }
 }
 
 impl Drop for Server {
@@ -401,6 +420,8 @@ struct Lag {
     vis_timeouts: u64,
     backlog_at_stop: i64,
     catch_up_ms: f64,
+    /// CPU used during the load, as a share of one core: (master, replica).
+    cpu: (f64, f64),
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -525,12 +546,19 @@ async fn lag(o: &Opts, mode: Mode, ports: (u16, u16), run: usize) -> Res<Lag> {
         })
     };
     let load_started = Instant::now();
+    let cpu0 = (master.cpu_secs(), replica.cpu_secs());
     tokio::time::sleep(Duration::from_secs(o.lag_secs)).await;
     stop.store(true, Ordering::Relaxed);
     for t in load {
         t.await.map_err(err("load task"))??;
     }
     let load_secs = load_started.elapsed().as_secs_f64();
+    let cpu1 = (master.cpu_secs(), replica.cpu_secs());
+    let share = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) => (b - a) / load_secs,
+        _ => f64::NAN,
+    };
+    let cpu = (share(cpu0.0, cpu1.0), share(cpu0.1, cpu1.1));
     let stopped = Instant::now();
     let (_, roff, moff) = sync_state(&mc, &rc).await?;
     let (wait_ms, wait_timeouts) = wait_probe.await.map_err(err("probe task"))??;
@@ -551,6 +579,7 @@ async fn lag(o: &Opts, mode: Mode, ports: (u16, u16), run: usize) -> Res<Lag> {
         vis_timeouts,
         backlog_at_stop: moff - roff,
         catch_up_ms: caught.as_secs_f64() * 1e3,
+        cpu,
     };
     l.wait_ms.sort_by(f64::total_cmp);
     l.vis_ms.sort_by(f64::total_cmp);
@@ -665,7 +694,8 @@ async fn main() {
                     .unwrap_or_else(|e| fail(&format!("lag {}", mode.name()), e));
                 eprintln!(
                     "lag run {run} {:<14} load {:.0} SET/s; WAIT n={} p50 {:.3} p99 {:.3} max {:.3} ms, timeouts {}; \
-                     visible n={} p50 {:.3} p99 {:.3} max {:.3} ms, timeouts {}; backlog at stop {} B, catch-up {:.1} ms",
+                     visible n={} p50 {:.3} p99 {:.3} max {:.3} ms, timeouts {}; backlog at stop {} B, catch-up {:.1} ms; \
+                     CPU master {:.0}% replica {:.0}%",
                     mode.name(),
                     l.load_ops_per_sec,
                     l.wait_ms.len(),
@@ -679,7 +709,9 @@ async fn main() {
                     pct(&l.vis_ms, 1.0),
                     l.vis_timeouts,
                     l.backlog_at_stop,
-                    l.catch_up_ms
+                    l.catch_up_ms,
+                    l.cpu.0 * 100.0,
+                    l.cpu.1 * 100.0
                 );
                 res.iter_mut().find(|(m, _)| *m == mode).unwrap().1.push(l);
             }
@@ -689,7 +721,7 @@ async fn main() {
             o.conns, o.depth, o.lag_value_size, o.lag_secs, o.runs
         );
         println!(
-            "{:<15} {:>10} {:>9} {:>9} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8} {:>11}",
+            "{:<15} {:>10} {:>9} {:>9} {:>9} {:>8} {:>9} {:>9} {:>9} {:>8} {:>11} {:>13} {:>9}",
             "mode",
             "SET/s",
             "WAIT p50",
@@ -700,7 +732,9 @@ async fn main() {
             "vis p99",
             "vis max",
             "vis t/o",
-            "catchup ms"
+            "catchup ms",
+            "max backlog B",
+            "CPU% m/r"
         );
         let mut meds: Vec<(Mode, [f64; 7])> = Vec::new();
         for (mode, ls) in &res {
@@ -717,8 +751,10 @@ async fn main() {
             let wt: u64 = ls.iter().map(|l| l.wait_timeouts).sum();
             let vt: u64 = ls.iter().map(|l| l.vis_timeouts).sum();
             let catchup = m(&|l| l.catch_up_ms);
+            let backlog = ls.iter().map(|l| l.backlog_at_stop).max().unwrap_or(0);
+            let (cpu_m, cpu_r) = (m(&|l| l.cpu.0 * 100.0), m(&|l| l.cpu.1 * 100.0));
             println!(
-                "{:<15} {:>10.0} {:>9.3} {:>9.3} {:>9.3} {:>8} {:>9.3} {:>9.3} {:>9.3} {:>8} {:>11.1}",
+                "{:<15} {:>10.0} {:>9.3} {:>9.3} {:>9.3} {:>8} {:>9.3} {:>9.3} {:>9.3} {:>8} {:>11.1} {:>13} {:>4.0}/{:<4.0}",
                 mode.name(),
                 row[0],
                 row[1],
@@ -729,10 +765,13 @@ async fn main() {
                 row[5],
                 row[6],
                 vt,
-                catchup
+                catchup,
+                backlog,
+                cpu_m,
+                cpu_r
             );
             json.push(format!(
-                "\"lag_{}\":{{\"set_per_sec\":{:.0},\"wait_ms\":[{:.3},{:.3},{:.3}],\"wait_timeouts\":{wt},\"visible_ms\":[{:.3},{:.3},{:.3}],\"visible_timeouts\":{vt},\"catch_up_ms\":{catchup:.1}}}",
+                "\"lag_{}\":{{\"set_per_sec\":{:.0},\"wait_ms\":[{:.3},{:.3},{:.3}],\"wait_timeouts\":{wt},\"visible_ms\":[{:.3},{:.3},{:.3}],\"visible_timeouts\":{vt},\"catch_up_ms\":{catchup:.1},\"max_backlog_at_stop\":{backlog},\"cpu_pct\":[{cpu_m:.0},{cpu_r:.0}]}}",
                 mode.name(),
                 row[0], row[1], row[2], row[3], row[4], row[5], row[6]
             ));
