@@ -29,7 +29,9 @@
 //!    from just before the spawn until its `INFO replication` shows `master_link_status:up` and
 //!    `slave_repl_offset` equal to the master's `master_repl_offset` (polled every 2 ms). Reported:
 //!    seconds, payload MB / seconds, and the time until the link first reads `up`. The replica's
-//!    `DBSIZE` is checked against the number of keys written.
+//!    `DBSIZE` is checked against the number of keys written. Meanwhile another connection
+//!    PINGs the master once a millisecond; the longest PING round trip shows how long the
+//!    master stopped answering while it made the snapshot.
 //! 2. **Propagation lag under load.** With a fresh, synced master + replica: `--conns`
 //!    connections (one `rediscover::Client` each) send pipelines of `--depth` SETs
 //!    (`--lag-value-size` bytes, `--lag-keys` distinct keys) to the master for `--lag-secs`
@@ -380,6 +382,8 @@ async fn fill(port: u16, keys: usize, value_size: usize) -> Res<()> {
 #[derive(Debug, Clone, Copy)]
 struct FullSync {
     secs: f64,
+    /// Longest PING round trip on the master while the replica synced (master stalls).
+    master_max_ping_ms: f64,
     link_up_secs: f64,
     payload_mb: f64,
 }
@@ -395,10 +399,29 @@ async fn full_sync(o: &Opts, mode: Mode, ports: (u16, u16), run: usize) -> Res<F
     if got != keys as i64 {
         return Err(format!("master DBSIZE {got}, expected {keys}"));
     }
+    // Meanwhile, does the master keep answering? One PING per millisecond on its own connection.
+    let pinger = connect(master.port).await?;
+    let syncing = Arc::new(AtomicBool::new(true));
+    let ping_task = {
+        let syncing = syncing.clone();
+        tokio::spawn(async move {
+            let mut max = Duration::ZERO;
+            while syncing.load(Ordering::Relaxed) {
+                let t = Instant::now();
+                let _: String = pinger.cmd("PING").query().await.map_err(err("PING"))?;
+                max = max.max(t.elapsed());
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+            Ok::<_, String>(max)
+        })
+    };
     let started = Instant::now();
     let replica = spawn(o, mode, ports.1, Some(ports.0), &format!("{tag}-replica"))?;
     let rc = connect(replica.port).await?;
-    let (up, done) = wait_in_sync(&mc, &rc, started, Duration::from_secs(120)).await?;
+    let synced = wait_in_sync(&mc, &rc, started, Duration::from_secs(120)).await;
+    syncing.store(false, Ordering::Relaxed);
+    let max_ping = ping_task.await.map_err(err("ping task"))??;
+    let (up, done) = synced?;
     let rkeys = dbsize(&rc).await?;
     if rkeys != keys as i64 {
         return Err(format!("replica DBSIZE {rkeys}, expected {keys}"));
@@ -406,6 +429,7 @@ async fn full_sync(o: &Opts, mode: Mode, ports: (u16, u16), run: usize) -> Res<F
     drop((replica, master));
     Ok(FullSync {
         secs: done.as_secs_f64(),
+        master_max_ping_ms: max_ping.as_secs_f64() * 1e3,
         link_up_secs: up.as_secs_f64(),
         payload_mb: (keys * per_key) as f64 / 1e6,
     })
@@ -631,11 +655,13 @@ async fn main() {
                     .await
                     .unwrap_or_else(|e| fail(&format!("fullsync {}", mode.name()), e));
                 eprintln!(
-                    "fullsync run {run} {:<14} {:.3} s (link up {:.3} s), {:.1} MB payload",
+                    "fullsync run {run} {:<14} {:.3} s (link up {:.3} s), {:.1} MB payload, \
+                     master max PING {:.1} ms",
                     mode.name(),
                     r.secs,
                     r.link_up_secs,
-                    r.payload_mb
+                    r.payload_mb,
+                    r.master_max_ping_ms
                 );
                 res.iter_mut().find(|(m, _)| *m == mode).unwrap().1.push(r);
             }
@@ -645,24 +671,26 @@ async fn main() {
             o.mb, o.runs
         );
         println!(
-            "{:<15} {:>9} {:>12} {:>9}",
-            "mode", "secs", "link-up secs", "MB/s"
+            "{:<15} {:>9} {:>12} {:>9} {:>18}",
+            "mode", "secs", "link-up secs", "MB/s", "master max PING ms"
         );
         let mut meds = Vec::new();
         for (mode, rs) in &res {
             let secs = median(rs.iter().map(|r| r.secs).collect());
             let up = median(rs.iter().map(|r| r.link_up_secs).collect());
             let mbs = median(rs.iter().map(|r| r.payload_mb / r.secs).collect());
+            let ping = median(rs.iter().map(|r| r.master_max_ping_ms).collect());
             println!(
-                "{:<15} {:>9.3} {:>12.3} {:>9.1}",
+                "{:<15} {:>9.3} {:>12.3} {:>9.1} {:>18.1}",
                 mode.name(),
                 secs,
                 up,
-                mbs
+                mbs,
+                ping
             );
             meds.push((*mode, secs, mbs));
             json.push(format!(
-                "\"fullsync_{}\":{{\"secs\":{secs:.4},\"link_up_secs\":{up:.4},\"mb_per_sec\":{mbs:.2}}}",
+                "\"fullsync_{}\":{{\"secs\":{secs:.4},\"link_up_secs\":{up:.4},\"mb_per_sec\":{mbs:.2},\"master_max_ping_ms\":{ping:.1}}}",
                 mode.name()
             ));
         }
