@@ -9,7 +9,8 @@
 //! ```
 //!
 //! The bin starts and kills every server itself (ports `--base-port` .. `+99`, a fresh pair per
-//! measurement, each in its own directory under `--workdir`). Every server gets
+//! measurement, each in its own directory under `--workdir`, default `$TMPDIR/replbench`, where
+//! its log stays; RDB files are deleted when the server is killed). Every server gets
 //! `--save '' --appendonly no --repl-diskless-sync no|yes --repl-diskless-sync-delay 0`.
 //! Three setups ("modes"):
 //!
@@ -199,6 +200,8 @@ fn err<E: std::fmt::Display>(what: &str) -> impl Fn(E) -> String + '_ {
 struct Server {
     child: Child,
     port: u16,
+    /// Its working directory: the log stays, RDB files are removed with the server.
+    dir: PathBuf,
 }
 
 impl Server {
@@ -218,6 +221,13 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Ok(entries) = std::fs::read_dir(&self.dir) {
+            for e in entries.flatten() {
+                if e.path().extension().is_some_and(|x| x == "rdb") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
     }
 }
 
@@ -260,7 +270,7 @@ fn spawn(o: &Opts, mode: Mode, port: u16, master: Option<u16>, tag: &str) -> Res
         .stderr(log2)
         .spawn()
         .map_err(err("spawn server"))?;
-    Ok(Server { child, port })
+    Ok(Server { child, port, dir })
 }
 
 /// Connects, retrying every 2 ms for up to 10 s (the process may not listen yet).
