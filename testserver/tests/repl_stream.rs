@@ -37,11 +37,25 @@ impl FakeReplica {
         let parts: Vec<&str> = line.split(' ').collect();
         assert_eq!(parts.len(), 3, "{line}");
         assert_eq!(parts[1].len(), 40, "{line}");
-        // `$<len>\r\n` then exactly len bytes of RDB, with no CRLF after it.
+        // Redis's default (repl-diskless-sync yes) for a replica with `capa eof`:
+        // `$EOF:<40 chars>\r\n<rdb><the same 40 chars>`, nothing in between.
         let header = replica.line().await;
-        let len: usize = header.strip_prefix('$').unwrap().parse().unwrap();
-        let rdb = replica.take(len).await;
+        let mark = header.strip_prefix("$EOF:").expect("EOF framing");
+        assert_eq!(mark.len(), 40, "{header}");
+        let rdb = loop {
+            if let Some(end) = replica.buf.windows(40).position(|w| w == mark.as_bytes()) {
+                let rdb = replica.take(end).await;
+                replica.take(40).await;
+                break rdb;
+            }
+            let have = replica.buf.len();
+            replica.fill(have + 1).await;
+        };
         assert_eq!(&rdb[..9], b"REDIS0009");
+        assert_eq!(
+            rediscover_testserver::rdb::crc64(&rdb[..rdb.len() - 8]).to_le_bytes(),
+            rdb[rdb.len() - 8..]
+        );
         replica
     }
 
@@ -427,4 +441,36 @@ async fn rdb_only_sync_sends_the_snapshot_and_closes() {
     let len: usize = std::str::from_utf8(&got[1..nl]).unwrap().parse().unwrap();
     assert_eq!(got.len(), nl + 2 + len, "nothing follows the snapshot");
     assert_eq!(&got[nl + 2..nl + 11], b"REDIS0009");
+}
+
+#[tokio::test]
+async fn disk_style_framing_without_diskless_sync() {
+    let master = TestServer::start().await.unwrap();
+    let mut c = connect(&master).await;
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "repl-diskless-sync", "no"]).await,
+        b"+OK\r\n"
+    );
+    c.call(&["SET", "k", "v"]).await;
+    let mut conn = connect(&master).await;
+    conn.call(&["REPLCONF", "capa", "eof", "capa", "psync2"])
+        .await;
+    conn.send(&["PSYNC", "?", "-1"]).await;
+    let mut replica = FakeReplica {
+        conn,
+        buf: Vec::new(),
+    };
+    assert!(replica.line().await.starts_with("+FULLRESYNC "));
+    // `$<len>\r\n` then exactly len bytes of RDB, with no CRLF after it.
+    let header = replica.line().await;
+    let len: usize = header.strip_prefix('$').unwrap().parse().unwrap();
+    let rdb = replica.take(len).await;
+    assert_eq!(&rdb[..9], b"REDIS0009");
+    check(
+        &mut c,
+        &mut replica,
+        &["SET", "a", "1"],
+        b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n",
+    )
+    .await;
 }

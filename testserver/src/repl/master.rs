@@ -43,6 +43,9 @@ pub struct SyncStart {
     pub next: u64,
     /// Close once the snapshot is sent (`REPLCONF rdb-only 1`).
     pub rdb_only: bool,
+    /// Frame the snapshot as `$EOF:<mark>\r\n<rdb><mark>` (diskless style) instead of
+    /// `$<len>\r\n<rdb>`.
+    pub eof_mark: Option<String>,
 }
 
 /// Largest piece of stream handed to the socket in one write.
@@ -229,6 +232,7 @@ fn try_partial(ctx: &mut Ctx<'_>, replid: &str, offset: i64) -> bool {
         snapshot: None,
         next,
         rdb_only: false,
+        eof_mark: None,
     });
     ctx.node.log(
         Level::Notice,
@@ -288,10 +292,17 @@ fn full_sync(ctx: &mut Ctx<'_>, legacy: bool, who: &str) {
             .raw(format!("+FULLRESYNC {} {offset}\r\n", ctx.node.repl.replid).as_bytes());
     }
     attach(ctx, ReplicaState::WaitBgsave, offset + 1, legacy);
+    // Like Redis's default `repl-diskless-sync yes`, a replica that can read a snapshot of
+    // unknown length gets it framed by a random end mark rather than a length (there is no
+    // `repl-diskless-sync-delay` wait: nothing here benefits from batching replicas).
+    let eof_mark = (ctx.client.replconf.capa_eof
+        && ctx.node.config.extra_or("repl-diskless-sync", "yes") == "yes")
+        .then(|| crate::node::random_hex(40));
     ctx.client.sync = Some(SyncStart {
         snapshot: Some(Box::new((dbs, meta))),
         next: offset + 1,
         rdb_only: ctx.client.replconf.rdb_only,
+        eof_mark,
     });
 }
 
@@ -353,8 +364,14 @@ pub(crate) async fn feed<R, W>(
         if let Some(r) = node.lock().repl.replica_mut(id) {
             r.state = ReplicaState::SendBulk;
         }
-        let header = format!("${}\r\n", rdb.len());
-        if wr.write_all(header.as_bytes()).await.is_err() || wr.write_all(&rdb).await.is_err() {
+        let (header, trailer) = match &start.eof_mark {
+            Some(mark) => (format!("$EOF:{mark}\r\n"), mark.as_bytes()),
+            None => (format!("${}\r\n", rdb.len()), &b""[..]),
+        };
+        if wr.write_all(header.as_bytes()).await.is_err()
+            || wr.write_all(&rdb).await.is_err()
+            || wr.write_all(trailer).await.is_err()
+        {
             return;
         }
         let mut st = node.lock();
