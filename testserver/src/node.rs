@@ -288,7 +288,7 @@ impl Drop for NodeGuard<'_> {
             if let Some(backlog) = self.guard.repl.backlog.as_mut() {
                 backlog.resize(size);
             }
-            self.guard.repl.trim();
+            self.guard.trim_backlog();
             self.node.stream_signal.send_replace(());
         }
         if events & event::ACK != 0 {

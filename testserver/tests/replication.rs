@@ -692,3 +692,41 @@ async fn the_master_pings_and_drops_silent_replicas() {
     assert!(closes(&mut fake).await, "the silent replica was kept");
     assert_eq!(info(&mut m, "connected_slaves").await, "0");
 }
+
+#[tokio::test]
+async fn a_stalled_replica_is_dropped_past_its_output_buffer_limit() {
+    let set = ReplicationSet::start(1).await.unwrap();
+    let mut m = connect(&set.master).await;
+    ok(
+        &mut m,
+        &[
+            b"CONFIG",
+            b"SET",
+            b"client-output-buffer-limit",
+            b"replica 2000000 0 0",
+        ],
+    )
+    .await;
+    set.replicas[0].pause_master_link();
+    let value = vec![b'x'; 1 << 20];
+    for i in 0..40 {
+        ok(&mut m, &[b"SET", format!("big{i}").as_bytes(), &value]).await;
+    }
+    poll_until(DEADLINE, || {
+        (set.master.node().lock().repl.replicas.is_empty())
+            .then_some(())
+            .ok_or_else(|| "the stalled replica to be dropped".into())
+    })
+    .await
+    .unwrap();
+    // The backlog no longer holds the stream for it.
+    let held: u64 = info(&mut m, "mem_replication_backlog")
+        .await
+        .parse()
+        .unwrap();
+    assert!(held <= 2 << 20, "backlog still holds {held} bytes");
+    // Once it reads again it finds the link gone, resyncs, and catches up.
+    set.replicas[0].heal_master_link();
+    set.wait_in_sync(DEADLINE).await.unwrap();
+    same_data(&set.master, &set.replicas[0]).await;
+}

@@ -362,6 +362,8 @@ impl Repl {
     }
 
     /// Seals the tail and drops what neither PSYNC nor a streaming replica needs any more.
+    /// Callers with the node's configuration use [`NodeState::trim_backlog`], which also
+    /// enforces the replicas' output buffer limit.
     pub(crate) fn trim(&mut self) {
         let keep = self.replicas.iter().map(|r| r.next).min();
         if let Some(b) = self.backlog.as_mut() {
@@ -515,7 +517,40 @@ impl NodeState {
     }
 }
 
+/// Lag below which a replica's backlog share is not worth checking against its limit.
+const LAG_CHECK_FLOOR: u64 = 1 << 20;
+
 impl NodeState {
+    /// Trims the backlog, first closing replicas that lag by more than the hard limit of
+    /// `client-output-buffer-limit replica` (256 MB by default, 0 = none), as Redis closes a
+    /// replica whose output buffer grows past it: a stalled replica must not make the
+    /// backlog hold the stream forever.
+    pub(crate) fn trim_backlog(&mut self) {
+        let end = self.repl.offset();
+        let worst = self.repl.replicas.iter().map(|r| r.next).min();
+        if worst.is_some_and(|next| end.saturating_sub(next) > LAG_CHECK_FLOOR) {
+            let limit = replica_buffer_limit(&self.config);
+            if limit > 0 {
+                let over: Vec<_> = self
+                    .repl
+                    .replicas
+                    .iter()
+                    .filter(|r| end.saturating_sub(r.next) > limit)
+                    .map(|r| r.client)
+                    .collect();
+                for id in over {
+                    self.log(
+                        crate::logging::Level::Warning,
+                        "Client scheduled to be closed ASAP for overcoming of output buffer limits.",
+                    );
+                    self.repl.replicas.retain(|r| r.client != id);
+                    self.kill_client(id);
+                }
+            }
+        }
+        self.repl.trim();
+    }
+
     /// Injects a fault on this replica's link to its master (see [`LinkFault`]). Pausing keeps
     /// the connection; partitioning drops it and keeps it down until healed.
     pub fn set_link_fault(&mut self, fault: LinkFault) {
@@ -535,4 +570,18 @@ impl NodeState {
             .as_ref()
             .is_some_and(|m| m.state == LinkState::Connected)
     }
+}
+
+/// The hard limit, in bytes, of the `slave`/`replica` class of `client-output-buffer-limit`.
+fn replica_buffer_limit(config: &crate::config::Config) -> u64 {
+    let text = config.extra_or(
+        "client-output-buffer-limit",
+        crate::config_table::DEFAULT_OBUF,
+    );
+    let words: Vec<&str> = text.split_whitespace().collect();
+    words
+        .chunks(4)
+        .find(|group| matches!(group.first(), Some(&"slave") | Some(&"replica")))
+        .and_then(|group| group.get(1)?.parse().ok())
+        .unwrap_or(0)
 }
