@@ -1,0 +1,428 @@
+//! Replication between our server and a real redis-server, both ways: a real replica of our
+//! master (full sync, streamed rewrites, partial resync), our replica of a real master (disk
+//! and diskless snapshots, partial resync), a chain real -> ours -> real, WAIT both ways, and
+//! PSYNC2 continuation after promoting our replica.
+//!
+//! Runs only when REDISCOVER_REAL_REDIS_SERVER names a redis-server binary:
+//!
+//! ```text
+//! REDISCOVER_REAL_REDIS_SERVER=/usr/bin/redis-server \
+//!     cargo test -p rediscover-testserver --test repl_interop
+//! ```
+
+mod common;
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::dataset::{call, dump_data, info_field, ok, populate, TempDir};
+use common::{RawConn, TestServer};
+use rediscover::resp::Frame;
+
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// The redis-server binary to test against, or `None` (with a note) to skip.
+fn real_redis() -> Option<String> {
+    match std::env::var("REDISCOVER_REAL_REDIS_SERVER") {
+        Ok(path) if !path.is_empty() => Some(path),
+        _ => {
+            eprintln!("skipped: set REDISCOVER_REAL_REDIS_SERVER=/path/to/redis-server to run");
+            None
+        }
+    }
+}
+
+/// A child process, killed on drop.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A real redis-server on a free port with its own directory and log file, stopped on drop.
+struct RealRedis {
+    _proc: Proc,
+    port: u16,
+    dir: TempDir,
+}
+
+impl RealRedis {
+    /// Starts a real redis-server on a free port (asked of the OS, then handed over: a real
+    /// redis-server cannot report a port it picked itself), with `extra` arguments.
+    async fn start(binary: &str, extra: &[&str]) -> RealRedis {
+        let dir = TempDir::new("repl-interop");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let log = dir.file("redis.log");
+        let child = Command::new(binary)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no", "--dir", dir.str()])
+            .args(["--logfile", log.to_str().expect("utf-8 path")])
+            .args(["--repl-diskless-sync-delay", "0"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        let real = RealRedis {
+            _proc: Proc(child),
+            port,
+            dir,
+        };
+        let addr = real.addr();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Ok(stream) = tokio::net::TcpStream::connect(addr).await {
+                drop(stream);
+                let mut c = RawConn::connect(addr).await;
+                if c.call(&["PING"]).await == b"+PONG\r\n" {
+                    break;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not start on port {port}:\n{}",
+                real.log()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        real
+    }
+
+    fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    /// The server's log so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.file("redis.log")).unwrap_or_default()
+    }
+}
+
+/// `INFO replication` as text.
+async fn info_text(conn: &mut RawConn) -> String {
+    match call(conn, &[b"INFO", b"replication"]).await {
+        Frame::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+        other => panic!("INFO: {other:?}"),
+    }
+}
+
+fn field<'a>(info: &'a str, name: &str) -> Option<&'a str> {
+    info.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+}
+
+/// One INFO field of the server at `addr` (any section).
+async fn info(addr: SocketAddr, name: &str) -> String {
+    let mut c = RawConn::connect(addr).await;
+    let reply = call(&mut c, &[b"INFO", b"everything"]).await;
+    info_field(&reply, name)
+}
+
+/// Waits until `replica` (ours or real) has its link to its master up and has applied
+/// `master`'s stream up to the master's current offset. `logs` are shown on a timeout.
+async fn wait_synced(master: SocketAddr, replica: SocketAddr, logs: &[&RealRedis]) {
+    let mut m = RawConn::connect(master).await;
+    let mut r = RawConn::connect(replica).await;
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let mi = info_text(&mut m).await;
+        let ri = info_text(&mut r).await;
+        let master_offset = field(&mi, "master_repl_offset");
+        let up = field(&ri, "master_link_status") == Some("up");
+        if up && master_offset.is_some() && field(&ri, "master_repl_offset") == master_offset {
+            return;
+        }
+        if Instant::now() >= deadline {
+            let logs: Vec<String> = logs
+                .iter()
+                .map(|l| format!("--- log of {} ---\n{}", l.addr(), l.log()))
+                .collect();
+            panic!(
+                "replica {replica} not in sync with {master} after {DEADLINE:?}\n\
+                 master:\n{mi}\nreplica:\n{ri}\n{}",
+                logs.join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Asserts both servers hold the same data, key by key (encodings aside).
+async fn same_data(a: SocketAddr, b: SocketAddr) {
+    let mut ca = RawConn::connect(a).await;
+    let mut cb = RawConn::connect(b).await;
+    let (da, db) = (dump_data(&mut ca).await, dump_data(&mut cb).await);
+    assert!(!da.is_empty(), "empty dataset");
+    if da != db {
+        let short = |l: &String| l.chars().take(200).collect::<String>();
+        let only_a: Vec<_> = da.iter().filter(|l| !db.contains(l)).map(short).collect();
+        let only_b: Vec<_> = db.iter().filter(|l| !da.contains(l)).map(short).collect();
+        panic!("datasets differ:\n only on {a}: {only_a:#?}\n only on {b}: {only_b:#?}");
+    }
+}
+
+/// Makes the server at `replica` replicate from `master` with REPLICAOF.
+async fn replicaof(replica: SocketAddr, master: SocketAddr) {
+    let mut c = RawConn::connect(replica).await;
+    let port = master.port().to_string();
+    ok(&mut c, &[b"REPLICAOF", b"127.0.0.1", port.as_bytes()]).await;
+}
+
+/// Closes the replica's connection to its master with CLIENT KILL TYPE master.
+async fn kill_master_link(replica: SocketAddr) {
+    let mut c = RawConn::connect(replica).await;
+    let reply = c.call(&["CLIENT", "KILL", "TYPE", "master"]).await;
+    assert_eq!(
+        String::from_utf8_lossy(&reply),
+        ":1\r\n",
+        "CLIENT KILL TYPE master on {replica}"
+    );
+}
+
+/// Writes to `master` through every kind of command a master rewrites or propagates
+/// specially: relative expiries, floats, random pops, a served blocking pop, the multi-key
+/// pops, a transaction, several databases, FLUSHDB, SWAPDB and PUBLISH.
+async fn write_script(master: SocketAddr) {
+    let mut m = RawConn::connect(master).await;
+    let script: &[&[&[u8]]] = &[
+        &[b"SET", b"s", b"1"],
+        &[b"SET", b"s:ex", b"v", b"EX", b"1000"],
+        &[b"SET", b"s:px", b"v", b"PX", b"1000000"],
+        &[b"SETEX", b"s:setex", b"1000", b"v"],
+        &[b"EXPIRE", b"s", b"1000"],
+        &[b"PEXPIRE", b"str:int", b"2000000"],
+        &[b"INCRBYFLOAT", b"f", b"1.5"],
+        &[b"INCRBYFLOAT", b"f", b"0.1"],
+        &[b"HINCRBYFLOAT", b"h", b"f", b"2.5"],
+        &[b"GETEX", b"s:px", b"PERSIST"],
+        &[b"SADD", b"pop", b"a", b"b", b"c", b"d", b"e"],
+        &[b"SPOP", b"pop"],
+        &[b"SPOP", b"pop", b"2"],
+        &[b"RPUSH", b"q", b"1", b"2", b"3", b"4"],
+        &[b"LMPOP", b"1", b"q", b"RIGHT", b"COUNT", b"2"],
+        &[b"ZADD", b"z", b"1", b"a", b"2", b"b", b"3", b"c"],
+        &[b"ZMPOP", b"1", b"z", b"MAX"],
+        &[b"ZMPOP", b"1", b"z", b"MIN", b"COUNT", b"5"],
+        &[b"MULTI"],
+        &[b"INCR", b"counter"],
+        &[b"LPUSH", b"txlist", b"x"],
+        &[b"EXEC"],
+        &[b"SELECT", b"5"],
+        &[b"SET", b"in5", b"five"],
+        &[b"SELECT", b"6"],
+        &[b"SET", b"in6", b"six"],
+        &[b"FLUSHDB"],
+        &[b"SET", b"in6:after", b"flush"],
+        &[b"SELECT", b"0"],
+        &[b"DEL", b"list:big", b"nosuchkey"],
+        &[b"RENAME", b"hash:small", b"hash:renamed"],
+        &[b"SWAPDB", b"3", b"4"],
+        &[b"PUBLISH", b"news", b"hello"],
+    ];
+    for argv in script {
+        ok(&mut m, argv).await;
+    }
+
+    // A blocking pop served by a later push (propagated as the pop it became).
+    let mut blocked = RawConn::connect(master).await;
+    blocked.send(&["BLPOP", "bq", "0"]).await;
+    let deadline = Instant::now() + DEADLINE;
+    while info(master, "blocked_clients").await != "1" {
+        assert!(Instant::now() < deadline, "BLPOP never blocked on {master}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    ok(&mut m, &[b"RPUSH", b"bq", b"first", b"second"]).await;
+    let served = blocked.read_frame().await;
+    assert_eq!(common::strings(served), ["bq", "first"]);
+}
+
+/// More plain writes, to follow a reconnection.
+async fn write_more(master: SocketAddr, tag: &str) {
+    let mut m = RawConn::connect(master).await;
+    for i in 0..50 {
+        let key = format!("{tag}:{i}");
+        ok(&mut m, &[b"SET", key.as_bytes(), i.to_string().as_bytes()]).await;
+    }
+    ok(&mut m, &[b"RPUSH", tag.as_bytes(), b"a", b"b"]).await;
+    ok(&mut m, &[b"EXPIRE", tag.as_bytes(), b"5000"]).await;
+}
+
+// ---- a real replica of our master ----
+
+#[tokio::test]
+async fn real_replica_of_our_master() {
+    let Some(binary) = real_redis() else { return };
+    let ours = TestServer::start().await.unwrap();
+    let mut m = RawConn::connect(ours.addr()).await;
+    populate(&mut m).await;
+
+    let real = RealRedis::start(&binary, &[]).await;
+    replicaof(real.addr(), ours.addr()).await;
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    same_data(ours.addr(), real.addr()).await;
+
+    // The replica delivers what the master publishes to its own subscribers.
+    let mut sub = RawConn::connect(real.addr()).await;
+    sub.call(&["SUBSCRIBE", "news"]).await;
+    write_script(ours.addr()).await;
+    let message = common::strings(sub.read_frame().await);
+    assert_eq!(message, ["message", "news", "hello"]);
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    same_data(ours.addr(), real.addr()).await;
+
+    // Partial resync after the replica drops its link.
+    kill_master_link(real.addr()).await;
+    write_more(ours.addr(), "after-kill").await;
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    same_data(ours.addr(), real.addr()).await;
+    assert_eq!(info(ours.addr(), "sync_full").await, "1");
+    assert_eq!(info(ours.addr(), "sync_partial_ok").await, "1");
+    assert_eq!(info(ours.addr(), "sync_partial_err").await, "0");
+    assert!(
+        real.log().contains("Successful partial resynchronization with master."),
+        "{}",
+        real.log()
+    );
+}
+
+// ---- our replica of a real master ----
+
+async fn our_replica_of_a_real_master(diskless: &str) {
+    let Some(binary) = real_redis() else { return };
+    let real = RealRedis::start(&binary, &["--repl-diskless-sync", diskless]).await;
+    let mut m = RawConn::connect(real.addr()).await;
+    populate(&mut m).await;
+
+    let ours = TestServer::start().await.unwrap();
+    replicaof(ours.addr(), real.addr()).await;
+    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    same_data(real.addr(), ours.addr()).await;
+    let log = real.log();
+    let snapshot_line = if diskless == "yes" {
+        "Streamed RDB transfer with replica"
+    } else {
+        "Synchronization with replica"
+    };
+    assert!(log.contains(snapshot_line), "{log}");
+
+    write_script(real.addr()).await;
+    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    same_data(real.addr(), ours.addr()).await;
+
+    let full = info(real.addr(), "sync_full").await;
+    let partial: u64 = info(real.addr(), "sync_partial_ok").await.parse().unwrap();
+    kill_master_link(ours.addr()).await;
+    write_more(real.addr(), "after-kill").await;
+    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    same_data(real.addr(), ours.addr()).await;
+    assert_eq!(info(real.addr(), "sync_full").await, full);
+    let now: u64 = info(real.addr(), "sync_partial_ok").await.parse().unwrap();
+    assert_eq!(now, partial + 1, "{}", real.log());
+}
+
+#[tokio::test]
+async fn our_replica_of_a_real_master_disk_snapshot() {
+    our_replica_of_a_real_master("no").await;
+}
+
+#[tokio::test]
+async fn our_replica_of_a_real_master_diskless_snapshot() {
+    our_replica_of_a_real_master("yes").await;
+}
+
+// ---- a chain real -> ours -> real ----
+
+#[tokio::test]
+async fn chain_real_ours_real() {
+    let Some(binary) = real_redis() else { return };
+    let top = RealRedis::start(&binary, &[]).await;
+    let mut m = RawConn::connect(top.addr()).await;
+    populate(&mut m).await;
+    let middle = TestServer::start().await.unwrap();
+    let bottom = RealRedis::start(&binary, &[]).await;
+    replicaof(middle.addr(), top.addr()).await;
+    wait_synced(top.addr(), middle.addr(), &[&top]).await;
+    replicaof(bottom.addr(), middle.addr()).await;
+    wait_synced(middle.addr(), bottom.addr(), &[&bottom]).await;
+
+    write_script(top.addr()).await;
+    write_more(top.addr(), "chain").await;
+    wait_synced(top.addr(), middle.addr(), &[&top]).await;
+    wait_synced(middle.addr(), bottom.addr(), &[&bottom]).await;
+    same_data(top.addr(), middle.addr()).await;
+    same_data(top.addr(), bottom.addr()).await;
+    // The sub-replica follows the top master's history through us.
+    let top_id = info(top.addr(), "master_replid").await;
+    assert_eq!(info(middle.addr(), "master_replid").await, top_id);
+    assert_eq!(info(bottom.addr(), "master_replid").await, top_id);
+}
+
+// ---- WAIT ----
+
+#[tokio::test]
+async fn wait_on_our_master_counts_a_real_replica() {
+    let Some(binary) = real_redis() else { return };
+    let ours = TestServer::start().await.unwrap();
+    let real = RealRedis::start(&binary, &[]).await;
+    replicaof(real.addr(), ours.addr()).await;
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    let mut c = RawConn::connect(ours.addr()).await;
+    ok(&mut c, &[b"SET", b"waited", b"1"]).await;
+    let reply = c.call(&["WAIT", "1", "5000"]).await;
+    assert_eq!(String::from_utf8_lossy(&reply), ":1\r\n");
+}
+
+#[tokio::test]
+async fn wait_on_a_real_master_counts_our_replica() {
+    let Some(binary) = real_redis() else { return };
+    let real = RealRedis::start(&binary, &[]).await;
+    let ours = TestServer::start().await.unwrap();
+    replicaof(ours.addr(), real.addr()).await;
+    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    let mut c = RawConn::connect(real.addr()).await;
+    ok(&mut c, &[b"SET", b"waited", b"1"]).await;
+    let reply = c.call(&["WAIT", "1", "5000"]).await;
+    assert_eq!(String::from_utf8_lossy(&reply), ":1\r\n", "{}", real.log());
+}
+
+// ---- PSYNC2 across implementations ----
+
+#[tokio::test]
+async fn real_master_continues_from_our_promoted_replica() {
+    let Some(binary) = real_redis() else { return };
+    let real = RealRedis::start(&binary, &[]).await;
+    let mut m = RawConn::connect(real.addr()).await;
+    populate(&mut m).await;
+    let ours = TestServer::start().await.unwrap();
+    replicaof(ours.addr(), real.addr()).await;
+    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    let old_id = info(real.addr(), "master_replid").await;
+
+    // Fail over: promote our replica, point the old master at it, no writes in between.
+    let mut r = RawConn::connect(ours.addr()).await;
+    ok(&mut r, &[b"REPLICAOF", b"NO", b"ONE"]).await;
+    assert_eq!(info(ours.addr(), "master_replid2").await, old_id);
+    replicaof(real.addr(), ours.addr()).await;
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    assert_eq!(info(ours.addr(), "sync_partial_ok").await, "1");
+    assert_eq!(info(ours.addr(), "sync_full").await, "0");
+    assert!(
+        real.log()
+            .contains("Successful partial resynchronization with master."),
+        "{}",
+        real.log()
+    );
+
+    // The new master's writes reach the old one.
+    write_more(ours.addr(), "after-failover").await;
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    same_data(ours.addr(), real.addr()).await;
+    assert_eq!(info(ours.addr(), "sync_full").await, "0");
+}
