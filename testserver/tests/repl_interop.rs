@@ -256,14 +256,13 @@ async fn write_more(master: SocketAddr, tag: &str) {
 
 // ---- a real replica of our master ----
 
-#[tokio::test]
-async fn real_replica_of_our_master() {
+async fn real_replica_of_our_master(diskless_load: &str) {
     let Some(binary) = real_redis() else { return };
     let ours = TestServer::start().await.unwrap();
     let mut m = RawConn::connect(ours.addr()).await;
     populate(&mut m).await;
 
-    let real = RealRedis::start(&binary, &[]).await;
+    let real = RealRedis::start(&binary, &["--repl-diskless-load", diskless_load]).await;
     replicaof(real.addr(), ours.addr()).await;
     wait_synced(ours.addr(), real.addr(), &[&real]).await;
     same_data(ours.addr(), real.addr()).await;
@@ -288,10 +287,89 @@ async fn real_replica_of_our_master() {
     // refusal counts as a failed partial resync on a real master as well.
     assert_eq!(info(ours.addr(), "sync_partial_err").await, "1");
     assert!(
-        real.log().contains("Successful partial resynchronization with master."),
+        real.log()
+            .contains("Successful partial resynchronization with master."),
         "{}",
         real.log()
     );
+}
+
+#[tokio::test]
+async fn real_replica_of_our_master_loading_from_disk() {
+    real_replica_of_our_master("disabled").await;
+}
+
+#[tokio::test]
+async fn real_replica_of_our_master_loading_from_the_socket() {
+    real_replica_of_our_master("swapdb").await;
+}
+
+#[tokio::test]
+async fn real_replica_of_our_master_while_it_is_written_to() {
+    let Some(binary) = real_redis() else { return };
+    let ours = TestServer::start().await.unwrap();
+    let mut m = RawConn::connect(ours.addr()).await;
+    populate(&mut m).await;
+    let real = RealRedis::start(&binary, &[]).await;
+
+    // Writes keep coming while the snapshot is made, sent and loaded.
+    let addr = ours.addr();
+    let writer = tokio::spawn(async move {
+        let mut w = RawConn::connect(addr).await;
+        for i in 0..3000 {
+            let n = i.to_string();
+            ok(&mut w, &[b"RPUSH", b"during", n.as_bytes()]).await;
+            ok(&mut w, &[b"HSET", b"during:h", n.as_bytes(), n.as_bytes()]).await;
+            if i % 10 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+    });
+    replicaof(real.addr(), ours.addr()).await;
+    writer.await.unwrap();
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    same_data(ours.addr(), real.addr()).await;
+    assert_eq!(info(ours.addr(), "sync_full").await, "1");
+}
+
+/// Keys that expire on the master go from the replica when the master's DEL arrives.
+async fn expiry_reaches_the_replica(master: SocketAddr, replica: SocketAddr, logs: &[&RealRedis]) {
+    let mut m = RawConn::connect(master).await;
+    ok(&mut m, &[b"SET", b"short", b"v"]).await;
+    ok(&mut m, &[b"SET", b"long", b"v"]).await;
+    wait_synced(master, replica, logs).await;
+    let mut r = RawConn::connect(replica).await;
+    assert_eq!(r.call(&["DBSIZE"]).await, b":2\r\n");
+    ok(&mut m, &[b"PEXPIRE", b"short", b"50"]).await;
+    let deadline = Instant::now() + DEADLINE;
+    // Reading the key on the master expires it there (if its active expiry has not yet).
+    while m.call(&["EXISTS", "short"]).await != b":0\r\n" {
+        assert!(Instant::now() < deadline, "key never expired on {master}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    wait_synced(master, replica, logs).await;
+    assert_eq!(r.call(&["DBSIZE"]).await, b":1\r\n");
+    same_data(master, replica).await;
+}
+
+#[tokio::test]
+async fn expiry_on_our_master_reaches_a_real_replica() {
+    let Some(binary) = real_redis() else { return };
+    let ours = TestServer::start().await.unwrap();
+    let real = RealRedis::start(&binary, &[]).await;
+    replicaof(real.addr(), ours.addr()).await;
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    expiry_reaches_the_replica(ours.addr(), real.addr(), &[&real]).await;
+}
+
+#[tokio::test]
+async fn expiry_on_a_real_master_reaches_our_replica() {
+    let Some(binary) = real_redis() else { return };
+    let real = RealRedis::start(&binary, &[]).await;
+    let ours = TestServer::start().await.unwrap();
+    replicaof(ours.addr(), real.addr()).await;
+    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    expiry_reaches_the_replica(real.addr(), ours.addr(), &[&real]).await;
 }
 
 // ---- our replica of a real master ----
