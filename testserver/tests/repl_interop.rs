@@ -54,7 +54,11 @@ impl RealRedis {
     /// Starts a real redis-server on a free port (asked of the OS, then handed over: a real
     /// redis-server cannot report a port it picked itself), with `extra` arguments.
     async fn start(binary: &str, extra: &[&str]) -> RealRedis {
-        let dir = TempDir::new("repl-interop");
+        RealRedis::start_in(binary, TempDir::new("repl-interop"), extra).await
+    }
+
+    /// [`RealRedis::start`] in `dir` (which may hold a `dump.rdb` to load).
+    async fn start_in(binary: &str, dir: TempDir, extra: &[&str]) -> RealRedis {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
@@ -81,7 +85,9 @@ impl RealRedis {
             if let Ok(stream) = tokio::net::TcpStream::connect(addr).await {
                 drop(stream);
                 let mut c = RawConn::connect(addr).await;
-                if c.call(&["PING"]).await == b"+PONG\r\n" {
+                // Up and done loading (answering, or asking for a password).
+                let reply = c.call(&["PING"]).await;
+                if reply == b"+PONG\r\n" || reply.starts_with(b"-NOAUTH") {
                     break;
                 }
             }
@@ -505,4 +511,219 @@ async fn real_master_continues_from_our_promoted_replica() {
     wait_synced(ours.addr(), real.addr(), &[&real]).await;
     same_data(ours.addr(), real.addr()).await;
     assert_eq!(info(ours.addr(), "sync_full").await, "0");
+}
+
+// ---- authentication ----
+
+#[tokio::test]
+async fn real_replica_authenticates_to_our_master() {
+    let Some(binary) = real_redis() else { return };
+    let ours = TestServer::builder()
+        .password("s3cret")
+        .start()
+        .await
+        .unwrap();
+    let mut m = RawConn::connect(ours.addr()).await;
+    ok(&mut m, &[b"AUTH", b"s3cret"]).await;
+    populate(&mut m).await;
+    let real = RealRedis::start(&binary, &["--masterauth", "s3cret"]).await;
+    replicaof(real.addr(), ours.addr()).await;
+    let mut probe = RawConn::connect(ours.addr()).await;
+    ok(&mut probe, &[b"AUTH", b"s3cret"]).await;
+    // wait_synced and same_data open their own connections: authenticate through a copy of
+    // the data without a password instead.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let mi = info_text(&mut probe).await;
+        let mut r = RawConn::connect(real.addr()).await;
+        let ri = info_text(&mut r).await;
+        if field(&ri, "master_link_status") == Some("up")
+            && field(&ri, "master_repl_offset") == field(&mi, "master_repl_offset")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{mi}\n{ri}\n{}", real.log());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut r = RawConn::connect(real.addr()).await;
+    assert_eq!(dump_data(&mut probe).await, dump_data(&mut r).await);
+}
+
+#[tokio::test]
+async fn our_replica_authenticates_to_a_real_master() {
+    let Some(binary) = real_redis() else { return };
+    let real = RealRedis::start(&binary, &["--requirepass", "s3cret"]).await;
+    let mut m = RawConn::connect(real.addr()).await;
+    ok(&mut m, &[b"AUTH", b"s3cret"]).await;
+    populate(&mut m).await;
+    let ours = TestServer::start().await.unwrap();
+    let mut r = RawConn::connect(ours.addr()).await;
+    ok(&mut r, &[b"CONFIG", b"SET", b"masterauth", b"s3cret"]).await;
+    replicaof(ours.addr(), real.addr()).await;
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let mi = info_text(&mut m).await;
+        let ri = info_text(&mut r).await;
+        if field(&ri, "master_link_status") == Some("up")
+            && field(&ri, "master_repl_offset") == field(&mi, "master_repl_offset")
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{mi}\n{ri}\n{}", real.log());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(dump_data(&mut m).await, dump_data(&mut r).await);
+}
+
+// ---- large values through a chain, both snapshot formats ----
+
+#[tokio::test]
+async fn large_values_through_real_ours_real() {
+    let Some(binary) = real_redis() else { return };
+    let top = RealRedis::start(&binary, &["--repl-diskless-sync", "yes"]).await;
+    let middle = TestServer::start().await.unwrap();
+    let bottom = RealRedis::start(&binary, &[]).await;
+    let mut m = RawConn::connect(top.addr()).await;
+    let big = |n: usize, seed: u8| -> Vec<u8> {
+        (0..n)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+            .collect()
+    };
+    // In the snapshots: a 3 MB string, a long list of 1 KB items, a big hash.
+    ok(&mut m, &[b"SET", b"big:str", &big(3 << 20, 1)]).await;
+    let items: Vec<Vec<u8>> = (0..2000u32).map(|i| big(1024, i as u8)).collect();
+    let mut argv: Vec<&[u8]> = vec![b"RPUSH", b"big:list"];
+    argv.extend(items.iter().map(|i| &i[..]));
+    ok(&mut m, &argv).await;
+    let fields: Vec<Vec<u8>> = (0..20_000).map(|i| format!("f{i}").into_bytes()).collect();
+    let mut argv: Vec<&[u8]> = vec![b"HSET", b"big:hash"];
+    for f in &fields {
+        argv.push(f);
+        argv.push(f);
+    }
+    ok(&mut m, &argv).await;
+    replicaof(middle.addr(), top.addr()).await;
+    wait_synced(top.addr(), middle.addr(), &[&top]).await;
+    replicaof(bottom.addr(), middle.addr()).await;
+    wait_synced(middle.addr(), bottom.addr(), &[&bottom]).await;
+
+    // In the stream: the same again under other names.
+    ok(&mut m, &[b"SET", b"big:str2", &big(3 << 20, 7)]).await;
+    let mut argv: Vec<&[u8]> = vec![b"RPUSH", b"big:list2"];
+    argv.extend(items.iter().map(|i| &i[..]));
+    ok(&mut m, &argv).await;
+    ok(&mut m, &[b"APPEND", b"big:str", &big(1 << 20, 9)]).await;
+    wait_synced(top.addr(), middle.addr(), &[&top]).await;
+    wait_synced(middle.addr(), bottom.addr(), &[&bottom]).await;
+    same_data(top.addr(), middle.addr()).await;
+    same_data(top.addr(), bottom.addr()).await;
+}
+
+// ---- redis-cli's replication modes against our master ----
+
+/// `redis-cli` next to the given redis-server, or on PATH.
+fn redis_cli(server: &str) -> std::path::PathBuf {
+    let beside = std::path::Path::new(server).with_file_name("redis-cli");
+    if beside.exists() {
+        beside
+    } else {
+        "redis-cli".into()
+    }
+}
+
+#[tokio::test]
+async fn redis_cli_rdb_from_our_master_loads_in_a_real_redis() {
+    let Some(binary) = real_redis() else { return };
+    let ours = TestServer::start().await.unwrap();
+    let mut m = RawConn::connect(ours.addr()).await;
+    populate(&mut m).await;
+    let dir = TempDir::new("repl-interop-cli");
+    let file = dir.file("dump.rdb");
+    let cli = redis_cli(&binary);
+    let port = ours.addr().port().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(cli)
+            .args(["-h", "127.0.0.1", "-p", &port, "--rdb"])
+            .arg(&file)
+            .output()
+            .expect("run redis-cli --rdb")
+    })
+    .await
+    .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && text.contains("Transfer finished with success"),
+        "{text}"
+    );
+    let real = RealRedis::start_in(&binary, dir, &[]).await;
+    same_data(ours.addr(), real.addr()).await;
+}
+
+/// Reads `rx` until a line contains `want` (compared in lower case), keeping what it read.
+async fn expect_line(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    seen: &mut Vec<String>,
+    want: &str,
+) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, rx.recv()).await {
+            Ok(Some(line)) => {
+                let hit = line.to_ascii_lowercase().contains(want);
+                seen.push(line);
+                if hit {
+                    return;
+                }
+            }
+            _ => panic!("redis-cli --replica never printed {want:?}: {seen:#?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn redis_cli_replica_follows_our_master() {
+    use std::io::{BufRead, BufReader};
+    let Some(binary) = real_redis() else { return };
+    let ours = TestServer::start().await.unwrap();
+    let mut m = RawConn::connect(ours.addr()).await;
+    populate(&mut m).await;
+    let mut child = Command::new(redis_cli(&binary))
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &ours.addr().port().to_string(),
+            "--replica",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn redis-cli --replica");
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let _cli = Proc(child);
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for pipe in [
+        Box::new(stdout) as Box<dyn std::io::Read + Send>,
+        Box::new(stderr),
+    ] {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let mut seen = Vec::new();
+    expect_line(&mut rx, &mut seen, "sync done").await;
+    ok(&mut m, &[b"SET", b"cli", b"seen"]).await;
+    expect_line(&mut rx, &mut seen, "\"set\",\"cli\",\"seen\"").await;
 }
