@@ -727,3 +727,168 @@ async fn redis_cli_replica_follows_our_master() {
     ok(&mut m, &[b"SET", b"cli", b"seen"]).await;
     expect_line(&mut rx, &mut seen, "\"set\",\"cli\",\"seen\"").await;
 }
+
+// ---- a partial resync continues in the database the stream had selected ----
+
+/// Writes to db 7 on one connection, breaks the replica's link, writes to db 7 again on the
+/// same connection (so the master need not repeat SELECT), and checks the replica applied
+/// them there after its partial resync.
+async fn partial_resync_keeps_the_db(master: SocketAddr, replica: SocketAddr, real: &RealRedis) {
+    let mut m = RawConn::connect(master).await;
+    ok(&mut m, &[b"SELECT", b"7"]).await;
+    ok(&mut m, &[b"SET", b"before", b"1"]).await;
+    wait_synced(master, replica, &[real]).await;
+    let partial: u64 = info(master, "sync_partial_ok").await.parse().unwrap();
+    kill_master_link(replica).await;
+    ok(&mut m, &[b"SET", b"after", b"2"]).await;
+    ok(&mut m, &[b"INCR", b"after:n"]).await;
+    wait_synced(master, replica, &[real]).await;
+    let now: u64 = info(master, "sync_partial_ok").await.parse().unwrap();
+    assert_eq!(now, partial + 1, "{}", real.log());
+    let mut r = RawConn::connect(replica).await;
+    ok(&mut r, &[b"SELECT", b"7"]).await;
+    assert_eq!(r.call(&["GET", "after"]).await, b"$1\r\n2\r\n");
+    same_data(master, replica).await;
+}
+
+#[tokio::test]
+async fn partial_resync_keeps_the_db_real_replica_of_ours() {
+    let Some(binary) = real_redis() else { return };
+    let ours = TestServer::start().await.unwrap();
+    let real = RealRedis::start(&binary, &[]).await;
+    replicaof(real.addr(), ours.addr()).await;
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    partial_resync_keeps_the_db(ours.addr(), real.addr(), &real).await;
+}
+
+#[tokio::test]
+async fn partial_resync_keeps_the_db_our_replica_of_real() {
+    let Some(binary) = real_redis() else { return };
+    let real = RealRedis::start(&binary, &[]).await;
+    let ours = TestServer::start().await.unwrap();
+    replicaof(ours.addr(), real.addr()).await;
+    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    partial_resync_keeps_the_db(real.addr(), ours.addr(), &real).await;
+}
+
+// ---- the offsets count REPLCONF GETACK: a partial resync after WAIT loses nothing ----
+
+async fn wait_then_partial_resync(master: SocketAddr, replica: SocketAddr, real: &RealRedis) {
+    let mut c = RawConn::connect(master).await;
+    for i in 0..3 {
+        ok(&mut c, &[b"SET", b"waited", i.to_string().as_bytes()]).await;
+        let reply = c.call(&["WAIT", "1", "5000"]).await;
+        assert_eq!(String::from_utf8_lossy(&reply), ":1\r\n", "{}", real.log());
+    }
+    wait_synced(master, replica, &[real]).await;
+    let partial: u64 = info(master, "sync_partial_ok").await.parse().unwrap();
+    kill_master_link(replica).await;
+    ok(&mut c, &[b"SET", b"after-wait", b"x"]).await;
+    wait_synced(master, replica, &[real]).await;
+    let now: u64 = info(master, "sync_partial_ok").await.parse().unwrap();
+    assert_eq!(now, partial + 1, "{}", real.log());
+    same_data(master, replica).await;
+}
+
+#[tokio::test]
+async fn wait_then_partial_resync_real_replica_of_ours() {
+    let Some(binary) = real_redis() else { return };
+    let ours = TestServer::start().await.unwrap();
+    let real = RealRedis::start(&binary, &[]).await;
+    replicaof(real.addr(), ours.addr()).await;
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    wait_then_partial_resync(ours.addr(), real.addr(), &real).await;
+}
+
+#[tokio::test]
+async fn wait_then_partial_resync_our_replica_of_real() {
+    let Some(binary) = real_redis() else { return };
+    let real = RealRedis::start(&binary, &[]).await;
+    let ours = TestServer::start().await.unwrap();
+    replicaof(ours.addr(), real.addr()).await;
+    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    wait_then_partial_resync(real.addr(), ours.addr(), &real).await;
+}
+
+// ---- promoting the middle of a chain real -> ours -> real ----
+
+#[tokio::test]
+async fn promoted_middle_of_a_chain_keeps_both_real_nodes_partial() {
+    let Some(binary) = real_redis() else { return };
+    let top = RealRedis::start(&binary, &[]).await;
+    let mut m = RawConn::connect(top.addr()).await;
+    populate(&mut m).await;
+    let middle = TestServer::start().await.unwrap();
+    let bottom = RealRedis::start(&binary, &[]).await;
+    replicaof(middle.addr(), top.addr()).await;
+    wait_synced(top.addr(), middle.addr(), &[&top]).await;
+    replicaof(bottom.addr(), middle.addr()).await;
+    wait_synced(middle.addr(), bottom.addr(), &[&bottom]).await;
+    write_more(top.addr(), "chained").await;
+    wait_synced(top.addr(), middle.addr(), &[&top]).await;
+    wait_synced(middle.addr(), bottom.addr(), &[&bottom]).await;
+    let full = info(middle.addr(), "sync_full").await;
+
+    // Promote the middle; the sub-replica continues, the old top joins below it.
+    let mut c = RawConn::connect(middle.addr()).await;
+    ok(&mut c, &[b"REPLICAOF", b"NO", b"ONE"]).await;
+    replicaof(top.addr(), middle.addr()).await;
+    write_more(middle.addr(), "promoted").await;
+    wait_synced(middle.addr(), bottom.addr(), &[&bottom]).await;
+    wait_synced(middle.addr(), top.addr(), &[&top]).await;
+    same_data(middle.addr(), bottom.addr()).await;
+    same_data(middle.addr(), top.addr()).await;
+    assert_eq!(info(middle.addr(), "sync_full").await, full);
+    assert!(
+        top.log()
+            .contains("Successful partial resynchronization with master."),
+        "{}",
+        top.log()
+    );
+    assert_eq!(info(middle.addr(), "connected_slaves").await, "2");
+}
+
+// ---- FAILOVER on a real master to our replica ----
+
+#[tokio::test]
+#[ignore = "server bug: PSYNC <replid> <offset> FAILOVER is taken as a plain PSYNC; the replica \
+            stays a replica and the two nodes replicate from each other"]
+async fn real_master_fails_over_to_our_replica() {
+    let Some(binary) = real_redis() else { return };
+    let real = RealRedis::start(&binary, &[]).await;
+    let mut m = RawConn::connect(real.addr()).await;
+    populate(&mut m).await;
+    let ours = TestServer::start().await.unwrap();
+    replicaof(ours.addr(), real.addr()).await;
+    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+
+    let port = ours.addr().port().to_string();
+    let reply = m
+        .call(&["FAILOVER", "TO", "127.0.0.1", &port, "TIMEOUT", "5000"])
+        .await;
+    assert_eq!(String::from_utf8_lossy(&reply), "+OK\r\n");
+    // The real master hands over: it sends `PSYNC <replid> <offset> FAILOVER` to our
+    // replica, which must become a master and continue the real one's history.
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let role = info(ours.addr(), "role").await;
+        let state = info(real.addr(), "master_failover_state").await;
+        if role == "master" && state == "no-failover" {
+            break;
+        }
+        if Instant::now() >= deadline {
+            let mut r = RawConn::connect(ours.addr()).await;
+            panic!(
+                "failover did not finish: our role {role}, real failover state {state}\n\
+                 ours:\n{}\nreal:\n{}",
+                info_text(&mut r).await,
+                real.log()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    write_more(ours.addr(), "after-failover").await;
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    same_data(ours.addr(), real.addr()).await;
+    assert_eq!(info(ours.addr(), "sync_full").await, "0");
+}
