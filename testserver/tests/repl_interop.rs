@@ -892,3 +892,90 @@ async fn real_master_fails_over_to_our_replica() {
     same_data(ours.addr(), real.addr()).await;
     assert_eq!(info(ours.addr(), "sync_full").await, "0");
 }
+
+// ---- each side lists the other as a replica, with acknowledged offsets ----
+
+/// The items of an array reply as text: bulk strings as they are, integers as `:n`.
+fn texts(frame: Frame) -> Vec<String> {
+    frame
+        .into_vec()
+        .expect("array reply")
+        .into_iter()
+        .map(|f| match f {
+            Frame::Bulk(b) => String::from_utf8_lossy(&b).into_owned(),
+            Frame::Integer(n) => format!(":{n}"),
+            other => panic!("not a bulk or an integer: {other:?}"),
+        })
+        .collect()
+}
+
+/// Polls ROLE on `master` until it lists one replica on `replica_port` whose acknowledged
+/// offset is the master's offset (replicas acknowledge on their own, about once a second).
+async fn role_lists_replica(master: SocketAddr, replica_port: u16, real: &RealRedis) {
+    let mut c = RawConn::connect(master).await;
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let role = c.frame(&["ROLE"]).await;
+        let items = role.clone().into_vec().expect("ROLE array");
+        assert_eq!(&items[0].as_bytes().unwrap()[..], b"master", "{role:?}");
+        let offset = match &items[1] {
+            Frame::Integer(n) => *n,
+            other => panic!("ROLE offset: {other:?}"),
+        };
+        let replicas = items[2].clone().into_vec().expect("replica list");
+        let listed: Vec<Vec<String>> = replicas.into_iter().map(texts).collect();
+        let want = [
+            "127.0.0.1".to_string(),
+            replica_port.to_string(),
+            offset.to_string(),
+        ];
+        if listed == [want] {
+            let slave0 = info(master, "slave0").await;
+            assert!(
+                slave0.contains(&format!("port={replica_port},state=online,offset={offset}")),
+                "{slave0}"
+            );
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ROLE on {master}: {role:?}\n{}",
+            real.log()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn our_master_lists_a_real_replica_with_its_acks() {
+    let Some(binary) = real_redis() else { return };
+    let ours = TestServer::start().await.unwrap();
+    let real = RealRedis::start(&binary, &[]).await;
+    replicaof(real.addr(), ours.addr()).await;
+    let mut m = RawConn::connect(ours.addr()).await;
+    ok(&mut m, &[b"SET", b"k", b"v"]).await;
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    role_lists_replica(ours.addr(), real.addr().port(), &real).await;
+    // ROLE on a replica: the master's port and the offset are integers.
+    let mut r = RawConn::connect(real.addr()).await;
+    let role = texts(r.frame(&["ROLE"]).await);
+    let port = format!(":{}", ours.addr().port());
+    assert_eq!(role[..4], ["slave", "127.0.0.1", &port, "connected"]);
+}
+
+#[tokio::test]
+async fn real_master_lists_our_replica_with_its_acks() {
+    let Some(binary) = real_redis() else { return };
+    let real = RealRedis::start(&binary, &[]).await;
+    let ours = TestServer::start().await.unwrap();
+    replicaof(ours.addr(), real.addr()).await;
+    let mut m = RawConn::connect(real.addr()).await;
+    ok(&mut m, &[b"SET", b"k", b"v"]).await;
+    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    role_lists_replica(real.addr(), ours.addr().port(), &real).await;
+    let mut r = RawConn::connect(ours.addr()).await;
+    let role = texts(r.frame(&["ROLE"]).await);
+    let port = format!(":{}", real.addr().port());
+    let offset = format!(":{}", info(real.addr(), "master_repl_offset").await);
+    assert_eq!(role, ["slave", "127.0.0.1", &port, "connected", &offset]);
+}
