@@ -979,3 +979,95 @@ async fn real_master_lists_our_replica_with_its_acks() {
     let offset = format!(":{}", info(real.addr(), "master_repl_offset").await);
     assert_eq!(role, ["slave", "127.0.0.1", &port, "connected", &offset]);
 }
+
+// ---- a replica that followed another master comes back: partial, or full past the backlog ----
+
+/// Points `replica` at a closed port (it keeps its cached master), writes to `master` (past
+/// its 16 KB backlog when `overflow`), points it back, and checks how it resynchronised.
+async fn away_and_back(master: SocketAddr, replica: SocketAddr, real: &RealRedis, overflow: bool) {
+    let mut m = RawConn::connect(master).await;
+    populate(&mut m).await;
+    wait_synced(master, replica, &[real]).await;
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port");
+    replicaof(replica, dead).await;
+    let mut r = RawConn::connect(replica).await;
+    let deadline = Instant::now() + DEADLINE;
+    while field(&info_text(&mut r).await, "master_link_status") != Some("down") {
+        assert!(Instant::now() < deadline, "link to a closed port is up?");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let before =
+        |name: &'static str| async move { info(master, name).await.parse::<u64>().unwrap() };
+    let (full, ok_, err) = (
+        before("sync_full").await,
+        before("sync_partial_ok").await,
+        before("sync_partial_err").await,
+    );
+    ok(&mut m, &[b"DEL", b"str:small", b"list:big"]).await;
+    let writes = if overflow { 100 } else { 3 };
+    for i in 0..writes {
+        let key = format!("gap:{i}");
+        ok(&mut m, &[b"SET", key.as_bytes(), &[b'g'; 1000]]).await;
+    }
+    replicaof(replica, master).await;
+    wait_synced(master, replica, &[real]).await;
+    same_data(master, replica).await;
+    let counts = (
+        before("sync_full").await,
+        before("sync_partial_ok").await,
+        before("sync_partial_err").await,
+    );
+    let want = if overflow {
+        (full + 1, ok_, err + 1)
+    } else {
+        (full, ok_ + 1, err)
+    };
+    assert_eq!(
+        counts,
+        want,
+        "(sync_full, sync_partial_ok, sync_partial_err) on {master}\n{}",
+        real.log()
+    );
+}
+
+async fn real_replica_away_and_back(overflow: bool) {
+    let Some(binary) = real_redis() else { return };
+    let ours = TestServer::builder()
+        .backlog_size(16 * 1024)
+        .start()
+        .await
+        .unwrap();
+    let real = RealRedis::start(&binary, &[]).await;
+    replicaof(real.addr(), ours.addr()).await;
+    away_and_back(ours.addr(), real.addr(), &real, overflow).await;
+}
+
+async fn our_replica_away_and_back(overflow: bool) {
+    let Some(binary) = real_redis() else { return };
+    let real = RealRedis::start(&binary, &["--repl-backlog-size", "16kb"]).await;
+    let ours = TestServer::start().await.unwrap();
+    replicaof(ours.addr(), real.addr()).await;
+    away_and_back(real.addr(), ours.addr(), &real, overflow).await;
+}
+
+#[tokio::test]
+async fn real_replica_comes_back_to_our_master_partially() {
+    real_replica_away_and_back(false).await;
+}
+
+#[tokio::test]
+async fn real_replica_comes_back_to_our_master_past_the_backlog() {
+    real_replica_away_and_back(true).await;
+}
+
+#[tokio::test]
+async fn our_replica_comes_back_to_a_real_master_partially() {
+    our_replica_away_and_back(false).await;
+}
+
+#[tokio::test]
+async fn our_replica_comes_back_to_a_real_master_past_the_backlog() {
+    our_replica_away_and_back(true).await;
+}
