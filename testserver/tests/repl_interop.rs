@@ -63,6 +63,18 @@ impl RealRedis {
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
+        RealRedis::start_on(binary, dir, port, extra).await
+    }
+
+    /// Stops this server and starts a new one on the same port and directory (the log goes
+    /// on in the same file). Nothing is saved, so it comes back empty with a new history.
+    async fn restart(self, binary: &str, extra: &[&str]) -> RealRedis {
+        let RealRedis { _proc, port, dir } = self;
+        drop(_proc);
+        RealRedis::start_on(binary, dir, port, extra).await
+    }
+
+    async fn start_on(binary: &str, dir: TempDir, port: u16, extra: &[&str]) -> RealRedis {
         let log = dir.file("redis.log");
         let child = Command::new(binary)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
@@ -1295,4 +1307,86 @@ async fn real_snapshot_with_only_small_encodings() {
         "-5",
     ])
     .await;
+}
+
+// ---- history changes above a replica ----
+
+#[tokio::test]
+async fn our_replica_resyncs_fully_from_a_restarted_real_master() {
+    let Some(binary) = real_redis() else { return };
+    let real = RealRedis::start(&binary, &[]).await;
+    let mut m = RawConn::connect(real.addr()).await;
+    populate(&mut m).await;
+    let ours = TestServer::start().await.unwrap();
+    replicaof(ours.addr(), real.addr()).await;
+    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    let old_id = info(real.addr(), "master_replid").await;
+
+    // The master comes back empty, with a new replication id: the replica must drop what it
+    // had and load the new history.
+    let real = real.restart(&binary, &[]).await;
+    let mut m = RawConn::connect(real.addr()).await;
+    ok(&mut m, &[b"SET", b"reborn", b"1"]).await;
+    ok(&mut m, &[b"SELECT", b"2"]).await;
+    ok(&mut m, &[b"RPUSH", b"reborn:list", b"a"]).await;
+    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    same_data(real.addr(), ours.addr()).await;
+    let new_id = info(real.addr(), "master_replid").await;
+    assert_ne!(new_id, old_id);
+    assert_eq!(info(ours.addr(), "master_replid").await, new_id);
+}
+
+#[tokio::test]
+async fn real_sub_replica_follows_when_our_master_joins_another_history() {
+    let Some(binary) = real_redis() else { return };
+    // Our master with its data and a real replica.
+    let ours = TestServer::start().await.unwrap();
+    let mut o = RawConn::connect(ours.addr()).await;
+    populate(&mut o).await;
+    ok(&mut o, &[b"SET", b"only-on-ours", b"1"]).await;
+    let sub = RealRedis::start(&binary, &[]).await;
+    replicaof(sub.addr(), ours.addr()).await;
+    wait_synced(ours.addr(), sub.addr(), &[&sub]).await;
+
+    // A real master with other data; ours becomes its replica (a full sync of an unrelated
+    // history), and the sub-replica must end up with the real master's data too.
+    let top = RealRedis::start(&binary, &[]).await;
+    let mut t = RawConn::connect(top.addr()).await;
+    ok(&mut t, &[b"SET", b"only-on-top", b"1"]).await;
+    ok(&mut t, &[b"HSET", b"h", b"f", b"v"]).await;
+    replicaof(ours.addr(), top.addr()).await;
+    wait_synced(top.addr(), ours.addr(), &[&top]).await;
+    ok(&mut t, &[b"SET", b"after", b"2"]).await;
+    wait_synced(top.addr(), ours.addr(), &[&top]).await;
+    wait_synced(ours.addr(), sub.addr(), &[&sub]).await;
+    same_data(top.addr(), ours.addr()).await;
+    same_data(top.addr(), sub.addr()).await;
+    let top_id = info(top.addr(), "master_replid").await;
+    assert_eq!(info(sub.addr(), "master_replid").await, top_id);
+}
+
+#[tokio::test]
+async fn real_sub_replica_waits_for_our_replica_to_link_up() {
+    let Some(binary) = real_redis() else { return };
+    let top = RealRedis::start(&binary, &[]).await;
+    let mut t = RawConn::connect(top.addr()).await;
+    populate(&mut t).await;
+    // Ours is a replica of nothing reachable yet; a real sub-replica asks it for a sync.
+    let ours = TestServer::start().await.unwrap();
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port");
+    replicaof(ours.addr(), dead).await;
+    let sub = RealRedis::start(&binary, &[]).await;
+    replicaof(sub.addr(), ours.addr()).await;
+    let deadline = Instant::now() + DEADLINE;
+    while !sub.log().contains("NOMASTERLINK") {
+        assert!(Instant::now() < deadline, "{}", sub.log());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Once ours links up, the sub-replica gets the top master's data through it.
+    replicaof(ours.addr(), top.addr()).await;
+    wait_synced(top.addr(), ours.addr(), &[&top]).await;
+    wait_synced(ours.addr(), sub.addr(), &[&sub]).await;
+    same_data(top.addr(), sub.addr()).await;
 }
