@@ -1390,3 +1390,35 @@ async fn real_sub_replica_waits_for_our_replica_to_link_up() {
     wait_synced(ours.addr(), sub.addr(), &[&sub]).await;
     same_data(top.addr(), sub.addr()).await;
 }
+
+// ---- keep-alive newlines before the snapshot ----
+
+#[tokio::test]
+async fn our_replica_skips_the_newlines_a_real_master_sends_while_it_waits() {
+    let Some(binary) = real_redis() else { return };
+    // The master delays its diskless snapshot and meanwhile writes "\n" to the waiting
+    // replica once a second: before its `+FULLRESYNC` reply, which Redis 7.0 sends only when
+    // the snapshot starts (`\n\n\n+FULLRESYNC <id> 0\r\n$EOF:<mark>\r\nREDIS0010...`).
+    let real = RealRedis::start(
+        &binary,
+        &[
+            "--repl-diskless-sync",
+            "yes",
+            "--repl-diskless-sync-delay",
+            "2",
+        ],
+    )
+    .await;
+    let mut m = RawConn::connect(real.addr()).await;
+    populate(&mut m).await;
+    let ours = TestServer::start().await.unwrap();
+    replicaof(ours.addr(), real.addr()).await;
+    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    same_data(real.addr(), ours.addr()).await;
+    assert!(
+        real.log()
+            .contains("Starting BGSAVE for SYNC with target: replicas sockets"),
+        "{}",
+        real.log()
+    );
+}
