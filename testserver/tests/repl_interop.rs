@@ -1422,3 +1422,67 @@ async fn our_replica_skips_the_newlines_a_real_master_sends_while_it_waits() {
         real.log()
     );
 }
+
+// ---- min-replicas-to-write counts the other side's acknowledgements ----
+
+/// Polls `SET` on `master` until its reply starts with `want` (`+OK` or `-NOREPLICAS`).
+async fn set_until(master: SocketAddr, want: &str, logs: &[&RealRedis]) {
+    let mut c = RawConn::connect(master).await;
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let reply = c.call(&["SET", "guarded", "v"]).await;
+        if reply.starts_with(want.as_bytes()) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "SET on {master} still answers {:?}, not {want}\n{}",
+            String::from_utf8_lossy(&reply),
+            logs.iter().map(|l| l.log()).collect::<Vec<_>>().join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn our_master_counts_a_real_replica_for_min_replicas() {
+    let Some(binary) = real_redis() else { return };
+    let ours = TestServer::start().await.unwrap();
+    let mut o = RawConn::connect(ours.addr()).await;
+    ok(&mut o, &[b"CONFIG", b"SET", b"min-replicas-to-write", b"1"]).await;
+    ok(&mut o, &[b"CONFIG", b"SET", b"min-replicas-max-lag", b"2"]).await;
+    let real = RealRedis::start(&binary, &[]).await;
+    set_until(ours.addr(), "-NOREPLICAS", &[&real]).await;
+    replicaof(real.addr(), ours.addr()).await;
+    set_until(ours.addr(), "+OK", &[&real]).await;
+    assert_eq!(info(ours.addr(), "min_slaves_good_slaves").await, "1");
+    // The real replica goes away: writes are refused again.
+    drop(real);
+    set_until(ours.addr(), "-NOREPLICAS", &[]).await;
+}
+
+#[tokio::test]
+async fn real_master_counts_our_replica_for_min_replicas() {
+    let Some(binary) = real_redis() else { return };
+    let real = RealRedis::start(
+        &binary,
+        &[
+            "--min-replicas-to-write",
+            "1",
+            "--min-replicas-max-lag",
+            "2",
+        ],
+    )
+    .await;
+    let ours = TestServer::start().await.unwrap();
+    replicaof(ours.addr(), real.addr()).await;
+    set_until(real.addr(), "+OK", &[&real]).await;
+    // Our replica stops reading and acknowledging: the master stops counting it...
+    ours.pause_master_link();
+    set_until(real.addr(), "-NOREPLICAS", &[&real]).await;
+    // ... and counts it again once it acknowledges again.
+    ours.heal_master_link();
+    set_until(real.addr(), "+OK", &[&real]).await;
+    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    same_data(real.addr(), ours.addr()).await;
+}
