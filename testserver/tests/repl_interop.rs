@@ -1486,3 +1486,86 @@ async fn real_master_counts_our_replica_for_min_replicas() {
     wait_synced(real.addr(), ours.addr(), &[&real]).await;
     same_data(real.addr(), ours.addr()).await;
 }
+
+// ---- our nodes answer like real ones in the same roles ----
+
+/// The field names of `INFO replication`, with `slaveN` values reduced to their key names.
+async fn info_shape(addr: SocketAddr) -> Vec<String> {
+    let mut c = RawConn::connect(addr).await;
+    info_text(&mut c)
+        .await
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| match l.split_once(':') {
+            Some((name, value)) if name.starts_with("slave") && value.contains('=') => {
+                let keys: Vec<&str> = value
+                    .split(',')
+                    .filter_map(|kv| kv.split('=').next())
+                    .collect();
+                format!("{name}:{}", keys.join(","))
+            }
+            Some((name, _)) => name.to_string(),
+            None => l.to_string(),
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn our_replica_answers_like_a_real_replica() {
+    let Some(binary) = real_redis() else { return };
+    let top = RealRedis::start(&binary, &[]).await;
+    let ours = TestServer::start().await.unwrap();
+    let twin = RealRedis::start(&binary, &[]).await;
+    for replica in [ours.addr(), twin.addr()] {
+        replicaof(replica, top.addr()).await;
+        wait_synced(top.addr(), replica, &[&top]).await;
+    }
+    assert_eq!(info_shape(ours.addr()).await, info_shape(twin.addr()).await);
+    let port = top.addr().port().to_string();
+    let probes: &[&[&str]] = &[
+        &["SET", "k", "v"],
+        &["DEL", "k"],
+        &["REPLICAOF", "127.0.0.1", &port],
+        &["WAIT", "0", "0"],
+        &["FLUSHALL"],
+    ];
+    for probe in probes {
+        let mut a = RawConn::connect(ours.addr()).await;
+        let mut b = RawConn::connect(twin.addr()).await;
+        assert_eq!(
+            String::from_utf8_lossy(&a.call(probe).await),
+            String::from_utf8_lossy(&b.call(probe).await),
+            "{probe:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn our_master_answers_like_a_real_master() {
+    let Some(binary) = real_redis() else { return };
+    let ours = TestServer::start().await.unwrap();
+    let twin = RealRedis::start(&binary, &[]).await;
+    let sub_of_ours = RealRedis::start(&binary, &[]).await;
+    let sub_of_twin = RealRedis::start(&binary, &[]).await;
+    replicaof(sub_of_ours.addr(), ours.addr()).await;
+    replicaof(sub_of_twin.addr(), twin.addr()).await;
+    wait_synced(ours.addr(), sub_of_ours.addr(), &[&sub_of_ours]).await;
+    wait_synced(twin.addr(), sub_of_twin.addr(), &[&sub_of_twin]).await;
+    assert_eq!(info_shape(ours.addr()).await, info_shape(twin.addr()).await);
+    let probes: &[&[&str]] = &[
+        &["WAIT", "1", "100"],
+        &["WAIT", "2", "10"],
+        &["REPLICAOF", "NO", "ONE"],
+        &["REPLCONF", "listening-port", "1"],
+        &["REPLCONF", "nosuchoption", "1"],
+    ];
+    for probe in probes {
+        let mut a = RawConn::connect(ours.addr()).await;
+        let mut b = RawConn::connect(twin.addr()).await;
+        assert_eq!(
+            String::from_utf8_lossy(&a.call(probe).await),
+            String::from_utf8_lossy(&b.call(probe).await),
+            "{probe:?}"
+        );
+    }
+}
