@@ -1569,3 +1569,80 @@ async fn our_master_answers_like_a_real_master() {
         );
     }
 }
+
+// ---- more PSYNC2: an old master of ours, and switching to a sibling ----
+
+#[tokio::test]
+async fn our_old_master_continues_from_a_promoted_real_replica() {
+    let Some(binary) = real_redis() else { return };
+    let ours = TestServer::start().await.unwrap();
+    let mut o = RawConn::connect(ours.addr()).await;
+    populate(&mut o).await;
+    let real = RealRedis::start(&binary, &[]).await;
+    replicaof(real.addr(), ours.addr()).await;
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+
+    let mut r = RawConn::connect(real.addr()).await;
+    ok(&mut r, &[b"REPLICAOF", b"NO", b"ONE"]).await;
+    replicaof(ours.addr(), real.addr()).await;
+    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    assert_eq!(
+        info(real.addr(), "sync_partial_ok").await,
+        "1",
+        "{}",
+        real.log()
+    );
+    assert_eq!(info(real.addr(), "sync_full").await, "0");
+    write_more(real.addr(), "after-failover").await;
+    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    same_data(real.addr(), ours.addr()).await;
+}
+
+#[tokio::test]
+async fn replicas_switch_to_a_sibling_partially_both_ways() {
+    let Some(binary) = real_redis() else { return };
+    let top = RealRedis::start(&binary, &[]).await;
+    let mut t = RawConn::connect(top.addr()).await;
+    populate(&mut t).await;
+    let ours = TestServer::start().await.unwrap();
+    let sibling = RealRedis::start(&binary, &[]).await;
+    for replica in [ours.addr(), sibling.addr()] {
+        replicaof(replica, top.addr()).await;
+        wait_synced(top.addr(), replica, &[&top, &sibling]).await;
+    }
+    write_more(top.addr(), "before-switch").await;
+    wait_synced(top.addr(), ours.addr(), &[&top]).await;
+    wait_synced(top.addr(), sibling.addr(), &[&top, &sibling]).await;
+
+    // Ours moves under the real sibling: a partial resync on the same history.
+    replicaof(ours.addr(), sibling.addr()).await;
+    wait_synced(sibling.addr(), ours.addr(), &[&sibling]).await;
+    assert_eq!(
+        info(sibling.addr(), "sync_partial_ok").await,
+        "1",
+        "{}",
+        sibling.log()
+    );
+    assert_eq!(info(sibling.addr(), "sync_full").await, "0");
+    write_more(top.addr(), "via-sibling").await;
+    wait_synced(top.addr(), sibling.addr(), &[&top, &sibling]).await;
+    wait_synced(sibling.addr(), ours.addr(), &[&sibling]).await;
+    same_data(top.addr(), ours.addr()).await;
+
+    // Back under the top, then the real sibling moves under ours.
+    replicaof(ours.addr(), top.addr()).await;
+    wait_synced(top.addr(), ours.addr(), &[&top]).await;
+    replicaof(sibling.addr(), ours.addr()).await;
+    wait_synced(ours.addr(), sibling.addr(), &[&sibling]).await;
+    assert_eq!(
+        info(ours.addr(), "sync_partial_ok").await,
+        "1",
+        "{}",
+        sibling.log()
+    );
+    assert_eq!(info(ours.addr(), "sync_full").await, "0");
+    write_more(top.addr(), "via-ours").await;
+    wait_synced(top.addr(), ours.addr(), &[&top]).await;
+    wait_synced(ours.addr(), sibling.addr(), &[&sibling]).await;
+    same_data(top.addr(), sibling.addr()).await;
+}
