@@ -410,23 +410,57 @@ async fn real_replica_of_our_master_while_it_is_written_to() {
     populate(&mut m).await;
     let real = RealRedis::start(&binary, &[]).await;
 
-    // Writes keep coming while the snapshot is made, sent and loaded.
+    // Writes keep coming from before the sync starts until the replica's link is up, so
+    // some land in the snapshot and the rest in the stream that follows it.
     let addr = ours.addr();
-    let writer = tokio::spawn(async move {
-        let mut w = RawConn::connect(addr).await;
-        for i in 0..3000 {
-            let n = i.to_string();
-            ok(&mut w, &[b"RPUSH", b"during", n.as_bytes()]).await;
-            ok(&mut w, &[b"HSET", b"during:h", n.as_bytes(), n.as_bytes()]).await;
-            if i % 10 == 0 {
-                tokio::task::yield_now().await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let writer = tokio::spawn({
+        let (stop, count) = (stop.clone(), count.clone());
+        async move {
+            let mut w = RawConn::connect(addr).await;
+            let mut i = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && i < 1_000_000 {
+                let n = i.to_string();
+                ok(&mut w, &[b"RPUSH", b"during", n.as_bytes()]).await;
+                ok(&mut w, &[b"HSET", b"during:h", n.as_bytes(), n.as_bytes()]).await;
+                i += 1;
+                count.store(i, std::sync::atomic::Ordering::Relaxed);
             }
+            i
         }
     });
+    let deadline = Instant::now() + DEADLINE;
+    while count.load(std::sync::atomic::Ordering::Relaxed) < 200 {
+        assert!(Instant::now() < deadline, "the writer does not write");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     replicaof(real.addr(), ours.addr()).await;
-    writer.await.unwrap();
+    let mut r = RawConn::connect(real.addr()).await;
+    let deadline = Instant::now() + DEADLINE;
+    while field(&info_text(&mut r).await, "master_link_status") != Some("up") {
+        assert!(Instant::now() < deadline, "{}", real.log());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let written = writer.await.unwrap();
     wait_synced(ours.addr(), real.addr(), &[&real]).await;
     same_data(ours.addr(), real.addr()).await;
+    // Some of the writer's writes went in the snapshot (the list was not empty when it was
+    // taken), the others followed it in the stream (the replica logged an offset below the
+    // final one).
+    let log = real.log();
+    let at: u64 = log
+        .lines()
+        .find_map(|l| l.split("Full resync from master: ").nth(1))
+        .and_then(|rest| rest.rsplit(':').next())
+        .and_then(|o| o.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no full resync line:\n{log}"));
+    assert!(
+        at < ours.repl_offset(),
+        "snapshot at {at}, final offset {}, {written} writes",
+        ours.repl_offset()
+    );
     assert_eq!(info(ours.addr(), "sync_full").await, "1");
 }
 
