@@ -1680,3 +1680,121 @@ async fn replicas_switch_to_a_sibling_partially_both_ways() {
     wait_synced(ours.addr(), sibling.addr(), &[&sibling]).await;
     same_data(top.addr(), sibling.addr()).await;
 }
+
+// ---- odds and ends of the link ----
+
+#[tokio::test]
+async fn our_replica_delivers_what_a_real_master_publishes() {
+    let Some(binary) = real_redis() else { return };
+    let real = RealRedis::start(&binary, &[]).await;
+    let ours = TestServer::start().await.unwrap();
+    replicaof(ours.addr(), real.addr()).await;
+    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    let mut sub = RawConn::connect(ours.addr()).await;
+    sub.call(&["SUBSCRIBE", "news"]).await;
+    let mut m = RawConn::connect(real.addr()).await;
+    // The master counts only its own subscribers.
+    assert_eq!(m.call(&["PUBLISH", "news", "hello"]).await, b":0\r\n");
+    assert_eq!(
+        common::strings(sub.read_frame().await),
+        ["message", "news", "hello"]
+    );
+}
+
+#[tokio::test]
+async fn replicas_announce_their_address_both_ways() {
+    let Some(binary) = real_redis() else { return };
+    let ours = TestServer::start().await.unwrap();
+    let real = RealRedis::start(
+        &binary,
+        &[
+            "--replica-announce-ip",
+            "10.1.2.3",
+            "--replica-announce-port",
+            "7777",
+        ],
+    )
+    .await;
+    replicaof(real.addr(), ours.addr()).await;
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    let slave0 = info(ours.addr(), "slave0").await;
+    assert!(
+        slave0.starts_with("ip=10.1.2.3,port=7777,state=online"),
+        "{slave0}"
+    );
+
+    let top = RealRedis::start(&binary, &[]).await;
+    let other = TestServer::start().await.unwrap();
+    let mut o = RawConn::connect(other.addr()).await;
+    ok(
+        &mut o,
+        &[b"CONFIG", b"SET", b"replica-announce-ip", b"10.4.5.6"],
+    )
+    .await;
+    ok(
+        &mut o,
+        &[b"CONFIG", b"SET", b"replica-announce-port", b"8888"],
+    )
+    .await;
+    replicaof(other.addr(), top.addr()).await;
+    wait_synced(top.addr(), other.addr(), &[&top]).await;
+    let slave0 = info(top.addr(), "slave0").await;
+    assert!(
+        slave0.starts_with("ip=10.4.5.6,port=8888,state=online"),
+        "{slave0}"
+    );
+}
+
+#[tokio::test]
+async fn client_kill_type_replica_on_either_master_leads_to_a_partial_resync() {
+    let Some(binary) = real_redis() else { return };
+    // Our master kills its real replica's connection.
+    let ours = TestServer::start().await.unwrap();
+    let real = RealRedis::start(&binary, &[]).await;
+    replicaof(real.addr(), ours.addr()).await;
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    let mut o = RawConn::connect(ours.addr()).await;
+    assert_eq!(
+        o.call(&["CLIENT", "KILL", "TYPE", "replica"]).await,
+        b":1\r\n"
+    );
+    write_more(ours.addr(), "after-kill").await;
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    same_data(ours.addr(), real.addr()).await;
+    assert_eq!(info(ours.addr(), "sync_partial_ok").await, "1");
+
+    // A real master kills our replica's connection.
+    let top = RealRedis::start(&binary, &[]).await;
+    let other = TestServer::start().await.unwrap();
+    replicaof(other.addr(), top.addr()).await;
+    wait_synced(top.addr(), other.addr(), &[&top]).await;
+    let mut t = RawConn::connect(top.addr()).await;
+    assert_eq!(
+        t.call(&["CLIENT", "KILL", "TYPE", "replica"]).await,
+        b":1\r\n"
+    );
+    write_more(top.addr(), "after-kill").await;
+    wait_synced(top.addr(), other.addr(), &[&top]).await;
+    same_data(top.addr(), other.addr()).await;
+    assert_eq!(
+        info(top.addr(), "sync_partial_ok").await,
+        "1",
+        "{}",
+        top.log()
+    );
+}
+
+#[tokio::test]
+async fn our_replica_reaches_a_real_master_by_host_name() {
+    let Some(binary) = real_redis() else { return };
+    let real = RealRedis::start(&binary, &[]).await;
+    let mut m = RawConn::connect(real.addr()).await;
+    ok(&mut m, &[b"SET", b"named", b"1"]).await;
+    let ours = TestServer::start().await.unwrap();
+    let mut r = RawConn::connect(ours.addr()).await;
+    let port = real.addr().port().to_string();
+    ok(&mut r, &[b"REPLICAOF", b"localhost", port.as_bytes()]).await;
+    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    same_data(real.addr(), ours.addr()).await;
+    assert_eq!(info(ours.addr(), "master_host").await, "localhost");
+}
