@@ -1798,3 +1798,62 @@ async fn our_replica_reaches_a_real_master_by_host_name() {
     same_data(real.addr(), ours.addr()).await;
     assert_eq!(info(ours.addr(), "master_host").await, "localhost");
 }
+
+#[tokio::test]
+async fn flushall_both_ways() {
+    let Some(binary) = real_redis() else { return };
+    let ours = TestServer::start().await.unwrap();
+    let real = RealRedis::start(&binary, &[]).await;
+    let top = RealRedis::start(&binary, &[]).await;
+    let other = TestServer::start().await.unwrap();
+    replicaof(real.addr(), ours.addr()).await;
+    replicaof(other.addr(), top.addr()).await;
+    for (master, replica, log) in [
+        (ours.addr(), real.addr(), &real),
+        (top.addr(), other.addr(), &top),
+    ] {
+        let mut m = RawConn::connect(master).await;
+        populate(&mut m).await;
+        wait_synced(master, replica, &[log]).await;
+        ok(&mut m, &[b"FLUSHALL"]).await;
+        ok(&mut m, &[b"SELECT", b"4"]).await;
+        ok(&mut m, &[b"SET", b"after-flushall", b"1"]).await;
+        wait_synced(master, replica, &[log]).await;
+        same_data(master, replica).await;
+        let mut r = RawConn::connect(replica).await;
+        assert_eq!(r.call(&["DBSIZE"]).await, b":0\r\n");
+    }
+}
+
+#[tokio::test]
+async fn our_replica_keeps_expired_keys_of_a_real_snapshot_until_the_master_deletes_them() {
+    let Some(binary) = real_redis() else { return };
+    let real = RealRedis::start(&binary, &["--enable-debug-command", "yes"]).await;
+    let mut m = RawConn::connect(real.addr()).await;
+    ok(&mut m, &[b"DEBUG", b"SET-ACTIVE-EXPIRE", b"0"]).await;
+    ok(&mut m, &[b"SET", b"stale", b"v", b"PX", b"1"]).await;
+    ok(&mut m, &[b"SET", b"fresh", b"v"]).await;
+    // Let "stale" pass its time without touching it: the master itself waits 10 ms.
+    ok(&mut m, &[b"DEBUG", b"SLEEP", b"0.01"]).await;
+    assert_eq!(info(real.addr(), "expired_keys").await, "0");
+
+    // Ours and a real twin load the snapshot that still holds it, and keep it as replicas do.
+    let ours = TestServer::start().await.unwrap();
+    let twin = RealRedis::start(&binary, &[]).await;
+    for replica in [ours.addr(), twin.addr()] {
+        replicaof(replica, real.addr()).await;
+        wait_synced(real.addr(), replica, &[&real]).await;
+    }
+    let dbsize = |addr: SocketAddr| async move {
+        let mut c = RawConn::connect(addr).await;
+        String::from_utf8_lossy(&c.call(&["DBSIZE"]).await).into_owned()
+    };
+    assert_eq!(dbsize(twin.addr()).await, ":2\r\n", "{}", twin.log());
+    assert_eq!(dbsize(ours.addr()).await, dbsize(twin.addr()).await);
+    // Reading it on the master expires it there and sends DEL to both.
+    assert_eq!(m.call(&["EXISTS", "stale"]).await, b":0\r\n");
+    for replica in [ours.addr(), twin.addr()] {
+        wait_synced(real.addr(), replica, &[&real]).await;
+        assert_eq!(dbsize(replica).await, ":1\r\n");
+    }
+}
