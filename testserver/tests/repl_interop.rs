@@ -1857,3 +1857,35 @@ async fn our_replica_keeps_expired_keys_of_a_real_snapshot_until_the_master_dele
         assert_eq!(dbsize(replica).await, ":1\r\n");
     }
 }
+
+#[tokio::test]
+async fn a_stalled_real_replica_keeps_its_stream_beyond_our_backlog() {
+    let Some(binary) = real_redis() else { return };
+    let ours = TestServer::builder()
+        .backlog_size(16 * 1024)
+        .start()
+        .await
+        .unwrap();
+    let real = RealRedis::start(&binary, &["--enable-debug-command", "yes"]).await;
+    replicaof(real.addr(), ours.addr()).await;
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    // The replica stops reading for a second while 16 MB, far more than the 16 KB backlog
+    // (and the socket buffers), is written.
+    let mut r = RawConn::connect(real.addr()).await;
+    r.send(&["DEBUG", "SLEEP", "1"]).await;
+    let mut m = RawConn::connect(ours.addr()).await;
+    let value = vec![b'x'; 16 * 1024];
+    for i in 0..1000 {
+        let key = format!("stall:{}", i % 200);
+        ok(&mut m, &[b"SET", key.as_bytes(), &value]).await;
+    }
+    assert_eq!(r.read_raw_timeout(DEADLINE).await.unwrap(), b"+OK\r\n");
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    same_data(ours.addr(), real.addr()).await;
+    let log = real.log();
+    assert!(!log.contains("Protocol error"), "{log}");
+    // As in Redis 7.0, what a connected replica has yet to read is kept for it beyond the
+    // backlog's size (up to the replica output buffer limit): no resync was needed.
+    assert_eq!(info(ours.addr(), "sync_full").await, "1");
+    assert_eq!(info(ours.addr(), "sync_partial_ok").await, "0");
+}
