@@ -1,14 +1,19 @@
 //! Replication between our server and a real redis-server, both ways: a real replica of our
-//! master (full sync, streamed rewrites, partial resync), our replica of a real master (disk
-//! and diskless snapshots, partial resync), a chain real -> ours -> real, WAIT both ways, and
-//! PSYNC2 continuation after promoting our replica.
+//! master (full sync, streamed rewrites, partial resync, writes during the sync, disk and
+//! socket loading), our replica of a real master (disk and diskless snapshots, snapshots in
+//! every encoding, keep-alive newlines, partial resync), chains real -> ours -> real, WAIT
+//! and min-replicas both ways, PSYNC2 continuation after failovers and sibling switches,
+//! authentication, expiry, pubsub, redis-cli's `--rdb` and `--replica`, and our nodes'
+//! replies next to a real node's in the same role.
 //!
-//! Runs only when REDISCOVER_REAL_REDIS_SERVER names a redis-server binary:
+//! Runs only when REDISCOVER_REAL_REDIS_SERVER names a redis-server binary (7.0):
 //!
 //! ```text
 //! REDISCOVER_REAL_REDIS_SERVER=/usr/bin/redis-server \
 //!     cargo test -p rediscover-testserver --test repl_interop
 //! ```
+//!
+//! Every wait polls (INFO, ROLE, a reply) against a deadline; no test sleeps for a state.
 
 mod common;
 
@@ -1885,7 +1890,7 @@ async fn a_stalled_real_replica_keeps_its_stream_beyond_our_backlog() {
     let log = real.log();
     assert!(!log.contains("Protocol error"), "{log}");
     // As in Redis 7.0, what a connected replica has yet to read is kept for it beyond the
-    // backlog's size (up to the replica output buffer limit): no resync was needed.
+    // backlog's size: no resync was needed.
     assert_eq!(info(ours.addr(), "sync_full").await, "1");
     assert_eq!(info(ours.addr(), "sync_partial_ok").await, "0");
 }
