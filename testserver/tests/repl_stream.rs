@@ -56,6 +56,10 @@ impl FakeReplica {
             rediscover_testserver::rdb::crc64(&rdb[..rdb.len() - 8]).to_le_bytes(),
             rdb[rdb.len() - 8..]
         );
+        // As with Redis, nothing follows an end-mark snapshot until the replica's first ACK.
+        assert!(replica.buf.is_empty());
+        let offset = parts[2].to_string();
+        replica.conn.send(&["REPLCONF", "ACK", &offset]).await;
         replica
     }
 

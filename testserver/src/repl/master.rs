@@ -384,8 +384,18 @@ pub(crate) async fn feed<R, W>(
     if start.rdb_only {
         return;
     }
-    let writer = stream(node, id, start.next, wr);
-    let reader = acks(node, id, rd, rbuf);
+    // After an end-mark snapshot a replica finds the mark only at the end of what it has
+    // read, so nothing may follow until it says it is done, with its first ACK (Redis's
+    // "Waiting for REPLCONF ACK from slave to enable streaming").
+    let (first_ack, acked) = tokio::sync::oneshot::channel();
+    let wait_for_ack = start.eof_mark.is_some();
+    let writer = async {
+        if wait_for_ack && acked.await.is_err() {
+            return;
+        }
+        stream(node, id, start.next, wr).await
+    };
+    let reader = acks(node, id, rd, rbuf, Some(first_ack));
     tokio::select! {
         _ = writer => {}
         _ = reader => {}
@@ -438,11 +448,14 @@ async fn stream<W: AsyncWrite + Unpin>(node: &Arc<Node>, id: ClientId, mut next:
     }
 }
 
+/// Reads the replica's acknowledgements until the connection ends; `first_ack` fires on the
+/// first one.
 async fn acks<R: AsyncRead + Unpin>(
     node: &Arc<Node>,
     id: ClientId,
     rd: &mut R,
     rbuf: &mut BytesMut,
+    mut first_ack: Option<tokio::sync::oneshot::Sender<()>>,
 ) {
     let mut decoder = CommandDecoder::default();
     let mut argv = Vec::new();
@@ -460,6 +473,9 @@ async fn acks<R: AsyncRead + Unpin>(
                 if let Ok(offset) = crate::cmd::parse_i64(&argv[2]) {
                     let mut st = node.lock();
                     record_ack(&mut st, id, offset);
+                }
+                if let Some(tx) = first_ack.take() {
+                    let _ = tx.send(());
                 }
             }
         }
