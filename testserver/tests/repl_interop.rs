@@ -982,8 +982,6 @@ async fn promoted_middle_of_a_chain_keeps_both_real_nodes_partial() {
 // ---- FAILOVER on a real master to our replica ----
 
 #[tokio::test]
-#[ignore = "server bug: PSYNC <replid> <offset> FAILOVER is taken as a plain PSYNC; the replica \
-            stays a replica and the two nodes replicate from each other"]
 async fn real_master_fails_over_to_our_replica() {
     let Some(binary) = real_redis() else { return };
     let real = RealRedis::start(&binary, &[]).await;

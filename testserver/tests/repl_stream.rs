@@ -415,6 +415,10 @@ async fn replconf_psync_and_replicaof_errors_are_redis_texts() {
         b"-NOMASTERLINK Can't SYNC while not connected with my master\r\n"
     );
     assert_eq!(
+        c.call(&["PSYNC", "abc", "1", "FAILOVER"]).await,
+        b"-ERR PSYNC FAILOVER replid must match my replid.\r\n"
+    );
+    assert_eq!(
         String::from_utf8_lossy(&c.call(&["ROLE"]).await),
         format!("*5\r\n$5\r\nslave\r\n$9\r\n127.0.0.1\r\n:{port}\r\n$7\r\nconnect\r\n:-1\r\n")
     );

@@ -146,6 +146,22 @@ pub(crate) fn psync(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         // Already a replica: ignore, as Redis does.
         return Ok(());
     }
+    // `PSYNC <my replid> <offset> FAILOVER`: the master that sends it (FAILOVER TO this node)
+    // hands over; this node takes over as master, then serves the PSYNC as usual.
+    if argv.len() > 3 && argv[3].eq_ignore_ascii_case(b"failover") {
+        if ctx.node.repl.is_master() {
+            return Err("ERR PSYNC FAILOVER can't be sent to a master.".into());
+        }
+        if argv[1][..] != *ctx.node.repl.replid.as_bytes() {
+            return Err("ERR PSYNC FAILOVER replid must match my replid.".into());
+        }
+        ctx.node.become_master();
+        let who = ctx.client.addr;
+        ctx.node.log(
+            Level::Notice,
+            &format!("MASTER MODE enabled (failover request from 'addr={who}')"),
+        );
+    }
     if let Some(m) = &ctx.node.repl.master {
         if m.state != super::LinkState::Connected {
             return Err("NOMASTERLINK Can't SYNC while not connected with my master".into());
