@@ -124,8 +124,10 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
                 st.stats.net_input_bytes += std::mem::take(&mut net_in);
                 let stop = run_batch(&mut st, &mut client, &mut out, &mut batch, &mut spare);
                 sync_entry(&mut st, &client);
-                if st.shutdown_requested {
-                    node.shutdown();
+                if st.shutdown_requested && !st.shutdown_draining {
+                    st.shutdown_draining = true;
+                    let node = node.clone();
+                    tokio::spawn(async move { node.shutdown_after_replicas().await });
                 }
                 stop
             };
@@ -283,7 +285,7 @@ fn run_batch(
             argv.clear();
             spare.push(argv);
         }
-        if ctx.client.close_after_reply || ctx.node.shutdown_requested {
+        if ctx.client.close_after_reply {
             return Stop::Close;
         }
         if let Some(until) = ctx.client.hold_until.take() {

@@ -141,6 +141,10 @@ pub struct NodeState {
     pub pause: Option<(i64, bool)>,
     /// SHUTDOWN was requested.
     pub shutdown_requested: bool,
+    /// SHUTDOWN NOW / FORCE: do not wait for lagging replicas.
+    pub shutdown_now: bool,
+    /// A shutdown is waiting for replicas to catch up.
+    pub(crate) shutdown_draining: bool,
     /// When the node started.
     pub started: Instant,
 }
@@ -170,6 +174,8 @@ impl NodeState {
             run_id: random_hex(40),
             pause: None,
             shutdown_requested: false,
+            shutdown_now: false,
+            shutdown_draining: false,
             started: Instant::now(),
         }
     }
@@ -331,6 +337,62 @@ impl Node {
     /// Asks every task of this node to stop.
     pub fn shutdown(&self) {
         self.shutdown.send_replace(true);
+    }
+
+    /// Shuts the node down as Redis 7.0 does on SHUTDOWN or SIGTERM: with replicas attached,
+    /// writes are paused and replicas get up to `shutdown-timeout` seconds to acknowledge the
+    /// whole stream, so nothing a client saw succeed is lost to them; then every task stops.
+    pub async fn shutdown_after_replicas(&self) {
+        let target = {
+            let mut st = self.lock();
+            st.shutdown_requested = true;
+            if st.repl.replicas.is_empty() || st.shutdown_now {
+                None
+            } else {
+                st.shutdown_draining = true;
+                st.pause = Some((i64::MAX, true));
+                st.repl.feed_command(&[b"REPLCONF", b"GETACK", b"*"]);
+                st.log(Level::Warning, "Waiting for replicas before shutting down.");
+                let secs = st
+                    .config
+                    .extra_or("shutdown-timeout", "10")
+                    .parse()
+                    .unwrap_or(10);
+                Some((st.repl.offset(), std::time::Duration::from_secs(secs)))
+            }
+        };
+        if let Some((offset, timeout)) = target {
+            let mut acks = self.ack_signal.subscribe();
+            let deadline = tokio::time::Instant::now() + timeout;
+            loop {
+                let lagging = {
+                    let st = self.lock();
+                    if !st.shutdown_requested {
+                        // SHUTDOWN ABORT.
+                        return;
+                    }
+                    st.repl
+                        .replicas
+                        .iter()
+                        .filter(|r| r.ack_offset < offset)
+                        .count()
+                };
+                if lagging == 0 {
+                    break;
+                }
+                tokio::select! {
+                    changed = acks.changed() => if changed.is_err() { break },
+                    _ = tokio::time::sleep_until(deadline) => {
+                        self.lock().log(
+                            Level::Warning,
+                            &format!("{lagging} replicas still lagging behind the master; shutting down anyway."),
+                        );
+                        break;
+                    }
+                }
+            }
+        }
+        self.shutdown();
     }
 
     /// Whether shutdown was asked for.

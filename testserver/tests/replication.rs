@@ -730,3 +730,57 @@ async fn a_stalled_replica_is_dropped_past_its_output_buffer_limit() {
     set.wait_in_sync(DEADLINE).await.unwrap();
     same_data(&set.master, &set.replicas[0]).await;
 }
+
+#[tokio::test]
+async fn shutdown_waits_for_lagging_replicas() {
+    let set = ReplicationSet::start(1).await.unwrap();
+    let mut m = connect(&set.master).await;
+    set.replicas[0].pause_master_link();
+    ok(&mut m, &[b"SET", b"last-write", b"1"]).await;
+    m.send(&["SHUTDOWN", "NOSAVE"]).await;
+    // The master waits: reads are served, writes are held, and SHUTDOWN ABORT cancels.
+    let mut other = connect(&set.master).await;
+    common::wait_until(DEADLINE, || async {
+        set.master.node().lock().shutdown_requested
+    })
+    .await;
+    assert_reply!(other, ["GET", "last-write"], b"$1\r\n1\r\n");
+    assert_reply!(other, ["SHUTDOWN", "ABORT"], b"+OK\r\n");
+    assert_reply!(other, ["SET", "after-abort", "1"], b"+OK\r\n");
+    assert_reply!(
+        other,
+        ["SHUTDOWN", "ABORT"],
+        b"-ERR No shutdown in progress.\r\n"
+    );
+
+    // Again, and this time the replica catches up: then the master goes, losing nothing.
+    other.send(&["SHUTDOWN", "NOSAVE"]).await;
+    common::wait_until(DEADLINE, || async {
+        set.master.node().lock().shutdown_requested
+    })
+    .await;
+    assert!(!set.master.node().is_shutting_down());
+    set.replicas[0].heal_master_link();
+    common::wait_until(DEADLINE, || async { set.master.node().is_shutting_down() }).await;
+    assert!(set.master.node().is_shutting_down());
+    let mut r = connect(&set.replicas[0]).await;
+    assert_reply!(
+        r,
+        ["MGET", "last-write", "after-abort"],
+        b"*2\r\n$1\r\n1\r\n$1\r\n1\r\n"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_gives_up_on_replicas_after_shutdown_timeout() {
+    let set = ReplicationSet::start(1).await.unwrap();
+    let mut m = connect(&set.master).await;
+    ok(&mut m, &[b"CONFIG", b"SET", b"shutdown-timeout", b"1"]).await;
+    set.replicas[0].pause_master_link();
+    ok(&mut m, &[b"SET", b"k", b"v"]).await;
+    m.send(&["SHUTDOWN"]).await;
+    assert!(
+        common::wait_until(DEADLINE, || async { set.master.node().is_shutting_down() }).await,
+        "the master never shut down"
+    );
+}

@@ -369,6 +369,7 @@ fn load_rdb(node: &Node, log: &Logger) -> Result<(), ()> {
 
 /// Stops the node and gives its connections a moment to write their last replies.
 async fn shut_down(node: &Arc<Node>, server: tokio::task::JoinHandle<()>) {
-    node.shutdown();
+    // As on SIGTERM in Redis 7.0: lagging replicas get shutdown-timeout to catch up.
+    node.shutdown_after_replicas().await;
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
 }

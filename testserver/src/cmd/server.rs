@@ -130,26 +130,35 @@ fn debug_reload(ctx: &mut Ctx<'_>, options: &[Bytes]) -> CmdResult {
 }
 
 fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
+    let (mut save, mut nosave, mut abort, mut now) = (false, false, false, false);
     for arg in &argv[1..] {
         if eq_ic(arg, "NOSAVE") {
             nosave = true;
         } else if eq_ic(arg, "SAVE") {
             save = true;
         } else if eq_ic(arg, "NOW") || eq_ic(arg, "FORCE") {
-            other = true;
+            now = true;
         } else if eq_ic(arg, "ABORT") {
             abort = true;
         } else {
             return Err(msg::SYNTAX.into());
         }
     }
-    if (abort && (save || nosave || other)) || (save && nosave) {
+    if (abort && (save || nosave || now)) || (save && nosave) {
         return Err(msg::SYNTAX.into());
     }
     if abort {
-        // Shutdown here is immediate, so there is never one in progress to abort.
-        return Err("ERR No shutdown in progress.".into());
+        // Only a shutdown waiting for lagging replicas can be aborted.
+        if !ctx.node.shutdown_draining {
+            return Err("ERR No shutdown in progress.".into());
+        }
+        ctx.node.shutdown_requested = false;
+        ctx.node.shutdown_draining = false;
+        ctx.node.pause = None;
+        ctx.node
+            .log(crate::logging::Level::Warning, "Shutdown manually aborted.");
+        ctx.out.ok();
+        return Ok(());
     }
     // Only an explicit SAVE writes the RDB: the save points a default config has would make
     // every in-process test server write dump.rdb into the working directory.
@@ -157,6 +166,7 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Err("ERR Errors trying to SHUTDOWN. Check logs.".into());
     }
     ctx.node.shutdown_requested = true;
+    ctx.node.shutdown_now = now;
     ctx.client.close_after_reply = true;
     Ok(())
 }
