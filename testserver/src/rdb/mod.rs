@@ -11,6 +11,7 @@
 //! Loading never leaves a half-loaded dataset: [`load`] builds fresh [`Db`]s and the caller
 //! swaps them in only when the whole file (checksum included) was read.
 
+pub mod dump;
 mod lzf;
 mod packed;
 pub mod persist;
