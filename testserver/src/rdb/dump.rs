@@ -36,7 +36,8 @@ pub fn verify(data: &[u8]) -> Result<(), PayloadError> {
     let version = u16::from_le_bytes([data[body_len], data[body_len + 1]]);
     let mut crc = [0u8; 8];
     crc.copy_from_slice(&data[body_len + 2..]);
-    if u32::from(version) > MAX_READ_VERSION || u64::from_le_bytes(crc) != crc64(&data[..body_len + 2])
+    if u32::from(version) > MAX_READ_VERSION
+        || u64::from_le_bytes(crc) != crc64(&data[..body_len + 2])
     {
         return Err(PayloadError::VersionOrChecksum);
     }
