@@ -426,6 +426,9 @@ async fn errors_are_redis_texts_in_redis_order() {
     );
 }
 
+/// A payload check: name, payload, reply, the key's TYPE afterwards.
+type Case = (&'static str, Vec<u8>, &'static [u8], &'static [u8]);
+
 #[tokio::test]
 async fn payload_checks_match_redis() {
     let (_server, mut c) = start().await;
@@ -434,7 +437,7 @@ async fn payload_checks_match_redis() {
     let nan = [b"\x05\x01\x01a".as_slice(), &f64::NAN.to_le_bytes()].concat();
     let dup_zset = [b"\x05\x02\x01a".as_slice(), &[0; 8], b"\x01a", &[0; 8]].concat();
     // (name, payload, reply, resulting TYPE): what Redis 7.0.15 answers to each.
-    let cases: Vec<(&str, Vec<u8>, &[u8], &[u8])> = vec![
+    let cases: Vec<Case> = vec![
         (
             "unknown_type",
             payload(b"\x63\x01\x02", 9),
@@ -625,6 +628,117 @@ async fn replicas_get_absolute_ttls_and_deletes() {
     assert_eq!(db.peek(b"z").map(|v| v.encoding()), Some("listpack"));
     // The expired RESTORE REPLACE went out as DEL.
     assert!(db.peek(b"old").is_none());
+}
+
+/// A replica's view of the stream: SYNC, skip the snapshot, then raw bytes.
+struct StreamReader {
+    conn: RawConn,
+    buf: Vec<u8>,
+}
+
+impl StreamReader {
+    async fn attach(master: &TestServer) -> StreamReader {
+        let mut conn = connect(master).await;
+        conn.send_raw(b"SYNC\r\n").await;
+        let mut r = StreamReader {
+            conn,
+            buf: Vec::new(),
+        };
+        // Plain SYNC without `capa eof`: `$<len>\r\n<rdb>` (newlines may precede it).
+        loop {
+            r.fill(r.buf.len() + 1).await;
+            while r.buf.first() == Some(&b'\n') {
+                r.buf.remove(0);
+            }
+            if let Some(nl) = r.buf.windows(2).position(|w| w == b"\r\n") {
+                let len: usize = std::str::from_utf8(&r.buf[1..nl]).unwrap().parse().unwrap();
+                r.fill(nl + 2 + len).await;
+                r.buf.drain(..nl + 2 + len);
+                return r;
+            }
+        }
+    }
+
+    async fn fill(&mut self, want: usize) {
+        use tokio::io::AsyncReadExt;
+        while self.buf.len() < want {
+            let mut chunk = [0u8; 4096];
+            let read = self.conn.stream.read(&mut chunk);
+            let n = tokio::time::timeout(Duration::from_secs(5), read)
+                .await
+                .expect("stream stalled")
+                .unwrap();
+            assert!(n > 0, "master closed the link");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// The next stream bytes must be `want`.
+    async fn expect(&mut self, want: &[u8]) {
+        self.fill(want.len()).await;
+        let got: Vec<u8> = self.buf.drain(..want.len()).collect();
+        assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
+    }
+}
+
+/// RESP for an argv, as the stream carries it.
+fn resp(argv: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", argv.len()).into_bytes();
+    for a in argv {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// What Redis 7.0.15 propagates (recorded with a fake replica on a real master): RESTORE
+/// verbatim without a TTL or with ABSTTL; a relative TTL as `<unix ms>` plus a trailing ABSTTL;
+/// DEL for an expired RESTORE REPLACE over a key; nothing for an expired one that creates nothing.
+#[tokio::test]
+async fn propagated_stream_matches_redis() {
+    let master = TestServer::start().await.unwrap();
+    let mut c = connect(&master).await;
+    let mut r = StreamReader::attach(&master).await;
+    let p = fixture("str_embstr");
+    assert_eq!(restore(&mut c, "a", "0", &p, &[]).await, b"+OK\r\n");
+    r.expect(&resp(&[b"SELECT", b"0"])).await;
+    r.expect(&resp(&[b"RESTORE", b"a", b"0", &p])).await;
+    assert_eq!(
+        restore(&mut c, "b", "100000", &p, &["replace", "FREQ", "3"]).await,
+        b"+OK\r\n"
+    );
+    let at = master.node().lock().dbs[0]
+        .expire_at(b"b")
+        .unwrap()
+        .to_string();
+    let b_op = [
+        b"RESTORE".as_slice(),
+        b"b",
+        at.as_bytes(),
+        &p,
+        b"replace",
+        b"FREQ",
+        b"3",
+        b"ABSTTL",
+    ];
+    r.expect(&resp(&b_op)).await;
+    assert_eq!(restore(&mut c, "c", &at, &p, &["ABSTTL"]).await, b"+OK\r\n");
+    r.expect(&resp(&[b"RESTORE", b"c", at.as_bytes(), &p, b"ABSTTL"]))
+        .await;
+    assert_eq!(restore(&mut c, "e", "1", &p, &["ABSTTL"]).await, b"+OK\r\n");
+    assert_eq!(
+        restore(&mut c, "a", "1", &p, &["ABSTTL", "REPLACE"]).await,
+        b"+OK\r\n"
+    );
+    r.expect(&resp(&[b"DEL", b"a"])).await;
+    // Errors propagate nothing.
+    assert_eq!(
+        restore(&mut c, "b", "0", &p, &[]).await,
+        b"-BUSYKEY Target key name already exists.\r\n"
+    );
+    assert_reply!(c, ["SET", "marker", "m"], b"+OK\r\n");
+    r.expect(&resp(&[b"SET", b"marker", b"m"])).await;
 }
 
 // ---- a real Redis, both ways ----
