@@ -78,10 +78,12 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let load = LoadOptions::from_config(&ctx.node.config, now);
     let value = payload::parse(&argv[3], &load).map_err(|e| Error::from(e.to_string()))?;
     let deleted = opts.replace && ctx.db().remove(key).is_some();
+    // Redis adds without an overflow check: a huge relative TTL wraps negative and the key
+    // counts as already expired.
     let at = if opts.absttl {
         ttl
     } else {
-        ttl.saturating_add(now)
+        ttl.wrapping_add(now)
     };
     // A key born expired is not created (a replica creates it: its master will delete it).
     if ttl != 0 && at <= now && ctx.node.repl.master.is_none() {
