@@ -641,6 +641,36 @@ async fn replicas_get_absolute_ttls_and_deletes() {
     assert!(db.peek(b"old").is_none());
 }
 
+/// On a replica an already expired RESTORE still creates the key (Redis's `checkAlreadyExpired`
+/// is false with a master): the master's DEL removes it.
+#[tokio::test]
+async fn writable_replica_keeps_an_expired_restore() {
+    let master = TestServer::start().await.unwrap();
+    let config = rediscover_testserver::config::Config {
+        replica_read_only: false,
+        ..Default::default()
+    };
+    let replica = TestServer::builder()
+        .config(config)
+        .replica_of(master.addr())
+        .start()
+        .await
+        .unwrap();
+    // Synced first, so no full sync replaces the data under the test.
+    let mut m = connect(&master).await;
+    assert_reply!(m, ["SET", "synced", "1"], b"+OK\r\n");
+    let node = replica.node().clone();
+    let synced = || {
+        let node = node.clone();
+        async move { node.lock().dbs[0].peek(b"synced").is_some() }
+    };
+    assert!(wait_until(Duration::from_secs(10), synced).await);
+    let mut r = connect(&replica).await;
+    let p = fixture("str_int");
+    assert_eq!(restore(&mut r, "k", "1", &p, &["ABSTTL"]).await, b"+OK\r\n");
+    assert_eq!(replica.node().lock().dbs[0].expire_at(b"k"), Some(1));
+}
+
 /// A replica's view of the stream: SYNC, skip the snapshot, then raw bytes.
 struct StreamReader {
     conn: RawConn,
