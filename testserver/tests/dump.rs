@@ -279,8 +279,22 @@ async fn every_type_and_encoding_round_trips() {
     let (_server, mut c) = start().await;
     for e in dataset() {
         build(&mut c, &e, e.key).await;
-        assert_eq!(encoding(&mut c, e.key).await, e.encoding, "{}", e.key);
-        let p = dump(&mut c, e.key).await;
+    }
+    // With LZF (the default), then without: long strings get 32-bit lengths.
+    for compression in ["yes", "no"] {
+        assert_reply!(
+            c,
+            ["CONFIG", "SET", "rdbcompression", compression],
+            b"+OK\r\n"
+        );
+        round_trip_all(&mut c, compression).await;
+    }
+}
+
+async fn round_trip_all(c: &mut RawConn, compression: &str) {
+    for e in dataset() {
+        assert_eq!(encoding(c, e.key).await, e.encoding, "{}", e.key);
+        let p = dump(c, e.key).await;
         let n = p.len();
         assert_eq!(&p[n - 10..n - 8], b"\x09\x00", "{}", e.key);
         assert_eq!(
@@ -289,21 +303,21 @@ async fn every_type_and_encoding_round_trips() {
             "{}",
             e.key
         );
-        let copy = format!("copy:{}", e.key);
+        let copy = format!("copy:{compression}:{}", e.key);
         assert_eq!(
-            restore(&mut c, &copy, "0", &p, &[]).await,
+            restore(c, &copy, "0", &p, &[]).await,
             b"+OK\r\n",
             "{}",
             e.key
         );
         assert_eq!(
-            content(&mut c, &copy).await,
-            content(&mut c, e.key).await,
+            content(c, &copy).await,
+            content(c, e.key).await,
             "{}",
             e.key
         );
-        assert_eq!(encoding(&mut c, &copy).await, e.encoding, "{}", e.key);
-        assert_reply!(c, ["TTL", &copy], b":-1\r\n");
+        assert_eq!(encoding(c, &copy).await, e.encoding, "{}", e.key);
+        assert_eq!(c.call(&["TTL", &copy]).await, b":-1\r\n");
     }
 }
 
@@ -628,22 +642,18 @@ async fn interop_with_real_redis() {
     for e in dataset() {
         build(&mut ours, &e, e.key).await;
         build(&mut real, &e, e.key).await;
-        // Ours into Redis: same content, the encoding Redis itself chose.
-        let copy = format!("from_ours:{}", e.key);
-        let p = dump(&mut ours, e.key).await;
-        assert_eq!(
-            restore(&mut real, &copy, "0", &p, &[]).await,
-            b"+OK\r\n",
-            "{}",
-            e.key
-        );
-        assert_eq!(
-            content(&mut real, &copy).await,
-            content(&mut real, e.key).await,
-            "{}",
-            e.key
-        );
-        assert_eq!(encoding(&mut real, &copy).await, e.encoding, "{}", e.key);
+        // Ours (LZF on and off) into Redis: same content, the encoding Redis itself chose.
+        for compression in ["yes", "no"] {
+            let set = ["CONFIG", "SET", "rdbcompression", compression];
+            assert_eq!(ours.call(&set).await, b"+OK\r\n");
+            let copy = format!("from_ours:{compression}:{}", e.key);
+            let p = dump(&mut ours, e.key).await;
+            let reply = restore(&mut real, &copy, "0", &p, &[]).await;
+            assert_eq!(reply, b"+OK\r\n", "{}", e.key);
+            let want = content(&mut real, e.key).await;
+            assert_eq!(content(&mut real, &copy).await, want, "{}", e.key);
+            assert_eq!(encoding(&mut real, &copy).await, e.encoding, "{}", e.key);
+        }
         // Redis into ours.
         let copy = format!("from_real:{}", e.key);
         let p = dump(&mut real, e.key).await;
