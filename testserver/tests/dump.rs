@@ -439,6 +439,8 @@ async fn errors_are_redis_texts_in_redis_order() {
     );
     assert_reply!(c, ["RESTORE", "k", "0", "xx", "REPLACE"], version);
     assert_reply!(c, ["EXISTS", "k"], b":1\r\n");
+    assert_reply!(c, ["RESTORE-ASKING", "zz", "0", "xx"], version);
+    assert_reply!(c, ["RESTORE-ASKING", "k", "0", "xx"], busy);
     assert_reply!(
         c,
         ["RESTORE", "k"],
@@ -529,6 +531,9 @@ async fn ttl_replace_absttl_idletime_freq() {
     let (_server, mut c) = start().await;
     let p = fixture("str_embstr");
     assert_eq!(restore(&mut c, "rel", "5000", &p, &[]).await, b"+OK\r\n");
+    let asking = call(&mut c, &[b"RESTORE-ASKING", b"asked", b"0", &p]).await;
+    assert_eq!(asking, b"+OK\r\n");
+    assert_reply!(c, ["GET", "asked"], b"$11\r\nhello world\r\n");
     let pttl = String::from_utf8(call(&mut c, &[b"PTTL", b"rel"]).await).unwrap();
     let pttl: i64 = pttl[1..pttl.len() - 2].parse().unwrap();
     assert!((4000..=5000).contains(&pttl), "{pttl}");

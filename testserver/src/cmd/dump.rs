@@ -9,7 +9,13 @@ use super::{eq_ic, op, owned, parse_i64, CmdResult, Ctx, Error, Handler};
 use crate::rdb::dump::{self as payload};
 use crate::rdb::LoadOptions;
 
-pub(crate) const COMMANDS: &[(&str, Handler)] = &[("dump", dump), ("restore", restore)];
+/// RESTORE-ASKING is RESTORE for MIGRATE in a cluster (its `asking` flag lets it write to a
+/// slot being imported); the command itself is the same.
+pub(crate) const COMMANDS: &[(&str, Handler)] = &[
+    ("dump", dump),
+    ("restore", restore),
+    ("restore-asking", restore),
+];
 
 /// DUMP key: the payload, or a null bulk for a missing key.
 fn dump(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
