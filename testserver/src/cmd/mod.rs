@@ -12,6 +12,7 @@ pub mod args;
 mod client;
 mod config;
 mod connection;
+mod dump;
 mod hash;
 mod keys;
 mod list;
@@ -272,6 +273,7 @@ impl CommandTable {
             client::COMMANDS,
             config::COMMANDS,
             connection::COMMANDS,
+            dump::COMMANDS,
             hash::COMMANDS,
             keys::COMMANDS,
             list::COMMANDS,

@@ -8,9 +8,13 @@
 //! function libraries (skipped: this server has no functions). Streams and module values are
 //! refused with a clear error, since this server has no such types.
 //!
+//! [`dump`] wraps one value in RDB form as a DUMP/RESTORE payload, on the same writer and
+//! reader.
+//!
 //! Loading never leaves a half-loaded dataset: [`load`] builds fresh [`Db`]s and the caller
 //! swaps them in only when the whole file (checksum included) was read.
 
+pub mod dump;
 mod lzf;
 mod packed;
 pub mod persist;

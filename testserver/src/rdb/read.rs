@@ -88,6 +88,14 @@ pub(super) fn load(data: &[u8], opts: &LoadOptions) -> Result<Snapshot> {
     Ok(snap)
 }
 
+/// One value as an RDB file holds it after the key: a type byte, then the payload. Bytes after
+/// the value are ignored (as Redis's RESTORE ignores them). `None` for an empty collection.
+pub(super) fn value_only(data: &[u8], opts: &LoadOptions) -> Result<Option<Value>> {
+    let mut r = Reader { data, pos: 0 };
+    let kind = r.u8()?;
+    r.value(kind, 0, opts)
+}
+
 /// Stores a loaded key; a key already there is an error (Redis stops on it too).
 fn add_key(
     db: &mut Db,

@@ -90,6 +90,15 @@ pub fn save_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// One value as an RDB file holds it after the key: its type byte, then its payload (the body
+/// of a DUMP payload).
+pub(super) fn value_bytes(value: &Value, compression: bool) -> Vec<u8> {
+    let mut w = Writer::new(compression);
+    w.out.push(value_type(value));
+    w.value(value);
+    w.out
+}
+
 struct Writer {
     out: Vec<u8>,
     /// `None` with `rdbcompression no`.
