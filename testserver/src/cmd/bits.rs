@@ -158,7 +158,8 @@ fn tail_mask(last: u64) -> u8 {
 fn count_bits(data: &[u8], first: u64, last: u64) -> u64 {
     let (a, b) = ((first >> 3) as usize, (last >> 3) as usize);
     let all: u64 = data[a..=b].iter().map(|x| u64::from(x.count_ones())).sum();
-    let outside = (data[a] & head_mask(first)).count_ones() + (data[b] & tail_mask(last)).count_ones();
+    let outside =
+        (data[a] & head_mask(first)).count_ones() + (data[b] & tail_mask(last)).count_ones();
     all - u64::from(outside)
 }
 
@@ -168,7 +169,8 @@ fn find_bit(data: &[u8], first: u64, last: u64, bit: bool) -> Option<u64> {
     let (a, b) = ((first >> 3) as usize, (last >> 3) as usize);
     // Looking for a 0 is looking for a 1 in the inverted byte.
     let flip = if bit { 0 } else { 0xFF };
-    let hit = |i: usize, byte: u8| (byte != 0).then(|| i as u64 * 8 + u64::from(byte.leading_zeros()));
+    let hit =
+        |i: usize, byte: u8| (byte != 0).then(|| i as u64 * 8 + u64::from(byte.leading_zeros()));
     let edge = |i: usize| {
         let mut byte = data[i] ^ flip;
         if i == a {

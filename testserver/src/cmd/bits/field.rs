@@ -307,12 +307,24 @@ mod tests {
     #[test]
     fn overflow_like_redis() {
         assert_eq!(unsigned_overflow(250, 10, 8, Overflow::Wrap), Some(Some(4)));
-        assert_eq!(unsigned_overflow(250, 10, 8, Overflow::Sat), Some(Some(255)));
+        assert_eq!(
+            unsigned_overflow(250, 10, 8, Overflow::Sat),
+            Some(Some(255))
+        );
         assert_eq!(unsigned_overflow(5, -10, 8, Overflow::Sat), Some(Some(0)));
-        assert_eq!(unsigned_overflow(u64::MAX, 0, 8, Overflow::Sat), Some(Some(255)));
+        assert_eq!(
+            unsigned_overflow(u64::MAX, 0, 8, Overflow::Sat),
+            Some(Some(255))
+        );
         assert_eq!(unsigned_overflow(5, 10, 8, Overflow::Fail), None);
-        assert_eq!(signed_overflow(100, 100, 8, Overflow::Wrap), Some(Some(-56)));
-        assert_eq!(signed_overflow(-100, -100, 8, Overflow::Sat), Some(Some(-128)));
+        assert_eq!(
+            signed_overflow(100, 100, 8, Overflow::Wrap),
+            Some(Some(-56))
+        );
+        assert_eq!(
+            signed_overflow(-100, -100, 8, Overflow::Sat),
+            Some(Some(-128))
+        );
         assert_eq!(
             signed_overflow(i64::MAX, 1, 64, Overflow::Wrap),
             Some(Some(i64::MIN))
