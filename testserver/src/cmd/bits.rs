@@ -154,10 +154,38 @@ fn tail_mask(last: u64) -> u8 {
     (0xFFu16 >> ((last & 7) + 1)) as u8
 }
 
+/// An 8-byte chunk as a machine word (only bit counts and equality matter, not order).
+fn word(chunk: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(chunk);
+    u64::from_ne_bytes(w)
+}
+
+/// The number of set bits in `data`, a word at a time (strings reach 512 MB).
+fn popcount(data: &[u8]) -> u64 {
+    let chunks = data.chunks_exact(8);
+    let tail: u64 = chunks
+        .remainder()
+        .iter()
+        .map(|x| u64::from(x.count_ones()))
+        .sum();
+    chunks.map(|c| u64::from(word(c).count_ones())).sum::<u64>() + tail
+}
+
+/// The index of the first byte of `data` other than `skip`, skipping a word at a time.
+fn first_other(data: &[u8], skip: u8) -> Option<usize> {
+    let run = u64::from_ne_bytes([skip; 8]);
+    let whole = data.chunks_exact(8).take_while(|c| word(c) == run).count() * 8;
+    data[whole..]
+        .iter()
+        .position(|&x| x != skip)
+        .map(|i| whole + i)
+}
+
 /// The number of set bits in the bit range `first..=last` (inside `data`).
 fn count_bits(data: &[u8], first: u64, last: u64) -> u64 {
     let (a, b) = ((first >> 3) as usize, (last >> 3) as usize);
-    let all: u64 = data[a..=b].iter().map(|x| u64::from(x.count_ones())).sum();
+    let all = popcount(&data[a..=b]);
     let outside =
         (data[a] & head_mask(first)).count_ones() + (data[b] & tail_mask(last)).count_ones();
     all - u64::from(outside)
@@ -187,7 +215,7 @@ fn find_bit(data: &[u8], first: u64, last: u64, bit: bool) -> Option<u64> {
     if b == a {
         return None;
     }
-    if let Some(i) = data[a + 1..b].iter().position(|&x| x != flip) {
+    if let Some(i) = first_other(&data[a + 1..b], flip) {
         let i = a + 1 + i;
         return hit(i, data[i] ^ flip);
     }
