@@ -789,6 +789,20 @@ impl Rng {
     }
 }
 
+/// Up to 5 runs of 1 to 30 equal bytes (0x00, 0xFF or random); possibly empty.
+fn runs(rng: &mut Rng) -> Vec<u8> {
+    let mut data = Vec::new();
+    for _ in 0..rng.below(6) {
+        let byte = match rng.below(3) {
+            0 => 0,
+            1 => 0xFF,
+            _ => rng.below(256) as u8,
+        };
+        data.extend(std::iter::repeat(byte).take(rng.range(1, 30) as usize));
+    }
+    data
+}
+
 /// The obvious bit-by-bit model of BITCOUNT/BITPOS over a string's bits.
 fn model_bits(data: &[u8]) -> Vec<bool> {
     (0..data.len() * 8)
@@ -808,19 +822,28 @@ fn model_range(start: i64, end: i64, len_bits: usize, unit: usize) -> Option<(us
 /// Random SETBIT/GETBIT/BITCOUNT/BITPOS against a naive model of the bits.
 #[tokio::test]
 async fn random_bit_commands_match_a_model() {
-    let (_server, mut c) = start().await;
+    let (server, mut c) = start().await;
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut data: Vec<u8> = Vec::new();
-    for _ in 0..1500 {
+    let mut exists = false;
+    for _ in 0..3000 {
         let unit_bit = rng.below(2) == 0;
         let unit = if unit_bit { 1 } else { 8 };
-        let (start, end) = (rng.range(-30, 30), rng.range(-30, 30));
+        let (start, end) = (rng.range(-90, 90), rng.range(-90, 90));
         let (s, e) = (start.to_string(), end.to_string());
         let unit_word = if unit_bit { "BIT" } else { "BYTE" };
         let bits = model_bits(&data);
+        if rng.below(40) == 0 {
+            // Runs of zeros and ones, so the word-at-a-time paths see whole words.
+            data = runs(&mut rng);
+            put_bytes(&server, "k", &data);
+            exists = true;
+            continue;
+        }
         match rng.below(4) {
             0 => {
-                let (off, on) = (rng.below(120) as usize, rng.below(2) == 1);
+                let (off, on) = (rng.below(600) as usize, rng.below(2) == 1);
+                exists = true;
                 if data.len() <= off / 8 {
                     data.resize(off / 8 + 1, 0);
                 }
@@ -835,7 +858,7 @@ async fn random_bit_commands_match_a_model() {
                 expect(&mut c, &argv, want.as_bytes()).await;
             }
             1 => {
-                let off = rng.below(130) as usize;
+                let off = rng.below(620) as usize;
                 let want = format!(":{}\r\n", u8::from(bits.get(off) == Some(&true)));
                 expect(&mut c, &["GETBIT", "k", &off.to_string()], want.as_bytes()).await;
             }
@@ -856,7 +879,7 @@ async fn random_bit_commands_match_a_model() {
                 let (unit, end) = if with_end { (unit, end) } else { (8, -1) };
                 let pos = match model_range(start, end, bits.len(), unit) {
                     // A missing key is an endless run of zeros.
-                    _ if data.is_empty() => i64::from(bit) - 1,
+                    _ if !exists => -i64::from(bit),
                     None => -1,
                     Some((a, b)) => match (a..=b).find(|&i| bits[i] == bit) {
                         Some(i) => i as i64,
@@ -876,6 +899,130 @@ async fn random_bit_commands_match_a_model() {
                 } else {
                     expect(&mut c, &["BITPOS", "k", b, &s], want.as_bytes()).await;
                 }
+            }
+        }
+    }
+}
+
+/// A random bitmap command line (ASCII arguments) over keys `k1`, `k2` and `missing`.
+fn random_command(rng: &mut Rng) -> Vec<String> {
+    let keys = ["k1", "k2", "missing"];
+    let key = keys[rng.below(3) as usize].to_string();
+    let index = |rng: &mut Rng| match rng.below(4) {
+        0 => rng.range(-300, 300).to_string(),
+        1 => rng.range(-3, 3).to_string(),
+        2 => i64::MIN.to_string(),
+        _ => i64::MAX.to_string(),
+    };
+    let ty = |rng: &mut Rng| {
+        let signed = rng.below(2) == 0;
+        let bits = rng.range(1, if signed { 64 } else { 63 });
+        format!("{}{bits}", if signed { "i" } else { "u" })
+    };
+    let value = |rng: &mut Rng| match rng.below(4) {
+        0 => rng.range(-300, 300).to_string(),
+        1 => (rng.next() as i64).to_string(),
+        2 => i64::MIN.to_string(),
+        _ => i64::MAX.to_string(),
+    };
+    let mut cmd: Vec<String> = Vec::new();
+    let mut push = |parts: &[&str]| cmd.extend(parts.iter().map(|p| p.to_string()));
+    match rng.below(7) {
+        0 => push(&[
+            "SETBIT",
+            &key,
+            &rng.below(300).to_string(),
+            &rng.below(2).to_string(),
+        ]),
+        1 => push(&["GETBIT", &key, &rng.below(310).to_string()]),
+        2 => {
+            push(&["BITCOUNT", &key]);
+            if rng.below(5) > 0 {
+                push(&[&index(rng), &index(rng)]);
+            }
+            if rng.below(2) == 0 {
+                push(&[["BIT", "BYTE", "bit"][rng.below(3) as usize]]);
+            }
+        }
+        3 => {
+            push(&["BITPOS", &key, &rng.below(2).to_string()]);
+            let n = rng.below(4);
+            if n >= 1 {
+                push(&[&index(rng)]);
+            }
+            if n >= 2 {
+                push(&[&index(rng)]);
+            }
+            if n >= 3 {
+                push(&[["BIT", "BYTE"][rng.below(2) as usize]]);
+            }
+        }
+        4 => {
+            let op = ["AND", "OR", "XOR", "NOT"][rng.below(4) as usize];
+            push(&["BITOP", op, keys[rng.below(3) as usize]]);
+            let n = if op == "NOT" { 1 } else { rng.range(1, 4) };
+            for _ in 0..n {
+                push(&[keys[rng.below(3) as usize]]);
+            }
+        }
+        _ => {
+            push(&[
+                ["BITFIELD", "BITFIELD_RO"][rng.below(3).min(1) as usize],
+                &key,
+            ]);
+            for _ in 0..rng.below(5) {
+                let offset = match rng.below(5) {
+                    0 => format!("#{}", rng.below(6)),
+                    _ => rng.below(200).to_string(),
+                };
+                match rng.below(7) {
+                    0 | 1 => push(&["GET", &ty(rng), &offset]),
+                    2 | 3 => push(&["SET", &ty(rng), &offset, &value(rng)]),
+                    4 | 5 => push(&["INCRBY", &ty(rng), &offset, &value(rng)]),
+                    _ => push(&["OVERFLOW", ["WRAP", "SAT", "FAIL"][rng.below(3) as usize]]),
+                }
+            }
+        }
+    }
+    cmd
+}
+
+/// Random bitmap commands against a real Redis 7.0 when `REDISCOVER_REAL_REDIS=host:port` is
+/// set (in its database 13, flushed first): every reply must be byte-identical. Skipped
+/// otherwise.
+#[tokio::test]
+async fn random_commands_match_real_redis() {
+    let Ok(target) = std::env::var("REDISCOVER_REAL_REDIS") else {
+        eprintln!("real-Redis comparison SKIPPED: set REDISCOVER_REAL_REDIS=host:port");
+        return;
+    };
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&target)
+        .ok()
+        .and_then(|mut a| a.next())
+        .unwrap_or_else(|| panic!("REDISCOVER_REAL_REDIS={target:?} is not host:port"));
+    let mut real = RawConn::connect(addr).await;
+    let (_server, mut ours) = start().await;
+    for c in [&mut real, &mut ours] {
+        assert_eq!(c.call(&["SELECT", "13"]).await, b"+OK\r\n");
+        assert_eq!(c.call(&["FLUSHDB"]).await, b"+OK\r\n");
+    }
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    for i in 0..4000 {
+        let cmd = random_command(&mut rng);
+        let argv: Vec<&str> = cmd.iter().map(String::as_str).collect();
+        let want = real.call(&argv).await;
+        let got = ours.call(&argv).await;
+        assert_eq!(
+            got.escape_ascii().to_string(),
+            want.escape_ascii().to_string(),
+            "step {i}: {argv:?}"
+        );
+        if i % 50 == 0 {
+            for key in ["k1", "k2"] {
+                assert_eq!(
+                    ours.call(&["GET", key]).await,
+                    real.call(&["GET", key]).await
+                );
             }
         }
     }
