@@ -9,6 +9,7 @@
 
 mod acl;
 pub mod args;
+mod bits;
 mod client;
 mod config;
 mod connection;
@@ -270,6 +271,7 @@ impl CommandTable {
     fn build() -> CommandTable {
         let groups: &[&[(&'static str, Handler)]] = &[
             acl::COMMANDS,
+            bits::COMMANDS,
             client::COMMANDS,
             config::COMMANDS,
             connection::COMMANDS,
