@@ -340,6 +340,21 @@ async fn write_many_kinds(master: SocketAddr) {
         &[b"SELECT", b"9"],
         &[b"INCRBYFLOAT", b"f9", b"3.0e3"],
         &[b"SELECT", b"0"],
+        &[b"SETBIT", b"bits", b"1000", b"1"],
+        &[b"SETBIT", b"bits", b"3", b"1"],
+        &[b"BITOP", b"NOT", b"bits:not", b"bits"],
+        &[
+            b"BITFIELD",
+            b"bits",
+            b"INCRBY",
+            b"u8",
+            b"#1",
+            b"200",
+            b"SET",
+            b"i5",
+            b"40",
+            b"-3",
+        ],
     ];
     for argv in script {
         ok(&mut m, argv).await;
