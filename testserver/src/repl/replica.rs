@@ -612,6 +612,8 @@ fn apply(
 ) -> Result<(), LinkError> {
     // The master decides when keys expire: its DELs arrive in the stream.
     st.set_expire_mode(ExpireMode::Ignore);
+    // One context for everything buffered, as a client's batch gets one.
+    let mut ctx = Ctx::new(st, client, out);
     let result = loop {
         let raw = match decoder.decode_raw(buf, argv) {
             Ok(Some(raw)) => raw,
@@ -623,15 +625,14 @@ fn apply(
             && argv[1].eq_ignore_ascii_case(b"getack");
         if getack {
             // Acknowledge what was processed before this request, as Redis does.
-            let offset = st.repl.offset().to_string();
+            let offset = ctx.node.repl.offset().to_string();
             encode_command(acks, &[&b"REPLCONF"[..], b"ACK", offset.as_bytes()]);
         } else if !argv.is_empty() {
-            let mut ctx = Ctx::new(st, client, out);
             cmd::process(&mut ctx, argv);
-            if out.buffer().first() == Some(&b'-') {
+            if ctx.out.buffer().first() == Some(&b'-') {
                 // Replies to the master are never sent; an error means the datasets diverge.
-                let error = String::from_utf8_lossy(&out.buffer()[1..]);
-                st.log(
+                let error = String::from_utf8_lossy(&ctx.out.buffer()[1..]).into_owned();
+                ctx.node.log(
                     Level::Warning,
                     &format!(
                         "== CRITICAL == This replica is sending an error to its master: '{}' after processing the command '{}'",
@@ -641,9 +642,10 @@ fn apply(
                 );
             }
         }
-        out.buffer().clear();
-        st.repl.feed_raw(&raw);
+        ctx.out.buffer().clear();
+        ctx.node.repl.feed_raw(&raw);
     };
+    drop(ctx);
     st.set_expire_mode(ExpireMode::Keep);
     let offset = st.repl.offset();
     if let Some(m) = st.repl.master.as_mut() {
