@@ -16,6 +16,9 @@ use crate::node::{Node, NodeState, Waiter};
 /// Most commands run per lock acquisition; bounds latency for other clients.
 const MAX_BATCH: usize = 512;
 
+/// Commands after which a connection lets other tasks run before reading again.
+const YIELD_AFTER: usize = 8;
+
 /// A future that completes when the connection must close (killed, or node shutdown).
 type Closed = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
@@ -100,6 +103,8 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
     let mut net_in = 0u64;
 
     'conn: loop {
+        // Commands run since this task last waited for its socket (see the yield below).
+        let mut ran = 0;
         // Run everything that is buffered.
         loop {
             while protocol_error.is_none() && batch.len() < MAX_BATCH {
@@ -119,6 +124,7 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
             if batch.is_empty() {
                 break;
             }
+            ran += batch.len();
             let stop = {
                 let mut st = node.lock();
                 st.stats.net_input_bytes += std::mem::take(&mut net_in);
@@ -216,6 +222,13 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
         }
         if rbuf.len() > 1024 * 1024 * 1024 {
             break;
+        }
+        // A pipelining client finds its socket readable every time and would keep its worker
+        // thread until tokio's budget runs out (hundreds of batches): everyone else waits
+        // milliseconds. Give way after each large batch, as Redis serves one read per client
+        // per event loop turn. Request/response clients (small batches) never yield here.
+        if ran >= YIELD_AFTER {
+            tokio::task::yield_now().await;
         }
         tokio::select! {
             biased;

@@ -557,18 +557,22 @@ impl Link {
                     _ = kill.notified() => return Err("Master link killed".into()),
                 }
             }
-            // Apply what is buffered, under one lock.
+            // Apply what is buffered, under one lock, then let this node's clients run before
+            // reading more (a busy master always has more to read).
             if !rd.buf.is_empty() {
-                let mut st = node.lock();
-                apply(
-                    &mut st,
-                    &mut client,
-                    &mut decoder,
-                    &mut rd.buf,
-                    &mut argv,
-                    &mut out,
-                    &mut acks,
-                )?;
+                {
+                    let mut st = node.lock();
+                    apply(
+                        &mut st,
+                        &mut client,
+                        &mut decoder,
+                        &mut rd.buf,
+                        &mut argv,
+                        &mut out,
+                        &mut acks,
+                    )?;
+                }
+                tokio::task::yield_now().await;
             }
             if !acks.is_empty() {
                 wr.write_all(&acks)
