@@ -82,17 +82,16 @@ pub(crate) async fn manage(node: Arc<Node>) {
 async fn run(node: Arc<Node>, host: String, port: u16) {
     let mut delay = Duration::from_millis(20);
     loop {
-        let result = {
+        let (result, streamed) = {
             let mut link = Link::new(node.clone());
-            let r = link.session(&host, port).await;
-            drop(link);
-            r
+            let result = link.session(&host, port).await;
+            (result, link.client_id.is_some())
         };
         if let Err(e) = &result {
             node.lock().log(Level::Warning, e);
         }
-        if result.is_ok() {
-            // Streaming worked until the link dropped: reconnect soon.
+        if streamed {
+            // The link worked until it dropped: reconnect soon, not after earlier back-off.
             delay = Duration::from_millis(20);
         }
         tokio::time::sleep(delay).await;
