@@ -372,6 +372,24 @@ async fn write_more(master: SocketAddr, tag: &str) {
     ok(&mut m, &[b"EXPIRE", tag.as_bytes(), b"5000"]).await;
 }
 
+/// Our in-process master and a real replica of it, in sync.
+async fn ours_with_a_real_replica(binary: &str) -> (TestServer, RealRedis) {
+    let ours = TestServer::start().await.unwrap();
+    let real = RealRedis::start(binary, &[]).await;
+    replicaof(real.addr(), ours.addr()).await;
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    (ours, real)
+}
+
+/// A real master and our in-process replica of it, in sync.
+async fn real_with_our_replica(binary: &str) -> (RealRedis, TestServer) {
+    let real = RealRedis::start(binary, &[]).await;
+    let ours = TestServer::start().await.unwrap();
+    replicaof(ours.addr(), real.addr()).await;
+    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    (real, ours)
+}
+
 // ---- a real replica of our master ----
 
 async fn real_replica_of_our_master(diskless_load: &str) {
@@ -507,20 +525,14 @@ async fn expiry_reaches_the_replica(master: SocketAddr, replica: SocketAddr, log
 #[tokio::test]
 async fn expiry_on_our_master_reaches_a_real_replica() {
     let Some(binary) = real_redis() else { return };
-    let ours = TestServer::start().await.unwrap();
-    let real = RealRedis::start(&binary, &[]).await;
-    replicaof(real.addr(), ours.addr()).await;
-    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    let (ours, real) = ours_with_a_real_replica(&binary).await;
     expiry_reaches_the_replica(ours.addr(), real.addr(), &[&real]).await;
 }
 
 #[tokio::test]
 async fn expiry_on_a_real_master_reaches_our_replica() {
     let Some(binary) = real_redis() else { return };
-    let real = RealRedis::start(&binary, &[]).await;
-    let ours = TestServer::start().await.unwrap();
-    replicaof(ours.addr(), real.addr()).await;
-    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    let (real, ours) = real_with_our_replica(&binary).await;
     expiry_reaches_the_replica(real.addr(), ours.addr(), &[&real]).await;
 }
 
@@ -601,10 +613,7 @@ async fn chain_real_ours_real() {
 #[tokio::test]
 async fn wait_on_our_master_counts_a_real_replica() {
     let Some(binary) = real_redis() else { return };
-    let ours = TestServer::start().await.unwrap();
-    let real = RealRedis::start(&binary, &[]).await;
-    replicaof(real.addr(), ours.addr()).await;
-    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    let (ours, _real) = ours_with_a_real_replica(&binary).await;
     let mut c = RawConn::connect(ours.addr()).await;
     ok(&mut c, &[b"SET", b"waited", b"1"]).await;
     let reply = c.call(&["WAIT", "1", "5000"]).await;
@@ -614,10 +623,7 @@ async fn wait_on_our_master_counts_a_real_replica() {
 #[tokio::test]
 async fn wait_on_a_real_master_counts_our_replica() {
     let Some(binary) = real_redis() else { return };
-    let real = RealRedis::start(&binary, &[]).await;
-    let ours = TestServer::start().await.unwrap();
-    replicaof(ours.addr(), real.addr()).await;
-    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    let (real, _ours) = real_with_our_replica(&binary).await;
     let mut c = RawConn::connect(real.addr()).await;
     ok(&mut c, &[b"SET", b"waited", b"1"]).await;
     let reply = c.call(&["WAIT", "1", "5000"]).await;
@@ -900,20 +906,14 @@ async fn partial_resync_keeps_the_db(master: SocketAddr, replica: SocketAddr, re
 #[tokio::test]
 async fn partial_resync_keeps_the_db_real_replica_of_ours() {
     let Some(binary) = real_redis() else { return };
-    let ours = TestServer::start().await.unwrap();
-    let real = RealRedis::start(&binary, &[]).await;
-    replicaof(real.addr(), ours.addr()).await;
-    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    let (ours, real) = ours_with_a_real_replica(&binary).await;
     partial_resync_keeps_the_db(ours.addr(), real.addr(), &real).await;
 }
 
 #[tokio::test]
 async fn partial_resync_keeps_the_db_our_replica_of_real() {
     let Some(binary) = real_redis() else { return };
-    let real = RealRedis::start(&binary, &[]).await;
-    let ours = TestServer::start().await.unwrap();
-    replicaof(ours.addr(), real.addr()).await;
-    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    let (real, ours) = real_with_our_replica(&binary).await;
     partial_resync_keeps_the_db(real.addr(), ours.addr(), &real).await;
 }
 
@@ -939,20 +939,14 @@ async fn wait_then_partial_resync(master: SocketAddr, replica: SocketAddr, real:
 #[tokio::test]
 async fn wait_then_partial_resync_real_replica_of_ours() {
     let Some(binary) = real_redis() else { return };
-    let ours = TestServer::start().await.unwrap();
-    let real = RealRedis::start(&binary, &[]).await;
-    replicaof(real.addr(), ours.addr()).await;
-    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    let (ours, real) = ours_with_a_real_replica(&binary).await;
     wait_then_partial_resync(ours.addr(), real.addr(), &real).await;
 }
 
 #[tokio::test]
 async fn wait_then_partial_resync_our_replica_of_real() {
     let Some(binary) = real_redis() else { return };
-    let real = RealRedis::start(&binary, &[]).await;
-    let ours = TestServer::start().await.unwrap();
-    replicaof(ours.addr(), real.addr()).await;
-    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    let (real, ours) = real_with_our_replica(&binary).await;
     wait_then_partial_resync(real.addr(), ours.addr(), &real).await;
 }
 
@@ -1716,10 +1710,7 @@ async fn replicas_switch_to_a_sibling_partially_both_ways() {
 #[tokio::test]
 async fn our_replica_delivers_what_a_real_master_publishes() {
     let Some(binary) = real_redis() else { return };
-    let real = RealRedis::start(&binary, &[]).await;
-    let ours = TestServer::start().await.unwrap();
-    replicaof(ours.addr(), real.addr()).await;
-    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    let (real, ours) = real_with_our_replica(&binary).await;
     let mut sub = RawConn::connect(ours.addr()).await;
     sub.call(&["SUBSCRIBE", "news"]).await;
     let mut m = RawConn::connect(real.addr()).await;
@@ -1779,10 +1770,7 @@ async fn replicas_announce_their_address_both_ways() {
 async fn client_kill_type_replica_on_either_master_leads_to_a_partial_resync() {
     let Some(binary) = real_redis() else { return };
     // Our master kills its real replica's connection.
-    let ours = TestServer::start().await.unwrap();
-    let real = RealRedis::start(&binary, &[]).await;
-    replicaof(real.addr(), ours.addr()).await;
-    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    let (ours, real) = ours_with_a_real_replica(&binary).await;
     let mut o = RawConn::connect(ours.addr()).await;
     assert_eq!(
         o.call(&["CLIENT", "KILL", "TYPE", "replica"]).await,
