@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
+use crate::node::Node;
 use crate::repl::LinkFault;
 use crate::server::{TestServer, TestServerBuilder};
 
@@ -179,29 +180,33 @@ impl ReplicationSet {
     /// Waits until every replica's link is up and each has applied the master's stream up
     /// to the master's current offset.
     pub async fn wait_in_sync(&self, timeout: Duration) -> Result<(), Timeout> {
-        let start = Instant::now();
-        for replica in &self.replicas {
-            let left = timeout.saturating_sub(start.elapsed());
-            replica.wait_link_up(left).await?;
-        }
-        let left = timeout.saturating_sub(start.elapsed());
-        poll_until(left, || {
-            let target = self.master.repl_offset();
-            for replica in &self.replicas {
-                let (up, offset) = {
-                    let st = replica.node().lock();
-                    (st.link_up(), st.repl.offset())
-                };
-                if !up || offset != target {
-                    return Err(format!(
-                        "replica {} at offset {offset} (link {}) to reach master offset {target}",
-                        replica.addr(),
-                        if up { "up" } else { "down" }
-                    ));
-                }
-            }
-            Ok(())
-        })
-        .await
+        let replicas: Vec<&Node> = self.replicas.iter().map(|r| &**r.node()).collect();
+        wait_in_sync(self.master.node(), &replicas, timeout).await
     }
+}
+
+/// Waits until each of `replicas` has its link up and has applied `master`'s stream up to the
+/// master's current offset (for nodes started without a [`ReplicationSet`], as the
+/// `rediscover-topology` binary does).
+pub async fn wait_in_sync(
+    master: &Node,
+    replicas: &[&Node],
+    timeout: Duration,
+) -> Result<(), Timeout> {
+    poll_until(timeout, || {
+        let target = master.lock().repl.offset();
+        for replica in replicas {
+            let st = replica.lock();
+            let (up, offset) = (st.link_up(), st.repl.offset());
+            if !up || offset != target {
+                return Err(format!(
+                    "the replica on port {} at offset {offset} (link {}) to reach master offset {target}",
+                    st.config.port,
+                    if up { "up" } else { "down" }
+                ));
+            }
+        }
+        Ok(())
+    })
+    .await
 }

@@ -156,28 +156,6 @@ async fn start_node(
     ))
 }
 
-/// Waits until every replica's link is up and it has applied all of the master's stream.
-async fn wait_in_sync(master: &Node, replicas: &[Arc<Node>]) -> std::io::Result<()> {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    loop {
-        let target = master.lock().repl.offset();
-        let synced = replicas.iter().all(|r| {
-            let st = r.lock();
-            st.link_up() && st.repl.offset() == target
-        });
-        if synced {
-            return Ok(());
-        }
-        if std::time::Instant::now() > deadline {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "replicas did not sync within 30 s",
-            ));
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
-}
-
 async fn run(topology: Topology) -> std::io::Result<()> {
     // Handlers go in before READY: a harness may signal as soon as it reads it.
     let mut term = signal(SignalKind::terminate())?;
@@ -200,7 +178,14 @@ async fn run(topology: Topology) -> std::io::Result<()> {
                 println!("{}", line.to_json());
                 followers.push(node);
             }
-            wait_in_sync(&master, &followers).await?;
+            let synced: Vec<&Node> = followers.iter().map(|f| &**f).collect();
+            rediscover_testserver::topology::wait_in_sync(
+                &master,
+                &synced,
+                std::time::Duration::from_secs(30),
+            )
+            .await
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::TimedOut, e))?;
             nodes.push(master);
             nodes.extend(followers);
         }

@@ -172,7 +172,7 @@ pub(crate) fn psync(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if !legacy {
         let replid = String::from_utf8_lossy(&argv[1]).into_owned();
         let offset = crate::cmd::parse_i64(&argv[2])?;
-        if try_partial(ctx, &replid, offset) {
+        if try_partial(ctx, &replid, offset, &who) {
             ctx.node.repl.sync_partial_ok += 1;
             return Ok(());
         }
@@ -184,19 +184,27 @@ pub(crate) fn psync(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn replica_name(ctx: &Ctx<'_>) -> String {
-    let rc = &ctx.client.replconf;
-    let ip = rc
+/// The replica's address as it announced it (REPLCONF ip-address) or as seen.
+fn announced_ip(ctx: &Ctx<'_>) -> String {
+    ctx.client
+        .replconf
         .ip_address
         .clone()
-        .unwrap_or_else(|| ctx.client.addr.ip().to_string());
-    format!("{ip}:{}", rc.listening_port)
+        .unwrap_or_else(|| ctx.client.addr.ip().to_string())
+}
+
+/// `ip:port` for log lines.
+fn replica_name(ctx: &Ctx<'_>) -> String {
+    format!(
+        "{}:{}",
+        announced_ip(ctx),
+        ctx.client.replconf.listening_port
+    )
 }
 
 /// Redis's `masterTryPartialResynchronization`.
-fn try_partial(ctx: &mut Ctx<'_>, replid: &str, offset: i64) -> bool {
+fn try_partial(ctx: &mut Ctx<'_>, replid: &str, offset: i64, who: &str) -> bool {
     let repl = &ctx.node.repl;
-    let who = replica_name(ctx);
     let known = replid == repl.replid || (replid == repl.replid2 && offset <= repl.second_offset);
     if !known {
         if replid != "?" {
@@ -276,15 +284,8 @@ fn full_sync(ctx: &mut Ctx<'_>, legacy: bool, who: &str) {
     }
     st.repl.sync_full += 1;
     let offset = st.repl.offset();
-    let stream_db = match &st.repl.master {
-        Some(m) => m.db,
-        None => st.repl.seldb.max(0) as usize,
-    };
-    let aux = vec![
-        ("repl-stream-db".to_string(), stream_db.to_string()),
-        ("repl-id".to_string(), st.repl.replid.clone()),
-        ("repl-offset".to_string(), offset.to_string()),
-    ];
+    // With a backlog (or a live link) the snapshot says where the stream continues.
+    let aux = crate::rdb::persist::replication_aux(st);
     st.log(
         Level::Notice,
         &format!("Starting BGSAVE for SYNC with target: replicas sockets ({who})"),
@@ -323,15 +324,10 @@ fn full_sync(ctx: &mut Ctx<'_>, legacy: bool, who: &str) {
 }
 
 fn attach(ctx: &mut Ctx<'_>, state: ReplicaState, next: u64, legacy: bool) {
-    let rc = &ctx.client.replconf;
-    let ip = rc
-        .ip_address
-        .clone()
-        .unwrap_or_else(|| ctx.client.addr.ip().to_string());
     let info = ReplicaInfo {
         client: ctx.client.id,
-        ip,
-        port: rc.listening_port,
+        ip: announced_ip(ctx),
+        port: ctx.client.replconf.listening_port,
         state,
         ack_offset: 0,
         ack_time: Instant::now(),
