@@ -65,18 +65,8 @@ impl FakeReplica {
 
     async fn fill(&mut self, want: usize) {
         while self.buf.len() < want {
-            let mut chunk = [0u8; 4096];
-            let n = tokio::time::timeout(Duration::from_secs(5), self.conn.stream.read(&mut chunk))
-                .await
-                .unwrap_or_else(|_| {
-                    panic!(
-                        "stream stalled; have {:?}",
-                        String::from_utf8_lossy(&self.buf)
-                    )
-                })
-                .unwrap();
-            assert!(n > 0, "master closed the link");
-            self.buf.extend_from_slice(&chunk[..n]);
+            let chunk = self.conn.read_unframed().await;
+            self.buf.extend_from_slice(&chunk);
         }
     }
 

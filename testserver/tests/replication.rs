@@ -567,19 +567,6 @@ async fn writes_acknowledged_by_wait_survive_a_failover() {
     assert_eq!(info(&mut p, "sync_full").await, "0");
 }
 
-/// Whatever bytes arrive next (within 5 s).
-async fn read_some(conn: &mut RawConn) -> Vec<u8> {
-    use tokio::io::AsyncReadExt;
-    let mut chunk = vec![0u8; 64 * 1024];
-    let n = tokio::time::timeout(Duration::from_secs(5), conn.stream.read(&mut chunk))
-        .await
-        .expect("no bytes within 5 s")
-        .expect("read");
-    assert!(n > 0, "connection closed");
-    chunk.truncate(n);
-    chunk
-}
-
 /// Reads until the peer closes the connection (within `DEADLINE`).
 async fn closes(conn: &mut RawConn) -> bool {
     use tokio::io::AsyncReadExt;
@@ -644,7 +631,7 @@ async fn legacy_sync_gets_the_snapshot_then_the_stream() {
     // `$<len>\r\n<rdb>` with no +FULLRESYNC line before it.
     let mut buf = Vec::new();
     let rdb_len = loop {
-        buf.extend_from_slice(&read_some(&mut legacy).await);
+        buf.extend_from_slice(&legacy.read_unframed().await);
         if let Some(nl) = buf.windows(2).position(|w| w == b"\r\n") {
             assert_eq!(buf[0], b'$', "{:?}", String::from_utf8_lossy(&buf));
             let len: usize = std::str::from_utf8(&buf[1..nl]).unwrap().parse().unwrap();
@@ -653,14 +640,14 @@ async fn legacy_sync_gets_the_snapshot_then_the_stream() {
         }
     };
     while buf.len() < rdb_len {
-        buf.extend_from_slice(&read_some(&mut legacy).await);
+        buf.extend_from_slice(&legacy.read_unframed().await);
     }
     assert_eq!(&buf[..9], b"REDIS0009");
     buf.drain(..rdb_len);
     ok(&mut m, &[b"SET", b"after", b"1"]).await;
     let want = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$5\r\nafter\r\n$1\r\n1\r\n";
     while buf.len() < want.len() {
-        buf.extend_from_slice(&read_some(&mut legacy).await);
+        buf.extend_from_slice(&legacy.read_unframed().await);
     }
     assert_eq!(String::from_utf8_lossy(&buf), String::from_utf8_lossy(want));
     let slave0 = info(&mut m, "slave0").await;
@@ -686,7 +673,7 @@ async fn the_master_pings_and_drops_silent_replicas() {
     // The periodic PING arrives in the stream (lower case, as Redis sends it)...
     let mut stream = Vec::new();
     while !stream.windows(14).any(|w| w == b"*1\r\n$4\r\nping\r\n") {
-        stream.extend_from_slice(&read_some(&mut fake).await);
+        stream.extend_from_slice(&fake.read_unframed().await);
     }
     // ...and after repl-timeout without an ACK the master lets the replica go.
     assert!(closes(&mut fake).await, "the silent replica was kept");

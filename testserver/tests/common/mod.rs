@@ -42,6 +42,19 @@ impl RawConn {
         self.stream.write_all(data).await.expect("write");
     }
 
+    /// Whatever bytes arrive next, not framed as replies (a snapshot, a replication stream);
+    /// fails after 5 s or if the peer closes.
+    pub async fn read_unframed(&mut self) -> Vec<u8> {
+        if !self.buf.is_empty() {
+            return self.buf.split().to_vec();
+        }
+        let read =
+            tokio::time::timeout(Duration::from_secs(5), self.stream.read_buf(&mut self.buf));
+        let n = read.await.expect("no bytes within 5 s").expect("read");
+        assert!(n > 0, "connection closed");
+        self.buf.split().to_vec()
+    }
+
     /// Reads the raw bytes of the next reply (fails after 5 s).
     pub async fn read_raw(&mut self) -> Vec<u8> {
         self.read_raw_timeout(Duration::from_secs(5))
