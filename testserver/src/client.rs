@@ -54,14 +54,10 @@ pub struct Client {
     pub laddr: SocketAddr,
     /// When the connection was accepted.
     pub created: Instant,
-    /// Close the connection once the pending replies are written (QUIT, CLIENT KILL of self).
-    pub close_after_reply: bool,
     /// CLIENT REPLY OFF/SKIP state.
     pub reply_mode: ReplyMode,
     /// CLIENT NO-EVICT.
     pub no_evict: bool,
-    /// Hold this client's replies until this Unix ms (DEBUG SLEEP answers when it ends).
-    pub hold_until: Option<i64>,
     /// Full name of the last command run (`get`, `client|list`), for CLIENT LIST.
     pub last_cmd: &'static str,
     /// Replication offset right after this client's last propagated write (WAIT waits for it).
@@ -69,10 +65,6 @@ pub struct Client {
     /// This is a replica's link to its master: its commands are obeyed (no ACL, no read-only
     /// gate) and its replies are not sent.
     pub master_link: bool,
-    /// PSYNC/SYNC accepted: the connection turns into a replica feed.
-    pub sync: Option<crate::repl::master::SyncStart>,
-    /// A WAIT that must block until replicas acknowledge.
-    pub wait: Option<crate::cmd::WaitRequest>,
     /// REPLCONF listening-port / ip-address / capa, sent by a replica before PSYNC.
     pub replconf: crate::repl::master::ReplConf,
 }
@@ -111,15 +103,11 @@ impl Client {
             addr,
             laddr,
             created: Instant::now(),
-            close_after_reply: false,
             reply_mode: ReplyMode::On,
             no_evict: false,
-            hold_until: None,
             last_cmd: "NULL",
             woff: 0,
             master_link: false,
-            sync: None,
-            wait: None,
             replconf: Default::default(),
         }
     }

@@ -10,7 +10,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::client::{Client, ClientEntry, ClientKind, OOB_QUEUE};
-use crate::cmd::{self, write_timeout_reply, BlockRequest, Ctx};
+use crate::cmd::{self, write_timeout_reply, BlockRequest, Ctx, Deferred, Outcome};
 use crate::node::{Node, NodeState, Waiter};
 
 /// Most commands run per lock acquisition; bounds latency for other clients.
@@ -26,18 +26,10 @@ type Closed = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 enum Stop {
     /// The batch ran to its end.
     Done,
-    /// A command asked to block.
-    Block(BlockRequest),
     /// A CLIENT PAUSE is in force until this Unix ms.
     Paused(i64),
-    /// The client must be closed after the pending replies.
-    Close,
-    /// Hold the replies written so far until this Unix ms (DEBUG SLEEP).
-    Hold(i64),
-    /// PSYNC/SYNC was accepted: the connection becomes a replica feed.
-    Sync,
-    /// WAIT must wait for replica acknowledgements.
-    Wait(cmd::WaitRequest),
+    /// A command handed work to the connection.
+    Then(Outcome),
 }
 
 /// Serves one accepted connection until it closes.
@@ -138,19 +130,8 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
                 stop
             };
             decoder.unauthenticated = !client.authenticated;
-            match stop {
-                Stop::Done => {}
-                Stop::Close => {
-                    let _ = wr.write_all(out.buffer()).await;
-                    break 'conn;
-                }
-                Stop::Hold(until) => {
-                    let wait = (until - crate::node::unix_ms()).max(0) as u64;
-                    tokio::select! {
-                        _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
-                        _ = &mut closed => break 'conn,
-                    }
-                }
+            let outcome = match stop {
+                Stop::Done => continue,
                 Stop::Paused(until) => {
                     if flush(&mut wr, &mut out).await.is_err() {
                         break 'conn;
@@ -161,20 +142,33 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
                         _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
                         _ = &mut closed => break 'conn,
                     }
+                    continue;
                 }
-                Stop::Sync => {
+                Stop::Then(outcome) => outcome,
+            };
+            match outcome {
+                Outcome::Close => {
+                    let _ = wr.write_all(out.buffer()).await;
+                    break 'conn;
+                }
+                Outcome::Hold(until) => {
+                    let wait = (until - crate::node::unix_ms()).max(0) as u64;
+                    tokio::select! {
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
+                        _ = &mut closed => break 'conn,
+                    }
+                }
+                Outcome::Sync(start) => {
                     if flush(&mut wr, &mut out).await.is_err() {
                         break 'conn;
                     }
-                    if let Some(start) = client.sync.take() {
-                        tokio::select! {
-                            _ = crate::repl::master::feed(&node, id, start, &mut rd, &mut wr, &mut rbuf) => {}
-                            _ = &mut closed => {}
-                        }
+                    tokio::select! {
+                        _ = crate::repl::master::feed(&node, id, start, &mut rd, &mut wr, &mut rbuf) => {}
+                        _ = &mut closed => {}
                     }
                     break 'conn;
                 }
-                Stop::Wait(req) => {
+                Outcome::Wait(req) => {
                     if flush(&mut wr, &mut out).await.is_err() {
                         break 'conn;
                     }
@@ -183,7 +177,16 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
                         None => break 'conn,
                     }
                 }
-                Stop::Block(req) => {
+                Outcome::Defer(rest) => {
+                    if flush(&mut wr, &mut out).await.is_err() {
+                        break 'conn;
+                    }
+                    match deferred(rest, &mut closed, &mut rd, &mut rbuf).await {
+                        Some(reply) => out.raw(&reply),
+                        None => break 'conn,
+                    }
+                }
+                Outcome::Block(req) => {
                     if flush(&mut wr, &mut out).await.is_err() {
                         break 'conn;
                     }
@@ -271,7 +274,9 @@ fn run_batch(
             if until <= ctx.now {
                 ctx.node.pause = None;
             } else if !writes_only
-                || cmd::table()
+                || ctx
+                    .node
+                    .commands
                     .get(&argv[0])
                     .is_some_and(|c| c.info.is_write())
             {
@@ -279,30 +284,26 @@ fn run_batch(
             }
         }
         cmd::process(&mut ctx, argv);
-        if ctx.client.sync.is_some() {
-            batch.clear();
-            return Stop::Sync;
-        }
-        if let Some(req) = ctx.client.wait.take() {
-            if let Some(mut argv) = batch.pop_front() {
-                argv.clear();
-                spare.push(argv);
-            }
-            return Stop::Wait(req);
-        }
-        if let Some(req) = ctx.blocked.take() {
+        match ctx.outcome.take() {
+            None => {}
             // The blocking command stays at the front of the batch; the caller parks it.
-            return Stop::Block(req);
+            Some(block @ Outcome::Block(_)) => return Stop::Then(block),
+            // The connection turns into a replica feed: whatever followed PSYNC is not run.
+            Some(sync @ Outcome::Sync(_)) => {
+                batch.clear();
+                return Stop::Then(sync);
+            }
+            Some(other) => {
+                if let Some(mut argv) = batch.pop_front() {
+                    argv.clear();
+                    spare.push(argv);
+                }
+                return Stop::Then(other);
+            }
         }
         if let Some(mut argv) = batch.pop_front() {
             argv.clear();
             spare.push(argv);
-        }
-        if ctx.client.close_after_reply {
-            return Stop::Close;
-        }
-        if let Some(until) = ctx.client.hold_until.take() {
-            return Stop::Hold(until);
         }
     }
     Stop::Done
@@ -439,6 +440,29 @@ async fn wait_for_acks<R: AsyncReadExt + Unpin>(
             _ = &mut *closed => return None,
             read = rd.read_buf(rbuf) => match read {
                 // Commands pipelined behind WAIT wait in the buffer.
+                Ok(n) if n > 0 => {}
+                _ => return None,
+            },
+        }
+    }
+}
+
+/// Runs the asynchronous rest of a command (see [`Outcome::Defer`]) and returns its reply, or
+/// `None` if the connection ended meanwhile. The work runs as its own task, so it is finished
+/// even when the client goes away (as Redis finishes a command whose client disconnected).
+async fn deferred<R: AsyncReadExt + Unpin>(
+    rest: Deferred,
+    closed: &mut Closed,
+    rd: &mut R,
+    rbuf: &mut BytesMut,
+) -> Option<Vec<u8>> {
+    let mut task = tokio::spawn(rest);
+    loop {
+        tokio::select! {
+            done = &mut task => return done.ok(),
+            _ = &mut *closed => return None,
+            read = rd.read_buf(rbuf) => match read {
+                // Commands pipelined behind it wait in the buffer.
                 Ok(n) if n > 0 => {}
                 _ => return None,
             },

@@ -502,7 +502,7 @@ fn proc_cpu() -> Option<(f64, f64)> {
 
 fn commandstats(out: &mut String, st: &NodeState) {
     out.push_str("# Commandstats\r\n");
-    let table = crate::cmd::table();
+    let table = st.commands;
     for cmd in table.commands() {
         let Some(s) = st.stats.commands.get(cmd.index) else {
             continue;

@@ -147,6 +147,8 @@ pub struct NodeState {
     pub(crate) shutdown_draining: bool,
     /// When the node started.
     pub started: Instant,
+    /// The commands this node runs (a server's, or a sentinel's).
+    pub commands: &'static crate::cmd::CommandTable,
 }
 
 impl NodeState {
@@ -177,6 +179,7 @@ impl NodeState {
             shutdown_now: false,
             shutdown_draining: false,
             started: Instant::now(),
+            commands: crate::cmd::server_table(),
         }
     }
 

@@ -70,7 +70,7 @@ impl SlowLog {
 pub fn observe(ctx: &mut Ctx<'_>, cmd: &CommandInfo, argv: &[Bytes], usec: u64) {
     let threshold = ctx.node.config.slowlog_log_slower_than;
     // A command that blocked is logged when it is served, like in Redis.
-    if ctx.blocked.is_some()
+    if ctx.is_blocked()
         || threshold < 0
         || (usec as i64) < threshold
         || cmd.has_flag("skip_slowlog")

@@ -276,7 +276,7 @@ async fn info_sections_and_fields() {
 #[tokio::test]
 async fn command_introspection() {
     let (_server, mut c) = start().await;
-    let count = rediscover_testserver::cmd::table().len();
+    let count = _server.node().lock().commands.len();
     let want = format!(":{count}\r\n");
     assert_reply!(c, ["COMMAND", "COUNT"], want.as_bytes());
     assert_reply!(

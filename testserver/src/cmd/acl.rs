@@ -98,17 +98,21 @@ const HELP: &[&str] = &[
 /// Redis disconnects the clients authenticated as a deleted user.
 fn kill_user(ctx: &mut Ctx<'_>, name: &[u8]) {
     let me = ctx.client.id;
+    let mut close_me = false;
     for (&id, e) in ctx.node.clients.iter_mut() {
         let user = if id == me { &ctx.client.user } else { &e.user };
         if &user[..] != name {
             continue;
         }
         if id == me {
-            ctx.client.close_after_reply = true;
+            close_me = true;
         } else {
             e.killed = true;
             e.kill.notify_one();
         }
+    }
+    if close_me {
+        ctx.close_after_reply();
     }
 }
 

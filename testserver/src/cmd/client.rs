@@ -370,6 +370,7 @@ fn kill(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 fn kill_matching(ctx: &mut Ctx<'_>, f: &KillFilter) -> usize {
     let me = ctx.client.id;
     let mut killed = 0;
+    let mut close_me = false;
     for (&id, e) in ctx.node.clients.iter_mut() {
         let user = if id == me { &ctx.client.user } else { &e.user };
         let selected = f.id.map_or(true, |x| x == id)
@@ -383,11 +384,14 @@ fn kill_matching(ctx: &mut Ctx<'_>, f: &KillFilter) -> usize {
         }
         killed += 1;
         if id == me {
-            ctx.client.close_after_reply = true;
+            close_me = true;
         } else {
             e.killed = true;
             e.kill.notify_one();
         }
+    }
+    if close_me {
+        ctx.close_after_reply();
     }
     killed
 }

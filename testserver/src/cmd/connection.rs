@@ -49,7 +49,7 @@ fn select(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 
 fn quit(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
     ctx.out.ok();
-    ctx.client.close_after_reply = true;
+    ctx.close_after_reply();
     Ok(())
 }
 

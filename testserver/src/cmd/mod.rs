@@ -35,6 +35,7 @@ mod zset_pop;
 mod zset_range;
 
 use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -72,6 +73,45 @@ pub type CmdResult = Result<(), Error>;
 /// A command implementation.
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;
 
+/// What a command asks its connection task to do once it has run: the one value through which
+/// a command hands work to its connection (anything that must wait, do I/O, or end the
+/// connection happens there, without the node lock).
+pub enum Outcome {
+    /// Park the client until one of the keys receives data (a blocking command found nothing).
+    Block(BlockRequest),
+    /// PSYNC/SYNC was accepted: the connection becomes a replica feed.
+    Sync(crate::repl::master::SyncStart),
+    /// WAIT must wait for replica acknowledgements.
+    Wait(WaitRequest),
+    /// Close the connection once the pending replies are written (QUIT, SHUTDOWN, CLIENT KILL
+    /// of itself).
+    Close,
+    /// Hold the replies written so far until this Unix ms (DEBUG SLEEP).
+    Hold(i64),
+    /// Finish the command off the lock: the connection runs the future to completion (even if
+    /// the client disconnects meanwhile, as Redis finishes a command whose client left) and
+    /// writes the reply bytes it returns. For commands that talk to other nodes (MIGRATE) or
+    /// wait on a topology change.
+    Defer(Deferred),
+}
+
+/// The asynchronous rest of a command (see [`Outcome::Defer`]): it resolves to the reply bytes,
+/// already encoded for the client's protocol.
+pub type Deferred = std::pin::Pin<Box<dyn std::future::Future<Output = Vec<u8>> + Send>>;
+
+impl std::fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outcome::Block(b) => f.debug_tuple("Block").field(b).finish(),
+            Outcome::Sync(_) => f.write_str("Sync"),
+            Outcome::Wait(w) => f.debug_tuple("Wait").field(w).finish(),
+            Outcome::Close => f.write_str("Close"),
+            Outcome::Hold(t) => f.debug_tuple("Hold").field(t).finish(),
+            Outcome::Defer(_) => f.write_str("Defer"),
+        }
+    }
+}
+
 /// A blocking command's request to park the client until one of `keys` receives data.
 #[derive(Debug)]
 pub struct BlockRequest {
@@ -93,8 +133,8 @@ pub struct Ctx<'a> {
     pub out: &'a mut ReplyWriter,
     /// Unix time in milliseconds, fixed for the whole command (Redis caches it the same way).
     pub now: i64,
-    /// Set by [`Ctx::block`].
-    pub(crate) blocked: Option<BlockRequest>,
+    /// What the connection task must do after the command (see [`Ctx::finish_with`]).
+    pub(crate) outcome: Option<Outcome>,
     /// Inside EXEC (or a script): blocking commands answer as if they timed out.
     pub(crate) in_exec: bool,
     /// When a blocked client's command runs again: the key that received data. Redis 7.0
@@ -118,7 +158,7 @@ impl<'a> Ctx<'a> {
             client,
             out,
             now: crate::node::unix_ms(),
-            blocked: None,
+            outcome: None,
             in_exec: false,
             ready_key: None,
             tick: Instant::now(),
@@ -180,11 +220,40 @@ impl<'a> Ctx<'a> {
             write_timeout_reply(self.out, on_timeout);
             return;
         }
-        self.blocked = Some(BlockRequest {
+        self.finish_with(Outcome::Block(BlockRequest {
             keys,
             deadline,
             on_timeout,
-        });
+        }));
+    }
+
+    /// Hands the rest of the command to the connection task. A pending [`Outcome::Close`] is
+    /// never replaced: a client that asked to be closed is closed.
+    pub fn finish_with(&mut self, outcome: Outcome) {
+        if !matches!(self.outcome, Some(Outcome::Close)) {
+            self.outcome = Some(outcome);
+        }
+    }
+
+    /// Closes the connection once the pending replies are written.
+    pub fn close_after_reply(&mut self) {
+        self.outcome = Some(Outcome::Close);
+    }
+
+    /// Whether the running command blocked the client.
+    pub(crate) fn is_blocked(&self) -> bool {
+        matches!(self.outcome, Some(Outcome::Block(_)))
+    }
+
+    /// Takes back a [`Outcome::Block`] (leaving any other outcome in place).
+    pub(crate) fn take_block(&mut self) -> Option<BlockRequest> {
+        match self.outcome.take() {
+            Some(Outcome::Block(req)) => Some(req),
+            other => {
+                self.outcome = other;
+                None
+            }
+        }
     }
 }
 
@@ -259,6 +328,14 @@ pub struct Command {
     pub flags: u32,
     /// Index into per-command statistics.
     pub index: usize,
+}
+
+impl std::fmt::Debug for CommandTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommandTable")
+            .field("commands", &self.commands.len())
+            .finish()
+    }
 }
 
 /// Every command the server implements, by lower-case name.
@@ -345,8 +422,11 @@ impl CommandTable {
     }
 }
 
-/// The command table (code, not state: shared by every node in the process).
-pub fn table() -> &'static CommandTable {
+/// The table of a Redis server (standalone, replica or cluster node). It is code, not state, so
+/// it is built once per process; each node holds the table it runs with
+/// ([`NodeState::commands`]), so nodes of different kinds (a sentinel, with its own table) can
+/// share a process.
+pub fn server_table() -> &'static CommandTable {
     static TABLE: OnceLock<CommandTable> = OnceLock::new();
     TABLE.get_or_init(CommandTable::build)
 }
@@ -392,8 +472,7 @@ pub fn process(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
 }
 
 fn process_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
-    let table = table();
-    let Some(cmd) = table.get(&argv[0]) else {
+    let Some(cmd) = ctx.node.commands.get(&argv[0]) else {
         let err = error_codes::unknown_command(&argv[0], &argv[1..]);
         reject(ctx, None, &err);
         return;
@@ -413,7 +492,7 @@ fn process_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             reject(ctx, Some(cmd), &e);
             return;
         }
-        if let Err(e) = gate(ctx, cmd) {
+        if let Err(e) = gate(ctx, cmd, argv) {
             reject(ctx, Some(cmd), &e.0);
             return;
         }
@@ -441,15 +520,54 @@ fn process_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     call(ctx, cmd, argv);
 }
 
-/// Checks that depend on the node's role and topology, in Redis's order: not enough good
-/// replicas (`min-replicas-to-write`), a read-only replica, a replica whose master is down and
-/// that must not serve stale data. Cluster slot ownership goes first here when it comes.
-fn gate(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+/// What the gate knows about the command it checks: the table entry, the arguments, and
+/// (computed on first use, from the shared key-spec table) the positions of its keys.
+pub struct GateCall<'a> {
+    /// The command.
+    pub cmd: &'a Command,
+    /// Its arguments, name included.
+    pub argv: &'a [Bytes],
+    keys: OnceCell<Vec<usize>>,
+}
+
+impl<'a> GateCall<'a> {
+    fn new(cmd: &'a Command, argv: &'a [Bytes]) -> Self {
+        GateCall {
+            cmd,
+            argv,
+            keys: OnceCell::new(),
+        }
+    }
+
+    /// Positions in `argv` of the command's keys (shared key-spec table).
+    pub fn key_positions(&self) -> &[usize] {
+        self.keys
+            .get_or_init(|| self.cmd.info.key_positions(self.argv))
+    }
+
+    /// The command's keys.
+    pub fn keys(&self) -> impl Iterator<Item = &'a Bytes> + '_ {
+        self.key_positions().iter().map(|&i| &self.argv[i])
+    }
+}
+
+/// Checks that depend on the node's role and topology, before a command runs or is queued, in
+/// Redis's order: cluster slot ownership first (when the node is a cluster node), then not
+/// enough good replicas (`min-replicas-to-write`), a read-only replica, a replica whose master
+/// is down and that must not serve stale data.
+fn gate(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) -> CmdResult {
+    let call = GateCall::new(cmd, argv);
+    role_gate(ctx, &call)
+}
+
+/// The replication role's part of [`gate`].
+fn role_gate(ctx: &mut Ctx<'_>, call: &GateCall<'_>) -> CmdResult {
+    let cmd = call.cmd;
     let st = &*ctx.node;
     let is_write = || {
         cmd.flags & flags::WRITE != 0
             || (cmd.flags & flags::NO_PROPAGATE != 0
-                && queued_flags(ctx.client) & flags::WRITE != 0)
+                && queued_flags(st.commands, ctx.client) & flags::WRITE != 0)
     };
     if st.repl.is_master() {
         let min = st.config.min_replicas_to_write;
@@ -481,11 +599,11 @@ fn gate(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 }
 
 /// Flags of the commands queued in the client's MULTI, or-ed together.
-fn queued_flags(client: &Client) -> u32 {
+pub fn queued_flags(table: &CommandTable, client: &Client) -> u32 {
     client.multi.as_ref().map_or(0, |queue| {
         queue
             .iter()
-            .filter_map(|argv| table().get(&argv[0]))
+            .filter_map(|argv| table.get(&argv[0]))
             .fold(0, |acc, c| acc | c.flags)
     })
 }
@@ -534,7 +652,7 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     if node.stats.commands.len() <= cmd.index {
         node.stats
             .commands
-            .resize(table().len(), Default::default());
+            .resize(node.commands.len(), Default::default());
     }
     let stats = &mut node.stats.commands[cmd.index];
     stats.calls += 1;
@@ -542,7 +660,7 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     if let Err(e) = result {
         stats.failed_calls += 1;
         ctx.out.truncate(mark);
-        ctx.blocked = None;
+        ctx.take_block();
         count_error(ctx.node, &e.0);
         ctx.out.error(&e.0);
     }
@@ -619,7 +737,7 @@ fn serve_ready_keys(node: &mut NodeState) {
                 let wants = node
                     .waiters
                     .get(&id)
-                    .and_then(|w| table().get(&w.argv[0]))
+                    .and_then(|w| node.commands.get(&w.argv[0]))
                     .map(|c| waited_type(c.info));
                 if wants.is_some_and(|t| t != type_name) {
                     continue;
@@ -655,7 +773,7 @@ fn serve_waiter(node: &mut NodeState, waiter: Waiter, ready_key: &Bytes) {
         on_timeout,
         wake,
     } = waiter;
-    let Some(cmd) = table().get(&argv[0]) else {
+    let Some(cmd) = node.commands.get(&argv[0]) else {
         return;
     };
     let mut out = ReplyWriter::new(client.resp3);
@@ -663,7 +781,7 @@ fn serve_waiter(node: &mut NodeState, waiter: Waiter, ready_key: &Bytes) {
         let mut ctx = Ctx::new(node, &mut client, &mut out);
         ctx.ready_key = Some(ready_key.clone());
         call(&mut ctx, cmd, &argv);
-        ctx.blocked.take()
+        ctx.take_block()
     };
     if blocked.is_some() {
         // Still nothing for it (another waiter took the data first): park it again.

@@ -92,11 +92,11 @@ fn wait(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     }
     // Ask every replica for its offset now rather than waiting for its next periodic ACK.
     ctx.node.repl.feed_command(&[b"REPLCONF", b"GETACK", b"*"]);
-    ctx.client.wait = Some(WaitRequest {
+    ctx.finish_with(super::Outcome::Wait(WaitRequest {
         offset,
         replicas: replicas as usize,
         deadline: (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout as u64)),
-    });
+    }));
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use bytes::Bytes;
 use rediscover::command::{BeginSearch, CommandInfo, FindKeys};
 use rediscover::error_codes::{self, msg};
 
-use super::{eq_ic, CmdResult, Ctx, Error, Handler};
+use super::{eq_ic, CmdResult, CommandTable, Ctx, Error, Handler};
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("info", info),
@@ -167,7 +167,7 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     }
     ctx.node.shutdown_requested = true;
     ctx.node.shutdown_now = now;
-    ctx.client.close_after_reply = true;
+    ctx.close_after_reply();
     Ok(())
 }
 
@@ -219,7 +219,7 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             let until = ctx.now.saturating_add(ms);
             super::client::pause_clients(ctx, until, false);
             // The caller's reply, like Redis's, comes when the sleep is over.
-            ctx.client.hold_until = Some(until);
+            ctx.finish_with(super::Outcome::Hold(until));
         }
         ctx.out.ok();
     } else if eq_ic(sub, "SET-ACTIVE-EXPIRE") && argv.len() == 3 {
@@ -295,7 +295,7 @@ fn slowlog(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 
 fn command(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if argv.len() == 1 {
-        let table = super::table();
+        let table = ctx.node.commands;
         ctx.out.array(table.len());
         for cmd in table.commands() {
             command_info(ctx, cmd.info);
@@ -303,14 +303,14 @@ fn command(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     match subcommand(argv)? {
-        "command|count" => ctx.out.int(super::table().len() as i64),
+        "command|count" => ctx.out.int(ctx.node.commands.len() as i64),
         "command|info" => {
             if argv.len() == 2 {
                 return command(ctx, &argv[..1]);
             }
             ctx.out.array(argv.len() - 2);
             for name in &argv[2..] {
-                match implemented(name) {
+                match implemented(ctx.node.commands, name) {
                     Some(info) => command_info(ctx, info),
                     None => ctx.out.null(),
                 }
@@ -349,12 +349,12 @@ fn command(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 /// A command this server implements, by name or `container|sub` full name.
-fn implemented(name: &[u8]) -> Option<&'static CommandInfo> {
+fn implemented(table: &CommandTable, name: &[u8]) -> Option<&'static CommandInfo> {
     let (top, sub) = match name.iter().position(|&c| c == b'|') {
         Some(i) => (&name[..i], Some(&name[i + 1..])),
         None => (name, None),
     };
-    let info = super::table().get(top)?.info;
+    let info = table.get(top)?.info;
     match sub {
         Some(sub) => info.subcommand(sub),
         None => Some(info),
@@ -482,9 +482,17 @@ fn key_specs(ctx: &mut Ctx<'_>, info: &CommandInfo) {
 /// COMMAND DOCS. The shared table has no argument lists, so `arguments` is never present.
 fn docs(ctx: &mut Ctx<'_>, names: &[Bytes]) {
     let found: Vec<&'static CommandInfo> = if names.is_empty() {
-        super::table().commands().iter().map(|c| c.info).collect()
+        ctx.node
+            .commands
+            .commands()
+            .iter()
+            .map(|c| c.info)
+            .collect()
     } else {
-        names.iter().filter_map(|n| implemented(n)).collect()
+        names
+            .iter()
+            .filter_map(|n| implemented(ctx.node.commands, n))
+            .collect()
     };
     ctx.out.map(found.len());
     for info in found {
@@ -563,7 +571,7 @@ fn list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         Filter::Pattern(p) => crate::glob::glob_match(p, info.name.as_bytes(), true),
     };
     let mut names = Vec::new();
-    for cmd in super::table().commands() {
+    for cmd in ctx.node.commands.commands() {
         for info in std::iter::once(cmd.info).chain(cmd.info.subcommands) {
             if keep(info) {
                 names.push(info.name);
@@ -578,7 +586,7 @@ fn list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
 }
 
 fn getkeys(ctx: &mut Ctx<'_>, cmdline: &[Bytes], with_flags: bool) -> CmdResult {
-    let Some(top) = super::table().get(&cmdline[0]).map(|c| c.info) else {
+    let Some(top) = ctx.node.commands.get(&cmdline[0]).map(|c| c.info) else {
         return Err("ERR Invalid command specified".into());
     };
     let info = if !top.subcommands.is_empty() && cmdline.len() >= 2 {

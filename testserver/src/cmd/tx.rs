@@ -3,7 +3,7 @@
 use bytes::Bytes;
 use rediscover::error_codes::msg;
 
-use super::{call, table, CmdResult, Ctx, Handler};
+use super::{call, CmdResult, Ctx, Handler};
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("multi", multi),
@@ -61,7 +61,7 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
     ctx.tick = std::time::Instant::now();
     for argv in &queued {
         // Queued commands passed lookup and arity when they were queued.
-        if let Some(cmd) = table().get(&argv[0]) {
+        if let Some(cmd) = ctx.node.commands.get(&argv[0]) {
             call(ctx, cmd, argv);
         }
     }

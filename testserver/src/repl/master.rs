@@ -9,7 +9,7 @@ use rediscover::resp::CommandDecoder;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::client::ClientKind;
-use crate::cmd::{CmdResult, Ctx};
+use crate::cmd::{CmdResult, Ctx, Outcome};
 use crate::keyspace::ClientId;
 use crate::logging::Level;
 use crate::node::Node;
@@ -142,7 +142,9 @@ fn record_ack(st: &mut crate::node::NodeState, id: ClientId, offset: i64) {
 
 /// PSYNC <replid> <offset>, and the legacy SYNC.
 pub(crate) fn psync(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    if ctx.client.sync.is_some() || ctx.node.repl.replica_mut(ctx.client.id).is_some() {
+    if matches!(ctx.outcome, Some(Outcome::Sync(_)))
+        || ctx.node.repl.replica_mut(ctx.client.id).is_some()
+    {
         // Already a replica: ignore, as Redis does.
         return Ok(());
     }
@@ -252,12 +254,12 @@ fn try_partial(ctx: &mut Ctx<'_>, replid: &str, offset: i64, who: &str) -> bool 
     let next = offset as u64;
     let sending = ctx.node.repl.offset() + 1 - next;
     attach(ctx, ReplicaState::Online, next, false);
-    ctx.client.sync = Some(SyncStart {
+    ctx.finish_with(Outcome::Sync(SyncStart {
         snapshot: None,
         next,
         rdb_only: false,
         eof_mark: None,
-    });
+    }));
     ctx.node.log(
         Level::Notice,
         &format!(
@@ -315,12 +317,12 @@ fn full_sync(ctx: &mut Ctx<'_>, legacy: bool, who: &str) {
     let eof_mark = (ctx.client.replconf.capa_eof
         && ctx.node.config.extra_or("repl-diskless-sync", "yes") == "yes")
         .then(|| crate::node::random_hex(40));
-    ctx.client.sync = Some(SyncStart {
+    ctx.finish_with(Outcome::Sync(SyncStart {
         snapshot: Some(Box::new((dbs, meta))),
         next: offset + 1,
         rdb_only: ctx.client.replconf.rdb_only,
         eof_mark,
-    });
+    }));
 }
 
 fn attach(ctx: &mut Ctx<'_>, state: ReplicaState, next: u64, legacy: bool) {
