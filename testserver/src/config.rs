@@ -4,6 +4,43 @@
 //! `--directive value` arguments) lives in `config_table.rs`. Directives that change nothing in
 //! this server but are accepted for compatibility are kept as text in [`Config::extra`].
 
+use std::time::Duration;
+
+/// Periods of a node's background jobs.
+///
+/// Redis fixes these (its replication cron runs once a second); they are not `redis.conf`
+/// directives. Tests of topology changes (failover, reconnection) shorten them, down to tens of
+/// milliseconds, so that what takes seconds with Redis takes a fraction of one here; each node
+/// has its own, so fast and default nodes can share a process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timers {
+    /// The replication cron (Redis: 1 s): a master's PING to its replicas and repl-timeout
+    /// checks; a replica's `REPLCONF ACK` and the longest wait between attempts to reconnect
+    /// to its master. `repl-ping-replica-period` and `repl-timeout` stay in seconds and are
+    /// checked on this period.
+    pub repl_cron: Duration,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Timers {
+            repl_cron: Duration::from_secs(1),
+        }
+    }
+}
+
+impl Timers {
+    /// Every period divided by `factor` (at least 1 ms): `Timers::default().faster(20)` runs
+    /// the replication cron every 50 ms.
+    pub fn faster(&self, factor: u32) -> Timers {
+        let f = factor.max(1);
+        let scale = |d: Duration| (d / f).max(Duration::from_millis(1));
+        Timers {
+            repl_cron: scale(self.repl_cron),
+        }
+    }
+}
+
 /// Typed configuration of one node. Field names follow the `redis.conf` directives.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -56,6 +93,8 @@ pub struct Config {
     /// A `save` line was read from a config file or the command line: later lines add save
     /// points instead of replacing them (Redis's rule; the first line drops the defaults).
     pub save_line_read: bool,
+    /// Periods of the background jobs (not a directive; see [`Timers`]).
+    pub timers: Timers,
     /// `appendonly` (stored only; no AOF is written).
     pub appendonly: bool,
     /// `maxmemory` in bytes (0: no limit).
@@ -156,6 +195,7 @@ impl Default for Config {
             save: vec![(3600, 1), (300, 100), (60, 10000)],
             save_line_read: false,
             appendonly: false,
+            timers: Timers::default(),
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
             notify_keyspace_events: String::new(),

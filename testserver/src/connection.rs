@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::client::{Client, ClientEntry, ClientKind, OOB_QUEUE};
 use crate::cmd::{self, write_timeout_reply, BlockRequest, Ctx, Deferred, Outcome};
+use crate::fault::Gated;
 use crate::node::{Node, NodeState, Waiter};
 
 /// Most commands run per lock acquisition; bounds latency for other clients.
@@ -85,7 +86,12 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
             }
         })
     };
-    let (mut rd, mut wr) = socket.split();
+    let (rd, wr) = socket.split();
+    // A frozen node (a test's SIGSTOP) neither reads nor writes.
+    let (mut rd, mut wr) = (
+        Gated::new(rd, node.faults.clone(), None),
+        Gated::new(wr, node.faults.clone(), None),
+    );
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
     let mut out = ReplyWriter::new(false);
     // Decoded commands waiting to run, and spare argument vectors to decode into.
@@ -117,6 +123,7 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
                 break;
             }
             ran += batch.len();
+            node.faults.thawed().await;
             let stop = {
                 let mut st = node.lock();
                 st.stats.net_input_bytes += std::mem::take(&mut net_in);

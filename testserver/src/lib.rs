@@ -16,6 +16,7 @@ pub mod cmd;
 pub mod config;
 pub mod config_table;
 mod connection;
+pub mod fault;
 pub mod glob;
 pub mod info;
 pub mod keyspace;

@@ -262,6 +262,8 @@ pub struct Node {
     pub(crate) ack_signal: watch::Sender<()>,
     /// The link generation: changes when the link to the master must be remade.
     pub(crate) link_signal: watch::Sender<u64>,
+    /// Faults injected by tests (frozen, peers cut off). Kept across a restart.
+    pub faults: Arc<crate::fault::Faults>,
 }
 
 /// The locked state of a node. Dereferences to [`NodeState`]; when dropped it releases the
@@ -313,7 +315,14 @@ impl Drop for NodeGuard<'_> {
 impl Node {
     /// A node with `config`.
     pub fn new(config: Config) -> Arc<Node> {
+        Node::with_faults(config, Default::default())
+    }
+
+    /// A node with `config` that shares `faults` (a node restarted where another stopped
+    /// stays frozen or partitioned as its predecessor was).
+    pub fn with_faults(config: Config, faults: Arc<crate::fault::Faults>) -> Arc<Node> {
         Arc::new(Node {
+            faults,
             state: Mutex::new(NodeState::new(config)),
             next_client_id: AtomicU64::new(1),
             shutdown: watch::channel(false).0,

@@ -84,11 +84,17 @@ async fn cron(node: Arc<Node>) {
     let mut shutdown = node.shutdown_signal();
     let mut last_repl_cron = std::time::Instant::now();
     loop {
-        let hz = node.lock().config.hz.clamp(1, 500);
+        let period = {
+            let st = node.lock();
+            let hz = u64::from(st.config.hz.clamp(1, 500));
+            // Fast timers (tests) run the cron as often as their shortest period needs.
+            Duration::from_millis(1000 / hz).min(st.config.timers.repl_cron)
+        };
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_millis(1000 / u64::from(hz))) => {}
+            _ = tokio::time::sleep(period) => {}
             _ = shutdown.changed() => return,
         }
+        node.faults.thawed().await;
         let mut st = node.lock();
         let now = crate::node::unix_ms();
         // A replica waits for its master's DELs.
@@ -99,7 +105,7 @@ async fn cron(node: Arc<Node>) {
         }
         crate::cmd::after_command(&mut st);
         let tick = std::time::Instant::now();
-        if tick.duration_since(last_repl_cron) >= Duration::from_secs(1) {
+        if tick.duration_since(last_repl_cron) >= st.config.timers.repl_cron {
             last_repl_cron = tick;
             st.replication_cron(tick);
         }
@@ -116,12 +122,31 @@ async fn cron(node: Arc<Node>) {
 /// # Ok(()) }
 /// ```
 ///
-/// Dropping it stops it too.
+/// Dropping it stops it too. Unless the configuration names a `dir`, the server keeps its files
+/// (the RDB written by `SAVE`) in a private temporary directory, removed when it is dropped.
+///
+/// Faults: [`TestServer::kill`] stops it the way `SIGKILL` would, [`TestServer::restart`]
+/// brings it back at the same address with what it had saved, [`TestServer::freeze`] stops it
+/// the way `SIGSTOP` would, and [`TestServer::cut_off_from`] partitions it from another node.
 #[derive(Debug)]
 pub struct TestServer {
     node: Arc<Node>,
     addr: SocketAddr,
     task: Option<JoinHandle<()>>,
+    /// ACL users given to the builder: part of the configuration, so a restart keeps them.
+    users: Vec<(String, String)>,
+    /// The private directory, if the configuration named none.
+    _scratch: Option<Scratch>,
+}
+
+/// A temporary directory removed on drop.
+#[derive(Debug)]
+struct Scratch(std::path::PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl TestServer {
@@ -145,17 +170,113 @@ impl TestServer {
         format!("redis://{}", self.addr)
     }
 
-    /// The node behind the server, for inspection and fault injection in tests.
+    /// The node behind the server, for inspection and fault injection in tests. After a
+    /// [`TestServer::restart`] this is the new node.
     pub fn node(&self) -> &Arc<Node> {
         &self.node
     }
 
+    /// Whether the server is running (not killed or shut down).
+    pub fn is_running(&self) -> bool {
+        !self.node.is_shutting_down()
+    }
+
     /// Stops accepting, closes every connection and waits for the accept loop to end.
     pub async fn shutdown(mut self) {
+        self.stop_node().await;
+    }
+
+    /// Stops the server abruptly, as `SIGKILL` stops a process: every connection is closed,
+    /// nothing is saved, nothing is waited for, and the port is free once this returns. Its
+    /// data survives only in what it saved before (`SAVE`); see [`TestServer::restart`].
+    pub async fn kill(&mut self) {
+        self.stop_node().await;
+    }
+
+    async fn stop_node(&mut self) {
         self.node.shutdown();
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+    }
+
+    /// Starts the server again at the same address (killing it first if it runs), as a process
+    /// restarted with its configuration file would: with the configuration it had when it
+    /// stopped (as if `CONFIG REWRITE` had run) and the data of its RDB file, if it saved one.
+    /// A replica resumes replicating; faults injected into it ([`TestServer::freeze`],
+    /// [`TestServer::cut_off_from`]) stay in force.
+    pub async fn restart(&mut self) -> std::io::Result<()> {
+        if self.task.is_some() {
+            self.kill().await;
+        }
+        let config = self.node.lock().config.clone();
+        let node = Node::with_faults(config, self.node.faults.clone());
+        add_users(&node, &self.users);
+        {
+            let mut st = node.lock();
+            let now = crate::node::unix_ms();
+            crate::rdb::persist::load_at_startup(&mut st, now)
+                .map_err(|e| std::io::Error::other(format!("loading the RDB: {e}")))?;
+        }
+        let listener = bind_again(self.addr).await?;
+        self.task = Some(tokio::spawn(run(node.clone(), listener)));
+        self.node = node;
+        Ok(())
+    }
+
+    /// Freezes the server, as `SIGSTOP` would: connections stay open but nothing is read,
+    /// run, written or timed until [`TestServer::thaw`].
+    pub fn freeze(&self) {
+        self.node.faults.freeze();
+    }
+
+    /// Ends a [`TestServer::freeze`].
+    pub fn thaw(&self) {
+        self.node.faults.thaw();
+    }
+
+    /// Cuts this server off from the node listening at `peer` (one direction: do it on both
+    /// sides for a partition). The links it makes to `peer` stall and new ones wait, until
+    /// [`TestServer::heal_from`].
+    pub fn cut_off_from(&self, peer: SocketAddr) {
+        self.node.faults.cut(peer);
+    }
+
+    /// Ends a [`TestServer::cut_off_from`].
+    pub fn heal_from(&self, peer: SocketAddr) {
+        self.node.faults.heal(peer);
+    }
+}
+
+/// Binds `addr` again after the previous listener on it closed. The port was just released,
+/// so a moment of `AddrInUse` is retried briefly.
+async fn bind_again(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match TcpListener::bind(addr).await {
+            Ok(l) => return Ok(l),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::AddrInUse
+                    && std::time::Instant::now() < deadline =>
+            {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+fn add_users(node: &Node, users: &[(String, String)]) {
+    let mut st = node.lock();
+    for (name, password) in users {
+        st.acl.users.insert(
+            bytes::Bytes::from(name.clone().into_bytes()),
+            crate::acl::User {
+                enabled: true,
+                nopass: false,
+                passwords: vec![password.clone().into_bytes()],
+            },
+        );
     }
 }
 
@@ -170,6 +291,7 @@ impl Drop for TestServer {
 pub struct TestServerBuilder {
     config: Config,
     users: Vec<(String, String)>,
+    dir: Option<std::path::PathBuf>,
 }
 
 impl TestServerBuilder {
@@ -203,8 +325,25 @@ impl TestServerBuilder {
         self
     }
 
-    /// Replaces the whole configuration.
+    /// Keeps the server's files (RDB) in `dir` instead of a private temporary directory.
+    pub fn dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+
+    /// Periods of the background jobs (see [`Timers`](crate::config::Timers)); tests of
+    /// topology changes shorten them.
+    pub fn timers(mut self, timers: crate::config::Timers) -> Self {
+        self.config.timers = timers;
+        self
+    }
+
+    /// Replaces the whole configuration. Its `dir` is kept if it is not the default (the
+    /// working directory).
     pub fn config(mut self, config: Config) -> Self {
+        if config.dir != Config::default().dir {
+            self.dir = Some(config.dir.clone().into());
+        }
         self.config = config;
         self
     }
@@ -215,25 +354,32 @@ impl TestServerBuilder {
         let addr = listener.local_addr()?;
         let mut config = self.config;
         config.port = addr.port();
-        let node = Node::new(config);
-        {
-            let mut st = node.lock();
-            for (name, password) in self.users {
-                st.acl.users.insert(
-                    bytes::Bytes::from(name.into_bytes()),
-                    crate::acl::User {
-                        enabled: true,
-                        nopass: false,
-                        passwords: vec![password.into_bytes()],
-                    },
-                );
+        let scratch = match self.dir {
+            Some(dir) => {
+                config.dir = dir.to_string_lossy().into_owned();
+                None
             }
-        }
+            None => {
+                let dir = std::env::temp_dir().join(format!(
+                    "rediscover-{}-{}-{}",
+                    std::process::id(),
+                    addr.port(),
+                    crate::node::random_hex(8)
+                ));
+                std::fs::create_dir_all(&dir)?;
+                config.dir = dir.to_string_lossy().into_owned();
+                Some(Scratch(dir))
+            }
+        };
+        let node = Node::new(config);
+        add_users(&node, &self.users);
         let task = tokio::spawn(run(node.clone(), listener));
         Ok(TestServer {
             node,
             addr,
             task: Some(task),
+            users: self.users,
+            _scratch: scratch,
         })
     }
 }

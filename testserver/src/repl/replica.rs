@@ -12,11 +12,11 @@ use bytes::{Bytes, BytesMut};
 use rediscover::resp::{encode_command, CommandDecoder, Limits, ReplyWriter};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, Notify};
 
 use crate::client::{Client, ClientEntry, ClientKind};
 use crate::cmd::{self, Ctx};
+use crate::fault::Gated;
 use crate::keyspace::{ClientId, ExpireMode};
 use crate::logging::Level;
 use crate::node::{Node, NodeState};
@@ -80,7 +80,8 @@ pub(crate) async fn manage(node: Arc<Node>) {
 /// Connects to the master again and again (as Redis's replication cron does, about once a
 /// second) until aborted.
 async fn run(node: Arc<Node>, host: String, port: u16) {
-    let mut delay = Duration::from_millis(20);
+    let cap = node.lock().config.timers.repl_cron;
+    let mut delay = Duration::from_millis(20).min(cap);
     loop {
         let (result, streamed) = {
             let mut link = Link::new(node.clone());
@@ -95,7 +96,7 @@ async fn run(node: Arc<Node>, host: String, port: u16) {
             delay = Duration::from_millis(20);
         }
         tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(1));
+        delay = (delay * 2).min(cap);
     }
 }
 
@@ -125,7 +126,7 @@ impl Drop for Link {
 
 /// Reads lines and payloads from the master, with `repl-timeout` on every read.
 struct Reader {
-    rd: OwnedReadHalf,
+    rd: Gated<OwnedReadHalf>,
     buf: BytesMut,
     timeout: Duration,
 }
@@ -168,7 +169,7 @@ impl Reader {
     }
 }
 
-async fn send(wr: &mut OwnedWriteHalf, argv: &[&[u8]]) -> Result<(), LinkError> {
+async fn send(wr: &mut Gated<OwnedWriteHalf>, argv: &[&[u8]]) -> Result<(), LinkError> {
     let mut buf = BytesMut::new();
     encode_command(&mut buf, argv);
     wr.write_all(&buf)
@@ -230,14 +231,20 @@ impl Link {
                 psync,
             )
         };
-        let stream = tokio::time::timeout(timeout, TcpStream::connect((host, port)))
-            .await
-            .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
-            .map_err(|e| format!("Error condition on socket for SYNC: {e}"))?;
-        let _ = stream.set_nodelay(true);
+        let faults = self.node.faults.clone();
+        let stream = tokio::time::timeout(timeout, async {
+            let addr = tokio::net::lookup_host((host, port))
+                .await?
+                .next()
+                .ok_or_else(|| std::io::Error::other("no address"))?;
+            faults.connect(addr).await
+        })
+        .await
+        .map_err(|_| "Timeout connecting to the MASTER...".to_string())?
+        .map_err(|e| format!("Error condition on socket for SYNC: {e}"))?;
         let (peer, local) = (
-            stream.peer_addr().map_err(|e| e.to_string())?,
-            stream.local_addr().map_err(|e| e.to_string())?,
+            stream.get_ref().peer_addr().map_err(|e| e.to_string())?,
+            stream.get_ref().local_addr().map_err(|e| e.to_string())?,
         );
         self.node
             .lock()
@@ -485,7 +492,7 @@ impl Link {
     async fn stream(
         &mut self,
         mut rd: Reader,
-        mut wr: OwnedWriteHalf,
+        mut wr: Gated<OwnedWriteHalf>,
         peer: std::net::SocketAddr,
         local: std::net::SocketAddr,
         stream_db: usize,
@@ -545,10 +552,11 @@ impl Link {
         let mut argv: Vec<Bytes> = Vec::new();
         let mut out = ReplyWriter::new(false);
         let mut acks = BytesMut::new();
-        let mut ticker = tokio::time::interval(Duration::from_secs(1));
+        let mut ticker = tokio::time::interval(node.lock().config.timers.repl_cron);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut faults = node.link_signal.subscribe();
         loop {
+            node.faults.thawed().await;
             let paused = node.lock().repl.fault == LinkFault::Paused;
             if paused {
                 tokio::select! {
