@@ -67,6 +67,10 @@ pub struct Client {
     pub master_link: bool,
     /// REPLCONF listening-port / ip-address / capa, sent by a replica before PSYNC.
     pub replconf: crate::repl::master::ReplConf,
+    /// ASKING: the next command may use a slot this cluster node imports.
+    pub asking: bool,
+    /// READONLY: a cluster replica serves this client's reads.
+    pub readonly: bool,
 }
 
 /// CLIENT REPLY modes.
@@ -109,6 +113,8 @@ impl Client {
             woff: 0,
             master_link: false,
             replconf: Default::default(),
+            asking: false,
+            readonly: false,
         }
     }
 

@@ -19,12 +19,18 @@ pub struct Timers {
     /// to its master. `repl-ping-replica-period` and `repl-timeout` stay in seconds and are
     /// checked on this period.
     pub repl_cron: Duration,
+    /// The cluster cron (Redis: 100 ms): PINGs, PFAIL detection, reconnects, elections.
+    /// Redis's fixed cluster delays (500 ms election delay, 1 s per replica rank, 2 s writable
+    /// delay, 5 s manual failover timeout...) scale with it; `cluster-node-timeout` does not
+    /// (it is a directive, set it as short as the test needs).
+    pub cluster_cron: Duration,
 }
 
 impl Default for Timers {
     fn default() -> Self {
         Timers {
             repl_cron: Duration::from_secs(1),
+            cluster_cron: Duration::from_millis(100),
         }
     }
 }
@@ -37,6 +43,7 @@ impl Timers {
         let scale = |d: Duration| (d / f).max(Duration::from_millis(1));
         Timers {
             repl_cron: scale(self.repl_cron),
+            cluster_cron: scale(self.cluster_cron),
         }
     }
 }

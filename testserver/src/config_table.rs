@@ -626,6 +626,34 @@ pub static DIRECTIVES: &[Directive] = &[
     .alias("cluster-slave-validity-factor"),
     D::new("cluster-replica-no-failover", Bool, Store::Extra("no"))
         .alias("cluster-slave-no-failover"),
+    D::new(
+        "cluster-allow-pubsubshard-when-down",
+        Bool,
+        Store::Extra("yes"),
+    ),
+    D::new(
+        "cluster-announce-hostname",
+        Text,
+        Store::Field(
+            |c| c.extra_or("cluster-announce-hostname", ""),
+            set_announce_hostname,
+        ),
+    ),
+    D::new(
+        "cluster-preferred-endpoint-type",
+        Enum(&["ip", "hostname", "unknown-endpoint"]),
+        Store::Extra("ip"),
+    ),
+    D::new(
+        "cluster-announce-tls-port",
+        Int(0, 65535),
+        Store::Extra("0"),
+    ),
+    D::new(
+        "cluster-link-sendbuf-limit",
+        Memory(0, u64::MAX),
+        Store::Extra("0"),
+    ),
 ];
 
 /// Looks a directive up by name or alias, case-insensitively.

@@ -129,6 +129,9 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
                 st.stats.net_input_bytes += std::mem::take(&mut net_in);
                 let stop = run_batch(&mut st, &mut client, &mut out, &mut batch, &mut spare);
                 sync_entry(&mut st, &client);
+                if st.cluster.is_some() {
+                    crate::cluster::with(&mut st, crate::cluster::cron::before_sleep);
+                }
                 if st.shutdown_requested && !st.shutdown_draining {
                     st.shutdown_draining = true;
                     let node = node.clone();
@@ -275,8 +278,17 @@ fn run_batch(
     batch: &mut VecDeque<Vec<Bytes>>,
     spare: &mut Vec<Vec<Bytes>>,
 ) -> Stop {
+    if client.shard_channels > 0 {
+        // The server may have unsubscribed it (a cluster slot moved away).
+        client.shard_channels = st.pubsub.shard_count(client.id);
+    }
     let mut ctx = Ctx::new(st, client, out);
     while let Some(argv) = batch.front() {
+        // A write to a key that MIGRATE is moving waits for it, as every client waits while
+        // Redis runs MIGRATE.
+        if crate::cluster::migrate::must_wait(ctx.node, ctx.client.db, argv) {
+            return Stop::Paused(ctx.now + 1);
+        }
         if let Some((until, writes_only)) = ctx.node.pause {
             if until <= ctx.now {
                 ctx.node.pause = None;

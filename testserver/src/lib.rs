@@ -12,6 +12,7 @@
 
 pub mod acl;
 pub mod client;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod config_table;
@@ -29,6 +30,7 @@ pub mod server;
 pub mod slowlog;
 pub mod topology;
 
+pub use cluster::testing::{FailoverMode, TestCluster, TestClusterBuilder};
 pub use server::{TestServer, TestServerBuilder};
 
 /// The Redis version whose behaviour this server follows, as HELLO and INFO report it.

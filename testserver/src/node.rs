@@ -149,10 +149,16 @@ pub struct NodeState {
     pub started: Instant,
     /// The commands this node runs (a server's, or a sentinel's).
     pub commands: &'static crate::cmd::CommandTable,
+    /// Cluster state, on a node with `cluster-enabled yes` (see [`crate::cluster`]).
+    pub cluster: Option<Box<crate::cluster::Cluster>>,
+    /// MIGRATE's connection cache and the keys being moved.
+    pub migrate: crate::cluster::migrate::MigrateState,
+    /// The node itself, for work that finishes off the lock (MIGRATE).
+    pub(crate) self_ref: std::sync::Weak<Node>,
 }
 
 impl NodeState {
-    fn new(config: Config) -> Self {
+    fn new(config: Config, self_ref: std::sync::Weak<Node>) -> Self {
         let dbs = (0..config.databases.max(1))
             .map(|_| Db::default())
             .collect();
@@ -180,6 +186,9 @@ impl NodeState {
             shutdown_draining: false,
             started: Instant::now(),
             commands: crate::cmd::server_table(),
+            cluster: None,
+            migrate: Default::default(),
+            self_ref,
         }
     }
 
@@ -321,9 +330,9 @@ impl Node {
     /// A node with `config` that shares `faults` (a node restarted where another stopped
     /// stays frozen or partitioned as its predecessor was).
     pub fn with_faults(config: Config, faults: Arc<crate::fault::Faults>) -> Arc<Node> {
-        Arc::new(Node {
+        Arc::new_cyclic(|me| Node {
             faults,
-            state: Mutex::new(NodeState::new(config)),
+            state: Mutex::new(NodeState::new(config, me.clone())),
             next_client_id: AtomicU64::new(1),
             shutdown: watch::channel(false).0,
             stream_signal: watch::channel(()).0,

@@ -19,6 +19,12 @@ pub async fn run(node: Arc<Node>, listener: TcpListener) {
 /// Accepts connections on every listener (`bind` with several addresses) until `node` shuts
 /// down, with one set of background jobs.
 pub async fn run_all(node: Arc<Node>, listeners: Vec<TcpListener>) {
+    run_node(node, listeners, None).await;
+}
+
+/// Serves a node: its client listeners and, for a cluster node, its bus listener (the bus
+/// links and the cluster cron run with it), until the node shuts down.
+pub async fn run_node(node: Arc<Node>, listeners: Vec<TcpListener>, bus: Option<TcpListener>) {
     {
         // `replicaof` in the configuration: start as a replica.
         let mut st = node.lock();
@@ -31,6 +37,13 @@ pub async fn run_all(node: Arc<Node>, listeners: Vec<TcpListener>) {
     }
     let cron = tokio::spawn(cron(node.clone()));
     let link = tokio::spawn(crate::repl::replica::manage(node.clone()));
+    let cluster: Vec<JoinHandle<()>> = match bus {
+        Some(bus) => vec![
+            tokio::spawn(crate::cluster::bus::accept_loop(node.clone(), bus)),
+            tokio::spawn(crate::cluster::bus::cron_loop(node.clone())),
+        ],
+        None => Vec::new(),
+    };
     let loops: Vec<_> = listeners
         .into_iter()
         .map(|l| tokio::spawn(accept_loop(node.clone(), l)))
@@ -40,6 +53,10 @@ pub async fn run_all(node: Arc<Node>, listeners: Vec<TcpListener>) {
     }
     cron.abort();
     link.abort();
+    for task in cluster {
+        task.abort();
+        let _ = task.await;
+    }
 }
 
 async fn accept_loop(node: Arc<Node>, listener: TcpListener) {
@@ -132,6 +149,8 @@ async fn cron(node: Arc<Node>) {
 pub struct TestServer {
     node: Arc<Node>,
     addr: SocketAddr,
+    /// The cluster bus address, for a cluster node.
+    bus: Option<SocketAddr>,
     task: Option<JoinHandle<()>>,
     /// ACL users given to the builder: part of the configuration, so a restart keeps them.
     users: Vec<(String, String)>,
@@ -163,6 +182,11 @@ impl TestServer {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The cluster bus address (`None` unless `cluster-enabled`).
+    pub fn bus_addr(&self) -> Option<SocketAddr> {
+        self.bus
     }
 
     /// `redis://127.0.0.1:<port>`.
@@ -198,6 +222,8 @@ impl TestServer {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+        // A dead process holds no lock on nodes.conf and writes it no more.
+        let _ = self.node.lock().cluster.take();
     }
 
     /// Starts the server again at the same address (killing it first if it runs), as a process
@@ -214,12 +240,18 @@ impl TestServer {
         add_users(&node, &self.users);
         {
             let mut st = node.lock();
+            crate::cluster::init(&mut st).map_err(std::io::Error::other)?;
             let now = crate::node::unix_ms();
             crate::rdb::persist::load_at_startup(&mut st, now)
                 .map_err(|e| std::io::Error::other(format!("loading the RDB: {e}")))?;
+            crate::cluster::verify_with_data(&mut st).map_err(std::io::Error::other)?;
         }
         let listener = bind_again(self.addr).await?;
-        self.task = Some(tokio::spawn(run(node.clone(), listener)));
+        let bus = match self.bus {
+            Some(addr) => Some(bind_again(addr).await?),
+            None => None,
+        };
+        self.task = Some(tokio::spawn(run_node(node.clone(), vec![listener], bus)));
         self.node = node;
         Ok(())
     }
@@ -371,12 +403,33 @@ impl TestServerBuilder {
                 Some(Scratch(dir))
             }
         };
+        // A cluster node's bus: `cluster-port` if given, else any free port (the client port
+        // is free-picked too, so port + 10000 may not exist); kept in `cluster-port` so a
+        // restart binds it again.
+        let bus = if config.cluster_enabled {
+            let port: u16 = config.extra_or("cluster-port", "0").parse().unwrap_or(0);
+            let l = TcpListener::bind(("127.0.0.1", port)).await?;
+            let bus_addr = l.local_addr()?;
+            config
+                .extra
+                .insert("cluster-port".into(), bus_addr.port().to_string());
+            Some((l, bus_addr))
+        } else {
+            None
+        };
         let node = Node::new(config);
         add_users(&node, &self.users);
-        let task = tokio::spawn(run(node.clone(), listener));
+        {
+            let mut st = node.lock();
+            crate::cluster::init(&mut st).map_err(std::io::Error::other)?;
+            crate::cluster::verify_with_data(&mut st).map_err(std::io::Error::other)?;
+        }
+        let bus_addr = bus.as_ref().map(|b| b.1);
+        let task = tokio::spawn(run_node(node.clone(), vec![listener], bus.map(|b| b.0)));
         Ok(TestServer {
             node,
             addr,
+            bus: bus_addr,
             task: Some(task),
             users: self.users,
             _scratch: scratch,

@@ -39,6 +39,9 @@ fn echo(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 
 fn select(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let index = parse_i64(&argv[1])?;
+    if ctx.node.cluster.is_some() && index != 0 {
+        return Err("ERR SELECT is not allowed in cluster mode".into());
+    }
     if index < 0 || index as usize >= ctx.node.dbs.len() {
         return Err(msg::DB_INDEX.into());
     }

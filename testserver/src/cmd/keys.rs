@@ -163,6 +163,9 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
         i += 1;
     }
+    if ctx.node.cluster.is_some() && (src_db != 0 || dst_db != 0) {
+        return Err("ERR Copying to another database is not allowed in cluster mode".into());
+    }
     if src_db == dst_db && src == dst {
         return Err(msg::SAME_OBJECT.into());
     }
@@ -187,6 +190,9 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn move_(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    if ctx.node.cluster.is_some() {
+        return Err("ERR MOVE is not allowed in cluster mode".into());
+    }
     let key = &argv[1];
     let src_db = ctx.client.db;
     let dst_db = db_index(ctx, &argv[2], msg::NOT_INTEGER)?;
@@ -279,6 +285,9 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn swapdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    if ctx.node.cluster.is_some() {
+        return Err("ERR SWAPDB is not allowed in cluster mode".into());
+    }
     let first = parse_db_number(&argv[1], "ERR invalid first DB index")?;
     let second = parse_db_number(&argv[2], "ERR invalid second DB index")?;
     let dbs = ctx.node.dbs.len();

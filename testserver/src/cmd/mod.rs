@@ -50,6 +50,7 @@ use crate::node::{NodeState, TimeoutReply, Waiter};
 
 pub use args::*;
 pub use repl::WaitRequest;
+pub(crate) use tx::unwatch_all;
 
 /// An error reply: the whole line after `-`, code included (`ERR syntax error`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -364,6 +365,8 @@ impl CommandTable {
             string::COMMANDS,
             tx::COMMANDS,
             zset::COMMANDS,
+            crate::cluster::commands::COMMANDS,
+            crate::cluster::migrate::COMMANDS,
         ];
         let mut table = CommandTable {
             by_name: Default::default(),
@@ -460,6 +463,10 @@ fn count_error(node: &mut NodeState, err: &str) {
 pub fn process(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     let mark = ctx.out.len();
     process_inner(ctx, argv);
+    // ASKING is good for one command (kept through a transaction).
+    if ctx.client.asking && ctx.client.multi.is_none() && !argv[0].eq_ignore_ascii_case(b"asking") {
+        ctx.client.asking = false;
+    }
     match ctx.client.reply_mode {
         ReplyMode::On => {}
         ReplyMode::Off => ctx.out.truncate(mark),
@@ -539,10 +546,11 @@ impl<'a> GateCall<'a> {
         }
     }
 
-    /// Positions in `argv` of the command's keys (shared key-spec table).
+    /// Positions in `argv` of the command's keys, as Redis's `getKeysFromCommand` finds them
+    /// (the shared key-spec table, a container's subcommand, MIGRATE's and SORT's own rules).
     pub fn key_positions(&self) -> &[usize] {
         self.keys
-            .get_or_init(|| self.cmd.info.key_positions(self.argv))
+            .get_or_init(|| crate::cluster::gate::key_positions(self.cmd, self.argv))
     }
 
     /// The command's keys.
@@ -557,6 +565,9 @@ impl<'a> GateCall<'a> {
 /// is down and that must not serve stale data.
 fn gate(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) -> CmdResult {
     let call = GateCall::new(cmd, argv);
+    if ctx.node.cluster.is_some() {
+        crate::cluster::gate::check(ctx, &call)?;
+    }
     role_gate(ctx, &call)
 }
 

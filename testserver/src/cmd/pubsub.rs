@@ -155,8 +155,16 @@ fn publish_to(ctx: &mut Ctx<'_>, argv: &[Bytes], shard: bool) -> CmdResult {
         .pubsub
         .publish(&mut node.clients, me, &argv[1], &argv[2], shard);
     ctx.out.int(n as i64);
-    // Subscribers of replicas get the message too.
-    ctx.force_propagation();
+    if ctx.node.cluster.is_some() {
+        // A cluster sends it over the bus (PUBLISH to every node, SPUBLISH to the shard's),
+        // not through the replication stream.
+        crate::cluster::with(ctx.node, |c, st| {
+            crate::cluster::messages::propagate_publish(c, st, &argv[1], &argv[2], shard)
+        });
+    } else {
+        // Subscribers of replicas get the message too.
+        ctx.force_propagation();
+    }
     Ok(())
 }
 

@@ -21,6 +21,9 @@ pub(crate) const COMMANDS: &[(&str, Handler)] = &[
 
 /// REPLICAOF host port | NO ONE
 fn replicaof(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    if ctx.node.cluster.is_some() {
+        return Err("ERR REPLICAOF not allowed in cluster mode.".into());
+    }
     if eq_ic(&argv[1], "no") && eq_ic(&argv[2], "one") {
         if !ctx.node.repl.is_master() {
             ctx.node.become_master();

@@ -229,3 +229,19 @@ pub(super) fn canonical_notify(v: &str) -> Option<String> {
     out.extend("KEm".chars().filter(|c| on.contains(c)));
     Some(out)
 }
+
+/// `cluster-announce-hostname`: fewer than 256 characters of letters, digits, `-` and `.`.
+pub(super) fn set_announce_hostname(c: &mut Config, v: &str) -> Result<(), String> {
+    if v.len() >= 256 {
+        return Err("Hostnames must be less than 256 characters".into());
+    }
+    if !v
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+    {
+        return Err("Hostnames may only contain alphanumeric characters, hyphens or dots".into());
+    }
+    c.extra
+        .insert("cluster-announce-hostname".into(), v.to_string());
+    Ok(())
+}

@@ -64,6 +64,39 @@ pub struct Db {
     pub(crate) expired: Vec<Bytes>,
     /// What lookups do with expired keys.
     pub expire_mode: ExpireMode,
+    /// Keys by hash slot, kept in cluster mode only (CLUSTER COUNTKEYSINSLOT and
+    /// GETKEYSINSLOT, slot migration).
+    slot_index: Option<Box<SlotIndex>>,
+}
+
+/// The keys of a database by cluster hash slot.
+#[derive(Debug)]
+struct SlotIndex {
+    counts: Vec<u32>,
+    keys: BTreeSet<(u16, Bytes)>,
+}
+
+impl SlotIndex {
+    fn new() -> SlotIndex {
+        SlotIndex {
+            counts: vec![0; rediscover::slot::SLOT_COUNT as usize],
+            keys: BTreeSet::new(),
+        }
+    }
+
+    fn add(&mut self, key: &Bytes) {
+        let slot = rediscover::slot::key_slot(key);
+        if self.keys.insert((slot, key.clone())) {
+            self.counts[slot as usize] += 1;
+        }
+    }
+
+    fn remove(&mut self, key: &[u8]) {
+        let slot = rediscover::slot::key_slot(key);
+        if self.keys.remove(&(slot, Bytes::copy_from_slice(key))) {
+            self.counts[slot as usize] -= 1;
+        }
+    }
 }
 
 impl Db {
@@ -154,12 +187,53 @@ impl Db {
         {
             self.ready.push(key.clone());
         }
+        if let Some(index) = self.slot_index.as_mut() {
+            if self.entries.insert(key.clone(), value).is_none() {
+                index.add(&key);
+            }
+            return;
+        }
         self.entries.insert(key, value);
+    }
+
+    /// Keeps (or stops keeping) an index of keys by cluster hash slot.
+    pub fn index_slots(&mut self, on: bool) {
+        self.slot_index = on.then(|| {
+            let mut index = SlotIndex::new();
+            for key in self.entries.keys() {
+                index.add(key);
+            }
+            Box::new(index)
+        });
+    }
+
+    /// Number of keys in a hash slot (0 when slots are not indexed).
+    pub fn count_in_slot(&self, slot: u16) -> usize {
+        self.slot_index
+            .as_ref()
+            .map_or(0, |i| i.counts[slot as usize] as usize)
+    }
+
+    /// Up to `max` keys of a hash slot, in key order.
+    pub fn keys_in_slot(&self, slot: u16, max: usize) -> Vec<Bytes> {
+        let Some(index) = self.slot_index.as_ref() else {
+            return Vec::new();
+        };
+        index
+            .keys
+            .range((slot, Bytes::new())..)
+            .take_while(|(s, _)| *s == slot)
+            .take(max)
+            .map(|(_, k)| k.clone())
+            .collect()
     }
 
     /// Removes `key` and its TTL, returning the value. Does not call [`Db::touch`].
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
         let value = self.entries.remove(key)?;
+        if let Some(index) = self.slot_index.as_mut() {
+            index.remove(key);
+        }
         self.clear_expire(key);
         Some(value)
     }
@@ -267,6 +341,9 @@ impl Db {
         self.entries.clear();
         self.expires.clear();
         self.deadlines.clear();
+        if self.slot_index.is_some() {
+            self.index_slots(true);
+        }
         n
     }
 
@@ -349,6 +426,12 @@ impl Db {
         std::mem::swap(&mut self.entries, &mut other.entries);
         std::mem::swap(&mut self.expires, &mut other.expires);
         std::mem::swap(&mut self.deadlines, &mut other.deadlines);
+        if self.slot_index.is_some() {
+            self.index_slots(true);
+        }
+        if other.slot_index.is_some() {
+            other.index_slots(true);
+        }
         for key in self.blocking.keys() {
             if self.entries.contains_key(key) {
                 self.ready.push(key.clone());
