@@ -35,3 +35,24 @@ async fn a_3x1_cluster_forms_and_redirects() {
     eprintln!("{}", String::from_utf8_lossy(&nodes));
     let _ = Duration::from_secs(1);
 }
+
+fn cpu_ms() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let f: Vec<&str> = s.rsplit(')').next().unwrap().split_whitespace().collect();
+    (f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()) * 10
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_cost() {
+    let cluster = TestCluster::builder().masters(3).replicas_per_master(1).start().await.unwrap();
+    let c0 = cpu_ms();
+    let t = Instant::now();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    eprintln!("idle cpu {} ms over {:?}", cpu_ms() - c0, t.elapsed());
+    let t = Instant::now();
+    for _ in 0..20 {
+        let mut c = RawConn::connect(cluster.node(0).addr()).await;
+        c.call(&["PING"]).await;
+    }
+    eprintln!("20 pings {:?}", t.elapsed());
+}

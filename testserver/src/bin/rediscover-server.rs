@@ -165,6 +165,12 @@ fn load_config(args: &[String]) -> Result<Startup, String> {
         apply_directive(&mut config, &line.name, &line.args)
             .map_err(|e| fatal(line.number, &line.shown, &e))?;
     }
+    if config.cluster_enabled && config.replicaof.is_some() {
+        return Err(format!(
+            "\n*** FATAL CONFIG FILE ERROR (Redis {REDIS_VERSION}) ***\n\
+             replicaof directive not allowed in cluster mode\n"
+        ));
+    }
     Ok(Startup {
         config,
         from_file_or_options,
@@ -256,6 +262,53 @@ async fn bind_all(config: &Config, log: &Logger) -> Result<(Vec<TcpListener>, u1
     Ok((listeners, port))
 }
 
+/// Binds the cluster bus port (`cluster-port`, else the client port + 10000) on the first
+/// bind address, with Redis's errors.
+async fn bind_bus(config: &Config, log: &Logger) -> Result<TcpListener, ()> {
+    let configured: u16 = config.extra_or("cluster-port", "0").parse().unwrap_or(0);
+    if configured == 0 && config.port > 55535 {
+        log.log(
+            Role::Master,
+            Level::Warning,
+            "Redis port number too high. Cluster communication port is 10,000 port numbers higher than your Redis port. Your Redis port number must be 55535 or less.",
+        );
+        return Err(());
+    }
+    let cport = if configured == 0 {
+        config.port + 10000
+    } else {
+        configured
+    };
+    let Some(host) = config.bind.first() else {
+        log.log(
+            Role::Master,
+            Level::Warning,
+            "No bind address is configured, but it is required for the Cluster bus.",
+        );
+        return Err(());
+    };
+    let host = match host.trim_start_matches('-') {
+        "*" => "0.0.0.0",
+        "::*" => "::",
+        h => h,
+    };
+    let addr = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => SocketAddr::new(ip, cport),
+        Err(_) => SocketAddr::from(([127, 0, 0, 1], cport)),
+    };
+    match TcpListener::bind(addr).await {
+        Ok(l) => Ok(l),
+        Err(_) => {
+            log.log(
+                Role::Master,
+                Level::Warning,
+                &format!("Failed listening on port {cport} (cluster), aborting."),
+            );
+            Err(())
+        }
+    }
+}
+
 async fn serve(startup: Startup, log: std::sync::Arc<Logger>) -> ExitCode {
     let Startup {
         mut config,
@@ -294,27 +347,55 @@ async fn serve(startup: Startup, log: std::sync::Arc<Logger>) -> ExitCode {
         return ExitCode::FAILURE;
     };
     config.port = port;
+    let bus = if config.cluster_enabled {
+        match bind_bus(&config, &log).await {
+            Ok(b) => Some(b),
+            Err(()) => return ExitCode::FAILURE,
+        }
+    } else {
+        None
+    };
     let role = if config.replicaof.is_some() {
         Role::Replica
     } else {
         Role::Master
     };
+    let cluster = config.cluster_enabled;
     let node = Node::new(config);
     // Replication and other node events log through the same logger.
     node.lock().logger = Some(log.clone());
+    if cluster {
+        let mut st = node.lock();
+        if let Err(e) = rediscover_testserver::cluster::init(&mut st) {
+            log.log(Role::Master, Level::Warning, &e);
+            return ExitCode::FAILURE;
+        }
+        if let Some(c) = st.cluster.as_mut() {
+            // A process can crash: nodes.conf is replaced atomically and fsynced.
+            c.durable = true;
+        }
+    }
     log.log(
         role,
         Level::Notice,
-        &format!("Running mode=standalone, port={port}."),
+        &format!(
+            "Running mode={}, port={port}.",
+            if cluster { "cluster" } else { "standalone" }
+        ),
     );
     log.log(role, Level::Warning, "Server initialized");
     if load_rdb(&node, &log).is_err() {
         return ExitCode::FAILURE;
     }
+    if let Err(e) = rediscover_testserver::cluster::verify_with_data(&mut node.lock()) {
+        log.log(Role::Master, Level::Warning, &e);
+        return ExitCode::FAILURE;
+    }
     let mut stopped = node.shutdown_signal();
-    let server = tokio::spawn(rediscover_testserver::server::run_all(
+    let server = tokio::spawn(rediscover_testserver::server::run_node(
         node.clone(),
         listeners,
+        bus,
     ));
     // Handlers go in before the ready line: a supervisor may signal as soon as it sees it.
     let (Ok(mut term), Ok(mut int)) = (

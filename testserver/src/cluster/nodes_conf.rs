@@ -1,6 +1,7 @@
-//! `nodes.conf`: the node table as CLUSTER NODES lines plus a `vars` line, written atomically
-//! (temporary file, then rename) and read back at startup with Redis 7.0's rules. The file is
-//! locked (`flock`) for the node's life, so two nodes cannot share it.
+//! `nodes.conf`: the node table as CLUSTER NODES lines plus a `vars` line, read back at
+//! startup with Redis 7.0's rules. The `rediscover-server` binary writes it atomically
+//! (temporary file, fsync, rename); in-process nodes rewrite it in place as Redis 7.0 does.
+//! The file is locked (`flock`) for the node's life, so two nodes cannot share it.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -64,6 +65,18 @@ pub fn save(c: &mut Cluster, fsync: bool) -> std::io::Result<()> {
         return Ok(());
     }
     let path = c.config_path.clone();
+    if !c.durable {
+        // Redis 7.0's way: one write over the old content, then truncate.
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
+        f.write_all(content.as_bytes())?;
+        f.set_len(content.len() as u64)?;
+        c.saved = content;
+        return Ok(());
+    }
     let tmp = path.with_file_name(format!(
         "{}.tmp-{}",
         path.file_name()

@@ -334,6 +334,12 @@ pub struct Cluster {
     pub config_lock: Option<std::fs::File>,
     /// Last saved content, so an unchanged configuration is not written again.
     pub saved: String,
+    /// Whether saves are crash-proof: written to a temporary file that is fsynced (where
+    /// Redis fsyncs) and renamed over `nodes.conf`. The `rediscover-server` binary saves so;
+    /// an in-process node, whose "crash" never loses the page cache, rewrites the file in
+    /// place as Redis 7.0 does (a rename over an existing file flushes it to disk on ext4,
+    /// milliseconds per topology change).
+    pub durable: bool,
 }
 
 impl Cluster {
@@ -379,6 +385,7 @@ impl Cluster {
             config_path,
             config_lock: None,
             saved: String::new(),
+            durable: false,
         }
     }
 
