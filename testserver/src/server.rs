@@ -324,6 +324,7 @@ pub struct TestServerBuilder {
     config: Config,
     users: Vec<(String, String)>,
     dir: Option<std::path::PathBuf>,
+    port: u16,
 }
 
 impl TestServerBuilder {
@@ -380,9 +381,16 @@ impl TestServerBuilder {
         self
     }
 
-    /// Binds `127.0.0.1:0` and starts serving.
+    /// Listens on this port instead of a free one (0, the default: a free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Binds `127.0.0.1` (on a free port unless [`TestServerBuilder::port`]) and starts
+    /// serving.
     pub async fn start(self) -> std::io::Result<TestServer> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).await?;
         let addr = listener.local_addr()?;
         let mut config = self.config;
         config.port = addr.port();

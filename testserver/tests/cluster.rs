@@ -44,7 +44,12 @@ fn cpu_ms() -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_cost() {
-    let cluster = TestCluster::builder().masters(3).replicas_per_master(1).start().await.unwrap();
+    let cluster = TestCluster::builder()
+        .masters(3)
+        .replicas_per_master(1)
+        .start()
+        .await
+        .unwrap();
     let c0 = cpu_ms();
     let t = Instant::now();
     tokio::time::sleep(Duration::from_secs(2)).await;

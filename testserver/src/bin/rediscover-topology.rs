@@ -7,6 +7,7 @@
 //! ```text
 //! rediscover-topology standalone --port 0
 //! rediscover-topology replication --replicas 2 --port 0
+//! rediscover-topology cluster --masters 3 --replicas 1 --port 0
 //! ```
 
 use std::net::SocketAddr;
@@ -25,6 +26,11 @@ Topologies:\n\
 \x20 replication [--replicas N] [--port P]\n\
 \x20                           a master on P and N replicas (default 1) on P+1..P+N,\n\
 \x20                           READY once every replica is in sync (P = 0: free ports)\n\
+\x20 cluster [--masters M] [--replicas R] [--port P] [--node-timeout MS]\n\
+\x20                           a Redis Cluster of M masters (default 3) with R replicas\n\
+\x20                           each (default 1) on P..P+M*(1+R)-1, bus ports +10000 (P = 0:\n\
+\x20                           free ports); READY once all slots are assigned, every node\n\
+\x20                           agrees and replicas are in sync (node timeout default 2000)\n\
 \n\
 Prints one JSON line per node, then READY; runs until SIGINT or SIGTERM.\n";
 
@@ -42,6 +48,17 @@ enum Topology {
         port: u16,
         /// How many replicas.
         replicas: usize,
+    },
+    /// A Redis Cluster.
+    Cluster {
+        /// The first node's port (0: free ports for all).
+        port: u16,
+        /// Masters.
+        masters: usize,
+        /// Replicas per master.
+        replicas: usize,
+        /// `cluster-node-timeout` (ms).
+        node_timeout: i64,
     },
 }
 
@@ -95,6 +112,8 @@ fn parse(args: &[String]) -> Result<Topology, String> {
     };
     let mut port = 6379;
     let mut replicas = None;
+    let mut masters = 3;
+    let mut node_timeout = 2000;
     let mut it = rest.iter();
     while let Some(opt) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
@@ -103,7 +122,23 @@ fn parse(args: &[String]) -> Result<Topology, String> {
                 let v = value("--port")?;
                 port = v.parse().map_err(|_| format!("invalid port '{v}'"))?;
             }
-            "--replicas" if kind == "replication" => {
+            "--masters" if kind == "cluster" => {
+                let v = value("--masters")?;
+                masters = v
+                    .parse()
+                    .ok()
+                    .filter(|&m: &usize| m > 0)
+                    .ok_or(format!("invalid master count '{v}'"))?;
+            }
+            "--node-timeout" if kind == "cluster" => {
+                let v = value("--node-timeout")?;
+                node_timeout = v
+                    .parse()
+                    .ok()
+                    .filter(|&t: &i64| t > 0)
+                    .ok_or(format!("invalid node timeout '{v}'"))?;
+            }
+            "--replicas" if kind == "replication" || kind == "cluster" => {
                 let v = value("--replicas")?;
                 replicas = Some(
                     v.parse()
@@ -121,6 +156,21 @@ fn parse(args: &[String]) -> Result<Topology, String> {
                 return Err(format!("ports {port}..{port}+{replicas} do not fit"));
             }
             Ok(Topology::Replication { port, replicas })
+        }
+        "cluster" => {
+            let replicas = replicas.unwrap_or(1);
+            let total = masters * (1 + replicas);
+            if port != 0 && usize::from(port) + total > 55536 {
+                return Err(format!(
+                    "ports {port}..{port}+{total} (and their bus ports +10000) do not fit"
+                ));
+            }
+            Ok(Topology::Cluster {
+                port,
+                masters,
+                replicas,
+                node_timeout,
+            })
         }
         other => Err(format!("unknown topology '{other}'")),
     }
@@ -189,6 +239,64 @@ async fn run(topology: Topology) -> std::io::Result<()> {
             nodes.push(master);
             nodes.extend(followers);
         }
+        Topology::Cluster {
+            port,
+            masters,
+            replicas,
+            node_timeout,
+        } => {
+            let total = masters * (1 + replicas);
+            let mut servers = Vec::with_capacity(total);
+            for i in 0..total {
+                // Cron 10x faster than Redis's: the cluster is ready (and fails over)
+                // sooner, with Redis's own formulas.
+                let mut config = Config {
+                    cluster_enabled: true,
+                    cluster_node_timeout: node_timeout,
+                    timers: rediscover_testserver::config::Timers::default().faster(10),
+                    port: 0,
+                    ..Config::default()
+                };
+                if port != 0 {
+                    let p = port + i as u16;
+                    config.port = p;
+                    config
+                        .extra
+                        .insert("cluster-port".into(), (p + 10000).to_string());
+                }
+                servers.push(config);
+            }
+            let cluster =
+                rediscover_testserver::TestCluster::from_configs(servers, masters, replicas)
+                    .await
+                    .map_err(std::io::Error::other)?;
+            for i in 0..total {
+                let role = if cluster.masters().contains(&i) {
+                    "master"
+                } else {
+                    "replica"
+                };
+                let master = cluster
+                    .masters()
+                    .into_iter()
+                    .find(|&m| cluster.replicas_of(m).contains(&i))
+                    .map(|m| cluster.node(m).addr().to_string());
+                let line = NodeLine {
+                    role,
+                    addr: cluster.node(i).addr().to_string(),
+                    id: cluster.node_id(i),
+                    master,
+                };
+                println!("{}", line.to_json());
+            }
+            println!("READY");
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            drop(cluster);
+            return Ok(());
+        }
     }
     println!("READY");
     tokio::select! {
@@ -252,7 +360,17 @@ mod tests {
             })
         );
         assert!(parse(&args("standalone --replicas 2")).is_err());
-        assert!(parse(&args("cluster")).is_err());
+        assert_eq!(
+            parse(&args("cluster --masters 3 --replicas 1 --port 0")),
+            Ok(Topology::Cluster {
+                port: 0,
+                masters: 3,
+                replicas: 1,
+                node_timeout: 2000
+            })
+        );
+        assert!(parse(&args("cluster --masters 0")).is_err());
+        assert!(parse(&args("cluster --port 60000")).is_err());
         assert!(parse(&args("standalone --port x")).is_err());
         assert_eq!(json_string("a\"b\\\n\u{1}"), "\"a\\\"b\\\\\\n\\u0001\"");
     }

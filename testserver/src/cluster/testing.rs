@@ -89,17 +89,43 @@ impl TestClusterBuilder {
     /// Starts the nodes, forms the cluster and waits until it is ready.
     pub async fn start(self) -> Result<TestCluster, Box<dyn std::error::Error + Send + Sync>> {
         let total = self.masters * (1 + self.replicas);
-        let mut nodes = Vec::with_capacity(total);
-        for _ in 0..total {
-            let mut config = self.config.clone();
+        let configs = (0..total)
+            .map(|_| {
+                let mut config = self.config.clone();
+                config.cluster_enabled = true;
+                config.cluster_node_timeout = self.node_timeout;
+                config.timers = self.timers.clone();
+                config.port = 0;
+                config
+            })
+            .collect();
+        TestCluster::from_configs(configs, self.masters, self.replicas).await
+    }
+}
+
+impl TestCluster {
+    /// A cluster of nodes started with `configs` (port 0: a free port; `cluster-port` 0:
+    /// a free bus port), `masters` of them masters and the rest `replicas` per master.
+    pub async fn from_configs(
+        configs: Vec<Config>,
+        masters: usize,
+        replicas: usize,
+    ) -> Result<TestCluster, Box<dyn std::error::Error + Send + Sync>> {
+        let mut nodes = Vec::with_capacity(configs.len());
+        for mut config in configs {
             config.cluster_enabled = true;
-            config.cluster_node_timeout = self.node_timeout;
-            config.timers = self.timers.clone();
             config.save = Vec::new();
-            nodes.push(TestServerBuilder::default().config(config).start().await?);
+            let port = config.port;
+            nodes.push(
+                TestServerBuilder::default()
+                    .config(config)
+                    .port(port)
+                    .start()
+                    .await?,
+            );
         }
         let cluster = TestCluster { nodes };
-        cluster.form(self.masters, self.replicas).await?;
+        cluster.form(masters, replicas).await?;
         Ok(cluster)
     }
 }
