@@ -34,10 +34,6 @@ async fn lone_node_with(timers: Timers) -> TestServer {
     TestServer::builder().config(config).start().await.unwrap()
 }
 
-async fn three_masters() -> TestCluster {
-    TestCluster::builder().masters(3).start().await.unwrap()
-}
-
 #[tokio::test]
 async fn a_fresh_node_answers_like_redis() {
     let node = lone_node().await;
