@@ -240,8 +240,7 @@ fn throughput(o: &Opts, nodes: &[Proc], test: &str) -> f64 {
         .expect("redis-benchmark");
     let text = String::from_utf8_lossy(&out.stdout).replace('\r', "\n");
     text.lines()
-        .filter(|l| l.to_ascii_lowercase().starts_with(&format!("{test}:")))
-        .last()
+        .rfind(|l| l.to_ascii_lowercase().starts_with(&format!("{test}:")))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0)
