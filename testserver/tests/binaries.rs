@@ -364,3 +364,115 @@ fn topology_usage_errors() {
     let out = Command::new(TOPOLOGY).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn topology_cluster() {
+    let mut p = Proc::spawn(
+        TOPOLOGY,
+        &[
+            "cluster",
+            "--masters",
+            "3",
+            "--replicas",
+            "1",
+            "--port",
+            "0",
+        ],
+    );
+    let mut masters = Vec::new();
+    let mut replicas = Vec::new();
+    for _ in 0..6 {
+        let line = p.wait_line("\"role\":");
+        let field = |name: &str| {
+            line.split(&format!("\"{name}\":\""))
+                .nth(1)
+                .and_then(|s| s.split('"').next())
+                .map(str::to_string)
+        };
+        assert_eq!(field("id").map(|i| i.len()), Some(40), "{line}");
+        if line.contains("\"role\":\"master\"") {
+            masters.push(field("addr").unwrap());
+        } else {
+            assert!(masters.contains(&field("master").unwrap()), "{line}");
+            replicas.push(field("addr").unwrap());
+        }
+    }
+    p.wait_line("READY");
+    assert_eq!((masters.len(), replicas.len()), (3, 3));
+    let mut m = RawConn::connect(masters[0].parse().unwrap()).await;
+    let info = m.call(&["CLUSTER", "INFO"]).await;
+    let info = String::from_utf8_lossy(&info);
+    assert!(info.contains("cluster_state:ok"), "{info}");
+    assert!(info.contains("cluster_known_nodes:6"), "{info}");
+    p.signal("TERM");
+    assert!(p.wait_exit().success());
+}
+
+#[test]
+fn a_corrupt_or_shared_nodes_conf_is_refused() {
+    let dir = common::dataset::TempDir::new("nodes-conf");
+    std::fs::write(dir.file("nodes.conf"), "garbage line\n").unwrap();
+    let out = Command::new(SERVER)
+        .args([
+            "--port",
+            "0",
+            "--cluster-enabled",
+            "yes",
+            "--dir",
+            dir.str(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("Unrecoverable error: corrupted cluster config file"),
+        "{stdout}"
+    );
+    // A second node on the same file is refused while the first holds it.
+    std::fs::remove_file(dir.file("nodes.conf")).unwrap();
+    // A port whose bus port (+10000) exists and is free.
+    let port = loop {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = l.local_addr().unwrap().port();
+        if p <= 55535 && std::net::TcpListener::bind(("127.0.0.1", p + 10000)).is_ok() {
+            break p.to_string();
+        }
+    };
+    let mut first = Proc::spawn(
+        SERVER,
+        &[
+            "--port",
+            &port,
+            "--cluster-enabled",
+            "yes",
+            "--dir",
+            dir.str(),
+        ],
+    );
+    first.wait_line("Ready to accept connections");
+    let out = Command::new(SERVER)
+        .args([
+            "--port",
+            "0",
+            "--cluster-enabled",
+            "yes",
+            "--dir",
+            dir.str(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("is already used by a different Redis Cluster node"),
+        "{stdout}"
+    );
+    // The first one wrote itself into it.
+    let conf = std::fs::read_to_string(dir.file("nodes.conf")).unwrap();
+    assert!(conf.contains("myself,master"), "{conf}");
+    assert!(
+        conf.ends_with("vars currentEpoch 0 lastVoteEpoch 0\n"),
+        "{conf}"
+    );
+}

@@ -347,14 +347,6 @@ async fn serve(startup: Startup, log: std::sync::Arc<Logger>) -> ExitCode {
         return ExitCode::FAILURE;
     };
     config.port = port;
-    let bus = if config.cluster_enabled {
-        match bind_bus(&config, &log).await {
-            Ok(b) => Some(b),
-            Err(()) => return ExitCode::FAILURE,
-        }
-    } else {
-        None
-    };
     let role = if config.replicaof.is_some() {
         Role::Replica
     } else {
@@ -375,6 +367,16 @@ async fn serve(startup: Startup, log: std::sync::Arc<Logger>) -> ExitCode {
             c.durable = true;
         }
     }
+    // As Redis's clusterInit: the configuration is loaded and locked, then the bus listens.
+    let bus = if cluster {
+        let config = node.lock().config.clone();
+        match bind_bus(&config, &log).await {
+            Ok(b) => Some(b),
+            Err(()) => return ExitCode::FAILURE,
+        }
+    } else {
+        None
+    };
     log.log(
         role,
         Level::Notice,
