@@ -398,3 +398,178 @@ async fn redirects_of_every_kind() {
         b":0\r\n"
     );
 }
+
+/// A reply with what differs between clusters masked: node ids, ports, offsets.
+fn shape(frame: &rediscover::resp::Frame) -> String {
+    use rediscover::resp::Frame;
+    fn walk(f: &Frame, mask_next: bool, out: &mut String) {
+        match f {
+            Frame::Bulk(b) if b.len() == 40 => out.push_str("<id> "),
+            Frame::Integer(_) if mask_next => out.push_str("<n> "),
+            Frame::Bulk(b) => out.push_str(&format!("{:?} ", String::from_utf8_lossy(b))),
+            Frame::Integer(n) => out.push_str(&format!("{n} ")),
+            Frame::Array(items) | Frame::Push(items) | Frame::Set(items) => {
+                out.push_str(&format!("[{} ", items.len()));
+                // A node entry [ip, port, id, {..}], or flat field/value pairs.
+                let node_entry = items.len() == 4 && matches!(items[1], Frame::Integer(_));
+                let mut prev_key = String::new();
+                for (i, it) in items.iter().enumerate() {
+                    let mask = (node_entry && i == 1)
+                        || matches!(prev_key.as_str(), "port" | "replication-offset");
+                    walk(it, mask, out);
+                    prev_key = match it {
+                        Frame::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+                        _ => String::new(),
+                    };
+                }
+                out.push_str("] ");
+            }
+            Frame::Map(pairs) => {
+                out.push_str(&format!("{{{} ", pairs.len()));
+                for (k, v) in pairs {
+                    walk(k, false, out);
+                    let key = match k {
+                        Frame::Bulk(b) => String::from_utf8_lossy(b).into_owned(),
+                        _ => String::new(),
+                    };
+                    walk(
+                        v,
+                        matches!(key.as_str(), "port" | "replication-offset"),
+                        out,
+                    );
+                }
+                out.push_str("} ");
+            }
+            other => out.push_str(&format!("{other:?} ")),
+        }
+    }
+    let mut out = String::new();
+    walk(frame, false, &mut out);
+    out
+}
+
+fn decode_all(raw: &[u8]) -> rediscover::resp::Frame {
+    rediscover::resp::decode(
+        &mut bytes::BytesMut::from(raw),
+        &rediscover::resp::Limits::default(),
+    )
+    .unwrap()
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slots_and_shards_have_redis_shape_in_resp2_and_resp3() {
+    let cluster = TestCluster::builder()
+        .masters(3)
+        .replicas_per_master(1)
+        .start()
+        .await
+        .unwrap();
+    // Replicas with offset 0 are left out of CLUSTER SLOTS (as "loading"): write to every
+    // master and wait until the offsets travelled over the bus.
+    for m in cluster.masters() {
+        let mut c = RawConn::connect(cluster.node(m).addr()).await;
+        let slot = (0..)
+            .map(|i| format!("k{i}"))
+            .find(|k| cluster.master_of_key(k.as_bytes()) == Some(m))
+            .unwrap();
+        assert_eq!(c.call(&["SET", &slot, "v"]).await, b"+OK\r\n");
+    }
+    cluster.wait_stable().await.unwrap();
+    // The node on slots 0-5460 answers, like port 7000 in the captures.
+    let first = cluster.master_of_slot(0).unwrap();
+    let addr = cluster.node(first).addr();
+    assert!(
+        common::wait_until(Duration::from_secs(10), || async move {
+            let raw = RawConn::connect(addr)
+                .await
+                .call(&["CLUSTER", "SLOTS"])
+                .await;
+            text(&raw).matches("*4\r\n:").count() == 3
+                && shape(&decode_all(&raw)) == shape(&decode_all(&fixture("cluster_slots.resp")))
+        })
+        .await,
+        "CLUSTER SLOTS like Redis's:\n{}\nvs\n{}",
+        shape(&decode_all(
+            &RawConn::connect(addr)
+                .await
+                .call(&["CLUSTER", "SLOTS"])
+                .await
+        )),
+        shape(&decode_all(&fixture("cluster_slots.resp")))
+    );
+    let mut c = RawConn::connect(addr).await;
+    // Shards come in node-table order: compare them as a set of shapes.
+    let sorted_shards = |raw: &[u8]| {
+        let rediscover::resp::Frame::Array(items) = decode_all(raw) else {
+            panic!("shards: {}", text(raw))
+        };
+        let mut v: Vec<String> = items.iter().map(shape).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        sorted_shards(&c.call(&["CLUSTER", "SHARDS"]).await),
+        sorted_shards(&fixture("cluster_shards.resp"))
+    );
+    // RESP3: maps and verbatim strings.
+    c.call(&["HELLO", "3"]).await;
+    assert_eq!(
+        shape(&decode_all(&c.call(&["CLUSTER", "SLOTS"]).await)),
+        shape(&decode_all(&fixture("cluster_slots.resp3.resp")))
+    );
+    assert_eq!(
+        sorted_shards(&c.call(&["CLUSTER", "SHARDS"]).await),
+        sorted_shards(&fixture("cluster_shards.resp3.resp"))
+    );
+    let info = c.call(&["CLUSTER", "INFO"]).await;
+    assert!(text(&info).starts_with('='), "{}", text(&info));
+    assert!(
+        text(&info).contains("\r\ntxt:cluster_state:ok\r\n")
+            || text(&info).contains("txt:cluster_state:ok\r\n")
+    );
+    // CLUSTER INFO lists the same fields, in the same order, as Redis's.
+    let field_names = |raw: &[u8]| -> Vec<String> {
+        text(raw)
+            .split("\r\n")
+            .filter_map(|l| {
+                l.split_once(':')
+                    .map(|(k, _)| k.trim_start_matches("txt:").to_string())
+            })
+            .filter(|k| !k.starts_with('=') && !k.starts_with('$'))
+            .collect()
+    };
+    let ours = field_names(&info);
+    let theirs = field_names(&fixture("cluster_info.resp3.resp"));
+    let fixed = |v: &[String]| -> Vec<String> {
+        v.iter()
+            .filter(|k| !k.starts_with("cluster_stats_messages_"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(fixed(&ours), fixed(&theirs));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_client_is_redirected_when_its_slot_moves() {
+    let cluster = TestCluster::builder().masters(3).start().await.unwrap();
+    let slot = rediscover::slot::key_slot(b"queue");
+    let from = cluster.master_of_slot(slot).unwrap();
+    let to = cluster.masters().into_iter().find(|&m| m != from).unwrap();
+    let mut blocked = RawConn::connect(cluster.node(from).addr()).await;
+    blocked.send(&["BLPOP", "queue", "0"]).await;
+    // Let the BLPOP park before the slot moves.
+    assert!(
+        common::wait_until(Duration::from_secs(5), || async {
+            let mut c = RawConn::connect(cluster.node(from).addr()).await;
+            text(&c.call(&["CLIENT", "LIST"]).await).contains("cmd=blpop")
+        })
+        .await
+    );
+    cluster.migrate_slot(slot, to).await.unwrap();
+    let port = cluster.node(to).addr().port();
+    assert_eq!(
+        text(&blocked.read_raw().await),
+        format!("-MOVED {slot} 127.0.0.1:{port}\r\n")
+    );
+}
