@@ -573,3 +573,55 @@ async fn a_blocked_client_is_redirected_when_its_slot_moves() {
         format!("-MOVED {slot} 127.0.0.1:{port}\r\n")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostnames_travel_in_the_ping_extension() {
+    let cluster = TestCluster::builder().masters(3).start().await.unwrap();
+    let owner = cluster.master_of_key(b"foo").unwrap();
+    let other = cluster.masters().into_iter().find(|&m| m != owner).unwrap();
+    let mut o = RawConn::connect(cluster.node(owner).addr()).await;
+    assert_eq!(
+        o.call(&["CONFIG", "SET", "cluster-announce-hostname", "bad_name"])
+            .await[..4],
+        b"-ERR"[..]
+    );
+    assert_eq!(
+        o.call(&[
+            "CONFIG",
+            "SET",
+            "cluster-announce-hostname",
+            "node-a.example"
+        ])
+        .await,
+        b"+OK\r\n"
+    );
+    let mut x = RawConn::connect(cluster.node(other).addr()).await;
+    assert_eq!(
+        x.call(&[
+            "CONFIG",
+            "SET",
+            "cluster-preferred-endpoint-type",
+            "hostname"
+        ])
+        .await,
+        b"+OK\r\n"
+    );
+    let port = cluster.node(owner).addr().port();
+    let want = format!("-MOVED 12182 node-a.example:{port}\r\n");
+    let addr = cluster.node(other).addr();
+    let want2 = want.clone();
+    assert!(
+        common::wait_until(Duration::from_secs(10), || {
+            let want = want2.clone();
+            async move { text(&RawConn::connect(addr).await.call(&["GET", "foo"]).await) == want }
+        })
+        .await,
+        "{}",
+        text(&x.call(&["GET", "foo"]).await)
+    );
+    let nodes = text(&x.call(&["CLUSTER", "NODES"]).await);
+    assert!(
+        nodes.contains(&format!(":{port}@")) && nodes.contains(",node-a.example "),
+        "{nodes}"
+    );
+}

@@ -52,6 +52,7 @@ pub fn before_sleep(c: &mut Cluster, st: &mut NodeState) {
 /// One run of the cluster cron.
 pub fn run(node: &Arc<Node>, c: &mut Cluster, st: &mut NodeState) {
     c.cron_iteration += 1;
+    update_myself_announced(c, st);
     let now = unix_ms();
     let timeout = st.config.cluster_node_timeout;
     let handshake_timeout = timeout.max(super::scaled(st, 1000));
@@ -176,6 +177,31 @@ pub fn run(node: &Arc<Node>, c: &mut Cluster, st: &mut NodeState) {
         failover::update_state(c, st);
     }
     redirect_blocked_clients(c, st);
+}
+
+/// What this node announces may change with CONFIG SET (`cluster-announce-hostname`,
+/// `-ip`, `-port`, `-bus-port`): Redis's `clusterUpdateMyself*` at each cron.
+fn update_myself_announced(c: &mut Cluster, st: &NodeState) {
+    let hostname = messages::announced_hostname(st);
+    let (port, pport, cport) = messages::announced_ports(st);
+    let ip = st.config.extra_or("cluster-announce-ip", "");
+    let me = c.me_mut();
+    let mut changed = false;
+    if me.hostname != hostname {
+        me.hostname = hostname;
+        changed = true;
+    }
+    if (me.port, me.pport, me.cport) != (port, pport, cport) {
+        (me.port, me.pport, me.cport) = (port, pport, cport);
+        changed = true;
+    }
+    if !ip.is_empty() && me.ip != ip {
+        me.ip = ip;
+        changed = true;
+    }
+    if changed {
+        c.do_before_sleep(todo::SAVE_CONFIG);
+    }
 }
 
 /// `clusterRedirectBlockedClientIfNeeded`: clients blocked on keys whose slot went away get
