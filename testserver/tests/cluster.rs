@@ -625,3 +625,49 @@ async fn hostnames_travel_in_the_ping_extension() {
         "{nodes}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_between_standalone_nodes_and_inside_a_transaction() {
+    let (a, b) = (
+        TestServer::start().await.unwrap(),
+        TestServer::start().await.unwrap(),
+    );
+    let mut ca = RawConn::connect(a.addr()).await;
+    let mut cb = RawConn::connect(b.addr()).await;
+    let port = b.addr().port().to_string();
+    assert_eq!(ca.call(&["SELECT", "3"]).await, b"+OK\r\n");
+    assert_eq!(ca.call(&["RPUSH", "l", "x", "y"]).await, b":2\r\n");
+    // From db 3 here to db 5 there, with a plain RESTORE (not in cluster mode).
+    assert_eq!(
+        ca.call(&["MIGRATE", "127.0.0.1", &port, "l", "5", "5000"])
+            .await,
+        b"+OK\r\n"
+    );
+    assert_eq!(ca.call(&["EXISTS", "l"]).await, b":0\r\n");
+    assert_eq!(cb.call(&["SELECT", "5"]).await, b"+OK\r\n");
+    assert_eq!(
+        cb.call(&["LRANGE", "l", "0", "-1"]).await,
+        b"*2\r\n$1\r\nx\r\n$1\r\ny\r\n"
+    );
+    // Inside MULTI/EXEC the reply comes in its place in EXEC's array.
+    assert_eq!(ca.call(&["SET", "s", "1"]).await, b"+OK\r\n");
+    assert_eq!(ca.call(&["MULTI"]).await, b"+OK\r\n");
+    assert_eq!(
+        ca.call(&["MIGRATE", "127.0.0.1", &port, "s", "5", "5000"])
+            .await,
+        b"+QUEUED\r\n"
+    );
+    assert_eq!(ca.call(&["EXISTS", "s"]).await, b"+QUEUED\r\n");
+    assert_eq!(ca.call(&["EXEC"]).await, b"*2\r\n+OK\r\n:0\r\n");
+    assert_eq!(cb.call(&["GET", "s"]).await, b"$1\r\n1\r\n");
+    // The key is there already: BUSYKEY from the target, nothing deleted here.
+    assert_eq!(ca.call(&["SET", "s", "2"]).await, b"+OK\r\n");
+    assert_eq!(
+        text(
+            &ca.call(&["MIGRATE", "127.0.0.1", &port, "s", "5", "5000"])
+                .await
+        ),
+        "-ERR Target instance replied with error: BUSYKEY Target key name already exists.\r\n"
+    );
+    assert_eq!(ca.call(&["GET", "s"]).await, b"$1\r\n2\r\n");
+}

@@ -179,10 +179,190 @@ fn migrate(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         auth,
         cluster: ctx.node.cluster.is_some(),
     };
+    if ctx.in_exec {
+        // Inside a transaction nothing can wait off the lock: talk to the target right here,
+        // blocking this node as Redis blocks for MIGRATE (an in-process target needs another
+        // runtime thread to answer).
+        let outcome = transfer_blocking(&node, &req, &items);
+        let (acked, reply) = finish(ctx.node, &req, cdb, outcome, false);
+        if !req.copy && !acked.is_empty() {
+            ctx.propagate_as(|| {
+                let mut del = vec![Bytes::from_static(b"DEL")];
+                del.extend(acked);
+                vec![del]
+            });
+        }
+        return reply.map(|()| ctx.out.ok()).map_err(Into::into);
+    }
     ctx.node.migrate.lock(cdb, &keys);
     let resp3 = ctx.client.resp3;
     ctx.finish_with(Outcome::Defer(Box::pin(run(node, req, cdb, items, resp3))));
     Ok(())
+}
+
+/// The bytes sent to the target: AUTH, SELECT when `select`, one RESTORE per key.
+fn encode_request(req: &Request, items: &[(Bytes, i64, Vec<u8>)], select: bool) -> BytesMut {
+    let mut buf = BytesMut::new();
+    if let Some((user, pass)) = &req.auth {
+        match user {
+            Some(u) => encode_command(&mut buf, &[&b"AUTH"[..], u, pass]),
+            None => encode_command(&mut buf, &[&b"AUTH"[..], pass]),
+        }
+    }
+    if select {
+        encode_command(
+            &mut buf,
+            &[b"SELECT".to_vec(), req.db.to_string().into_bytes()],
+        );
+    }
+    let name: &[u8] = if req.cluster {
+        b"RESTORE-ASKING"
+    } else {
+        b"RESTORE"
+    };
+    for (k, ttl, payload) in items {
+        let ttl = ttl.to_string();
+        if req.replace {
+            encode_command(&mut buf, &[name, k, ttl.as_bytes(), payload, b"REPLACE"]);
+        } else {
+            encode_command(&mut buf, &[name, k, ttl.as_bytes(), payload]);
+        }
+    }
+    buf
+}
+
+/// MIGRATE with blocking I/O (inside EXEC), on a fresh connection.
+fn transfer_blocking(node: &Node, req: &Request, items: &[(Bytes, i64, Vec<u8>)]) -> Transfer {
+    use std::io::{BufRead, Write};
+    use std::net::ToSocketAddrs;
+    let Some(addr) = req
+        .port
+        .parse::<u16>()
+        .ok()
+        .and_then(|p| (req.host.as_str(), p).to_socket_addrs().ok()?.next())
+    else {
+        return Transfer::Connect;
+    };
+    if node.faults.is_cut(&addr) {
+        return Transfer::Connect;
+    }
+    let Ok(stream) = std::net::TcpStream::connect_timeout(&addr, req.timeout) else {
+        return Transfer::Connect;
+    };
+    let _ = stream.set_read_timeout(Some(req.timeout));
+    let _ = stream.set_write_timeout(Some(req.timeout));
+    let _ = stream.set_nodelay(true);
+    let buf = encode_request(req, items, true);
+    let mut wr = &stream;
+    if let Err(e) = wr.write_all(&buf) {
+        return Transfer::Socket {
+            writing: true,
+            acked: Vec::new(),
+            first_reply: true,
+            timed_out: e.kind() == std::io::ErrorKind::WouldBlock,
+        };
+    }
+    let mut rd = std::io::BufReader::new(&stream);
+    let mut read = || -> Result<String, bool> {
+        let mut l = String::new();
+        match rd.read_line(&mut l) {
+            Ok(n) if n > 0 => Ok(l.trim_end_matches(['\r', '\n']).to_string()),
+            Ok(_) => Err(false),
+            Err(e) => Err(matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            )),
+        }
+    };
+    let mut first_err: Option<String> = None;
+    for _ in 0..usize::from(req.auth.is_some()) + 1 {
+        match read() {
+            Ok(l) => {
+                if let Some(e) = l.strip_prefix('-') {
+                    first_err.get_or_insert_with(|| e.to_string());
+                }
+            }
+            Err(timed_out) => {
+                return Transfer::Socket {
+                    writing: false,
+                    acked: Vec::new(),
+                    first_reply: true,
+                    timed_out,
+                }
+            }
+        }
+    }
+    let mut acked = Vec::new();
+    let mut target_error = first_err.clone();
+    for (i, (k, _, _)) in items.iter().enumerate() {
+        match read() {
+            Ok(l) if first_err.is_none() && !l.starts_with('-') => acked.push(k.clone()),
+            Ok(l) => {
+                if target_error.is_none() {
+                    target_error = Some(l[1..].to_string());
+                }
+            }
+            Err(timed_out) => {
+                if target_error.is_some() {
+                    return Transfer::Done(acked, target_error);
+                }
+                return Transfer::Socket {
+                    writing: false,
+                    acked,
+                    first_reply: i == 0,
+                    timed_out,
+                };
+            }
+        }
+    }
+    Transfer::Done(acked, target_error)
+}
+
+/// Under the lock, after the transfer: deletes the keys the target took (unless COPY), and
+/// when `replicate` replicates that as DEL; returns those keys and the reply.
+fn finish(
+    st: &mut NodeState,
+    req: &Request,
+    db: usize,
+    outcome: Transfer,
+    replicate: bool,
+) -> (Vec<Bytes>, Result<(), String>) {
+    let (acked, reply) = match outcome {
+        Transfer::Done(acked, None) => (acked, Ok(())),
+        Transfer::Done(acked, Some(e)) => (
+            acked,
+            Err(format!("ERR Target instance replied with error: {e}")),
+        ),
+        Transfer::Socket { writing, acked, .. } => (
+            acked,
+            Err(format!(
+                "IOERR error or timeout {} to target instance",
+                if writing { "writing" } else { "reading" }
+            )),
+        ),
+        Transfer::Connect => (
+            Vec::new(),
+            Err("IOERR error or timeout connecting to the client".to_string()),
+        ),
+    };
+    if !req.copy && !acked.is_empty() {
+        for k in &acked {
+            st.dbs[db].remove(k);
+            st.dbs[db].touch(k);
+            st.dirty += 1;
+            st.changes += 1;
+        }
+        if replicate {
+            if st.repl.propagating() {
+                let mut del = vec![Bytes::from_static(b"DEL")];
+                del.extend(acked.iter().cloned());
+                st.repl.push(db, del);
+                st.repl.flush_pending();
+            }
+            crate::cmd::after_command(st);
+        }
+    }
+    (acked, reply)
 }
 
 /// How a transfer ended.
@@ -227,39 +407,8 @@ async fn run(
     let keys: Vec<Bytes> = items.iter().map(|i| i.0.clone()).collect();
     let mut st = node.lock();
     st.migrate.unlock(db, &keys);
-    let (acked, reply) = match outcome {
-        Transfer::Done(acked, None) => (acked, Ok(())),
-        Transfer::Done(acked, Some(e)) => (
-            acked,
-            Err(format!("ERR Target instance replied with error: {e}")),
-        ),
-        Transfer::Socket { writing, acked, .. } => (
-            acked,
-            Err(format!(
-                "IOERR error or timeout {} to target instance",
-                if writing { "writing" } else { "reading" }
-            )),
-        ),
-        Transfer::Connect => (
-            Vec::new(),
-            Err("IOERR error or timeout connecting to the client".to_string()),
-        ),
-    };
-    if !req.copy && !acked.is_empty() {
-        for k in &acked {
-            st.dbs[db].remove(k);
-            st.dbs[db].touch(k);
-            st.dirty += 1;
-            st.changes += 1;
-        }
-        if st.repl.propagating() {
-            let mut del = vec![Bytes::from_static(b"DEL")];
-            del.extend(acked.iter().cloned());
-            st.repl.push(db, del);
-            st.repl.flush_pending();
-        }
-        crate::cmd::after_command(&mut st);
-    }
+    let (_, reply) = finish(&mut st, &req, db, outcome, true);
+    drop(st);
     let mut out = rediscover::resp::ReplyWriter::new(resp3);
     match reply {
         Ok(()) => out.ok(),
@@ -328,33 +477,8 @@ async fn transfer(
             None => return Transfer::Connect,
         },
     };
-    let mut buf = BytesMut::new();
-    if let Some((user, pass)) = &req.auth {
-        match user {
-            Some(u) => encode_command(&mut buf, &[&b"AUTH"[..], u, pass]),
-            None => encode_command(&mut buf, &[&b"AUTH"[..], pass]),
-        }
-    }
     let select = cs.last_db != req.db;
-    if select {
-        encode_command(
-            &mut buf,
-            &[b"SELECT".to_vec(), req.db.to_string().into_bytes()],
-        );
-    }
-    let name: &[u8] = if req.cluster {
-        b"RESTORE-ASKING"
-    } else {
-        b"RESTORE"
-    };
-    for (k, ttl, payload) in items {
-        let ttl = ttl.to_string();
-        if req.replace {
-            encode_command(&mut buf, &[name, k, ttl.as_bytes(), payload, b"REPLACE"]);
-        } else {
-            encode_command(&mut buf, &[name, k, ttl.as_bytes(), payload]);
-        }
-    }
+    let buf = encode_request(req, items, select);
     for chunk in buf.chunks(64 * 1024) {
         match tokio::time::timeout(req.timeout, cs.wr.write_all(chunk)).await {
             Ok(Ok(())) => {}
