@@ -671,3 +671,47 @@ async fn migrate_between_standalone_nodes_and_inside_a_transaction() {
     );
     assert_eq!(ca.call(&["GET", "s"]).await, b"$1\r\n2\r\n");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn colliding_config_epochs_are_resolved_over_the_bus() {
+    // Two masters created without SET-CONFIG-EPOCH: both at epoch 0 after they meet.
+    let timers = Timers::default().faster(25);
+    let (a, b) = (
+        lone_node_with(timers.clone()).await,
+        lone_node_with(timers).await,
+    );
+    let mut ca = RawConn::connect(a.addr()).await;
+    let mut cb = RawConn::connect(b.addr()).await;
+    assert_eq!(
+        ca.call(&["CLUSTER", "ADDSLOTSRANGE", "0", "8191"]).await,
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        cb.call(&["CLUSTER", "ADDSLOTSRANGE", "8192", "16383"])
+            .await,
+        b"+OK\r\n"
+    );
+    let port = b.addr().port().to_string();
+    let bus = b.bus_addr().unwrap().port().to_string();
+    assert_eq!(
+        ca.call(&["CLUSTER", "MEET", "127.0.0.1", &port, &bus])
+            .await,
+        b"+OK\r\n"
+    );
+    let epoch = |raw: Vec<u8>| -> String {
+        text(&raw)
+            .lines()
+            .find_map(|l| l.strip_prefix("cluster_my_epoch:").map(str::to_string))
+            .unwrap_or_default()
+    };
+    let (aa, ba) = (a.addr(), b.addr());
+    assert!(
+        common::wait_until(Duration::from_secs(10), || async move {
+            let ea = epoch(RawConn::connect(aa).await.call(&["CLUSTER", "INFO"]).await);
+            let eb = epoch(RawConn::connect(ba).await.call(&["CLUSTER", "INFO"]).await);
+            ea != eb && (ea == "1" || eb == "1")
+        })
+        .await,
+        "the node with the smaller id moves to epoch 1"
+    );
+}

@@ -183,7 +183,16 @@ fn migrate(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         // Inside a transaction nothing can wait off the lock: talk to the target right here,
         // blocking this node as Redis blocks for MIGRATE (an in-process target needs another
         // runtime thread to answer).
-        let outcome = transfer_blocking(&node, &req, &items);
+        // On a multi-threaded runtime this worker hands its other tasks over first, so an
+        // in-process target keeps running; on a current-thread runtime an in-process target
+        // cannot answer (the MIGRATE times out).
+        let multi_thread = tokio::runtime::Handle::try_current()
+            .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let outcome = if multi_thread {
+            tokio::task::block_in_place(|| transfer_blocking(&node, &req, &items))
+        } else {
+            transfer_blocking(&node, &req, &items)
+        };
         let (acked, reply) = finish(ctx.node, &req, cdb, outcome, false);
         if !req.copy && !acked.is_empty() {
             ctx.propagate_as(|| {
