@@ -23,7 +23,7 @@
 //! 3. **Failover.** On a ready process cluster, `SIGKILL` a master; time until its replica
 //!    reports `role:master` and `cluster_state:ok`.
 //! 4. **Throughput.** `redis-benchmark --cluster -t set,get -n <N> -c 50 -P 16` against a ready
-//!    process cluster; requests per second.
+//!    process cluster; requests per second (`--skip-throughput` leaves it out).
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -39,6 +39,7 @@ struct Opts {
     node_timeout: u64,
     requests: u64,
     workdir: PathBuf,
+    skip_throughput: bool,
 }
 
 fn opts() -> Opts {
@@ -52,8 +53,13 @@ fn opts() -> Opts {
         node_timeout: 1000,
         requests: 500_000,
         workdir: std::env::temp_dir().join("clusterbench"),
+        skip_throughput: false,
     };
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(i) = args.iter().position(|a| a == "--skip-throughput") {
+        o.skip_throughput = true;
+        args.remove(i);
+    }
     let mut i = 0;
     while i + 1 < args.len() {
         let v = args[i + 1].clone();
@@ -275,8 +281,10 @@ fn main() {
             rows[0].1[m].push(created);
             rows[1].1[m].push(ok);
             rows[2].1[m].push(synced);
-            rows[4].1[m].push(throughput(&o, &nodes, "set"));
-            rows[5].1[m].push(throughput(&o, &nodes, "get"));
+            if !o.skip_throughput {
+                rows[4].1[m].push(throughput(&o, &nodes, "set"));
+                rows[5].1[m].push(throughput(&o, &nodes, "get"));
+            }
             rows[3].1[m].push(failover(&o, &mut nodes));
             eprintln!("run {run} {tag}: done");
         }

@@ -252,17 +252,21 @@ pub(crate) async fn cron_loop(node: Arc<Node>) {
     if node.is_shutting_down() {
         return;
     }
+    // The first run comes at once, as Redis's first serverCron does: the writable delay
+    // counts from the node's start.
     loop {
-        let period = node.lock().config.timers.cluster_cron;
+        node.faults.thawed().await;
+        let period = {
+            let mut st = node.lock();
+            super::with(&mut st, |c, st| {
+                super::cron::run(&node, c, st);
+                super::cron::before_sleep(c, st);
+            });
+            st.config.timers.cluster_cron
+        };
         tokio::select! {
             _ = tokio::time::sleep(period) => {}
             _ = shutdown.changed() => return,
         }
-        node.faults.thawed().await;
-        let mut st = node.lock();
-        super::with(&mut st, |c, st| {
-            super::cron::run(&node, c, st);
-            super::cron::before_sleep(c, st);
-        });
     }
 }
