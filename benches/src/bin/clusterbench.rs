@@ -17,7 +17,8 @@
 //!    --cluster-replicas 1 --cluster-yes`; times from the spawn of the first process until
 //!    `redis-cli` returns, until every node says `cluster_state:ok`, and until every replica's
 //!    link is up at its master's offset. (redis-cli itself waits 1 s after its MEETs.)
-//! 2. **Ready 3×1 cluster, in-process** (`TestCluster::builder().masters(3)
+//! 2. **Ready 3×1 cluster, in-process** (and the in-process failover time after a kill, with
+//!    the default 200 ms node timeout) (`TestCluster::builder().masters(3)
 //!    .replicas_per_master(1).start()`, default fast timers) and through
 //!    `rediscover-topology cluster --masters 3 --replicas 1 --port 0` (spawn until `READY`).
 //! 3. **Failover.** On a ready process cluster, `SIGKILL` a master; time until its replica
@@ -321,6 +322,24 @@ fn main() {
         inproc.push(t.elapsed().as_secs_f64() * 1000.0);
         drop(c);
     }
+    // In-process failover with the defaults (node timeout 200 ms, 4 ms cron).
+    let mut inproc_failover = Vec::new();
+    for _ in 0..o.runs.max(9) {
+        let ms = rt.block_on(async {
+            let mut c = rediscover_testserver::TestCluster::builder()
+                .masters(3)
+                .replicas_per_master(1)
+                .start()
+                .await
+                .expect("in-process cluster");
+            let m = c.master_of_slot(0).expect("a master");
+            let t = Instant::now();
+            c.kill(m).await;
+            c.wait_for_master_of_slot(0).await.expect("failover");
+            t.elapsed().as_secs_f64() * 1000.0
+        });
+        inproc_failover.push(ms);
+    }
     let mut topo = Vec::new();
     for _ in 0..o.runs {
         use std::io::BufRead;
@@ -353,6 +372,11 @@ fn main() {
         "in-process TestCluster 3x1 ready (ms): {:.1} (median of {})",
         median(inproc.clone()),
         inproc.len()
+    );
+    println!(
+        "in-process TestCluster failover after kill (ms): {:.1} (median of {})",
+        median(inproc_failover.clone()),
+        inproc_failover.len()
     );
     println!(
         "rediscover-topology cluster 3x1 READY (ms): {:.1} (median of {})",
