@@ -125,6 +125,8 @@ async fn cron(node: Arc<Node>) {
         if tick.duration_since(last_repl_cron) >= st.config.timers.repl_cron {
             last_repl_cron = tick;
             st.replication_cron(tick);
+            // MIGRATE's cached connections idle for 10 s close (Redis: every second).
+            st.migrate.close_idle();
         }
     }
 }

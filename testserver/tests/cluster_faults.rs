@@ -185,6 +185,23 @@ async fn a_minority_master_stops_accepting_writes() {
         m.call(&["GET", "p"]).await,
         b"-CLUSTERDOWN The cluster is down\r\n"
     );
+    // Reads may be allowed while down; writes never are.
+    assert_eq!(
+        m.call(&["CONFIG", "SET", "cluster-allow-reads-when-down", "yes"])
+            .await,
+        b"+OK\r\n"
+    );
+    // (The writes before it noticed the partition were accepted, as in Redis.)
+    assert_eq!(m.call(&["GET", "p"]).await, b"$1\r\n1\r\n");
+    assert_eq!(
+        m.call(&["SET", "p", "1"]).await,
+        b"-CLUSTERDOWN The cluster is down and only accepts read commands\r\n"
+    );
+    assert_eq!(
+        m.call(&["CONFIG", "SET", "cluster-allow-reads-when-down", "no"])
+            .await,
+        b"+OK\r\n"
+    );
     // The majority elects the replica.
     poll_until(DEADLINE, || {
         if cluster.masters().contains(&replica) {
