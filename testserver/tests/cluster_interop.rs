@@ -481,12 +481,57 @@ async fn a_mixed_cluster_of_real_and_rediscover_nodes() {
     read_back(&cli_path, &nodes[0], 100, "m");
     assert_eq!(dbsize_total(&all).await, 100);
 
+    // Manual failovers across implementations: a replica whose master is of the other kind
+    // asks it to pause (MFSTART, PAUSED pings), catches up and is elected (FORCEACK votes).
+    for _ in 0..2 {
+        let mut pair = None;
+        for (i, n) in nodes.iter().enumerate() {
+            let role = n.call(&["ROLE"]).await;
+            if !role.starts_with("*5") {
+                continue;
+            }
+            // *5 $5 slave $9 127.0.0.1 :<port> ...
+            let mport: u16 = role
+                .lines()
+                .nth(5)
+                .unwrap_or("0")
+                .trim_start_matches(':')
+                .parse()
+                .unwrap_or(0);
+            if let Some(m) = nodes.iter().position(|x| x.port == mport) {
+                if nodes[m].real != n.real {
+                    pair = Some((i, m));
+                    break;
+                }
+            }
+        }
+        let (r, m) = pair.expect("a replica of the other kind");
+        assert_eq!(nodes[r].call(&["CLUSTER", "FAILOVER"]).await, "+OK\r\n");
+        wait_master(&nodes[r]).await;
+        let deadline = Instant::now() + DEADLINE;
+        while !nodes[m].call(&["ROLE"]).await.starts_with("*5") {
+            assert!(
+                Instant::now() < deadline,
+                "the old master did not follow:\n{}",
+                nodes[m].log()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        check_ok(&cli_path, &nodes[0], &all).await;
+        read_back(&cli_path, &nodes[0], 100, "m");
+    }
+
     // One of our masters is killed: its (real or ours) replica takes over, and the cluster
     // agrees again.
-    let victim = nodes
-        .iter()
-        .position(|n| n.port == our_master.port)
-        .unwrap();
+    let mut victim = None;
+    for (i, n) in nodes.iter().enumerate() {
+        let role = n.call(&["ROLE"]).await;
+        if !n.real && role.contains("master") && !role.contains("slave") {
+            victim = Some(i);
+            break;
+        }
+    }
+    let victim = victim.expect("one of our masters");
     let victim_id = nodes[victim].id().await;
     let mut replica_idx = None;
     for (i, n) in nodes.iter().enumerate() {
