@@ -715,3 +715,69 @@ async fn colliding_config_epochs_are_resolved_over_the_bus() {
         "the node with the smaller id moves to epoch 1"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn links_reports_replicas_saveconfig_and_forget() {
+    let cluster = TestCluster::builder()
+        .masters(3)
+        .node_timeout(300)
+        .start()
+        .await
+        .unwrap();
+    let mut a = RawConn::connect(cluster.node(0).addr()).await;
+    // A link to and from each of the two others.
+    let links = decode_all(&a.call(&["CLUSTER", "LINKS"]).await);
+    let rediscover::resp::Frame::Array(links) = links else {
+        panic!()
+    };
+    assert_eq!(links.len(), 4);
+    let s = shape(&rediscover::resp::Frame::Array(links));
+    assert_eq!(s.matches("\"direction\" \"to\"").count(), 2, "{s}");
+    assert_eq!(s.matches("\"direction\" \"from\"").count(), 2, "{s}");
+    // No replicas.
+    let b_id = cluster.node_id(1);
+    assert_eq!(a.call(&["CLUSTER", "REPLICAS", &b_id]).await, b"*0\r\n");
+    assert_eq!(a.call(&["CLUSTER", "SAVECONFIG"]).await, b"+OK\r\n");
+    let conf = std::fs::read_to_string(
+        std::path::Path::new(&cluster.node(0).node().lock().config.dir).join("nodes.conf"),
+    )
+    .unwrap();
+    assert_eq!(conf.lines().count(), 4, "{conf}");
+    // A frozen master is reported by the others.
+    cluster.freeze(2);
+    let c_id = cluster.node_id(2);
+    let addr = cluster.node(0).addr();
+    let c2 = c_id.clone();
+    assert!(
+        common::wait_until(Duration::from_secs(10), || {
+            let c = c2.clone();
+            async move {
+                RawConn::connect(addr)
+                    .await
+                    .call(&["CLUSTER", "COUNT-FAILURE-REPORTS", &c])
+                    .await
+                    == b":1\r\n"
+            }
+        })
+        .await
+    );
+    cluster.thaw(2);
+    // FORGET is local, and gossip does not bring the node back for a minute.
+    assert_eq!(a.call(&["CLUSTER", "FORGET", &c_id]).await, b"+OK\r\n");
+    let nodes = text(&a.call(&["CLUSTER", "NODES"]).await);
+    assert!(!nodes.contains(&c_id), "{nodes}");
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let nodes = text(&a.call(&["CLUSTER", "NODES"]).await);
+        assert!(!nodes.contains(&c_id), "re-added by gossip: {nodes}");
+    }
+    // DELSLOTSRANGE unassigns; the slots are then not served here.
+    assert_eq!(
+        a.call(&["CLUSTER", "DELSLOTSRANGE", "0", "9"]).await,
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        a.call(&["GET", "{06S}"]).await,
+        b"-CLUSTERDOWN Hash slot not served\r\n"
+    );
+}
