@@ -294,6 +294,10 @@ async fn redirects_of_every_kind() {
         fixture("crossslot_mset_on_7000.resp")
     );
     assert_eq!(
+        o.call(&["MGET", "foo", "bar"]).await,
+        fixture("crossslot_mget_on_7000.resp")
+    );
+    assert_eq!(
         o.call(&["MSET", "{foo}a", "1", "{foo}b", "2"]).await,
         b"+OK\r\n"
     );
@@ -307,7 +311,7 @@ async fn redirects_of_every_kind() {
     let replica = cluster.replicas_of(owner)[0];
     let mut r = RawConn::connect(cluster.node(replica).addr()).await;
     assert_eq!(text(&r.call(&["GET", "foo"]).await), moved);
-    assert_eq!(r.call(&["READONLY"]).await, b"+OK\r\n");
+    assert_eq!(r.call(&["READONLY"]).await, fixture("readonly_reply.resp"));
     common::wait_until(Duration::from_secs(5), || {
         let addr = cluster.node(replica).addr();
         async move { RawConn::connect(addr).await.call(&["READONLY"]).await == b"+OK\r\n" }
