@@ -1,7 +1,7 @@
 //! Cluster interop with the real tools and servers: `redis-cli --cluster create`, `check`,
-//! `reshard`, `add-node`, `del-node` and `redis-cli -c` against separate `rediscover-server`
+//! `reshard`, `add-node`, `del-node`, `fix` and `redis-cli -c` against separate `rediscover-server`
 //! processes, and a mixed cluster of real redis-server and rediscover-server nodes that
-//! reshards both ways and fails over.
+//! reshards both ways, fails over by hand across the two kinds, and survives a killed master.
 //!
 //! Runs only when the binaries are named (Redis 7.0):
 //!
@@ -404,6 +404,63 @@ async fn redis_cli_manages_a_cluster_of_rediscover_servers() {
         .await
         .contains("cluster_known_nodes:1"));
     read_back(&cli_path, remaining[remaining.len() - 1], 100, "k");
+
+    // A slot left open (IMPORTING / MIGRATING) is reported by check and closed by fix.
+    let slot = "10166"; // "k:1"
+    let mut owner = None;
+    let mut other = None;
+    for n in &remaining {
+        let role = n.call(&["ROLE"]).await;
+        if !(role.contains("master") && !role.contains("slave")) {
+            continue;
+        }
+        let count = n.call(&["CLUSTER", "COUNTKEYSINSLOT", slot]).await;
+        let nodes = n.call(&["CLUSTER", "NODES"]).await;
+        let mine = nodes
+            .lines()
+            .find(|l| l.contains("myself"))
+            .is_some_and(|l| {
+                l.split(' ').skip(8).any(|r| match r.split_once('-') {
+                    Some((a, b)) => {
+                        a.parse::<u32>().unwrap_or(u32::MAX) <= 10166
+                            && b.parse::<u32>().unwrap_or(0) >= 10166
+                    }
+                    None => r == slot,
+                })
+            });
+        if mine {
+            assert_eq!(count, ":1\r\n", "k:1 is in slot {slot}");
+            owner = Some(*n);
+        } else if other.is_none() {
+            other = Some(*n);
+        }
+    }
+    let (owner, other) = (
+        owner.expect("the slot's owner"),
+        other.expect("another master"),
+    );
+    let (owner_id, other_id) = (owner.id().await, other.id().await);
+    assert_eq!(
+        other
+            .call(&["CLUSTER", "SETSLOT", slot, "IMPORTING", &owner_id])
+            .await,
+        "+OK\r\n"
+    );
+    assert_eq!(
+        owner
+            .call(&["CLUSTER", "SETSLOT", slot, "MIGRATING", &other_id])
+            .await,
+        "+OK\r\n"
+    );
+    let (_, out) = cli_status(&cli_path, &["--cluster", "check", &owner.host_port()]);
+    assert!(out.contains("has slots in migrating state 10166"), "{out}");
+    let (_, out) = cli_status(
+        &cli_path,
+        &["--cluster", "fix", &owner.host_port(), "--cluster-yes"],
+    );
+    assert!(out.contains("10166"), "{out}");
+    check_ok(&cli_path, &nodes[0], &remaining).await;
+    read_back(&cli_path, remaining[0], 100, "k");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
