@@ -8,10 +8,13 @@ use std::time::Duration;
 
 /// Periods of a node's background jobs.
 ///
-/// Redis fixes these (its replication cron runs once a second); they are not `redis.conf`
-/// directives. Tests of topology changes (failover, reconnection) shorten them, down to tens of
-/// milliseconds, so that what takes seconds with Redis takes a fraction of one here; each node
-/// has its own, so fast and default nodes can share a process.
+/// Redis fixes these (its replication cron runs once a second, a sentinel's timer ten times a
+/// second); they are not `redis.conf` directives. Tests of topology changes (failover,
+/// reconnection) shorten them, down to tens of milliseconds, so that what takes seconds with
+/// Redis takes a fraction of one here; each node has its own, so fast and default nodes can
+/// share a process. The `sentinel_*` periods are the ones `SENTINEL DEBUG` shows and sets
+/// (they start from here), plus the three Redis hard-codes: the timer tick, the fast INFO
+/// period and the failover start jitter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timers {
     /// The replication cron (Redis: 1 s): a master's PING to its replicas and repl-timeout
@@ -19,24 +22,90 @@ pub struct Timers {
     /// to its master. `repl-ping-replica-period` and `repl-timeout` stay in seconds and are
     /// checked on this period.
     pub repl_cron: Duration,
+    /// A sentinel's timer (Redis: `1000 / hz` with a random hz of 10..19, so 52..100 ms): the
+    /// tick is this period times 10 / (10 + rand % 10).
+    pub sentinel_tick: Duration,
+    /// `SENTINEL DEBUG info-period` (Redis: 10 s): INFO to masters and replicas.
+    pub sentinel_info: Duration,
+    /// INFO to replicas of a master that is down or failing over (Redis: a literal 1 s).
+    pub sentinel_fast_info: Duration,
+    /// `ping-period` (Redis: 1 s).
+    pub sentinel_ping: Duration,
+    /// `ask-period` (Redis: 1 s): IS-MASTER-DOWN-BY-ADDR to other sentinels.
+    pub sentinel_ask: Duration,
+    /// `publish-period` (Redis: 2 s): hello messages.
+    pub sentinel_publish: Duration,
+    /// `default-down-after` (Redis: 30 s).
+    pub sentinel_default_down_after: Duration,
+    /// `default-failover-timeout` (Redis: 3 min).
+    pub sentinel_default_failover_timeout: Duration,
+    /// `tilt-trigger` (Redis: 2 s): a gap between two ticks longer than this enters TILT.
+    pub sentinel_tilt_trigger: Duration,
+    /// `tilt-period` (Redis: 30 s).
+    pub sentinel_tilt_period: Duration,
+    /// `slave-reconf-timeout` (Redis: 10 s).
+    pub sentinel_slave_reconf_timeout: Duration,
+    /// `min-link-reconnect-period` (Redis: 15 s).
+    pub sentinel_min_link_reconnect: Duration,
+    /// `election-timeout` (Redis: 10 s).
+    pub sentinel_election_timeout: Duration,
+    /// `script-max-runtime` (Redis: 60 s).
+    pub sentinel_script_max_runtime: Duration,
+    /// `script-retry-delay` (Redis: 30 s).
+    pub sentinel_script_retry_delay: Duration,
+    /// The random delay added to a failover's start time (Redis: `SENTINEL_MAX_DESYNC`, 1 s).
+    pub sentinel_max_desync: Duration,
 }
 
 impl Default for Timers {
     fn default() -> Self {
+        let s = Duration::from_secs;
         Timers {
-            repl_cron: Duration::from_secs(1),
+            repl_cron: s(1),
+            sentinel_tick: Duration::from_millis(100),
+            sentinel_info: s(10),
+            sentinel_fast_info: s(1),
+            sentinel_ping: s(1),
+            sentinel_ask: s(1),
+            sentinel_publish: s(2),
+            sentinel_default_down_after: s(30),
+            sentinel_default_failover_timeout: s(180),
+            sentinel_tilt_trigger: s(2),
+            sentinel_tilt_period: s(30),
+            sentinel_slave_reconf_timeout: s(10),
+            sentinel_min_link_reconnect: s(15),
+            sentinel_election_timeout: s(10),
+            sentinel_script_max_runtime: s(60),
+            sentinel_script_retry_delay: s(30),
+            sentinel_max_desync: s(1),
         }
     }
 }
 
 impl Timers {
     /// Every period divided by `factor` (at least 1 ms): `Timers::default().faster(20)` runs
-    /// the replication cron every 50 ms.
+    /// the replication cron every 50 ms and a sentinel's PINGs every 50 ms.
     pub fn faster(&self, factor: u32) -> Timers {
         let f = factor.max(1);
         let scale = |d: Duration| (d / f).max(Duration::from_millis(1));
         Timers {
             repl_cron: scale(self.repl_cron),
+            sentinel_tick: scale(self.sentinel_tick),
+            sentinel_info: scale(self.sentinel_info),
+            sentinel_fast_info: scale(self.sentinel_fast_info),
+            sentinel_ping: scale(self.sentinel_ping),
+            sentinel_ask: scale(self.sentinel_ask),
+            sentinel_publish: scale(self.sentinel_publish),
+            sentinel_default_down_after: scale(self.sentinel_default_down_after),
+            sentinel_default_failover_timeout: scale(self.sentinel_default_failover_timeout),
+            sentinel_tilt_trigger: scale(self.sentinel_tilt_trigger),
+            sentinel_tilt_period: scale(self.sentinel_tilt_period),
+            sentinel_slave_reconf_timeout: scale(self.sentinel_slave_reconf_timeout),
+            sentinel_min_link_reconnect: scale(self.sentinel_min_link_reconnect),
+            sentinel_election_timeout: scale(self.sentinel_election_timeout),
+            sentinel_script_max_runtime: scale(self.sentinel_script_max_runtime),
+            sentinel_script_retry_delay: scale(self.sentinel_script_retry_delay),
+            sentinel_max_desync: scale(self.sentinel_max_desync),
         }
     }
 }

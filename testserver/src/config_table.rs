@@ -626,6 +626,15 @@ pub static DIRECTIVES: &[Directive] = &[
     .alias("cluster-slave-validity-factor"),
     D::new("cluster-replica-no-failover", Bool, Store::Extra("no"))
         .alias("cluster-slave-no-failover"),
+    // A rediscover extension, not a Redis directive: divides every background period
+    // (replication cron, sentinel timers) by this factor, so a separate process (a
+    // `rediscover-server --sentinel` started by a harness) can fail over as fast as an
+    // in-process node. See `config::Timers::faster`.
+    D::new(
+        "rediscover-timers-factor",
+        Int(1, 1000),
+        Store::Field(get_timers_factor, set_timers_factor),
+    ),
 ];
 
 /// Looks a directive up by name or alias, case-insensitively.

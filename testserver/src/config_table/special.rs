@@ -229,3 +229,17 @@ pub(super) fn canonical_notify(v: &str) -> Option<String> {
     out.extend("KEm".chars().filter(|c| on.contains(c)));
     Some(out)
 }
+
+/// `rediscover-timers-factor` (a rediscover extension): every background period of the node
+/// divided by this factor; 1 is Redis's timing.
+pub(super) fn get_timers_factor(c: &Config) -> String {
+    c.extra_or("rediscover-timers-factor", "1")
+}
+
+pub(super) fn set_timers_factor(c: &mut Config, v: &str) -> Result<(), String> {
+    let factor: u32 = num(v)?;
+    c.timers = crate::config::Timers::default().faster(factor);
+    c.extra
+        .insert("rediscover-timers-factor".into(), factor.to_string());
+    Ok(())
+}
