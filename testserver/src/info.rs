@@ -73,6 +73,21 @@ pub fn render(st: &NodeState, args: &[impl AsRef<[u8]>]) -> String {
     out
 }
 
+/// The named standard sections (Redis's names, such as `server`, `stats`), in Redis's order,
+/// as INFO shows them (a sentinel shows only some).
+pub fn render_sections(st: &NodeState, sections: &[&str]) -> String {
+    let mut out = String::new();
+    for &section in ALL {
+        if sections.contains(&section) {
+            if !out.is_empty() {
+                out.push_str("\r\n");
+            }
+            write_section(&mut out, st, section);
+        }
+    }
+    out
+}
+
 fn write_section(out: &mut String, st: &NodeState, section: &str) {
     match section {
         "server" => server(out, st),
@@ -110,7 +125,9 @@ fn server(out: &mut String, st: &NodeState) {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros())
         .unwrap_or(0);
-    let mode = if st.config.cluster_enabled {
+    let mode = if st.sentinel.is_some() {
+        "sentinel"
+    } else if st.config.cluster_enabled {
         "cluster"
     } else {
         "standalone"

@@ -25,6 +25,7 @@ pub mod node;
 pub mod pubsub;
 pub mod rdb;
 pub mod repl;
+pub mod sentinel;
 pub mod server;
 pub mod slowlog;
 pub mod topology;

@@ -149,6 +149,8 @@ pub struct NodeState {
     pub started: Instant,
     /// The commands this node runs (a server's, or a sentinel's).
     pub commands: &'static crate::cmd::CommandTable,
+    /// A sentinel's state, when the node runs in sentinel mode.
+    pub sentinel: Option<Box<crate::sentinel::Sentinel>>,
 }
 
 impl NodeState {
@@ -180,6 +182,7 @@ impl NodeState {
             shutdown_draining: false,
             started: Instant::now(),
             commands: crate::cmd::server_table(),
+            sentinel: None,
         }
     }
 
@@ -240,7 +243,9 @@ impl NodeState {
             _ => tracing::debug!("{msg}"),
         }
         if let Some(logger) = &self.logger {
-            let role = if self.repl.is_master() {
+            let role = if self.sentinel.is_some() {
+                Role::Sentinel
+            } else if self.repl.is_master() {
                 Role::Master
             } else {
                 Role::Replica

@@ -29,8 +29,18 @@ pub async fn run_all(node: Arc<Node>, listeners: Vec<TcpListener>) {
             st.repl.cached = restored;
         }
     }
-    let cron = tokio::spawn(cron(node.clone()));
-    let link = tokio::spawn(crate::repl::replica::manage(node.clone()));
+    // A sentinel has its own timer and no keyspace or replication to look after.
+    let (cron, link) = if node.lock().sentinel.is_some() {
+        (
+            tokio::spawn(crate::sentinel::timer::run(node.clone())),
+            tokio::spawn(async {}),
+        )
+    } else {
+        (
+            tokio::spawn(cron(node.clone())),
+            tokio::spawn(crate::repl::replica::manage(node.clone())),
+        )
+    };
     let loops: Vec<_> = listeners
         .into_iter()
         .map(|l| tokio::spawn(accept_loop(node.clone(), l)))
@@ -209,8 +219,20 @@ impl TestServer {
         if self.task.is_some() {
             self.kill().await;
         }
-        let config = self.node.lock().config.clone();
-        let node = Node::with_faults(config, self.node.faults.clone());
+        let (mut config, sentinel) = {
+            let st = self.node.lock();
+            (st.config.clone(), st.sentinel.is_some())
+        };
+        let node = if sentinel {
+            // A sentinel resumes from the config file it rewrote.
+            let path = config.config_file.clone().unwrap_or_default();
+            let conf =
+                crate::sentinel::parse_file(&path, &mut config).map_err(std::io::Error::other)?;
+            crate::sentinel::new_node(config, conf, self.node.faults.clone())
+                .map_err(std::io::Error::other)?
+        } else {
+            Node::with_faults(config, self.node.faults.clone())
+        };
         add_users(&node, &self.users);
         {
             let mut st = node.lock();
@@ -292,9 +314,19 @@ pub struct TestServerBuilder {
     config: Config,
     users: Vec<(String, String)>,
     dir: Option<std::path::PathBuf>,
+    sentinel: Option<String>,
 }
 
 impl TestServerBuilder {
+    /// Starts the node in sentinel mode (`redis-sentinel`) with this configuration file text
+    /// (`sentinel monitor ...` lines and any other directives). The text is saved as
+    /// `sentinel.conf` in the server's directory, and the sentinel rewrites it with what it
+    /// learns, as Redis does; [`TestServer::restart`] resumes from it.
+    pub fn sentinel(mut self, conf: impl Into<String>) -> Self {
+        self.sentinel = Some(conf.into());
+        self
+    }
+
     /// Requires this password for the default user (`requirepass`).
     pub fn password(mut self, password: impl Into<String>) -> Self {
         self.config.requirepass = Some(password.into().into_bytes());
@@ -371,7 +403,20 @@ impl TestServerBuilder {
                 Some(Scratch(dir))
             }
         };
-        let node = Node::new(config);
+        let node = match &self.sentinel {
+            None => Node::new(config),
+            Some(text) => {
+                let path = std::path::Path::new(&config.dir).join("sentinel.conf");
+                std::fs::write(&path, text)?;
+                config.config_file = Some(path.clone());
+                let conf = crate::sentinel::parse_file(&path, &mut config)
+                    .map_err(std::io::Error::other)?;
+                // The file's directives may not move it off the address it is bound to.
+                config.port = addr.port();
+                crate::sentinel::new_node(config, conf, Default::default())
+                    .map_err(std::io::Error::other)?
+            }
+        };
         add_users(&node, &self.users);
         let task = tokio::spawn(run(node.clone(), listener));
         Ok(TestServer {

@@ -1,9 +1,12 @@
-//! Several nodes in one process: a master with replicas ([`ReplicationSet`]), and the fault
+//! Several nodes in one process: a master with replicas ([`ReplicationSet`]), a Sentinel
+//! deployment ([`sentinel::TestSentinel`]), and the fault
 //! injection tests use on them (drop, pause or partition a replica's link; kill its replicas'
 //! connections from the master side).
 //!
 //! Every wait polls the nodes' state with a deadline and returns [`Timeout`] (saying what it
 //! was waiting for) rather than hanging a test.
+
+pub mod sentinel;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

@@ -50,6 +50,7 @@ use crate::node::{NodeState, TimeoutReply, Waiter};
 
 pub use args::*;
 pub use repl::WaitRequest;
+pub(crate) use server::subcommand;
 
 /// An error reply: the whole line after `-`, code included (`ERR syntax error`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -365,29 +366,35 @@ impl CommandTable {
             tx::COMMANDS,
             zset::COMMANDS,
         ];
+        let all: Vec<(&'static str, Handler)> =
+            groups.iter().flat_map(|g| g.iter().copied()).collect();
+        CommandTable::from_handlers(&all)
+    }
+
+    /// A table of the named commands (each must be in the shared command table), with their
+    /// handlers: a server's, or a sentinel's.
+    pub fn from_handlers(handlers: &[(&'static str, Handler)]) -> CommandTable {
         let mut table = CommandTable {
             by_name: Default::default(),
             commands: Vec::new(),
         };
-        for group in groups {
-            for &(name, handler) in *group {
-                let info = rediscover::command::lookup(name.as_bytes())
-                    .unwrap_or_else(|| panic!("command {name} is missing from the shared table"));
-                let index = table.commands.len();
-                let prev = table.by_name.insert(info.name.as_bytes(), index);
-                assert!(prev.is_none(), "command {name} registered twice");
-                table.commands.push(Command {
-                    info,
-                    handler,
-                    flags: flags::from_words(info.flags)
-                        | if name == "exec" {
-                            flags::NO_PROPAGATE
-                        } else {
-                            0
-                        },
-                    index,
-                });
-            }
+        for &(name, handler) in handlers {
+            let info = rediscover::command::lookup(name.as_bytes())
+                .unwrap_or_else(|| panic!("command {name} is missing from the shared table"));
+            let index = table.commands.len();
+            let prev = table.by_name.insert(info.name.as_bytes(), index);
+            assert!(prev.is_none(), "command {name} registered twice");
+            table.commands.push(Command {
+                info,
+                handler,
+                flags: flags::from_words(info.flags)
+                    | if name == "exec" {
+                        flags::NO_PROPAGATE
+                    } else {
+                        0
+                    },
+                index,
+            });
         }
         table
     }
