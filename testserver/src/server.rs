@@ -228,8 +228,10 @@ impl TestServer {
             let path = config.config_file.clone().unwrap_or_default();
             let conf =
                 crate::sentinel::parse_file(&path, &mut config).map_err(std::io::Error::other)?;
-            crate::sentinel::new_node(config, conf, self.node.faults.clone())
-                .map_err(std::io::Error::other)?
+            let node = crate::sentinel::new_node(config, conf, self.node.faults.clone())
+                .map_err(std::io::Error::other)?;
+            crate::sentinel::started(&node, self.addr.port());
+            node
         } else {
             Node::with_faults(config, self.node.faults.clone())
         };
@@ -413,8 +415,10 @@ impl TestServerBuilder {
                     .map_err(std::io::Error::other)?;
                 // The file's directives may not move it off the address it is bound to.
                 config.port = addr.port();
-                crate::sentinel::new_node(config, conf, Default::default())
-                    .map_err(std::io::Error::other)?
+                let node = crate::sentinel::new_node(config, conf, Default::default())
+                    .map_err(std::io::Error::other)?;
+                crate::sentinel::started(&node, addr.port());
+                node
             }
         };
         add_users(&node, &self.users);

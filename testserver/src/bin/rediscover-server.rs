@@ -3,6 +3,10 @@
 //! Same command line (`rediscover-server [config-file] [--directive value ...] [-]`), same
 //! configuration errors and exit codes, same log lines, so scripts and test harnesses written
 //! for `redis-server` can start this instead.
+//!
+//! With `--sentinel`, or when started under a name containing `rediscover-sentinel` (a link
+//! named so), it runs as `redis-sentinel`: `sentinel` directives in the config file, which
+//! it rewrites with its state.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -14,6 +18,7 @@ use rediscover_testserver::config::Config;
 use rediscover_testserver::config_table::{apply_directive, parse_config_file};
 use rediscover_testserver::logging::{Level, Logger, Role};
 use rediscover_testserver::node::Node;
+use rediscover_testserver::sentinel::SentinelConfig;
 use rediscover_testserver::REDIS_VERSION;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
@@ -21,7 +26,16 @@ use tokio::signal::unix::{signal, SignalKind};
 const NAME: &str = "rediscover-server";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // Redis's test: the program's name, or `--sentinel` anywhere.
+    let sentinel = std::env::args().next().is_some_and(|a| {
+        let base = std::path::Path::new(&a)
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        base.contains("rediscover-sentinel") || base.contains("redis-sentinel")
+    }) || args.iter().any(|a| a == "--sentinel");
+    args.retain(|a| a != "--sentinel");
     match args.first().map(String::as_str) {
         Some("-v" | "--version") => {
             println!(
@@ -36,7 +50,7 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    let startup = match load_config(&args) {
+    let startup = match load_config(&args, sentinel) {
         Ok(s) => s,
         Err(e) => {
             eprint!("{e}");
@@ -50,6 +64,32 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // A sentinel's directives are checked, and its file must be writable, before it starts.
+    let sentinel = match &startup.sentinel {
+        None => None,
+        Some(_) if startup.config.config_file.is_none() => {
+            let msg = "Sentinel needs config file on disk to save state. Exiting...";
+            logger.log(Role::Sentinel, Level::Warning, msg);
+            return ExitCode::FAILURE;
+        }
+        Some(conf) => {
+            match rediscover_testserver::sentinel::new_node(
+                startup.config.clone(),
+                conf.clone(),
+                Default::default(),
+            ) {
+                Ok(node) => Some(node),
+                Err(e) if e.starts_with('\n') => {
+                    eprint!("{e}");
+                    return ExitCode::FAILURE;
+                }
+                Err(e) => {
+                    logger.log(Role::Sentinel, Level::Warning, &e);
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -60,7 +100,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve(startup, std::sync::Arc::new(logger)))
+    runtime.block_on(serve(startup, sentinel, std::sync::Arc::new(logger)))
 }
 
 fn usage() -> String {
@@ -87,6 +127,8 @@ fn usage() -> String {
 struct Startup {
     config: Config,
     from_file_or_options: bool,
+    /// Sentinel mode: the `sentinel` directives.
+    sentinel: Option<SentinelConfig>,
 }
 
 /// One configuration line: where it came from (for error messages) and what it says.
@@ -99,10 +141,13 @@ struct Line {
 
 /// Reads the config file, stdin (`-`) and `--directive value...` options, in that order, and
 /// applies them like redis-server does; errors are its FATAL CONFIG FILE ERROR block.
-fn load_config(args: &[String]) -> Result<Startup, String> {
+fn load_config(args: &[String], sentinel_mode: bool) -> Result<Startup, String> {
     let mut rest = args;
     let mut text = String::new();
     let mut config = Config::default();
+    if sentinel_mode {
+        config.port = 26379;
+    }
     if let Some(path) = rest.first().filter(|a| !a.starts_with('-')) {
         text = std::fs::read_to_string(path)
             .map_err(|e| format!("Fatal error, can't open config file '{path}': {e}\n"))?;
@@ -161,13 +206,31 @@ fn load_config(args: &[String]) -> Result<Startup, String> {
         });
     }
     let from_file_or_options = !lines.is_empty() || config.config_file.is_some();
+    let mut sentinel =
+        sentinel_mode.then(|| SentinelConfig::new(config.config_file.clone().unwrap_or_default()));
     for line in &lines {
+        if line.name == "sentinel" {
+            // Applied once every other directive is, in Redis's order.
+            match &mut sentinel {
+                None => {
+                    let err = "sentinel directive while not in sentinel mode";
+                    return Err(fatal(line.number, &line.shown, err));
+                }
+                Some(conf) if !line.args.is_empty() => {
+                    conf.lines
+                        .push((line.number, line.shown.clone(), line.args.clone()))
+                }
+                Some(_) => {}
+            }
+            continue;
+        }
         apply_directive(&mut config, &line.name, &line.args)
             .map_err(|e| fatal(line.number, &line.shown, &e))?;
     }
     Ok(Startup {
         config,
         from_file_or_options,
+        sentinel,
     })
 }
 
@@ -256,24 +319,30 @@ async fn bind_all(config: &Config, log: &Logger) -> Result<(Vec<TcpListener>, u1
     Ok((listeners, port))
 }
 
-async fn serve(startup: Startup, log: std::sync::Arc<Logger>) -> ExitCode {
+async fn serve(startup: Startup, sentinel: Option<Arc<Node>>, log: Arc<Logger>) -> ExitCode {
     let Startup {
         mut config,
         from_file_or_options,
+        ..
     } = startup;
     let pid = std::process::id();
+    let starting = if sentinel.is_some() {
+        Role::Sentinel
+    } else {
+        Role::Config
+    };
     log.log(
-        Role::Config,
+        starting,
         Level::Warning,
         "oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo",
     );
     log.log(
-        Role::Config,
+        starting,
         Level::Warning,
         &format!("Redis version={REDIS_VERSION}, bits=64, commit=00000000, modified=0, pid={pid}, just started"),
     );
     log.log(
-        Role::Config,
+        starting,
         Level::Warning,
         &format!(
             "This is rediscover-server {}, a Redis-compatible server in Rust, not Redis",
@@ -281,9 +350,9 @@ async fn serve(startup: Startup, log: std::sync::Arc<Logger>) -> ExitCode {
         ),
     );
     if from_file_or_options {
-        log.log(Role::Config, Level::Warning, "Configuration loaded");
+        log.log(starting, Level::Warning, "Configuration loaded");
     } else {
-        log.log(Role::Config, Level::Warning, &format!("Warning: no config file specified, using the default config. In order to specify a config file use {NAME} /path/to/redis.conf"));
+        log.log(starting, Level::Warning, &format!("Warning: no config file specified, using the default config. In order to specify a config file use {NAME} /path/to/redis.conf"));
     }
     let Ok((listeners, port)) = bind_all(&config, &log).await else {
         log.log(
@@ -294,23 +363,52 @@ async fn serve(startup: Startup, log: std::sync::Arc<Logger>) -> ExitCode {
         return ExitCode::FAILURE;
     };
     config.port = port;
-    let role = if config.replicaof.is_some() {
+    let role = if sentinel.is_some() {
+        Role::Sentinel
+    } else if config.replicaof.is_some() {
         Role::Replica
     } else {
         Role::Master
     };
-    let node = Node::new(config);
-    // Replication and other node events log through the same logger.
-    node.lock().logger = Some(log.clone());
-    log.log(
-        role,
-        Level::Notice,
-        &format!("Running mode=standalone, port={port}."),
-    );
-    log.log(role, Level::Warning, "Server initialized");
-    if load_rdb(&node, &log).is_err() {
-        return ExitCode::FAILURE;
-    }
+    let mode = if sentinel.is_some() {
+        "sentinel"
+    } else {
+        "standalone"
+    };
+    let node = match sentinel {
+        Some(node) => {
+            {
+                let mut st = node.lock();
+                st.config.port = port;
+                st.logger = Some(log.clone());
+                if let Some(s) = st.sentinel.as_mut() {
+                    s.exit_on_crash(true);
+                }
+            }
+            log.log(
+                role,
+                Level::Notice,
+                &format!("Running mode={mode}, port={port}."),
+            );
+            rediscover_testserver::sentinel::started(&node, port);
+            node
+        }
+        None => {
+            let node = Node::new(config);
+            // Replication and other node events log through the same logger.
+            node.lock().logger = Some(log.clone());
+            log.log(
+                role,
+                Level::Notice,
+                &format!("Running mode={mode}, port={port}."),
+            );
+            log.log(role, Level::Warning, "Server initialized");
+            if load_rdb(&node, &log).is_err() {
+                return ExitCode::FAILURE;
+            }
+            node
+        }
+    };
     let mut stopped = node.shutdown_signal();
     let server = tokio::spawn(rediscover_testserver::server::run_all(
         node.clone(),
@@ -322,26 +420,35 @@ async fn serve(startup: Startup, log: std::sync::Arc<Logger>) -> ExitCode {
         signal(SignalKind::interrupt()),
     ) else {
         log.log(
-            Role::Master,
+            role,
             Level::Warning,
             "Can't install signal handlers, aborting.",
         );
         return ExitCode::FAILURE;
     };
-    log.log(role, Level::Notice, "Ready to accept connections");
+    // A sentinel does not say it is ready (Redis's does not either).
+    if role != Role::Sentinel {
+        log.log(role, Level::Notice, "Ready to accept connections");
+    }
     tokio::select! {
         _ = term.recv() => log.signal("SIGTERM"),
         _ = int.recv() => log.signal("SIGINT"),
         // SHUTDOWN from a client.
         _ = stopped.wait_for(|&down| down) => {}
     }
-    log.log(Role::Master, Level::Warning, "User requested shutdown...");
+    let role = if role == Role::Sentinel {
+        role
+    } else {
+        Role::Master
+    };
+    log.log(role, Level::Warning, "User requested shutdown...");
     shut_down(&node, server).await;
-    log.log(
-        Role::Master,
-        Level::Warning,
-        "Redis is now ready to exit, bye bye...",
-    );
+    let bye = if role == Role::Sentinel {
+        "Sentinel is now ready to exit, bye bye..."
+    } else {
+        "Redis is now ready to exit, bye bye..."
+    };
+    log.log(role, Level::Warning, bye);
     ExitCode::SUCCESS
 }
 

@@ -351,10 +351,11 @@ pub fn is_sentinel(st: &NodeState) -> bool {
     st.sentinel.is_some()
 }
 
-/// Makes a node in sentinel mode from `config` (whose `config_file` must name the sentinel's
+/// Makes a node in sentinel mode from `config` (whose `config_file` names the sentinel's
 /// configuration file) and the sentinel directives read from it, with the given faults (a
-/// restarted node keeps its predecessor's). The node is ready to serve: its id is in the file,
-/// and the `+monitor` events and `Sentinel ID is` line are logged.
+/// restarted node keeps its predecessor's). Errors are Redis's startup refusals: a bad
+/// directive (its FATAL CONFIG FILE ERROR block) or a config file it cannot rewrite. Call
+/// [`started`] once the node listens.
 pub fn new_node(
     config: crate::config::Config,
     sentinel: SentinelConfig,
@@ -380,18 +381,29 @@ pub fn new_node(
         let mut s = Sentinel::new(sentinel.clone(), &node, st);
         s.apply_config(&sentinel)?;
         st.sentinel = Some(Box::new(s));
-        let s = st.sentinel.as_mut().expect("just set");
-        if s.myid.is_empty() {
-            s.myid = crate::node::random_hex(40);
-            s.flush_config();
-        }
-        let id = s.myid.clone();
-        s.log(Level::Warning, format!("Sentinel ID is {id}"));
-        for m in s.master_ids() {
-            let quorum = s.inst(m).quorum;
-            s.event_at(Level::Warning, "+monitor", m, &format!(" quorum {quorum}"));
-        }
-        flush_output(st);
     }
     Ok(node)
+}
+
+/// A sentinel node made by [`new_node`] now listens on `port`: it saves a new id if it has
+/// none, and logs `Sentinel ID is ...` and a `+monitor` event per master, as Redis does once
+/// it runs.
+pub fn started(node: &Node, port: u16) {
+    let mut guard = node.lock();
+    let st = &mut *guard;
+    let Some(s) = st.sentinel.as_mut() else {
+        return;
+    };
+    s.port = port;
+    if s.myid.is_empty() {
+        s.myid = crate::node::random_hex(40);
+        s.flush_config();
+    }
+    let id = s.myid.clone();
+    s.log(Level::Warning, format!("Sentinel ID is {id}"));
+    for m in s.master_ids() {
+        let quorum = s.inst(m).quorum;
+        s.event_at(Level::Warning, "+monitor", m, &format!(" quorum {quorum}"));
+    }
+    flush_output(st);
 }
