@@ -203,6 +203,11 @@ impl Sentinel {
         }
     }
 
+    /// This sentinel's id (`SENTINEL MYID`; empty until the node has [`started`]).
+    pub fn id(&self) -> &str {
+        &self.myid
+    }
+
     /// Makes `SENTINEL SIMULATE-FAILURE` end the whole process with exit code 99, as Redis
     /// does, rather than only stop this node (for the `rediscover-server` binary).
     pub fn exit_on_crash(&mut self, exit: bool) {

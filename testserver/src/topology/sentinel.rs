@@ -208,12 +208,76 @@ pub struct SentinelView {
     pub master: SocketAddr,
     /// The replicas it knows.
     pub replicas: Vec<SocketAddr>,
+    /// The replicas it has had an INFO reply from.
+    pub replicas_heard: Vec<SocketAddr>,
     /// How many other sentinels it knows.
     pub sentinels: usize,
     /// Its current epoch.
     pub epoch: u64,
     /// Whether it is in TILT.
     pub tilt: bool,
+}
+
+/// What the sentinel `node` believes about the master called `name` (`None` if it is not a
+/// running sentinel monitoring that name).
+pub fn view_of(node: &crate::node::Node, name: &str) -> Option<SentinelView> {
+    if node.is_shutting_down() {
+        return None;
+    }
+    let st = node.lock();
+    let s = st.sentinel.as_ref()?;
+    let m = s.master_by_name(name.as_bytes())?;
+    let addr = |a: &crate::sentinel::Addr| -> Option<SocketAddr> {
+        Some(SocketAddr::new(a.ip.parse().ok()?, a.port))
+    };
+    let replicas = &s.inst(m).replicas;
+    Some(SentinelView {
+        master: addr(s.current_master_addr(m))?,
+        replicas: replicas
+            .iter()
+            .filter_map(|&r| addr(&s.inst(r).addr))
+            .collect(),
+        replicas_heard: replicas
+            .iter()
+            .filter(|&&r| s.inst(r).info_refresh != 0)
+            .filter_map(|&r| addr(&s.inst(r).addr))
+            .collect(),
+        sentinels: s.inst(m).sentinels.len(),
+        epoch: s.current_epoch,
+        tilt: s.tilt,
+    })
+}
+
+/// Waits until each of the sentinel nodes `sentinels` knows (and has heard from) every data
+/// node in `data` other than the master it announces, and every other sentinel (for
+/// deployments started without a [`TestSentinel`], as `rediscover-topology` does).
+pub async fn wait_discovered(
+    sentinels: &[&crate::node::Node],
+    master_name: &str,
+    data: &[SocketAddr],
+    timeout: Duration,
+) -> Result<(), Error> {
+    let others = sentinels.len().saturating_sub(1);
+    poll_until(timeout, || {
+        for (i, s) in sentinels.iter().enumerate() {
+            let Some(v) = view_of(s, master_name) else {
+                continue;
+            };
+            let missing: Vec<_> = data
+                .iter()
+                .filter(|a| **a != v.master && !v.replicas_heard.contains(a))
+                .collect();
+            if !missing.is_empty() || v.sentinels < others {
+                return Err(format!(
+                    "sentinel {i} to know every replica and sentinel (replicas {:?}, missing {missing:?}, sentinels {}/{others})",
+                    v.replicas, v.sentinels
+                ));
+            }
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
 }
 
 impl TestServer {
@@ -223,24 +287,7 @@ impl TestServer {
         if !self.is_running() {
             return None;
         }
-        let st = self.node().lock();
-        let s = st.sentinel.as_ref()?;
-        let m = s.master_by_name(name.as_bytes())?;
-        let addr = |a: &crate::sentinel::Addr| -> Option<SocketAddr> {
-            Some(SocketAddr::new(a.ip.parse().ok()?, a.port))
-        };
-        Some(SentinelView {
-            master: addr(s.current_master_addr(m))?,
-            replicas: s
-                .inst(m)
-                .replicas
-                .iter()
-                .filter_map(|&r| addr(&s.inst(r).addr))
-                .collect(),
-            sentinels: s.inst(m).sentinels.len(),
-            epoch: s.current_epoch,
-            tilt: s.tilt,
-        })
+        view_of(self.node(), name)
     }
 }
 
@@ -267,30 +314,12 @@ impl TestSentinel {
     }
 
     /// Waits until every running sentinel knows every other data node as a replica of the
-    /// master it announces, and every other sentinel.
+    /// master it announces (and has heard from it), and every other sentinel.
     pub async fn wait_discovered(&self, timeout: Duration) -> Result<(), Error> {
-        let all: Vec<SocketAddr> = self.servers.iter().map(|s| s.addr()).collect();
-        let others = self.sentinels.len() - 1;
-        poll_until(timeout, || {
-            for (i, s) in self.sentinels.iter().enumerate() {
-                let Some(v) = s.sentinel_view(&self.master_name) else {
-                    continue;
-                };
-                let missing: Vec<_> = all
-                    .iter()
-                    .filter(|a| **a != v.master && !v.replicas.contains(a))
-                    .collect();
-                if !missing.is_empty() || v.sentinels < others {
-                    return Err(format!(
-                        "sentinel {i} to know every replica and sentinel (replicas {:?}, missing {missing:?}, sentinels {}/{others})",
-                        v.replicas, v.sentinels
-                    ));
-                }
-            }
-            Ok(())
-        })
-        .await?;
-        Ok(())
+        let data: Vec<SocketAddr> = self.servers.iter().map(|s| s.addr()).collect();
+        let sentinels: Vec<&crate::node::Node> =
+            self.sentinels.iter().map(|s| &**s.node()).collect();
+        wait_discovered(&sentinels, &self.master_name, &data, timeout).await
     }
 
     /// Waits until every running sentinel announces the same master, other than `old`, and

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod dataset;
+pub mod sentinel;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
