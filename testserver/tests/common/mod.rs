@@ -43,6 +43,11 @@ impl RawConn {
         self.stream.write_all(data).await.expect("write");
     }
 
+    /// The bytes read but not yet returned as a reply.
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        self.buf.split().to_vec()
+    }
+
     /// Whatever bytes arrive next, not framed as replies (a snapshot, a replication stream);
     /// fails after 5 s or if the peer closes.
     pub async fn read_unframed(&mut self) -> Vec<u8> {

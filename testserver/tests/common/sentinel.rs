@@ -171,22 +171,29 @@ impl EventLog {
         assert_eq!(reply, b"*3\r\n$10\r\npsubscribe\r\n$1\r\n*\r\n:1\r\n");
         let events = self.events.clone();
         tokio::spawn(async move {
+            use tokio::io::AsyncReadExt;
+            let mut buf = BytesMut::from(&conn.take_buffered()[..]);
             loop {
-                let Some(raw) = conn.read_raw_timeout(Duration::from_secs(3600)).await else {
-                    return;
-                };
-                let f = frame(&raw);
-                let Some(parts) = f.as_slice() else { continue };
-                if parts.len() != 4 {
-                    continue;
+                while let Ok(Some(f)) = decode(&mut buf, &Limits::default()) {
+                    let Some(parts) = f.as_slice() else { continue };
+                    if parts.len() != 4 {
+                        continue;
+                    }
+                    let text = |f: &Frame| {
+                        String::from_utf8_lossy(f.as_bytes().map_or(&b""[..], |b| b)).into_owned()
+                    };
+                    events.lock().unwrap().push(Event {
+                        sentinel: i,
+                        kind: text(&parts[2]),
+                        text: text(&parts[3]),
+                        at: Instant::now(),
+                    });
                 }
-                let text = |f: &Frame| String::from_utf8_lossy(f.as_bytes().unwrap()).into_owned();
-                events.lock().unwrap().push(Event {
-                    sentinel: i,
-                    kind: text(&parts[2]),
-                    text: text(&parts[3]),
-                    at: Instant::now(),
-                });
+                // The sentinel stopped (killed, crashed): its log ends there.
+                match conn.stream.read_buf(&mut buf).await {
+                    Ok(n) if n > 0 => {}
+                    _ => return,
+                }
             }
         });
     }
@@ -265,4 +272,21 @@ impl EventLog {
 /// Sends `argv` and returns the decoded reply.
 pub async fn call(conn: &mut RawConn, argv: &[&str]) -> Frame {
     frame(&conn.call(argv).await)
+}
+
+/// Sends `argv` until the reply is `want` (fails after 15 s).
+pub async fn wait_reply(conn: &mut RawConn, argv: &[&str], want: &[u8]) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let got = conn.call(argv).await;
+        if got == want {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{argv:?} still answers {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
