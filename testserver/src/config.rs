@@ -83,6 +83,22 @@ impl Default for Timers {
 }
 
 impl Timers {
+    /// The periods fast topologies run with (in-process `TestSentinel`s,
+    /// `rediscover-topology`, `rediscover-timers-factor`): every period divided by `factor`,
+    /// except two that must stay long next to what a loaded machine does:
+    ///
+    /// - the sentinel tick stays at least 25 ms: a sentinel asked for its vote answers before
+    ///   its own next tick could start a competing election, as with Redis's 100 ms tick next
+    ///   to a millisecond's round trip (ticks of a few milliseconds split votes far more often);
+    /// - the TILT trigger stays at least 1 s: a test machine that stalls a task for a few
+    ///   hundred milliseconds must not send sentinels into TILT.
+    pub fn fast(factor: u32) -> Timers {
+        let mut t = Timers::default().faster(factor);
+        t.sentinel_tick = t.sentinel_tick.max(Duration::from_millis(25));
+        t.sentinel_tilt_trigger = t.sentinel_tilt_trigger.max(Duration::from_secs(1));
+        t
+    }
+
     /// Every period divided by `factor` (at least 1 ms): `Timers::default().faster(20)` runs
     /// the replication cron every 50 ms and a sentinel's PINGs every 50 ms.
     pub fn faster(&self, factor: u32) -> Timers {

@@ -305,9 +305,11 @@ async fn run(topology: Topology) -> std::io::Result<()> {
 async fn start_sentinel(
     o: SentinelOptions,
 ) -> std::io::Result<(Vec<Arc<Node>>, std::path::PathBuf)> {
-    let mut timers = Timers::default().faster(o.timers_factor);
-    // A loaded machine stalls a task now and then; that must not TILT a sentinel.
-    timers.sentinel_tilt_trigger = timers.sentinel_tilt_trigger.max(Duration::from_secs(1));
+    let timers = if o.timers_factor == 1 {
+        Timers::default()
+    } else {
+        Timers::fast(o.timers_factor)
+    };
     let (master, line) = start_node(o.port, None, timers.clone()).await?;
     println!("{}", line.to_json());
     let master_addr: SocketAddr = line.addr.parse().map_err(std::io::Error::other)?;

@@ -231,14 +231,19 @@ pub(super) fn canonical_notify(v: &str) -> Option<String> {
 }
 
 /// `rediscover-timers-factor` (a rediscover extension): every background period of the node
-/// divided by this factor; 1 is Redis's timing.
+/// divided by this factor ([`Timers::fast`](crate::config::Timers::fast)); 1 is Redis's
+/// timing.
 pub(super) fn get_timers_factor(c: &Config) -> String {
     c.extra_or("rediscover-timers-factor", "1")
 }
 
 pub(super) fn set_timers_factor(c: &mut Config, v: &str) -> Result<(), String> {
     let factor: u32 = num(v)?;
-    c.timers = crate::config::Timers::default().faster(factor);
+    c.timers = if factor == 1 {
+        crate::config::Timers::default()
+    } else {
+        crate::config::Timers::fast(factor)
+    };
     c.extra
         .insert("rediscover-timers-factor".into(), factor.to_string());
     Ok(())

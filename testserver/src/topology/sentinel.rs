@@ -62,14 +62,7 @@ pub struct TestSentinelBuilder {
 
 impl Default for TestSentinelBuilder {
     fn default() -> Self {
-        let mut timers = Timers::default().faster(20);
-        // A loaded test machine stalls a task for more than 100 ms now and then; that must
-        // not TILT a sentinel (a TILT test lowers it with SENTINEL DEBUG tilt-trigger).
-        timers.sentinel_tilt_trigger = Duration::from_secs(1);
-        // The tick stays long next to a vote's round trip, as Redis's 100 ms is next to a
-        // millisecond: a sentinel asked for its vote answers before its own next tick could
-        // start a competing election. Ticks of a few milliseconds split votes far more often.
-        timers.sentinel_tick = Duration::from_millis(25);
+        let timers = Timers::fast(20);
         TestSentinelBuilder {
             master_name: "mymaster".into(),
             replicas: 2,
@@ -122,8 +115,8 @@ impl TestSentinelBuilder {
         self
     }
 
-    /// The periods of every node (default: Redis's divided by 20, but a 25 ms sentinel tick
-    /// and a 1 s TILT trigger).
+    /// The periods of every node (default: [`Timers::fast`]`(20)`: Redis's divided by 20,
+    /// but a 25 ms sentinel tick and a 1 s TILT trigger).
     pub fn timers(mut self, timers: Timers) -> Self {
         self.timers = timers;
         self
