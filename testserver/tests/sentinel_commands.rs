@@ -565,3 +565,35 @@ async fn refuses_to_start_as_redis_does() {
         "1234"
     );
 }
+
+#[tokio::test]
+async fn sentinels_with_a_password_authenticate_to_each_other() {
+    let t = TestSentinel::builder()
+        .sentinel_conf("requirepass s3cret")
+        .start()
+        .await
+        .unwrap();
+    let mut c = RawConn::connect(t.sentinels[0].addr()).await;
+    assert_eq!(
+        c.call(&["SENTINEL", "MYID"]).await,
+        b"-NOAUTH Authentication required.\r\n"
+    );
+    assert_eq!(c.call(&["AUTH", "s3cret"]).await, b"+OK\r\n");
+    // They AUTH with requirepass when no sentinel-pass is set: their PINGs get PONGs (a
+    // NOAUTH is not a valid reply and would make the others look down).
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let sentinels = call(&mut c, &["SENTINEL", "SENTINELS", "mymaster"]).await;
+        let fresh = sentinels.as_slice().unwrap().iter().all(|s| {
+            field(s, "flags") == "sentinel"
+                && field(s, "last-ok-ping-reply").parse::<u64>().unwrap() < 300
+                && field(s, "last-ping-reply").parse::<u64>().unwrap() < 300
+        });
+        // Past the first down-after period, a valid reply must have come recently.
+        if fresh && t.sentinels[0].node().lock().started.elapsed() > Duration::from_millis(600) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{sentinels:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
