@@ -597,3 +597,34 @@ async fn sentinels_with_a_password_authenticate_to_each_other() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn acl_knows_the_commands_of_its_mode() {
+    let (set, sentinel) = default_sentinel("").await;
+    let mut s = RawConn::connect(sentinel.addr()).await;
+    let cat = String::from_utf8(s.call(&["ACL", "CAT", "admin"]).await).unwrap();
+    assert!(
+        cat.contains("\r\nsentinel|masters\r\n") && !cat.contains("\r\ndebug\r\n"),
+        "{cat}"
+    );
+    assert_eq!(
+        s.call(&["ACL", "SETUSER", "u", "+get"]).await,
+        b"-ERR Error in ACL SETUSER modifier '+get': Unknown command or category name in ACL\r\n"
+    );
+    assert_eq!(s.call(&["ACL", "SETUSER", "u", "+ping"]).await, b"+OK\r\n");
+    // A server has no SENTINEL command.
+    let mut m = RawConn::connect(set.master.addr()).await;
+    let cat = String::from_utf8(m.call(&["ACL", "CAT", "admin"]).await).unwrap();
+    assert!(
+        !cat.contains("sentinel") && cat.contains("\r\ndebug\r\n"),
+        "{cat}"
+    );
+    assert_eq!(
+        m.call(&["ACL", "SETUSER", "u", "+sentinel"]).await,
+        b"-ERR Error in ACL SETUSER modifier '+sentinel': Unknown command or category name in ACL\r\n"
+    );
+    assert_eq!(
+        m.call(&["SENTINEL", "MASTERS"]).await,
+        b"-ERR unknown command 'SENTINEL', with args beginning with: 'MASTERS' \r\n"
+    );
+}

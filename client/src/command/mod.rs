@@ -6,7 +6,7 @@
 
 mod table;
 
-use table::COMMANDS;
+use table::{COMMANDS, SENTINEL_ONLY};
 
 /// Static facts about one command or subcommand, as `COMMAND INFO` and `COMMAND DOCS` give them.
 #[derive(Debug)]
@@ -220,6 +220,19 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandInfo> {
         .binary_search_by(|c| cmp_ignore_case(c.name.as_bytes(), name))
         .ok()
         .map(|i| &COMMANDS[i])
+}
+
+/// Whether `name` is a command only a sentinel has (`sentinel`): a Redis server does not know
+/// it, so its `ACL CAT` and ACL rules do not either.
+///
+/// ```
+/// assert!(rediscover::command::sentinel_only(b"SENTINEL"));
+/// assert!(!rediscover::command::sentinel_only(b"get"));
+/// ```
+pub fn sentinel_only(name: &[u8]) -> bool {
+    SENTINEL_ONLY
+        .iter()
+        .any(|s| s.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// Every command in the table, sorted by name.

@@ -6229,3 +6229,6 @@ pub(super) static COMMANDS: &[CommandInfo] = &[
         subcommands: &[],
     },
 ];
+
+/// Commands only a sentinel has (Redis does not register them in a server).
+pub(super) static SENTINEL_ONLY: &[&str] = &["sentinel"];

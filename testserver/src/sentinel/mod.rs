@@ -383,6 +383,7 @@ pub fn new_node(
         let mut guard = node.lock();
         let st = &mut *guard;
         st.commands = table();
+        st.acl.sentinel_mode = true;
         let mut s = Sentinel::new(sentinel.clone(), &node, st);
         s.apply_config(&sentinel)?;
         st.sentinel = Some(Box::new(s));
