@@ -263,7 +263,10 @@ async fn measure(o: &Opts, mode: &str, run: usize) -> Sample {
             if get("num-slaves") == "2" && get("num-other-sentinels") == "2" {
                 break;
             }
-            assert!(Instant::now() < deadline, "{mode}: sentinel {s} never knew everyone");
+            assert!(
+                Instant::now() < deadline,
+                "{mode}: sentinel {s} never knew everyone"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -274,7 +277,7 @@ async fn measure(o: &Opts, mode: &str, run: usize) -> Sample {
     for &s in &sentinel_addrs {
         polls.push(Conn::connect(s).await.unwrap());
     }
-    let mut replicas = vec![
+    let mut replicas = [
         Conn::connect(addr(port(1))).await.unwrap(),
         Conn::connect(addr(port(2))).await.unwrap(),
     ];
