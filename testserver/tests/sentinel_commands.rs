@@ -628,3 +628,134 @@ async fn acl_knows_the_commands_of_its_mode() {
         b"-ERR unknown command 'SENTINEL', with args beginning with: 'MASTERS' \r\n"
     );
 }
+
+/// A script that appends its arguments to `out` and exits with `code`.
+fn script(dir: &std::path::Path, name: &str, code: i32) -> (String, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join(name);
+    let out = dir.join(format!("{name}.out"));
+    std::fs::write(
+        &path,
+        format!("#!/bin/sh\necho \"$@\" >> {}\nexit {code}\n", out.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (path.to_string_lossy().into_owned(), out)
+}
+
+#[tokio::test]
+async fn notification_scripts_run_on_warnings_and_retry() {
+    let dir = common::dataset::TempDir::new("sentinel-scripts");
+    let (ok, ok_out) = script(&dir.0, "notify.sh", 0);
+    let (failing, failing_out) = script(&dir.0, "failing.sh", 1);
+    let (_set, sentinel) = default_sentinel(&format!(
+        "sentinel notification-script mymaster {ok}\nsentinel deny-scripts-reconfig no\n"
+    ))
+    .await;
+    let port = _set.master.addr().port();
+    let mut c = RawConn::connect(sentinel.addr()).await;
+    assert_eq!(
+        c.call(&["SENTINEL", "SET", "mymaster", "quorum", "1"])
+            .await,
+        b"+OK\r\n"
+    );
+    // `+monitor` (at startup) and `+set` are warnings about the master: its notification
+    // script runs with each event.
+    // (They run side by side, so in either order.)
+    let mut want = vec![
+        format!("+monitor master mymaster 127.0.0.1 {port} quorum 2"),
+        format!("+set master mymaster 127.0.0.1 {port} quorum 1"),
+    ];
+    want.sort();
+    let lines = |p: &std::path::Path| {
+        let mut v: Vec<String> = std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .map(String::from)
+            .collect();
+        v.sort();
+        v
+    };
+    let deadline = std::time::Instant::now() + WAIT;
+    while lines(&ok_out) != want {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "script output: {:?}",
+            std::fs::read_to_string(&ok_out)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // A script that exits with 1 is retried later; meanwhile it is pending.
+    assert_eq!(
+        c.call(&[
+            "SENTINEL",
+            "SET",
+            "mymaster",
+            "notification-script",
+            &failing
+        ])
+        .await,
+        b"+OK\r\n"
+    );
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let pending = call(&mut c, &["SENTINEL", "PENDING-SCRIPTS"]).await;
+        let jobs = pending.as_slice().unwrap();
+        if let Some(job) = jobs.first() {
+            if field(job, "retry-num") == "1" && field(job, "flags") == "scheduled" {
+                assert_eq!(field(job, "pid"), "0");
+                assert!(field(job, "run-delay").parse::<u64>().unwrap() > 0);
+                break;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "{pending:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(std::fs::read_to_string(&failing_out)
+        .unwrap()
+        .starts_with("+set master mymaster"));
+    // Path checks, as Redis makes them.
+    assert_eq!(
+        c.call(&[
+            "SENTINEL",
+            "SET",
+            "mymaster",
+            "client-reconfig-script",
+            "/nonexistent"
+        ])
+        .await,
+        b"-ERR Client reconfiguration script seems non existing or non executable\r\n"
+    );
+    let info = String::from_utf8(c.call(&["INFO", "sentinel"]).await).unwrap();
+    assert!(
+        info.contains("sentinel_scripts_queue_length:1\r\n"),
+        "{info}"
+    );
+}
+
+#[tokio::test]
+async fn reset_forgets_and_relearns() {
+    let t = TestSentinel::builder().start().await.unwrap();
+    let log = EventLog::start(&[t.sentinels[0].addr()]).await;
+    let mut c = RawConn::connect(t.sentinels[0].addr()).await;
+    assert_eq!(c.call(&["SENTINEL", "RESET", "my*"]).await, b":1\r\n");
+    log.wait("+reset-master", WAIT, |e| {
+        e.text.starts_with("master mymaster")
+    })
+    .await;
+    let m = call(&mut c, &["SENTINEL", "MASTER", "mymaster"]).await;
+    assert_eq!(field(&m, "num-slaves"), "0");
+    assert_eq!(field(&m, "num-other-sentinels"), "0");
+    // Replicas come back with the master's next INFO, sentinels with their hellos.
+    t.wait_discovered(WAIT).await.unwrap();
+    let cache = call(&mut c, &["SENTINEL", "INFO-CACHE", "mymaster"]).await;
+    let parts = cache.as_slice().unwrap();
+    assert_eq!(parts[0].as_bytes().unwrap().as_ref(), b"mymaster");
+    let infos = parts[1].as_slice().unwrap();
+    assert_eq!(infos.len(), 3, "the master and its two replicas");
+    for i in infos {
+        let pair = i.as_slice().unwrap();
+        assert!(matches!(pair[0], Frame::Integer(_)));
+        assert!(pair[1].as_bytes().unwrap().starts_with(b"# Server\r\n"));
+    }
+}

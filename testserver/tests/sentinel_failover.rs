@@ -469,3 +469,55 @@ async fn fails_over_masters_that_require_a_password() {
         .unwrap();
     t.wait_replica_of(other, new, WAIT).await.unwrap();
 }
+
+#[tokio::test]
+async fn client_reconfig_script_runs_on_leader_and_observers() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = common::dataset::TempDir::new("sentinel-reconf");
+    let script = dir.file("reconf.sh");
+    let out = dir.file("reconf.out");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$@\" >> {}\n", out.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut t = TestSentinel::builder()
+        .sentinel_conf(format!(
+            "sentinel client-reconfig-script mymaster {}",
+            script.display()
+        ))
+        .start()
+        .await
+        .unwrap();
+    let old = t.servers[0].addr();
+    t.servers[0].kill().await;
+    let new = t.wait_for_failover(old, WAIT).await.unwrap();
+    let tail = format!(
+        "start {} {} {} {}",
+        old.ip(),
+        old.port(),
+        new.ip(),
+        new.port()
+    );
+    // The leader at promotion, each observer when it switches.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let text = std::fs::read_to_string(&out).unwrap_or_default();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.sort();
+        if lines.len() == 3 {
+            assert_eq!(
+                lines,
+                [
+                    format!("mymaster leader {tail}"),
+                    format!("mymaster observer {tail}"),
+                    format!("mymaster observer {tail}")
+                ]
+            );
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{text}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
