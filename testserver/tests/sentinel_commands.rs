@@ -759,3 +759,53 @@ async fn reset_forgets_and_relearns() {
         assert!(pair[1].as_bytes().unwrap().starts_with(b"# Server\r\n"));
     }
 }
+
+#[tokio::test]
+async fn hostnames_resolve_and_announce_when_asked() {
+    use std::net::ToSocketAddrs;
+    let ip = ("localhost", 0)
+        .to_socket_addrs()
+        .unwrap()
+        .next()
+        .unwrap()
+        .ip()
+        .to_string();
+    // Without resolve-hostnames a hostname is refused, as Redis refuses it.
+    let err = TestServer::builder()
+        .sentinel("sentinel monitor m localhost 6379 1\n")
+        .start()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("Can't resolve instance hostname.\n"),
+        "{err}"
+    );
+    let s = TestServer::builder()
+        .sentinel("sentinel resolve-hostnames yes\nsentinel monitor m localhost 6379 1\n")
+        .start()
+        .await
+        .unwrap();
+    let mut c = RawConn::connect(s.addr()).await;
+    let addr = call(&mut c, &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "m"]).await;
+    assert_eq!(
+        addr.as_slice().unwrap()[0].as_bytes().unwrap().as_ref(),
+        ip.as_bytes()
+    );
+    assert_eq!(
+        c.call(&["SENTINEL", "CONFIG", "SET", "announce-hostnames", "yes"])
+            .await,
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        c.call(&["SENTINEL", "GET-MASTER-ADDR-BY-NAME", "m"]).await,
+        b"*2\r\n$9\r\nlocalhost\r\n$4\r\n6379\r\n"
+    );
+    let conf = std::fs::read_to_string(config_file(&s)).unwrap();
+    assert!(conf.contains("sentinel resolve-hostnames yes\n"), "{conf}");
+    assert!(conf.contains("sentinel announce-hostnames yes\n"), "{conf}");
+    assert!(
+        conf.contains("sentinel monitor m localhost 6379 1\n"),
+        "{conf}"
+    );
+}
