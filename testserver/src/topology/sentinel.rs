@@ -210,6 +210,8 @@ pub struct SentinelView {
     pub replicas_heard: Vec<SocketAddr>,
     /// How many other sentinels it knows.
     pub sentinels: usize,
+    /// How many of those it is connected to and has had a PING answered by.
+    pub sentinels_reachable: usize,
     /// Its current epoch.
     pub epoch: u64,
     /// Whether it is in TILT.
@@ -241,13 +243,23 @@ pub fn view_of(node: &crate::node::Node, name: &str) -> Option<SentinelView> {
             .filter_map(|&r| addr(&s.inst(r).addr))
             .collect(),
         sentinels: s.inst(m).sentinels.len(),
+        sentinels_reachable: s
+            .inst(m)
+            .sentinels
+            .iter()
+            .filter(|&&x| {
+                let l = s.link_of(x);
+                !l.disconnected && l.act_ping_time == 0 && l.last_avail_time >= l.cc_conn_time
+            })
+            .count(),
         epoch: s.current_epoch,
         tilt: s.tilt,
     })
 }
 
 /// Waits until each of the sentinel nodes `sentinels` knows (and has heard from) every data
-/// node in `data` other than the master it announces, and every other sentinel (for
+/// node in `data` other than the master it announces, and every other sentinel (connected,
+/// PING answered) (for
 /// deployments started without a [`TestSentinel`], as `rediscover-topology` does).
 pub async fn wait_discovered(
     sentinels: &[&crate::node::Node],
@@ -265,10 +277,10 @@ pub async fn wait_discovered(
                 .iter()
                 .filter(|a| **a != v.master && !v.replicas_heard.contains(a))
                 .collect();
-            if !missing.is_empty() || v.sentinels < others {
+            if !missing.is_empty() || v.sentinels_reachable < others {
                 return Err(format!(
-                    "sentinel {i} to know every replica and sentinel (replicas {:?}, missing {missing:?}, sentinels {}/{others})",
-                    v.replicas, v.sentinels
+                    "sentinel {i} to know every replica and sentinel (replicas {:?}, missing {missing:?}, sentinels {}/{others} reachable)",
+                    v.replicas, v.sentinels_reachable
                 ));
             }
         }
