@@ -290,3 +290,8 @@ pub async fn wait_reply(conn: &mut RawConn, argv: &[&str], want: &[u8]) {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
+
+/// The config file of the sentinel `s` (the one it rewrites).
+pub fn config_file(s: &super::TestServer) -> std::path::PathBuf {
+    s.node().lock().config.config_file.clone().unwrap()
+}
