@@ -6,27 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::sentinel::{call, config_file, field, EventLog};
+use common::sentinel::{call, config_file, default_sentinel, field, EventLog};
 use common::{RawConn, TestServer};
 use rediscover_testserver::topology::sentinel::TestSentinel;
-use rediscover_testserver::topology::ReplicationSet;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// A sentinel with Redis's default timers monitoring a master with two replicas.
-async fn default_sentinel(extra: &str) -> (ReplicationSet, TestServer) {
-    let set = ReplicationSet::start(2).await.unwrap();
-    let m = set.master.addr();
-    let conf = format!(
-        "sentinel monitor mymaster {} {} 2\n\
-         sentinel down-after-milliseconds mymaster 1000\n\
-         sentinel failover-timeout mymaster 3000\n{extra}",
-        m.ip(),
-        m.port()
-    );
-    let sentinel = TestServer::builder().sentinel(conf).start().await.unwrap();
-    (set, sentinel)
-}
 
 #[tokio::test]
 async fn monitor_set_remove_raise_events_and_rewrite_the_config() {

@@ -295,3 +295,30 @@ pub async fn wait_reply(conn: &mut RawConn, argv: &[&str], want: &[u8]) {
 pub fn config_file(s: &super::TestServer) -> std::path::PathBuf {
     s.node().lock().config.config_file.clone().unwrap()
 }
+
+/// A sentinel with Redis's default timers monitoring (quorum 2, down-after 1000 ms,
+/// failover-timeout 3000 ms) a master with two replicas, with `extra` config lines.
+pub async fn default_sentinel(
+    extra: &str,
+) -> (
+    rediscover_testserver::topology::ReplicationSet,
+    super::TestServer,
+) {
+    let set = rediscover_testserver::topology::ReplicationSet::start(2)
+        .await
+        .unwrap();
+    let m = set.master.addr();
+    let conf = format!(
+        "sentinel monitor mymaster {} {} 2\n\
+         sentinel down-after-milliseconds mymaster 1000\n\
+         sentinel failover-timeout mymaster 3000\n{extra}",
+        m.ip(),
+        m.port()
+    );
+    let sentinel = super::TestServer::builder()
+        .sentinel(conf)
+        .start()
+        .await
+        .unwrap();
+    (set, sentinel)
+}
