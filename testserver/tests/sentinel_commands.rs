@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::sentinel::{
     call, config_file, default_sentinel, exchanges, field, fixture, frame, map_keys, EventLog,
 };
-use common::{RawConn, TestServer};
+use common::RawConn;
 use rediscover::resp::Frame;
 use rediscover_testserver::topology::sentinel::TestSentinel;
 
