@@ -381,3 +381,59 @@ async fn hostnames_resolve_and_announce_when_asked() {
         "{conf}"
     );
 }
+
+#[tokio::test]
+async fn extreme_values_are_accepted_and_harmless() {
+    let t = TestSentinel::builder().start().await.unwrap();
+    let mut c = RawConn::connect(t.sentinels[0].addr()).await;
+    let max = i64::MAX.to_string();
+    for (opt, v) in [
+        ("failover-timeout", max.as_str()),
+        ("down-after-milliseconds", max.as_str()),
+        ("master-reboot-down-after-period", max.as_str()),
+        ("parallel-syncs", max.as_str()),
+        ("quorum", max.as_str()),
+    ] {
+        assert_eq!(
+            c.call(&["SENTINEL", "SET", "mymaster", opt, v]).await,
+            b"+OK\r\n",
+            "{opt}"
+        );
+    }
+    for p in [
+        "info-period",
+        "ping-period",
+        "ask-period",
+        "publish-period",
+        "tilt-period",
+    ] {
+        assert_eq!(c.call(&["SENTINEL", "DEBUG", p, &max]).await, b"+OK\r\n");
+    }
+    // Epochs at the top of their range, from a hello.
+    let m = t.servers[0].addr();
+    let hello = format!(
+        "127.0.0.1,9,{},18446744073709551615,mymaster,{},{},18446744073709551615",
+        "f".repeat(40),
+        m.ip(),
+        m.port()
+    );
+    assert_eq!(
+        c.call(&["PUBLISH", "__sentinel__:hello", &hello]).await,
+        b":1\r\n"
+    );
+    let log = EventLog::start(&[t.sentinels[0].addr()]).await;
+    assert_eq!(
+        c.call(&["SENTINEL", "FAILOVER", "mymaster"]).await,
+        b"+OK\r\n"
+    );
+    // The timer keeps running on them: the failover goes on, tick after tick.
+    log.wait("+elected-leader", WAIT, |_| true).await;
+    log.wait("+selected-slave", WAIT, |_| true).await;
+    assert_eq!(c.call(&["PING"]).await, b"+PONG\r\n");
+    let info = String::from_utf8(c.call(&["INFO", "sentinel"]).await).unwrap();
+    assert!(info.contains("sentinel_masters:1"), "{info}");
+    assert!(
+        t.view(0).is_some_and(|v| v.epoch == 0),
+        "the epoch wrapped as Redis's does"
+    );
+}

@@ -14,9 +14,12 @@ impl Sentinel {
         if m.flags & flag::O_DOWN == 0 || m.flags & flag::FAILOVER_IN_PROGRESS != 0 {
             return false;
         }
-        if now - m.failover_start_time < m.failover_timeout * 2 {
+        if now.saturating_sub(m.failover_start_time) < m.failover_timeout.saturating_mul(2) {
             if m.failover_delay_logged != m.failover_start_time {
-                let when = (m.failover_start_time + m.failover_timeout * 2) / 1000;
+                let when = m
+                    .failover_start_time
+                    .saturating_add(m.failover_timeout.saturating_mul(2))
+                    / 1000;
                 let m = self.inst_mut(master);
                 m.failover_delay_logged = m.failover_start_time;
                 self.log(
@@ -35,7 +38,8 @@ impl Sentinel {
 
     /// Redis's `sentinelStartFailover`: a new epoch for this attempt.
     pub(crate) fn start_failover(&mut self, master: InstId, now: i64) {
-        self.current_epoch += 1;
+        // Epochs are unsigned 64-bit in Redis and wrap as they do.
+        self.current_epoch = self.current_epoch.wrapping_add(1);
         let epoch = self.current_epoch;
         let desync = (rand() % self.periods.max_desync as u64) as i64;
         let m = self.inst_mut(master);
@@ -154,14 +158,14 @@ impl Sentinel {
     pub(crate) fn select_slave(&self, master: InstId, now: i64) -> Option<InstId> {
         let m = self.inst(master);
         let sdown = m.flags & flag::S_DOWN != 0;
-        let mut max_master_down = m.down_after_period * 10;
+        let mut max_master_down = m.down_after_period.saturating_mul(10);
         if sdown {
-            max_master_down += now - m.s_down_since_time;
+            max_master_down = max_master_down.saturating_add(now - m.s_down_since_time);
         }
         let validity = if sdown {
-            self.periods.ping * 5
+            self.periods.ping.saturating_mul(5)
         } else {
-            self.periods.info * 3
+            self.periods.info.saturating_mul(3)
         };
         let mut candidates: Vec<InstId> = m
             .replicas
@@ -172,7 +176,7 @@ impl Sentinel {
                 let l = self.link_of(r);
                 ri.flags & (flag::S_DOWN | flag::O_DOWN) == 0
                     && !l.disconnected
-                    && now - l.last_avail_time <= self.periods.ping * 5
+                    && now - l.last_avail_time <= self.periods.ping.saturating_mul(5)
                     && ri.slave_priority != 0
                     && now - ri.info_refresh <= validity
                     && ri.master_link_down_time <= max_master_down
@@ -211,7 +215,7 @@ impl Sentinel {
                 continue;
             }
             if ri.flags & flag::RECONF_SENT != 0
-                && now - ri.slave_reconf_sent_time > self.periods.slave_reconf_timeout
+                && now.saturating_sub(ri.slave_reconf_sent_time) > self.periods.slave_reconf_timeout
             {
                 self.event_at(Level::Notice, "-slave-reconf-sent-timeout", r, "");
                 let ri = self.inst_mut(r);

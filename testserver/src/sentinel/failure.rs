@@ -34,7 +34,7 @@ impl Sentinel {
         let l = self.link_of(id);
         if l.pc.is_some()
             && now - l.pc_conn_time > self.periods.min_link_reconnect
-            && now - l.pc_last_activity > self.periods.publish * 3
+            && now - l.pc_last_activity > self.periods.publish.saturating_mul(3)
         {
             self.close_conn(link_id, true);
         }
@@ -42,7 +42,8 @@ impl Sentinel {
         let down = elapsed > down_after
             || (ri.kind == Kind::Master
                 && ri.role_reported == Some(Kind::Replica)
-                && now - ri.role_reported_time > down_after + self.periods.info * 2)
+                && now - ri.role_reported_time
+                    > down_after.saturating_add(self.periods.info.saturating_mul(2)))
             || (ri.flags & flag::MASTER_REBOOT != 0
                 && now - ri.master_reboot_since_time > ri.master_reboot_down_after_period);
         if down {
@@ -110,7 +111,7 @@ impl Sentinel {
             "*".to_string()
         };
         let epoch = self.current_epoch.to_string();
-        let stale = self.periods.ask * 5;
+        let stale = self.periods.ask.saturating_mul(5);
         for s in sentinels {
             let ri = self.inst_mut(s);
             let elapsed = now - ri.last_master_down_reply_time;

@@ -96,7 +96,7 @@ impl Sentinel {
 
     /// Makes every instance of a master due for a hello now.
     pub(crate) fn force_hello_update(&mut self, master: InstId) {
-        let period = self.periods.publish + 1;
+        let period = self.periods.publish.saturating_add(1);
         let mut ids = self.children(master);
         ids.push(master);
         for id in ids {
@@ -185,7 +185,7 @@ impl Sentinel {
                 }
             }
             if l.len() >= 32 && l.starts_with("master_link_down_since_seconds") {
-                self.inst_mut(id).master_link_down_time = strtoll(&l[31..]) * 1000;
+                self.inst_mut(id).master_link_down_time = strtoll(&l[31..]).saturating_mul(1000);
             }
             if l.starts_with("role:master") {
                 role = Some(Kind::Master);
@@ -339,7 +339,7 @@ impl Sentinel {
             self.call_client_reconfig_script(master, "leader", "start", &from, &to);
             self.force_hello_update(master);
         } else {
-            let wait = self.periods.publish * 4;
+            let wait = self.periods.publish.saturating_mul(4);
             if ri.flags & flag::PROMOTED == 0
                 && self.master_looks_sane(master, now)
                 && self.no_down_for(id, wait, now)
@@ -359,7 +359,7 @@ impl Sentinel {
         m.kind == Kind::Master
             && m.role_reported == Some(Kind::Master)
             && m.flags & (flag::S_DOWN | flag::O_DOWN) == 0
-            && now - m.info_refresh < self.periods.info * 2
+            && now - m.info_refresh < self.periods.info.saturating_mul(2)
     }
 
     /// Reconfigures an instance as a replica of `addr` (or a master, for `None`) with the

@@ -171,9 +171,9 @@ impl Sentinel {
             if (signal != 0 || code == 1) && job.retry_num != MAX_RETRY {
                 let mut delay = retry_delay;
                 for _ in 1..job.retry_num {
-                    delay *= 2;
+                    delay = delay.saturating_mul(2);
                 }
-                job.start_time = now_ms() + delay;
+                job.start_time = now_ms().saturating_add(delay);
             } else {
                 if signal != 0 || code != 0 {
                     events.push((
