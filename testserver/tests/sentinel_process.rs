@@ -239,6 +239,10 @@ async fn refuses_a_config_file_it_cannot_rewrite() {
     std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o777)).unwrap();
     let log = dir.file("ro.log");
     let root = std::fs::OpenOptions::new().append(true).open(&conf).is_ok();
+    if root && Command::new("setpriv").arg("--version").output().is_err() {
+        eprintln!("skipped: running as root without setpriv to drop privileges");
+        return;
+    }
     let mut cmd = if root {
         let mut c = Command::new("setpriv");
         c.args(["--reuid=65534", "--regid=65534", "--clear-groups", SERVER]);
