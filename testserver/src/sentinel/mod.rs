@@ -4,14 +4,14 @@
 //! The state is one [`Sentinel`] inside the node's [`NodeState`], behind the node lock, like
 //! everything else a node owns. It is driven from three places, each taking the lock briefly:
 //!
-//! - the **timer** ([`timer`]): Redis's `sentinelTimer`, every 52..100 ms (scaled by the node's
+//! - the **timer** (`timer.rs`): Redis's `sentinelTimer`, every 52..100 ms (scaled by the node's
 //!   [`Timers`](crate::config::Timers)): reconnect links, send PING / INFO / hello, check
 //!   SDOWN and ODOWN, ask other sentinels, run the failover state machine;
-//! - the **links** ([`link`]): one task per connection to an instance (a command connection,
+//! - the **links** (`link.rs`): one task per connection to an instance (a command connection,
 //!   and a pub/sub one to masters and replicas), dialled through the node's fault gate; every
 //!   reply is handed back under the lock to the callback it was sent with (INFO parsing,
 //!   PING bookkeeping, hello messages, votes), as hiredis does for Redis;
-//! - **commands** ([`commands`]): SENTINEL, INFO, ROLE, PUBLISH to the hello channel.
+//! - **commands** (`commands.rs`): SENTINEL, INFO, ROLE, PUBLISH to the hello channel.
 //!
 //! Events are queued while the lock is held and published (and logged) before it is released,
 //! in order, on channels named after them.
@@ -349,11 +349,6 @@ pub(crate) fn flush_output(st: &mut NodeState) {
             }
         }
     }
-}
-
-/// Whether `st` is a sentinel.
-pub fn is_sentinel(st: &NodeState) -> bool {
-    st.sentinel.is_some()
 }
 
 /// Makes a node in sentinel mode from `config` (whose `config_file` names the sentinel's
