@@ -182,22 +182,7 @@ fn fatal(line: usize, shown: &str, err: &str) -> String {
 
 /// An argument as redis-server shows it in errors (`sdscatrepr`: double-quoted, escaped).
 fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for b in s.bytes() {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(char::from(b)),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
-    out
+    rediscover_testserver::logging::repr(s.as_bytes())
 }
 
 /// Binds every `bind` address on the configured port. With port 0 the first address picks a
@@ -229,7 +214,7 @@ async fn bind_all(config: &Config, log: &Logger) -> Result<(Vec<TcpListener>, u1
                 return Err(());
             }
         };
-        match TcpListener::bind(addr).await {
+        match rediscover_testserver::server::listen(addr, config.tcp_backlog) {
             Ok(l) => {
                 if port == 0 {
                     port = l.local_addr().map(|a| a.port()).unwrap_or(0);
@@ -294,6 +279,7 @@ async fn serve(startup: Startup, log: std::sync::Arc<Logger>) -> ExitCode {
         return ExitCode::FAILURE;
     };
     config.port = port;
+    check_tcp_backlog(config.tcp_backlog, &log);
     let role = if config.replicaof.is_some() {
         Role::Replica
     } else {
@@ -312,10 +298,6 @@ async fn serve(startup: Startup, log: std::sync::Arc<Logger>) -> ExitCode {
         return ExitCode::FAILURE;
     }
     let mut stopped = node.shutdown_signal();
-    let server = tokio::spawn(rediscover_testserver::server::run_all(
-        node.clone(),
-        listeners,
-    ));
     // Handlers go in before the ready line: a supervisor may signal as soon as it sees it.
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
@@ -328,7 +310,13 @@ async fn serve(startup: Startup, log: std::sync::Arc<Logger>) -> ExitCode {
         );
         return ExitCode::FAILURE;
     };
+    // As in Redis, the ready line comes before anything the running server does (a replica's
+    // link to its master starts after it); clients already wait in the listen queue.
     log.log(role, Level::Notice, "Ready to accept connections");
+    let server = tokio::spawn(rediscover_testserver::server::run_all(
+        node.clone(),
+        listeners,
+    ));
     tokio::select! {
         _ = term.recv() => log.signal("SIGTERM"),
         _ = int.recv() => log.signal("SIGINT"),
@@ -343,6 +331,23 @@ async fn serve(startup: Startup, log: std::sync::Arc<Logger>) -> ExitCode {
         "Redis is now ready to exit, bye bye...",
     );
     ExitCode::SUCCESS
+}
+
+/// Warns, as Redis does, when the kernel caps the listen queue below `tcp-backlog`.
+fn check_tcp_backlog(backlog: u32, log: &Logger) {
+    let Some(somaxconn) = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+    else {
+        return;
+    };
+    if somaxconn < backlog {
+        log.log(
+            Role::Master,
+            Level::Warning,
+            &format!("WARNING: The TCP backlog setting of {backlog} cannot be enforced because /proc/sys/net/core/somaxconn is set to the lower value of {somaxconn}."),
+        );
+    }
 }
 
 /// Loads `dir/dbfilename` when it exists, as redis-server does before accepting clients.
