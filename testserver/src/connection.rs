@@ -20,6 +20,9 @@ use crate::node::{Node, NodeState, Waiter};
 /// Most commands run per lock acquisition; bounds latency for other clients.
 const MAX_BATCH: usize = 512;
 
+/// Largest idle read or write buffer a connection keeps.
+const BUFFER_KEEP: usize = 256 * 1024;
+
 /// Commands after which a connection lets other tasks run before reading again.
 const YIELD_AFTER: usize = 8;
 
@@ -273,6 +276,16 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream, admitted: Admi
             break;
         }
         oob_rx.written(std::mem::take(&mut oob_in_out));
+        // Once consumed, the read buffer may still share the allocation a large command
+        // arrived in (commands copy what they keep), or be large itself: start a fresh one,
+        // as Redis shrinks idle query buffers, so one 100 MB SET does not cost the connection
+        // another 100 MB until its next command.
+        if rbuf.is_empty() && (rbuf.capacity() > BUFFER_KEEP || rbuf.capacity() < 1024) {
+            rbuf = BytesMut::with_capacity(16 * 1024);
+        }
+        if out.buffer().capacity() > BUFFER_KEEP {
+            *out.buffer() = BytesMut::with_capacity(16 * 1024);
+        }
         // A pipelining client finds its socket readable every time and would keep its worker
         // thread until tokio's budget runs out (hundreds of batches): everyone else waits
         // milliseconds. Give way after each large batch, as Redis serves one read per client
