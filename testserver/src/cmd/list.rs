@@ -388,7 +388,7 @@ fn lpos(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let mut matches: i64 = 0;
     let mut found = Vec::new();
     for (pos, item) in items.take(scan) {
-        if item != &element[..] {
+        if item != element {
             continue;
         }
         matches += 1;

@@ -760,8 +760,8 @@ mod tests {
                 let back: Vec<&[u8]> = list.iter().rev().collect();
                 let want_back: Vec<&[u8]> = model.iter().rev().map(|v| &v[..]).collect();
                 prop_assert_eq!(back, want_back);
-                for i in 0..model.len() {
-                    prop_assert_eq!(list.get(i), Some(&model[i][..]));
+                for (i, want) in model.iter().enumerate() {
+                    prop_assert_eq!(list.get(i), Some(&want[..]));
                 }
                 if !model.is_empty() {
                     let s = model.len() / 3;
