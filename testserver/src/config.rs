@@ -4,7 +4,7 @@
 //! `--directive value` arguments) lives in `config_table.rs`. Directives that change nothing in
 //! this server but are accepted for compatibility are kept as text in [`Config::extra`].
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Periods of a node's background jobs.
 ///
@@ -126,6 +126,71 @@ impl Timers {
     }
 }
 
+/// One class of `client-output-buffer-limit`: a hard limit, and a soft limit that may be
+/// exceeded for at most `soft_seconds` (0 bytes: no limit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ObufClass {
+    /// Bytes of pending output that close the client at once.
+    pub hard: u64,
+    /// Bytes of pending output that close the client if they last.
+    pub soft: u64,
+    /// How long the soft limit may be exceeded.
+    pub soft_seconds: u64,
+}
+
+impl ObufClass {
+    /// Whether a client with `used` bytes of pending output must be closed, as Redis's
+    /// `checkClientOutputBufferLimits` decides; `soft_since` is the client's record of when it
+    /// first passed the soft limit (updated here).
+    pub fn exceeded(&self, used: u64, soft_since: &mut Option<Instant>, now: Instant) -> bool {
+        let hard = self.hard > 0 && used >= self.hard;
+        let mut soft = self.soft > 0 && used >= self.soft;
+        if soft {
+            match soft_since {
+                None => {
+                    *soft_since = Some(now);
+                    soft = false;
+                }
+                Some(since) => {
+                    soft = now.saturating_duration_since(*since).as_secs() > self.soft_seconds;
+                }
+            }
+        } else {
+            *soft_since = None;
+        }
+        hard || soft
+    }
+}
+
+/// `client-output-buffer-limit`, per class of client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObufLimits {
+    /// `normal`: ordinary clients (default: none).
+    pub normal: ObufClass,
+    /// `replica` (`slave`): replicas (default: 256mb 64mb 60).
+    pub replica: ObufClass,
+    /// `pubsub`: clients with subscriptions (default: 32mb 8mb 60).
+    pub pubsub: ObufClass,
+}
+
+impl Default for ObufLimits {
+    fn default() -> Self {
+        ObufLimits {
+            normal: ObufClass::default(),
+            replica: ObufClass {
+                hard: 256 << 20,
+                soft: 64 << 20,
+                soft_seconds: 60,
+            },
+            pubsub: ObufClass {
+                hard: 32 << 20,
+                soft: 8 << 20,
+                soft_seconds: 60,
+            },
+        }
+    }
+}
+
 /// Typed configuration of one node. Field names follow the `redis.conf` directives.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -178,6 +243,10 @@ pub struct Config {
     /// A `save` line was read from a config file or the command line: later lines add save
     /// points instead of replacing them (Redis's rule; the first line drops the defaults).
     pub save_line_read: bool,
+    /// `client-output-buffer-limit`.
+    pub obuf_limits: ObufLimits,
+    /// `tcp-backlog`: the listen queue's length (capped by the kernel's `somaxconn`).
+    pub tcp_backlog: u32,
     /// Periods of the background jobs (not a directive; see [`Timers`]).
     pub timers: Timers,
     /// `appendonly` (stored only; no AOF is written).
@@ -280,6 +349,8 @@ impl Default for Config {
             save: vec![(3600, 1), (300, 100), (60, 10000)],
             save_line_read: false,
             appendonly: false,
+            obuf_limits: ObufLimits::default(),
+            tcp_backlog: 511,
             timers: Timers::default(),
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),

@@ -280,7 +280,7 @@ pub static DIRECTIVES: &[Directive] = &[
     .immutable(),
     D::new("unixsocketperm", Text, Store::Extra("0")).immutable(),
     D::new("protected-mode", Bool, field!(bool protected_mode)),
-    D::new("tcp-backlog", Int(0, INT_MAX), Store::Extra("511")).immutable(),
+    D::new("tcp-backlog", Int(0, INT_MAX), field!(num tcp_backlog)).immutable(),
     D::new("tcp-keepalive", Int(0, INT_MAX), field!(num tcp_keepalive)),
     D::new("timeout", Int(0, INT_MAX), field!(num timeout)),
     D::new(

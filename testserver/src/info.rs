@@ -366,6 +366,15 @@ fn stats(out: &mut String, st: &NodeState) {
             ("total_forks", "0".into()),
             ("unexpected_error_replies", "0".into()),
             ("total_error_replies", s.error_replies.to_string()),
+            // Reported by Redis from 7.2; the limits themselves are 7.0's.
+            (
+                "client_query_buffer_limit_disconnections",
+                s.query_buffer_disconnections.to_string(),
+            ),
+            (
+                "client_output_buffer_limit_disconnections",
+                s.output_buffer_disconnections.to_string(),
+            ),
         ],
     );
 }

@@ -61,31 +61,43 @@ async fn accept_loop(node: Arc<Node>, listener: TcpListener) {
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
-            accepted = listener.accept() => {
+            // A frozen node (a test's SIGSTOP) accepts nothing: connections wait in the
+            // kernel's listen queue, `tcp-backlog` long.
+            accepted = async {
+                node.faults.thawed().await;
+                listener.accept().await
+            } => {
                 let Ok((mut socket, _)) = accepted else {
                     // EMFILE and friends: back off a little instead of spinning.
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
-                let full = {
-                    let mut st = node.lock();
-                    st.stats.connections_received += 1;
-                    let full = st.clients.len() >= st.config.maxclients;
-                    if full {
-                        st.stats.rejected_connections += 1;
+                match crate::connection::admit(&node, &socket) {
+                    Some(admitted) => {
+                        tokio::spawn(crate::connection::serve(node.clone(), socket, admitted));
                     }
-                    full
-                };
-                if full {
-                    tokio::spawn(async move {
-                        let _ = socket.write_all(b"-ERR max number of clients reached\r\n").await;
-                    });
-                    continue;
+                    None => {
+                        tokio::spawn(async move {
+                            let _ = socket.write_all(b"-ERR max number of clients reached\r\n").await;
+                        });
+                    }
                 }
-                tokio::spawn(crate::connection::serve(node.clone(), socket));
             }
         }
     }
+}
+
+/// A listening socket on `addr` with a listen queue of `backlog` (`tcp-backlog`; the kernel
+/// caps it at `somaxconn`), reusing the address so a restarted node gets its port back.
+pub fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
 }
 
 /// Periodic work (Redis's `serverCron`, `hz` times a second): active expiry on a master, and
@@ -242,7 +254,8 @@ impl TestServer {
             crate::rdb::persist::load_at_startup(&mut st, now)
                 .map_err(|e| std::io::Error::other(format!("loading the RDB: {e}")))?;
         }
-        let listener = bind_again(self.addr).await?;
+        let backlog = node.lock().config.tcp_backlog;
+        let listener = bind_again(self.addr, backlog).await?;
         self.task = Some(tokio::spawn(run(node.clone(), listener)));
         self.node = node;
         Ok(())
@@ -274,10 +287,10 @@ impl TestServer {
 
 /// Binds `addr` again after the previous listener on it closed. The port was just released,
 /// so a moment of `AddrInUse` is retried briefly.
-async fn bind_again(addr: SocketAddr) -> std::io::Result<TcpListener> {
+async fn bind_again(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
-        match TcpListener::bind(addr).await {
+        match listen(addr, backlog) {
             Ok(l) => return Ok(l),
             Err(e)
                 if e.kind() == std::io::ErrorKind::AddrInUse
@@ -384,9 +397,9 @@ impl TestServerBuilder {
 
     /// Binds `127.0.0.1:0` and starts serving.
     pub async fn start(self) -> std::io::Result<TestServer> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
         let mut config = self.config;
+        let listener = listen(([127, 0, 0, 1], 0).into(), config.tcp_backlog)?;
+        let addr = listener.local_addr()?;
         config.port = addr.port();
         let scratch = match self.dir {
             Some(dir) => {

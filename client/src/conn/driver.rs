@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Shared;
 use crate::error::Error;
-use crate::resp::{decode, Frame, Limits};
+use crate::resp::{Frame, FrameDecoder, Limits};
 
 /// Stop draining the queue into one write once this many bytes are buffered.
 const MAX_BATCH_BYTES: usize = 512 * 1024;
@@ -90,7 +90,8 @@ struct Driver<R, W> {
     /// Stop taking requests while this many await replies, so a stalled server pushes back on
     /// callers (through the bounded queue) instead of growing memory.
     max_pending: usize,
-    limits: Limits,
+    /// Keeps its progress through a reply that arrives in many reads.
+    decoder: FrameDecoder,
 }
 
 /// Runs the connection until every handle is dropped and every reply has arrived, or the
@@ -121,7 +122,7 @@ pub(crate) async fn run<R, W>(
         queued: 0,
         pending: VecDeque::new(),
         max_pending,
-        limits: Limits::default(),
+        decoder: FrameDecoder::new(Limits::default()),
     };
     let outcome = driver.serve().await;
     let error = match outcome {
@@ -223,7 +224,7 @@ where
 
     fn dispatch_replies(&mut self) -> Result<(), Error> {
         loop {
-            let frame = match decode(&mut self.rbuf, &self.limits) {
+            let frame = match self.decoder.decode(&mut self.rbuf) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => return Ok(()),
                 Err(e) => return Err(Error::Protocol(e.message().to_string())),

@@ -25,6 +25,15 @@ use tokio::signal::unix::{signal, SignalKind};
 
 const NAME: &str = "rediscover-server";
 
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options: a background thread gives freed pages back to the system within about a
+/// second, as Redis's jemalloc does.
+#[allow(non_upper_case_globals)]
+#[export_name = "_rjem_malloc_conf"]
+pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     // Redis's test: the program's name, or `--sentinel` anywhere.
@@ -245,22 +254,7 @@ fn fatal(line: usize, shown: &str, err: &str) -> String {
 
 /// An argument as redis-server shows it in errors (`sdscatrepr`: double-quoted, escaped).
 fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for b in s.bytes() {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(char::from(b)),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
-    out
+    rediscover_testserver::logging::repr(s.as_bytes())
 }
 
 /// Binds every `bind` address on the configured port. With port 0 the first address picks a
@@ -292,7 +286,7 @@ async fn bind_all(config: &Config, log: &Logger) -> Result<(Vec<TcpListener>, u1
                 return Err(());
             }
         };
-        match TcpListener::bind(addr).await {
+        match rediscover_testserver::server::listen(addr, config.tcp_backlog) {
             Ok(l) => {
                 if port == 0 {
                     port = l.local_addr().map(|a| a.port()).unwrap_or(0);
@@ -363,6 +357,7 @@ async fn serve(startup: Startup, sentinel: Option<Arc<Node>>, log: Arc<Logger>) 
         return ExitCode::FAILURE;
     };
     config.port = port;
+    check_tcp_backlog(config.tcp_backlog, &log);
     let role = if sentinel.is_some() {
         Role::Sentinel
     } else if config.replicaof.is_some() {
@@ -410,10 +405,6 @@ async fn serve(startup: Startup, sentinel: Option<Arc<Node>>, log: Arc<Logger>) 
         }
     };
     let mut stopped = node.shutdown_signal();
-    let server = tokio::spawn(rediscover_testserver::server::run_all(
-        node.clone(),
-        listeners,
-    ));
     // Handlers go in before the ready line: a supervisor may signal as soon as it sees it.
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
@@ -426,10 +417,16 @@ async fn serve(startup: Startup, sentinel: Option<Arc<Node>>, log: Arc<Logger>) 
         );
         return ExitCode::FAILURE;
     };
-    // A sentinel does not say it is ready (Redis's does not either).
+    // As in Redis, the ready line comes before anything the running server does (a replica's
+    // link to its master starts after it); clients already wait in the listen queue. A
+    // sentinel does not say it is ready (Redis's does not either).
     if role != Role::Sentinel {
         log.log(role, Level::Notice, "Ready to accept connections");
     }
+    let server = tokio::spawn(rediscover_testserver::server::run_all(
+        node.clone(),
+        listeners,
+    ));
     tokio::select! {
         _ = term.recv() => log.signal("SIGTERM"),
         _ = int.recv() => log.signal("SIGINT"),
@@ -450,6 +447,23 @@ async fn serve(startup: Startup, sentinel: Option<Arc<Node>>, log: Arc<Logger>) 
     };
     log.log(role, Level::Warning, bye);
     ExitCode::SUCCESS
+}
+
+/// Warns, as Redis does, when the kernel caps the listen queue below `tcp-backlog`.
+fn check_tcp_backlog(backlog: u32, log: &Logger) {
+    let Some(somaxconn) = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+    else {
+        return;
+    };
+    if somaxconn < backlog {
+        log.log(
+            Role::Master,
+            Level::Warning,
+            &format!("WARNING: The TCP backlog setting of {backlog} cannot be enforced because /proc/sys/net/core/somaxconn is set to the lower value of {somaxconn}."),
+        );
+    }
 }
 
 /// Loads `dir/dbfilename` when it exists, as redis-server does before accepting clients.

@@ -338,13 +338,21 @@ pub(crate) fn flush_output(st: &mut NodeState) {
                 st.log(level, &format!("{kind} {text}"));
                 if level != Level::Debug {
                     let mut sink = rediscover::resp::ReplyWriter::new(false);
+                    let mut over_limit = Vec::new();
                     st.pubsub.publish(
                         &mut st.clients,
+                        &st.config.obuf_limits.pubsub,
                         (0, &mut sink),
-                        kind.as_bytes(),
-                        text.as_bytes(),
-                        false,
+                        crate::pubsub::Message {
+                            channel: kind.as_bytes(),
+                            payload: text.as_bytes(),
+                            shard: false,
+                        },
+                        &mut over_limit,
                     );
+                    for id in over_limit {
+                        st.close_for_output_limit(id);
+                    }
                 }
             }
         }

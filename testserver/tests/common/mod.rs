@@ -205,9 +205,7 @@ pub fn sorted(mut v: Vec<String>) -> Vec<String> {
 
 /// Stores a list directly in db 0, so a test need not depend on the list commands.
 pub fn put_list(server: &TestServer, key: &str, items: &[&str]) {
-    let list = List {
-        items: items.iter().map(|s| Bytes::from(s.to_string())).collect(),
-    };
+    let list = List::from_items(items);
     server.node().lock().dbs[0].set(Bytes::from(key.to_string()), Value::List(list));
 }
 
