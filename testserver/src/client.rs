@@ -44,8 +44,17 @@ impl OobSender {
     /// Queues `msg`; the bytes now pending, or `None` if the connection is gone.
     pub fn send(&self, msg: Bytes) -> Option<u64> {
         let len = msg.len() as u64;
-        self.tx.send(msg).ok()?;
-        Some(self.pending.fetch_add(len, Ordering::Relaxed) + len)
+        // Counted before it is queued: the connection may write it (and subtract it) before
+        // this thread runs again, and the count must not go below zero meanwhile.
+        let pending = self
+            .pending
+            .fetch_add(len, Ordering::Relaxed)
+            .wrapping_add(len);
+        if self.tx.send(msg).is_err() {
+            self.pending.fetch_sub(len, Ordering::Relaxed);
+            return None;
+        }
+        Some(pending)
     }
 
     /// Bytes queued or being written, not yet handed to the socket.
