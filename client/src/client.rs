@@ -9,7 +9,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use crate::cmd::Cmd;
+use crate::cmd::{Cmd, Usage};
 use crate::commands::Execute;
 use crate::config::Config;
 use crate::conn::{Connection, Reply, Shape};
@@ -240,15 +240,28 @@ pub(crate) fn check(frame: Frame) -> Result<Frame> {
 }
 
 pub(crate) fn prepare(cmd: Cmd) -> Result<Bytes> {
-    if cmd.breaks_reply_order() {
-        return Err(Error::Config(format!(
-            "{} changes how replies are sent and cannot share a multiplexed connection: \
-             use rediscover::Subscriber for pub/sub",
-            cmd.name()
-        )));
+    if cmd.usage() == Usage::ReplyMode {
+        return Err(reply_mode_refused(cmd.name()));
     }
     tracing::debug!(target: "rediscover::cmd", cmd = cmd.name(), args = cmd.arg_count(), "request");
     Ok(cmd.into_bytes())
+}
+
+fn reply_mode_refused(name: &str) -> Error {
+    Error::Config(format!(
+        "{name} changes how replies are sent and cannot share a multiplexed connection: \
+         use rediscover::Subscriber for pub/sub"
+    ))
+}
+
+/// Refuses a pipeline with a command that would desync a multiplexed connection.
+pub(crate) fn check_pipeline(pipeline: &Pipeline) -> Result<()> {
+    if pipeline.uses(Usage::ReplyMode) {
+        if let Some(cmd) = pipeline.commands().find(|c| c.usage() == Usage::ReplyMode) {
+            return Err(reply_mode_refused(&String::from_utf8_lossy(cmd.name())));
+        }
+    }
+    Ok(())
 }
 
 impl Execute for Client {
@@ -268,7 +281,9 @@ impl Execute for Client {
     ) -> impl std::future::Future<Output = Result<Vec<Frame>>> + Send {
         let payload = pipeline.payload();
         let n = pipeline.len();
+        let checked = check_pipeline(pipeline);
         async move {
+            checked?;
             if n == 0 {
                 return Ok(Vec::new());
             }
@@ -294,7 +309,9 @@ impl Execute for Connection {
         let payload = pipeline.payload();
         let n = pipeline.len();
         let deadline = self.deadline();
+        let checked = check_pipeline(pipeline);
         async move {
+            checked?;
             if n == 0 {
                 return Ok(Vec::new());
             }

@@ -155,28 +155,97 @@ impl Cmd {
         })
     }
 
-    /// Whether this command changes how the server answers, so that replies can no longer be
-    /// matched to requests in order: subscriber mode, `MONITOR`, `CLIENT REPLY OFF|SKIP`.
-    /// Such commands need a connection of their own ([`Subscriber`](crate::Subscriber)).
-    pub(crate) fn breaks_reply_order(&self) -> bool {
+    /// How this command uses the connection it is sent on (see [`Usage`]).
+    pub(crate) fn usage(&self) -> Usage {
         let name = &self.body[self.name.0..self.name.1];
-        let modal = [
-            &b"SUBSCRIBE"[..],
-            b"PSUBSCRIBE",
-            b"SSUBSCRIBE",
-            b"UNSUBSCRIBE",
-            b"PUNSUBSCRIBE",
-            b"SUNSUBSCRIBE",
-            b"MONITOR",
-        ]
-        .iter()
-        .any(|n| n.eq_ignore_ascii_case(name));
-        modal
-            || (name.eq_ignore_ascii_case(b"CLIENT")
-                && self
-                    .args()
-                    .nth(1)
-                    .is_some_and(|sub| sub.eq_ignore_ascii_case(b"REPLY")))
+        usage(name, || self.args().skip(1))
+    }
+
+    /// The hash slot of this command's keys (see [`crate::slot::command_slot`]).
+    ///
+    /// ```
+    /// use rediscover::{slot::CommandSlot, Cmd};
+    /// assert_eq!(Cmd::new("GET").arg("foo").slot(), CommandSlot::Slot(12182));
+    /// assert_eq!(Cmd::new("PING").slot(), CommandSlot::NoKeys);
+    /// ```
+    pub fn slot(&self) -> crate::slot::CommandSlot {
+        let argv: Vec<&[u8]> = self.args().collect();
+        crate::slot::command_slot(&argv)
+    }
+
+    /// Empties the command and starts it again with another name, keeping its buffer.
+    pub(crate) fn reuse(&mut self, name: &str) {
+        self.body.truncate(HEADER_ROOM);
+        self.argc = 0;
+        self.push_arg(name.as_bytes());
+        let start = self.body.len() - name.len() - 2;
+        self.name = (start, start + name.len());
+    }
+}
+
+/// How a command uses the connection it is sent on: what a shared, multiplexed connection can
+/// carry and what needs a connection of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Usage {
+    /// Answered at once; leaves nothing behind on the connection.
+    Shared = 1,
+    /// May hold the connection until data arrives or its timeout passes (`BLPOP`,
+    /// `XREAD ... BLOCK`, ...): every command behind it on the connection waits too.
+    Blocking = 2,
+    /// `WAIT`/`WAITAOF`: blocks, and counts the writes made on this connection.
+    Wait = 4,
+    /// Changes connection state that later commands depend on (`SELECT`, `WATCH`, `MULTI`,
+    /// `RESET`, ...): on a shared connection it would apply to every caller.
+    ConnectionState = 8,
+    /// Changes how replies are sent (subscriber mode, `MONITOR`, `CLIENT REPLY`), so replies
+    /// can no longer be matched to requests in order.
+    ReplyMode = 16,
+}
+
+/// Classifies a command by its name and, for the few that need it, its arguments (after the
+/// name). Costs a length check for most commands.
+pub(crate) fn usage<'a, I>(name: &[u8], args: impl FnOnce() -> I) -> Usage
+where
+    I: Iterator<Item = &'a [u8]>,
+{
+    let mut upper = [0u8; 12];
+    let Some(upper) = upper.get_mut(..name.len()) else {
+        return Usage::Shared;
+    };
+    upper.copy_from_slice(name);
+    upper.make_ascii_uppercase();
+    match &*upper {
+        b"BLPOP" | b"BRPOP" | b"BLMOVE" | b"BRPOPLPUSH" | b"BLMPOP" | b"BZPOPMIN" | b"BZPOPMAX"
+        | b"BZMPOP" => Usage::Blocking,
+        b"XREAD" | b"XREADGROUP" => {
+            // BLOCK is an option before STREAMS; after it come keys and ids, which may be
+            // spelled "BLOCK" too.
+            let blocks = args()
+                .take_while(|a| !a.eq_ignore_ascii_case(b"STREAMS"))
+                .any(|a| a.eq_ignore_ascii_case(b"BLOCK"));
+            if blocks {
+                Usage::Blocking
+            } else {
+                Usage::Shared
+            }
+        }
+        b"WAIT" | b"WAITAOF" => Usage::Wait,
+        b"SELECT" | b"WATCH" | b"UNWATCH" | b"MULTI" | b"EXEC" | b"DISCARD" | b"RESET" => {
+            Usage::ConnectionState
+        }
+        b"SUBSCRIBE" | b"PSUBSCRIBE" | b"SSUBSCRIBE" | b"UNSUBSCRIBE" | b"PUNSUBSCRIBE"
+        | b"SUNSUBSCRIBE" | b"MONITOR" => Usage::ReplyMode,
+        b"CLIENT" => {
+            if args()
+                .next()
+                .is_some_and(|sub| sub.eq_ignore_ascii_case(b"REPLY"))
+            {
+                Usage::ReplyMode
+            } else {
+                Usage::Shared
+            }
+        }
+        _ => Usage::Shared,
     }
 }
 
@@ -358,13 +427,13 @@ mod tests {
         );
         assert_eq!(encoded(&c), want.to_vec());
         assert_eq!(c.name(), "HSET");
-        assert!(Cmd::new("subscribe").breaks_reply_order());
-        assert!(Cmd::new("client")
-            .arg("reply")
-            .arg("off")
-            .breaks_reply_order());
-        assert!(!Cmd::new("CLIENT").arg("SETNAME").breaks_reply_order());
-        assert!(!Cmd::new("GET").breaks_reply_order());
+        assert_eq!(Cmd::new("subscribe").usage(), Usage::ReplyMode);
+        assert_eq!(
+            Cmd::new("client").arg("reply").arg("off").usage(),
+            Usage::ReplyMode
+        );
+        assert_eq!(Cmd::new("CLIENT").arg("SETNAME").usage(), Usage::Shared);
+        assert_eq!(Cmd::new("GET").usage(), Usage::Shared);
         let args: Vec<&[u8]> = c.args().collect();
         assert_eq!(args.len(), c.arg_count());
         assert_eq!(args[6], b"raw");
@@ -373,6 +442,82 @@ mod tests {
             [&b"X"[..], b""]
         );
         assert_eq!(format!("{c:?}"), "Cmd(HSET +7 args)");
+    }
+
+    #[test]
+    fn usage_classes() {
+        let u = |argv: &[&str]| {
+            let mut c = Cmd::new(argv[0]);
+            for a in &argv[1..] {
+                c.add(*a);
+            }
+            c.usage()
+        };
+        for blocking in [
+            &["blpop", "k", "0"][..],
+            &["BRPOP", "k", "0"],
+            &["BLMOVE", "a", "b", "LEFT", "RIGHT", "0"],
+            &["BRPOPLPUSH", "a", "b", "0"],
+            &["BLMPOP", "0", "1", "k", "LEFT"],
+            &["BZPOPMIN", "k", "0"],
+            &["BZPOPMAX", "k", "0"],
+            &["BZMPOP", "0", "1", "k", "MIN"],
+            &["XREAD", "COUNT", "1", "block", "0", "STREAMS", "s", "$"],
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c",
+                "BLOCK",
+                "10",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        ] {
+            assert_eq!(u(blocking), Usage::Blocking, "{blocking:?}");
+        }
+        assert_eq!(u(&["XREAD", "STREAMS", "BLOCK", "0"]), Usage::Shared);
+        assert_eq!(
+            u(&["XREAD", "COUNT", "5", "STREAMS", "s", "0"]),
+            Usage::Shared
+        );
+        assert_eq!(u(&["wait", "1", "0"]), Usage::Wait);
+        assert_eq!(u(&["WAITAOF", "1", "0", "0"]), Usage::Wait);
+        for state in [
+            "SELECT", "watch", "UNWATCH", "MULTI", "EXEC", "DISCARD", "RESET",
+        ] {
+            assert_eq!(u(&[state]), Usage::ConnectionState, "{state}");
+        }
+        for mode in [
+            "SUBSCRIBE",
+            "psubscribe",
+            "SSUBSCRIBE",
+            "MONITOR",
+            "SUNSUBSCRIBE",
+        ] {
+            assert_eq!(u(&[mode]), Usage::ReplyMode, "{mode}");
+        }
+        for shared in [
+            "GET",
+            "SET",
+            "B",
+            "",
+            "CLIENTREPLYXXXXXXXXXX",
+            "SELECTX",
+            "WAITS",
+        ] {
+            assert_eq!(u(&[shared]), Usage::Shared, "{shared}");
+        }
+    }
+
+    #[test]
+    fn reuse_keeps_nothing_of_the_previous_command() {
+        let mut c = Cmd::new("SET").arg("k").arg("v");
+        c.reuse("GET");
+        c.add("other");
+        assert_eq!(encoded(&c), encoded(&Cmd::new("GET").arg("other")));
+        assert_eq!(c.name(), "GET");
     }
 
     #[test]

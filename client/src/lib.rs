@@ -67,6 +67,7 @@ mod error;
 mod pipeline;
 mod pool;
 mod pubsub;
+mod transaction;
 mod value;
 
 #[doc(no_inline)]
@@ -78,7 +79,8 @@ pub use config::{Config, Protocol};
 pub use conn::Connection;
 pub use error::{Error, ErrorKind, Result, ServerError};
 pub use error_codes::{ErrorCode, RetryAction};
-pub use pipeline::{Pipeline, PipelineCmd, Transaction};
+pub use pipeline::{Pipeline, PipelineCmd, PipelineCommand};
 pub use pool::{Manager as PoolManager, Pool, PooledConnection};
 pub use pubsub::{Message, MessageStream, Subscriber};
+pub use transaction::Transaction;
 pub use value::FromReply;

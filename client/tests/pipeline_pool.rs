@@ -78,6 +78,7 @@ async fn transactions_commit_and_abort_distinctly() {
         .await
         .unwrap()
         .expect("not watched: commits");
+    let results: Vec<Frame> = results.into_iter().map(|r| r.unwrap()).collect();
     assert_eq!(results, vec![Frame::bulk("a"), Frame::simple("PONG")]);
     let typed: Option<(String, String)> = tx.query(&client).await.unwrap();
     assert_eq!(typed, Some(("a".into(), "PONG".into())));
@@ -182,4 +183,28 @@ async fn pushes_never_become_replies() {
         push,
         Frame::Push(vec![Frame::bulk("invalidate"), Frame::bulk("k")])
     );
+}
+
+#[tokio::test]
+async fn pipelines_that_would_desync_a_shared_connection_are_refused() {
+    let server = TestServer::start().await.unwrap();
+    let client = Client::connect(&server.url()).await.unwrap();
+    let conn = Connection::connect(&Config::from_url(&server.url()).unwrap())
+        .await
+        .unwrap();
+    for name in ["SUBSCRIBE", "psubscribe", "MONITOR"] {
+        let mut p = Pipeline::new();
+        p.cmd("PING");
+        p.cmd(name).arg("ch");
+        let e = p.execute(&client).await.unwrap_err();
+        assert_eq!(e.kind(), rediscover::ErrorKind::Config, "{name}: {e:?}");
+        let e = p.execute(&conn).await.unwrap_err();
+        assert_eq!(e.kind(), rediscover::ErrorKind::Config, "{name}: {e:?}");
+    }
+    let mut p = Pipeline::new();
+    p.cmd("CLIENT").arg(["REPLY", "OFF"]);
+    assert!(p.execute(&client).await.is_err());
+    // Nothing was sent: both connections still answer in order.
+    assert_eq!(client.echo("in order").await.unwrap(), &b"in order"[..]);
+    assert_eq!(conn.echo("in order").await.unwrap(), &b"in order"[..]);
 }

@@ -3,7 +3,7 @@
 mod util;
 
 use rediscover::resp::Frame;
-use rediscover::{Client, Commands, ErrorCode, Pool, Transaction};
+use rediscover::{Client, Commands, ErrorCode, Pool, Result, Transaction};
 use util::*;
 
 #[tokio::test]
@@ -21,7 +21,7 @@ async fn watch_conflict_aborts_and_retry_commits() {
     other.incr(&k).await.unwrap();
     let mut tx = Transaction::new();
     tx.cmd("SET").arg(&k).arg(seen + 100);
-    assert_eq!(tx.exec(&*conn).await.unwrap(), None, "aborted by WATCH");
+    assert!(tx.exec(&*conn).await.unwrap().is_none(), "aborted by WATCH");
     assert_eq!(other.get(&k).await.unwrap().unwrap(), &b"11"[..]);
 
     // Retry from the WATCH: no conflict this time.
@@ -46,9 +46,19 @@ async fn runtime_errors_stay_in_their_slot() {
     tx.cmd("GET").arg(&k);
     let results = tx.exec(&client).await.unwrap().unwrap();
     assert_eq!(results.len(), 3);
-    assert_eq!(results[0], Frame::simple("OK"));
-    assert!(results[1].is_error());
-    assert_eq!(results[2], Frame::bulk("text"));
+    assert_eq!(results[0].as_ref().unwrap(), &Frame::simple("OK"));
+    assert_eq!(
+        results[1].as_ref().unwrap_err().code(),
+        Some(ErrorCode::Err),
+        "the runtime error stays in its place"
+    );
+    assert_eq!(results[2].as_ref().unwrap(), &Frame::bulk("text"));
+    // The same shape through a typed conversion: each command's own result.
+    let (ok, incr, get): (Result<String>, Result<i64>, Result<String>) =
+        tx.query(&client).await.unwrap().unwrap();
+    assert_eq!(ok.unwrap(), "OK");
+    assert!(incr.unwrap_err().is_server());
+    assert_eq!(get.unwrap(), "text");
     // A typed conversion surfaces the runtime error.
     let e = tx
         .query::<(String, i64, String), _>(&client)
