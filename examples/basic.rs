@@ -20,12 +20,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // One client, shared by every task; requests are pipelined automatically.
     let client = Client::connect(&url).await?;
     client.set("example:greeting", "hello").await?;
-    let greeting = client.get("example:greeting").await?;
-    println!(
-        "GET -> {:?}",
-        greeting.as_deref().map(String::from_utf8_lossy)
-    );
-    println!("INCR -> {}", client.incr("example:counter").await?);
+    // The caller chooses the result type: `Option<String>` since the key may be missing.
+    let greeting: Option<String> = client.get("example:greeting").await?;
+    println!("GET -> {greeting:?}");
+    let counter: i64 = client.incr("example:counter").await?;
+    println!("INCR -> {counter}");
 
     // Anything without a typed method goes through the generic path.
     let len: i64 = client.cmd("STRLEN").arg("example:greeting").query().await?;

@@ -5,6 +5,7 @@
 //! Each step prints what it did. Nothing here needs a Redis installed: the server is
 //! `rediscover_testserver::TestServer`, started on 127.0.0.1 and a free port.
 
+use rediscover::Bytes;
 use std::time::{Duration, Instant};
 
 use rediscover::{Client, Commands, Config, ErrorCode, Pipeline, Pool, Subscriber, Transaction};
@@ -40,7 +41,7 @@ fn step(text: &str) {
 
 async fn strings_and_the_generic_path(client: &Client) -> Result<()> {
     client.set("tour:greeting", "hello").await?;
-    let value = client.get("tour:greeting").await?;
+    let value = client.get::<Option<Bytes>>("tour:greeting").await?;
     let len: i64 = client.cmd("STRLEN").arg("tour:greeting").query().await?;
     step(&format!(
         "SET/GET: {:?} ({len} bytes, STRLEN through the generic cmd() path)",
@@ -55,7 +56,7 @@ async fn auto_pipelining(client: &Client) -> Result<()> {
     let tasks: Vec<_> = (0..2_000)
         .map(|_| {
             let client = client.clone();
-            tokio::spawn(async move { client.incr("tour:hits").await })
+            tokio::spawn(async move { client.incr::<i64>("tour:hits").await })
         })
         .collect();
     for task in tasks {
@@ -109,7 +110,8 @@ async fn watch_conflicts(client: &Client, pool: &Pool) -> Result<()> {
 /// BLPOP waits on a pooled connection while the shared client keeps working.
 async fn blocking_pop(client: &Client, pool: &Pool) -> Result<()> {
     let conn = pool.get().await?;
-    let waiter = tokio::spawn(async move { conn.blpop("tour:jobs", 5.0).await });
+    let waiter =
+        tokio::spawn(async move { conn.blpop::<Option<(Bytes, Bytes)>>("tour:jobs", 5.0).await });
     // Push once the waiter is parked on the key (CLIENT LIST shows it as blocked).
     loop {
         let clients: String = client.cmd("CLIENT").arg("LIST").query().await?;

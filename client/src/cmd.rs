@@ -1,5 +1,7 @@
 //! Building commands: [`Cmd`] and the [`ToArgs`] conversion for arguments.
 
+use std::time::Duration;
+
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::resp::put_int;
@@ -247,6 +249,50 @@ where
         }
         _ => Usage::Shared,
     }
+}
+
+/// How long a blocking command may block, from its own arguments (after the name):
+/// `Some(None)` for "forever" (a timeout of 0), `Some(Some(d))` for `d`, and `None` when the
+/// command does not block or its timeout cannot be read (the server will refuse it quickly).
+pub(crate) fn blocking_timeout<'a>(
+    name: &[u8],
+    args: impl Iterator<Item = &'a [u8]>,
+) -> Option<Option<Duration>> {
+    enum At {
+        Last,
+        First,
+        AfterBlock,
+    }
+    let (at, millis) =
+        if name.eq_ignore_ascii_case(b"BLMPOP") || name.eq_ignore_ascii_case(b"BZMPOP") {
+            (At::First, false)
+        } else if name.eq_ignore_ascii_case(b"XREAD") || name.eq_ignore_ascii_case(b"XREADGROUP") {
+            (At::AfterBlock, true)
+        } else if name.eq_ignore_ascii_case(b"WAIT") || name.eq_ignore_ascii_case(b"WAITAOF") {
+            (At::Last, true)
+        } else {
+            (At::Last, false)
+        };
+    let mut args = args;
+    let value = match at {
+        At::Last => args.last()?,
+        At::First => args.next()?,
+        At::AfterBlock => {
+            let mut args = args.take_while(|a| !a.eq_ignore_ascii_case(b"STREAMS"));
+            args.find(|a| a.eq_ignore_ascii_case(b"BLOCK"))?;
+            args.next()?
+        }
+    };
+    let n: f64 = std::str::from_utf8(value).ok()?.trim().parse().ok()?;
+    if n.is_nan() || n < 0.0 {
+        return None;
+    }
+    if n == 0.0 {
+        return Some(None);
+    }
+    let secs = if millis { n / 1000.0 } else { n };
+    // Beyond what a Duration holds is as good as forever.
+    Some(Duration::try_from_secs_f64(secs).ok())
 }
 
 impl std::fmt::Debug for Cmd {
@@ -509,6 +555,31 @@ mod tests {
         ] {
             assert_eq!(u(&[shared]), Usage::Shared, "{shared}");
         }
+    }
+
+    #[test]
+    fn blocking_timeouts() {
+        let t = |argv: &[&str]| {
+            blocking_timeout(argv[0].as_bytes(), argv[1..].iter().map(|a| a.as_bytes()))
+        };
+        let secs = |s: f64| Some(Some(Duration::from_secs_f64(s)));
+        assert_eq!(t(&["BLPOP", "a", "b", "1.5"]), secs(1.5));
+        assert_eq!(t(&["brpop", "a", "0"]), Some(None));
+        assert_eq!(t(&["BLMOVE", "a", "b", "LEFT", "RIGHT", "2"]), secs(2.0));
+        assert_eq!(t(&["BLMPOP", "3", "1", "k", "LEFT"]), secs(3.0));
+        assert_eq!(t(&["BZMPOP", "0", "1", "k", "MIN"]), Some(None));
+        assert_eq!(
+            t(&["XREAD", "BLOCK", "250", "STREAMS", "s", "$"]),
+            secs(0.25)
+        );
+        assert_eq!(t(&["XREAD", "STREAMS", "BLOCK", "250"]), None);
+        assert_eq!(t(&["WAIT", "1", "1000"]), secs(1.0));
+        assert_eq!(t(&["WAITAOF", "1", "1", "0"]), Some(None));
+        assert_eq!(t(&["BLPOP", "k", "-1"]), None);
+        assert_eq!(t(&["BLPOP", "k", "nan"]), None);
+        assert_eq!(t(&["BLPOP", "k", "x"]), None);
+        assert_eq!(t(&["BLPOP"]), None);
+        assert_eq!(t(&["BLPOP", "k", "1e300"]), Some(None));
     }
 
     #[test]

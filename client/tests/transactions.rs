@@ -3,6 +3,7 @@
 mod util;
 
 use rediscover::resp::Frame;
+use rediscover::Bytes;
 use rediscover::{Client, Commands, ErrorCode, Pool, Result, Transaction};
 use util::*;
 
@@ -18,11 +19,14 @@ async fn watch_conflict_aborts_and_retry_commits() {
     conn.watch(&k).await.unwrap();
     let seen: i64 = conn.cmd("GET").arg(&k).query().await.unwrap();
     // Someone else writes the key between WATCH and EXEC.
-    other.incr(&k).await.unwrap();
+    other.incr::<i64>(&k).await.unwrap();
     let mut tx = Transaction::new();
     tx.cmd("SET").arg(&k).arg(seen + 100);
     assert!(tx.exec(&*conn).await.unwrap().is_none(), "aborted by WATCH");
-    assert_eq!(other.get(&k).await.unwrap().unwrap(), &b"11"[..]);
+    assert_eq!(
+        other.get::<Option<Bytes>>(&k).await.unwrap().unwrap(),
+        &b"11"[..]
+    );
 
     // Retry from the WATCH: no conflict this time.
     conn.watch(&k).await.unwrap();

@@ -157,7 +157,8 @@ async fn run_rediscover(w: Arc<Workload>, data: Arc<Data>) -> Result<f64, String
                     let i = idx(0);
                     match w.cmd {
                         Cmd::Get => {
-                            let v = client.get(&data.keys[i]).await.map_err(|e| e.to_string())?;
+                            let v: Option<rediscover::Bytes> =
+                                client.get(&data.keys[i]).await.map_err(|e| e.to_string())?;
                             check_get(v.as_deref(), &data.values[i])?;
                         }
                         Cmd::Set => {

@@ -139,6 +139,10 @@ where
 {
     async fn serve(&mut self) -> Result<(), Error> {
         let mut accepting = true;
+        // One registration for the connection's life, not one per turn of the loop.
+        let shared = self.shared.clone();
+        let closed = shared.close.notified();
+        tokio::pin!(closed);
         loop {
             // Once every handle is gone, replies nobody waits for are not worth waiting for
             // (a `BLPOP k 0` would otherwise hold the socket open forever).
@@ -152,6 +156,10 @@ where
             }
             tokio::select! {
                 biased;
+                () = &mut closed => {
+                    let _ = self.writer.shutdown().await;
+                    return Err(Error::Closed);
+                }
                 read = self.reader.read_buf(&mut self.rbuf) => {
                     match read {
                         Ok(0) => {
