@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use tokio::time::Instant;
 
-use crate::cmd::Cmd;
+use crate::cmd::{Cmd, ToArgs};
 use crate::commands::Execute;
 use crate::config::Config;
 use crate::conn::managed::ManagedConnection;
@@ -20,6 +20,7 @@ use crate::error_codes::ErrorCode;
 use crate::pipeline::Pipeline;
 use crate::resp::Frame;
 use crate::routing::{self, Route};
+use crate::transaction::{run_watched, Transaction, Watched};
 use crate::value::FromReply;
 
 /// A Redis client: a cheap `Clone` handle to one multiplexed connection that reconnects.
@@ -182,6 +183,51 @@ impl Client {
     /// Dedicated connections open and idle, ready for the next blocking command.
     pub fn idle_dedicated_connections(&self) -> usize {
         self.inner.dedicated.idle()
+    }
+
+    /// An optimistic transaction: `WATCH`es `keys` on a dedicated connection, runs `body`
+    /// (which reads through the [`Watched`] connection and returns the [`Transaction`] to run,
+    /// or `None` to write nothing), then runs that transaction with `MULTI`/`EXEC`. If a
+    /// watched key changed in between, `EXEC` does nothing and it all starts over, at most
+    /// `1 +` [`Config::transaction_retries`] times; then it fails with [`Error::Conflict`].
+    ///
+    /// Returns the transaction's results converted to `T` (as [`Transaction::query`] does:
+    /// `Vec<Result<Frame>>` keeps each command's error in its place), or `None` when the body
+    /// chose not to write. An error from the body is returned as is, after `UNWATCH`. Each
+    /// command is bounded by this handle's request timeout.
+    ///
+    /// ```no_run
+    /// use rediscover::{Client, Commands, Transaction};
+    /// # async fn demo(client: Client) -> rediscover::Result<()> {
+    /// // Move 10 from one account to another, only if the first can afford it.
+    /// let moved: Option<(i64, i64)> = client
+    ///     .transaction(["acct:a", "acct:b"], |tx| async move {
+    ///         let balance: i64 = tx.get::<Option<i64>>("acct:a").await?.unwrap_or(0);
+    ///         if balance < 10 {
+    ///             return Ok(None);
+    ///         }
+    ///         let mut t = Transaction::new();
+    ///         t.cmd("DECRBY").arg("acct:a").arg(10);
+    ///         t.cmd("INCRBY").arg("acct:b").arg(10);
+    ///         Ok(Some(t))
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn transaction<T, F, Fut>(&self, keys: impl ToArgs, body: F) -> Result<Option<T>>
+    where
+        T: FromReply,
+        F: FnMut(Watched) -> Fut,
+        Fut: std::future::Future<Output = Result<Option<Transaction>>>,
+    {
+        let lease = self.inner.dedicated.lease().await?;
+        let conn = lease.conn().with_timeout(self.timeout);
+        let retries = self.config().get_transaction_retries();
+        let (outcome, clean) = run_watched(&conn, keys, retries, body).await;
+        if clean {
+            lease.done();
+        }
+        outcome
     }
 
     fn deadline(&self) -> Option<Instant> {

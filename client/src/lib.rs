@@ -99,5 +99,5 @@ pub use error_codes::{ErrorCode, RetryAction};
 pub use pipeline::{Pipeline, PipelineCmd, PipelineCommand};
 pub use pool::{Manager as PoolManager, Pool, PooledConnection};
 pub use pubsub::{Message, MessageStream, Subscriber};
-pub use transaction::Transaction;
+pub use transaction::{Transaction, Watched};
 pub use value::FromReply;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 
-use crate::cmd::Cmd;
+use crate::cmd::{Cmd, ToArgs};
 use crate::commands::Execute;
 use crate::config::Config;
 use crate::conn::source::{AddressSource, Connector};
@@ -14,6 +14,8 @@ use crate::conn::{handshake, Connection};
 use crate::error::{Error, Result};
 use crate::pipeline::Pipeline;
 use crate::resp::Frame;
+use crate::transaction::{run_watched, Transaction, Watched};
+use crate::value::FromReply;
 
 /// Creates and checks pooled connections.
 #[derive(Debug)]
@@ -111,6 +113,7 @@ pub type PooledConnection = managed::Object<Manager>;
 #[derive(Clone, Debug)]
 pub struct Pool {
     inner: managed::Pool<Manager>,
+    config: Config,
 }
 
 impl Pool {
@@ -140,7 +143,7 @@ impl Pool {
             .recycle_timeout(Some(wait.max(Duration::from_millis(100))))
             .build()
             .map_err(|e| Error::Config(format!("pool: {e}")))?;
-        Ok(Pool { inner })
+        Ok(Pool { inner, config })
     }
 
     /// Checks out a connection, creating one if none is idle.
@@ -150,6 +153,21 @@ impl Pool {
             managed::PoolError::Timeout(_) => Error::Timeout { sent: false },
             other => Error::Pool(other.to_string()),
         })
+    }
+
+    /// An optimistic transaction on a pooled connection: the same as
+    /// [`Client::transaction`](crate::Client::transaction), retried up to the pool
+    /// configuration's [`transaction_retries`](Config::transaction_retries).
+    pub async fn transaction<T, F, Fut>(&self, keys: impl ToArgs, body: F) -> Result<Option<T>>
+    where
+        T: FromReply,
+        F: FnMut(Watched) -> Fut,
+        Fut: std::future::Future<Output = Result<Option<Transaction>>>,
+    {
+        let conn = self.get().await?;
+        // Whatever state is left, the recycle step resets it.
+        let retries = self.config.get_transaction_retries();
+        run_watched(&conn, keys, retries, body).await.0
     }
 
     /// Connections currently open (idle or checked out).

@@ -1,9 +1,13 @@
-//! `MULTI`/`EXEC` transactions.
+//! `MULTI`/`EXEC` transactions, and optimistic transactions (`WATCH`, read, `MULTI`/`EXEC`,
+//! retried on conflicts).
+
+use std::future::Future;
 
 use bytes::Bytes;
 
-use crate::cmd::Cmd;
+use crate::cmd::{Cmd, ToArgs, Usage};
 use crate::commands::Execute;
+use crate::conn::{Connection, Reply, Shape};
 use crate::error::{Error, Result, ServerError};
 use crate::pipeline::{Pipeline, PipelineCmd, PipelineCommand};
 use crate::resp::Frame;
@@ -104,6 +108,118 @@ impl Transaction {
         let replies = target.send_pipeline(&self.wrapped()).await?;
         exec_outcome(replies)
     }
+}
+
+/// The connection an optimistic transaction's body reads through: a dedicated connection with
+/// the transaction's keys `WATCH`ed. See [`Client::transaction`](crate::Client::transaction).
+///
+/// Every [`Commands`](crate::Commands) method works on it. `WATCH` may add keys; the other
+/// commands that change the connection's state (`UNWATCH`, `MULTI`, `EXEC`, `SELECT`, ...)
+/// are refused: the transaction to run is what the body returns. Do not keep it after the
+/// body returns: the connection goes back to the client.
+#[derive(Debug, Clone)]
+pub struct Watched {
+    conn: Connection,
+}
+
+impl Execute for Watched {
+    fn send_command(&self, cmd: Cmd) -> impl Future<Output = Result<Frame>> + Send {
+        let refused = match cmd.usage() {
+            Usage::ConnectionState if !cmd.name().eq_ignore_ascii_case("WATCH") => {
+                Some(Error::NotAllowed(format!(
+                    "{} inside a transaction body: return the Transaction to run instead",
+                    cmd.name().to_ascii_uppercase()
+                )))
+            }
+            _ => None,
+        };
+        let sent = self.conn.send_command(cmd);
+        async move {
+            match refused {
+                Some(e) => Err(e),
+                None => sent.await,
+            }
+        }
+    }
+
+    fn send_pipeline(
+        &self,
+        pipeline: &Pipeline,
+    ) -> impl Future<Output = Result<Vec<Frame>>> + Send {
+        let refused = pipeline.uses(Usage::ConnectionState).then(|| {
+            Error::NotAllowed(
+                "connection-state commands in a pipeline inside a transaction body".into(),
+            )
+        });
+        let sent = self.conn.send_pipeline(pipeline);
+        async move {
+            match refused {
+                Some(e) => Err(e),
+                None => sent.await,
+            }
+        }
+    }
+}
+
+/// Runs an optimistic transaction on `conn` (a connection nobody else uses): `WATCH keys`,
+/// the body, then its transaction, starting over while a watched key changed, at most
+/// `1 + retries` times. Also says whether the connection was left clean (no `WATCH`, no
+/// `MULTI`) for reuse.
+pub(crate) async fn run_watched<T, F, Fut>(
+    conn: &Connection,
+    keys: impl ToArgs,
+    retries: u32,
+    mut body: F,
+) -> (Result<Option<T>>, bool)
+where
+    T: FromReply,
+    F: FnMut(Watched) -> Fut,
+    Fut: Future<Output = Result<Option<Transaction>>>,
+{
+    let watch = Cmd::new("WATCH").arg(keys).into_bytes();
+    let attempts = retries.saturating_add(1);
+    for attempt in 1..=attempts {
+        let watched = conn
+            .request_until(watch.clone(), conn.deadline())
+            .await
+            .and_then(Frame::from_reply);
+        if let Err(e) = watched {
+            return (Err(e), false);
+        }
+        let tx = match body(Watched { conn: conn.clone() }).await {
+            Ok(Some(tx)) => tx,
+            outcome => {
+                // Nothing to run: forget the WATCH, keep the connection.
+                let unwatched = conn
+                    .request_until(Cmd::new("UNWATCH").into_bytes(), conn.deadline())
+                    .await
+                    .and_then(Frame::from_reply)
+                    .is_ok();
+                return (outcome.map(|_| None), unwatched);
+            }
+        };
+        let sent = conn
+            .send_until(
+                tx.wrapped().payload(),
+                Shape::Many(tx.len() + 2),
+                conn.deadline(),
+            )
+            .await;
+        let replies = match sent {
+            Ok(Reply::Many(replies)) => replies,
+            Ok(Reply::One(_)) => return (Err(Error::response("expected EXEC's replies")), false),
+            Err(e) => return (Err(e), false),
+        };
+        // EXEC (or its refusal) always ends the MULTI and drops the WATCH.
+        match exec_outcome(replies) {
+            Ok(Some(results)) => return (T::from_reply(Frame::Array(results)).map(Some), true),
+            Ok(None) => {
+                tracing::debug!(target: "rediscover::client", attempt, "transaction aborted by a WATCHed key; retrying");
+            }
+            Err(e) => return (Err(e), true),
+        }
+    }
+    (Err(Error::Conflict { attempts }), true)
 }
 
 /// Reads the replies to `MULTI`, the queued commands and `EXEC`: the results, `None` for a
