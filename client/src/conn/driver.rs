@@ -102,6 +102,7 @@ pub(crate) async fn run<R, W>(
     rx: mpsc::Receiver<Request>,
     shared: Arc<Shared>,
     pushes: mpsc::Sender<Frame>,
+    close: oneshot::Receiver<()>,
 ) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -123,7 +124,7 @@ pub(crate) async fn run<R, W>(
         max_pending,
         limits: Limits::default(),
     };
-    let outcome = driver.serve().await;
+    let outcome = driver.serve(close).await;
     let error = match outcome {
         Ok(()) => Error::Closed,
         Err(e) => e,
@@ -137,12 +138,8 @@ where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    async fn serve(&mut self) -> Result<(), Error> {
+    async fn serve(&mut self, mut close: oneshot::Receiver<()>) -> Result<(), Error> {
         let mut accepting = true;
-        // One registration for the connection's life, not one per turn of the loop.
-        let shared = self.shared.clone();
-        let closed = shared.close.notified();
-        tokio::pin!(closed);
         loop {
             // Once every handle is gone, replies nobody waits for are not worth waiting for
             // (a `BLPOP k 0` would otherwise hold the socket open forever).
@@ -156,7 +153,8 @@ where
             }
             tokio::select! {
                 biased;
-                () = &mut closed => {
+                // Only `Connection::close` sends; the sender lives as long as this task.
+                Ok(()) = &mut close => {
                     let _ = self.writer.shutdown().await;
                     return Err(Error::Closed);
                 }
@@ -311,7 +309,9 @@ mod tests {
         let (reader, writer) = tokio::io::split(client_side);
         let (tx, rx) = mpsc::channel(16);
         let (push_tx, _push_rx) = mpsc::channel(16);
+        let (close_tx, close_rx) = oneshot::channel();
         let shared = Arc::new(Shared::default());
+        *shared.close.lock().unwrap() = Some(close_tx);
         tokio::spawn(run(
             reader,
             writer,
@@ -319,6 +319,7 @@ mod tests {
             rx,
             shared.clone(),
             push_tx,
+            close_rx,
         ));
         (tx, shared)
     }

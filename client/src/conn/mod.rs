@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::cmd::Cmd;
@@ -49,9 +49,11 @@ pub(crate) struct Shared {
     /// Why the connection stopped, once it has.
     broken: Mutex<Option<Error>>,
     resp3: AtomicBool,
-    /// Set by [`Connection::close`]; the driver stops when woken through `close`.
+    /// Set by [`Connection::close`], which also fires `close`.
     closing: AtomicBool,
-    close: Notify,
+    /// Stops the driver. A oneshot rather than a `Notify`: the driver polls it on every turn,
+    /// and a pending oneshot is checked with atomics, a pending `Notify` under a mutex.
+    close: Mutex<Option<oneshot::Sender<()>>>,
 }
 
 impl Shared {
@@ -130,7 +132,9 @@ impl Connection {
             .map_err(|e| Error::not_sent(Error::io(e)))?;
         let (tx, rx) = mpsc::channel(config.get_queue_capacity());
         let (push_tx, push_rx) = mpsc::channel(1024);
+        let (close_tx, close_rx) = oneshot::channel();
         let shared = Arc::new(Shared::default());
+        *shared.close.lock().unwrap_or_else(|p| p.into_inner()) = Some(close_tx);
         shared.resp3.store(resp3, Ordering::Relaxed);
         let driver_shared = shared.clone();
         match stream {
@@ -144,6 +148,7 @@ impl Connection {
                     rx,
                     driver_shared,
                     push_tx,
+                    close_rx,
                 ));
             }
             #[cfg(feature = "tls")]
@@ -156,6 +161,7 @@ impl Connection {
                     rx,
                     driver_shared,
                     push_tx,
+                    close_rx,
                 ));
             }
         }
@@ -194,7 +200,10 @@ impl Connection {
     /// socket is closed without waiting for their replies. Closing twice does nothing.
     pub fn close(&self) {
         if !self.shared.closing.swap(true, Ordering::AcqRel) {
-            self.shared.close.notify_one();
+            let close = self.shared.close.lock().unwrap_or_else(|p| p.into_inner()).take();
+            if let Some(close) = close {
+                let _ = close.send(());
+            }
         }
     }
 
