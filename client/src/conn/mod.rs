@@ -200,7 +200,12 @@ impl Connection {
     /// socket is closed without waiting for their replies. Closing twice does nothing.
     pub fn close(&self) {
         if !self.shared.closing.swap(true, Ordering::AcqRel) {
-            let close = self.shared.close.lock().unwrap_or_else(|p| p.into_inner()).take();
+            let close = self
+                .shared
+                .close
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
             if let Some(close) = close {
                 let _ = close.send(());
             }
