@@ -38,7 +38,7 @@ pub enum Protocol {
 /// | [`transaction_retries`](Config::transaction_retries) | 16 | retries of [`Client::transaction`](crate::Client::transaction) after a `WATCH` conflict |
 ///
 /// With the defaults, a request to a server that is down fails after four connection
-/// attempts spread over about 40–70 ms, with the last connection error as its cause; see
+/// attempts spread over about 35–70 ms, with the last connection error as its cause; see
 /// [`Config::max_retries`].
 ///
 /// ```

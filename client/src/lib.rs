@@ -86,6 +86,12 @@ mod routing;
 mod transaction;
 mod value;
 
+/// The examples of `docs/guide.md`, compiled (and, where they use the test server, run) with
+/// the other doctests so that the guide cannot drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/guide.md")]
+pub struct Guide;
+
 #[doc(no_inline)]
 pub use bytes::Bytes;
 pub use client::Client;

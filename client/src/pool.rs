@@ -146,11 +146,20 @@ impl Pool {
         Ok(Pool { inner, config })
     }
 
-    /// Checks out a connection, creating one if none is idle.
+    /// Checks out a connection, creating one if none is idle. When all are checked out, waits
+    /// up to the configuration's connect timeout for one to come back, then fails with
+    /// [`Error::Pool`].
     pub async fn get(&self) -> Result<PooledConnection> {
         self.inner.get().await.map_err(|e| match e {
             managed::PoolError::Backend(e) => e,
-            managed::PoolError::Timeout(_) => Error::Timeout { sent: false },
+            managed::PoolError::Timeout(managed::TimeoutType::Wait) => Error::Pool(format!(
+                "all {} connections of the pool are checked out (waited {:?})",
+                self.inner.status().max_size,
+                self.config.get_connect_timeout()
+            )),
+            managed::PoolError::Timeout(managed::TimeoutType::Create) => {
+                Error::not_sent(Error::Timeout { sent: false })
+            }
             other => Error::Pool(other.to_string()),
         })
     }

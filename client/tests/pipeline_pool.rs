@@ -284,3 +284,18 @@ async fn pool_recycle_reauthenticates_an_acl_user() {
         assert_eq!(conn.is_resp3(), proto == rediscover::Protocol::Resp3);
     }
 }
+
+#[tokio::test]
+async fn an_exhausted_pool_says_so() {
+    let server = TestServer::start().await.unwrap();
+    let config = Config::from_url(&server.url())
+        .unwrap()
+        .connect_timeout(Duration::from_millis(100));
+    let pool = Pool::new(config, 1).unwrap();
+    let held = pool.get().await.unwrap();
+    let e = pool.get().await.unwrap_err();
+    assert_eq!(e.kind(), rediscover::ErrorKind::Pool, "{e:?}");
+    assert!(e.to_string().contains("checked out"), "{e}");
+    drop(held);
+    pool.get().await.unwrap().ping().await.unwrap();
+}
