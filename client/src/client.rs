@@ -49,8 +49,9 @@ use crate::value::FromReply;
 ///   executed, this client's included; where that is refused (ACL), `WAIT` runs on the shared
 ///   connection instead, holding it up meanwhile.
 /// - **Per-connection commands** (`SELECT`, `WATCH`, `UNWATCH`, `MULTI`/`EXEC`/`DISCARD` on
-///   their own, `RESET`) are refused with [`Error::NotAllowed`]: on a shared connection they
-///   would apply to every caller. The database is set in the [`Config`]; transactions are
+///   their own, `RESET`, `AUTH`, `HELLO`, `QUIT`) are refused with [`Error::NotAllowed`]: on a
+///   shared connection they would apply to every caller (and be lost at the next reconnect).
+///   The database, credentials and protocol are set in the [`Config`]; transactions are
 ///   [`Transaction`](crate::Transaction) (sent as one unit) and [`Client::transaction`]
 ///   (`WATCH` on a dedicated connection). `SUBSCRIBE`, `MONITOR` and `CLIENT REPLY` are
 ///   refused on every multiplexed connection: use a [`Subscriber`](crate::Subscriber).

@@ -197,7 +197,8 @@ pub(crate) enum Usage {
     /// `WAIT`/`WAITAOF`: blocks, and counts the writes made on this connection.
     Wait = 4,
     /// Changes connection state that later commands depend on (`SELECT`, `WATCH`, `MULTI`,
-    /// `RESET`, ...): on a shared connection it would apply to every caller.
+    /// `RESET`, `AUTH`, `HELLO`, `QUIT`): on a shared connection it would apply to every
+    /// caller.
     ConnectionState = 8,
     /// Changes how replies are sent (subscriber mode, `MONITOR`, `CLIENT REPLY`), so replies
     /// can no longer be matched to requests in order.
@@ -232,9 +233,8 @@ where
             }
         }
         b"WAIT" | b"WAITAOF" => Usage::Wait,
-        b"SELECT" | b"WATCH" | b"UNWATCH" | b"MULTI" | b"EXEC" | b"DISCARD" | b"RESET" => {
-            Usage::ConnectionState
-        }
+        b"SELECT" | b"WATCH" | b"UNWATCH" | b"MULTI" | b"EXEC" | b"DISCARD" | b"RESET"
+        | b"AUTH" | b"HELLO" | b"QUIT" => Usage::ConnectionState,
         b"SUBSCRIBE" | b"PSUBSCRIBE" | b"SSUBSCRIBE" | b"UNSUBSCRIBE" | b"PUNSUBSCRIBE"
         | b"SUNSUBSCRIBE" | b"MONITOR" => Usage::ReplyMode,
         b"CLIENT" => {

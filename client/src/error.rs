@@ -58,7 +58,7 @@ pub enum Error {
     Pool(String),
     /// The command cannot run on this handle: on a shared [`Client`](crate::Client), a command
     /// whose effect belongs to one connection (`SELECT`, `WATCH`, `MULTI` on its own,
-    /// `RESET`); on any multiplexed connection, one that changes how replies are sent
+    /// `RESET`, `AUTH`, `HELLO`, `QUIT`); on any multiplexed connection, one that changes how replies are sent
     /// (`SUBSCRIBE`, `MONITOR`, `CLIENT REPLY`). Nothing was sent; the message says what to use
     /// instead.
     NotAllowed(String),

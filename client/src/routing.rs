@@ -178,6 +178,15 @@ pub(crate) fn state_refused(name: &str) -> Error {
             "sent on its own would make other callers' commands part of a transaction: use \
              Transaction (MULTI, the commands and EXEC are sent as one unit)"
         }
+        "AUTH" | "HELLO" => {
+            "would change the user or protocol of every caller sharing this client, and be lost \
+             at the next reconnect: set them in the configuration (Config::username, \
+             Config::password, Config::protocol)"
+        }
+        "QUIT" => {
+            "would close the connection of every caller sharing this client: drop the client \
+             instead"
+        }
         _ => {
             "would reset the connection of every caller sharing this client: use a connection \
              of your own (Pool, Connection)"
