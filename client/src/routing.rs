@@ -142,12 +142,15 @@ pub(crate) fn check_reply_order(pipeline: &Pipeline) -> Result<()> {
 
 /// The command sent just before a `WAIT` on a dedicated connection.
 ///
-/// `WAIT` counts the replicas that acknowledged the last write made *on its own connection*;
-/// on a fresh dedicated connection that is nothing, and it would answer at once. `SPUBLISH`
-/// to a channel nobody subscribes to is replicated (so that subscribers on replicas get
-/// messages) without touching any key, and moves the connection's replication offset up to
-/// the server's current one: the `WAIT` after it waits for every write the server had
-/// executed, including all of this client's earlier ones.
+/// `WAIT` counts replicas that reached the connection's own replication offset: per the Redis
+/// docs, that of the writes sent on the connection; in Redis 7.0.15, in fact, the server's
+/// offset as of the connection's last command of any kind (checked: after `PING`, a `WAIT`
+/// covers every earlier write; as a connection's first command it covers none). Either way an
+/// idle dedicated connection would count replicas that lack this client's recent writes.
+/// `SPUBLISH` to a channel nobody subscribes to is replicated (so that subscribers on replicas
+/// get messages) without touching any key, so under both readings it moves the connection's
+/// offset up to the server's current one: the `WAIT` after it waits for every write the server
+/// had executed, including all of this client's earlier ones.
 pub(crate) fn wait_marker() -> Cmd {
     Cmd::new("SPUBLISH").arg(WAIT_MARKER_CHANNEL).arg("")
 }

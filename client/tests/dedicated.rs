@@ -267,3 +267,131 @@ async fn per_connection_commands_are_refused_on_a_shared_client() {
     client.del(&k).await.unwrap();
     let _: Config = t.config();
 }
+
+/// The offset the first replica acknowledged, from `INFO replication` (`slave0:...,offset=N,`).
+fn acked_offset(info: &str) -> i64 {
+    info.lines()
+        .find(|l| l.starts_with("slave0:"))
+        .and_then(|l| l.split(',').find_map(|kv| kv.strip_prefix("offset=")))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(-1)
+}
+
+/// A `redis-server` process, killed when dropped.
+struct RealRedis {
+    child: std::process::Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl RealRedis {
+    async fn start(binary: &str, extra: &[&str]) -> RealRedis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let dir = std::env::temp_dir().join(unique("rediscover-wait"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = std::process::Command::new(binary)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .args(["--dir", dir.to_str().unwrap()])
+            .args(extra)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        let real = RealRedis { child, port, dir };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while Client::connect(&real.url()).await.is_err() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        real
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops (`false`) or resumes (`true`) the process.
+    fn run(&self, running: bool) {
+        let signal = if running { "-CONT" } else { "-STOP" };
+        let status = std::process::Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for RealRedis {
+    fn drop(&mut self) {
+        self.run(true);
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test]
+async fn wait_counts_the_clients_own_writes_on_a_real_redis() {
+    let Ok(binary) = std::env::var("REDISCOVER_REAL_REDIS_SERVER") else {
+        eprintln!("REDISCOVER_REAL_REDIS_SERVER not set: WAIT against a real Redis skipped");
+        return;
+    };
+    let master = RealRedis::start(&binary, &["--repl-diskless-sync-delay", "0"]).await;
+    let port = master.port.to_string();
+    let replica = RealRedis::start(&binary, &["--replicaof", "127.0.0.1", &port]).await;
+    // Wait for the replica, with a client of its own: WAITs that block leave their connection
+    // with a replication offset of its own, which would hide what this test checks.
+    let setup = Client::connect(&master.url()).await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    setup.set("k", "1").await.unwrap();
+    while setup
+        .cmd("WAIT")
+        .arg(1)
+        .arg(100)
+        .query::<i64>()
+        .await
+        .unwrap()
+        != 1
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "replica never in sync"
+        );
+    }
+    // Redis 7.0 counts, for WAIT, the replication offset as of the connection's last command.
+    // Open a dedicated connection now (a blocking call) and let the replica acknowledge
+    // everything: a WAIT sent alone on that idle connection later would count the frozen
+    // replica below, since its last command came before the write.
+    let client = Client::connect(&master.url()).await.unwrap();
+    let none: Option<(String, String)> = client.blpop("nothing", 0.01).await.unwrap();
+    assert_eq!(none, None);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: String = setup.cmd("INFO").arg("replication").query().await.unwrap();
+        let master_offset: i64 = info
+            .lines()
+            .find_map(|l| l.strip_prefix("master_repl_offset:"))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(i64::MAX);
+        if acked_offset(&info) >= master_offset {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{info}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A frozen replica acknowledges nothing: WAIT must say 0 for the write it missed.
+    replica.run(false);
+    client.set("k", "2").await.unwrap();
+    let acked: i64 = client.cmd("WAIT").arg(1).arg(300).query().await.unwrap();
+    assert_eq!(acked, 0);
+    replica.run(true);
+    let acked: i64 = client.cmd("WAIT").arg(1).arg(5000).query().await.unwrap();
+    assert_eq!(acked, 1);
+}
