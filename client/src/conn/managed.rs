@@ -233,3 +233,42 @@ impl ManagedConnection {
         result
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::cmd::Cmd;
+    use crate::resp::Frame;
+
+    fn ping() -> Bytes {
+        Cmd::new("PING").into_bytes()
+    }
+
+    #[tokio::test]
+    async fn a_lazy_connection_connects_on_first_use_and_counts_generations() {
+        let server = rediscover_testserver::TestServer::start().await.unwrap();
+        let config = Config::from_url(&server.url())
+            .unwrap()
+            .backoff(Duration::from_millis(1), Duration::from_millis(5));
+        let managed =
+            ManagedConnection::lazy(Connector::new(std::sync::Arc::new(config.clone())), config);
+        assert!(managed.current().0.is_none(), "nothing opened yet");
+        let reply = managed.send(ping(), Shape::One, None).await.unwrap();
+        assert!(matches!(reply, Reply::One(Frame::Simple(ref s)) if &s[..] == b"PONG"));
+        let (first, generation) = managed.current();
+        assert_eq!(generation, 0);
+        let first = first.unwrap();
+        assert_eq!(first.peer_addr(), server.addr());
+        first.close();
+        managed.send(ping(), Shape::One, None).await.unwrap();
+        assert_eq!(managed.current().1, 1, "one reconnect");
+        // The server goes away: one round of 1 + max_retries attempts, then the cause.
+        server.shutdown().await;
+        managed.current().0.unwrap().close();
+        let e = managed.send(ping(), Shape::One, None).await.unwrap_err();
+        assert!(e.is_not_sent(), "{e:?}");
+        assert!(e.io_error().is_some(), "{e:?}");
+    }
+}
