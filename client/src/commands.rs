@@ -6,6 +6,9 @@
 
 use std::collections::VecDeque;
 use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 
@@ -27,8 +30,34 @@ pub trait Execute: Sync {
 }
 
 /// Converts the reply of `fut` into `T`.
-pub(crate) async fn typed<T: FromReply>(fut: impl Future<Output = Result<Frame>>) -> Result<T> {
-    T::from_reply(fut.await?)
+pub(crate) fn typed<T: FromReply, F: Future<Output = Result<Frame>>>(fut: F) -> Typed<F, T> {
+    Typed {
+        fut,
+        _to: PhantomData,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of a typed command: the request's future, then a conversion. Written out
+    /// rather than as an `async fn`, which would keep the request's future twice in its state
+    /// (once as the argument, once being awaited) and double what every request moves around.
+    #[must_use = "futures do nothing unless awaited"]
+    pub(crate) struct Typed<F, T> {
+        #[pin]
+        fut: F,
+        // `fn() -> T`: the conversion's output type, without owning a `T` (so `T` does not
+        // affect whether the future is `Send`).
+        _to: PhantomData<fn() -> T>,
+    }
+}
+
+impl<F: Future<Output = Result<Frame>>, T: FromReply> Future for Typed<F, T> {
+    type Output = Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        let frame = std::task::ready!(self.project().fut.poll(cx))?;
+        Poll::Ready(T::from_reply(frame))
+    }
 }
 
 /// A command bound to the handle that will run it: `client.cmd("GET").arg("k").query()`.

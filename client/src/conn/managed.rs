@@ -128,7 +128,9 @@ impl ManagedConnection {
     pub(crate) async fn live(&self) -> Result<Arc<Connection>> {
         match self.current().0 {
             Some(conn) if !conn.is_closed() => Ok(conn),
-            _ => self.reconnect().await,
+            // Boxed: the reconnect state machine (connect, TLS, handshake, backoff) is a few
+            // kilobytes, and inline it would be moved with every request's future.
+            _ => Box::pin(self.reconnect()).await,
         }
     }
 
