@@ -352,11 +352,9 @@ impl Execute for Client {
                     .send(payload, Shape::One, self.deadline())
                     .await?),
                 // Boxed: the rare path should not grow every request's future.
-                Route::Dedicated {
-                    cmd,
-                    wait,
-                    blocks_for,
-                } => Box::pin(self.send_blocking(cmd, wait, blocks_for)).await,
+                Route::Dedicated(b) => {
+                    Box::pin(self.send_blocking(b.cmd, b.wait, b.blocks_for)).await
+                }
             }
         }
     }

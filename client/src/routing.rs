@@ -18,12 +18,18 @@ use crate::pipeline::Pipeline;
 pub(crate) enum Route {
     /// The shared connection, with the command's bytes.
     Shared(Bytes),
-    /// A dedicated connection: the command may block for up to `blocks_for`.
-    Dedicated {
-        cmd: Cmd,
-        wait: bool,
-        blocks_for: Option<Option<Duration>>,
-    },
+    /// A dedicated connection. Boxed: the route lives in every request's future, and this is
+    /// the rare case.
+    Dedicated(Box<Blocking>),
+}
+
+/// A command for a dedicated connection.
+pub(crate) struct Blocking {
+    pub(crate) cmd: Cmd,
+    /// `WAIT`/`WAITAOF`, which needs its marker.
+    pub(crate) wait: bool,
+    /// How long it may block (see [`blocking_timeout`]).
+    pub(crate) blocks_for: Option<Option<Duration>>,
 }
 
 /// Routes one command of a shared client.
@@ -32,11 +38,11 @@ pub(crate) fn route(cmd: Cmd) -> Result<Route> {
         Usage::Shared => Ok(Route::Shared(encode(cmd))),
         u @ (Usage::Blocking | Usage::Wait) => {
             let blocks_for = blocking_timeout(cmd.name().as_bytes(), cmd.args().skip(1));
-            Ok(Route::Dedicated {
+            Ok(Route::Dedicated(Box::new(Blocking {
                 cmd,
                 wait: u == Usage::Wait,
                 blocks_for,
-            })
+            })))
         }
         Usage::ConnectionState => Err(state_refused(cmd.name())),
         Usage::ReplyMode => Err(reply_mode_refused(cmd.name())),
@@ -252,15 +258,11 @@ mod tests {
         assert!(matches!(r(&["GET", "k"]), Ok(Route::Shared(_))));
         assert!(matches!(
             r(&["BLPOP", "k", "0"]),
-            Ok(Route::Dedicated {
-                wait: false,
-                blocks_for: Some(None),
-                ..
-            })
+            Ok(Route::Dedicated(b)) if !b.wait && b.blocks_for == Some(None)
         ));
         assert!(matches!(
             r(&["WAIT", "1", "100"]),
-            Ok(Route::Dedicated { wait: true, .. })
+            Ok(Route::Dedicated(b)) if b.wait
         ));
         for refused in [
             "SELECT", "WATCH", "UNWATCH", "MULTI", "EXEC", "DISCARD", "RESET",
