@@ -211,6 +211,29 @@ pub(crate) fn usage<'a, I>(name: &[u8], args: impl FnOnce() -> I) -> Usage
 where
     I: Iterator<Item = &'a [u8]>,
 {
+    // Every special name is 4 to 12 letters long and starts with one of these: most commands
+    // (GET, SET, HGET, INCR, ...) leave here.
+    let first = name.first().map_or(0, u8::to_ascii_uppercase);
+    if !(4..=12).contains(&name.len())
+        || !matches!(
+            first,
+            b'A' | b'B'
+                | b'C'
+                | b'D'
+                | b'E'
+                | b'H'
+                | b'M'
+                | b'P'
+                | b'Q'
+                | b'R'
+                | b'S'
+                | b'U'
+                | b'W'
+                | b'X'
+        )
+    {
+        return Usage::Shared;
+    }
     let mut upper = [0u8; 12];
     let Some(upper) = upper.get_mut(..name.len()) else {
         return Usage::Shared;

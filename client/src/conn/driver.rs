@@ -102,7 +102,6 @@ pub(crate) async fn run<R, W>(
     rx: mpsc::Receiver<Request>,
     shared: Arc<Shared>,
     pushes: mpsc::Sender<Frame>,
-    close: oneshot::Receiver<()>,
 ) where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
@@ -124,7 +123,7 @@ pub(crate) async fn run<R, W>(
         max_pending,
         limits: Limits::default(),
     };
-    let outcome = driver.serve(close).await;
+    let outcome = driver.serve().await;
     let error = match outcome {
         Ok(()) => Error::Closed,
         Err(e) => e,
@@ -133,12 +132,52 @@ pub(crate) async fn run<R, W>(
     driver.fail_all(error);
 }
 
+/// An aborted task drops its driver without reaching the end of [`run`]: what it held still
+/// has to be failed, each request learning whether it was written.
+impl<R, W> Drop for Driver<R, W> {
+    fn drop(&mut self) {
+        self.fail_all(Error::Closed);
+    }
+}
+
+impl<R, W> Driver<R, W> {
+    /// Fails everything in flight or queued, telling each request whether it was written.
+    /// Runs when the connection ends (first, with its cause) and when the driver is dropped
+    /// (after an abort by [`Connection::close`](super::Connection::close)); the second time it
+    /// finds nothing left.
+    fn fail_all(&mut self, error: Error) {
+        // Close the queue first, so nobody queues behind a dead connection while the requests
+        // in flight are being failed.
+        self.shared.set_broken(error.clone());
+        self.rx.close();
+        let not_sent = Error::not_sent(error.clone());
+        for entry in self.pending.drain(..) {
+            self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+            // A single command cut short never runs (the server needs all of it); in a batch,
+            // the commands before the cut may have run, so only an untouched batch is unsent.
+            let unsent = match entry.reply {
+                ReplyTx::One(_) => entry.end > self.written,
+                ReplyTx::Many { .. } => entry.start >= self.written,
+            };
+            if unsent {
+                entry.reply.fail(not_sent.clone());
+            } else {
+                entry.reply.fail(error.clone());
+            }
+        }
+        while let Ok(req) = self.rx.try_recv() {
+            self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+            req.reply.fail(not_sent.clone());
+        }
+    }
+}
+
 impl<R, W> Driver<R, W>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    async fn serve(&mut self, mut close: oneshot::Receiver<()>) -> Result<(), Error> {
+    async fn serve(&mut self) -> Result<(), Error> {
         let mut accepting = true;
         loop {
             // Once every handle is gone, replies nobody waits for are not worth waiting for
@@ -153,11 +192,6 @@ where
             }
             tokio::select! {
                 biased;
-                // Only `Connection::close` sends; the sender lives as long as this task.
-                Ok(()) = &mut close => {
-                    let _ = self.writer.shutdown().await;
-                    return Err(Error::Closed);
-                }
                 read = self.reader.read_buf(&mut self.rbuf) => {
                     match read {
                         Ok(0) => {
@@ -270,33 +304,6 @@ where
         }
         Ok(())
     }
-
-    /// Fails everything in flight or queued, telling each request whether it was written.
-    fn fail_all(&mut self, error: Error) {
-        // Close the queue first, so nobody queues behind a dead connection while the requests
-        // in flight are being failed.
-        self.shared.set_broken(error.clone());
-        self.rx.close();
-        let not_sent = Error::not_sent(error.clone());
-        for entry in self.pending.drain(..) {
-            self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
-            // A single command cut short never runs (the server needs all of it); in a batch,
-            // the commands before the cut may have run, so only an untouched batch is unsent.
-            let unsent = match entry.reply {
-                ReplyTx::One(_) => entry.end > self.written,
-                ReplyTx::Many { .. } => entry.start >= self.written,
-            };
-            if unsent {
-                entry.reply.fail(not_sent.clone());
-            } else {
-                entry.reply.fail(error.clone());
-            }
-        }
-        while let Ok(req) = self.rx.try_recv() {
-            self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
-            req.reply.fail(not_sent.clone());
-        }
-    }
 }
 
 #[cfg(test)]
@@ -309,9 +316,7 @@ mod tests {
         let (reader, writer) = tokio::io::split(client_side);
         let (tx, rx) = mpsc::channel(16);
         let (push_tx, _push_rx) = mpsc::channel(16);
-        let (close_tx, close_rx) = oneshot::channel();
         let shared = Arc::new(Shared::default());
-        *shared.close.lock().unwrap() = Some(close_tx);
         tokio::spawn(run(
             reader,
             writer,
@@ -319,7 +324,6 @@ mod tests {
             rx,
             shared.clone(),
             push_tx,
-            close_rx,
         ));
         (tx, shared)
     }

@@ -49,11 +49,12 @@ pub(crate) struct Shared {
     /// Why the connection stopped, once it has.
     broken: Mutex<Option<Error>>,
     resp3: AtomicBool,
-    /// Set by [`Connection::close`], which also fires `close`.
+    /// Set by [`Connection::close`].
     closing: AtomicBool,
-    /// Stops the driver. A oneshot rather than a `Notify`: the driver polls it on every turn,
-    /// and a pending oneshot is checked with atomics, a pending `Notify` under a mutex.
-    close: Mutex<Option<oneshot::Sender<()>>>,
+    /// Aborts the driver task, for [`Connection::close`]. An abort costs the driver nothing
+    /// until it happens, where a close signal would be polled on every turn of its loop; the
+    /// aborted driver's `Drop` fails what it held.
+    task: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 impl Shared {
@@ -132,12 +133,10 @@ impl Connection {
             .map_err(|e| Error::not_sent(Error::io(e)))?;
         let (tx, rx) = mpsc::channel(config.get_queue_capacity());
         let (push_tx, push_rx) = mpsc::channel(1024);
-        let (close_tx, close_rx) = oneshot::channel();
         let shared = Arc::new(Shared::default());
-        *shared.close.lock().unwrap_or_else(|p| p.into_inner()) = Some(close_tx);
         shared.resp3.store(resp3, Ordering::Relaxed);
         let driver_shared = shared.clone();
-        match stream {
+        let task = match stream {
             // Plain TCP splits without a lock.
             stream::Stream::Tcp(tcp) => {
                 let (reader, writer) = tcp.into_split();
@@ -148,8 +147,7 @@ impl Connection {
                     rx,
                     driver_shared,
                     push_tx,
-                    close_rx,
-                ));
+                ))
             }
             #[cfg(feature = "tls")]
             tls => {
@@ -161,10 +159,10 @@ impl Connection {
                     rx,
                     driver_shared,
                     push_tx,
-                    close_rx,
-                ));
+                ))
             }
-        }
+        };
+        *shared.task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task.abort_handle());
         tracing::debug!(
             target: "rediscover::conn",
             addr = %config.addr(),
@@ -200,14 +198,14 @@ impl Connection {
     /// socket is closed without waiting for their replies. Closing twice does nothing.
     pub fn close(&self) {
         if !self.shared.closing.swap(true, Ordering::AcqRel) {
-            let close = self
+            let task = self
                 .shared
-                .close
+                .task
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .take();
-            if let Some(close) = close {
-                let _ = close.send(());
+            if let Some(task) = task {
+                task.abort();
             }
         }
     }
