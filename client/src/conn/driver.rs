@@ -133,6 +133,46 @@ pub(crate) async fn run<R, W>(
     driver.fail_all(error);
 }
 
+/// An aborted task drops its driver without reaching the end of [`run`]: what it held still
+/// has to be failed, each request learning whether it was written.
+impl<R, W> Drop for Driver<R, W> {
+    fn drop(&mut self) {
+        self.fail_all(Error::Closed);
+    }
+}
+
+impl<R, W> Driver<R, W> {
+    /// Fails everything in flight or queued, telling each request whether it was written.
+    /// Runs when the connection ends (first, with its cause) and when the driver is dropped
+    /// (after an abort by [`Connection::close`](super::Connection::close)); the second time it
+    /// finds nothing left.
+    fn fail_all(&mut self, error: Error) {
+        // Close the queue first, so nobody queues behind a dead connection while the requests
+        // in flight are being failed.
+        self.shared.set_broken(error.clone());
+        self.rx.close();
+        let not_sent = Error::not_sent(error.clone());
+        for entry in self.pending.drain(..) {
+            self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+            // A single command cut short never runs (the server needs all of it); in a batch,
+            // the commands before the cut may have run, so only an untouched batch is unsent.
+            let unsent = match entry.reply {
+                ReplyTx::One(_) => entry.end > self.written,
+                ReplyTx::Many { .. } => entry.start >= self.written,
+            };
+            if unsent {
+                entry.reply.fail(not_sent.clone());
+            } else {
+                entry.reply.fail(error.clone());
+            }
+        }
+        while let Ok(req) = self.rx.try_recv() {
+            self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+            req.reply.fail(not_sent.clone());
+        }
+    }
+}
+
 impl<R, W> Driver<R, W>
 where
     R: AsyncRead + Unpin,
@@ -264,33 +304,6 @@ where
             (ReplyTx::One(_), None) => {}
         }
         Ok(())
-    }
-
-    /// Fails everything in flight or queued, telling each request whether it was written.
-    fn fail_all(&mut self, error: Error) {
-        // Close the queue first, so nobody queues behind a dead connection while the requests
-        // in flight are being failed.
-        self.shared.set_broken(error.clone());
-        self.rx.close();
-        let not_sent = Error::not_sent(error.clone());
-        for entry in self.pending.drain(..) {
-            self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
-            // A single command cut short never runs (the server needs all of it); in a batch,
-            // the commands before the cut may have run, so only an untouched batch is unsent.
-            let unsent = match entry.reply {
-                ReplyTx::One(_) => entry.end > self.written,
-                ReplyTx::Many { .. } => entry.start >= self.written,
-            };
-            if unsent {
-                entry.reply.fail(not_sent.clone());
-            } else {
-                entry.reply.fail(error.clone());
-            }
-        }
-        while let Ok(req) = self.rx.try_recv() {
-            self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
-            req.reply.fail(not_sent.clone());
-        }
     }
 }
 
