@@ -546,6 +546,9 @@ fn process_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         return;
     }
     call(ctx, cmd, argv);
+    // A later WAIT waits for the replication offset as of this command, whatever it was (a
+    // read too), as Redis sets `c->woff` after every command it runs.
+    ctx.client.woff = ctx.node.repl.offset();
 }
 
 /// What the gate knows about the command it checks: the table entry, the arguments, and
