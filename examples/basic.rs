@@ -1,10 +1,10 @@
-//! A short tour of the rediscover client: typed commands, the generic path, a pipeline, a
-//! transaction, pub/sub and the pool.
+//! A short tour of the rediscover client: typed commands, the generic path, a pipeline, an
+//! optimistic transaction, a blocking pop, the pool and pub/sub.
 //!
 //! Runs against an in-process test server, or against the server named by the first argument:
 //! `cargo run -p rediscover-examples --example basic -- redis://127.0.0.1:6379`.
 
-use rediscover::{Client, Commands, Config, Pipeline, Pool, Subscriber, Transaction};
+use rediscover::{Client, Commands, Config, Pipeline, Pool, Transaction};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -20,12 +20,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // One client, shared by every task; requests are pipelined automatically.
     let client = Client::connect(&url).await?;
     client.set("example:greeting", "hello").await?;
-    let greeting = client.get("example:greeting").await?;
-    println!(
-        "GET -> {:?}",
-        greeting.as_deref().map(String::from_utf8_lossy)
-    );
-    println!("INCR -> {}", client.incr("example:counter").await?);
+    // The caller chooses the result type: `Option<String>` since the key may be missing.
+    let greeting: Option<String> = client.get("example:greeting").await?;
+    println!("GET -> {greeting:?}");
+    let counter: i64 = client.incr("example:counter").await?;
+    println!("INCR -> {counter}");
 
     // Anything without a typed method goes through the generic path.
     let len: i64 = client.cmd("STRLEN").arg("example:greeting").query().await?;
@@ -38,20 +37,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (pushed, items): (i64, Vec<String>) = pipe.query(&client).await?;
     println!("RPUSH -> {pushed}, LRANGE -> {items:?}");
 
-    // A WATCH transaction needs a connection of its own: take one from a pool.
+    // An optimistic transaction: WATCH, read, write only if nothing changed (retried if it did).
+    let doubled: Option<((),)> = client
+        .transaction("example:counter", |tx| async move {
+            let n: i64 = tx.get("example:counter").await?;
+            let mut t = Transaction::new();
+            t.cmd("SET").arg("example:counter").arg(n * 2);
+            Ok(Some(t))
+        })
+        .await?;
+    println!("transaction committed: {}", doubled.is_some());
+
+    // BLPOP on the shared client waits on a dedicated connection: nobody else is held up.
+    let job: Option<(String, String)> = client.blpop("example:jobs", 0.1).await?;
+    println!("BLPOP -> {job:?}");
+
+    // A connection of your own (for SELECT, say) comes from a pool.
     let pool = Pool::new(url.parse::<Config>()?, 4)?;
     let conn = pool.get().await?;
-    conn.watch("example:counter").await?;
-    let mut tx = Transaction::new();
-    tx.cmd("INCRBY").arg("example:counter").arg(10);
-    match tx.query::<(i64,), _>(&*conn).await? {
-        Some((n,)) => println!("transaction committed, counter = {n}"),
-        None => println!("counter changed meanwhile; retry"),
-    }
+    let () = conn.cmd("SELECT").arg(1).query().await?;
+    println!(
+        "pooled connection in database 1: DBSIZE {}",
+        conn.cmd("DBSIZE").query::<i64>().await?
+    );
     drop(conn);
 
-    // Pub/sub runs on its own connection too.
-    let mut sub = Subscriber::connect(&url).await?;
+    // Pub/sub runs on its own connection.
+    let mut sub = client.subscriber().await?;
     sub.subscribe("example:news").await?;
     client.publish("example:news", "extra!").await?;
     let msg = sub.next_message().await?;

@@ -31,11 +31,8 @@ async fn main() -> Result<()> {
     ));
 
     let replica = Client::connect(&set.replicas[0].url()).await?;
-    let value = replica.get("greeting").await?;
-    step(&format!(
-        "read from a replica: {:?}",
-        value.as_deref().map(String::from_utf8_lossy)
-    ));
+    let value: Option<String> = replica.get("greeting").await?;
+    step(&format!("read from a replica: {value:?}"));
     match replica.set("greeting", "nope").await {
         Err(e) => step(&format!("write to a replica refused: {e}")),
         Ok(()) => step("write to a replica accepted (replica-read-only is off)"),
@@ -44,7 +41,7 @@ async fn main() -> Result<()> {
     // Cut a replica off, keep writing, heal: it continues from the master's backlog.
     set.replicas[1].partition_from_master();
     for i in 0..100 {
-        master.incr("counter").await?;
+        let _: i64 = master.incr("counter").await?;
         if i == 0 {
             step("replica 1 partitioned from the master; writing 100 INCRs");
         }

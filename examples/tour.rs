@@ -5,9 +5,12 @@
 //! Each step prints what it did. Nothing here needs a Redis installed: the server is
 //! `rediscover_testserver::TestServer`, started on 127.0.0.1 and a free port.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rediscover::{Client, Commands, Config, ErrorCode, Pipeline, Pool, Subscriber, Transaction};
+use rediscover::{Client, Commands, Config, ErrorCode, ErrorKind, Pipeline, Pool, Transaction};
 use rediscover_testserver::TestServer;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -18,14 +21,13 @@ async fn main() -> Result<()> {
     step(&format!("test server listening on {}", server.url()));
 
     let client = Client::connect(&server.url()).await?;
-    strings_and_the_generic_path(&client).await?;
+    typed_results_and_the_generic_path(&client).await?;
     auto_pipelining(&client).await?;
     pipelines_keep_every_result(&client).await?;
-
-    let pool = Pool::new(server.url().parse::<Config>()?, 4)?;
-    watch_conflicts(&client, &pool).await?;
-    blocking_pop(&client, &pool).await?;
-    pub_sub(&client, &server.url()).await?;
+    optimistic_transaction(&client, &server.url()).await?;
+    blocking_pop_on_the_shared_client(&client).await?;
+    pub_sub(&client).await?;
+    a_connection_of_your_own(&server.url()).await?;
     errors_you_can_act_on(&client).await?;
 
     let keys: i64 = client.cmd("DBSIZE").query().await?;
@@ -38,13 +40,20 @@ fn step(text: &str) {
     println!("-- {text}");
 }
 
-async fn strings_and_the_generic_path(client: &Client) -> Result<()> {
+/// The caller chooses the type of each result.
+async fn typed_results_and_the_generic_path(client: &Client) -> Result<()> {
     client.set("tour:greeting", "hello").await?;
-    let value = client.get("tour:greeting").await?;
+    let value: Option<String> = client.get("tour:greeting").await?;
+    client
+        .hset("tour:user", [("name", "ada"), ("visits", "3")])
+        .await?;
+    let user: HashMap<String, String> = client.hgetall("tour:user").await?;
+    let visits = client.hincr_by::<u32>("tour:user", "visits", 1).await?;
     let len: i64 = client.cmd("STRLEN").arg("tour:greeting").query().await?;
     step(&format!(
-        "SET/GET: {:?} ({len} bytes, STRLEN through the generic cmd() path)",
-        value.as_deref().map(String::from_utf8_lossy)
+        "GET as Option<String>: {value:?}; HGETALL as a HashMap: {} fields; HINCRBY as u32: \
+         {visits}; STRLEN through the generic cmd() path: {len}",
+        user.len()
     ));
     Ok(())
 }
@@ -55,13 +64,13 @@ async fn auto_pipelining(client: &Client) -> Result<()> {
     let tasks: Vec<_> = (0..2_000)
         .map(|_| {
             let client = client.clone();
-            tokio::spawn(async move { client.incr("tour:hits").await })
+            tokio::spawn(async move { client.incr::<i64>("tour:hits").await })
         })
         .collect();
     for task in tasks {
         task.await??;
     }
-    let hits: i64 = client.cmd("GET").arg("tour:hits").query().await?;
+    let hits: i64 = client.get("tour:hits").await?;
     step(&format!(
         "2000 concurrent INCRs over one connection: counter = {hits} in {:?}",
         started.elapsed()
@@ -85,31 +94,48 @@ async fn pipelines_keep_every_result(client: &Client) -> Result<()> {
     Ok(())
 }
 
-/// WATCH needs a connection of its own: it comes from the pool.
-async fn watch_conflicts(client: &Client, pool: &Pool) -> Result<()> {
-    let conn = pool.get().await?;
-    conn.watch("tour:balance").await?;
-    client.set("tour:balance", "100").await?; // someone else writes in between
-    let mut tx = Transaction::new();
-    tx.cmd("INCRBY").arg("tour:balance").arg(10);
-    let first = tx.exec(&*conn).await?;
-    let second = tx.exec(&*conn).await?; // no WATCH this time
+/// WATCH, read, write only if nothing changed, retry otherwise: the transaction helper.
+async fn optimistic_transaction(client: &Client, url: &str) -> Result<()> {
+    client.set("tour:balance", 100).await?;
+    let meddler = Client::connect(url).await?;
+    let attempts = Arc::new(AtomicU32::new(0));
+    let counted = attempts.clone();
+    let committed: Option<((), i64)> = client
+        .transaction("tour:balance", move |tx| {
+            let attempt = counted.fetch_add(1, Ordering::SeqCst) + 1;
+            let meddler = meddler.clone();
+            async move {
+                let balance: i64 = tx.get("tour:balance").await?;
+                if attempt == 1 {
+                    // Someone else writes between our read and our EXEC.
+                    meddler.set("tour:balance", 500).await?;
+                }
+                let mut t = Transaction::new();
+                t.cmd("SET").arg("tour:balance").arg(balance + 10);
+                t.cmd("GET").arg("tour:balance");
+                Ok(Some(t))
+            }
+        })
+        .await?;
     step(&format!(
-        "MULTI/EXEC after a conflicting write: {}; retried: {:?}",
-        if first.is_none() {
-            "aborted by WATCH"
-        } else {
-            "committed"
-        },
-        second
+        "transaction: {} attempts (the first lost to a concurrent write), balance now {:?}",
+        attempts.load(Ordering::SeqCst),
+        committed.map(|((), balance)| balance)
     ));
     Ok(())
 }
 
-/// BLPOP waits on a pooled connection while the shared client keeps working.
-async fn blocking_pop(client: &Client, pool: &Pool) -> Result<()> {
-    let conn = pool.get().await?;
-    let waiter = tokio::spawn(async move { conn.blpop("tour:jobs", 5.0).await });
+/// BLPOP waits on one of the client's dedicated connections: the shared one keeps working,
+/// even for the RPUSH that wakes it.
+async fn blocking_pop_on_the_shared_client(client: &Client) -> Result<()> {
+    let waiter = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            client
+                .blpop::<Option<(String, String)>>("tour:jobs", 5.0)
+                .await
+        })
+    };
     // Push once the waiter is parked on the key (CLIENT LIST shows it as blocked).
     loop {
         let clients: String = client.cmd("CLIENT").arg("LIST").query().await?;
@@ -118,14 +144,20 @@ async fn blocking_pop(client: &Client, pool: &Pool) -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    let started = Instant::now();
+    let pong = client.ping().await?;
+    step(&format!(
+        "while BLPOP waits, PING on the same client answers {pong} in {:?}",
+        started.elapsed()
+    ));
     client.rpush("tour:jobs", "job-1").await?;
     let popped = waiter.await??;
     step(&format!("BLPOP woke up with {popped:?}"));
     Ok(())
 }
 
-async fn pub_sub(client: &Client, url: &str) -> Result<()> {
-    let mut sub = Subscriber::connect(url).await?;
+async fn pub_sub(client: &Client) -> Result<()> {
+    let mut sub = client.subscriber().await?;
     sub.subscribe("tour:news").await?;
     let receivers = client.publish("tour:news", "extra!").await?;
     let msg = sub.next_message().await?;
@@ -136,7 +168,24 @@ async fn pub_sub(client: &Client, url: &str) -> Result<()> {
     Ok(())
 }
 
-/// Server errors keep their code and say what to do next.
+/// SELECT belongs to one connection: take one from a pool.
+async fn a_connection_of_your_own(url: &str) -> Result<()> {
+    let pool = Pool::new(url.parse::<Config>()?, 4)?;
+    let conn = pool.get().await?;
+    let () = conn.cmd("SELECT").arg(3).query().await?;
+    conn.set("tour:in-db-3", "here").await?;
+    drop(conn);
+    // Back in the pool, the connection's state is reset to the configuration's (database 0).
+    let conn = pool.get().await?;
+    let found: Option<String> = conn.get("tour:in-db-3").await?;
+    step(&format!(
+        "a pooled connection SELECTed database 3; checked out again, it is back in database 0 \
+         (the key there: {found:?})"
+    ));
+    Ok(())
+}
+
+/// Errors keep their code and say what to do next.
 async fn errors_you_can_act_on(client: &Client) -> Result<()> {
     let err = client
         .cmd("HSET")
@@ -152,5 +201,13 @@ async fn errors_you_can_act_on(client: &Client) -> Result<()> {
         err.code(),
         err.retry_action()
     ));
+    let err = client
+        .cmd("SELECT")
+        .arg(1)
+        .query::<()>()
+        .await
+        .expect_err("SELECT on a shared client");
+    assert_eq!(err.kind(), ErrorKind::NotAllowed);
+    step(&format!("SELECT on the shared client: {err}"));
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! Building commands: [`Cmd`] and the [`ToArgs`] conversion for arguments.
 
+use std::time::Duration;
+
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::resp::put_int;
@@ -155,29 +157,165 @@ impl Cmd {
         })
     }
 
-    /// Whether this command changes how the server answers, so that replies can no longer be
-    /// matched to requests in order: subscriber mode, `MONITOR`, `CLIENT REPLY OFF|SKIP`.
-    /// Such commands need a connection of their own ([`Subscriber`](crate::Subscriber)).
-    pub(crate) fn breaks_reply_order(&self) -> bool {
+    /// How this command uses the connection it is sent on (see [`Usage`]).
+    pub(crate) fn usage(&self) -> Usage {
         let name = &self.body[self.name.0..self.name.1];
-        let modal = [
-            &b"SUBSCRIBE"[..],
-            b"PSUBSCRIBE",
-            b"SSUBSCRIBE",
-            b"UNSUBSCRIBE",
-            b"PUNSUBSCRIBE",
-            b"SUNSUBSCRIBE",
-            b"MONITOR",
-        ]
-        .iter()
-        .any(|n| n.eq_ignore_ascii_case(name));
-        modal
-            || (name.eq_ignore_ascii_case(b"CLIENT")
-                && self
-                    .args()
-                    .nth(1)
-                    .is_some_and(|sub| sub.eq_ignore_ascii_case(b"REPLY")))
+        usage(name, || self.args().skip(1))
     }
+
+    /// The hash slot of this command's keys (see [`crate::slot::command_slot`]).
+    ///
+    /// ```
+    /// use rediscover::{slot::CommandSlot, Cmd};
+    /// assert_eq!(Cmd::new("GET").arg("foo").slot(), CommandSlot::Slot(12182));
+    /// assert_eq!(Cmd::new("PING").slot(), CommandSlot::NoKeys);
+    /// ```
+    pub fn slot(&self) -> crate::slot::CommandSlot {
+        let argv: Vec<&[u8]> = self.args().collect();
+        crate::slot::command_slot(&argv)
+    }
+
+    /// Empties the command and starts it again with another name, keeping its buffer.
+    pub(crate) fn reuse(&mut self, name: &str) {
+        self.body.truncate(HEADER_ROOM);
+        self.argc = 0;
+        self.push_arg(name.as_bytes());
+        let start = self.body.len() - name.len() - 2;
+        self.name = (start, start + name.len());
+    }
+}
+
+/// How a command uses the connection it is sent on: what a shared, multiplexed connection can
+/// carry and what needs a connection of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Usage {
+    /// Answered at once; leaves nothing behind on the connection.
+    Shared = 1,
+    /// May hold the connection until data arrives or its timeout passes (`BLPOP`,
+    /// `XREAD ... BLOCK`, ...): every command behind it on the connection waits too.
+    Blocking = 2,
+    /// `WAIT`/`WAITAOF`: blocks, and counts the writes made on this connection.
+    Wait = 4,
+    /// Changes connection state that later commands depend on (`SELECT`, `WATCH`, `MULTI`,
+    /// `RESET`, `AUTH`, `HELLO`, `QUIT`): on a shared connection it would apply to every
+    /// caller.
+    ConnectionState = 8,
+    /// Changes how replies are sent (subscriber mode, `MONITOR`, `CLIENT REPLY`), so replies
+    /// can no longer be matched to requests in order.
+    ReplyMode = 16,
+}
+
+/// Classifies a command by its name and, for the few that need it, its arguments (after the
+/// name). Costs a length check for most commands.
+pub(crate) fn usage<'a, I>(name: &[u8], args: impl FnOnce() -> I) -> Usage
+where
+    I: Iterator<Item = &'a [u8]>,
+{
+    // Every special name is 4 to 12 letters long and starts with one of these: most commands
+    // (GET, SET, HGET, INCR, ...) leave here.
+    let first = name.first().map_or(0, u8::to_ascii_uppercase);
+    if !(4..=12).contains(&name.len())
+        || !matches!(
+            first,
+            b'A' | b'B'
+                | b'C'
+                | b'D'
+                | b'E'
+                | b'H'
+                | b'M'
+                | b'P'
+                | b'Q'
+                | b'R'
+                | b'S'
+                | b'U'
+                | b'W'
+                | b'X'
+        )
+    {
+        return Usage::Shared;
+    }
+    let mut upper = [0u8; 12];
+    let Some(upper) = upper.get_mut(..name.len()) else {
+        return Usage::Shared;
+    };
+    upper.copy_from_slice(name);
+    upper.make_ascii_uppercase();
+    match &*upper {
+        b"BLPOP" | b"BRPOP" | b"BLMOVE" | b"BRPOPLPUSH" | b"BLMPOP" | b"BZPOPMIN" | b"BZPOPMAX"
+        | b"BZMPOP" => Usage::Blocking,
+        b"XREAD" | b"XREADGROUP" => {
+            // BLOCK is an option before STREAMS; after it come keys and ids, which may be
+            // spelled "BLOCK" too.
+            let blocks = args()
+                .take_while(|a| !a.eq_ignore_ascii_case(b"STREAMS"))
+                .any(|a| a.eq_ignore_ascii_case(b"BLOCK"));
+            if blocks {
+                Usage::Blocking
+            } else {
+                Usage::Shared
+            }
+        }
+        b"WAIT" | b"WAITAOF" => Usage::Wait,
+        b"SELECT" | b"WATCH" | b"UNWATCH" | b"MULTI" | b"EXEC" | b"DISCARD" | b"RESET"
+        | b"AUTH" | b"HELLO" | b"QUIT" => Usage::ConnectionState,
+        b"SUBSCRIBE" | b"PSUBSCRIBE" | b"SSUBSCRIBE" | b"UNSUBSCRIBE" | b"PUNSUBSCRIBE"
+        | b"SUNSUBSCRIBE" | b"MONITOR" => Usage::ReplyMode,
+        b"CLIENT" => {
+            if args()
+                .next()
+                .is_some_and(|sub| sub.eq_ignore_ascii_case(b"REPLY"))
+            {
+                Usage::ReplyMode
+            } else {
+                Usage::Shared
+            }
+        }
+        _ => Usage::Shared,
+    }
+}
+
+/// How long a blocking command may block, from its own arguments (after the name):
+/// `Some(None)` for "forever" (a timeout of 0), `Some(Some(d))` for `d`, and `None` when the
+/// command does not block or its timeout cannot be read (the server will refuse it quickly).
+pub(crate) fn blocking_timeout<'a>(
+    name: &[u8],
+    args: impl Iterator<Item = &'a [u8]>,
+) -> Option<Option<Duration>> {
+    enum At {
+        Last,
+        First,
+        AfterBlock,
+    }
+    let (at, millis) =
+        if name.eq_ignore_ascii_case(b"BLMPOP") || name.eq_ignore_ascii_case(b"BZMPOP") {
+            (At::First, false)
+        } else if name.eq_ignore_ascii_case(b"XREAD") || name.eq_ignore_ascii_case(b"XREADGROUP") {
+            (At::AfterBlock, true)
+        } else if name.eq_ignore_ascii_case(b"WAIT") || name.eq_ignore_ascii_case(b"WAITAOF") {
+            (At::Last, true)
+        } else {
+            (At::Last, false)
+        };
+    let mut args = args;
+    let value = match at {
+        At::Last => args.last()?,
+        At::First => args.next()?,
+        At::AfterBlock => {
+            let mut args = args.take_while(|a| !a.eq_ignore_ascii_case(b"STREAMS"));
+            args.find(|a| a.eq_ignore_ascii_case(b"BLOCK"))?;
+            args.next()?
+        }
+    };
+    let n: f64 = std::str::from_utf8(value).ok()?.trim().parse().ok()?;
+    if n.is_nan() || n < 0.0 {
+        return None;
+    }
+    if n == 0.0 {
+        return Some(None);
+    }
+    let secs = if millis { n / 1000.0 } else { n };
+    // Beyond what a Duration holds is as good as forever.
+    Some(Duration::try_from_secs_f64(secs).ok())
 }
 
 impl std::fmt::Debug for Cmd {
@@ -358,13 +496,13 @@ mod tests {
         );
         assert_eq!(encoded(&c), want.to_vec());
         assert_eq!(c.name(), "HSET");
-        assert!(Cmd::new("subscribe").breaks_reply_order());
-        assert!(Cmd::new("client")
-            .arg("reply")
-            .arg("off")
-            .breaks_reply_order());
-        assert!(!Cmd::new("CLIENT").arg("SETNAME").breaks_reply_order());
-        assert!(!Cmd::new("GET").breaks_reply_order());
+        assert_eq!(Cmd::new("subscribe").usage(), Usage::ReplyMode);
+        assert_eq!(
+            Cmd::new("client").arg("reply").arg("off").usage(),
+            Usage::ReplyMode
+        );
+        assert_eq!(Cmd::new("CLIENT").arg("SETNAME").usage(), Usage::Shared);
+        assert_eq!(Cmd::new("GET").usage(), Usage::Shared);
         let args: Vec<&[u8]> = c.args().collect();
         assert_eq!(args.len(), c.arg_count());
         assert_eq!(args[6], b"raw");
@@ -373,6 +511,107 @@ mod tests {
             [&b"X"[..], b""]
         );
         assert_eq!(format!("{c:?}"), "Cmd(HSET +7 args)");
+    }
+
+    #[test]
+    fn usage_classes() {
+        let u = |argv: &[&str]| {
+            let mut c = Cmd::new(argv[0]);
+            for a in &argv[1..] {
+                c.add(*a);
+            }
+            c.usage()
+        };
+        for blocking in [
+            &["blpop", "k", "0"][..],
+            &["BRPOP", "k", "0"],
+            &["BLMOVE", "a", "b", "LEFT", "RIGHT", "0"],
+            &["BRPOPLPUSH", "a", "b", "0"],
+            &["BLMPOP", "0", "1", "k", "LEFT"],
+            &["BZPOPMIN", "k", "0"],
+            &["BZPOPMAX", "k", "0"],
+            &["BZMPOP", "0", "1", "k", "MIN"],
+            &["XREAD", "COUNT", "1", "block", "0", "STREAMS", "s", "$"],
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c",
+                "BLOCK",
+                "10",
+                "STREAMS",
+                "s",
+                ">",
+            ],
+        ] {
+            assert_eq!(u(blocking), Usage::Blocking, "{blocking:?}");
+        }
+        assert_eq!(u(&["XREAD", "STREAMS", "BLOCK", "0"]), Usage::Shared);
+        assert_eq!(
+            u(&["XREAD", "COUNT", "5", "STREAMS", "s", "0"]),
+            Usage::Shared
+        );
+        assert_eq!(u(&["wait", "1", "0"]), Usage::Wait);
+        assert_eq!(u(&["WAITAOF", "1", "0", "0"]), Usage::Wait);
+        for state in [
+            "SELECT", "watch", "UNWATCH", "MULTI", "EXEC", "DISCARD", "RESET",
+        ] {
+            assert_eq!(u(&[state]), Usage::ConnectionState, "{state}");
+        }
+        for mode in [
+            "SUBSCRIBE",
+            "psubscribe",
+            "SSUBSCRIBE",
+            "MONITOR",
+            "SUNSUBSCRIBE",
+        ] {
+            assert_eq!(u(&[mode]), Usage::ReplyMode, "{mode}");
+        }
+        for shared in [
+            "GET",
+            "SET",
+            "B",
+            "",
+            "CLIENTREPLYXXXXXXXXXX",
+            "SELECTX",
+            "WAITS",
+        ] {
+            assert_eq!(u(&[shared]), Usage::Shared, "{shared}");
+        }
+    }
+
+    #[test]
+    fn blocking_timeouts() {
+        let t = |argv: &[&str]| {
+            blocking_timeout(argv[0].as_bytes(), argv[1..].iter().map(|a| a.as_bytes()))
+        };
+        let secs = |s: f64| Some(Some(Duration::from_secs_f64(s)));
+        assert_eq!(t(&["BLPOP", "a", "b", "1.5"]), secs(1.5));
+        assert_eq!(t(&["brpop", "a", "0"]), Some(None));
+        assert_eq!(t(&["BLMOVE", "a", "b", "LEFT", "RIGHT", "2"]), secs(2.0));
+        assert_eq!(t(&["BLMPOP", "3", "1", "k", "LEFT"]), secs(3.0));
+        assert_eq!(t(&["BZMPOP", "0", "1", "k", "MIN"]), Some(None));
+        assert_eq!(
+            t(&["XREAD", "BLOCK", "250", "STREAMS", "s", "$"]),
+            secs(0.25)
+        );
+        assert_eq!(t(&["XREAD", "STREAMS", "BLOCK", "250"]), None);
+        assert_eq!(t(&["WAIT", "1", "1000"]), secs(1.0));
+        assert_eq!(t(&["WAITAOF", "1", "1", "0"]), Some(None));
+        assert_eq!(t(&["BLPOP", "k", "-1"]), None);
+        assert_eq!(t(&["BLPOP", "k", "nan"]), None);
+        assert_eq!(t(&["BLPOP", "k", "x"]), None);
+        assert_eq!(t(&["BLPOP"]), None);
+        assert_eq!(t(&["BLPOP", "k", "1e300"]), Some(None));
+    }
+
+    #[test]
+    fn reuse_keeps_nothing_of_the_previous_command() {
+        let mut c = Cmd::new("SET").arg("k").arg("v");
+        c.reuse("GET");
+        c.add("other");
+        assert_eq!(encoded(&c), encoded(&Cmd::new("GET").arg("other")));
+        assert_eq!(c.name(), "GET");
     }
 
     #[test]

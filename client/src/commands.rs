@@ -4,8 +4,11 @@
 //! [`Connection`](crate::Connection) and pooled connections implement; bring [`Commands`] into
 //! scope to use the methods.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 
@@ -27,8 +30,34 @@ pub trait Execute: Sync {
 }
 
 /// Converts the reply of `fut` into `T`.
-pub(crate) async fn typed<T: FromReply>(fut: impl Future<Output = Result<Frame>>) -> Result<T> {
-    T::from_reply(fut.await?)
+pub(crate) fn typed<T: FromReply, F: Future<Output = Result<Frame>>>(fut: F) -> Typed<F, T> {
+    Typed {
+        fut,
+        _to: PhantomData,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of a typed command: the request's future, then a conversion. Written out
+    /// rather than as an `async fn`, which would keep the request's future twice in its state
+    /// (once as the argument, once being awaited) and double what every request moves around.
+    #[must_use = "futures do nothing unless awaited"]
+    pub(crate) struct Typed<F, T> {
+        #[pin]
+        fut: F,
+        // `fn() -> T`: the conversion's output type, without owning a `T` (so `T` does not
+        // affect whether the future is `Send`).
+        _to: PhantomData<fn() -> T>,
+    }
+}
+
+impl<F: Future<Output = Result<Frame>>, T: FromReply> Future for Typed<F, T> {
+    type Output = Result<T>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T>> {
+        let frame = std::task::ready!(self.project().fut.poll(cx))?;
+        Poll::Ready(T::from_reply(frame))
+    }
 }
 
 /// A command bound to the handle that will run it: `client.cmd("GET").arg("k").query()`.
@@ -69,6 +98,40 @@ impl<'a, C: Execute + ?Sized> BoundCmd<'a, C> {
 /// Keys, values, fields and members accept anything [`ToArgs`]: `&str`, `String`, `&[u8]`,
 /// `Vec<u8>`, `Bytes`, numbers; arguments that take several accept slices, vectors, arrays and
 /// tuples of those. Multi-key arguments such as `del` take one key or a list of keys.
+///
+/// # Choosing the result type
+///
+/// Methods that return data (`get`, `mget`, `hget`, `hgetall`, `lpop`, `lrange`, `blpop`,
+/// `smembers`, `zrange`, `zrange_withscores`, `zscore`, `echo`, and the counters `incr`,
+/// `incr_by`, `decr`, `decr_by`, `hincr_by`) let the caller choose the Rust type, anything
+/// [`FromReply`]: name it on the binding or with a turbofish.
+///
+/// ```no_run
+/// use std::collections::HashMap;
+/// use rediscover::{Bytes, Client, Commands};
+/// # async fn demo(client: Client) -> rediscover::Result<()> {
+/// let name: Option<String> = client.get("user:1:name").await?;
+/// let raw = client.get::<Option<Bytes>>("user:1:avatar").await?;
+/// let visits: u64 = client.incr("visits").await?;
+/// let profile: HashMap<String, String> = client.hgetall("user:1").await?;
+/// let scores = client.zrange_withscores::<String>("board", 0, 9).await?; // Vec<(String, f64)>
+/// # Ok(()) }
+/// ```
+///
+/// Rust has no default for a method's type parameter, so a data method whose result is
+/// ignored needs its type named: `client.incr::<i64>("hits").await?;` (or
+/// `let _: i64 = ...`). Without one the compiler says "type annotations needed". The methods
+/// whose answer has one natural type keep it fixed, so they never need annotations:
+/// acknowledgements return `()` (`set`, `set_ex`, `mset`, `watch`, `unwatch`), yes/no answers
+/// `bool` (`set_nx`, `expire`, `persist`, `sismember`, `zadd`), counts `i64` (`del`,
+/// `exists`, `ttl`, `hset`, `hdel`, `hlen`, `lpush`, `rpush`, `llen`, `sadd`, `srem`,
+/// `scard`, `zadd_multiple`, `zrem`, `zcard`, `publish`), and `ping` a `String`.
+///
+/// Useful types: `Option<T>` for replies that may be nil, `String` or `Bytes` (or
+/// `Vec<u8>`) for values, any integer type or `f64` for numbers (a string holding a number
+/// converts too), `Vec<T>`, `HashSet<T>`, `HashMap<K, V>`, `BTreeMap<K, V>` and tuples for
+/// aggregates, [`Frame`] for the raw reply, and `Result<T>` to keep an error reply as a
+/// value.
 pub trait Commands: Execute {
     /// Starts a command for the generic path: `client.cmd("NAME").arg(..).query::<T>()`.
     fn cmd(&self, name: &str) -> BoundCmd<'_, Self> {
@@ -79,7 +142,7 @@ pub trait Commands: Execute {
     }
 
     /// Runs a prepared [`Cmd`] and converts its reply.
-    fn query<T: FromReply + Send>(&self, cmd: Cmd) -> impl Future<Output = Result<T>> + Send {
+    fn query<T: FromReply>(&self, cmd: Cmd) -> impl Future<Output = Result<T>> + Send {
         typed(self.send_command(cmd))
     }
 
@@ -89,191 +152,240 @@ pub trait Commands: Execute {
     }
 
     /// `ECHO message`.
-    fn echo<M: ToArgs>(&self, message: M) -> impl Future<Output = Result<Bytes>> + Send {
+    fn echo<T: FromReply>(&self, message: impl ToArgs) -> impl Future<Output = Result<T>> + Send {
         typed(self.send_command(Cmd::new("ECHO").arg(message)))
     }
 
-    /// `GET key`: the value, or `None` when the key does not exist.
-    fn get<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<Option<Bytes>>> + Send {
+    /// `GET key`: the value; use `Option<_>` for a key that may not exist.
+    fn get<T: FromReply>(&self, key: impl ToArgs) -> impl Future<Output = Result<T>> + Send {
         typed(self.send_command(Cmd::new("GET").arg(key)))
     }
 
     /// `SET key value`.
-    fn set<K: ToArgs, V: ToArgs>(
-        &self,
-        key: K,
-        value: V,
-    ) -> impl Future<Output = Result<()>> + Send {
+    fn set(&self, key: impl ToArgs, value: impl ToArgs) -> impl Future<Output = Result<()>> + Send {
         typed(self.send_command(Cmd::new("SET").arg(key).arg(value)))
     }
 
     /// `SET key value EX seconds`.
-    fn set_ex<K: ToArgs, V: ToArgs>(
+    fn set_ex(
         &self,
-        key: K,
-        value: V,
+        key: impl ToArgs,
+        value: impl ToArgs,
         seconds: u64,
     ) -> impl Future<Output = Result<()>> + Send {
         typed(self.send_command(Cmd::new("SET").arg(key).arg(value).arg("EX").arg(seconds)))
     }
 
     /// `SET key value NX`: whether the key was set (it did not exist).
-    fn set_nx<K: ToArgs, V: ToArgs>(
+    fn set_nx(
         &self,
-        key: K,
-        value: V,
+        key: impl ToArgs,
+        value: impl ToArgs,
     ) -> impl Future<Output = Result<bool>> + Send {
         typed(self.send_command(Cmd::new("SET").arg(key).arg(value).arg("NX")))
     }
 
     /// `DEL key [key ...]`: how many keys were removed.
-    fn del<K: ToArgs>(&self, keys: K) -> impl Future<Output = Result<i64>> + Send {
+    fn del(&self, keys: impl ToArgs) -> impl Future<Output = Result<i64>> + Send {
         typed(self.send_command(Cmd::new("DEL").arg(keys)))
     }
 
     /// `EXISTS key [key ...]`: how many of the keys exist (counting repeats).
-    fn exists<K: ToArgs>(&self, keys: K) -> impl Future<Output = Result<i64>> + Send {
+    fn exists(&self, keys: impl ToArgs) -> impl Future<Output = Result<i64>> + Send {
         typed(self.send_command(Cmd::new("EXISTS").arg(keys)))
     }
 
     /// `EXPIRE key seconds`: whether a timeout was set (the key exists).
-    fn expire<K: ToArgs>(&self, key: K, seconds: i64) -> impl Future<Output = Result<bool>> + Send {
+    fn expire(&self, key: impl ToArgs, seconds: i64) -> impl Future<Output = Result<bool>> + Send {
         typed(self.send_command(Cmd::new("EXPIRE").arg(key).arg(seconds)))
     }
 
     /// `TTL key`: seconds to live, `-1` without a timeout, `-2` when the key does not exist.
-    fn ttl<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<i64>> + Send {
+    fn ttl(&self, key: impl ToArgs) -> impl Future<Output = Result<i64>> + Send {
         typed(self.send_command(Cmd::new("TTL").arg(key)))
     }
 
     /// `INCR key`: the new value.
-    fn incr<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<i64>> + Send {
+    fn incr<T: FromReply>(&self, key: impl ToArgs) -> impl Future<Output = Result<T>> + Send {
         typed(self.send_command(Cmd::new("INCR").arg(key)))
     }
 
     /// `INCRBY key delta`: the new value.
-    fn incr_by<K: ToArgs>(&self, key: K, delta: i64) -> impl Future<Output = Result<i64>> + Send {
+    fn incr_by<T: FromReply>(
+        &self,
+        key: impl ToArgs,
+        delta: i64,
+    ) -> impl Future<Output = Result<T>> + Send {
         typed(self.send_command(Cmd::new("INCRBY").arg(key).arg(delta)))
     }
 
-    /// `MGET key [key ...]`: one entry per key, `None` for missing keys.
-    fn mget<K: ToArgs>(&self, keys: K) -> impl Future<Output = Result<Vec<Option<Bytes>>>> + Send {
+    /// `DECR key`: the new value.
+    fn decr<T: FromReply>(&self, key: impl ToArgs) -> impl Future<Output = Result<T>> + Send {
+        typed(self.send_command(Cmd::new("DECR").arg(key)))
+    }
+
+    /// `DECRBY key delta`: the new value.
+    fn decr_by<T: FromReply>(
+        &self,
+        key: impl ToArgs,
+        delta: i64,
+    ) -> impl Future<Output = Result<T>> + Send {
+        typed(self.send_command(Cmd::new("DECRBY").arg(key).arg(delta)))
+    }
+
+    /// `MGET key [key ...]`: one entry per key (`Vec<Option<_>>`: `None` for a missing key).
+    fn mget<T: FromReply>(&self, keys: impl ToArgs) -> impl Future<Output = Result<T>> + Send {
         typed(self.send_command(Cmd::new("MGET").arg(keys)))
     }
 
     /// `MSET key value [key value ...]`, from pairs: `&[("k1", "v1"), ("k2", "v2")]`.
-    fn mset<P: ToArgs>(&self, pairs: P) -> impl Future<Output = Result<()>> + Send {
+    fn mset(&self, pairs: impl ToArgs) -> impl Future<Output = Result<()>> + Send {
         typed(self.send_command(Cmd::new("MSET").arg(pairs)))
     }
 
     /// `HSET key field value [field value ...]`, from pairs: how many fields were added.
-    fn hset<K: ToArgs, P: ToArgs>(
+    fn hset(
         &self,
-        key: K,
-        pairs: P,
+        key: impl ToArgs,
+        pairs: impl ToArgs,
     ) -> impl Future<Output = Result<i64>> + Send {
         typed(self.send_command(Cmd::new("HSET").arg(key).arg(pairs)))
     }
 
-    /// `HGET key field`.
-    fn hget<K: ToArgs, F: ToArgs>(
+    /// `HGET key field`: the value; use `Option<_>` for a field that may not exist.
+    fn hget<T: FromReply>(
         &self,
-        key: K,
-        field: F,
-    ) -> impl Future<Output = Result<Option<Bytes>>> + Send {
+        key: impl ToArgs,
+        field: impl ToArgs,
+    ) -> impl Future<Output = Result<T>> + Send {
         typed(self.send_command(Cmd::new("HGET").arg(key).arg(field)))
     }
 
-    /// `HGETALL key`: every field and value (empty when the key does not exist).
-    fn hgetall<K: ToArgs>(
-        &self,
-        key: K,
-    ) -> impl Future<Output = Result<HashMap<Bytes, Bytes>>> + Send {
+    /// `HGETALL key`: every field and value, as a map (`HashMap<String, String>`, ...) or a
+    /// list of pairs; empty when the key does not exist.
+    fn hgetall<T: FromReply>(&self, key: impl ToArgs) -> impl Future<Output = Result<T>> + Send {
         typed(self.send_command(Cmd::new("HGETALL").arg(key)))
     }
 
     /// `HDEL key field [field ...]`: how many fields were removed.
-    fn hdel<K: ToArgs, F: ToArgs>(
+    fn hdel(
         &self,
-        key: K,
-        fields: F,
+        key: impl ToArgs,
+        fields: impl ToArgs,
     ) -> impl Future<Output = Result<i64>> + Send {
         typed(self.send_command(Cmd::new("HDEL").arg(key).arg(fields)))
     }
 
-    /// `LPUSH key value [value ...]`: the new length.
-    fn lpush<K: ToArgs, V: ToArgs>(
+    /// `HINCRBY key field delta`: the new value.
+    fn hincr_by<T: FromReply>(
         &self,
-        key: K,
-        values: V,
+        key: impl ToArgs,
+        field: impl ToArgs,
+        delta: i64,
+    ) -> impl Future<Output = Result<T>> + Send {
+        typed(self.send_command(Cmd::new("HINCRBY").arg(key).arg(field).arg(delta)))
+    }
+
+    /// `HLEN key`: the number of fields.
+    fn hlen(&self, key: impl ToArgs) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("HLEN").arg(key)))
+    }
+
+    /// `LPUSH key value [value ...]`: the new length.
+    fn lpush(
+        &self,
+        key: impl ToArgs,
+        values: impl ToArgs,
     ) -> impl Future<Output = Result<i64>> + Send {
         typed(self.send_command(Cmd::new("LPUSH").arg(key).arg(values)))
     }
 
     /// `RPUSH key value [value ...]`: the new length.
-    fn rpush<K: ToArgs, V: ToArgs>(
+    fn rpush(
         &self,
-        key: K,
-        values: V,
+        key: impl ToArgs,
+        values: impl ToArgs,
     ) -> impl Future<Output = Result<i64>> + Send {
         typed(self.send_command(Cmd::new("RPUSH").arg(key).arg(values)))
     }
 
-    /// `LPOP key`: the first element, `None` when the list does not exist.
-    fn lpop<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<Option<Bytes>>> + Send {
+    /// `LPOP key`: the first element; use `Option<_>` for a list that may not exist.
+    fn lpop<T: FromReply>(&self, key: impl ToArgs) -> impl Future<Output = Result<T>> + Send {
         typed(self.send_command(Cmd::new("LPOP").arg(key)))
     }
 
-    /// `LRANGE key start stop` (inclusive, negative indexes count from the end).
-    fn lrange<K: ToArgs>(
+    /// `LRANGE key start stop` (inclusive, negative indexes count from the end), as a `Vec`.
+    fn lrange<T: FromReply>(
         &self,
-        key: K,
+        key: impl ToArgs,
         start: i64,
         stop: i64,
-    ) -> impl Future<Output = Result<Vec<Bytes>>> + Send {
+    ) -> impl Future<Output = Result<T>> + Send {
         typed(self.send_command(Cmd::new("LRANGE").arg(key).arg(start).arg(stop)))
     }
 
-    /// `BLPOP key [key ...] timeout`: `(key, element)`, or `None` after `timeout` seconds
-    /// (`0.0`: wait forever). Use a dedicated connection: it blocks the connection. The
-    /// request deadline ([`Config::request_timeout`](crate::Config::request_timeout)) still
-    /// applies, so allow for `timeout` there.
-    fn blpop<K: ToArgs>(
+    /// `LLEN key`: the length of the list.
+    fn llen(&self, key: impl ToArgs) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("LLEN").arg(key)))
+    }
+
+    /// `BLPOP key [key ...] timeout`: `Some((key, element))`, or `None` after `timeout`
+    /// seconds (`0.0`: wait forever); so `T` is usually `Option<(String, String)>`.
+    ///
+    /// On a shared [`Client`](crate::Client) it runs on a dedicated connection and does not
+    /// hold up other callers, and its deadline is the request timeout plus `timeout`. On a
+    /// [`Connection`](crate::Connection) it blocks that connection, under the connection's
+    /// own deadline.
+    fn blpop<T: FromReply>(
         &self,
-        keys: K,
+        keys: impl ToArgs,
         timeout: f64,
-    ) -> impl Future<Output = Result<Option<(Bytes, Bytes)>>> + Send {
+    ) -> impl Future<Output = Result<T>> + Send {
         typed(self.send_command(Cmd::new("BLPOP").arg(keys).arg(timeout)))
     }
 
     /// `SADD key member [member ...]`: how many members were added.
-    fn sadd<K: ToArgs, M: ToArgs>(
+    fn sadd(
         &self,
-        key: K,
-        members: M,
+        key: impl ToArgs,
+        members: impl ToArgs,
     ) -> impl Future<Output = Result<i64>> + Send {
         typed(self.send_command(Cmd::new("SADD").arg(key).arg(members)))
     }
 
     /// `SREM key member [member ...]`: how many members were removed.
-    fn srem<K: ToArgs, M: ToArgs>(
+    fn srem(
         &self,
-        key: K,
-        members: M,
+        key: impl ToArgs,
+        members: impl ToArgs,
     ) -> impl Future<Output = Result<i64>> + Send {
         typed(self.send_command(Cmd::new("SREM").arg(key).arg(members)))
     }
 
-    /// `SMEMBERS key`, in the server's order.
-    fn smembers<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<Vec<Bytes>>> + Send {
+    /// `SMEMBERS key`, as a `Vec` (in the server's order) or a `HashSet`.
+    fn smembers<T: FromReply>(&self, key: impl ToArgs) -> impl Future<Output = Result<T>> + Send {
         typed(self.send_command(Cmd::new("SMEMBERS").arg(key)))
     }
 
-    /// `ZADD key score member`: whether the member was added (not just updated).
-    fn zadd<K: ToArgs, M: ToArgs>(
+    /// `SISMEMBER key member`.
+    fn sismember(
         &self,
-        key: K,
-        member: M,
+        key: impl ToArgs,
+        member: impl ToArgs,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        typed(self.send_command(Cmd::new("SISMEMBER").arg(key).arg(member)))
+    }
+
+    /// `SCARD key`: the number of members.
+    fn scard(&self, key: impl ToArgs) -> impl Future<Output = Result<i64>> + Send {
+        typed(self.send_command(Cmd::new("SCARD").arg(key)))
+    }
+
+    /// `ZADD key score member`: whether the member was added (not just updated).
+    fn zadd(
+        &self,
+        key: impl ToArgs,
+        member: impl ToArgs,
         score: f64,
     ) -> impl Future<Output = Result<bool>> + Send {
         typed(self.send_command(Cmd::new("ZADD").arg(key).arg(score).arg(member)))
@@ -281,31 +393,32 @@ pub trait Commands: Execute {
 
     /// `ZADD key score member [score member ...]` from `(score, member)` pairs: how many were
     /// added.
-    fn zadd_multiple<K: ToArgs, P: ToArgs>(
+    fn zadd_multiple(
         &self,
-        key: K,
-        pairs: P,
+        key: impl ToArgs,
+        pairs: impl ToArgs,
     ) -> impl Future<Output = Result<i64>> + Send {
         typed(self.send_command(Cmd::new("ZADD").arg(key).arg(pairs)))
     }
 
-    /// `ZRANGE key start stop`: members by rank.
-    fn zrange<K: ToArgs>(
+    /// `ZRANGE key start stop`: members by rank, as a `Vec`.
+    fn zrange<T: FromReply>(
         &self,
-        key: K,
+        key: impl ToArgs,
         start: i64,
         stop: i64,
-    ) -> impl Future<Output = Result<Vec<Bytes>>> + Send {
+    ) -> impl Future<Output = Result<T>> + Send {
         typed(self.send_command(Cmd::new("ZRANGE").arg(key).arg(start).arg(stop)))
     }
 
-    /// `ZRANGE key start stop WITHSCORES`: `(member, score)` by rank (RESP2 and RESP3 shapes).
-    fn zrange_withscores<K: ToArgs>(
+    /// `ZRANGE key start stop WITHSCORES`: `(member, score)` by rank, members as `M` (RESP2
+    /// and RESP3 shapes alike).
+    fn zrange_withscores<M: FromReply>(
         &self,
-        key: K,
+        key: impl ToArgs,
         start: i64,
         stop: i64,
-    ) -> impl Future<Output = Result<Vec<(Bytes, f64)>>> + Send {
+    ) -> impl Future<Output = Result<Vec<(M, f64)>>> + Send {
         let fut = self.send_command(
             Cmd::new("ZRANGE")
                 .arg(key)
@@ -316,93 +429,51 @@ pub trait Commands: Execute {
         async move { pair_list(fut.await?) }
     }
 
-    /// `ZSCORE key member`.
-    fn zscore<K: ToArgs, M: ToArgs>(
+    /// `ZSCORE key member`: the score; use `Option<f64>` for a member that may not exist.
+    fn zscore<T: FromReply>(
         &self,
-        key: K,
-        member: M,
-    ) -> impl Future<Output = Result<Option<f64>>> + Send {
+        key: impl ToArgs,
+        member: impl ToArgs,
+    ) -> impl Future<Output = Result<T>> + Send {
         typed(self.send_command(Cmd::new("ZSCORE").arg(key).arg(member)))
     }
 
-    /// `DECR key`: the new value.
-    fn decr<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<i64>> + Send {
-        typed(self.send_command(Cmd::new("DECR").arg(key)))
-    }
-
-    /// `DECRBY key delta`: the new value.
-    fn decr_by<K: ToArgs>(&self, key: K, delta: i64) -> impl Future<Output = Result<i64>> + Send {
-        typed(self.send_command(Cmd::new("DECRBY").arg(key).arg(delta)))
-    }
-
-    /// `PERSIST key`: whether a timeout was removed.
-    fn persist<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<bool>> + Send {
-        typed(self.send_command(Cmd::new("PERSIST").arg(key)))
-    }
-
-    /// `HINCRBY key field delta`: the new value.
-    fn hincr_by<K: ToArgs, F: ToArgs>(
-        &self,
-        key: K,
-        field: F,
-        delta: i64,
-    ) -> impl Future<Output = Result<i64>> + Send {
-        typed(self.send_command(Cmd::new("HINCRBY").arg(key).arg(field).arg(delta)))
-    }
-
-    /// `HLEN key`: the number of fields.
-    fn hlen<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<i64>> + Send {
-        typed(self.send_command(Cmd::new("HLEN").arg(key)))
-    }
-
-    /// `LLEN key`: the length of the list.
-    fn llen<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<i64>> + Send {
-        typed(self.send_command(Cmd::new("LLEN").arg(key)))
-    }
-
-    /// `SISMEMBER key member`.
-    fn sismember<K: ToArgs, M: ToArgs>(
-        &self,
-        key: K,
-        member: M,
-    ) -> impl Future<Output = Result<bool>> + Send {
-        typed(self.send_command(Cmd::new("SISMEMBER").arg(key).arg(member)))
-    }
-
-    /// `SCARD key`: the number of members.
-    fn scard<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<i64>> + Send {
-        typed(self.send_command(Cmd::new("SCARD").arg(key)))
-    }
-
     /// `ZREM key member [member ...]`: how many members were removed.
-    fn zrem<K: ToArgs, M: ToArgs>(
+    fn zrem(
         &self,
-        key: K,
-        members: M,
+        key: impl ToArgs,
+        members: impl ToArgs,
     ) -> impl Future<Output = Result<i64>> + Send {
         typed(self.send_command(Cmd::new("ZREM").arg(key).arg(members)))
     }
 
     /// `ZCARD key`: the number of members.
-    fn zcard<K: ToArgs>(&self, key: K) -> impl Future<Output = Result<i64>> + Send {
+    fn zcard(&self, key: impl ToArgs) -> impl Future<Output = Result<i64>> + Send {
         typed(self.send_command(Cmd::new("ZCARD").arg(key)))
     }
 
+    /// `PERSIST key`: whether a timeout was removed.
+    fn persist(&self, key: impl ToArgs) -> impl Future<Output = Result<bool>> + Send {
+        typed(self.send_command(Cmd::new("PERSIST").arg(key)))
+    }
+
     /// `PUBLISH channel message`: how many subscribers received it.
-    fn publish<C: ToArgs, M: ToArgs>(
+    fn publish(
         &self,
-        channel: C,
-        message: M,
+        channel: impl ToArgs,
+        message: impl ToArgs,
     ) -> impl Future<Output = Result<i64>> + Send {
         typed(self.send_command(Cmd::new("PUBLISH").arg(channel).arg(message)))
     }
 
-    /// `WATCH key [key ...]`. Only meaningful on a connection nobody else uses (a pooled one).
-    fn watch<K: ToArgs>(&self, keys: K) -> impl Future<Output = Result<()>> + Send {
+    /// `WATCH key [key ...]`, on a connection of one's own (a pooled one, a
+    /// [`Connection`](crate::Connection)); a shared [`Client`](crate::Client) refuses it and
+    /// offers [`Client::transaction`](crate::Client::transaction) instead.
+    fn watch(&self, keys: impl ToArgs) -> impl Future<Output = Result<()>> + Send {
         typed(self.send_command(Cmd::new("WATCH").arg(keys)))
     }
 
-    /// `UNWATCH`.
+    /// `UNWATCH`, on a connection of one's own.
     fn unwatch(&self) -> impl Future<Output = Result<()>> + Send {
         typed(self.send_command(Cmd::new("UNWATCH")))
     }

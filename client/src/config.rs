@@ -18,7 +18,28 @@ pub enum Protocol {
 
 /// Everything needed to open and keep a connection.
 ///
-/// Built with setters or parsed from a URL:
+/// Built with setters (`mut self -> Self`) or parsed from a URL; each setting has a getter
+/// (`get_...`). The defaults:
+///
+/// | setting | default | what it does |
+/// | --- | --- | --- |
+/// | [`host`](Config::host) / [`port`](Config::port) | `127.0.0.1:6379` | where to connect |
+/// | [`tls`](Config::tls) | off (`rediss://` turns it on) | TLS, with the `tls` feature |
+/// | [`username`](Config::username) / [`password`](Config::password) | none | `AUTH` (user `default` when only a password is set) |
+/// | [`db`](Config::db) | `0` | database `SELECT`ed on every connection |
+/// | [`client_name`](Config::client_name) | none | `CLIENT SETNAME` |
+/// | [`protocol`](Config::protocol) | RESP3 | `HELLO 3`, falling back to RESP2 |
+/// | [`connect_timeout`](Config::connect_timeout) | 5 s | TCP connect + TLS + handshake, per attempt |
+/// | [`request_timeout`](Config::request_timeout) | 30 s | one deadline per request, reconnects and retries included |
+/// | [`backoff`](Config::backoff) | 10 ms to 2 s | delay between reconnect attempts (doubling, jittered) |
+/// | [`max_retries`](Config::max_retries) | 3 | reconnect attempts after the first, and resends of a request that was not sent |
+/// | [`queue_capacity`](Config::queue_capacity) | 4096 | requests queued or awaiting replies per connection |
+/// | [`dedicated_connections`](Config::dedicated_connections) | 8 | connections a [`Client`](crate::Client) keeps for blocking commands and transactions |
+/// | [`transaction_retries`](Config::transaction_retries) | 16 | retries of [`Client::transaction`](crate::Client::transaction) after a `WATCH` conflict |
+///
+/// With the defaults, a request to a server that is down fails after four connection
+/// attempts spread over about 35–70 ms, with the last connection error as its cause; see
+/// [`Config::max_retries`].
 ///
 /// ```
 /// use std::time::Duration;
@@ -52,6 +73,8 @@ pub struct Config {
     backoff_max: Duration,
     max_retries: u32,
     queue_capacity: usize,
+    dedicated_connections: usize,
+    transaction_retries: u32,
 }
 
 impl Default for Config {
@@ -72,6 +95,8 @@ impl Default for Config {
             backoff_max: Duration::from_secs(2),
             max_retries: 3,
             queue_capacity: 4096,
+            dedicated_connections: 8,
+            transaction_retries: 16,
         }
     }
 }
@@ -90,6 +115,11 @@ impl std::fmt::Debug for Config {
             .field("protocol", &self.protocol)
             .field("connect_timeout", &self.connect_timeout)
             .field("request_timeout", &self.request_timeout)
+            .field("backoff", &(self.backoff_min, self.backoff_max))
+            .field("max_retries", &self.max_retries)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("dedicated_connections", &self.dedicated_connections)
+            .field("transaction_retries", &self.transaction_retries)
             .finish_non_exhaustive()
     }
 }
@@ -100,19 +130,19 @@ impl Config {
         url.parse()
     }
 
-    /// Server host name or IP address.
+    /// Server host name or IP address. Default: `127.0.0.1`.
     pub fn host(mut self, host: impl Into<String>) -> Self {
         self.host = host.into();
         self
     }
 
-    /// Server port.
+    /// Server port. Default: `6379`.
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
         self
     }
 
-    /// Whether to use TLS (`rediss://`; needs the `tls` feature).
+    /// Whether to use TLS (`rediss://`; needs the `tls` feature). Default: no.
     pub fn tls(mut self, tls: bool) -> Self {
         self.tls = tls;
         self
@@ -125,64 +155,107 @@ impl Config {
         self
     }
 
-    /// ACL user name (`HELLO ... AUTH user pass` or `AUTH user pass`).
+    /// ACL user name (`HELLO ... AUTH user pass` or `AUTH user pass`). Default: none.
     pub fn username(mut self, user: impl Into<String>) -> Self {
         self.username = Some(user.into());
         self
     }
 
-    /// Password (for the `default` user when no user name is set).
+    /// Password (for the `default` user when no user name is set). Default: none; a server
+    /// that needs one then refuses the connection with a `NOAUTH` error saying so.
     pub fn password(mut self, password: impl Into<String>) -> Self {
         self.password = Some(password.into());
         self
     }
 
-    /// Database index to `SELECT` after connecting.
+    /// Database index to `SELECT` after connecting. Default: `0`.
+    ///
+    /// Every connection a client opens uses it; `SELECT` itself is refused on a shared
+    /// [`Client`](crate::Client), since it would change the database of every caller.
     pub fn db(mut self, db: i64) -> Self {
         self.db = db;
         self
     }
 
-    /// Connection name (`CLIENT SETNAME`).
+    /// Connection name (`CLIENT SETNAME`). Default: none.
     pub fn client_name(mut self, name: impl Into<String>) -> Self {
         self.client_name = Some(name.into());
         self
     }
 
-    /// RESP version to negotiate.
+    /// RESP version to negotiate. Default: [`Protocol::Resp3`] (with a RESP2 fallback).
     pub fn protocol(mut self, protocol: Protocol) -> Self {
         self.protocol = protocol;
         self
     }
 
-    /// Time allowed for TCP connect plus handshake.
+    /// Time allowed for one connection attempt: TCP connect, TLS and the handshake.
+    /// Default: 5 s. Also how long [`Pool::get`](crate::Pool::get) and a client's dedicated
+    /// connections wait for a free connection.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
     /// Deadline for each request, covering queueing, reconnects and retries (`None`: none).
+    /// Default: 30 s.
+    ///
+    /// It is an upper bound: a request to an unreachable server fails sooner, once the
+    /// reconnect attempts ([`max_retries`](Config::max_retries)) are spent. A blocking command
+    /// sent through a [`Client`](crate::Client) gets its own timeout on top (`BLPOP k 5` may
+    /// take 5 s longer; `BLPOP k 0` has no deadline).
     pub fn request_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.request_timeout = timeout;
         self
     }
 
-    /// Reconnect backoff: the first delay and the cap (each delay is jittered).
+    /// Reconnect backoff: the first delay and the cap. Default: 10 ms and 2 s.
+    ///
+    /// The delay before the n-th retry is `min * 2^(n-1)`, capped at `max`, of which a random
+    /// half is taken off ("equal jitter"), so that many clients do not reconnect in lockstep.
     pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
         self.backoff_min = min;
         self.backoff_max = max.max(min);
         self
     }
 
-    /// How many times a managed client resends a request that was certainly not sent.
+    /// Retries after a failure. Default: 3.
+    ///
+    /// When a [`Client`](crate::Client)'s connection is down, a request waits for at most
+    /// `1 + max_retries` connection attempts (with [`backoff`](Config::backoff) between them),
+    /// shared with every other request waiting at the time; when they all fail it fails with
+    /// [`Error::NotSent`] carrying the last connection error (refused, DNS, TLS, ...) as its
+    /// `source()`. A request that was certainly not sent is also resent up to `max_retries`
+    /// times. Bad credentials are reported at once, never retried. Raise it (with a
+    /// [`request_timeout`](Config::request_timeout) as the bound) for requests that should
+    /// ride out a longer outage.
     pub fn max_retries(mut self, n: u32) -> Self {
         self.max_retries = n;
         self
     }
 
-    /// Capacity of the request queue in front of each connection (backpressure bound).
+    /// Capacity of the request queue in front of each connection, and how many requests may
+    /// await replies on it (the backpressure bound). Default: 4096.
     pub fn queue_capacity(mut self, n: usize) -> Self {
         self.queue_capacity = n.max(1);
+        self
+    }
+
+    /// How many dedicated connections a [`Client`](crate::Client) may open for blocking
+    /// commands (`BLPOP`, `XREAD ... BLOCK`, `WAIT`, ...) and
+    /// [`transactions`](crate::Client::transaction), so that they never hold up the shared
+    /// connection. Default: 8. Idle ones are kept for reuse. When all are busy, a new blocking
+    /// call waits up to the [`connect_timeout`](Config::connect_timeout) for one, then fails
+    /// with [`Error::Pool`]. `0` refuses blocking commands on a shared client.
+    pub fn dedicated_connections(mut self, n: usize) -> Self {
+        self.dedicated_connections = n;
+        self
+    }
+
+    /// How many times [`Client::transaction`](crate::Client::transaction) starts over after a
+    /// `WATCH`ed key changed before giving up with [`Error::Conflict`]. Default: 16.
+    pub fn transaction_retries(mut self, n: u32) -> Self {
+        self.transaction_retries = n;
         self
     }
 
@@ -215,15 +288,17 @@ impl Config {
         }
     }
 
-    pub(crate) fn host_name(&self) -> &str {
+    /// The server host. See [`Config::host`].
+    pub fn get_host(&self) -> &str {
         &self.host
     }
 
-    pub(crate) fn port_number(&self) -> u16 {
+    /// The server port. See [`Config::port`].
+    pub fn get_port(&self) -> u16 {
         self.port
     }
 
-    /// Whether TLS is requested (`rediss://`).
+    /// Whether TLS is requested (`rediss://`). See [`Config::tls`].
     pub fn is_tls(&self) -> bool {
         self.tls
     }
@@ -233,45 +308,65 @@ impl Config {
         &self.tls_roots
     }
 
-    pub(crate) fn user(&self) -> Option<&str> {
+    /// The ACL user name. See [`Config::username`].
+    pub fn get_username(&self) -> Option<&str> {
         self.username.as_deref()
     }
 
-    pub(crate) fn pass(&self) -> Option<&str> {
+    /// The password. See [`Config::password`].
+    pub fn get_password(&self) -> Option<&str> {
         self.password.as_deref()
     }
 
-    /// The database index selected after connecting.
+    /// The database index selected after connecting. See [`Config::db`].
     pub fn database(&self) -> i64 {
         self.db
     }
 
-    pub(crate) fn name(&self) -> Option<&str> {
+    /// The connection name. See [`Config::client_name`].
+    pub fn get_client_name(&self) -> Option<&str> {
         self.client_name.as_deref()
     }
 
-    pub(crate) fn proto(&self) -> Protocol {
+    /// The protocol asked for. See [`Config::protocol`].
+    pub fn get_protocol(&self) -> Protocol {
         self.protocol
     }
 
-    pub(crate) fn connect_deadline(&self) -> Duration {
+    /// The time allowed for one connection attempt. See [`Config::connect_timeout`].
+    pub fn get_connect_timeout(&self) -> Duration {
         self.connect_timeout
     }
 
-    pub(crate) fn timeout(&self) -> Option<Duration> {
+    /// The deadline of each request. See [`Config::request_timeout`].
+    pub fn get_request_timeout(&self) -> Option<Duration> {
         self.request_timeout
     }
 
-    pub(crate) fn backoff_bounds(&self) -> (Duration, Duration) {
+    /// The first and the largest reconnect delay. See [`Config::backoff`].
+    pub fn get_backoff(&self) -> (Duration, Duration) {
         (self.backoff_min, self.backoff_max)
     }
 
-    pub(crate) fn retries(&self) -> u32 {
+    /// Retries after a failure. See [`Config::max_retries`].
+    pub fn get_max_retries(&self) -> u32 {
         self.max_retries
     }
 
-    pub(crate) fn capacity(&self) -> usize {
+    /// The request queue's capacity. See [`Config::queue_capacity`].
+    pub fn get_queue_capacity(&self) -> usize {
         self.queue_capacity
+    }
+
+    /// Dedicated connections for blocking commands. See [`Config::dedicated_connections`].
+    pub fn get_dedicated_connections(&self) -> usize {
+        self.dedicated_connections
+    }
+
+    /// Retries of a transaction after a `WATCH` conflict. See
+    /// [`Config::transaction_retries`].
+    pub fn get_transaction_retries(&self) -> u32 {
+        self.transaction_retries
     }
 }
 

@@ -19,43 +19,55 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// left the connection healthy; [`Io`](Error::Io) and [`Protocol`](Error::Protocol) errors broke
 /// it; [`NotSent`](Error::NotSent) means the request never reached the server, so retrying it
 /// is always safe.
-#[derive(Debug, Clone, thiserror::Error)]
+///
+/// [`source()`](std::error::Error::source) leads to the cause: the reason a request was not
+/// sent (itself an `Error`), and the `std::io::Error` of an I/O failure.
+#[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Error {
     /// The server answered with an error reply. The connection is fine.
-    #[error("{0}")]
     Server(ServerError),
     /// The socket failed while the request may have been written: its outcome is unknown.
-    #[error("I/O error: {0}")]
     Io(Arc<std::io::Error>),
     /// The server sent bytes that are not RESP: the connection was closed, and the outcome of
     /// every request in flight on it is unknown.
-    #[error("protocol error: {0}")]
     Protocol(String),
     /// The request's deadline passed. `sent` tells whether it may have reached the server.
-    #[error("request timed out ({})", if *sent { "possibly executed" } else { "not sent" })]
     Timeout {
         /// Whether the request may have been written to the server before the deadline.
         sent: bool,
     },
     /// The request was never written to the server; retrying it is safe.
-    #[error("request not sent: {reason}")]
+    ///
+    /// When the server could not be reached, `reason` (also the error's
+    /// [`source`](std::error::Error::source)) is the last connection attempt's error: the
+    /// refused connection, the DNS failure, the TLS error.
     NotSent {
-        /// Why it could not be sent (the connection was already broken, closed, ...).
+        /// Why it could not be sent (the server is unreachable, the connection was already
+        /// broken or closed, ...).
         reason: Box<Error>,
     },
     /// The connection was closed: by the peer, by `QUIT`, or because its client was dropped.
-    #[error("connection closed")]
     Closed,
     /// The reply has a shape the requested Rust type cannot hold.
-    #[error("unexpected reply: {0}")]
     Response(String),
     /// The configuration or URL is invalid.
-    #[error("invalid configuration: {0}")]
     Config(String),
-    /// The connection pool could not hand out a connection.
-    #[error("pool error: {0}")]
+    /// The connection pool could not hand out a connection (for a client's dedicated
+    /// connections too: all busy, or none configured).
     Pool(String),
+    /// The command cannot run on this handle: on a shared [`Client`](crate::Client), a command
+    /// whose effect belongs to one connection (`SELECT`, `WATCH`, `MULTI` on its own,
+    /// `RESET`, `AUTH`, `HELLO`, `QUIT`); on any multiplexed connection, one that changes how replies are sent
+    /// (`SUBSCRIBE`, `MONITOR`, `CLIENT REPLY`). Nothing was sent; the message says what to use
+    /// instead.
+    NotAllowed(String),
+    /// A [transaction](crate::Client::transaction) found its `WATCH`ed keys changed on every
+    /// attempt, and gave up.
+    Conflict {
+        /// How many times the transaction was run.
+        attempts: u32,
+    },
 }
 
 /// What kind of [`Error`] this is, for `match` without destructuring.
@@ -80,6 +92,10 @@ pub enum ErrorKind {
     Config,
     /// [`Error::Pool`]
     Pool,
+    /// [`Error::NotAllowed`]
+    NotAllowed,
+    /// [`Error::Conflict`]
+    Conflict,
 }
 
 impl Error {
@@ -95,6 +111,8 @@ impl Error {
             Error::Response(_) => ErrorKind::Response,
             Error::Config(_) => ErrorKind::Config,
             Error::Pool(_) => ErrorKind::Pool,
+            Error::NotAllowed(_) => ErrorKind::NotAllowed,
+            Error::Conflict { .. } => ErrorKind::Conflict,
         }
     }
 
@@ -131,6 +149,21 @@ impl Error {
         matches!(self, Error::Timeout { .. })
     }
 
+    /// Whether a transaction gave up after `WATCH` conflicts on every attempt.
+    pub fn is_conflict(&self) -> bool {
+        matches!(self, Error::Conflict { .. })
+    }
+
+    /// The I/O error behind this one, looking through [`Error::NotSent`]: for an unreachable
+    /// server, the refused connection (`kind() == ConnectionRefused`), the timeout, and so on.
+    pub fn io_error(&self) -> Option<&std::io::Error> {
+        match self {
+            Error::Io(e) => Some(e),
+            Error::NotSent { reason } => reason.io_error(),
+            _ => None,
+        }
+    }
+
     /// Whether authentication failed (`WRONGPASS`, `NOAUTH`, `NOPERM`).
     pub fn is_auth(&self) -> bool {
         matches!(
@@ -157,15 +190,17 @@ impl Error {
     /// What the caller should do next.
     ///
     /// Server errors take the action of their code (see [`ErrorCode::action`]); a broken
-    /// connection or a request that was never sent calls for reconnecting and retrying; a
-    /// timeout, a bad reply type or a bad configuration will not get better by retrying.
+    /// connection or a request that was never sent calls for reconnecting and retrying; an
+    /// unsent timeout or a transaction conflict may succeed a little later; a timeout after
+    /// sending, a bad reply type, a refused command or a bad configuration will not get better
+    /// by retrying.
     pub fn retry_action(&self) -> RetryAction {
         match self {
             Error::Server(e) => e.action(),
             Error::NotSent { .. } | Error::Io(_) | Error::Protocol(_) | Error::Closed => {
                 RetryAction::Reconnect
             }
-            Error::Timeout { sent: false } => RetryAction::WaitAndRetry,
+            Error::Timeout { sent: false } | Error::Conflict { .. } => RetryAction::WaitAndRetry,
             _ => RetryAction::GiveUp,
         }
     }
@@ -190,6 +225,40 @@ impl Error {
 
     pub(crate) fn response(what: impl Into<String>) -> Error {
         Error::Response(what.into())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Server(e) => write!(f, "{e}"),
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Protocol(e) => write!(f, "protocol error: {e}"),
+            Error::Timeout { sent: true } => f.write_str("request timed out (possibly executed)"),
+            Error::Timeout { sent: false } => f.write_str("request timed out (not sent)"),
+            Error::NotSent { reason } => write!(f, "request not sent: {reason}"),
+            Error::Closed => f.write_str("connection closed"),
+            Error::Response(e) => write!(f, "unexpected reply: {e}"),
+            Error::Config(e) => write!(f, "invalid configuration: {e}"),
+            Error::Pool(e) => write!(f, "pool error: {e}"),
+            Error::NotAllowed(e) => write!(f, "not allowed here: {e}"),
+            Error::Conflict { attempts } => write!(
+                f,
+                "transaction aborted: watched keys changed on each of {attempts} attempts"
+            ),
+        }
+    }
+}
+
+// Written out rather than derived: a derived `source()` would hand out the `Box<Error>` and
+// the `Arc<io::Error>` themselves, which do not downcast to `Error` and `io::Error`.
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::NotSent { reason } => Some(&**reason),
+            Error::Io(e) => Some(&**e),
+            _ => None,
+        }
     }
 }
 
@@ -280,6 +349,32 @@ mod tests {
         assert_eq!(e.server_error().unwrap().message(), "3999 127.0.0.1:6381");
         let busy = Error::Server(ServerError::new(Bytes::from_static(b"LOADING x")));
         assert_eq!(busy.retry_action(), RetryAction::WaitAndRetry);
+    }
+
+    #[test]
+    fn sources_lead_to_the_cause() {
+        use std::error::Error as _;
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        let e = Error::not_sent(Error::io(refused));
+        let reason = e.source().unwrap().downcast_ref::<Error>().unwrap();
+        assert_eq!(reason.kind(), ErrorKind::Io);
+        let io = reason
+            .source()
+            .unwrap()
+            .downcast_ref::<std::io::Error>()
+            .unwrap();
+        assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(
+            e.io_error().unwrap().kind(),
+            std::io::ErrorKind::ConnectionRefused
+        );
+        assert!(
+            e.to_string().starts_with("request not sent: I/O error"),
+            "{e}"
+        );
+        assert!(Error::Closed.source().is_none());
+        assert_eq!(Error::Conflict { attempts: 3 }.kind(), ErrorKind::Conflict);
+        assert!(Error::Conflict { attempts: 3 }.is_conflict());
     }
 
     #[test]

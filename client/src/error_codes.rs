@@ -220,50 +220,44 @@ pub mod msg {
 }
 
 /// `ERR unknown command 'x', with args beginning with: 'a' 'b' ` — Redis's wording, including
-/// its 128-character caps and the trailing space after each argument.
-pub fn unknown_command(name: &[u8], args: &[impl AsRef<[u8]>]) -> String {
-    let mut shown = String::new();
+/// its 128-byte caps and the trailing space after each argument. The client's bytes are echoed
+/// as they came (Redis formats them with `%.128s`), so the text need not be UTF-8.
+pub fn unknown_command(name: &[u8], args: &[impl AsRef<[u8]>]) -> Vec<u8> {
+    let mut shown: Vec<u8> = Vec::new();
     for arg in args {
         if shown.len() >= 128 {
             break;
         }
         let room = 128 - shown.len();
-        let text = String::from_utf8_lossy(arg.as_ref());
-        shown.push('\'');
-        shown.push_str(truncate(&text, room));
-        shown.push_str("' ");
+        shown.push(b'\'');
+        shown.extend_from_slice(c_string(arg.as_ref(), room));
+        shown.extend_from_slice(b"' ");
     }
-    format!(
-        "ERR unknown command '{}', with args beginning with: {}",
-        truncate(&String::from_utf8_lossy(name), 128),
-        shown
-    )
+    let mut line = b"ERR unknown command '".to_vec();
+    line.extend_from_slice(c_string(name, 128));
+    line.extend_from_slice(b"', with args beginning with: ");
+    line.extend_from_slice(&shown);
+    line
 }
 
-/// `ERR unknown subcommand 'x'. Try CMD HELP.`
-pub fn unknown_subcommand(command: &str, sub: &[u8]) -> String {
-    format!(
-        "ERR unknown subcommand '{}'. Try {} HELP.",
-        truncate(&String::from_utf8_lossy(sub), 128),
-        command.to_ascii_uppercase()
-    )
+/// What C's `%.<max>s` prints of `bytes`: at most `max` bytes, and nothing from a NUL on.
+fn c_string(bytes: &[u8], max: usize) -> &[u8] {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    &bytes[..end.min(max)]
+}
+
+/// `ERR unknown subcommand 'x'. Try CMD HELP.`, the subcommand's bytes echoed as they came.
+pub fn unknown_subcommand(command: &str, sub: &[u8]) -> Vec<u8> {
+    let mut line = b"ERR unknown subcommand '".to_vec();
+    line.extend_from_slice(c_string(sub, 128));
+    line.extend_from_slice(format!("'. Try {} HELP.", command.to_ascii_uppercase()).as_bytes());
+    line
 }
 
 /// `ERR wrong number of arguments for 'get' command` (`name` as Redis's full name, lower case,
 /// `container|sub` for subcommands).
 pub fn wrong_arity(name: &str) -> String {
     format!("ERR wrong number of arguments for '{name}' command")
-}
-
-fn truncate(s: &str, max: usize) -> &str {
-    if s.len() <= max {
-        return s;
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    &s[..end]
 }
 
 #[cfg(test)]
@@ -307,11 +301,21 @@ mod tests {
     fn unknown_command_text() {
         assert_eq!(
             unknown_command(b"foo", &["a", "b"]),
-            "ERR unknown command 'foo', with args beginning with: 'a' 'b' "
+            b"ERR unknown command 'foo', with args beginning with: 'a' 'b' "
         );
         assert_eq!(
             unknown_command(b"foo", &[] as &[&str]),
-            "ERR unknown command 'foo', with args beginning with: "
+            b"ERR unknown command 'foo', with args beginning with: "
+        );
+        // A NUL ends an echoed argument, as C's %s ends there.
+        assert_eq!(
+            unknown_command(b"a\0b", &[b"c\0d"]),
+            b"ERR unknown command 'a', with args beginning with: 'c' "
+        );
+        // Bytes that are not UTF-8 are echoed as they came, not replaced.
+        assert_eq!(
+            unknown_command(b"\xff\xfe", &[b"\x80"]),
+            b"ERR unknown command '\xff\xfe', with args beginning with: '\x80' "
         );
     }
 }

@@ -11,7 +11,8 @@ use tokio::sync::mpsc;
 use crate::cmd::{Cmd, ToArgs};
 use crate::config::Config;
 use crate::conn::handshake;
-use crate::conn::stream::{self, Stream};
+use crate::conn::source::{backoff, Connector};
+use crate::conn::stream::Stream;
 use crate::error::{Error, Result, ServerError};
 use crate::resp::Frame;
 
@@ -56,6 +57,8 @@ enum Event {
 /// ```
 #[derive(Debug)]
 pub struct Subscriber {
+    connector: Connector,
+    /// The reconnect policy (backoff, connect timeout).
     config: Config,
     stream: Option<Stream>,
     rbuf: BytesMut,
@@ -74,7 +77,22 @@ impl Subscriber {
 
     /// Connects with a [`Config`].
     pub async fn with_config(config: Config) -> Result<Subscriber> {
+        Subscriber::with_source(config.clone(), config).await
+    }
+
+    /// Connects wherever `source` says, now and after every failure, with the reconnect
+    /// policy (backoff) of `config`. See [`AddressSource`](crate::AddressSource).
+    pub async fn with_source(
+        config: Config,
+        source: impl crate::AddressSource,
+    ) -> Result<Subscriber> {
+        config.validate()?;
+        Subscriber::with_connector(Connector::new(std::sync::Arc::new(source)), config).await
+    }
+
+    pub(crate) async fn with_connector(connector: Connector, config: Config) -> Result<Subscriber> {
         let mut sub = Subscriber {
+            connector,
             config,
             stream: None,
             rbuf: BytesMut::with_capacity(16 * 1024),
@@ -212,7 +230,7 @@ impl Subscriber {
         if self.stream.is_none() {
             return self.reconnect().await;
         }
-        let timeout = self.config.connect_deadline();
+        let timeout = self.config.get_connect_timeout();
         let ping = Cmd::new("PING");
         match tokio::time::timeout(timeout, self.send_and_await(&ping, 0, true)).await {
             Ok(Ok(())) => Ok(()),
@@ -258,26 +276,17 @@ impl Subscriber {
     }
 
     async fn open(&mut self) -> Result<()> {
-        let config = &self.config;
-        let stream = tokio::time::timeout(config.connect_deadline(), async {
-            let mut stream = stream::open(config).await?;
-            let mut rbuf = BytesMut::with_capacity(16 * 1024);
-            handshake::handshake(&mut stream, &mut rbuf, config).await?;
-            Ok::<_, Error>((stream, rbuf))
-        })
-        .await
-        .map_err(|_| Error::not_sent(Error::Timeout { sent: false }))??;
-        self.stream = Some(stream.0);
-        self.rbuf = stream.1;
+        let (stream, rbuf, _) = self.connector.open_stream().await?;
+        self.stream = Some(stream);
+        self.rbuf = rbuf;
         Ok(())
     }
 
     /// Reconnects (after a backoff delay if the last attempt failed) and resubscribes.
     async fn reconnect(&mut self) -> Result<()> {
         if self.failures > 0 {
-            let (min, max) = self.config.backoff_bounds();
-            let delay = min.saturating_mul(1 << self.failures.min(16)).min(max);
-            tokio::time::sleep(delay).await;
+            // The same jittered backoff as the client's reconnects.
+            tokio::time::sleep(backoff(&self.config, self.failures)).await;
         }
         let attempt = async {
             self.open().await?;

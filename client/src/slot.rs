@@ -33,6 +33,42 @@ pub fn key_slot(key: &[u8]) -> u16 {
     crc16::State::<crc16::XMODEM>::calculate(hash_tag(key)) & (SLOT_COUNT - 1)
 }
 
+/// Where a command's keys hash to: what a cluster client routes it by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CommandSlot {
+    /// The command has no keys (`PING`, `INFO`), or is not in the command table: route it by
+    /// policy (any node, all masters, ...).
+    NoKeys,
+    /// Every key hashes to this slot.
+    Slot(u16),
+    /// The keys hash to different slots: a cluster refuses it with `CROSSSLOT` unless it is
+    /// split.
+    CrossSlot,
+}
+
+/// The slot of a whole command (`argv`, name first), from the shared command table's key
+/// positions and [`key_slot`].
+///
+/// ```
+/// use rediscover::slot::{command_slot, CommandSlot};
+/// assert_eq!(command_slot(&["GET", "foo"]), CommandSlot::Slot(12182));
+/// assert_eq!(command_slot(&["MSET", "{u}a", "1", "{u}b", "2"]), command_slot(&["GET", "u"]));
+/// assert_eq!(command_slot(&["MGET", "a", "b"]), CommandSlot::CrossSlot);
+/// assert_eq!(command_slot(&["PING"]), CommandSlot::NoKeys);
+/// ```
+pub fn command_slot<A: AsRef<[u8]>>(argv: &[A]) -> CommandSlot {
+    let mut slot = CommandSlot::NoKeys;
+    for pos in crate::command::key_positions(argv) {
+        let this = key_slot(argv[pos].as_ref());
+        match slot {
+            CommandSlot::NoKeys => slot = CommandSlot::Slot(this),
+            CommandSlot::Slot(s) if s == this => {}
+            _ => return CommandSlot::CrossSlot,
+        }
+    }
+    slot
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

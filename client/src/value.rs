@@ -28,6 +28,22 @@ pub trait FromReply: Sized {
     fn from_reply(frame: Frame) -> Result<Self>;
 }
 
+impl Frame {
+    /// Converts this reply into `T` (see [`FromReply`]): the one conversion from a frame to a
+    /// Rust value, the same that typed commands, pipelines and transactions use.
+    ///
+    /// ```
+    /// use rediscover::resp::Frame;
+    /// let n: i64 = Frame::bulk("42").convert().unwrap();
+    /// assert_eq!(n, 42);
+    /// let pair = Frame::Array(vec![Frame::bulk("a"), Frame::Null]);
+    /// assert_eq!(pair.convert::<(String, Option<String>)>().unwrap(), ("a".into(), None));
+    /// ```
+    pub fn convert<T: FromReply>(self) -> Result<T> {
+        T::from_reply(self)
+    }
+}
+
 /// The error for a frame that cannot become `what`: a server error stays one.
 pub(crate) fn mismatch(frame: Frame, what: &str) -> Error {
     match frame {
@@ -169,6 +185,25 @@ impl<T: FromReply> FromReply for Option<T> {
             Frame::Null => Ok(None),
             other => T::from_reply(other).map(Some),
         }
+    }
+}
+
+/// A reply kept as a result: an error reply (or a reply `T` cannot hold) becomes an `Err` in
+/// its place rather than failing the whole conversion. `Vec<Result<T>>` is the shape of
+/// per-command results for pipelines and transactions, and tuples may mix both:
+///
+/// ```
+/// use rediscover::resp::Frame;
+/// use rediscover::{ErrorCode, Result};
+///
+/// let replies = Frame::Array(vec![Frame::Integer(1), Frame::Error("WRONGTYPE no".into())]);
+/// let (n, failed): (i64, Result<i64>) = replies.convert().unwrap();
+/// assert_eq!(n, 1);
+/// assert_eq!(failed.unwrap_err().code(), Some(ErrorCode::WrongType));
+/// ```
+impl<T: FromReply> FromReply for Result<T> {
+    fn from_reply(frame: Frame) -> Result<Self> {
+        Ok(T::from_reply(frame))
     }
 }
 

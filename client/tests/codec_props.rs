@@ -4,7 +4,9 @@
 use bytes::{Bytes, BytesMut};
 use proptest::collection::vec;
 use proptest::prelude::*;
-use rediscover::resp::{decode, encode_command, encode_frame, CommandDecoder, Frame, Limits};
+use rediscover::resp::{
+    decode, encode_command, encode_frame, CommandDecoder, Frame, FrameDecoder, Limits,
+};
 
 /// Bytes for a line-typed frame (`+`, `-`): anything but CR and LF.
 fn line_bytes() -> impl Strategy<Value = Bytes> {
@@ -216,5 +218,86 @@ fn inline_command_with_nul_never_completes() {
     assert_eq!(
         rediscover::resp::split_args(b"set a\0b c"),
         Some(vec![b"set".to_vec(), b"a".to_vec()])
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A frame fed in arbitrary pieces to one `FrameDecoder` (which keeps its progress between
+    /// reads) comes out whole, exactly once, when its last byte arrives.
+    #[test]
+    fn frame_decoder_resumes_across_any_split(f in frame(), cuts in vec(1usize..16, 1..64)) {
+        let full = encoded(&f);
+        let mut dec = FrameDecoder::new(Limits::default());
+        let mut buf = BytesMut::new();
+        let mut fed = 0;
+        let mut cuts = cuts.into_iter().cycle();
+        while fed < full.len() {
+            let n = cuts.next().unwrap().min(full.len() - fed);
+            buf.extend_from_slice(&full[fed..fed + n]);
+            fed += n;
+            let got = dec.decode(&mut buf).unwrap();
+            if fed < full.len() {
+                prop_assert!(got.is_none(), "complete after {} of {} bytes", fed, full.len());
+            } else {
+                prop_assert!(same(&f, &got.unwrap()));
+                prop_assert!(buf.is_empty());
+            }
+        }
+    }
+}
+
+/// Parsing is linear in the input however it is split: a command of a million arguments that
+/// arrives in 4 KiB reads is scanned once, not once per read (which made it quadratic).
+#[test]
+fn a_million_argument_command_in_small_reads_is_parsed_in_linear_work() {
+    let argv: Vec<Vec<u8>> = (0..1_000_000u32)
+        .map(|i| i.to_string().into_bytes())
+        .collect();
+    let mut full = BytesMut::new();
+    encode_command(&mut full, &argv);
+    let mut dec = CommandDecoder::new(Limits::default());
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    let mut done = false;
+    for piece in full.chunks(4096) {
+        assert!(!done);
+        buf.extend_from_slice(piece);
+        done = dec.decode(&mut buf, &mut out).unwrap();
+    }
+    assert!(done);
+    assert_eq!(out.len(), argv.len());
+    assert_eq!(&out[999_999][..], b"999999");
+    let work = dec.work();
+    assert!(
+        work <= 2 * full.len() as u64,
+        "decoder examined {work} bytes for {} of input",
+        full.len()
+    );
+}
+
+/// The same for a reply: a million-element array arriving in 4 KiB reads.
+#[test]
+fn a_million_element_reply_in_small_reads_is_scanned_in_linear_work() {
+    let items: Vec<Frame> = (0..1_000_000i64).map(Frame::Integer).collect();
+    let full = encoded(&Frame::Array(items));
+    let mut dec = FrameDecoder::new(Limits::default());
+    let mut buf = BytesMut::new();
+    let mut got = None;
+    for piece in full.chunks(4096) {
+        assert!(got.is_none());
+        buf.extend_from_slice(piece);
+        got = dec.decode(&mut buf).unwrap();
+    }
+    match got {
+        Some(Frame::Array(items)) => assert_eq!(items[999_999], Frame::Integer(999_999)),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        dec.work() <= 2 * full.len() as u64,
+        "decoder examined {} bytes for {} of input",
+        dec.work(),
+        full.len()
     );
 }

@@ -31,9 +31,9 @@ async fn strings_and_keys() {
     let t = target().await;
     for c in clients(&t).await {
         let k = unique("str");
-        assert_eq!(c.get(&k).await.unwrap(), None);
+        assert_eq!(c.get::<Option<Bytes>>(&k).await.unwrap(), None);
         c.set(&k, "v1").await.unwrap();
-        assert_eq!(c.get(&k).await.unwrap(), Some(b("v1")));
+        assert_eq!(c.get::<Option<Bytes>>(&k).await.unwrap(), Some(b("v1")));
         assert!(!c.set_nx(&k, "v2").await.unwrap());
         assert!(c.set_nx(format!("{k}:nx"), "v2").await.unwrap());
         assert_eq!(c.exists([&k, &k, &format!("{k}:none")]).await.unwrap(), 2);
@@ -47,14 +47,14 @@ async fn strings_and_keys() {
         assert!(!c.persist(&k).await.unwrap());
         assert_eq!(c.ttl(&k).await.unwrap(), -1);
         c.set_ex(&k, "v3", 50).await.unwrap();
-        assert_eq!(c.get(&k).await.unwrap(), Some(b("v3")));
+        assert_eq!(c.get::<Option<Bytes>>(&k).await.unwrap(), Some(b("v3")));
         assert!(c.ttl(&k).await.unwrap() <= 50);
         let n = format!("{k}:n");
-        assert_eq!(c.incr(&n).await.unwrap(), 1);
-        assert_eq!(c.incr_by(&n, -11).await.unwrap(), -10);
-        assert_eq!(c.decr(&n).await.unwrap(), -11);
-        assert_eq!(c.decr_by(&n, -20).await.unwrap(), 9);
-        let e = c.incr(&k).await.unwrap_err();
+        assert_eq!(c.incr::<i64>(&n).await.unwrap(), 1);
+        assert_eq!(c.incr_by::<i64>(&n, -11).await.unwrap(), -10);
+        assert_eq!(c.decr::<i64>(&n).await.unwrap(), -11);
+        assert_eq!(c.decr_by::<i64>(&n, -20).await.unwrap(), 9);
+        let e = c.incr::<i64>(&k).await.unwrap_err();
         assert_eq!(e.code(), Some(ErrorCode::Err));
         assert_eq!(
             e.server_error().unwrap().message(),
@@ -63,7 +63,9 @@ async fn strings_and_keys() {
         let (k1, k2) = (format!("{k}:m1"), format!("{k}:m2"));
         c.mset([(&k1, "a"), (&k2, "b")]).await.unwrap();
         assert_eq!(
-            c.mget([&k1, &format!("{k}:none"), &k2]).await.unwrap(),
+            c.mget::<Vec<Option<Bytes>>>([&k1, &format!("{k}:none"), &k2])
+                .await
+                .unwrap(),
             vec![Some(b("a")), None, Some(b("b"))]
         );
         assert_eq!(
@@ -73,7 +75,10 @@ async fn strings_and_keys() {
         assert_eq!(c.del(&k).await.unwrap(), 0);
         // Binary-safe values.
         c.set(&k, &b"\x00\r\n\xff"[..]).await.unwrap();
-        assert_eq!(c.get(&k).await.unwrap().unwrap(), &b"\x00\r\n\xff"[..]);
+        assert_eq!(
+            c.get::<Option<Bytes>>(&k).await.unwrap().unwrap(),
+            &b"\x00\r\n\xff"[..]
+        );
         c.del(&k).await.unwrap();
     }
 }
@@ -85,24 +90,31 @@ async fn hashes() {
         let k = unique("hash");
         assert_eq!(c.hset(&k, [("f1", "1"), ("f2", "2")]).await.unwrap(), 2);
         assert_eq!(c.hset(&k, ("f1", "one")).await.unwrap(), 0);
-        assert_eq!(c.hget(&k, "f1").await.unwrap(), Some(b("one")));
-        assert_eq!(c.hget(&k, "nope").await.unwrap(), None);
+        assert_eq!(
+            c.hget::<Option<Bytes>>(&k, "f1").await.unwrap(),
+            Some(b("one"))
+        );
+        assert_eq!(c.hget::<Option<Bytes>>(&k, "nope").await.unwrap(), None);
         assert_eq!(c.hlen(&k).await.unwrap(), 2);
-        assert_eq!(c.hincr_by(&k, "f2", 5).await.unwrap(), 7);
-        assert_eq!(c.hincr_by(&k, "f2", -5).await.unwrap(), 2);
-        let all = c.hgetall(&k).await.unwrap();
+        assert_eq!(c.hincr_by::<i64>(&k, "f2", 5).await.unwrap(), 7);
+        assert_eq!(c.hincr_by::<i64>(&k, "f2", -5).await.unwrap(), 2);
+        let all = c.hgetall::<HashMap<Bytes, Bytes>>(&k).await.unwrap();
         let want: HashMap<Bytes, Bytes> = [(b("f1"), b("one")), (b("f2"), b("2"))].into();
         assert_eq!(all, want);
         let typed: HashMap<String, String> = c.cmd("HGETALL").arg(&k).query().await.unwrap();
         assert_eq!(typed["f2"], "2");
-        assert!(c.hgetall(format!("{k}:none")).await.unwrap().is_empty());
+        assert!(c
+            .hgetall::<HashMap<Bytes, Bytes>>(format!("{k}:none"))
+            .await
+            .unwrap()
+            .is_empty());
         assert_eq!(c.hdel(&k, ["f1", "nope"]).await.unwrap(), 1);
         assert_eq!(c.hdel(&k, "f2").await.unwrap(), 1);
         assert_eq!(c.exists(&k).await.unwrap(), 0);
         // Wrong type.
         c.set(&k, "s").await.unwrap();
         assert_eq!(
-            c.hget(&k, "f").await.unwrap_err().code(),
+            c.hget::<Option<Bytes>>(&k, "f").await.unwrap_err().code(),
             Some(ErrorCode::WrongType)
         );
         c.del(&k).await.unwrap();
@@ -117,20 +129,28 @@ async fn lists() {
         assert_eq!(c.rpush(&k, ["b", "c"]).await.unwrap(), 2);
         assert_eq!(c.lpush(&k, "a").await.unwrap(), 3);
         assert_eq!(
-            c.lrange(&k, 0, -1).await.unwrap(),
+            c.lrange::<Vec<Bytes>>(&k, 0, -1).await.unwrap(),
             vec![b("a"), b("b"), b("c")]
         );
-        assert_eq!(c.lrange(&k, -2, 10).await.unwrap(), vec![b("b"), b("c")]);
-        assert_eq!(c.llen(&k).await.unwrap(), 3);
-        assert_eq!(c.lpop(&k).await.unwrap(), Some(b("a")));
         assert_eq!(
-            c.blpop([&format!("{k}:none"), &k], 1.0).await.unwrap(),
+            c.lrange::<Vec<Bytes>>(&k, -2, 10).await.unwrap(),
+            vec![b("b"), b("c")]
+        );
+        assert_eq!(c.llen(&k).await.unwrap(), 3);
+        assert_eq!(c.lpop::<Option<Bytes>>(&k).await.unwrap(), Some(b("a")));
+        assert_eq!(
+            c.blpop::<Option<(Bytes, Bytes)>>([&format!("{k}:none"), &k], 1.0)
+                .await
+                .unwrap(),
             Some((b(&k), b("b")))
         );
-        assert_eq!(c.lpop(&k).await.unwrap(), Some(b("c")));
-        assert_eq!(c.lpop(&k).await.unwrap(), None);
-        assert!(c.lrange(&k, 0, -1).await.unwrap().is_empty());
-        assert_eq!(c.blpop(&k, 0.05).await.unwrap(), None);
+        assert_eq!(c.lpop::<Option<Bytes>>(&k).await.unwrap(), Some(b("c")));
+        assert_eq!(c.lpop::<Option<Bytes>>(&k).await.unwrap(), None);
+        assert!(c.lrange::<Vec<Bytes>>(&k, 0, -1).await.unwrap().is_empty());
+        assert_eq!(
+            c.blpop::<Option<(Bytes, Bytes)>>(&k, 0.05).await.unwrap(),
+            None
+        );
     }
 }
 
@@ -141,7 +161,7 @@ async fn sets() {
         let k = unique("set");
         assert_eq!(c.sadd(&k, ["a", "b", "a"]).await.unwrap(), 2);
         assert_eq!(c.sadd(&k, "c").await.unwrap(), 1);
-        let mut members = c.smembers(&k).await.unwrap();
+        let mut members = c.smembers::<Vec<Bytes>>(&k).await.unwrap();
         members.sort();
         assert_eq!(members, vec![b("a"), b("b"), b("c")]);
         assert!(c.sismember(&k, "a").await.unwrap());
@@ -151,7 +171,11 @@ async fn sets() {
         let set: std::collections::HashSet<String> =
             c.cmd("SMEMBERS").arg(&k).query().await.unwrap();
         assert_eq!(set.len(), 2);
-        assert!(c.smembers(format!("{k}:none")).await.unwrap().is_empty());
+        assert!(c
+            .smembers::<Vec<Bytes>>(format!("{k}:none"))
+            .await
+            .unwrap()
+            .is_empty());
         c.del(&k).await.unwrap();
     }
 }
@@ -168,17 +192,20 @@ async fn sorted_sets() {
             2
         );
         assert_eq!(
-            c.zrange(&k, 0, -1).await.unwrap(),
+            c.zrange::<Vec<Bytes>>(&k, 0, -1).await.unwrap(),
             vec![b("b"), b("a"), b("c")]
         );
         assert_eq!(
-            c.zrange_withscores(&k, 0, 1).await.unwrap(),
+            c.zrange_withscores::<Bytes>(&k, 0, 1).await.unwrap(),
             vec![(b("b"), 1.0), (b("a"), 2.5)]
         );
-        assert_eq!(c.zscore(&k, "a").await.unwrap(), Some(2.5));
-        assert_eq!(c.zscore(&k, "zz").await.unwrap(), None);
+        assert_eq!(c.zscore::<Option<f64>>(&k, "a").await.unwrap(), Some(2.5));
+        assert_eq!(c.zscore::<Option<f64>>(&k, "zz").await.unwrap(), None);
         assert!(c.zadd(&k, "inf", f64::INFINITY).await.unwrap());
-        assert_eq!(c.zscore(&k, "inf").await.unwrap(), Some(f64::INFINITY));
+        assert_eq!(
+            c.zscore::<Option<f64>>(&k, "inf").await.unwrap(),
+            Some(f64::INFINITY)
+        );
         assert_eq!(c.zcard(&k).await.unwrap(), 4);
         assert_eq!(c.zrem(&k, ["inf", "zz"]).await.unwrap(), 1);
         assert_eq!(c.zcard(&k).await.unwrap(), 3);
@@ -231,13 +258,16 @@ async fn blocking_command_timeout_does_not_desync_a_dedicated_connection() {
     let conn = Connection::connect(&config).await.unwrap();
     let other = Client::with_config(t.config()).await.unwrap();
     let k = unique("block");
-    let e = conn.blpop(&k, 0.0).await.unwrap_err();
+    let e = conn
+        .blpop::<Option<(Bytes, Bytes)>>(&k, 0.0)
+        .await
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout);
     assert!(!e.is_not_sent());
     assert_eq!(conn.in_flight(), 1, "the BLPOP reply is still owed");
     // Unblock it: its reply arrives and is discarded, and the next command gets its own reply.
     other.rpush(&k, "x").await.unwrap();
-    assert_eq!(conn.echo("mine").await.unwrap(), &b"mine"[..]);
+    assert_eq!(conn.echo::<Bytes>("mine").await.unwrap(), &b"mine"[..]);
     assert_eq!(conn.in_flight(), 0);
     assert_eq!(
         other.exists(&k).await.unwrap(),
@@ -247,7 +277,8 @@ async fn blocking_command_timeout_does_not_desync_a_dedicated_connection() {
     // The same connection with a longer deadline waits for the data.
     let patient = conn.with_timeout(Some(Duration::from_secs(10)));
     let key = k.clone();
-    let popper = tokio::spawn(async move { patient.blpop(&key, 0.0).await });
+    let popper =
+        tokio::spawn(async move { patient.blpop::<Option<(Bytes, Bytes)>>(&key, 0.0).await });
     wait_until(|| conn.in_flight() == 1).await;
     other.rpush(&k, "y").await.unwrap();
     assert_eq!(
@@ -294,8 +325,11 @@ async fn config_builder_selects_database_and_name() {
         .unwrap();
     let db0 = Client::with_config(t.config()).await.unwrap();
     db1.set(&k, "in-db1").await.unwrap();
-    assert_eq!(db0.get(&k).await.unwrap(), None);
-    assert_eq!(db1.get(&k).await.unwrap(), Some(b("in-db1")));
+    assert_eq!(db0.get::<Option<Bytes>>(&k).await.unwrap(), None);
+    assert_eq!(
+        db1.get::<Option<Bytes>>(&k).await.unwrap(),
+        Some(b("in-db1"))
+    );
     let name: Option<String> = db1.cmd("CLIENT").arg("GETNAME").query().await.unwrap();
     assert_eq!(name.as_deref(), Some("db-one"));
     let resp2 = Client::with_config(
@@ -310,4 +344,75 @@ async fn config_builder_selects_database_and_name() {
     assert_eq!(name.as_deref(), Some("db-one-r2"));
     db1.del(&k).await.unwrap();
     let _unused: Config = t.config();
+}
+
+#[tokio::test]
+async fn typed_results_are_the_callers_choice() {
+    use std::collections::{BTreeMap, HashSet};
+    let t = target().await;
+    for c in clients(&t).await {
+        let k = unique("typed");
+        let (n, h, s, z) = (
+            format!("{k}:n"),
+            format!("{k}:h"),
+            format!("{k}:s"),
+            format!("{k}:z"),
+        );
+        // Strings, as text, bytes or numbers; options for what may be missing.
+        c.set(&k, "42").await.unwrap();
+        let text: Option<String> = c.get(&k).await.unwrap();
+        assert_eq!(text.as_deref(), Some("42"));
+        assert_eq!(c.get::<Option<Bytes>>(&k).await.unwrap(), Some(b("42")));
+        assert_eq!(c.get::<Vec<u8>>(&k).await.unwrap(), b"42");
+        assert_eq!(c.get::<i64>(&k).await.unwrap(), 42);
+        assert_eq!(c.get::<f64>(&k).await.unwrap(), 42.0);
+        assert_eq!(
+            c.get::<Option<u16>>(format!("{k}:none")).await.unwrap(),
+            None
+        );
+        let missing = c.get::<String>(format!("{k}:none")).await.unwrap_err();
+        assert_eq!(missing.kind(), ErrorKind::Response, "nil is not a String");
+        c.set(&k, "text").await.unwrap();
+        assert_eq!(
+            c.get::<i64>(&k).await.unwrap_err().kind(),
+            ErrorKind::Response
+        );
+        // Numbers in the width the caller wants.
+        assert_eq!(c.incr::<i64>(&n).await.unwrap(), 1);
+        assert_eq!(c.incr::<u64>(&n).await.unwrap(), 2);
+        assert_eq!(c.incr_by::<i32>(&n, 40).await.unwrap(), 42);
+        assert_eq!(c.decr::<String>(&n).await.unwrap(), "41");
+        // Maps in any shape.
+        c.hset(&h, [("a", "1"), ("b", "2")]).await.unwrap();
+        let map: HashMap<String, String> = c.hgetall(&h).await.unwrap();
+        assert_eq!(map["b"], "2");
+        let nums: BTreeMap<String, i64> = c.hgetall(&h).await.unwrap();
+        assert_eq!(
+            nums.into_iter().collect::<Vec<_>>(),
+            [("a".into(), 1), ("b".into(), 2)]
+        );
+        let empty: HashMap<String, String> = c.hgetall(format!("{k}:none")).await.unwrap();
+        assert!(empty.is_empty());
+        assert_eq!(c.hget::<Option<i64>>(&h, "a").await.unwrap(), Some(1));
+        assert_eq!(c.hincr_by::<u32>(&h, "a", 9).await.unwrap(), 10);
+        // Lists, sets, tuples.
+        let both: (Option<String>, Option<i64>) = c.mget([&k, &format!("{k}:none")]).await.unwrap();
+        assert_eq!(both, (Some("text".into()), None));
+        c.sadd(&s, ["x", "y"]).await.unwrap();
+        let members: HashSet<String> = c.smembers(&s).await.unwrap();
+        assert_eq!(members, HashSet::from(["x".to_string(), "y".to_string()]));
+        c.zadd(&z, "m", 2.5).await.unwrap();
+        assert_eq!(c.zscore::<Option<f64>>(&z, "m").await.unwrap(), Some(2.5));
+        assert_eq!(c.zscore::<Option<f64>>(&z, "none").await.unwrap(), None);
+        assert_eq!(c.zrange::<Vec<String>>(&z, 0, -1).await.unwrap(), ["m"]);
+        assert_eq!(
+            c.zrange_withscores::<String>(&z, 0, -1).await.unwrap(),
+            [("m".to_string(), 2.5)]
+        );
+        // The raw reply, converted later through the one conversion.
+        let frame: rediscover::resp::Frame = c.hgetall(&h).await.unwrap();
+        let again: HashMap<String, i64> = frame.convert().unwrap();
+        assert_eq!(again["a"], 10);
+        c.del([&k, &n, &h, &s, &z]).await.unwrap();
+    }
 }

@@ -15,7 +15,10 @@ async fn ping_and_echo() {
     let server = TestServer::start().await.unwrap();
     let client = Client::connect(&server.url()).await.unwrap();
     assert_eq!(client.ping().await.unwrap(), "PONG");
-    assert_eq!(client.echo("hi").await.unwrap(), Bytes::from_static(b"hi"));
+    assert_eq!(
+        client.echo::<Bytes>("hi").await.unwrap(),
+        Bytes::from_static(b"hi")
+    );
     let raw: Vec<u8> = client
         .cmd("ECHO")
         .arg(&b"\x00\xff"[..])
@@ -36,7 +39,7 @@ async fn concurrent_echoes_match_their_own_replies_even_when_half_are_dropped() 
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
             let payload = format!("{i}-{}", random_u64());
-            let fut = client.echo(payload.clone());
+            let fut = client.echo::<Bytes>(payload.clone());
             if i % 2 == 0 {
                 // Give up almost at once: the request may or may not have been written.
                 if let Ok(reply) =
@@ -53,7 +56,7 @@ async fn concurrent_echoes_match_their_own_replies_even_when_half_are_dropped() 
         t.await.unwrap();
     }
     // The stream is still in sync: a fresh request gets its own answer.
-    assert_eq!(client.echo("after").await.unwrap(), &b"after"[..]);
+    assert_eq!(client.echo::<Bytes>("after").await.unwrap(), &b"after"[..]);
     let conn = client.connection().unwrap();
     wait_until(|| conn.in_flight() == 0).await;
 }
@@ -129,9 +132,21 @@ async fn auth_failures_are_clear() {
     let config = Config::from_url(&bad).unwrap().protocol(Protocol::Resp2);
     let e = Connection::connect(&config).await.unwrap_err();
     assert_eq!(e.code(), Some(ErrorCode::WrongPass));
-    // No password at all: the first command says NOAUTH.
-    let e = Client::connect(&server.url()).await.unwrap_err();
-    assert_eq!(e.code(), Some(ErrorCode::NoAuth), "{e:?}");
+    // No password at all: the error says a password is needed (not something about HELLO,
+    // which the user never sent), in both protocols.
+    for proto in [Protocol::Resp3, Protocol::Resp2] {
+        let config = Config::from_url(&server.url())
+            .unwrap()
+            .protocol(proto)
+            .db(1);
+        let e = Client::with_config(config).await.unwrap_err();
+        assert_eq!(e.code(), Some(ErrorCode::NoAuth), "{e:?}");
+        assert!(e.is_auth());
+        let text = e.to_string();
+        assert!(text.contains("needs a password"), "{proto:?}: {text}");
+        assert!(!text.contains("HELLO"), "{proto:?}: {text}");
+        assert_eq!(e.retry_action(), rediscover::RetryAction::GiveUp);
+    }
 }
 
 #[tokio::test]
@@ -187,19 +202,19 @@ async fn timeouts_do_not_desync() {
         .port(fake.port())
         .request_timeout(Some(Duration::from_millis(100)));
     let client = Client::with_config(config).await.unwrap();
-    let e = client.echo("slow").await.unwrap_err();
+    let e = client.echo::<Bytes>("slow").await.unwrap_err();
     assert!(e.is_timeout());
     assert_eq!(e.kind(), ErrorKind::Timeout);
     assert!(!e.is_not_sent(), "the request was written: outcome unknown");
     // The late reply to "slow" arrives first and must be discarded, not given to "next".
     // A handle without a deadline waits as long as it takes.
     let patient = client.with_timeout(None);
-    let waiting = tokio::spawn(async move { patient.echo("slow").await });
+    let waiting = tokio::spawn(async move { patient.echo::<Bytes>("slow").await });
     wait_until(|| fake.commands().iter().filter(|c| c[0] == "ECHO").count() == 2).await;
     fake.release(b"$4\r\nslow\r\n");
     fake.release(b"$4\r\nslow\r\n");
     assert_eq!(waiting.await.unwrap().unwrap(), &b"slow"[..]);
-    assert_eq!(client.echo("next").await.unwrap(), &b"next"[..]);
+    assert_eq!(client.echo::<Bytes>("next").await.unwrap(), &b"next"[..]);
 }
 
 #[tokio::test]
@@ -213,11 +228,11 @@ async fn protocol_error_fails_everything_in_flight_and_client_reconnects() {
     .await;
     let config = Config::default().port(fake.port());
     let client = Client::with_config(config).await.unwrap();
-    let e = client.echo("garbage").await.unwrap_err();
+    let e = client.echo::<Bytes>("garbage").await.unwrap_err();
     assert!(e.is_protocol(), "{e:?}");
     assert!(e.is_connection_broken());
     // The next request reconnects.
-    assert_eq!(client.echo("fine").await.unwrap(), &b"fine"[..]);
+    assert_eq!(client.echo::<Bytes>("fine").await.unwrap(), &b"fine"[..]);
     assert_eq!(client.reconnects(), 1);
 }
 
@@ -253,7 +268,7 @@ async fn pubsub_commands_are_refused_on_shared_connections() {
         .query::<()>()
         .await
         .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Config);
+    assert_eq!(e.kind(), ErrorKind::NotAllowed);
     assert_eq!(client.ping().await.unwrap(), "PONG");
 }
 
@@ -287,7 +302,7 @@ async fn dropping_every_handle_closes_the_socket_even_with_replies_owed() {
         .await
         .unwrap();
     assert_eq!(fake.open_connections(), 1);
-    let r = tokio::time::timeout(Duration::from_millis(20), conn.echo("never")).await;
+    let r = tokio::time::timeout(Duration::from_millis(20), conn.echo::<Bytes>("never")).await;
     assert!(r.is_err());
     drop(conn);
     wait_until(|| fake.open_connections() == 0).await;
@@ -321,7 +336,7 @@ async fn cancelled_pipelines_do_not_desync() {
     for t in tasks {
         t.await.unwrap();
     }
-    assert_eq!(client.echo("last").await.unwrap(), &b"last"[..]);
+    assert_eq!(client.echo::<Bytes>("last").await.unwrap(), &b"last"[..]);
 }
 
 #[tokio::test]
@@ -335,7 +350,7 @@ async fn client_reply_off_is_refused_on_shared_connections() {
         .query::<()>()
         .await
         .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Config);
+    assert_eq!(e.kind(), ErrorKind::NotAllowed);
     assert_eq!(client.ping().await.unwrap(), "PONG");
 }
 
@@ -355,7 +370,7 @@ async fn a_stalled_server_pushes_back_instead_of_growing_memory() {
     let mut tasks = Vec::new();
     for i in 0..50 {
         let c = conn.clone();
-        tasks.push(tokio::spawn(async move { c.echo(i).await }));
+        tasks.push(tokio::spawn(async move { c.echo::<Bytes>(i).await }));
     }
     let mut not_sent = 0;
     for t in tasks {

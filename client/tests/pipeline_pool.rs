@@ -18,7 +18,7 @@ async fn pipeline_results_are_per_command() {
     p.cmd("PING");
     p.cmd("NOSUCHCMD").arg("x");
     p.cmd("ECHO").arg("hello");
-    p.cmd("SELECT").arg(99);
+    p.cmd("HGET").arg("only-a-key");
     p.cmd("ECHO").arg(42);
     assert_eq!(p.len(), 5);
     let results = p.execute(&client).await.unwrap();
@@ -78,6 +78,7 @@ async fn transactions_commit_and_abort_distinctly() {
         .await
         .unwrap()
         .expect("not watched: commits");
+    let results: Vec<Frame> = results.into_iter().map(|r| r.unwrap()).collect();
     assert_eq!(results, vec![Frame::bulk("a"), Frame::simple("PONG")]);
     let typed: Option<(String, String)> = tx.query(&client).await.unwrap();
     assert_eq!(typed, Some(("a".into(), "PONG".into())));
@@ -91,7 +92,7 @@ async fn transactions_commit_and_abort_distinctly() {
     let msg = e.server_error().unwrap().message();
     assert!(msg.contains("unknown command"), "{msg}");
     // The connection is usable afterwards (not left inside MULTI).
-    assert_eq!(client.echo("x").await.unwrap(), &b"x"[..]);
+    assert_eq!(client.echo::<Bytes>("x").await.unwrap(), &b"x"[..]);
 }
 
 #[tokio::test]
@@ -109,8 +110,8 @@ async fn pool_reuses_healthy_connections() {
     assert_eq!(pool.size(), 1);
     let (a, b) = (pool.get().await.unwrap(), pool.get().await.unwrap());
     assert_eq!(pool.size(), 2);
-    assert_eq!(a.echo("a").await.unwrap(), &b"a"[..]);
-    assert_eq!(b.echo("b").await.unwrap(), &b"b"[..]);
+    assert_eq!(a.echo::<Bytes>("a").await.unwrap(), &b"a"[..]);
+    assert_eq!(b.echo::<Bytes>("b").await.unwrap(), &b"b"[..]);
     drop((a, b));
     assert_eq!(pool.idle(), 2);
 }
@@ -120,7 +121,7 @@ async fn pool_discards_connections_with_requests_in_flight() {
     let fake = FakeServer::start(|cmd| match cmd[0].to_ascii_uppercase().as_str() {
         "HELLO" => Some(b"-ERR unknown command\r\n".to_vec()),
         "ECHO" if cmd[1] == "hold" => None,
-        "UNWATCH" => Some(b"+OK\r\n".to_vec()),
+        "RESET" => Some(b"+RESET\r\n".to_vec()),
         _ => Some(b"+PONG\r\n".to_vec()),
     })
     .await;
@@ -130,7 +131,7 @@ async fn pool_discards_connections_with_requests_in_flight() {
     {
         let conn = pool.get().await.unwrap();
         // A caller gives up on a reply that never comes: the reply is still owed.
-        let r = tokio::time::timeout(Duration::from_millis(50), conn.echo("hold")).await;
+        let r = tokio::time::timeout(Duration::from_millis(50), conn.echo::<Bytes>("hold")).await;
         assert!(r.is_err());
         assert_eq!(conn.in_flight(), 1);
     }
@@ -141,8 +142,8 @@ async fn pool_discards_connections_with_requests_in_flight() {
     let conn = pool.get().await.unwrap();
     conn.ping().await.unwrap();
     assert_eq!(connections(), 2, "a healthy one is reused");
-    let checks = fake.commands().iter().filter(|c| c[0] == "UNWATCH").count();
-    assert!(checks >= 1, "recycling resets WATCH state");
+    let checks = fake.commands().iter().filter(|c| c[0] == "RESET").count();
+    assert!(checks >= 1, "recycling resets the connection's state");
 }
 
 #[tokio::test]
@@ -175,11 +176,126 @@ async fn pushes_never_become_replies() {
     assert!(conn.is_resp3());
     let mut pushes = conn.take_pushes().unwrap();
     assert!(conn.take_pushes().is_none());
-    assert_eq!(conn.echo("one").await.unwrap(), Bytes::from_static(b"one"));
-    assert_eq!(conn.echo("two").await.unwrap(), Bytes::from_static(b"two"));
+    assert_eq!(
+        conn.echo::<Bytes>("one").await.unwrap(),
+        Bytes::from_static(b"one")
+    );
+    assert_eq!(
+        conn.echo::<Bytes>("two").await.unwrap(),
+        Bytes::from_static(b"two")
+    );
     let push = pushes.recv().await.unwrap();
     assert_eq!(
         push,
         Frame::Push(vec![Frame::bulk("invalidate"), Frame::bulk("k")])
     );
+}
+
+#[tokio::test]
+async fn pipelines_that_would_desync_a_shared_connection_are_refused() {
+    let server = TestServer::start().await.unwrap();
+    let client = Client::connect(&server.url()).await.unwrap();
+    let conn = Connection::connect(&Config::from_url(&server.url()).unwrap())
+        .await
+        .unwrap();
+    for name in ["SUBSCRIBE", "psubscribe", "MONITOR"] {
+        let mut p = Pipeline::new();
+        p.cmd("PING");
+        p.cmd(name).arg("ch");
+        let e = p.execute(&client).await.unwrap_err();
+        assert_eq!(e.kind(), rediscover::ErrorKind::NotAllowed, "{name}: {e:?}");
+        let e = p.execute(&conn).await.unwrap_err();
+        assert_eq!(e.kind(), rediscover::ErrorKind::NotAllowed, "{name}: {e:?}");
+    }
+    let mut p = Pipeline::new();
+    p.cmd("CLIENT").arg(["REPLY", "OFF"]);
+    assert!(p.execute(&client).await.is_err());
+    // Nothing was sent: both connections still answer in order.
+    assert_eq!(
+        client.echo::<Bytes>("in order").await.unwrap(),
+        &b"in order"[..]
+    );
+    assert_eq!(
+        conn.echo::<Bytes>("in order").await.unwrap(),
+        &b"in order"[..]
+    );
+}
+
+#[tokio::test]
+async fn pool_recycle_restores_the_configured_database_and_connection_state() {
+    let t = target().await;
+    let config = t.config().db(2).client_name("pooled");
+    let pool = Pool::new(config.clone(), 1).unwrap();
+    let k = unique("recycled");
+    let other = Client::with_config(t.config().db(2)).await.unwrap();
+    other.set(&k, "in-db-2").await.unwrap();
+    {
+        let conn = pool.get().await.unwrap();
+        // Leave every kind of state behind: another database, a name, a WATCH, an open MULTI.
+        let () = conn.cmd("SELECT").arg(5).query().await.unwrap();
+        let () = conn
+            .cmd("CLIENT")
+            .arg(["SETNAME", "changed"])
+            .query()
+            .await
+            .unwrap();
+        conn.watch(&k).await.unwrap();
+        let () = conn.cmd("MULTI").query().await.unwrap();
+        let queued: String = conn.cmd("SET").arg(&k).arg("never").query().await.unwrap();
+        assert_eq!(queued, "QUEUED");
+    }
+    let conn = pool.get().await.unwrap();
+    assert_eq!(pool.size(), 1, "the same connection, recycled");
+    let got: Option<String> = conn.get(&k).await.unwrap();
+    assert_eq!(
+        got.as_deref(),
+        Some("in-db-2"),
+        "back in the configured database, not in MULTI"
+    );
+    let name: Option<String> = conn.cmd("CLIENT").arg("GETNAME").query().await.unwrap();
+    assert_eq!(name.as_deref(), Some("pooled"));
+    assert!(
+        conn.is_resp3(),
+        "RESET switched to RESP2; HELLO 3 switched back"
+    );
+    // The WATCH is gone: a transaction after someone else's write commits.
+    other.set(&k, "changed by another client").await.unwrap();
+    let mut tx = Transaction::new();
+    tx.cmd("SET").arg(&k).arg("committed");
+    assert!(tx.exec(&*conn).await.unwrap().is_some());
+    other.del(&k).await.unwrap();
+}
+
+#[tokio::test]
+async fn pool_recycle_reauthenticates_an_acl_user() {
+    let server = TestServer::builder()
+        .password("pw")
+        .user("app", "secret")
+        .start()
+        .await
+        .unwrap();
+    let url = format!("redis://app:secret@{}", server.addr());
+    for proto in [rediscover::Protocol::Resp3, rediscover::Protocol::Resp2] {
+        let pool = Pool::new(Config::from_url(&url).unwrap().protocol(proto), 1).unwrap();
+        drop(pool.get().await.unwrap());
+        let conn = pool.get().await.unwrap();
+        let who: String = conn.cmd("ACL").arg("WHOAMI").query().await.unwrap();
+        assert_eq!(who, "app", "{proto:?}");
+        assert_eq!(conn.is_resp3(), proto == rediscover::Protocol::Resp3);
+    }
+}
+
+#[tokio::test]
+async fn an_exhausted_pool_says_so() {
+    let server = TestServer::start().await.unwrap();
+    let config = Config::from_url(&server.url())
+        .unwrap()
+        .connect_timeout(Duration::from_millis(100));
+    let pool = Pool::new(config, 1).unwrap();
+    let held = pool.get().await.unwrap();
+    let e = pool.get().await.unwrap_err();
+    assert_eq!(e.kind(), rediscover::ErrorKind::Pool, "{e:?}");
+    assert!(e.to_string().contains("checked out"), "{e}");
+    drop(held);
+    pool.get().await.unwrap().ping().await.unwrap();
 }

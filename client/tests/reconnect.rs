@@ -2,6 +2,7 @@
 
 mod util;
 
+use rediscover::Bytes;
 use std::time::Duration;
 
 use rediscover::{Client, Commands, Config, ErrorKind};
@@ -24,7 +25,7 @@ async fn reconnects_after_the_connection_is_cut() {
     proxy.cut();
     wait_until(|| first.is_closed()).await;
     // The next request finds the connection closed, reconnects, and succeeds.
-    assert_eq!(client.echo("back").await.unwrap(), &b"back"[..]);
+    assert_eq!(client.echo::<Bytes>("back").await.unwrap(), &b"back"[..]);
     assert_eq!(client.reconnects(), 1);
     assert_eq!(proxy.accepted(), 2);
 }
@@ -42,7 +43,7 @@ async fn many_callers_share_one_reconnect() {
         let c = client.clone();
         tasks.push(tokio::spawn(async move {
             let p = format!("p{i}");
-            assert_eq!(c.echo(p.clone()).await.unwrap(), p.as_bytes());
+            assert_eq!(c.echo::<Bytes>(p.clone()).await.unwrap(), p.as_bytes());
         }));
     }
     for t in tasks {
@@ -52,20 +53,96 @@ async fn many_callers_share_one_reconnect() {
 }
 
 #[tokio::test]
-async fn waits_out_an_outage_with_backoff() {
+async fn a_stopped_server_fails_fast_with_the_refused_connection_as_the_cause() {
+    for timeout in [Some(Duration::from_secs(30)), None] {
+        let server = TestServer::start().await.unwrap();
+        // The default policy: 4 attempts, 10 ms doubling backoff (jittered).
+        let config = Config::from_url(&server.url())
+            .unwrap()
+            .request_timeout(timeout);
+        let (min, _) = config.get_backoff();
+        let budget = min * (1 + 2 + 4);
+        let client = Client::with_config(config).await.unwrap();
+        assert_eq!(client.ping().await.unwrap(), "PONG");
+        let first = client.connection().unwrap();
+        server.shutdown().await;
+        wait_until(|| first.is_closed()).await;
+        let started = tokio::time::Instant::now();
+        let e = client.ping().await.unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(e.kind(), ErrorKind::NotSent, "{timeout:?}: {e:?}");
+        assert!(e.is_not_sent());
+        // The cause is the last connection attempt's: refused.
+        let cause = std::error::Error::source(&e).expect("a cause");
+        let cause = cause.downcast_ref::<rediscover::Error>().unwrap();
+        assert_eq!(cause.kind(), ErrorKind::Io, "{cause:?}");
+        assert_eq!(
+            e.io_error().map(|io| io.kind()),
+            Some(std::io::ErrorKind::ConnectionRefused),
+            "{e:?}"
+        );
+        assert!(
+            took >= budget / 2 && took < budget + Duration::from_secs(1),
+            "{timeout:?}: failed after {took:?}, backoff budget {budget:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn waiting_requests_share_one_round_of_reconnect_attempts() {
     let server = TestServer::start().await.unwrap();
     let proxy = Proxy::start(server.addr()).await;
-    let client =
-        Client::with_config(config(&proxy.url()).request_timeout(Some(Duration::from_secs(10))))
-            .await
-            .unwrap();
+    let client = Client::with_config(config(&proxy.url()).max_retries(2))
+        .await
+        .unwrap();
+    let first = client.connection().unwrap();
+    proxy.set_down(true);
+    proxy.cut();
+    wait_until(|| first.is_closed()).await;
+    let before = proxy.accepted();
+    let tasks: Vec<_> = (0..20)
+        .map(|_| {
+            let c = client.clone();
+            tokio::spawn(async move { c.ping().await })
+        })
+        .collect();
+    for t in tasks {
+        let e = t.await.unwrap().unwrap_err();
+        assert!(e.is_not_sent(), "{e:?}");
+        assert!(
+            e.is_connection_broken(),
+            "the cause is a broken handshake: {e:?}"
+        );
+    }
+    assert_eq!(
+        proxy.accepted() - before,
+        3,
+        "one round of 1 + max_retries attempts for all twenty requests"
+    );
+    // The server comes back: the next request reconnects.
+    proxy.set_down(false);
+    assert_eq!(client.ping().await.unwrap(), "PONG");
+    assert_eq!(client.reconnects(), 1);
+}
+
+#[tokio::test]
+async fn more_retries_ride_out_an_outage_within_the_deadline() {
+    let server = TestServer::start().await.unwrap();
+    let proxy = Proxy::start(server.addr()).await;
+    let client = Client::with_config(
+        config(&proxy.url())
+            .max_retries(u32::MAX)
+            .request_timeout(Some(Duration::from_secs(10))),
+    )
+    .await
+    .unwrap();
     let first = client.connection().unwrap();
     proxy.set_down(true);
     proxy.cut();
     wait_until(|| first.is_closed()).await;
     let request = {
         let c = client.clone();
-        tokio::spawn(async move { c.echo("patience").await })
+        tokio::spawn(async move { c.echo::<Bytes>("patience").await })
     };
     // Let a few reconnect attempts fail, then bring the server back.
     let before = proxy.accepted();
@@ -75,13 +152,16 @@ async fn waits_out_an_outage_with_backoff() {
 }
 
 #[tokio::test]
-async fn one_deadline_covers_reconnects() {
+async fn the_deadline_stays_the_upper_bound() {
     let server = TestServer::start().await.unwrap();
     let proxy = Proxy::start(server.addr()).await;
-    let client =
-        Client::with_config(config(&proxy.url()).request_timeout(Some(Duration::from_millis(200))))
-            .await
-            .unwrap();
+    let client = Client::with_config(
+        config(&proxy.url())
+            .max_retries(u32::MAX)
+            .request_timeout(Some(Duration::from_millis(200))),
+    )
+    .await
+    .unwrap();
     let first = client.connection().unwrap();
     proxy.set_down(true);
     proxy.cut();
@@ -111,7 +191,7 @@ async fn a_request_in_flight_when_the_connection_dies_is_not_retried() {
     let client = Client::with_config(config(&proxy.url())).await.unwrap();
     let held = {
         let c = client.clone();
-        tokio::spawn(async move { c.echo("hold").await })
+        tokio::spawn(async move { c.echo::<Bytes>("hold").await })
     };
     wait_until(|| {
         fake.commands()
@@ -130,7 +210,7 @@ async fn a_request_in_flight_when_the_connection_dies_is_not_retried() {
         .filter(|c| c.len() > 1 && c[1] == "hold")
         .count();
     assert_eq!(holds, 1, "a sent request must not be resent");
-    assert_eq!(client.echo("later").await.unwrap(), &b"later"[..]);
+    assert_eq!(client.echo::<Bytes>("later").await.unwrap(), &b"later"[..]);
 }
 
 #[tokio::test]
@@ -173,7 +253,10 @@ async fn reconnects_after_client_kill() {
     wait_until(|| first.is_closed()).await;
     let k = unique("killed");
     client.set(&k, "after").await.unwrap();
-    assert_eq!(client.get(&k).await.unwrap().unwrap(), &b"after"[..]);
+    assert_eq!(
+        client.get::<Option<Bytes>>(&k).await.unwrap().unwrap(),
+        &b"after"[..]
+    );
     let new_id: i64 = client.cmd("CLIENT").arg("ID").query().await.unwrap();
     assert_ne!(new_id, id);
     assert_eq!(client.reconnects(), 1);
@@ -198,7 +281,7 @@ async fn slow_server_times_out_and_recovers() {
             let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
             for i in 0.. {
                 let payload = format!("after-{i}");
-                match slow.echo(payload.clone()).await {
+                match slow.echo::<Bytes>(payload.clone()).await {
                     Ok(got) => {
                         assert_eq!(got, payload.as_bytes());
                         break;

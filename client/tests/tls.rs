@@ -2,9 +2,9 @@
 //! CA certificate at `REDISCOVER_TLS_CA` (a PEM file). Without those variables the networked
 //! test has nothing to talk to and only the configuration checks run.
 
-use rediscover::{Client, Config, ErrorKind};
 #[cfg(feature = "tls")]
-use rediscover::{Commands, Subscriber};
+use rediscover::{Bytes, Commands, Subscriber};
+use rediscover::{Client, Config, ErrorKind};
 
 #[cfg(not(feature = "tls"))]
 #[tokio::test]
@@ -43,7 +43,10 @@ async fn talks_tls_to_a_real_server() {
     let client = Client::with_config(config.clone()).await.unwrap();
     assert_eq!(client.ping().await.unwrap(), "PONG");
     client.set("tls:k", "v").await.unwrap();
-    assert_eq!(client.get("tls:k").await.unwrap().unwrap(), &b"v"[..]);
+    assert_eq!(
+        client.get::<Option<Bytes>>("tls:k").await.unwrap().unwrap(),
+        &b"v"[..]
+    );
     let mut sub = Subscriber::with_config(config).await.unwrap();
     sub.subscribe("tls:ch").await.unwrap();
     assert_eq!(client.publish("tls:ch", "m").await.unwrap(), 1);

@@ -66,6 +66,8 @@ pub struct Acl {
     pub users: BTreeMap<Bytes, User>,
     /// Rules by user name; a user without an entry has full access.
     pub rules: BTreeMap<Bytes, Rules>,
+    /// The node is a sentinel: rules may name only the commands a sentinel has.
+    pub sentinel_mode: bool,
 }
 
 impl Acl {
@@ -74,6 +76,7 @@ impl Acl {
         let mut acl = Acl {
             users: BTreeMap::new(),
             rules: BTreeMap::new(),
+            sentinel_mode: false,
         };
         acl.users.insert(
             Bytes::from_static(b"default"),
@@ -238,7 +241,7 @@ impl Acl {
             ),
         };
         for op in ops {
-            apply_rule(&mut user, &mut rules, op).map_err(|why| {
+            apply_rule(&mut user, &mut rules, op, self.sentinel_mode).map_err(|why| {
                 format!(
                     "Error in ACL SETUSER modifier '{}': {why}",
                     String::from_utf8_lossy(op)
@@ -277,7 +280,7 @@ pub const CATEGORIES: &[&str] = &[
     "scripting",
 ];
 
-fn apply_rule(user: &mut User, rules: &mut Rules, op: &[u8]) -> Result<(), String> {
+fn apply_rule(user: &mut User, rules: &mut Rules, op: &[u8], sentinel: bool) -> Result<(), String> {
     let text = String::from_utf8_lossy(op);
     let lower = text.to_ascii_lowercase();
     match lower.as_str() {
@@ -310,12 +313,18 @@ fn apply_rule(user: &mut User, rules: &mut Rules, op: &[u8]) -> Result<(), Strin
             *rules = Rules::none();
             rules.sanitize = Some(true);
         }
-        _ => return apply_prefixed(user, rules, op, &text),
+        _ => return apply_prefixed(user, rules, op, &text, sentinel),
     }
     Ok(())
 }
 
-fn apply_prefixed(user: &mut User, rules: &mut Rules, op: &[u8], text: &str) -> Result<(), String> {
+fn apply_prefixed(
+    user: &mut User,
+    rules: &mut Rules,
+    op: &[u8],
+    text: &str,
+    sentinel: bool,
+) -> Result<(), String> {
     let Some(&first) = op.first() else {
         return Err("Syntax error".into());
     };
@@ -381,7 +390,7 @@ fn apply_prefixed(user: &mut User, rules: &mut Rules, op: &[u8], text: &str) -> 
             let name = text[1..].to_ascii_lowercase();
             let known = match name.strip_prefix('@') {
                 Some(cat) => cat == "all" || CATEGORIES.contains(&cat),
-                None => known_command(&name),
+                None => known_command(&name, sentinel),
             };
             if !known {
                 return Err("Unknown command or category name in ACL".into());
@@ -409,12 +418,24 @@ fn valid_key_perm(rest: &[u8]) -> bool {
             .all(|c| matches!(c.to_ascii_uppercase(), b'R' | b'W'))
 }
 
-fn known_command(name: &str) -> bool {
-    match name.split_once('|') {
-        Some((top, sub)) => rediscover::command::lookup(top.as_bytes())
-            .and_then(|c| c.subcommand(sub.as_bytes()))
-            .is_some(),
-        None => rediscover::command::lookup(name.as_bytes()).is_some(),
+/// Whether ACL rules may name `name` (`get`, `client|kill`): a command Redis registers in this
+/// mode, implemented here or not (a server's, without the sentinel-only ones; a sentinel's).
+fn known_command(name: &str, sentinel: bool) -> bool {
+    let (top, sub) = match name.split_once('|') {
+        Some((top, sub)) => (top, Some(sub)),
+        None => (name, None),
+    };
+    let info = if sentinel {
+        crate::sentinel::table().get(top.as_bytes()).map(|c| c.info)
+    } else if rediscover::command::sentinel_only(top.as_bytes()) {
+        None
+    } else {
+        rediscover::command::lookup(top.as_bytes())
+    };
+    match (info, sub) {
+        (Some(info), Some(sub)) => info.subcommand(sub.as_bytes()).is_some(),
+        (info, None) => info.is_some(),
+        (None, Some(_)) => false,
     }
 }
 

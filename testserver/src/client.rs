@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,12 +11,79 @@ use tokio::sync::{mpsc, Notify};
 
 use crate::keyspace::ClientId;
 
-/// Out-of-band bytes for a connection (pub/sub messages), already encoded for its protocol.
-pub type OobSender = mpsc::Sender<Bytes>;
+/// Where out-of-band bytes for a connection go (pub/sub messages, already encoded for its
+/// protocol), with the count of bytes queued and not yet written to its socket: the client's
+/// output buffer as `client-output-buffer-limit` measures it.
+#[derive(Debug, Clone)]
+pub struct OobSender {
+    tx: mpsc::UnboundedSender<Bytes>,
+    pending: Arc<AtomicU64>,
+}
 
-/// How many out-of-band messages may wait for a slow subscriber before it is disconnected
-/// (Redis's `client-output-buffer-limit pubsub` plays this role).
-pub const OOB_QUEUE: usize = 65_536;
+/// The connection task's end of an [`OobSender`].
+#[derive(Debug)]
+pub struct OobReceiver {
+    rx: mpsc::UnboundedReceiver<Bytes>,
+    pending: Arc<AtomicU64>,
+}
+
+/// A queue of out-of-band bytes for one connection.
+pub fn oob_channel() -> (OobSender, OobReceiver) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let pending = Arc::new(AtomicU64::new(0));
+    (
+        OobSender {
+            tx,
+            pending: pending.clone(),
+        },
+        OobReceiver { rx, pending },
+    )
+}
+
+impl OobSender {
+    /// Queues `msg`; the bytes now pending, or `None` if the connection is gone.
+    pub fn send(&self, msg: Bytes) -> Option<u64> {
+        let len = msg.len() as u64;
+        // Counted before it is queued: the connection may write it (and subtract it) before
+        // this thread runs again, and the count must not go below zero meanwhile.
+        let pending = self
+            .pending
+            .fetch_add(len, Ordering::Relaxed)
+            .wrapping_add(len);
+        if self.tx.send(msg).is_err() {
+            self.pending.fetch_sub(len, Ordering::Relaxed);
+            return None;
+        }
+        Some(pending)
+    }
+
+    /// Bytes queued or being written, not yet handed to the socket.
+    pub fn pending(&self) -> u64 {
+        self.pending.load(Ordering::Relaxed)
+    }
+}
+
+impl OobReceiver {
+    /// The next message.
+    pub async fn recv(&mut self) -> Option<Bytes> {
+        self.rx.recv().await
+    }
+
+    /// The next message if one is queued.
+    pub fn try_recv(&mut self) -> Option<Bytes> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Bytes queued or being written, not yet handed to the socket.
+    pub fn pending(&self) -> u64 {
+        self.pending.load(Ordering::Relaxed)
+    }
+
+    /// Counts `n` bytes of messages as written to the socket.
+    pub fn written(&self, n: u64) {
+        self.pending.fetch_sub(n, Ordering::Relaxed);
+    }
+}
 
 /// The state of one client connection, owned by its connection task and lent to commands.
 #[derive(Debug)]
@@ -165,6 +233,33 @@ pub struct ClientEntry {
     pub killed: bool,
     /// Whether this connection is a replica or master link (CLIENT KILL TYPE).
     pub kind: ClientKind,
+    /// Since when its pending output has been over the soft `client-output-buffer-limit`.
+    pub obuf_soft_since: Option<Instant>,
+}
+
+impl ClientEntry {
+    /// The registry entry of a fresh connection `client`, closed through `kill`.
+    pub fn new(client: &Client, kill: Arc<Notify>, kind: ClientKind) -> Self {
+        ClientEntry {
+            addr: client.addr,
+            laddr: client.laddr,
+            name: None,
+            db: client.db,
+            user: client.user.clone(),
+            resp: 2,
+            sub: 0,
+            psub: 0,
+            multi: -1,
+            created: client.created,
+            last_interaction: client.created,
+            last_cmd: "NULL",
+            blocked: false,
+            kill,
+            killed: false,
+            kind,
+            obuf_soft_since: None,
+        }
+    }
 }
 
 /// The kind of connection, for CLIENT KILL TYPE and CLIENT LIST flags.

@@ -280,7 +280,7 @@ pub static DIRECTIVES: &[Directive] = &[
     .immutable(),
     D::new("unixsocketperm", Text, Store::Extra("0")).immutable(),
     D::new("protected-mode", Bool, field!(bool protected_mode)),
-    D::new("tcp-backlog", Int(0, INT_MAX), Store::Extra("511")).immutable(),
+    D::new("tcp-backlog", Int(0, INT_MAX), field!(num tcp_backlog)).immutable(),
     D::new("tcp-keepalive", Int(0, INT_MAX), field!(num tcp_keepalive)),
     D::new("timeout", Int(0, INT_MAX), field!(num timeout)),
     D::new(
@@ -653,6 +653,15 @@ pub static DIRECTIVES: &[Directive] = &[
         "cluster-link-sendbuf-limit",
         Memory(0, u64::MAX),
         Store::Extra("0"),
+    ),
+    // A rediscover extension, not a Redis directive: divides every background period
+    // (replication cron, sentinel timers) by this factor, so a separate process (a
+    // `rediscover-server --sentinel` started by a harness) can fail over as fast as an
+    // in-process node. See `config::Timers::faster`.
+    D::new(
+        "rediscover-timers-factor",
+        Int(1, 1000),
+        Store::Field(get_timers_factor, set_timers_factor),
     ),
 ];
 

@@ -1,21 +1,27 @@
 //! One task per client connection: read, decode a batch, run it under one lock, write once.
 
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use rediscover::resp::{CommandDecoder, Limits, ReplyWriter};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{oneshot, Notify};
 
-use crate::client::{Client, ClientEntry, ClientKind, OOB_QUEUE};
+use crate::client::{oob_channel, Client, ClientEntry, ClientKind, OobReceiver};
 use crate::cmd::{self, write_timeout_reply, BlockRequest, Ctx, Deferred, Outcome};
 use crate::fault::Gated;
+use crate::keyspace::ClientId;
+use crate::node::LiveLimits;
 use crate::node::{Node, NodeState, Waiter};
 
 /// Most commands run per lock acquisition; bounds latency for other clients.
 const MAX_BATCH: usize = 512;
+
+/// Largest idle read or write buffer a connection keeps.
+const BUFFER_KEEP: usize = 256 * 1024;
 
 /// Commands after which a connection lets other tasks run before reading again.
 const YIELD_AFTER: usize = 8;
@@ -33,47 +39,68 @@ enum Stop {
     Then(Outcome),
 }
 
-/// Serves one accepted connection until it closes.
-pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
-    let _ = socket.set_nodelay(true);
+/// A connection the accept loop admitted: already registered in the node, so that
+/// `maxclients` counts it from the moment it was accepted.
+pub(crate) struct Admitted {
+    client: Box<Client>,
+    oob_rx: OobReceiver,
+    kill: Arc<Notify>,
+    live: Arc<LiveLimits>,
+}
+
+/// Registers an accepted connection, or refuses it (`None`, counted in `rejected_connections`)
+/// when the node already has `maxclients` clients. The check and the registration happen under
+/// one lock, so a burst of connections cannot overshoot the limit.
+pub(crate) fn admit(node: &Node, socket: &TcpStream) -> Option<Admitted> {
     let (Ok(addr), Ok(laddr)) = (socket.peer_addr(), socket.local_addr()) else {
-        return;
+        return None;
     };
+    let mut st = node.lock();
+    st.stats.connections_received += 1;
+    if st.clients.len() >= st.config.maxclients {
+        st.stats.rejected_connections += 1;
+        return None;
+    }
     let id = node.next_client_id();
-    let (oob_tx, mut oob_rx) = mpsc::channel::<Bytes>(OOB_QUEUE);
+    let (oob_tx, oob_rx) = oob_channel();
     let kill = Arc::new(Notify::new());
     let mut client = Box::new(Client::new(id, addr, laddr, oob_tx));
-    let limits = {
-        let mut st = node.lock();
-        client.authenticated = !st.acl.auth_required();
-        st.clients.insert(
-            id,
-            ClientEntry {
-                addr,
-                laddr,
-                name: None,
-                db: 0,
-                user: client.user.clone(),
-                resp: 2,
-                sub: 0,
-                psub: 0,
-                multi: -1,
-                created: client.created,
-                last_interaction: client.created,
-                last_cmd: "NULL",
-                blocked: false,
-                kill: kill.clone(),
-                killed: false,
-                kind: ClientKind::Normal,
-            },
-        );
-        Limits {
-            max_bulk_len: st.config.proto_max_bulk_len,
-            ..Limits::default()
-        }
-    };
+    client.authenticated = !st.acl.auth_required();
+    st.clients.insert(
+        id,
+        ClientEntry::new(&client, kill.clone(), ClientKind::Normal),
+    );
+    Some(Admitted {
+        client,
+        oob_rx,
+        kill,
+        live: st.live.clone(),
+    })
+}
+
+/// The limits a connection decodes with, read from the node's live limits.
+fn decode_limits(live: &LiveLimits) -> Limits {
+    Limits {
+        max_bulk_len: live.max_bulk_len.load(Ordering::Relaxed) as usize,
+        ..Limits::default()
+    }
+}
+
+/// Serves one admitted connection until it closes.
+pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream, admitted: Admitted) {
+    let _ = socket.set_nodelay(true);
+    let Admitted {
+        mut client,
+        mut oob_rx,
+        kill,
+        live,
+    } = admitted;
+    let id = client.id;
+    let mut limits = decode_limits(&live);
     let mut decoder = CommandDecoder::new(limits);
     decoder.unauthenticated = !client.authenticated;
+    // Bytes of out-of-band messages in `out`, counted as written once they are.
+    let mut oob_in_out = 0u64;
     // Completes when the client is killed or the node shuts down. Built once per connection:
     // a fresh `notified()` per loop turn would re-register with the Notify on every request.
     let mut closed: Closed = {
@@ -105,7 +132,18 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
         let mut ran = 0;
         // Run everything that is buffered.
         loop {
-            while protocol_error.is_none() && batch.len() < MAX_BATCH {
+            // A CONFIG SET on any connection applies here from the moment it returned.
+            let now_limits = decode_limits(&live);
+            if now_limits != limits {
+                limits = now_limits;
+                decoder.set_limits(limits);
+            }
+            // Before authentication, commands run one at a time: the ones after an AUTH are
+            // decoded with the limits of an authenticated client.
+            while protocol_error.is_none()
+                && batch.len() < MAX_BATCH
+                && (client.authenticated || batch.is_empty())
+            {
                 let mut argv = spare.pop().unwrap_or_default();
                 match decoder.decode(&mut rbuf, &mut argv) {
                     Ok(true) => batch.push_back(argv),
@@ -124,7 +162,7 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
             }
             ran += batch.len();
             node.faults.thawed().await;
-            let stop = {
+            let (stop, over_limit) = {
                 let mut st = node.lock();
                 st.stats.net_input_bytes += std::mem::take(&mut net_in);
                 let stop = run_batch(&mut st, &mut client, &mut out, &mut batch, &mut spare);
@@ -132,13 +170,20 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
                 if st.cluster.is_some() {
                     crate::cluster::with(&mut st, crate::cluster::cron::before_sleep);
                 }
+                // Messages already moved into `out` are counted once.
+                let pending = out.len() as u64 + oob_rx.pending().saturating_sub(oob_in_out);
+                let over_limit = check_output_limit(&mut st, id, pending);
                 if st.shutdown_requested && !st.shutdown_draining {
                     st.shutdown_draining = true;
                     let node = node.clone();
                     tokio::spawn(async move { node.shutdown_after_replicas().await });
                 }
-                stop
+                (stop, over_limit)
             };
+            if over_limit {
+                // Closed as soon as possible: the output past the limit is never sent.
+                break 'conn;
+            }
             decoder.unauthenticated = !client.authenticated;
             let outcome = match stop {
                 Stop::Done => continue,
@@ -233,8 +278,16 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
         if !flushed {
             break;
         }
-        if rbuf.len() > 1024 * 1024 * 1024 {
-            break;
+        oob_rx.written(std::mem::take(&mut oob_in_out));
+        // Once consumed, the read buffer may still share the allocation a large command
+        // arrived in (commands copy what they keep), or be large itself: start a fresh one,
+        // as Redis shrinks idle query buffers, so one 100 MB SET does not cost the connection
+        // another 100 MB until its next command.
+        if rbuf.is_empty() && (rbuf.capacity() > BUFFER_KEEP || rbuf.capacity() < 1024) {
+            rbuf = BytesMut::with_capacity(16 * 1024);
+        }
+        if out.buffer().capacity() > BUFFER_KEEP {
+            *out.buffer() = BytesMut::with_capacity(16 * 1024);
         }
         // A pipelining client finds its socket readable every time and would keep its worker
         // thread until tokio's budget runs out (hundreds of batches): everyone else waits
@@ -247,15 +300,23 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream) {
             biased;
             _ = &mut closed => break,
             Some(msg) = oob_rx.recv() => {
+                oob_in_out += msg.len() as u64;
                 out.raw(&msg);
-                while let Ok(msg) = oob_rx.try_recv() {
+                while let Some(msg) = oob_rx.try_recv() {
+                    oob_in_out += msg.len() as u64;
                     out.raw(&msg);
                 }
             }
             read = rd.read_buf(&mut rbuf) => match read {
                 Ok(0) | Err(_) => break,
                 // Counted without the lock; folded in at the next batch.
-                Ok(n) => net_in += n as u64,
+                Ok(n) => {
+                    net_in += n as u64;
+                    if rbuf.len() as u64 > live.query_buffer.load(Ordering::Relaxed) {
+                        close_for_query_limit(&node, id, &rbuf);
+                        break;
+                    }
+                }
             },
         }
     }
@@ -487,6 +548,46 @@ async fn deferred<R: AsyncReadExt + Unpin>(
             },
         }
     }
+}
+
+/// Closes a client whose pending output (replies not yet written, messages queued) passed its
+/// class of `client-output-buffer-limit` (normal or pubsub; a replica's is its lag in the
+/// backlog). Replies are written after every batch, so a normal client's output is one batch's
+/// replies: a limit smaller than that is what closes it, as in Redis.
+fn check_output_limit(st: &mut NodeState, id: ClientId, used: u64) -> bool {
+    let Some(entry) = st.clients.get_mut(&id) else {
+        return false;
+    };
+    let class = match entry.kind {
+        ClientKind::Normal => st.config.obuf_limits.normal,
+        ClientKind::PubSub => st.config.obuf_limits.pubsub,
+        ClientKind::Replica | ClientKind::Master => return false,
+    };
+    if class.hard == 0 && class.soft == 0 {
+        return false;
+    }
+    let over = class.exceeded(used, &mut entry.obuf_soft_since, std::time::Instant::now());
+    if over {
+        st.close_for_output_limit(id);
+    }
+    over
+}
+
+/// Closes a client whose unparsed input passed `client-query-buffer-limit`, with Redis's log
+/// line.
+fn close_for_query_limit(node: &Node, id: ClientId, rbuf: &[u8]) {
+    let mut st = node.lock();
+    st.stats.query_buffer_disconnections += 1;
+    let info = st
+        .clients
+        .get(&id)
+        .map(|e| cmd::client_info_line(id, e))
+        .unwrap_or_default();
+    let head = crate::logging::repr(&rbuf[..rbuf.len().min(64)]);
+    st.log(
+        crate::logging::Level::Warning,
+        &format!("Closing client that reached max query buffer length: {info} (qbuf initial bytes: {head})"),
+    );
 }
 
 /// Removes every trace of a connection from the node.

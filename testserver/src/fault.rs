@@ -7,6 +7,11 @@
 //! cluster-node-timeout, down-after-milliseconds) are what detect it here too. When the fault
 //! is healed, the bytes that waited flow again, as TCP retransmission would deliver them.
 //!
+//! A link closed while its peer is cut off is closed the way a partition closes it: the peer
+//! hears of it (EOF) only when the partition heals, as a FIN would reach it only then. So a
+//! replica that a partitioned master loses to a failover still counts as connected on that
+//! master (with a growing lag), as in Redis.
+//!
 //! Peers are named by address. A node that dials another (a replica its master, a cluster node
 //! its peers' bus ports, a sentinel the instances it monitors) connects with
 //! [`Faults::connect`], so each link has at least one end that knows its peer; partitioning two
@@ -140,18 +145,45 @@ impl Faults {
         self.clear(Some(peer)).await;
         let stream = TcpStream::connect(peer).await?;
         let _ = stream.set_nodelay(true);
-        Ok(Gated::new(stream, self.clone(), Some(peer)))
+        Ok(Gated::new(stream, self.clone(), Some(peer)).closing_across_cuts())
+    }
+}
+
+/// Closes a socket once its peer is reachable again (see [`Gated`]'s drop).
+fn linger<T: Send + 'static>(inner: T, faults: std::sync::Arc<Faults>, peer: SocketAddr) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            faults.clear(Some(peer)).await;
+            drop(inner);
+        });
     }
 }
 
 type Wait = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// A socket (or half of one) whose I/O stalls while its node is frozen or its peer cut off.
+///
+/// A socket to a peer, dropped while that peer is cut off, is closed only when the cut heals
+/// (see the module notes).
 pub struct Gated<T> {
-    inner: T,
+    /// Always present until dropped or split.
+    inner: Option<T>,
     faults: std::sync::Arc<Faults>,
     peer: Option<SocketAddr>,
     wait: Option<Wait>,
+    /// How to close `inner` later, when it is dropped across a cut.
+    linger: Option<fn(T, std::sync::Arc<Faults>, SocketAddr)>,
+}
+
+impl<T> Drop for Gated<T> {
+    fn drop(&mut self) {
+        if let (Some(inner), Some(linger), Some(peer)) = (self.inner.take(), self.linger, self.peer)
+        {
+            if self.faults.is_cut(&peer) {
+                linger(inner, self.faults.clone(), peer);
+            }
+        }
+    }
 }
 
 impl<T> std::fmt::Debug for Gated<T> {
@@ -164,16 +196,34 @@ impl<T> Gated<T> {
     /// Wraps `inner`; `peer` is the node at the other end, if it is one.
     pub fn new(inner: T, faults: std::sync::Arc<Faults>, peer: Option<SocketAddr>) -> Self {
         Gated {
-            inner,
+            inner: Some(inner),
             faults,
             peer,
             wait: None,
+            linger: None,
         }
+    }
+
+    /// Dropped while its peer is cut off, the stream closes when the cut heals.
+    fn closing_across_cuts(mut self) -> Self
+    where
+        T: Send + 'static,
+    {
+        self.linger = Some(linger::<T>);
+        self
     }
 
     /// The wrapped stream.
     pub fn get_ref(&self) -> &T {
-        &self.inner
+        self.inner
+            .as_ref()
+            .expect("a Gated stream holds its socket until dropped")
+    }
+
+    fn inner_mut(&mut self) -> &mut T {
+        self.inner
+            .as_mut()
+            .expect("a Gated stream holds its socket until dropped")
     }
 
     /// The peer this stream is gated on.
@@ -201,18 +251,28 @@ impl<T> Gated<T> {
 }
 
 impl Gated<TcpStream> {
-    /// Splits into owned halves that stall alike.
+    /// Splits into owned halves that stall (and close across cuts) alike.
     pub fn into_split(
-        self,
+        mut self,
     ) -> (
         Gated<tokio::net::tcp::OwnedReadHalf>,
         Gated<tokio::net::tcp::OwnedWriteHalf>,
     ) {
-        let (rd, wr) = self.inner.into_split();
-        (
+        let (rd, wr) = self
+            .inner
+            .take()
+            .expect("a Gated stream holds its socket until dropped")
+            .into_split();
+        let lingers = self.linger.is_some();
+        let (mut rd, mut wr) = (
             Gated::new(rd, self.faults.clone(), self.peer),
-            Gated::new(wr, self.faults, self.peer),
-        )
+            Gated::new(wr, self.faults.clone(), self.peer),
+        );
+        if lingers {
+            rd = rd.closing_across_cuts();
+            wr = wr.closing_across_cuts();
+        }
+        (rd, wr)
     }
 }
 
@@ -226,7 +286,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Gated<T> {
         if this.poll_clear(cx).is_pending() {
             return Poll::Pending;
         }
-        Pin::new(&mut this.inner).poll_read(cx, buf)
+        Pin::new(this.inner_mut()).poll_read(cx, buf)
     }
 }
 
@@ -240,15 +300,15 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Gated<T> {
         if this.poll_clear(cx).is_pending() {
             return Poll::Pending;
         }
-        Pin::new(&mut this.inner).poll_write(cx, buf)
+        Pin::new(this.inner_mut()).poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+        Pin::new(self.get_mut().inner_mut()).poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+        Pin::new(self.get_mut().inner_mut()).poll_shutdown(cx)
     }
 }
 
@@ -283,6 +343,29 @@ mod tests {
         faults.heal(addr);
         client.read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"two");
+    }
+
+    #[tokio::test]
+    async fn a_link_closed_across_a_cut_closes_when_the_cut_heals() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let faults = Arc::new(Faults::default());
+        let (rd, wr) = faults.connect(addr).await.unwrap().into_split();
+        let (mut server, _) = listener.accept().await.unwrap();
+        faults.cut(addr);
+        drop((rd, wr));
+        let mut buf = [0u8; 1];
+        let early = tokio::time::timeout(Duration::from_millis(50), server.read(&mut buf)).await;
+        assert!(
+            early.is_err(),
+            "the peer must not see the close across the cut"
+        );
+        faults.heal(addr);
+        let n = tokio::time::timeout(Duration::from_secs(5), server.read(&mut buf))
+            .await
+            .expect("the close arrives once healed")
+            .unwrap();
+        assert_eq!(n, 0);
     }
 
     #[tokio::test]

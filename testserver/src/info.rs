@@ -73,6 +73,21 @@ pub fn render(st: &NodeState, args: &[impl AsRef<[u8]>]) -> String {
     out
 }
 
+/// The named standard sections (Redis's names, such as `server`, `stats`), in Redis's order,
+/// as INFO shows them (a sentinel shows only some).
+pub fn render_sections(st: &NodeState, sections: &[&str]) -> String {
+    let mut out = String::new();
+    for &section in ALL {
+        if sections.contains(&section) {
+            if !out.is_empty() {
+                out.push_str("\r\n");
+            }
+            write_section(&mut out, st, section);
+        }
+    }
+    out
+}
+
 fn write_section(out: &mut String, st: &NodeState, section: &str) {
     match section {
         "server" => server(out, st),
@@ -110,7 +125,9 @@ fn server(out: &mut String, st: &NodeState) {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_micros())
         .unwrap_or(0);
-    let mode = if st.config.cluster_enabled {
+    let mode = if st.sentinel.is_some() {
+        "sentinel"
+    } else if st.config.cluster_enabled {
         "cluster"
     } else {
         "standalone"
@@ -349,6 +366,15 @@ fn stats(out: &mut String, st: &NodeState) {
             ("total_forks", "0".into()),
             ("unexpected_error_replies", "0".into()),
             ("total_error_replies", s.error_replies.to_string()),
+            // Reported by Redis from 7.2; the limits themselves are 7.0's.
+            (
+                "client_query_buffer_limit_disconnections",
+                s.query_buffer_disconnections.to_string(),
+            ),
+            (
+                "client_output_buffer_limit_disconnections",
+                s.output_buffer_disconnections.to_string(),
+            ),
         ],
     );
 }

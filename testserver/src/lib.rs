@@ -7,7 +7,8 @@
 //! Layers, in the order a command meets them: [`server`] (accept loop) → `connection` (one task
 //! per client: decode a batch, run it under the node lock, write once) → [`cmd`] (table, arity,
 //! gates, handlers) → [`keyspace`] (databases, values, expiry). [`node`] holds all of one node's
-//! state, so many nodes can live in one process.
+//! state, so many nodes can live in one process. [`repl`] is replication; [`sentinel`] runs a
+//! node as Redis Sentinel; [`topology`] starts several nodes together.
 #![warn(missing_docs)]
 
 pub mod acl;
@@ -26,6 +27,7 @@ pub mod node;
 pub mod pubsub;
 pub mod rdb;
 pub mod repl;
+pub mod sentinel;
 pub mod server;
 pub mod slowlog;
 pub mod topology;

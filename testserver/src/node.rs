@@ -58,6 +58,38 @@ pub struct Stats {
     pub errors: HashMap<String, u64>,
     /// SLOWLOG entries.
     pub slowlog: crate::slowlog::SlowLog,
+    /// Clients closed for passing `client-query-buffer-limit`
+    /// (`client_query_buffer_limit_disconnections`, reported since Redis 7.2).
+    pub query_buffer_disconnections: u64,
+    /// Clients closed for passing `client-output-buffer-limit`
+    /// (`client_output_buffer_limit_disconnections`, reported since Redis 7.2).
+    pub output_buffer_disconnections: u64,
+}
+
+/// Limits every connection of a node applies without taking the node lock, so that a
+/// `CONFIG SET` reaches connections that are already open from the moment it returns.
+#[derive(Debug, Default)]
+pub struct LiveLimits {
+    /// `proto-max-bulk-len`.
+    pub max_bulk_len: AtomicU64,
+    /// `client-query-buffer-limit`.
+    pub query_buffer: AtomicU64,
+}
+
+impl LiveLimits {
+    fn new(config: &Config) -> Arc<LiveLimits> {
+        let live = Arc::new(LiveLimits::default());
+        live.update(config);
+        live
+    }
+
+    /// Publishes `config`'s values.
+    pub fn update(&self, config: &Config) {
+        self.max_bulk_len
+            .store(config.proto_max_bulk_len as u64, Ordering::Relaxed);
+        self.query_buffer
+            .store(config.client_query_buffer_limit as u64, Ordering::Relaxed);
+    }
 }
 
 /// INFO commandstats for one command.
@@ -155,6 +187,10 @@ pub struct NodeState {
     pub migrate: crate::cluster::migrate::MigrateState,
     /// The node itself, for work that finishes off the lock (MIGRATE).
     pub(crate) self_ref: std::sync::Weak<Node>,
+    /// Limits connections read without the lock (kept in step with `config`).
+    pub live: Arc<LiveLimits>,
+    /// A sentinel's state, when the node runs in sentinel mode.
+    pub sentinel: Option<Box<crate::sentinel::Sentinel>>,
 }
 
 impl NodeState {
@@ -165,7 +201,6 @@ impl NodeState {
         let acl = Acl::new(config.requirepass.as_deref());
         NodeState {
             dbs,
-            config,
             clients: HashMap::new(),
             pubsub: PubSub::default(),
             acl,
@@ -189,6 +224,9 @@ impl NodeState {
             cluster: None,
             migrate: Default::default(),
             self_ref,
+            live: LiveLimits::new(&config),
+            config,
+            sentinel: None,
         }
     }
 
@@ -240,6 +278,27 @@ impl NodeState {
         self.repl.flush_pending();
     }
 
+    /// Closes a client whose pending output passed its `client-output-buffer-limit` class, with
+    /// Redis's log line.
+    pub fn close_for_output_limit(&mut self, id: ClientId) {
+        let Some(entry) = self.clients.get_mut(&id) else {
+            return;
+        };
+        if entry.killed {
+            return;
+        }
+        entry.killed = true;
+        entry.kill.notify_one();
+        let line = crate::cmd::client_info_line(id, entry);
+        self.stats.output_buffer_disconnections += 1;
+        self.log(
+            Level::Warning,
+            &format!(
+                "Client {line} scheduled to be closed ASAP for overcoming of output buffer limits."
+            ),
+        );
+    }
+
     /// Logs a line the way Redis does (role mark from the replication role), to the node's
     /// logger if it has one and to `tracing`.
     pub fn log(&self, level: Level, msg: &str) {
@@ -249,7 +308,9 @@ impl NodeState {
             _ => tracing::debug!("{msg}"),
         }
         if let Some(logger) = &self.logger {
-            let role = if self.repl.is_master() {
+            let role = if self.sentinel.is_some() {
+                Role::Sentinel
+            } else if self.repl.is_master() {
                 Role::Master
             } else {
                 Role::Replica

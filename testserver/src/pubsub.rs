@@ -1,17 +1,17 @@
 //! Channel and pattern subscriptions of one node, and message delivery.
 //!
 //! Messages are encoded once per protocol version and handed to each subscriber's out-of-band
-//! queue; the subscriber's connection task writes them. A subscriber whose queue is full is
-//! disconnected, as Redis does when a client passes its `pubsub` output-buffer limit.
+//! queue; the subscriber's connection task writes them. The bytes queued and not yet written
+//! are the subscriber's output buffer: past its `client-output-buffer-limit pubsub` it is
+//! closed, as Redis closes it.
 
 use std::collections::{HashMap, HashSet};
 
+use crate::client::{ClientEntry, OobSender};
+use crate::config::ObufClass;
+use crate::keyspace::ClientId;
 use bytes::Bytes;
 use rediscover::resp::ReplyWriter;
-use tokio::sync::mpsc::error::TrySendError;
-
-use crate::client::{ClientEntry, OobSender};
-use crate::keyspace::ClientId;
 
 /// A subscribed connection: where its messages go and which protocol encodes them.
 #[derive(Debug, Clone)]
@@ -34,6 +34,17 @@ pub struct PubSub {
     pub shard_channels: HashMap<Bytes, HashMap<ClientId, Subscriber>>,
     /// Client -> its shard channels (the per-client side of `shard_channels`).
     shards_by_client: HashMap<ClientId, HashSet<Bytes>>,
+}
+
+/// A message to publish.
+#[derive(Debug, Clone, Copy)]
+pub struct Message<'a> {
+    /// The channel (or shard channel).
+    pub channel: &'a [u8],
+    /// What is published.
+    pub payload: &'a [u8],
+    /// SPUBLISH rather than PUBLISH.
+    pub shard: bool,
 }
 
 /// Which namespace a subscription lives in.
@@ -111,19 +122,24 @@ impl PubSub {
     /// that matches, that pattern's subscribers (Redis counts a client twice if it has both).
     ///
     /// Messages for the publisher itself (`me`) are written to `own` instead of its queue, so
-    /// they come before the PUBLISH reply as in Redis. Subscribers whose queue is full are
-    /// marked killed in `clients` and notified.
+    /// they come before the PUBLISH reply as in Redis. Subscribers whose pending output passes
+    /// `limit` are listed in `over_limit`, for the caller to close.
     pub fn publish(
         &self,
         clients: &mut HashMap<ClientId, ClientEntry>,
+        limit: &ObufClass,
         me: (ClientId, &mut ReplyWriter),
-        channel: &[u8],
-        payload: &[u8],
-        shard: bool,
+        message: Message<'_>,
+        over_limit: &mut Vec<ClientId>,
     ) -> usize {
         let (me, own) = me;
+        let Message {
+            channel,
+            payload,
+            shard,
+        } = message;
+        let now = std::time::Instant::now();
         let mut receivers = 0;
-        let mut overflowed = Vec::new();
         let kind: &[u8] = if shard { b"smessage" } else { b"message" };
         let map = if shard {
             &self.shard_channels
@@ -137,7 +153,15 @@ impl PubSub {
                 out.bulk(channel);
                 out.bulk(payload);
             });
-            receivers += deliver_all(subs, clients, &mut msg, (me, &mut *own), &mut overflowed);
+            receivers += deliver_all(
+                subs,
+                clients,
+                &mut msg,
+                (me, &mut *own),
+                limit,
+                now,
+                over_limit,
+            );
         }
         if !shard {
             for (pattern, subs) in &self.patterns {
@@ -151,13 +175,15 @@ impl PubSub {
                     out.bulk(channel);
                     out.bulk(payload);
                 });
-                receivers += deliver_all(subs, clients, &mut msg, (me, &mut *own), &mut overflowed);
-            }
-        }
-        for id in overflowed {
-            if let Some(entry) = clients.get_mut(&id) {
-                entry.killed = true;
-                entry.kill.notify_one();
+                receivers += deliver_all(
+                    subs,
+                    clients,
+                    &mut msg,
+                    (me, &mut *own),
+                    limit,
+                    now,
+                    over_limit,
+                );
             }
         }
         receivers
@@ -165,14 +191,16 @@ impl PubSub {
 }
 
 /// Queues `msg` for every subscriber in `subs` (the publisher's own copy goes straight to its
-/// reply buffer) and returns how many there were. A full queue means the subscriber cannot keep
-/// up: it is listed in `overflowed`.
+/// reply buffer) and returns how many there were. A subscriber whose pending output passes
+/// `limit` cannot keep up: it is listed in `over_limit`.
 fn deliver_all<F: Fn(&mut ReplyWriter)>(
     subs: &HashMap<ClientId, Subscriber>,
-    clients: &HashMap<ClientId, ClientEntry>,
+    clients: &mut HashMap<ClientId, ClientEntry>,
     msg: &mut Encoded<F>,
     (me, own): (ClientId, &mut ReplyWriter),
-    overflowed: &mut Vec<ClientId>,
+    limit: &ObufClass,
+    now: std::time::Instant,
+    over_limit: &mut Vec<ClientId>,
 ) -> usize {
     for (&id, sub) in subs {
         if id == me {
@@ -181,11 +209,14 @@ fn deliver_all<F: Fn(&mut ReplyWriter)>(
         }
         // The protocol in force now: a HELLO after SUBSCRIBE changes how messages look.
         let resp3 = clients.get(&id).map_or(sub.resp3, |e| e.resp == 3);
-        match sub.tx.try_send(msg.get(resp3)) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => overflowed.push(id),
-            // The connection is closing; its subscriptions go with it.
-            Err(TrySendError::Closed(_)) => {}
+        // `None`: the connection is closing; its subscriptions go with it.
+        let Some(pending) = sub.tx.send(msg.get(resp3)) else {
+            continue;
+        };
+        if let Some(entry) = clients.get_mut(&id) {
+            if limit.exceeded(pending, &mut entry.obuf_soft_since, now) {
+                over_limit.push(id);
+            }
         }
     }
     subs.len()

@@ -35,8 +35,18 @@ pub async fn run_node(node: Arc<Node>, listeners: Vec<TcpListener>, bus: Option<
             st.repl.cached = restored;
         }
     }
-    let cron = tokio::spawn(cron(node.clone()));
-    let link = tokio::spawn(crate::repl::replica::manage(node.clone()));
+    // A sentinel has its own timer and no keyspace or replication to look after.
+    let (cron, link) = if node.lock().sentinel.is_some() {
+        (
+            tokio::spawn(crate::sentinel::timer::run(node.clone())),
+            tokio::spawn(async {}),
+        )
+    } else {
+        (
+            tokio::spawn(cron(node.clone())),
+            tokio::spawn(crate::repl::replica::manage(node.clone())),
+        )
+    };
     let cluster: Vec<JoinHandle<()>> = match bus {
         Some(bus) => vec![
             tokio::spawn(crate::cluster::bus::accept_loop(node.clone(), bus)),
@@ -68,31 +78,43 @@ async fn accept_loop(node: Arc<Node>, listener: TcpListener) {
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
-            accepted = listener.accept() => {
+            // A frozen node (a test's SIGSTOP) accepts nothing: connections wait in the
+            // kernel's listen queue, `tcp-backlog` long.
+            accepted = async {
+                node.faults.thawed().await;
+                listener.accept().await
+            } => {
                 let Ok((mut socket, _)) = accepted else {
                     // EMFILE and friends: back off a little instead of spinning.
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
-                let full = {
-                    let mut st = node.lock();
-                    st.stats.connections_received += 1;
-                    let full = st.clients.len() >= st.config.maxclients;
-                    if full {
-                        st.stats.rejected_connections += 1;
+                match crate::connection::admit(&node, &socket) {
+                    Some(admitted) => {
+                        tokio::spawn(crate::connection::serve(node.clone(), socket, admitted));
                     }
-                    full
-                };
-                if full {
-                    tokio::spawn(async move {
-                        let _ = socket.write_all(b"-ERR max number of clients reached\r\n").await;
-                    });
-                    continue;
+                    None => {
+                        tokio::spawn(async move {
+                            let _ = socket.write_all(b"-ERR max number of clients reached\r\n").await;
+                        });
+                    }
                 }
-                tokio::spawn(crate::connection::serve(node.clone(), socket));
             }
         }
     }
+}
+
+/// A listening socket on `addr` with a listen queue of `backlog` (`tcp-backlog`; the kernel
+/// caps it at `somaxconn`), reusing the address so a restarted node gets its port back.
+pub fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(backlog)
 }
 
 /// Periodic work (Redis's `serverCron`, `hz` times a second): active expiry on a master, and
@@ -237,8 +259,22 @@ impl TestServer {
         if self.task.is_some() {
             self.kill().await;
         }
-        let config = self.node.lock().config.clone();
-        let node = Node::with_faults(config, self.node.faults.clone());
+        let (mut config, sentinel) = {
+            let st = self.node.lock();
+            (st.config.clone(), st.sentinel.is_some())
+        };
+        let node = if sentinel {
+            // A sentinel resumes from the config file it rewrote.
+            let path = config.config_file.clone().unwrap_or_default();
+            let conf =
+                crate::sentinel::parse_file(&path, &mut config).map_err(std::io::Error::other)?;
+            let node = crate::sentinel::new_node(config, conf, self.node.faults.clone())
+                .map_err(std::io::Error::other)?;
+            crate::sentinel::started(&node, self.addr.port());
+            node
+        } else {
+            Node::with_faults(config, self.node.faults.clone())
+        };
         add_users(&node, &self.users);
         {
             let mut st = node.lock();
@@ -248,9 +284,10 @@ impl TestServer {
                 .map_err(|e| std::io::Error::other(format!("loading the RDB: {e}")))?;
             crate::cluster::verify_with_data(&mut st).map_err(std::io::Error::other)?;
         }
-        let listener = bind_again(self.addr).await?;
+        let backlog = node.lock().config.tcp_backlog;
+        let listener = bind_again(self.addr, backlog).await?;
         let bus = match self.bus {
-            Some(addr) => Some(bind_again(addr).await?),
+            Some(addr) => Some(bind_again(addr, backlog).await?),
             None => None,
         };
         self.task = Some(tokio::spawn(run_node(node.clone(), vec![listener], bus)));
@@ -284,10 +321,10 @@ impl TestServer {
 
 /// Binds `addr` again after the previous listener on it closed. The port was just released,
 /// so a moment of `AddrInUse` is retried briefly.
-async fn bind_again(addr: SocketAddr) -> std::io::Result<TcpListener> {
+async fn bind_again(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     loop {
-        match TcpListener::bind(addr).await {
+        match listen(addr, backlog) {
             Ok(l) => return Ok(l),
             Err(e)
                 if e.kind() == std::io::ErrorKind::AddrInUse
@@ -327,9 +364,19 @@ pub struct TestServerBuilder {
     users: Vec<(String, String)>,
     dir: Option<std::path::PathBuf>,
     port: u16,
+    sentinel: Option<String>,
 }
 
 impl TestServerBuilder {
+    /// Starts the node in sentinel mode (`redis-sentinel`) with this configuration file text
+    /// (`sentinel monitor ...` lines and any other directives). The text is saved as
+    /// `sentinel.conf` in the server's directory, and the sentinel rewrites it with what it
+    /// learns, as Redis does; [`TestServer::restart`] resumes from it.
+    pub fn sentinel(mut self, conf: impl Into<String>) -> Self {
+        self.sentinel = Some(conf.into());
+        self
+    }
+
     /// Requires this password for the default user (`requirepass`).
     pub fn password(mut self, password: impl Into<String>) -> Self {
         self.config.requirepass = Some(password.into().into_bytes());
@@ -392,9 +439,9 @@ impl TestServerBuilder {
     /// Binds `127.0.0.1` (on a free port unless [`TestServerBuilder::port`]) and starts
     /// serving.
     pub async fn start(self) -> std::io::Result<TestServer> {
-        let listener = TcpListener::bind(("127.0.0.1", self.port)).await?;
-        let addr = listener.local_addr()?;
         let mut config = self.config;
+        let listener = listen(([127, 0, 0, 1], self.port).into(), config.tcp_backlog)?;
+        let addr = listener.local_addr()?;
         config.port = addr.port();
         let scratch = match self.dir {
             Some(dir) => {
@@ -418,7 +465,7 @@ impl TestServerBuilder {
         // restart binds it again.
         let bus = if config.cluster_enabled {
             let port: u16 = config.extra_or("cluster-port", "0").parse().unwrap_or(0);
-            let l = TcpListener::bind(("127.0.0.1", port)).await?;
+            let l = listen(([127, 0, 0, 1], port).into(), config.tcp_backlog)?;
             let bus_addr = l.local_addr()?;
             config
                 .extra
@@ -427,7 +474,22 @@ impl TestServerBuilder {
         } else {
             None
         };
-        let node = Node::new(config);
+        let node = match &self.sentinel {
+            None => Node::new(config),
+            Some(text) => {
+                let path = std::path::Path::new(&config.dir).join("sentinel.conf");
+                std::fs::write(&path, text)?;
+                config.config_file = Some(path.clone());
+                let conf = crate::sentinel::parse_file(&path, &mut config)
+                    .map_err(std::io::Error::other)?;
+                // The file's directives may not move it off the address it is bound to.
+                config.port = addr.port();
+                let node = crate::sentinel::new_node(config, conf, Default::default())
+                    .map_err(std::io::Error::other)?;
+                crate::sentinel::started(&node, addr.port());
+                node
+            }
+        };
         add_users(&node, &self.users);
         {
             let mut st = node.lock();

@@ -1,9 +1,12 @@
-//! Several nodes in one process: a master with replicas ([`ReplicationSet`]), and the fault
+//! Several nodes in one process: a master with replicas ([`ReplicationSet`]), a Sentinel
+//! deployment ([`sentinel::TestSentinel`]), and the fault
 //! injection tests use on them (drop, pause or partition a replica's link; kill its replicas'
 //! connections from the master side).
 //!
 //! Every wait polls the nodes' state with a deadline and returns [`Timeout`] (saying what it
 //! was waiting for) rather than hanging a test.
+
+pub mod sentinel;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -21,6 +24,19 @@ pub struct Timeout {
     pub what: String,
     /// How long it waited.
     pub after: Duration,
+}
+
+/// Why a topology could not be started. `Send + Sync`, so it crosses tasks and `?` into
+/// `Box<dyn Error + Send + Sync>` or `anyhow::Error`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TopologyError {
+    /// A node could not start (its listener could not bind, say).
+    #[error("could not start a node: {0}")]
+    Start(#[from] std::io::Error),
+    /// The nodes started but did not reach the awaited state in time.
+    #[error(transparent)]
+    Timeout(#[from] Timeout),
 }
 
 /// Polls `check` every few milliseconds until it returns `Ok`, or `timeout` passes. `check`
@@ -127,7 +143,7 @@ impl TestServer {
 /// A master and its replicas, all in this process on free ports.
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// # async fn demo() -> Result<(), rediscover_testserver::topology::TopologyError> {
 /// use std::time::Duration;
 /// use rediscover_testserver::topology::ReplicationSet;
 ///
@@ -147,7 +163,7 @@ pub struct ReplicationSet {
 
 impl ReplicationSet {
     /// A master with `replicas` replicas, default configuration, links up.
-    pub async fn start(replicas: usize) -> Result<ReplicationSet, Box<dyn std::error::Error>> {
+    pub async fn start(replicas: usize) -> Result<ReplicationSet, TopologyError> {
         ReplicationSet::start_with(replicas, Config::default()).await
     }
 
@@ -156,7 +172,7 @@ impl ReplicationSet {
     pub async fn start_with(
         replicas: usize,
         config: Config,
-    ) -> Result<ReplicationSet, Box<dyn std::error::Error>> {
+    ) -> Result<ReplicationSet, TopologyError> {
         let master = TestServerBuilder::default()
             .config(config.clone())
             .start()
@@ -209,4 +225,19 @@ pub async fn wait_in_sync(
         Ok(())
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn topology_errors_cross_tasks_and_box_as_send_sync() {
+        // Spawning needs the whole future, its error included, to be Send.
+        let started = tokio::spawn(ReplicationSet::start(0)).await.unwrap();
+        let boxed: Box<dyn std::error::Error + Send + Sync> =
+            TopologyError::from(std::io::Error::from(std::io::ErrorKind::AddrInUse)).into();
+        assert!(boxed.to_string().contains("could not start a node"));
+        assert!(started.unwrap().replicas.is_empty());
+    }
 }

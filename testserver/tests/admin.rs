@@ -758,7 +758,7 @@ async fn client_unblock_answers_the_parked_client() {
     // Park a client as a blocking command would (no blocking command is needed for this).
     let park = |id: u64| {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        let (oob, _) = tokio::sync::mpsc::channel(1);
+        let (oob, _) = rediscover_testserver::client::oob_channel();
         let addr = "127.0.0.1:1".parse().unwrap();
         server.node().lock().park(Waiter {
             client: Box::new(Client::new(id, addr, addr, oob)),

@@ -241,6 +241,14 @@ async fn wait_counts_real_acknowledgements() {
     // A client that wrote nothing needs no acknowledgement.
     let mut fresh = connect(&set.master).await;
     assert_eq!(int(call(&mut fresh, &[b"WAIT", b"5", b"1"]).await), 2);
+    // After any command, a read too, WAIT waits for the offset the master had then, as Redis
+    // sets a client's `woff` after every command: another client's write counts.
+    set.replicas[1].pause_master_link();
+    ok(&mut m, &[b"SET", b"k", b"x"]).await;
+    let mut reader = connect(&set.master).await;
+    let _ = call(&mut reader, &[b"GET", b"k"]).await;
+    assert_eq!(int(call(&mut reader, &[b"WAIT", b"2", b"100"]).await), 1);
+    set.replicas[1].heal_master_link();
 
     assert_reply!(m, ["WAIT", "1", "-1"], b"-ERR timeout is negative\r\n");
     assert_reply!(

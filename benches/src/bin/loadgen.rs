@@ -12,7 +12,11 @@
 //! have been answered. Every reply is checked (`OK` for SET, the exact stored value for GET).
 //! `--rounds N` repeats the measurement, alternating the order of the clients, and reports each
 //! client's median round.
-//! The last line is JSON: `{"workload":{...},"ops_per_sec":{"rediscover":N,"redis-rs":N}}`.
+//! Each client's CPU time per operation (this process's user + system time during its run: the
+//! client's own cost, since the server is another process) is reported too; on a shared
+//! machine it moves less than ops/sec does.
+//! The last line is JSON: `{"workload":{...},"ops_per_sec":{"rediscover":N,"redis-rs":N},
+//! "cpu_us_per_op":{"rediscover":X,"redis-rs":X}}`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -157,7 +161,8 @@ async fn run_rediscover(w: Arc<Workload>, data: Arc<Data>) -> Result<f64, String
                     let i = idx(0);
                     match w.cmd {
                         Cmd::Get => {
-                            let v = client.get(&data.keys[i]).await.map_err(|e| e.to_string())?;
+                            let v: Option<rediscover::Bytes> =
+                                client.get(&data.keys[i]).await.map_err(|e| e.to_string())?;
                             check_get(v.as_deref(), &data.values[i])?;
                         }
                         Cmd::Set => {
@@ -292,6 +297,21 @@ fn check_ok(reply: &str) -> Result<(), String> {
     }
 }
 
+/// This process's CPU time (user + system) so far.
+fn cpu_time() -> std::time::Duration {
+    let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
+    // SAFETY: getrusage fills the struct it is given; RUSAGE_SELF is always valid.
+    let usage = unsafe {
+        libc::getrusage(libc::RUSAGE_SELF, usage.as_mut_ptr());
+        usage.assume_init()
+    };
+    let tv = |t: libc::timeval| {
+        std::time::Duration::from_secs(t.tv_sec as u64)
+            + std::time::Duration::from_micros(t.tv_usec as u64)
+    };
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
 #[tokio::main]
 async fn main() {
     let w = Arc::new(parse_args());
@@ -302,8 +322,11 @@ async fn main() {
     }
     // Several rounds alternate the order of the clients (a shared machine drifts); each
     // client's figure is its median round.
-    let mut rounds: Vec<(String, Vec<f64>)> =
-        w.clients.iter().map(|c| (c.clone(), Vec::new())).collect();
+    let mut rounds: Vec<(String, Vec<f64>, Vec<f64>)> = w
+        .clients
+        .iter()
+        .map(|c| (c.clone(), Vec::new(), Vec::new()))
+        .collect();
     for round in 0..w.rounds {
         let mut order: Vec<usize> = (0..rounds.len()).collect();
         if round % 2 == 1 {
@@ -311,13 +334,18 @@ async fn main() {
         }
         for i in order {
             let name = rounds[i].0.clone();
+            let cpu_before = cpu_time();
             let outcome = match name.as_str() {
                 "rediscover" => run_rediscover(w.clone(), data.clone()).await,
                 "redis-rs" => run_redis_rs(w.clone(), data.clone()).await,
                 other => Err(format!("unknown client {other:?} (rediscover, redis-rs)")),
             };
             match outcome {
-                Ok(rate) => rounds[i].1.push(rate),
+                Ok(rate) => {
+                    let cpu = cpu_time().saturating_sub(cpu_before);
+                    rounds[i].1.push(rate);
+                    rounds[i].2.push(cpu.as_secs_f64() * 1e6 / w.ops as f64);
+                }
                 Err(e) => {
                     eprintln!("{name}: {e}");
                     std::process::exit(1);
@@ -325,34 +353,40 @@ async fn main() {
             }
         }
     }
-    let results: Vec<(String, f64)> = rounds
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let results: Vec<(String, f64, f64)> = rounds
         .into_iter()
-        .map(|(name, mut rates)| {
-            rates.sort_by(f64::total_cmp);
-            (name, rates[rates.len() / 2])
-        })
+        .map(|(name, rates, cpu)| (name, median(rates), median(cpu)))
         .collect();
     println!(
-        "{:<12} {:>5} {:>8} {:>9} {:>9} {:>14}",
-        "client", "cmd", "ops", "inflight", "pipeline", "ops/sec"
+        "{:<12} {:>5} {:>8} {:>9} {:>9} {:>14} {:>12}",
+        "client", "cmd", "ops", "inflight", "pipeline", "ops/sec", "cpu us/op"
     );
-    for (name, rate) in &results {
+    for (name, rate, cpu) in &results {
         println!(
-            "{:<12} {:>5} {:>8} {:>9} {:>9} {:>14.0}",
+            "{:<12} {:>5} {:>8} {:>9} {:>9} {:>14.0} {:>12.3}",
             name,
             w.cmd.name(),
             w.ops,
             w.inflight,
             w.pipeline,
-            rate
+            rate,
+            cpu
         );
     }
     let rates: Vec<String> = results
         .iter()
-        .map(|(name, rate)| format!("\"{name}\":{}", rate.round() as u64))
+        .map(|(name, rate, _)| format!("\"{name}\":{}", rate.round() as u64))
+        .collect();
+    let cpus: Vec<String> = results
+        .iter()
+        .map(|(name, _, cpu)| format!("\"{name}\":{cpu:.3}"))
         .collect();
     println!(
-        "{{\"workload\":{{\"addr\":\"{}\",\"cmd\":\"{}\",\"ops\":{},\"inflight\":{},\"pipeline\":{},\"keys\":{},\"value_size\":{},\"rounds\":{}}},\"ops_per_sec\":{{{}}}}}",
+        "{{\"workload\":{{\"addr\":\"{}\",\"cmd\":\"{}\",\"ops\":{},\"inflight\":{},\"pipeline\":{},\"keys\":{},\"value_size\":{},\"rounds\":{}}},\"ops_per_sec\":{{{}}},\"cpu_us_per_op\":{{{}}}}}",
         w.addr,
         w.cmd.name(),
         w.ops,
@@ -361,6 +395,7 @@ async fn main() {
         w.keys,
         w.value_size,
         w.rounds,
-        rates.join(",")
+        rates.join(","),
+        cpus.join(",")
     );
 }

@@ -6,7 +6,7 @@
 
 mod table;
 
-use table::COMMANDS;
+use table::{COMMANDS, SENTINEL_ONLY};
 
 /// Static facts about one command or subcommand, as `COMMAND INFO` and `COMMAND DOCS` give them.
 #[derive(Debug)]
@@ -125,28 +125,32 @@ impl CommandInfo {
     ///
     /// Uses the key specifications, so it also handles commands whose keys move (`ZUNIONSTORE`,
     /// `EVAL`, `XREAD`, ...). Commands whose keys cannot be found from the table (`SORT ... BY`,
-    /// `MIGRATE` with `KEYS`) give the keys the table can find.
+    /// `MIGRATE` with `KEYS`) give the keys the table can find. A key count that is not an
+    /// integer, is negative, or points past the last argument yields no keys for its
+    /// specification, as in Redis. Any `argv` is accepted: every position returned is inside it,
+    /// and no input panics or overflows.
     pub fn key_positions(&self, argv: &[impl AsRef<[u8]>]) -> Vec<usize> {
         let mut keys = Vec::new();
-        let argc = argv.len() as i32;
+        // All arithmetic in i64: table values are small, and argv.len() and parsed counts are
+        // clamped before they meet them, so nothing here can overflow.
+        let argc = i64::try_from(argv.len()).unwrap_or(i64::MAX);
         for spec in self.key_specs {
             let first = match spec.begin_search {
-                BeginSearch::Index(i) => i,
+                BeginSearch::Index(i) => i64::from(i),
                 BeginSearch::Keyword {
                     keyword,
                     start_from,
                 } => {
-                    let (mut i, end, dir) = if start_from > 0 {
-                        (start_from, argc, 1)
+                    let start_from = i64::from(start_from);
+                    let (mut i, dir) = if start_from > 0 {
+                        (start_from, 1)
                     } else {
-                        (argc + start_from, 0, -1)
+                        (argc + start_from, -1)
                     };
                     let mut found = None;
-                    while i != end && i > 0 && i < argc {
-                        if argv[i as usize]
-                            .as_ref()
-                            .eq_ignore_ascii_case(keyword.as_bytes())
-                        {
+                    while i > 0 && i < argc {
+                        let arg = argv[i as usize].as_ref();
+                        if arg.eq_ignore_ascii_case(keyword.as_bytes()) {
                             found = Some(i + 1);
                             break;
                         }
@@ -159,12 +163,13 @@ impl CommandInfo {
                 }
                 BeginSearch::Unknown => continue,
             };
-            let (last, step) = match spec.find_keys {
+            let (start, last, step) = match spec.find_keys {
                 FindKeys::Range {
                     last_key,
                     step,
                     limit,
                 } => {
+                    let (last_key, limit) = (i64::from(last_key), i64::from(limit));
                     let last = if last_key >= 0 {
                         first + last_key
                     } else if last_key == -1 && limit > 1 {
@@ -172,39 +177,75 @@ impl CommandInfo {
                     } else {
                         argc + last_key
                     };
-                    (last, step.max(1))
+                    (first, last, i64::from(step).max(1))
                 }
                 FindKeys::Keynum {
                     keynum_index,
                     first_key,
                     step,
                 } => {
-                    let Some(count) = argv
-                        .get((first + keynum_index) as usize)
-                        .and_then(|a| crate::resp::parse_integer(a.as_ref()))
-                    else {
+                    let at = first + i64::from(keynum_index);
+                    let count = usize::try_from(at)
+                        .ok()
+                        .and_then(|at| argv.get(at))
+                        .and_then(|a| crate::resp::parse_integer(a.as_ref()));
+                    let Some(count) = count.filter(|&c| c >= 0) else {
                         continue;
                     };
-                    let start = first + first_key;
-                    let step = step.max(1);
-                    let last = start + (count as i32 - 1) * step;
-                    let mut i = start;
-                    while i <= last && i < argc {
-                        keys.push(i as usize);
-                        i += step;
+                    let start = first + i64::from(first_key);
+                    let step = i64::from(step).max(1);
+                    // A count past the arguments names keys that are not there: Redis finds
+                    // none for this specification. Checked before multiplying.
+                    if count > argc {
+                        continue;
                     }
-                    continue;
+                    let last = start.saturating_add((count - 1).saturating_mul(step));
+                    if count > 0 && last >= argc {
+                        continue;
+                    }
+                    (start, last, step)
                 }
                 FindKeys::Unknown => continue,
             };
-            let mut i = first;
+            let mut i = start;
             while i <= last && i < argc && i > 0 {
                 keys.push(i as usize);
-                i += step;
+                i = i.saturating_add(step);
             }
         }
         keys
     }
+}
+
+/// The positions in `argv` (name at 0) that hold keys, for any command: the command is looked
+/// up in the table, and for containers (`OBJECT ENCODING`, `XINFO STREAM`, ...) its subcommand.
+/// Unknown commands have no known keys.
+///
+/// This is the one key-position function: the cluster router, the pipeline's per-command slots
+/// and the test server's `COMMAND GETKEYS` all rely on the same table.
+///
+/// ```
+/// use rediscover::command::key_positions;
+/// assert_eq!(key_positions(&["MSET", "a", "1", "b", "2"]), vec![1, 3]);
+/// assert_eq!(key_positions(&["object", "encoding", "k"]), vec![2]);
+/// assert_eq!(key_positions(&["EVAL", "s", "99999999999999", "k"]), Vec::<usize>::new());
+/// assert!(key_positions::<&str>(&[]).is_empty());
+/// ```
+pub fn key_positions<A: AsRef<[u8]>>(argv: &[A]) -> Vec<usize> {
+    let Some(name) = argv.first() else {
+        return Vec::new();
+    };
+    let Some(top) = lookup(name.as_ref()) else {
+        return Vec::new();
+    };
+    let info = match (top.subcommands.is_empty(), argv.get(1)) {
+        (false, Some(sub)) => match top.subcommand(sub.as_ref()) {
+            Some(info) => info,
+            None => return Vec::new(),
+        },
+        _ => top,
+    };
+    info.key_positions(argv)
 }
 
 /// Looks a command up by name, case-insensitively.
@@ -220,6 +261,19 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandInfo> {
         .binary_search_by(|c| cmp_ignore_case(c.name.as_bytes(), name))
         .ok()
         .map(|i| &COMMANDS[i])
+}
+
+/// Whether `name` is a command only a sentinel has (`sentinel`): a Redis server does not know
+/// it, so its `ACL CAT` and ACL rules do not either.
+///
+/// ```
+/// assert!(rediscover::command::sentinel_only(b"SENTINEL"));
+/// assert!(!rediscover::command::sentinel_only(b"get"));
+/// ```
+pub fn sentinel_only(name: &[u8]) -> bool {
+    SENTINEL_ONLY
+        .iter()
+        .any(|s| s.as_bytes().eq_ignore_ascii_case(name))
 }
 
 /// Every command in the table, sorted by name.
@@ -241,6 +295,7 @@ fn cmp_ignore_case(a: &[u8], b: &[u8]) -> std::cmp::Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
 
     #[test]
     fn table_is_sorted_and_complete() {
@@ -277,5 +332,80 @@ mod tests {
         );
         let enc = lookup(b"object").unwrap().subcommand(b"ENCODING").unwrap();
         assert_eq!(enc.key_positions(&["OBJECT", "ENCODING", "k"]), vec![2]);
+    }
+
+    #[test]
+    fn hostile_key_counts_find_nothing_and_never_panic() {
+        for count in [
+            "99999999999999",
+            "9223372036854775807",
+            "-9223372036854775808",
+            "-1",
+            "2147483648",
+            "4294967297",
+            "3",
+            "x",
+            "",
+        ] {
+            for cmd in ["EVAL", "FCALL", "LMPOP", "ZINTER", "SINTERCARD"] {
+                let argv = [cmd, "s", count, "a", "b"];
+                assert!(key_positions(&argv).is_empty(), "{argv:?}");
+            }
+            // The destination is found by its own specification; the counted keys are not.
+            let argv = ["ZUNIONSTORE", "d", count, "a", "b"];
+            assert_eq!(key_positions(&argv), vec![1], "{argv:?}");
+        }
+        // Zero keys is a valid count.
+        assert!(key_positions(&["EVAL", "s", "0"]).is_empty());
+        // A count that fits is honoured, whatever else follows.
+        assert_eq!(key_positions(&["EVAL", "s", "1", "k", "arg"]), vec![3]);
+        assert_eq!(key_positions(&["XREAD", "STREAMS"]), Vec::<usize>::new());
+        assert_eq!(key_positions(&["OBJECT"]), Vec::<usize>::new());
+        assert_eq!(
+            key_positions(&["OBJECT", "NOSUCH", "k"]),
+            Vec::<usize>::new()
+        );
+        assert_eq!(key_positions(&["NOSUCH", "k"]), Vec::<usize>::new());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Every command of the table (and its subcommands), with arguments that are keywords,
+        /// huge or negative numbers or noise: positions stay inside argv, never at the name,
+        /// and nothing panics.
+        #[test]
+        fn key_positions_stay_inside_argv(
+            which in 0usize..10_000,
+            sub in 0usize..64,
+            args in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::string::string_regex("[a-z]{0,4}").unwrap(),
+                    proptest::num::i64::ANY.prop_map(|n| n.to_string()),
+                    (0i64..6).prop_map(|n| n.to_string()),
+                    proptest::sample::select(vec![
+                        "STREAMS", "BLOCK", "KEYS", "WEIGHTS", "STORE", "BY", "GET", "LIMIT",
+                    ]).prop_map(str::to_string),
+                ],
+                0..12,
+            ),
+        ) {
+            let top = &COMMANDS[which % COMMANDS.len()];
+            let mut argv: Vec<String> = vec![top.name.to_string()];
+            if !top.subcommands.is_empty() {
+                let sub = &top.subcommands[sub % top.subcommands.len()];
+                argv.push(sub.name.rsplit('|').next().unwrap_or("").to_string());
+            }
+            argv.extend(args);
+            let positions = key_positions(&argv);
+            for p in &positions {
+                proptest::prop_assert!(*p > 0 && *p < argv.len(), "{argv:?} -> {positions:?}");
+            }
+            for info in std::iter::once(top).chain(top.subcommands) {
+                for p in info.key_positions(&argv) {
+                    proptest::prop_assert!(p > 0 && p < argv.len(), "{argv:?} -> {p}");
+                }
+            }
+        }
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::Shared;
 use crate::error::Error;
-use crate::resp::{decode, Frame, Limits};
+use crate::resp::{Frame, FrameDecoder, Limits};
 
 /// Stop draining the queue into one write once this many bytes are buffered.
 const MAX_BATCH_BYTES: usize = 512 * 1024;
@@ -90,7 +90,8 @@ struct Driver<R, W> {
     /// Stop taking requests while this many await replies, so a stalled server pushes back on
     /// callers (through the bounded queue) instead of growing memory.
     max_pending: usize,
-    limits: Limits,
+    /// Keeps its progress through a reply that arrives in many reads.
+    decoder: FrameDecoder,
 }
 
 /// Runs the connection until every handle is dropped and every reply has arrived, or the
@@ -121,7 +122,7 @@ pub(crate) async fn run<R, W>(
         queued: 0,
         pending: VecDeque::new(),
         max_pending,
-        limits: Limits::default(),
+        decoder: FrameDecoder::new(Limits::default()),
     };
     let outcome = driver.serve().await;
     let error = match outcome {
@@ -130,6 +131,46 @@ pub(crate) async fn run<R, W>(
     };
     tracing::debug!(target: "rediscover::conn", error = %error, in_flight = driver.pending.len(), "connection closed");
     driver.fail_all(error);
+}
+
+/// An aborted task drops its driver without reaching the end of [`run`]: what it held still
+/// has to be failed, each request learning whether it was written.
+impl<R, W> Drop for Driver<R, W> {
+    fn drop(&mut self) {
+        self.fail_all(Error::Closed);
+    }
+}
+
+impl<R, W> Driver<R, W> {
+    /// Fails everything in flight or queued, telling each request whether it was written.
+    /// Runs when the connection ends (first, with its cause) and when the driver is dropped
+    /// (after an abort by [`Connection::close`](super::Connection::close)); the second time it
+    /// finds nothing left.
+    fn fail_all(&mut self, error: Error) {
+        // Close the queue first, so nobody queues behind a dead connection while the requests
+        // in flight are being failed.
+        self.shared.set_broken(error.clone());
+        self.rx.close();
+        let not_sent = Error::not_sent(error.clone());
+        for entry in self.pending.drain(..) {
+            self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+            // A single command cut short never runs (the server needs all of it); in a batch,
+            // the commands before the cut may have run, so only an untouched batch is unsent.
+            let unsent = match entry.reply {
+                ReplyTx::One(_) => entry.end > self.written,
+                ReplyTx::Many { .. } => entry.start >= self.written,
+            };
+            if unsent {
+                entry.reply.fail(not_sent.clone());
+            } else {
+                entry.reply.fail(error.clone());
+            }
+        }
+        while let Ok(req) = self.rx.try_recv() {
+            self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
+            req.reply.fail(not_sent.clone());
+        }
+    }
 }
 
 impl<R, W> Driver<R, W>
@@ -223,7 +264,7 @@ where
 
     fn dispatch_replies(&mut self) -> Result<(), Error> {
         loop {
-            let frame = match decode(&mut self.rbuf, &self.limits) {
+            let frame = match self.decoder.decode(&mut self.rbuf) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => return Ok(()),
                 Err(e) => return Err(Error::Protocol(e.message().to_string())),
@@ -263,33 +304,6 @@ where
             (ReplyTx::One(_), None) => {}
         }
         Ok(())
-    }
-
-    /// Fails everything in flight or queued, telling each request whether it was written.
-    fn fail_all(&mut self, error: Error) {
-        // Close the queue first, so nobody queues behind a dead connection while the requests
-        // in flight are being failed.
-        self.shared.set_broken(error.clone());
-        self.rx.close();
-        let not_sent = Error::not_sent(error.clone());
-        for entry in self.pending.drain(..) {
-            self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
-            // A single command cut short never runs (the server needs all of it); in a batch,
-            // the commands before the cut may have run, so only an untouched batch is unsent.
-            let unsent = match entry.reply {
-                ReplyTx::One(_) => entry.end > self.written,
-                ReplyTx::Many { .. } => entry.start >= self.written,
-            };
-            if unsent {
-                entry.reply.fail(not_sent.clone());
-            } else {
-                entry.reply.fail(error.clone());
-            }
-        }
-        while let Ok(req) = self.rx.try_recv() {
-            self.shared.in_flight.fetch_sub(1, Ordering::Relaxed);
-            req.reply.fail(not_sent.clone());
-        }
     }
 }
 

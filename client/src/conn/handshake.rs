@@ -63,6 +63,81 @@ fn check(frame: Frame) -> Result<Frame, Error> {
     }
 }
 
+/// A `NOAUTH` refusal of a handshake that sent no password. The server's own text may be about
+/// `HELLO`, a command the user never sent; this says what to do instead (the code stays
+/// `NOAUTH`, so [`Error::is_auth`] and [`Error::code`] are unchanged).
+fn password_required(e: Error, config: &Config) -> Error {
+    if e.code() != Some(ErrorCode::NoAuth) || config.get_password().is_some() {
+        return e;
+    }
+    let line = format!(
+        "{} The server at {} needs a password and none is configured: \
+         set Config::password (and Config::username for an ACL user) or use \
+         redis://[user]:password@host",
+        crate::error_codes::msg::NOAUTH,
+        config.addr()
+    );
+    Error::Server(ServerError::new(line.into()))
+}
+
+/// `HELLO 3`, with `AUTH` and `SETNAME` when configured.
+fn hello(config: &Config) -> Cmd {
+    let mut hello = Cmd::new("HELLO").arg("3");
+    if let Some(pass) = config.get_password() {
+        hello = hello
+            .arg("AUTH")
+            .arg(config.get_username().unwrap_or("default"))
+            .arg(pass);
+    }
+    if let Some(name) = config.get_client_name() {
+        hello = hello.arg("SETNAME").arg(name);
+    }
+    hello
+}
+
+/// `AUTH [user] pass`, when a password is configured.
+fn auth(config: &Config) -> Option<Cmd> {
+    let pass = config.get_password()?;
+    Some(match config.get_username() {
+        Some(user) => Cmd::new("AUTH").arg(user).arg(pass),
+        None => Cmd::new("AUTH").arg(pass),
+    })
+}
+
+/// `CLIENT SETNAME name`, when a name is configured.
+fn setname(config: &Config) -> Option<Cmd> {
+    let name = config.get_client_name()?;
+    Some(Cmd::new("CLIENT").arg("SETNAME").arg(name))
+}
+
+/// `SELECT db`, unless the database is 0 (or `always`).
+fn select(config: &Config, always: bool) -> Option<Cmd> {
+    (always || config.database() != 0).then(|| Cmd::new("SELECT").arg(config.database()))
+}
+
+/// The commands that bring a connection from its state after `RESET` (not authenticated
+/// unless the default user needs no password, RESP2, no name, database 0) back to what
+/// `config` asks for, in the protocol the connection negotiated.
+pub(crate) fn restore(config: &Config, resp3: bool) -> Vec<Cmd> {
+    let mut cmds = Vec::new();
+    if resp3 {
+        cmds.push(hello(config));
+    } else {
+        cmds.extend(auth(config));
+        cmds.extend(setname(config));
+    }
+    cmds.extend(select(config, false));
+    cmds
+}
+
+/// Without `RESET` (servers before 6.2), what can be put back: leave any `MULTI`, forget
+/// `WATCH`es, select the configured database again.
+pub(crate) fn restore_without_reset(config: &Config) -> Vec<Cmd> {
+    let mut cmds = vec![Cmd::new("DISCARD"), Cmd::new("UNWATCH")];
+    cmds.extend(select(config, true));
+    cmds
+}
+
 /// Runs the handshake and returns whether the connection speaks RESP3.
 pub(crate) async fn handshake<S>(
     stream: &mut S,
@@ -75,49 +150,36 @@ where
     let mut resp3 = false;
     let mut authed = false;
     let mut named = false;
-    if config.proto() == Protocol::Resp3 {
-        let mut hello = Cmd::new("HELLO").arg("3");
-        if let Some(pass) = config.pass() {
-            hello = hello
-                .arg("AUTH")
-                .arg(config.user().unwrap_or("default"))
-                .arg(pass);
-        }
-        if let Some(name) = config.name() {
-            hello = hello.arg("SETNAME").arg(name);
-        }
-        match check(roundtrip(stream, rbuf, &hello).await?) {
+    if config.get_protocol() == Protocol::Resp3 {
+        match check(roundtrip(stream, rbuf, &hello(config)).await?) {
             Ok(_) => {
                 resp3 = true;
                 authed = true;
                 named = true;
             }
             // Bad credentials fail the same way under AUTH: report them now.
-            Err(e) if e.is_auth() && config.pass().is_some() => return Err(e),
-            Err(e) if e.code() == Some(ErrorCode::NoAuth) => return Err(e),
+            Err(e) if e.is_auth() && config.get_password().is_some() => return Err(e),
+            Err(e) if e.code() == Some(ErrorCode::NoAuth) => {
+                return Err(password_required(e, config))
+            }
             Err(e) => {
                 tracing::debug!(target: "rediscover::conn", error = %e, "HELLO refused, using RESP2");
             }
         }
     }
     if !authed {
-        if let Some(pass) = config.pass() {
-            let auth = match config.user() {
-                Some(user) => Cmd::new("AUTH").arg(user).arg(pass),
-                None => Cmd::new("AUTH").arg(pass),
-            };
+        if let Some(auth) = auth(config) {
             check(roundtrip(stream, rbuf, &auth).await?)?;
         }
     }
     if !named {
-        if let Some(name) = config.name() {
-            let setname = Cmd::new("CLIENT").arg("SETNAME").arg(name);
-            check(roundtrip(stream, rbuf, &setname).await?)?;
+        if let Some(setname) = setname(config) {
+            check(roundtrip(stream, rbuf, &setname).await?)
+                .map_err(|e| password_required(e, config))?;
         }
     }
-    if config.database() != 0 {
-        let select = Cmd::new("SELECT").arg(config.database());
-        check(roundtrip(stream, rbuf, &select).await?)?;
+    if let Some(select) = select(config, false) {
+        check(roundtrip(stream, rbuf, &select).await?).map_err(|e| password_required(e, config))?;
     }
     Ok(resp3)
 }

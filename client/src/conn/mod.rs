@@ -2,8 +2,11 @@
 
 mod driver;
 pub(crate) mod handshake;
+pub(crate) mod managed;
+pub(crate) mod source;
 pub(crate) mod stream;
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,9 +15,13 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use crate::cmd::Cmd;
+use crate::commands::Execute;
 use crate::config::Config;
 use crate::error::Error;
+use crate::pipeline::Pipeline;
 use crate::resp::Frame;
+use crate::value::FromReply;
 
 pub(crate) use driver::{ReplyTx, Request};
 
@@ -42,6 +49,12 @@ pub(crate) struct Shared {
     /// Why the connection stopped, once it has.
     broken: Mutex<Option<Error>>,
     resp3: AtomicBool,
+    /// Set by [`Connection::close`].
+    closing: AtomicBool,
+    /// Aborts the driver task, for [`Connection::close`]. An abort costs the driver nothing
+    /// until it happens, where a close signal would be polled on every turn of its loop; the
+    /// aborted driver's `Drop` fails what it held.
+    task: Mutex<Option<tokio::task::AbortHandle>>,
 }
 
 impl Shared {
@@ -73,7 +86,8 @@ impl Shared {
 /// # async fn demo() -> rediscover::Result<()> {
 /// let conn = Connection::connect(&"redis://127.0.0.1:6379".parse()?).await?;
 /// conn.set("greeting", "hello").await?;
-/// assert_eq!(conn.get("greeting").await?.as_deref(), Some(&b"hello"[..]));
+/// let greeting: Option<String> = conn.get("greeting").await?;
+/// assert_eq!(greeting.as_deref(), Some("hello"));
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -82,11 +96,15 @@ pub struct Connection {
     shared: Arc<Shared>,
     pushes: Arc<Mutex<Option<mpsc::Receiver<Frame>>>>,
     timeout: Option<Duration>,
+    peer: SocketAddr,
+    /// What it was opened with (to restore its state, for a pool).
+    config: Arc<Config>,
 }
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Connection")
+            .field("peer", &self.peer)
             .field("closed", &self.is_closed())
             .field("in_flight", &self.in_flight())
             .field("resp3", &self.is_resp3())
@@ -101,7 +119,7 @@ impl Connection {
     /// [`Error::NotSent`] when the server cannot be reached.
     pub async fn connect(config: &Config) -> Result<Connection, Error> {
         let started = Instant::now();
-        let opened = tokio::time::timeout(config.connect_deadline(), async {
+        let opened = tokio::time::timeout(config.get_connect_timeout(), async {
             let mut stream = stream::open(config).await?;
             let mut rbuf = BytesMut::with_capacity(16 * 1024);
             let resp3 = handshake::handshake(&mut stream, &mut rbuf, config).await?;
@@ -110,12 +128,15 @@ impl Connection {
         .await
         .map_err(|_| Error::not_sent(Error::Timeout { sent: false }))?;
         let (stream, rbuf, resp3) = opened?;
-        let (tx, rx) = mpsc::channel(config.capacity());
+        let peer = stream
+            .peer_addr()
+            .map_err(|e| Error::not_sent(Error::io(e)))?;
+        let (tx, rx) = mpsc::channel(config.get_queue_capacity());
         let (push_tx, push_rx) = mpsc::channel(1024);
         let shared = Arc::new(Shared::default());
         shared.resp3.store(resp3, Ordering::Relaxed);
         let driver_shared = shared.clone();
-        match stream {
+        let task = match stream {
             // Plain TCP splits without a lock.
             stream::Stream::Tcp(tcp) => {
                 let (reader, writer) = tcp.into_split();
@@ -126,7 +147,7 @@ impl Connection {
                     rx,
                     driver_shared,
                     push_tx,
-                ));
+                ))
             }
             #[cfg(feature = "tls")]
             tls => {
@@ -138,12 +159,14 @@ impl Connection {
                     rx,
                     driver_shared,
                     push_tx,
-                ));
+                ))
             }
-        }
+        };
+        *shared.task.lock().unwrap_or_else(|p| p.into_inner()) = Some(task.abort_handle());
         tracing::debug!(
             target: "rediscover::conn",
             addr = %config.addr(),
+            %peer,
             resp3,
             elapsed_us = started.elapsed().as_micros() as u64,
             "connected"
@@ -152,8 +175,39 @@ impl Connection {
             tx,
             shared,
             pushes: Arc::new(Mutex::new(Some(push_rx))),
-            timeout: config.timeout(),
+            timeout: config.get_request_timeout(),
+            peer,
+            config: Arc::new(config.clone()),
         })
+    }
+
+    /// The configuration this connection was opened with.
+    pub(crate) fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The address of the server this connection is connected to (the resolved IP and port).
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.peer
+    }
+
+    /// Closes the connection, for every clone of this handle.
+    ///
+    /// Requests not yet written fail with [`Error::NotSent`] (safe to retry elsewhere);
+    /// requests already written fail with [`Error::Closed`], since they may have run. The
+    /// socket is closed without waiting for their replies. Closing twice does nothing.
+    pub fn close(&self) {
+        if !self.shared.closing.swap(true, Ordering::AcqRel) {
+            let task = self
+                .shared
+                .task
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .take();
+            if let Some(task) = task {
+                task.abort();
+            }
+        }
     }
 
     /// A handle to the same connection whose requests have another deadline (`None`: none),
@@ -165,10 +219,10 @@ impl Connection {
         }
     }
 
-    /// Whether the connection has failed or closed (requests will fail with
+    /// Whether the connection has failed or been closed (requests will fail with
     /// [`Error::NotSent`]).
     pub fn is_closed(&self) -> bool {
-        self.tx.is_closed()
+        self.tx.is_closed() || self.shared.closing.load(Ordering::Acquire)
     }
 
     /// Requests queued or awaiting replies, including ones whose callers gave up.
@@ -247,10 +301,13 @@ impl Connection {
             },
             None => self.tx.reserve().await,
         };
-        let Ok(permit) = permit else {
-            return Err(Error::not_sent(
-                self.shared.broken().unwrap_or(Error::Closed),
-            ));
+        let permit = match permit {
+            Ok(permit) if !self.shared.closing.load(Ordering::Acquire) => permit,
+            _ => {
+                return Err(Error::not_sent(
+                    self.shared.broken().unwrap_or(Error::Closed),
+                ))
+            }
         };
         self.shared.in_flight.fetch_add(1, Ordering::Relaxed);
         permit.send(Request { payload, reply });
@@ -263,5 +320,40 @@ impl Connection {
             None => rx.await,
         };
         answer.unwrap_or_else(|_| Err(self.shared.broken().unwrap_or(Error::Closed)))
+    }
+}
+
+/// A `Connection` handle is not multiplexed between unrelated callers the way a
+/// [`Client`](crate::Client) is: whoever holds it owns its state, so `SELECT`, `WATCH` and
+/// blocking commands are allowed (under its own deadline, [`Connection::with_timeout`]). Only
+/// commands that would desync it (subscriber mode, `MONITOR`, `CLIENT REPLY`) are refused.
+impl Execute for Connection {
+    fn send_command(
+        &self,
+        cmd: Cmd,
+    ) -> impl std::future::Future<Output = Result<Frame, Error>> + Send {
+        let payload = crate::routing::dedicated(cmd);
+        let deadline = self.deadline();
+        async move { Frame::from_reply(self.request_until(payload?, deadline).await?) }
+    }
+
+    fn send_pipeline(
+        &self,
+        pipeline: &Pipeline,
+    ) -> impl std::future::Future<Output = Result<Vec<Frame>, Error>> + Send {
+        let payload = pipeline.payload();
+        let n = pipeline.len();
+        let deadline = self.deadline();
+        let checked = crate::routing::check_reply_order(pipeline);
+        async move {
+            checked?;
+            if n == 0 {
+                return Ok(Vec::new());
+            }
+            match self.send_until(payload, Shape::Many(n), deadline).await? {
+                Reply::Many(frames) => Ok(frames),
+                Reply::One(_) => Err(Error::response("expected a batch of replies")),
+            }
+        }
     }
 }

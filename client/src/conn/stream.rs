@@ -25,7 +25,7 @@ pub(crate) async fn open(config: &Config) -> Result<Stream, Error> {
         // Say so before trying to reach the server.
         return tls_unavailable();
     }
-    let addr = (config.host_name(), config.port_number());
+    let addr = (config.get_host(), config.get_port());
     let tcp = TcpStream::connect(addr)
         .await
         .map_err(|e| Error::not_sent(Error::io(e)))?;
@@ -35,6 +35,17 @@ pub(crate) async fn open(config: &Config) -> Result<Stream, Error> {
         return Ok(Stream::Tcp(tcp));
     }
     tls(config, tcp).await
+}
+
+impl Stream {
+    /// The server's address.
+    pub(crate) fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        match self {
+            Stream::Tcp(s) => s.peer_addr(),
+            #[cfg(feature = "tls")]
+            Stream::Tls(s) => s.get_ref().0.peer_addr(),
+        }
+    }
 }
 
 #[cfg(not(feature = "tls"))]
@@ -70,7 +81,7 @@ async fn tls(config: &Config, tcp: TcpStream) -> Result<Stream, Error> {
         .map_err(|e| Error::Config(format!("TLS: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let name = ServerName::try_from(config.host_name().to_string())
+    let name = ServerName::try_from(config.get_host().to_string())
         .map_err(|e| Error::Config(format!("TLS server name: {e}")))?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(client_config));
     let stream = connector

@@ -70,13 +70,123 @@ impl ProtocolError {
 /// assert_eq!(&buf[..], b":1");
 /// ```
 pub fn decode(buf: &mut BytesMut, limits: &Limits) -> Result<Option<Frame>, ProtocolError> {
-    let end = match scan(buf, 0, 0, limits)? {
-        Some(end) => end,
-        None => return Ok(None),
-    };
-    let bytes = buf.split_to(end).freeze();
-    let mut pos = 0;
-    Ok(Some(parse(&bytes, &mut pos)))
+    FrameDecoder::new(*limits).decode(buf)
+}
+
+/// A decoder of RESP2/RESP3 values that keeps its progress through a value that is not
+/// complete yet, so that a large reply arriving in many reads is scanned once, not once per
+/// read. Use one per byte stream; [`decode`] is the same without memory between calls.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use rediscover::resp::{Frame, FrameDecoder, Limits};
+///
+/// let mut decoder = FrameDecoder::new(Limits::default());
+/// let mut buf = BytesMut::from(&b"*2\r\n:1\r\n"[..]);
+/// assert_eq!(decoder.decode(&mut buf).unwrap(), None);
+/// buf.extend_from_slice(b":2\r\n");
+/// let two = Frame::Array(vec![Frame::Integer(1), Frame::Integer(2)]);
+/// assert_eq!(decoder.decode(&mut buf).unwrap(), Some(two));
+/// ```
+#[derive(Debug, Clone)]
+pub struct FrameDecoder {
+    limits: Limits,
+    /// Where the next element to scan starts (0 when no value is in progress).
+    pos: usize,
+    /// Elements still to scan in each open aggregate, outermost first.
+    open: Vec<usize>,
+    /// Bytes examined since the decoder was made.
+    work: u64,
+}
+
+/// One element scanned on its own: a whole scalar, or an aggregate's header.
+enum Element {
+    /// A scalar that ends just before this index.
+    Scalar(usize),
+    /// An aggregate header: how many elements follow, and where the first starts.
+    Aggregate(usize, usize),
+}
+
+impl FrameDecoder {
+    /// A decoder with these limits.
+    pub fn new(limits: Limits) -> Self {
+        FrameDecoder {
+            limits,
+            pos: 0,
+            open: Vec::new(),
+            work: 0,
+        }
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Bytes examined since the decoder was made (header lines and payloads stepped over):
+    /// each input byte a bounded number of times, however the input is split into reads.
+    pub fn work(&self) -> u64 {
+        self.work
+    }
+
+    /// Takes one whole value off the front of `buf`, or returns `Ok(None)` (buffer untouched,
+    /// progress kept) when it is not complete yet. Between calls `buf` may only grow at its end.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, ProtocolError> {
+        let end = match self.scan(buf) {
+            Ok(Some(end)) => end,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                self.reset();
+                return Err(e);
+            }
+        };
+        self.reset();
+        let bytes = buf.split_to(end).freeze();
+        let mut pos = 0;
+        Ok(Some(parse(&bytes, &mut pos)))
+    }
+
+    fn reset(&mut self) {
+        self.pos = 0;
+        self.open.clear();
+    }
+
+    /// Scans on from where the last call stopped; the end of the value once it is whole.
+    fn scan(&mut self, buf: &[u8]) -> Result<Option<usize>, ProtocolError> {
+        if self.pos > buf.len() {
+            // The caller replaced the buffer: start over.
+            self.reset();
+        }
+        loop {
+            let element = match scan_one(buf, self.pos, self.open.len(), &self.limits)? {
+                Some(element) => element,
+                None => return Ok(None),
+            };
+            let (next, children) = match element {
+                Element::Scalar(end) => (end, 0),
+                Element::Aggregate(children, next) => (next, children),
+            };
+            self.work += (next - self.pos) as u64;
+            self.pos = next;
+            if children > 0 {
+                self.open.push(children);
+                continue;
+            }
+            // An element is complete: so is every aggregate it was the last element of.
+            loop {
+                match self.open.last_mut() {
+                    None => return Ok(Some(self.pos)),
+                    Some(left) => {
+                        *left -= 1;
+                        if *left > 0 {
+                            break;
+                        }
+                        self.open.pop();
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Finds the end of the line that starts at `pos`: the index of its `\r`.
@@ -151,13 +261,14 @@ fn header(
     }
 }
 
-/// Validates the value starting at `pos` and returns the index just past it.
-fn scan(
+/// Validates the element starting at `pos` (at nesting `depth`): a whole scalar, or an
+/// aggregate's header.
+fn scan_one(
     buf: &[u8],
     pos: usize,
     depth: usize,
     limits: &Limits,
-) -> Result<Option<usize>, ProtocolError> {
+) -> Result<Option<Element>, ProtocolError> {
     let Some(&kind) = buf.get(pos) else {
         return Ok(None);
     };
@@ -181,7 +292,7 @@ fn scan(
                     char::from(kind).escape_default()
                 )));
             }
-            Ok(Some(cr + 2))
+            Ok(Some(Element::Scalar(cr + 2)))
         }
         b'$' | b'=' | b'!' => {
             let Some((len, start)) = header(buf, pos, limits, "bulk")? else {
@@ -189,7 +300,7 @@ fn scan(
             };
             if len == -1 {
                 return if kind == b'$' {
-                    Ok(Some(start))
+                    Ok(Some(Element::Scalar(start)))
                 } else {
                     Err(ProtocolError::new("invalid bulk length"))
                 };
@@ -208,15 +319,15 @@ fn scan(
             if &buf[end..end + 2] != b"\r\n" {
                 return Err(ProtocolError::new("expected CRLF after bulk payload"));
             }
-            Ok(Some(end + 2))
+            Ok(Some(Element::Scalar(end + 2)))
         }
         b'*' | b'~' | b'>' | b'%' | b'|' => {
-            let Some((len, mut next)) = header(buf, pos, limits, "multibulk")? else {
+            let Some((len, next)) = header(buf, pos, limits, "multibulk")? else {
                 return Ok(None);
             };
             if len == -1 {
                 return if kind == b'*' {
-                    Ok(Some(next))
+                    Ok(Some(Element::Scalar(next)))
                 } else {
                     Err(ProtocolError::new("invalid multibulk length"))
                 };
@@ -235,13 +346,7 @@ fn scan(
                 _ => Some(len),
             }
             .ok_or_else(|| ProtocolError::new("invalid multibulk length"))?;
-            for _ in 0..count {
-                match scan(buf, next, depth + 1, limits)? {
-                    Some(end) => next = end,
-                    None => return Ok(None),
-                }
-            }
-            Ok(Some(next))
+            Ok(Some(Element::Aggregate(count, next)))
         }
         other => Err(ProtocolError::new(format!(
             "invalid type byte '{}'",
@@ -360,7 +465,22 @@ pub struct CommandDecoder {
     /// When set, apply Redis's limits for clients that have not authenticated yet
     /// (at most 10 arguments, 16 KiB per argument).
     pub unauthenticated: bool,
+    /// Argument spans of the multibulk being decoded, relative to the buffer's start.
     spans: Vec<(usize, usize)>,
+    /// Progress through a multibulk that is not complete yet, so that a command arriving in
+    /// many reads is parsed once, not once per read (Redis keeps the same state in its client).
+    partial: Option<Partial>,
+    /// Bytes examined so far (header lines scanned, arguments stepped over).
+    work: u64,
+}
+
+/// A multibulk whose header and first `spans.len()` arguments have been parsed.
+#[derive(Debug, Clone, Copy)]
+struct Partial {
+    /// Arguments announced by the `*<count>` header.
+    count: usize,
+    /// Where the next argument's `$` header starts.
+    pos: usize,
 }
 
 impl CommandDecoder {
@@ -370,7 +490,16 @@ impl CommandDecoder {
             limits,
             unauthenticated: false,
             spans: Vec::new(),
+            partial: None,
+            work: 0,
         }
+    }
+
+    /// Bytes examined since the decoder was made: header lines scanned and argument payloads
+    /// stepped over. Each input byte is examined a bounded number of times however the input
+    /// is split into reads (tests check that parsing stays linear).
+    pub fn work(&self) -> u64 {
+        self.work
     }
 
     /// The limits in force.
@@ -426,39 +555,58 @@ impl CommandDecoder {
         argv: &mut Vec<Bytes>,
     ) -> Result<Option<Bytes>, ProtocolError> {
         let max_line = self.limits.max_inline_len;
-        let Some(cr) = line_end(buf, 1, max_line, "mbulk count")? else {
-            return Ok(None);
+        let Partial { count, mut pos } = match self.partial.take() {
+            // Between calls the buffer only grows until the command is taken off its front.
+            Some(p) if p.pos <= buf.len() => p,
+            _ => {
+                self.spans.clear();
+                let Some(cr) = line_end(buf, 1, max_line, "mbulk count")? else {
+                    return Ok(None);
+                };
+                self.work += cr as u64;
+                let count = match parse_i64(&buf[1..cr]) {
+                    Some(n) if n <= i64::from(i32::MAX) => n,
+                    _ => return Err(ProtocolError::new("invalid multibulk length")),
+                };
+                if self.unauthenticated && count > 10 {
+                    return Err(ProtocolError::new("unauthenticated multibulk length"));
+                }
+                let pos = cr + 2;
+                if count <= 0 {
+                    return Ok(Some(buf.split_to(pos).freeze()));
+                }
+                Partial {
+                    count: count as usize,
+                    pos,
+                }
+            }
         };
-        let count = match parse_i64(&buf[1..cr]) {
-            Some(n) if n <= i64::from(i32::MAX) => n,
-            _ => return Err(ProtocolError::new("invalid multibulk length")),
-        };
-        if self.unauthenticated && count > 10 {
-            return Err(ProtocolError::new("unauthenticated multibulk length"));
-        }
-        let mut pos = cr + 2;
-        if count <= 0 {
-            return Ok(Some(buf.split_to(pos).freeze()));
-        }
-        self.spans.clear();
-        for _ in 0..count {
+        while self.spans.len() < count {
             let Some(&first) = buf.get(pos) else {
+                self.partial = Some(Partial { count, pos });
                 return Ok(None);
             };
             if first != b'$' {
+                self.spans.clear();
                 return Err(ProtocolError::new(format!(
                     "expected '$', got '{}'",
                     char::from(first)
                 )));
             }
             let Some(cr) = line_end(buf, pos + 1, max_line, "bulk count")? else {
+                self.partial = Some(Partial { count, pos });
                 return Ok(None);
             };
+            self.work += (cr - pos) as u64;
             let len = match parse_i64(&buf[pos + 1..cr]) {
                 Some(n) if n >= 0 && n as u64 <= self.limits.max_bulk_len as u64 => n as usize,
-                _ => return Err(ProtocolError::new("invalid bulk length")),
+                _ => {
+                    self.spans.clear();
+                    return Err(ProtocolError::new("invalid bulk length"));
+                }
             };
             if self.unauthenticated && len > 16384 {
+                self.spans.clear();
                 return Err(ProtocolError::new("unauthenticated bulk length"));
             }
             let start = cr + 2;
@@ -466,13 +614,15 @@ impl CommandDecoder {
                 // Reserve room for the whole argument once, now that its length is known
                 // (and within limits), instead of growing the buffer read by read.
                 buf.reserve(start + len + 2 - buf.len());
+                self.partial = Some(Partial { count, pos });
                 return Ok(None);
             }
+            self.work += len as u64 + 2;
             self.spans.push((start, start + len));
             pos = start + len + 2;
         }
         let frozen = buf.split_to(pos).freeze();
-        argv.extend(self.spans.iter().map(|&(s, e)| frozen.slice(s..e)));
+        argv.extend(self.spans.drain(..).map(|(s, e)| frozen.slice(s..e)));
         Ok(Some(frozen))
     }
 

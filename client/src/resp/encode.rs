@@ -228,12 +228,20 @@ impl ReplyWriter {
     /// `-text`: `text` is the whole error line, code included (`ERR syntax error`).
     /// CR and LF in it are replaced by spaces so the stream cannot desync.
     pub fn error(&mut self, text: &str) {
+        self.error_bytes(text.as_bytes());
+    }
+
+    /// `-<text>`, from bytes that need not be UTF-8 (Redis echoes a client's bytes in some
+    /// errors); CR and LF become spaces, as Redis makes them.
+    pub fn error_bytes(&mut self, text: &[u8]) {
         self.buf.put_u8(b'-');
-        if text.contains(['\r', '\n']) {
-            self.buf
-                .put_slice(text.replace(['\r', '\n'], " ").as_bytes());
+        if text.iter().any(|&b| b == b'\r' || b == b'\n') {
+            for &b in text {
+                self.buf
+                    .put_u8(if b == b'\r' || b == b'\n' { b' ' } else { b });
+            }
         } else {
-            self.buf.put_slice(text.as_bytes());
+            self.buf.put_slice(text);
         }
         self.buf.put_slice(b"\r\n");
     }

@@ -7,7 +7,7 @@ mod decode;
 mod encode;
 mod frame;
 
-pub use decode::{decode, split_args, CommandDecoder, Limits, ProtocolError};
+pub use decode::{decode, split_args, CommandDecoder, FrameDecoder, Limits, ProtocolError};
 pub use encode::{encode_command, encode_frame, format_double, put_int, ReplyWriter};
 pub use frame::Frame;
 

@@ -3,6 +3,10 @@
 //! Same command line (`rediscover-server [config-file] [--directive value ...] [-]`), same
 //! configuration errors and exit codes, same log lines, so scripts and test harnesses written
 //! for `redis-server` can start this instead.
+//!
+//! With `--sentinel`, or when started under a name containing `rediscover-sentinel` (a link
+//! named so), it runs as `redis-sentinel`: `sentinel` directives in the config file, which
+//! it rewrites with its state.
 
 use std::io::Read;
 use std::net::SocketAddr;
@@ -14,14 +18,33 @@ use rediscover_testserver::config::Config;
 use rediscover_testserver::config_table::{apply_directive, parse_config_file};
 use rediscover_testserver::logging::{Level, Logger, Role};
 use rediscover_testserver::node::Node;
+use rediscover_testserver::sentinel::SentinelConfig;
 use rediscover_testserver::REDIS_VERSION;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, SignalKind};
 
 const NAME: &str = "rediscover-server";
 
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// jemalloc's options: a background thread gives freed pages back to the system within about a
+/// second, as Redis's jemalloc does.
+#[allow(non_upper_case_globals)]
+#[export_name = "_rjem_malloc_conf"]
+pub static malloc_conf: &[u8] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    // Redis's test: the program's name, or `--sentinel` anywhere.
+    let sentinel = std::env::args().next().is_some_and(|a| {
+        let base = std::path::Path::new(&a)
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        base.contains("rediscover-sentinel") || base.contains("redis-sentinel")
+    }) || args.iter().any(|a| a == "--sentinel");
+    args.retain(|a| a != "--sentinel");
     match args.first().map(String::as_str) {
         Some("-v" | "--version") => {
             println!(
@@ -36,7 +59,7 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    let startup = match load_config(&args) {
+    let startup = match load_config(&args, sentinel) {
         Ok(s) => s,
         Err(e) => {
             eprint!("{e}");
@@ -50,6 +73,32 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // A sentinel's directives are checked, and its file must be writable, before it starts.
+    let sentinel = match &startup.sentinel {
+        None => None,
+        Some(_) if startup.config.config_file.is_none() => {
+            let msg = "Sentinel needs config file on disk to save state. Exiting...";
+            logger.log(Role::Sentinel, Level::Warning, msg);
+            return ExitCode::FAILURE;
+        }
+        Some(conf) => {
+            match rediscover_testserver::sentinel::new_node(
+                startup.config.clone(),
+                conf.clone(),
+                Default::default(),
+            ) {
+                Ok(node) => Some(node),
+                Err(e) if e.starts_with('\n') => {
+                    eprint!("{e}");
+                    return ExitCode::FAILURE;
+                }
+                Err(e) => {
+                    logger.log(Role::Sentinel, Level::Warning, &e);
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -60,7 +109,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve(startup, std::sync::Arc::new(logger)))
+    runtime.block_on(serve(startup, sentinel, std::sync::Arc::new(logger)))
 }
 
 fn usage() -> String {
@@ -87,6 +136,8 @@ fn usage() -> String {
 struct Startup {
     config: Config,
     from_file_or_options: bool,
+    /// Sentinel mode: the `sentinel` directives.
+    sentinel: Option<SentinelConfig>,
 }
 
 /// One configuration line: where it came from (for error messages) and what it says.
@@ -99,10 +150,13 @@ struct Line {
 
 /// Reads the config file, stdin (`-`) and `--directive value...` options, in that order, and
 /// applies them like redis-server does; errors are its FATAL CONFIG FILE ERROR block.
-fn load_config(args: &[String]) -> Result<Startup, String> {
+fn load_config(args: &[String], sentinel_mode: bool) -> Result<Startup, String> {
     let mut rest = args;
     let mut text = String::new();
     let mut config = Config::default();
+    if sentinel_mode {
+        config.port = 26379;
+    }
     if let Some(path) = rest.first().filter(|a| !a.starts_with('-')) {
         text = std::fs::read_to_string(path)
             .map_err(|e| format!("Fatal error, can't open config file '{path}': {e}\n"))?;
@@ -161,7 +215,24 @@ fn load_config(args: &[String]) -> Result<Startup, String> {
         });
     }
     let from_file_or_options = !lines.is_empty() || config.config_file.is_some();
+    let mut sentinel =
+        sentinel_mode.then(|| SentinelConfig::new(config.config_file.clone().unwrap_or_default()));
     for line in &lines {
+        if line.name == "sentinel" {
+            // Applied once every other directive is, in Redis's order.
+            match &mut sentinel {
+                None => {
+                    let err = "sentinel directive while not in sentinel mode";
+                    return Err(fatal(line.number, &line.shown, err));
+                }
+                Some(conf) if !line.args.is_empty() => {
+                    conf.lines
+                        .push((line.number, line.shown.clone(), line.args.clone()))
+                }
+                Some(_) => {}
+            }
+            continue;
+        }
         apply_directive(&mut config, &line.name, &line.args)
             .map_err(|e| fatal(line.number, &line.shown, &e))?;
     }
@@ -174,6 +245,7 @@ fn load_config(args: &[String]) -> Result<Startup, String> {
     Ok(Startup {
         config,
         from_file_or_options,
+        sentinel,
     })
 }
 
@@ -188,22 +260,7 @@ fn fatal(line: usize, shown: &str, err: &str) -> String {
 
 /// An argument as redis-server shows it in errors (`sdscatrepr`: double-quoted, escaped).
 fn quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for b in s.bytes() {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(char::from(b)),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
-    out
+    rediscover_testserver::logging::repr(s.as_bytes())
 }
 
 /// Binds every `bind` address on the configured port. With port 0 the first address picks a
@@ -235,7 +292,7 @@ async fn bind_all(config: &Config, log: &Logger) -> Result<(Vec<TcpListener>, u1
                 return Err(());
             }
         };
-        match TcpListener::bind(addr).await {
+        match rediscover_testserver::server::listen(addr, config.tcp_backlog) {
             Ok(l) => {
                 if port == 0 {
                     port = l.local_addr().map(|a| a.port()).unwrap_or(0);
@@ -296,7 +353,7 @@ async fn bind_bus(config: &Config, log: &Logger) -> Result<TcpListener, ()> {
         Ok(ip) => SocketAddr::new(ip, cport),
         Err(_) => SocketAddr::from(([127, 0, 0, 1], cport)),
     };
-    match TcpListener::bind(addr).await {
+    match rediscover_testserver::server::listen(addr, config.tcp_backlog) {
         Ok(l) => Ok(l),
         Err(_) => {
             log.log(
@@ -309,24 +366,30 @@ async fn bind_bus(config: &Config, log: &Logger) -> Result<TcpListener, ()> {
     }
 }
 
-async fn serve(startup: Startup, log: std::sync::Arc<Logger>) -> ExitCode {
+async fn serve(startup: Startup, sentinel: Option<Arc<Node>>, log: Arc<Logger>) -> ExitCode {
     let Startup {
         mut config,
         from_file_or_options,
+        ..
     } = startup;
     let pid = std::process::id();
+    let starting = if sentinel.is_some() {
+        Role::Sentinel
+    } else {
+        Role::Config
+    };
     log.log(
-        Role::Config,
+        starting,
         Level::Warning,
         "oO0OoO0OoO0Oo Redis is starting oO0OoO0OoO0Oo",
     );
     log.log(
-        Role::Config,
+        starting,
         Level::Warning,
         &format!("Redis version={REDIS_VERSION}, bits=64, commit=00000000, modified=0, pid={pid}, just started"),
     );
     log.log(
-        Role::Config,
+        starting,
         Level::Warning,
         &format!(
             "This is rediscover-server {}, a Redis-compatible server in Rust, not Redis",
@@ -334,9 +397,9 @@ async fn serve(startup: Startup, log: std::sync::Arc<Logger>) -> ExitCode {
         ),
     );
     if from_file_or_options {
-        log.log(Role::Config, Level::Warning, "Configuration loaded");
+        log.log(starting, Level::Warning, "Configuration loaded");
     } else {
-        log.log(Role::Config, Level::Warning, &format!("Warning: no config file specified, using the default config. In order to specify a config file use {NAME} /path/to/redis.conf"));
+        log.log(starting, Level::Warning, &format!("Warning: no config file specified, using the default config. In order to specify a config file use {NAME} /path/to/redis.conf"));
     }
     let Ok((listeners, port)) = bind_all(&config, &log).await else {
         log.log(
@@ -347,85 +410,142 @@ async fn serve(startup: Startup, log: std::sync::Arc<Logger>) -> ExitCode {
         return ExitCode::FAILURE;
     };
     config.port = port;
-    let role = if config.replicaof.is_some() {
+    check_tcp_backlog(config.tcp_backlog, &log);
+    let role = if sentinel.is_some() {
+        Role::Sentinel
+    } else if config.replicaof.is_some() {
         Role::Replica
     } else {
         Role::Master
     };
     let cluster = config.cluster_enabled;
-    let node = Node::new(config);
-    // Replication and other node events log through the same logger.
-    node.lock().logger = Some(log.clone());
-    if cluster {
-        let mut st = node.lock();
-        if let Err(e) = rediscover_testserver::cluster::init(&mut st) {
-            log.log(Role::Master, Level::Warning, &e);
-            return ExitCode::FAILURE;
-        }
-        if let Some(c) = st.cluster.as_mut() {
-            // A process can crash: nodes.conf is replaced atomically and fsynced.
-            c.durable = true;
-        }
-    }
-    // As Redis's clusterInit: the configuration is loaded and locked, then the bus listens.
-    let bus = if cluster {
-        let config = node.lock().config.clone();
-        match bind_bus(&config, &log).await {
-            Ok(b) => Some(b),
-            Err(()) => return ExitCode::FAILURE,
-        }
+    let mode = if sentinel.is_some() {
+        "sentinel"
+    } else if cluster {
+        "cluster"
     } else {
-        None
+        "standalone"
     };
-    log.log(
-        role,
-        Level::Notice,
-        &format!(
-            "Running mode={}, port={port}.",
-            if cluster { "cluster" } else { "standalone" }
-        ),
-    );
-    log.log(role, Level::Warning, "Server initialized");
-    if load_rdb(&node, &log).is_err() {
-        return ExitCode::FAILURE;
-    }
-    if let Err(e) = rediscover_testserver::cluster::verify_with_data(&mut node.lock()) {
-        log.log(Role::Master, Level::Warning, &e);
-        return ExitCode::FAILURE;
-    }
+    let mut bus = None;
+    let node = match sentinel {
+        Some(node) => {
+            {
+                let mut st = node.lock();
+                st.config.port = port;
+                st.logger = Some(log.clone());
+                if let Some(s) = st.sentinel.as_mut() {
+                    s.exit_on_crash(true);
+                }
+            }
+            log.log(
+                role,
+                Level::Notice,
+                &format!("Running mode={mode}, port={port}."),
+            );
+            rediscover_testserver::sentinel::started(&node, port);
+            node
+        }
+        None => {
+            let node = Node::new(config);
+            // Replication and other node events log through the same logger.
+            node.lock().logger = Some(log.clone());
+            if cluster {
+                let mut st = node.lock();
+                if let Err(e) = rediscover_testserver::cluster::init(&mut st) {
+                    log.log(Role::Master, Level::Warning, &e);
+                    return ExitCode::FAILURE;
+                }
+                if let Some(c) = st.cluster.as_mut() {
+                    // A process can crash: nodes.conf is replaced atomically and fsynced.
+                    c.durable = true;
+                }
+            }
+            // As Redis's clusterInit: the configuration is loaded and locked, then the bus
+            // listens.
+            if cluster {
+                let config = node.lock().config.clone();
+                match bind_bus(&config, &log).await {
+                    Ok(b) => bus = Some(b),
+                    Err(()) => return ExitCode::FAILURE,
+                }
+            }
+            log.log(
+                role,
+                Level::Notice,
+                &format!("Running mode={mode}, port={port}."),
+            );
+            log.log(role, Level::Warning, "Server initialized");
+            if load_rdb(&node, &log).is_err() {
+                return ExitCode::FAILURE;
+            }
+            if let Err(e) = rediscover_testserver::cluster::verify_with_data(&mut node.lock()) {
+                log.log(Role::Master, Level::Warning, &e);
+                return ExitCode::FAILURE;
+            }
+            node
+        }
+    };
     let mut stopped = node.shutdown_signal();
-    let server = tokio::spawn(rediscover_testserver::server::run_node(
-        node.clone(),
-        listeners,
-        bus,
-    ));
     // Handlers go in before the ready line: a supervisor may signal as soon as it sees it.
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
     ) else {
         log.log(
-            Role::Master,
+            role,
             Level::Warning,
             "Can't install signal handlers, aborting.",
         );
         return ExitCode::FAILURE;
     };
-    log.log(role, Level::Notice, "Ready to accept connections");
+    // As in Redis, the ready line comes before anything the running server does (a replica's
+    // link to its master starts after it); clients already wait in the listen queue. A
+    // sentinel does not say it is ready (Redis's does not either).
+    if role != Role::Sentinel {
+        log.log(role, Level::Notice, "Ready to accept connections");
+    }
+    let server = tokio::spawn(rediscover_testserver::server::run_node(
+        node.clone(),
+        listeners,
+        bus,
+    ));
     tokio::select! {
         _ = term.recv() => log.signal("SIGTERM"),
         _ = int.recv() => log.signal("SIGINT"),
         // SHUTDOWN from a client.
         _ = stopped.wait_for(|&down| down) => {}
     }
-    log.log(Role::Master, Level::Warning, "User requested shutdown...");
+    let role = if role == Role::Sentinel {
+        role
+    } else {
+        Role::Master
+    };
+    log.log(role, Level::Warning, "User requested shutdown...");
     shut_down(&node, server).await;
-    log.log(
-        Role::Master,
-        Level::Warning,
-        "Redis is now ready to exit, bye bye...",
-    );
+    let bye = if role == Role::Sentinel {
+        "Sentinel is now ready to exit, bye bye..."
+    } else {
+        "Redis is now ready to exit, bye bye..."
+    };
+    log.log(role, Level::Warning, bye);
     ExitCode::SUCCESS
+}
+
+/// Warns, as Redis does, when the kernel caps the listen queue below `tcp-backlog`.
+fn check_tcp_backlog(backlog: u32, log: &Logger) {
+    let Some(somaxconn) = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+    else {
+        return;
+    };
+    if somaxconn < backlog {
+        log.log(
+            Role::Master,
+            Level::Warning,
+            &format!("WARNING: The TCP backlog setting of {backlog} cannot be enforced because /proc/sys/net/core/somaxconn is set to the lower value of {somaxconn}."),
+        );
+    }
 }
 
 /// Loads `dir/dbfilename` when it exists, as redis-server does before accepting clients.

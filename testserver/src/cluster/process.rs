@@ -666,6 +666,19 @@ pub fn del_keys_in_slot(st: &mut NodeState, slot: u16) -> usize {
 pub fn deliver_publish(st: &mut NodeState, channel: &[u8], message: &[u8], shard: bool) {
     let mut sink = rediscover::resp::ReplyWriter::new(false);
     let node = &mut *st;
-    node.pubsub
-        .publish(&mut node.clients, (0, &mut sink), channel, message, shard);
+    let mut over_limit = Vec::new();
+    node.pubsub.publish(
+        &mut node.clients,
+        &node.config.obuf_limits.pubsub,
+        (0, &mut sink),
+        crate::pubsub::Message {
+            channel,
+            payload: message,
+            shard,
+        },
+        &mut over_limit,
+    );
+    for id in over_limit {
+        node.close_for_output_limit(id);
+    }
 }

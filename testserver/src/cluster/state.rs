@@ -810,7 +810,7 @@ pub fn remove_channels_in_slot(st: &mut NodeState, slot: u16) {
             out.bulk(b"sunsubscribe");
             out.bulk(&ch);
             out.int(left);
-            let _ = sub.tx.try_send(out.take().freeze());
+            let _ = sub.tx.send(out.take().freeze());
         }
     }
 }

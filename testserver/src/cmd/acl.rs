@@ -165,8 +165,20 @@ fn cat(ctx: &mut Ctx<'_>, category: Option<&Bytes>) -> CmdResult {
     }
     let tag = format!("@{wanted}");
     let mut names = Vec::new();
-    // Every Redis command, as ACL rules accept any of them (not only those implemented here).
-    for cmd in rediscover::command::all() {
+    // Every command Redis registers in this mode, as ACL rules accept any of them (not only
+    // those implemented here): a server's, or a sentinel's.
+    let sentinel = ctx.node.sentinel.is_some();
+    let registered = |name: &str| {
+        if sentinel {
+            ctx.node.commands.get(name.as_bytes()).is_some()
+        } else {
+            !rediscover::command::sentinel_only(name.as_bytes())
+        }
+    };
+    for cmd in rediscover::command::all()
+        .iter()
+        .filter(|c| registered(c.name))
+    {
         for info in std::iter::once(cmd).chain(cmd.subcommands) {
             if info.acl_categories.contains(&tag.as_str()) {
                 names.push(info.name);

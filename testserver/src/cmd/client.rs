@@ -225,7 +225,8 @@ fn self_line(ctx: &Ctx<'_>, cmd: &str) -> String {
     .render()
 }
 
-fn entry_line(id: ClientId, e: &ClientEntry) -> String {
+/// A client's CLIENT LIST line (without the newline), as Redis's log lines quote a client.
+pub fn client_info_line(id: ClientId, e: &ClientEntry) -> String {
     Line {
         id,
         addr: e.addr,
@@ -294,7 +295,7 @@ fn list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if id == ctx.client.id {
             text.push_str(&self_line(ctx, "client|list"));
         } else {
-            text.push_str(&entry_line(id, e));
+            text.push_str(&client_info_line(id, e));
         }
     }
     ctx.out.verbatim(b"txt", text.as_bytes());

@@ -140,6 +140,8 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             .set_default_password(next.requirepass.as_deref());
     }
     ctx.node.config = next;
+    // Connections already open read these without the lock.
+    ctx.node.live.update(&ctx.node.config);
     ctx.out.ok();
     Ok(())
 }

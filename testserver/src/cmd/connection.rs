@@ -148,8 +148,10 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         ctx.client.resp3 = p == 3;
         ctx.out.set_resp3(p == 3);
     }
+    let sentinel = ctx.node.sentinel.is_some();
     let out = &mut *ctx.out;
-    out.map(7);
+    // A sentinel says so, and has no replication role.
+    out.map(if sentinel { 6 } else { 7 });
     out.bulk(b"server");
     out.bulk(b"redis");
     out.bulk(b"version");
@@ -159,13 +161,17 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     out.bulk(b"id");
     out.int(ctx.client.id as i64);
     out.bulk(b"mode");
-    out.bulk(b"standalone");
-    out.bulk(b"role");
-    out.bulk(if ctx.node.repl.is_master() {
-        &b"master"[..]
+    if sentinel {
+        out.bulk(b"sentinel");
     } else {
-        b"replica"
-    });
+        out.bulk(b"standalone");
+        out.bulk(b"role");
+        out.bulk(if ctx.node.repl.is_master() {
+            &b"master"[..]
+        } else {
+            b"replica"
+        });
+    }
     out.bulk(b"modules");
     out.array(0);
     Ok(())

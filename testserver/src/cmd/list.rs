@@ -78,7 +78,7 @@ fn push(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End, only_existing: bool) -> Cmd
     let len = match write_typed::<List>(db, key, now)? {
         Some(list) => {
             for item in items {
-                list.push(end, owned(item));
+                list.push(end, item);
             }
             list.len()
         }
@@ -89,7 +89,7 @@ fn push(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End, only_existing: bool) -> Cmd
         None => {
             let mut list = List::new();
             for item in items {
-                list.push(end, owned(item));
+                list.push(end, item);
             }
             let len = list.len();
             // A new key: `set` wakes clients blocked on it.
@@ -200,7 +200,7 @@ fn lrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         None => out.array(0),
         Some((s, e)) => {
             out.array(e - s + 1);
-            for item in list.items.range(s..=e) {
+            for item in list.range(s, e) {
                 out.bulk(item);
             }
         }
@@ -216,7 +216,7 @@ fn lindex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     };
     let index = parse_i64(&argv[2])?;
     match list.position(index) {
-        Some(i) => out.bulk(&list.items[i]),
+        Some(i) => out.bulk(list.get(i).unwrap_or_default()),
         None => out.null(),
     }
     Ok(())
@@ -233,7 +233,7 @@ fn lset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let Some(i) = list.position(index) else {
         return Err(msg::OUT_OF_RANGE.into());
     };
-    list.items[i] = owned(&argv[3]);
+    list.set(i, &argv[3]);
     out.ok();
     ctx.modified(key);
     Ok(())
@@ -254,11 +254,11 @@ fn linsert(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         out.int(0);
         return Ok(());
     };
-    let Some(pos) = list.items.iter().position(|e| e[..] == argv[3][..]) else {
+    let Some(pos) = list.iter().position(|e| e == &argv[3][..]) else {
         out.int(-1);
         return Ok(());
     };
-    list.items.insert(pos + usize::from(after), owned(&argv[4]));
+    list.insert(pos + usize::from(after), &argv[4]);
     out.int(list.len() as i64);
     ctx.modified(key);
     Ok(())
@@ -275,32 +275,8 @@ fn lrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Ok(());
     };
     // 0 removes every match; a negative count removes from the tail.
-    let limit = if count == 0 {
-        usize::MAX
-    } else {
-        count.unsigned_abs().try_into().unwrap_or(usize::MAX)
-    };
-    let mut removed = 0;
-    if count >= 0 {
-        let mut i = 0;
-        while i < list.items.len() && removed < limit {
-            if list.items[i] == element {
-                list.items.remove(i);
-                removed += 1;
-            } else {
-                i += 1;
-            }
-        }
-    } else {
-        let mut i = list.items.len();
-        while i > 0 && removed < limit {
-            i -= 1;
-            if list.items[i] == element {
-                list.items.remove(i);
-                removed += 1;
-            }
-        }
-    }
+    let limit = count.unsigned_abs().try_into().unwrap_or(usize::MAX);
+    let removed = list.remove_matching(element, limit, count >= 0);
     if list.is_empty() {
         db.remove(key);
     }
@@ -323,13 +299,7 @@ fn ltrim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Ok(());
     };
     let before = list.len();
-    match normalize_range(start, end, before) {
-        None => list.items.clear(),
-        Some((s, e)) => {
-            list.items.truncate(e + 1);
-            list.items.drain(..s);
-        }
-    }
+    list.trim(normalize_range(start, end, before));
     let removed = before - list.len();
     if list.is_empty() {
         db.remove(key);
@@ -409,11 +379,16 @@ fn lpos(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     } else {
         opts.maxlen.min(len)
     };
-    let positions = (0..scan).map(|i| if from_tail { len - 1 - i } else { i });
+    // One walk from the chosen end (indexing each position would walk the nodes each time).
+    let items: Box<dyn Iterator<Item = (usize, &[u8])>> = if from_tail {
+        Box::new(list.iter().rev().enumerate().map(|(i, e)| (len - 1 - i, e)))
+    } else {
+        Box::new(list.iter().enumerate())
+    };
     let mut matches: i64 = 0;
     let mut found = Vec::new();
-    for pos in positions {
-        if list.items[pos] != element {
+    for (pos, item) in items.take(scan) {
+        if item != element {
             continue;
         }
         matches += 1;
@@ -482,16 +457,16 @@ fn move_element(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) -
     };
     if src == dst {
         // Rotation: the element goes back into the same list, which never empties.
-        list.push(to, value.clone());
+        list.push(to, &value);
     } else {
         if list.is_empty() {
             db.remove(src);
         }
         match write_typed::<List>(db, dst, now)? {
-            Some(target) => target.push(to, value.clone()),
+            Some(target) => target.push(to, &value),
             None => {
                 let mut target = List::new();
-                target.push(to, value.clone());
+                target.push(to, &value);
                 db.set(Bytes::copy_from_slice(dst), Value::List(target));
             }
         }

@@ -49,21 +49,38 @@ use crate::keyspace::Db;
 use crate::node::{NodeState, TimeoutReply, Waiter};
 
 pub use args::*;
+pub use client::client_info_line;
 pub use repl::WaitRequest;
 pub(crate) use tx::unwatch_all;
+pub(crate) use server::subcommand;
 
-/// An error reply: the whole line after `-`, code included (`ERR syntax error`).
+/// An error reply: the whole line after `-`, code included (`ERR syntax error`). Bytes rather
+/// than text, because Redis echoes a client's bytes in some errors (an unknown command's name)
+/// exactly as they came.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Error(pub Cow<'static, str>);
+pub struct Error(pub Cow<'static, [u8]>);
+
+impl Error {
+    /// The error line as text (bytes that are not UTF-8 replaced), for logs.
+    pub fn text(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.0)
+    }
+}
 
 impl From<&'static str> for Error {
     fn from(s: &'static str) -> Self {
-        Error(Cow::Borrowed(s))
+        Error(Cow::Borrowed(s.as_bytes()))
     }
 }
 
 impl From<String> for Error {
     fn from(s: String) -> Self {
+        Error(Cow::Owned(s.into_bytes()))
+    }
+}
+
+impl From<Vec<u8>> for Error {
+    fn from(s: Vec<u8>) -> Self {
         Error(Cow::Owned(s))
     }
 }
@@ -368,29 +385,35 @@ impl CommandTable {
             crate::cluster::commands::COMMANDS,
             crate::cluster::migrate::COMMANDS,
         ];
+        let all: Vec<(&'static str, Handler)> =
+            groups.iter().flat_map(|g| g.iter().copied()).collect();
+        CommandTable::from_handlers(&all)
+    }
+
+    /// A table of the named commands (each must be in the shared command table), with their
+    /// handlers: a server's, or a sentinel's.
+    pub fn from_handlers(handlers: &[(&'static str, Handler)]) -> CommandTable {
         let mut table = CommandTable {
             by_name: Default::default(),
             commands: Vec::new(),
         };
-        for group in groups {
-            for &(name, handler) in *group {
-                let info = rediscover::command::lookup(name.as_bytes())
-                    .unwrap_or_else(|| panic!("command {name} is missing from the shared table"));
-                let index = table.commands.len();
-                let prev = table.by_name.insert(info.name.as_bytes(), index);
-                assert!(prev.is_none(), "command {name} registered twice");
-                table.commands.push(Command {
-                    info,
-                    handler,
-                    flags: flags::from_words(info.flags)
-                        | if name == "exec" {
-                            flags::NO_PROPAGATE
-                        } else {
-                            0
-                        },
-                    index,
-                });
-            }
+        for &(name, handler) in handlers {
+            let info = rediscover::command::lookup(name.as_bytes())
+                .unwrap_or_else(|| panic!("command {name} is missing from the shared table"));
+            let index = table.commands.len();
+            let prev = table.by_name.insert(info.name.as_bytes(), index);
+            assert!(prev.is_none(), "command {name} registered twice");
+            table.commands.push(Command {
+                info,
+                handler,
+                flags: flags::from_words(info.flags)
+                    | if name == "exec" {
+                        flags::NO_PROPAGATE
+                    } else {
+                        0
+                    },
+                index,
+            });
         }
         table
     }
@@ -435,7 +458,7 @@ pub fn server_table() -> &'static CommandTable {
 }
 
 /// Writes an error reply for a command that was refused before it ran, and counts it.
-fn reject(ctx: &mut Ctx<'_>, cmd: Option<&Command>, err: &str) {
+fn reject(ctx: &mut Ctx<'_>, cmd: Option<&Command>, err: &[u8]) {
     if ctx.client.multi.is_some() {
         ctx.client.multi_error = true;
     }
@@ -445,12 +468,13 @@ fn reject(ctx: &mut Ctx<'_>, cmd: Option<&Command>, err: &str) {
         }
     }
     count_error(ctx.node, err);
-    ctx.out.error(err);
+    ctx.out.error_bytes(err);
 }
 
-fn count_error(node: &mut NodeState, err: &str) {
+fn count_error(node: &mut NodeState, err: &[u8]) {
     node.stats.error_replies += 1;
-    let code = err.split(' ').next().unwrap_or("ERR");
+    let code = err.split(|&b| b == b' ').next().unwrap_or(b"ERR");
+    let code = std::str::from_utf8(code).unwrap_or("ERR");
     match node.stats.errors.get_mut(code) {
         Some(n) => *n += 1,
         None => {
@@ -485,18 +509,22 @@ fn process_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         return;
     };
     if !cmd.info.arity_ok(argv.len()) {
-        reject(ctx, Some(cmd), &error_codes::wrong_arity(cmd.info.name));
+        reject(
+            ctx,
+            Some(cmd),
+            error_codes::wrong_arity(cmd.info.name).as_bytes(),
+        );
         return;
     }
     if !ctx.client.authenticated && cmd.flags & flags::NO_AUTH == 0 {
-        reject(ctx, Some(cmd), msg::NOAUTH);
+        reject(ctx, Some(cmd), msg::NOAUTH.as_bytes());
         return;
     }
     if ctx.client.master_link {
         // A replica obeys its master: no ACL, no role gate.
     } else {
         if let Err(e) = ctx.node.acl.check_command(&ctx.client.user, cmd.info, argv) {
-            reject(ctx, Some(cmd), &e);
+            reject(ctx, Some(cmd), e.as_bytes());
             return;
         }
         if let Err(e) = gate(ctx, cmd, argv) {
@@ -509,7 +537,7 @@ fn process_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             reject(
                 ctx,
                 Some(cmd),
-                "ERR Command not allowed inside a transaction",
+                b"ERR Command not allowed inside a transaction",
             );
             return;
         }
@@ -521,10 +549,13 @@ fn process_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     }
     if ctx.client.in_resp2_pubsub() && !allowed_in_resp2_pubsub(cmd.info.name) {
         let err = msg::SUBSCRIBE_CONTEXT.replace("%s", &cmd.info.name.to_ascii_lowercase());
-        reject(ctx, Some(cmd), &err);
+        reject(ctx, Some(cmd), err.as_bytes());
         return;
     }
     call(ctx, cmd, argv);
+    // A later WAIT waits for the replication offset as of this command, whatever it was (a
+    // read too), as Redis sets `c->woff` after every command it runs.
+    ctx.client.woff = ctx.node.repl.offset();
 }
 
 /// What the gate knows about the command it checks: the table entry, the arguments, and
@@ -673,7 +704,7 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
         ctx.out.truncate(mark);
         ctx.take_block();
         count_error(ctx.node, &e.0);
-        ctx.out.error(&e.0);
+        ctx.out.error_bytes(&e.0);
     }
     // A transaction is one command to blocked clients: they are served after EXEC, not between
     // its commands (EXEC itself goes through here).

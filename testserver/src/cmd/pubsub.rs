@@ -151,9 +151,21 @@ fn sunsubscribe(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn publish_to(ctx: &mut Ctx<'_>, argv: &[Bytes], shard: bool) -> CmdResult {
     let node = &mut *ctx.node;
     let me = (ctx.client.id, &mut *ctx.out);
-    let n = node
-        .pubsub
-        .publish(&mut node.clients, me, &argv[1], &argv[2], shard);
+    let mut over_limit = Vec::new();
+    let n = node.pubsub.publish(
+        &mut node.clients,
+        &node.config.obuf_limits.pubsub,
+        me,
+        crate::pubsub::Message {
+            channel: &argv[1],
+            payload: &argv[2],
+            shard,
+        },
+        &mut over_limit,
+    );
+    for id in over_limit {
+        node.close_for_output_limit(id);
+    }
     ctx.out.int(n as i64);
     if ctx.node.cluster.is_some() {
         // A cluster sends it over the bus (PUBLISH to every node, SPUBLISH to the shard's),

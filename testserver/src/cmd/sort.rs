@@ -97,7 +97,7 @@ fn load(
     match value {
         None => Ok((Source::List, Vec::new())),
         Some(Value::List(list)) => {
-            let mut items: Vec<Bytes> = list.items.iter().cloned().collect();
+            let mut items: Vec<Bytes> = list.iter().map(Bytes::copy_from_slice).collect();
             if natural_desc {
                 items.reverse();
             }
@@ -281,9 +281,7 @@ fn store(ctx: &mut Ctx<'_>, results: Vec<Bytes>, dest: &Bytes) {
     let len = results.len();
     let db = ctx.db();
     if len > 0 {
-        let list = List {
-            items: results.into(),
-        };
+        let list = List::from_items(results);
         // `set` also wakes clients blocked on the destination.
         db.set(owned(dest), Value::List(list));
         ctx.modified(dest);

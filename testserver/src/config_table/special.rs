@@ -19,7 +19,7 @@ pub(super) fn set_bind(c: &mut Config, v: &str) -> Result<(), String> {
 }
 
 /// `client-output-buffer-limit`: groups of `<class> <hard> <soft> <seconds>`; the classes not
-/// named keep their limits. Stored only (this server bounds pub/sub queues by message count).
+/// named keep their limits. Enforced for every class (see `Config::obuf_limits`).
 pub(super) fn set_obuf(c: &mut Config, v: &str) -> Result<(), String> {
     let words: Vec<&str> = v.split(' ').filter(|w| !w.is_empty()).collect();
     if words.len() % 4 != 0 {
@@ -48,6 +48,16 @@ pub(super) fn set_obuf(c: &mut Config, v: &str) -> Result<(), String> {
                 "Error in hard, soft or soft_seconds setting in buffer limit configuration.".into(),
             );
         };
+        let typed = crate::config::ObufClass {
+            hard,
+            soft,
+            soft_seconds: secs as u64,
+        };
+        match class {
+            "normal" => c.obuf_limits.normal = typed,
+            "slave" => c.obuf_limits.replica = typed,
+            _ => c.obuf_limits.pubsub = typed,
+        }
         if let Some(entry) = classes.iter_mut().find(|e| e[0] == class) {
             *entry = [
                 class.to_string(),
@@ -243,5 +253,24 @@ pub(super) fn set_announce_hostname(c: &mut Config, v: &str) -> Result<(), Strin
     }
     c.extra
         .insert("cluster-announce-hostname".into(), v.to_string());
+    Ok(())
+}
+
+/// `rediscover-timers-factor` (a rediscover extension): every background period of the node
+/// divided by this factor ([`Timers::fast`](crate::config::Timers::fast)); 1 is Redis's
+/// timing.
+pub(super) fn get_timers_factor(c: &Config) -> String {
+    c.extra_or("rediscover-timers-factor", "1")
+}
+
+pub(super) fn set_timers_factor(c: &mut Config, v: &str) -> Result<(), String> {
+    let factor: u32 = num(v)?;
+    c.timers = if factor == 1 {
+        crate::config::Timers::default()
+    } else {
+        crate::config::Timers::fast(factor)
+    };
+    c.extra
+        .insert("rediscover-timers-factor".into(), factor.to_string());
     Ok(())
 }

@@ -513,9 +513,7 @@ fn list(items: Vec<Bytes>) -> Option<Value> {
     if items.is_empty() {
         return None;
     }
-    Some(Value::List(List {
-        items: items.into(),
-    }))
+    Some(Value::List(List::from_items(items)))
 }
 
 fn int_text(n: i64) -> Bytes {

@@ -149,7 +149,7 @@ impl Writer {
             Value::Str(s) => self.string(&s.data),
             Value::List(l) => {
                 self.len(l.len() as u64);
-                for item in &l.items {
+                for item in l.iter() {
                     self.string(item);
                 }
             }

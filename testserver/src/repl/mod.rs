@@ -574,14 +574,5 @@ impl NodeState {
 
 /// The hard limit, in bytes, of the `slave`/`replica` class of `client-output-buffer-limit`.
 fn replica_buffer_limit(config: &crate::config::Config) -> u64 {
-    let text = config.extra_or(
-        "client-output-buffer-limit",
-        crate::config_table::DEFAULT_OBUF,
-    );
-    let words: Vec<&str> = text.split_whitespace().collect();
-    words
-        .chunks(4)
-        .find(|group| matches!(group.first(), Some(&"slave") | Some(&"replica")))
-        .and_then(|group| group.get(1)?.parse().ok())
-        .unwrap_or(0)
+    config.obuf_limits.replica.hard
 }

@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 use rediscover::resp::{encode_command, CommandDecoder, Limits, ReplyWriter};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 use crate::client::{Client, ClientEntry, ClientKind};
 use crate::cmd::{self, Ctx};
@@ -500,35 +500,17 @@ impl Link {
         let node = self.node.clone();
         let id = node.next_client_id();
         let kill = Arc::new(Notify::new());
-        let (oob, _oob_rx) = mpsc::channel(1);
+        let (oob, _oob_rx) = crate::client::oob_channel();
         let mut client = Box::new(Client::new(id, peer, local, oob));
         client.master_link = true;
         client.authenticated = true;
         client.db = stream_db;
         {
             let mut st = node.lock();
-            st.clients.insert(
-                id,
-                ClientEntry {
-                    addr: peer,
-                    laddr: local,
-                    name: None,
-                    db: stream_db,
-                    // What CLIENT LIST shows for a master link: it runs with no ACL user.
-                    user: bytes::Bytes::from_static(b"(superuser)"),
-                    resp: 2,
-                    sub: 0,
-                    psub: 0,
-                    multi: -1,
-                    created: client.created,
-                    last_interaction: client.created,
-                    last_cmd: "NULL",
-                    blocked: false,
-                    kill: kill.clone(),
-                    killed: false,
-                    kind: ClientKind::Master,
-                },
-            );
+            let mut entry = ClientEntry::new(&client, kill.clone(), ClientKind::Master);
+            // What CLIENT LIST shows for a master link: it runs with no ACL user.
+            entry.user = bytes::Bytes::from_static(b"(superuser)");
+            st.clients.insert(id, entry);
             self.client_id = Some(id);
             let offset = st.repl.offset();
             if let Some(m) = st.repl.master.as_mut() {

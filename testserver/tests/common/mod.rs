@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod dataset;
+pub mod sentinel;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -40,6 +41,11 @@ impl RawConn {
     /// Sends raw bytes.
     pub async fn send_raw(&mut self, data: &[u8]) {
         self.stream.write_all(data).await.expect("write");
+    }
+
+    /// The bytes read but not yet returned as a reply.
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        self.buf.split().to_vec()
     }
 
     /// Whatever bytes arrive next, not framed as replies (a snapshot, a replication stream);
@@ -199,9 +205,7 @@ pub fn sorted(mut v: Vec<String>) -> Vec<String> {
 
 /// Stores a list directly in db 0, so a test need not depend on the list commands.
 pub fn put_list(server: &TestServer, key: &str, items: &[&str]) {
-    let list = List {
-        items: items.iter().map(|s| Bytes::from(s.to_string())).collect(),
-    };
+    let list = List::from_items(items);
     server.node().lock().dbs[0].set(Bytes::from(key.to_string()), Value::List(list));
 }
 

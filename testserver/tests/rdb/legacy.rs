@@ -125,7 +125,7 @@ fn loads_legacy_encodings() {
     assert_eq!(db.len(), 7);
     assert_eq!(db.expire_at(b"zl:list"), Some(2_000_000_000_000));
     let list = |key: &[u8]| match db.peek(key) {
-        Some(Value::List(l)) => l.items.iter().cloned().collect::<Vec<_>>(),
+        Some(Value::List(l)) => l.iter().map(Bytes::copy_from_slice).collect::<Vec<_>>(),
         other => panic!("{other:?}"),
     };
     assert_eq!(list(b"zl:list"), ["a", "7", "300"]);

@@ -64,9 +64,7 @@ fn spec() -> impl Strategy<Value = Spec> {
 fn build(spec: &Spec, o: &LoadOptions) -> Value {
     match spec {
         Spec::Str(s) => Value::Str(Str::new(Bytes::from(s.clone()))),
-        Spec::List(items) => Value::List(List {
-            items: items.iter().map(|i| Bytes::from(i.clone())).collect(),
-        }),
+        Spec::List(items) => Value::List(List::from_items(items)),
         Spec::Set(members) => {
             let mut set = Set::new();
             for m in members {
@@ -97,7 +95,7 @@ fn describe(db: &Db) -> Vec<String> {
         .map(|(k, v)| {
             let contents = match v {
                 Value::Str(s) => format!("{:?}", s.data),
-                Value::List(l) => format!("{:?}", l.items),
+                Value::List(l) => format!("{:?}", l.iter().collect::<Vec<_>>()),
                 Value::Set(s) => {
                     let mut m: Vec<Bytes> = s.iter().collect();
                     m.sort();
