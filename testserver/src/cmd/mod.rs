@@ -51,8 +51,8 @@ use crate::node::{NodeState, TimeoutReply, Waiter};
 pub use args::*;
 pub use client::client_info_line;
 pub use repl::WaitRequest;
-pub(crate) use tx::unwatch_all;
 pub(crate) use server::subcommand;
+pub(crate) use tx::unwatch_all;
 
 /// An error reply: the whole line after `-`, code included (`ERR syntax error`). Bytes rather
 /// than text, because Redis echoes a client's bytes in some errors (an unknown command's name)
