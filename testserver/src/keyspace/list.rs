@@ -69,31 +69,26 @@ fn entry_len(len: usize) -> usize {
     2 * varint_len(len) + len
 }
 
-/// Appends the encoding of `item` to `out`.
-fn encode(item: &[u8], out: &mut Vec<u8>) {
-    let mut n = item.len();
+/// Appends `n` as a LEB128 varint.
+fn put_varint(mut n: usize, out: &mut Vec<u8>) {
     loop {
         let byte = (n & 0x7f) as u8;
         n >>= 7;
         if n == 0 {
             out.push(byte);
-            break;
+            return;
         }
         out.push(byte | 0x80);
     }
+}
+
+/// Appends the encoding of `item` to `out`.
+fn encode(item: &[u8], out: &mut Vec<u8>) {
+    put_varint(item.len(), out);
     out.extend_from_slice(item);
     // The same varint, last byte first: read from the right it ends at its high-bit-clear byte.
     let start = out.len();
-    let mut n = item.len();
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            break;
-        }
-        out.push(byte | 0x80);
-    }
+    put_varint(item.len(), out);
     out[start..].reverse();
 }
 
