@@ -70,6 +70,7 @@
 pub mod command;
 pub mod error_codes;
 pub mod resp;
+pub mod sentinel;
 pub mod slot;
 
 mod client;
@@ -105,5 +106,6 @@ pub use error_codes::{ErrorCode, RetryAction};
 pub use pipeline::{Pipeline, PipelineCmd, PipelineCommand};
 pub use pool::{Manager as PoolManager, Pool, PooledConnection};
 pub use pubsub::{Message, MessageStream, Subscriber};
+pub use sentinel::{SentinelClient, SentinelConfig, SentinelPool};
 pub use transaction::{Transaction, Watched};
 pub use value::FromReply;
