@@ -650,3 +650,33 @@ async fn replica_reads_continue_through_the_failover() {
     assert!(after > during, "reads went on during the failover");
     assert!(failures.is_empty(), "failed reads: {failures:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_known_master_stays_usable_when_the_sentinels_go_away() {
+    let mut t = TestSentinel::builder().replicas(1).start().await.unwrap();
+    let client = SentinelClient::connect(config_for(&t)).await.unwrap();
+    client.set("k", 1).await.unwrap();
+    for s in &mut t.sentinels {
+        s.kill().await;
+    }
+    // The connection breaks: it reconnects to the master it knows.
+    client.connection().unwrap().close();
+    let n: i64 = client.incr("k").await.unwrap();
+    assert_eq!(n, 2);
+    // The master restarts: attempts fail, the sentinels cannot be asked, and the client keeps
+    // trying the master it knows until it is back.
+    t.servers[0].kill().await;
+    let e = client.incr::<i64>("k").await.unwrap_err();
+    assert!(e.is_not_sent() || e.is_connection_broken(), "{e:?}");
+    t.servers[0].restart().await.unwrap();
+    poll("the master to be back", || async {
+        client.set("k", 7).await.ok()
+    })
+    .await;
+    assert_eq!(client.master().addr, node(t.servers[0].addr()));
+    assert!(
+        client.stats().discovery_failures >= 1,
+        "{:?}",
+        client.stats()
+    );
+}

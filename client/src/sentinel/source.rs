@@ -56,11 +56,12 @@ impl AddressSource for MasterSource {
             let m = &self.monitor;
             if m.is_suspect() {
                 // The last attempt at the master failed: let the sentinels say where it is now
-                // rather than knock at the same door again. A failed discovery is this
-                // attempt's error (a failover under way says so: `NoMaster`).
+                // rather than knock at the same door again. When they name no reachable
+                // master (a failover under way), that is this attempt's error; when they
+                // cannot be asked, the master we know may still be fine: try it.
                 let ticket = m.request_refresh();
                 let deadline = Instant::now() + discovery_wait(m);
-                if let Err(e) = m.wait_refresh(ticket, deadline).await {
+                if let Err(e @ Error::NoMaster { .. }) = m.wait_refresh(ticket, deadline).await {
                     if m.is_suspect() {
                         return Err(Error::not_sent(e));
                     }
