@@ -621,6 +621,21 @@ async fn replica_reads_continue_through_the_failover() {
         (reads.load(Ordering::Relaxed) > 100).then_some(())
     })
     .await;
+    // Both replicas serve them.
+    for s in &t.servers[1..] {
+        let stats: String = raw(s.addr())
+            .await
+            .cmd("INFO")
+            .arg("commandstats")
+            .query()
+            .await
+            .unwrap();
+        assert!(
+            stats.contains("cmdstat_get:calls="),
+            "{}: {stats}",
+            s.addr()
+        );
+    }
     t.servers[0].kill().await;
     let during = reads.load(Ordering::Relaxed);
     let new = t.wait_for_failover(old, DEADLINE).await.unwrap();
@@ -666,8 +681,11 @@ async fn the_known_master_stays_usable_when_the_sentinels_go_away() {
     // The master restarts: attempts fail, the sentinels cannot be asked, and the client keeps
     // trying the master it knows until it is back.
     t.servers[0].kill().await;
-    let e = client.incr::<i64>("k").await.unwrap_err();
-    assert!(e.is_not_sent() || e.is_connection_broken(), "{e:?}");
+    // (The first request may be the one in flight at the kill; the next one reconnects.)
+    for _ in 0..2 {
+        let e = client.incr::<i64>("k").await.unwrap_err();
+        assert!(e.is_not_sent() || e.is_connection_broken(), "{e:?}");
+    }
     t.servers[0].restart().await.unwrap();
     poll("the master to be back", || async {
         client.set("k", 7).await.ok()
@@ -679,4 +697,60 @@ async fn the_known_master_stays_usable_when_the_sentinels_go_away() {
         "{:?}",
         client.stats()
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_periodic_recheck_finds_a_failover_without_events() {
+    let t = TestSentinel::builder().replicas(1).start().await.unwrap();
+    let new = t.servers[1].addr();
+    let config = config_for(&t)
+        .listen(false)
+        .recheck_interval(Some(Duration::from_millis(100)));
+    let client = SentinelClient::connect(config).await.unwrap();
+    let mut events = client.events();
+    client.set("k", 1).await.unwrap();
+    let s = raw(t.sentinels[0].addr()).await;
+    let () = s
+        .cmd("SENTINEL")
+        .arg("FAILOVER")
+        .arg("mymaster")
+        .query()
+        .await
+        .unwrap();
+    // No traffic, no listener: the re-check finds it.
+    let (_, to, cause) = next_switch(&mut events).await;
+    assert_eq!((to, cause), (node(new), SwitchCause::Discovery));
+    client.set("k", 2).await.unwrap();
+    assert_eq!(client.connection().unwrap().peer_addr(), new);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replica_pools_balance_and_prefer_replica_falls_back_to_the_master() {
+    let t = TestSentinel::builder().start().await.unwrap();
+    let pool = SentinelPool::connect(config_for(&t).role(Role::Replica))
+        .await
+        .unwrap();
+    let replicas: BTreeSet<NodeAddr> = t.servers[1..].iter().map(|s| node(s.addr())).collect();
+    let (a, b) = (pool.get().await.unwrap(), pool.get().await.unwrap());
+    let used: BTreeSet<NodeAddr> = [a.addr().clone(), b.addr().clone()].into();
+    assert_eq!(used, replicas, "one connection to each replica");
+    let e = a.set("k", 1).await.unwrap_err();
+    assert_eq!(e.code(), Some(ErrorCode::ReadOnly));
+    drop((a, b));
+
+    // No replica at all: PreferReplica reads from the master, Replica says there is none.
+    let lone = TestSentinel::builder().replicas(0).start().await.unwrap();
+    let master = lone.servers[0].addr();
+    let prefer = SentinelClient::connect(config_for(&lone).role(Role::PreferReplica))
+        .await
+        .unwrap();
+    prefer.set("k", "v").await.unwrap();
+    let v: Option<String> = prefer.get("k").await.unwrap();
+    assert_eq!(v.as_deref(), Some("v"));
+    assert_eq!(prefer.connection().unwrap().peer_addr(), master);
+    let only = SentinelClient::connect(config_for(&lone).role(Role::Replica))
+        .await
+        .unwrap();
+    let e = only.get::<Option<String>>("k").await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NoReplica, "{e}");
 }

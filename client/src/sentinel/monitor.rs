@@ -667,11 +667,19 @@ impl Monitor {
         let _enter = span.enter();
         self.counters.switches.fetch_add(1, Ordering::Relaxed);
         tracing::info!(target: "rediscover::sentinel", from = %old.addr, to = %new.addr, epoch, ?cause, "switched master");
-        let drained = self.run_hooks(&Change::Master {
-            old: old.clone(),
-            new: new.clone(),
+        let drain = tracing::debug_span!(
+            target: "rediscover::sentinel",
+            "sentinel.drain",
+            from = %old.addr,
+            connections = tracing::field::Empty,
+        );
+        let drained = drain.in_scope(|| {
+            self.run_hooks(&Change::Master {
+                old: old.clone(),
+                new: new.clone(),
+            })
         });
-        tracing::debug!(target: "rediscover::sentinel", drained, "sentinel.drain");
+        drain.record("connections", drained);
         self.emit(SentinelEvent::Switched {
             from: old.addr.clone(),
             to: new.addr.clone(),
