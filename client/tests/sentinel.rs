@@ -754,3 +754,47 @@ async fn replica_pools_balance_and_prefer_replica_falls_back_to_the_master() {
     let e = only.get::<Option<String>>("k").await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NoReplica, "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sentinel_that_joins_later_is_learned_and_listened_to() {
+    let t = TestSentinel::builder().replicas(1).start().await.unwrap();
+    // No periodic re-check: the +sentinel event is the only way to learn of it.
+    let client = SentinelClient::connect(config_for(&t).recheck_interval(None))
+        .await
+        .unwrap();
+    let m = t.servers[0].addr();
+    let late = rediscover_testserver::TestServer::builder()
+        .timers(rediscover_testserver::config::Timers::fast(20))
+        .sentinel(format!(
+            "sentinel monitor mymaster {} {} 2\n\
+             sentinel down-after-milliseconds mymaster 300\n\
+             sentinel failover-timeout mymaster 1000\n",
+            m.ip(),
+            m.port()
+        ))
+        .start()
+        .await
+        .unwrap();
+    let mut events = client.events();
+    poll("the client to learn the new sentinel", || async {
+        client
+            .sentinels()
+            .contains(&node(late.addr()))
+            .then_some(())
+    })
+    .await;
+    let learned = loop {
+        match events.try_recv() {
+            Ok(SentinelEvent::SentinelAdded { addr }) => break addr,
+            Ok(_) => {}
+            Err(e) => panic!("no SentinelAdded event: {e:?}"),
+        }
+    };
+    assert_eq!(learned, node(late.addr()));
+    let conn = raw(late.addr()).await;
+    poll("a listener on the new sentinel", || async {
+        let clients: String = conn.cmd("CLIENT").arg("LIST").query().await.ok()?;
+        clients.contains("sub=11").then_some(())
+    })
+    .await;
+}

@@ -250,12 +250,20 @@ impl SentinelClient {
 
     async fn on_master(&self, master: &Client, route: &Route) -> Result<Frame> {
         match master.send_routed(route).await {
-            Err(e) if changed_under(&e) && self.recover(master).await => {
-                tracing::debug!(target: "rediscover::sentinel", error = %e, "sending again on the confirmed master");
-                master.send_routed(route).await
-            }
+            // Boxed: the rare path should not grow every request's future.
+            Err(e) if changed_under(&e) => Box::pin(self.once_more(master, route, e)).await,
             other => other,
         }
+    }
+
+    /// A command that did not run because the master changed under it: once a master is
+    /// confirmed, sends it once more; otherwise returns `e`.
+    async fn once_more(&self, master: &Client, route: &Route, e: Error) -> Result<Frame> {
+        if !self.recover(master).await {
+            return Err(e);
+        }
+        tracing::debug!(target: "rediscover::sentinel", error = %e, "sending again on the confirmed master");
+        master.send_routed(route).await
     }
 
     async fn pipeline_on_master(&self, master: &Client, pipeline: &Pipeline) -> Result<Vec<Frame>> {
@@ -305,6 +313,15 @@ impl SentinelClient {
             }
         };
         Ok(client.with_timeout(self.timeout))
+    }
+
+    async fn route_to_replicas(&self, readonly: bool, route: Route) -> Result<Frame> {
+        let route = Arc::new(route);
+        self.on_replicas(readonly, |client| {
+            let route = route.clone();
+            Box::pin(async move { client.send_routed(&route).await })
+        })
+        .await
     }
 
     /// Sends to the replicas in turn until one answers (for a read, or a request never sent);
@@ -399,20 +416,17 @@ fn all_reads(pipeline: &Pipeline) -> bool {
 
 impl Execute for SentinelClient {
     fn send_command(&self, cmd: Cmd) -> impl Future<Output = Result<Frame>> + Send {
-        let readonly =
-            crate::command::lookup(cmd.name().as_bytes()).is_some_and(|c| c.has_flag("readonly"));
+        let to_replicas = self.role() != Role::Master;
+        let readonly = to_replicas
+            && crate::command::lookup(cmd.name().as_bytes())
+                .is_some_and(|c| c.has_flag("readonly"));
         let route = routing::route(cmd);
         async move {
-            let route = Arc::new(route?);
-            match (&self.master, self.role()) {
-                (Some(master), Role::Master) => self.on_master(master, &route).await,
-                _ => {
-                    self.on_replicas(readonly, |client| {
-                        let route = route.clone();
-                        Box::pin(async move { client.send_routed(&route).await })
-                    })
-                    .await
-                }
+            let route = route?;
+            match &self.master {
+                Some(master) if !to_replicas => self.on_master(master, &route).await,
+                // Boxed: the master path should not carry this one's future.
+                _ => Box::pin(self.route_to_replicas(readonly, route)).await,
             }
         }
     }

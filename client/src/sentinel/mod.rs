@@ -71,6 +71,7 @@ mod discovery;
 mod listener;
 mod monitor;
 mod pool;
+mod refresh;
 mod source;
 
 use std::fmt;

@@ -3,26 +3,22 @@
 //! that keeps them current (one refresher task, one listener per sentinel).
 
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, watch, Notify};
+use tokio::sync::{broadcast, watch};
 use tokio::time::Instant;
 use tracing::Instrument;
 
 use super::config::Role;
 use super::discovery::{self, Answers, Links, Outcome};
+use super::refresh::{refresher, Refresh};
 use super::{
     listener, MasterInfo, NodeAddr, SentinelConfig, SentinelEvent, SentinelStats, SwitchCause,
 };
 use crate::error::{Error, Result};
 
-/// The shortest pause between two discoveries; after failed ones it doubles up to
-/// [`MAX_RETRY_GAP`].
-const MIN_GAP: Duration = Duration::from_millis(10);
-const MAX_RETRY_GAP: Duration = Duration::from_millis(250);
 /// A learned sentinel unreachable for this long is forgotten (configured ones never are).
 const FORGET_AFTER: Duration = Duration::from_secs(600);
 /// A replica that failed a connection is avoided for this long (unless all are).
@@ -67,16 +63,6 @@ struct KnownSentinel {
     failing_since: Option<Instant>,
 }
 
-/// Coalesced requests for a discovery: a ticket per request, and the highest ticket the last
-/// finished discovery covers (with its error).
-struct Refresh {
-    requested: AtomicU64,
-    done: watch::Sender<(u64, Option<Error>)>,
-    notify: Notify,
-    /// A `READONLY` asked for the pending discovery (for the event's cause).
-    readonly: AtomicBool,
-}
-
 pub(crate) struct Monitor {
     pub(crate) config: Arc<SentinelConfig>,
     links: Arc<Links>,
@@ -87,17 +73,17 @@ pub(crate) struct Monitor {
     sentinels: Mutex<BTreeMap<NodeAddr, KnownSentinel>>,
     events: broadcast::Sender<SentinelEvent>,
     counters: Counters,
-    refresh: Refresh,
+    pub(super) refresh: Refresh,
     hooks: Mutex<Vec<DrainHook>>,
     /// Becomes `true` when the last handle is dropped: background tasks end.
-    shutdown: watch::Sender<bool>,
+    pub(super) shutdown: watch::Sender<bool>,
     /// Set while a connection to the current master failed and no discovery has run since:
     /// the next connection attempt waits for one.
     suspect: AtomicBool,
     /// This monitor, for the tasks it spawns (which hold it weakly).
     me: Weak<Monitor>,
     /// The generation of the master in use, for waiters.
-    switched: watch::Sender<u64>,
+    pub(super) switched: watch::Sender<u64>,
     /// Set once the first discovery is done and the listeners of the sentinels known then
     /// are started; sentinels learned later get theirs when learned.
     started: AtomicBool,
@@ -140,7 +126,6 @@ impl Monitor {
                 )
             })
             .collect();
-        let (done, _) = watch::channel((0, None));
         let (shutdown, _) = watch::channel(false);
         let monitor = Arc::new_cyclic(|me| Monitor {
             me: me.clone(),
@@ -156,12 +141,7 @@ impl Monitor {
             sentinels: Mutex::new(sentinels),
             events: broadcast::channel(64).0,
             counters: Counters::default(),
-            refresh: Refresh {
-                requested: AtomicU64::new(0),
-                done,
-                notify: Notify::new(),
-                readonly: AtomicBool::new(false),
-            },
+            refresh: Refresh::new(),
             hooks: Mutex::new(Vec::new()),
             shutdown,
             suspect: AtomicBool::new(false),
@@ -192,9 +172,11 @@ impl Monitor {
             monitor.shutdown.subscribe(),
         ));
         if monitor.config.is_listening() {
-            let known: Vec<NodeAddr> = monitor.known_sentinels();
-            for addr in known {
-                monitor.spawn_listener(addr);
+            // Under the lock that learning takes, so that each sentinel gets one listener.
+            let known = monitor.sentinels.lock().unwrap_or_else(|p| p.into_inner());
+            monitor.started.store(true, Ordering::Release);
+            for addr in known.keys() {
+                monitor.spawn_listener(addr.clone());
             }
         }
         Ok(running)
@@ -303,57 +285,6 @@ impl Monitor {
         });
     }
 
-    // ---- discovery requests -------------------------------------------------------------
-
-    /// Asks for a discovery (coalesced with every other request until one starts); returns a
-    /// ticket for [`Monitor::wait_refresh`]. Never blocks.
-    pub(crate) fn request_refresh(&self) -> u64 {
-        let ticket = self.refresh.requested.fetch_add(1, Ordering::AcqRel) + 1;
-        self.refresh.notify.notify_one();
-        ticket
-    }
-
-    /// A discovery because a write was answered `READONLY`.
-    pub(crate) fn request_readonly_refresh(&self) -> u64 {
-        self.refresh.readonly.store(true, Ordering::Release);
-        self.request_refresh()
-    }
-
-    /// Waits until a discovery that started after `ticket` was taken has finished, or the
-    /// master changed (an event's fast path), or the deadline; returns the discovery's error,
-    /// if it failed.
-    pub(crate) async fn wait_refresh(&self, ticket: u64, deadline: Instant) -> Result<()> {
-        let mut done = self.refresh.done.subscribe();
-        let mut switched = self.switched.subscribe();
-        switched.borrow_and_update();
-        let finished = async {
-            tokio::select! {
-                state = done.wait_for(|(c, _)| *c >= ticket) => match state {
-                    Ok(state) => state.1.clone().map_or(Ok(()), Err),
-                    Err(_) => Err(Error::Closed),
-                },
-                changed = switched.changed() => changed.map_err(|_| Error::Closed),
-            }
-        };
-        tokio::time::timeout_at(deadline, finished)
-            .await
-            .unwrap_or(Err(Error::Timeout { sent: false }))
-    }
-
-    /// After a write was answered `READONLY`: asks the sentinels (as often as the refresher
-    /// allows) until a master that answers `ROLE` as one is in use, or the deadline. Returns
-    /// whether one is.
-    pub(crate) async fn confirm_master(&self, deadline: Instant) -> bool {
-        loop {
-            let ticket = self.request_readonly_refresh();
-            match self.wait_refresh(ticket, deadline).await {
-                Ok(()) => return true,
-                Err(_) if Instant::now() >= deadline || self.is_stopped() => return false,
-                Err(_) => {}
-            }
-        }
-    }
-
     /// A connection to `addr` failed: if it is the master, the next attempt waits for the
     /// sentinels; a replica is avoided for a while.
     pub(crate) fn connect_failed(&self, addr: &NodeAddr) {
@@ -425,7 +356,7 @@ impl Monitor {
 
     /// Asks every known sentinel, ranks the answers, checks the best with `ROLE`, and switches
     /// to it if it is not the master in use. `cause`: `None` at connect time.
-    pub(crate) async fn discover(&self, cause: Option<SwitchCause>) -> Result<()> {
+    pub(super) async fn discover(&self, cause: Option<SwitchCause>) -> Result<()> {
         let sentinels = self.known_sentinels();
         let span = tracing::debug_span!(
             target: "rediscover::sentinel",
@@ -498,7 +429,7 @@ impl Monitor {
                             .filter(|(_, o)| !matches!(o, Outcome::Failed(_)))
                             .count();
                     let cause = cause.map(|c| {
-                        if self.refresh.readonly.swap(false, Ordering::AcqRel) {
+                        if self.refresh.take_readonly() {
                             SwitchCause::ReadOnly
                         } else {
                             c
@@ -555,22 +486,14 @@ impl Monitor {
                         .map_or(true, |since| now.duration_since(since) < FORGET_AFTER)
             });
             for addr in answers.learned_sentinels() {
-                if !known.contains_key(&addr) {
-                    known.insert(
-                        addr.clone(),
-                        KnownSentinel {
-                            configured: false,
-                            failing_since: None,
-                        },
-                    );
+                if self.learn(&mut known, &addr) {
                     added.push(addr);
                 }
             }
         }
         for addr in added {
             tracing::debug!(target: "rediscover::sentinel", %addr, "learned a sentinel");
-            self.emit(SentinelEvent::SentinelAdded { addr: addr.clone() });
-            self.listen_to(addr);
+            self.emit(SentinelEvent::SentinelAdded { addr });
         }
     }
 
@@ -578,33 +501,31 @@ impl Monitor {
     pub(crate) fn learn_sentinel(&self, addr: NodeAddr) {
         let new = {
             let mut known = self.sentinels.lock().unwrap_or_else(|p| p.into_inner());
-            if known.contains_key(&addr) {
-                false
-            } else {
-                known.insert(
-                    addr.clone(),
-                    KnownSentinel {
-                        configured: false,
-                        failing_since: None,
-                    },
-                );
-                true
-            }
+            self.learn(&mut known, &addr)
         };
         if new {
-            self.emit(SentinelEvent::SentinelAdded { addr: addr.clone() });
-            self.listen_to(addr);
+            self.emit(SentinelEvent::SentinelAdded { addr });
         }
     }
 
-    /// Starts a listener for a sentinel just learned (once listeners run at all).
-    fn listen_to(&self, addr: NodeAddr) {
-        // Taking the lock orders this after `start`'s spawning loop.
-        let _known = self.sentinels.lock().unwrap_or_else(|p| p.into_inner());
+    /// Adds a sentinel not known yet and, once listeners run, starts its listener; under the
+    /// lock of `known`, so that `start`'s loop and this give each sentinel one listener.
+    fn learn(&self, known: &mut BTreeMap<NodeAddr, KnownSentinel>, addr: &NodeAddr) -> bool {
+        if known.contains_key(addr) {
+            return false;
+        }
+        known.insert(
+            addr.clone(),
+            KnownSentinel {
+                configured: false,
+                failing_since: None,
+            },
+        );
         if self.config.is_listening() && self.started.load(Ordering::Acquire) && !self.is_stopped()
         {
-            self.spawn_listener(addr);
+            self.spawn_listener(addr.clone());
         }
+        true
     }
 
     fn spawn_listener(&self, addr: NodeAddr) {
@@ -759,68 +680,5 @@ impl Monitor {
         };
         tracing::debug!(target: "rediscover::sentinel", %sentinel, %target, switched, "sentinel announced a new master");
         self.request_refresh();
-    }
-}
-
-/// Jitters `d` by up to ±20 %.
-fn jittered(d: Duration) -> Duration {
-    let r = std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish();
-    let fifth = d / 5;
-    let nanos = u64::try_from(fifth.as_nanos()).unwrap_or(u64::MAX).max(1);
-    d - fifth + Duration::from_nanos(r % (2 * nanos))
-}
-
-/// The refresher: runs discoveries when asked (coalescing requests), and periodically.
-async fn refresher(weak: Weak<Monitor>, mut shutdown: watch::Receiver<bool>) {
-    let mut failures: u32 = 0;
-    let mut last_run: Option<Instant> = None;
-    let period = weak.upgrade().and_then(|m| m.config.get_recheck_interval());
-    let mut next_periodic = period.map(|p| Instant::now() + jittered(p));
-    loop {
-        let Some(monitor) = weak.upgrade() else {
-            return;
-        };
-        let pending = {
-            let covered = monitor.refresh.done.borrow().0;
-            monitor.refresh.requested.load(Ordering::Acquire) > covered
-        };
-        if !pending {
-            let notified = monitor.refresh.notify.notified();
-            let periodic = async {
-                match next_periodic {
-                    Some(at) => tokio::time::sleep_until(at).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = notified => {}
-                _ = periodic => {}
-                _ = shutdown.changed() => return,
-            }
-        }
-        if *shutdown.borrow() {
-            return;
-        }
-        let gap = match failures {
-            0 => MIN_GAP,
-            n => MIN_GAP.saturating_mul(1 << n.min(10)).min(MAX_RETRY_GAP),
-        };
-        if let Some(at) = last_run.map(|t| t + gap) {
-            tokio::select! {
-                _ = tokio::time::sleep_until(at) => {}
-                _ = shutdown.changed() => return,
-            }
-        }
-        let covers = monitor.refresh.requested.load(Ordering::Acquire);
-        last_run = Some(Instant::now());
-        let result = monitor.discover(Some(SwitchCause::Discovery)).await;
-        failures = match &result {
-            Ok(()) => 0,
-            Err(_) => failures.saturating_add(1),
-        };
-        monitor.refresh.done.send_replace((covers, result.err()));
-        next_periodic = period.map(|p| Instant::now() + jittered(p));
     }
 }
