@@ -798,3 +798,41 @@ async fn a_sentinel_that_joins_later_is_learned_and_listened_to() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_subscriber_follows_the_master() {
+    let t = TestSentinel::builder().replicas(1).start().await.unwrap();
+    let new = t.servers[1].addr();
+    let client = SentinelClient::connect(config_for(&t)).await.unwrap();
+    let mut events = client.events();
+    let mut sub = client.subscriber().await.unwrap();
+    sub.subscribe("news").await.unwrap();
+    let () = raw(t.sentinels[0].addr())
+        .await
+        .cmd("SENTINEL")
+        .arg("FAILOVER")
+        .arg("mymaster")
+        .query()
+        .await
+        .unwrap();
+    let (_, to, _) = next_switch(&mut events).await;
+    assert_eq!(to, node(new));
+    // The demotion closed the subscriber's connection; it resubscribes on the new master.
+    // Messages published meanwhile are lost (as with any pub/sub): publish until one arrives.
+    let publisher = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            loop {
+                let _ = client.publish("news", "after").await;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        })
+    };
+    let msg = tokio::time::timeout(DEADLINE, sub.next_message())
+        .await
+        .expect("a message after the failover")
+        .unwrap();
+    publisher.abort();
+    assert_eq!(&msg.payload[..], b"after");
+    assert!(sub.reconnects() >= 1);
+}

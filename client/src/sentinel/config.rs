@@ -173,7 +173,9 @@ impl SentinelConfig {
     }
 
     /// How often the sentinels are asked again even when nothing happened, the safety net for
-    /// missed events (`None`: never). Default: 15 s, each wait jittered by up to 20 %.
+    /// missed events (`None`: never). Default: 15 s, each wait jittered by up to 20 %. Each
+    /// re-check is one round trip to every sentinel and a short connection to the master for
+    /// `ROLE`.
     pub fn recheck_interval(mut self, interval: Option<Duration>) -> Self {
         self.recheck_interval = interval;
         self
