@@ -30,11 +30,6 @@ pub(super) struct Refresh {
 }
 
 impl Refresh {
-    /// Whether a `READONLY` asked for the discovery under way (once).
-    pub(super) fn take_readonly(&self) -> bool {
-        self.readonly.swap(false, Ordering::AcqRel)
-    }
-
     pub(super) fn new() -> Refresh {
         Refresh {
             requested: AtomicU64::new(0),
@@ -42,6 +37,11 @@ impl Refresh {
             notify: Notify::new(),
             readonly: AtomicBool::new(false),
         }
+    }
+
+    /// Whether a `READONLY` asked for the discovery under way (once).
+    pub(super) fn take_readonly(&self) -> bool {
+        self.readonly.swap(false, Ordering::AcqRel)
     }
 }
 
