@@ -3,7 +3,9 @@
 //! `cargo run -p rediscover-examples --example tour`
 //!
 //! Each step prints what it did. Nothing here needs a Redis installed: the server is
-//! `rediscover_testserver::TestServer`, started on 127.0.0.1 and a free port.
+//! `rediscover_testserver::TestServer`, started on 127.0.0.1 and a free port. The last part
+//! is `examples/sentinel_pool.rs`: a Sentinel deployment in-process, a `SentinelPool`
+//! writing through a failover.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -12,6 +14,9 @@ use std::time::{Duration, Instant};
 
 use rediscover::{Client, Commands, Config, ErrorCode, ErrorKind, Pipeline, Pool, Transaction};
 use rediscover_testserver::TestServer;
+
+#[path = "sentinel_pool.rs"]
+mod sentinel_pool;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -33,6 +38,11 @@ async fn main() -> Result<()> {
     let keys: i64 = client.cmd("DBSIZE").query().await?;
     step(&format!("the server holds {keys} keys; shutting it down"));
     server.shutdown().await;
+
+    step("and now a master that fails, behind Sentinel (examples/sentinel_pool.rs):");
+    sentinel_pool::failover()
+        .await
+        .map_err(|e| e as Box<dyn std::error::Error>)?;
     Ok(())
 }
 

@@ -235,6 +235,30 @@ impl Client {
         self.timeout.map(|t| Instant::now() + t)
     }
 
+    /// Sends a command already routed, keeping the route so that a caller that knows the
+    /// command cannot have run (a Sentinel client after `READONLY`) can send it again.
+    pub(crate) async fn send_routed(&self, route: &Route) -> Result<Frame> {
+        match route {
+            Route::Shared(payload) => one(self
+                .inner
+                .managed
+                .send(payload.clone(), Shape::One, self.deadline())
+                .await?),
+            Route::Dedicated(b) => {
+                Box::pin(self.send_blocking(b.cmd.clone(), b.wait, b.blocks_for)).await
+            }
+        }
+    }
+
+    /// Stops using every connection `stale` picks (they point at a server that is no longer
+    /// the one wanted): the shared connection is drained (requests already on it finish, new
+    /// ones open a new connection) and closed; idle dedicated connections are closed, lent
+    /// ones when they come back. Returns how many connections were retired.
+    pub(crate) fn retire(&self, stale: impl Fn(&Connection) -> bool, grace: Duration) -> usize {
+        let shared = self.inner.managed.retire_if(&stale, grace);
+        usize::from(shared) + self.inner.dedicated.retire_idle(&stale)
+    }
+
     /// The deadline of a command that may block for `blocks_for` (see [`routing::Route`]).
     fn blocking_deadline(&self, blocks_for: Option<Option<Duration>>) -> Option<Instant> {
         match (self.timeout, blocks_for) {

@@ -7,6 +7,7 @@
 //! one. Connections are opened through the client's [`Connector`], so they go wherever the
 //! shared connection goes.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -21,6 +22,9 @@ pub(crate) struct Dedicated {
     policy: Config,
     idle: Arc<Mutex<Vec<Connection>>>,
     permits: Arc<Semaphore>,
+    /// Bumped by [`Dedicated::retire_idle`]: a connection lent before is closed when it comes
+    /// back rather than kept.
+    retired: Arc<AtomicU64>,
 }
 
 /// A dedicated connection on loan; see [`Lease::done`].
@@ -28,6 +32,9 @@ pub(crate) struct Lease {
     conn: Connection,
     idle: Arc<Mutex<Vec<Connection>>>,
     clean: bool,
+    retired: Arc<AtomicU64>,
+    /// `retired` when it was lent.
+    lent_at: u64,
     _permit: OwnedSemaphorePermit,
 }
 
@@ -38,6 +45,7 @@ impl Dedicated {
             connector,
             permits: Arc::new(Semaphore::new(size)),
             idle: Arc::new(Mutex::new(Vec::with_capacity(size))),
+            retired: Arc::new(AtomicU64::new(0)),
             policy,
         }
     }
@@ -45,6 +53,24 @@ impl Dedicated {
     /// Dedicated connections open and idle.
     pub(crate) fn idle(&self) -> usize {
         self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Closes the idle connections `stale` picks (those to a server that is no longer the
+    /// master); lent ones are left to their commands, and closed when they come back. Returns
+    /// how many were closed.
+    pub(crate) fn retire_idle(&self, stale: impl Fn(&Connection) -> bool) -> usize {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        // Under the lock, so that a lease sees the bump and the retired set together.
+        self.retired.fetch_add(1, Ordering::AcqRel);
+        let before = idle.len();
+        idle.retain(|c| {
+            let keep = !stale(c);
+            if !keep {
+                c.close();
+            }
+            keep
+        });
+        before - idle.len()
     }
 
     /// Lends a connection: an idle one, or a new one (with the reconnect policy's attempts and
@@ -75,10 +101,12 @@ impl Dedicated {
                 }
             }
         };
-        let idle = {
+        let (idle, lent_at) = {
             let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
             idle.retain(|c| !c.is_closed());
-            idle.pop()
+            // Read under the lock (see `retire_idle`): a connection retired later is closed
+            // when it comes back.
+            (idle.pop(), self.retired.load(Ordering::Acquire))
         };
         let conn = match idle {
             Some(conn) => conn,
@@ -88,6 +116,8 @@ impl Dedicated {
             conn,
             idle: self.idle.clone(),
             clean: false,
+            retired: self.retired.clone(),
+            lent_at,
             _permit: permit,
         })
     }
@@ -123,7 +153,8 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        if self.clean && !self.conn.is_closed() && self.conn.in_flight() == 0 {
+        let retired = self.retired.load(Ordering::Acquire) != self.lent_at;
+        if self.clean && !retired && !self.conn.is_closed() && self.conn.in_flight() == 0 {
             self.idle
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::error_codes::{ErrorCode, Redirect, RetryAction};
+use crate::sentinel::NodeAddr;
 
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -68,6 +69,51 @@ pub enum Error {
         /// How many times the transaction was run.
         attempts: u32,
     },
+    /// Sentinel discovery: no sentinel could be asked (each refused, timed out or failed).
+    /// Check the sentinel addresses and credentials, or wait and retry.
+    SentinelsUnreachable {
+        /// Each sentinel asked, with its error.
+        errors: Vec<(NodeAddr, Error)>,
+    },
+    /// Sentinel discovery: the sentinels that answered monitor no master by this name. A
+    /// configuration error (or sentinels reset meanwhile); retrying will not help.
+    MasterNotMonitored {
+        /// The master name asked for.
+        name: String,
+    },
+    /// Sentinel discovery: the sentinels named one or more addresses, but none is a reachable
+    /// master right now (a failover is under way, or a sentinel is stale or lying). Usually
+    /// over within the failover time; retry.
+    NoMaster {
+        /// The master name.
+        name: String,
+        /// Each address the sentinels gave, best-ranked first, with why it was refused.
+        candidates: Vec<(NodeAddr, String)>,
+    },
+    /// A replica was asked for, and the sentinels know no usable replica of this master.
+    NoReplica {
+        /// The master name.
+        name: String,
+    },
+    /// The master changed (a Sentinel failover) after this connection was opened, so the
+    /// request was not sent to the old one. Comes wrapped in [`Error::NotSent`]: sending
+    /// again, on a new connection, is safe.
+    MasterChanged {
+        /// The master this connection points at.
+        from: NodeAddr,
+        /// The master now.
+        to: NodeAddr,
+    },
+    /// A server does not have the role it was wanted for (`ROLE` says `slave` where a master
+    /// was wanted): a failover moved it. Ask the sentinels again.
+    WrongRole {
+        /// The server.
+        addr: NodeAddr,
+        /// The role wanted (`master` or `slave`).
+        wanted: &'static str,
+        /// The role it reported.
+        found: String,
+    },
 }
 
 /// What kind of [`Error`] this is, for `match` without destructuring.
@@ -96,6 +142,18 @@ pub enum ErrorKind {
     NotAllowed,
     /// [`Error::Conflict`]
     Conflict,
+    /// [`Error::SentinelsUnreachable`]
+    SentinelsUnreachable,
+    /// [`Error::MasterNotMonitored`]
+    MasterNotMonitored,
+    /// [`Error::NoMaster`]
+    NoMaster,
+    /// [`Error::NoReplica`]
+    NoReplica,
+    /// [`Error::MasterChanged`]
+    MasterChanged,
+    /// [`Error::WrongRole`]
+    WrongRole,
 }
 
 impl Error {
@@ -113,6 +171,12 @@ impl Error {
             Error::Pool(_) => ErrorKind::Pool,
             Error::NotAllowed(_) => ErrorKind::NotAllowed,
             Error::Conflict { .. } => ErrorKind::Conflict,
+            Error::SentinelsUnreachable { .. } => ErrorKind::SentinelsUnreachable,
+            Error::MasterNotMonitored { .. } => ErrorKind::MasterNotMonitored,
+            Error::NoMaster { .. } => ErrorKind::NoMaster,
+            Error::NoReplica { .. } => ErrorKind::NoReplica,
+            Error::MasterChanged { .. } => ErrorKind::MasterChanged,
+            Error::WrongRole { .. } => ErrorKind::WrongRole,
         }
     }
 
@@ -152,6 +216,24 @@ impl Error {
     /// Whether a transaction gave up after `WATCH` conflicts on every attempt.
     pub fn is_conflict(&self) -> bool {
         matches!(self, Error::Conflict { .. })
+    }
+
+    /// Whether the request was refused because the Sentinel master changed (an
+    /// [`Error::MasterChanged`], possibly inside [`Error::NotSent`]).
+    pub fn is_master_changed(&self) -> bool {
+        match self {
+            Error::MasterChanged { .. } => true,
+            Error::NotSent { reason } => reason.is_master_changed(),
+            _ => false,
+        }
+    }
+
+    /// The error behind this one, looking through [`Error::NotSent`].
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::NotSent { reason } => reason.root(),
+            other => other,
+        }
     }
 
     /// The I/O error behind this one, looking through [`Error::NotSent`]: for an unreachable
@@ -200,7 +282,13 @@ impl Error {
             Error::NotSent { .. } | Error::Io(_) | Error::Protocol(_) | Error::Closed => {
                 RetryAction::Reconnect
             }
-            Error::Timeout { sent: false } | Error::Conflict { .. } => RetryAction::WaitAndRetry,
+            Error::Timeout { sent: false }
+            | Error::Conflict { .. }
+            | Error::SentinelsUnreachable { .. }
+            | Error::NoMaster { .. }
+            | Error::NoReplica { .. } => RetryAction::WaitAndRetry,
+            Error::MasterChanged { .. } => RetryAction::Reconnect,
+            Error::WrongRole { .. } => RetryAction::RefreshTopology,
             _ => RetryAction::GiveUp,
         }
     }
@@ -246,6 +334,38 @@ impl fmt::Display for Error {
                 f,
                 "transaction aborted: watched keys changed on each of {attempts} attempts"
             ),
+            Error::SentinelsUnreachable { errors } => {
+                f.write_str("no sentinel could be reached")?;
+                for (i, (addr, e)) in errors.iter().enumerate() {
+                    let sep = if i == 0 { ": " } else { "; " };
+                    write!(f, "{sep}{addr}: {e}")?;
+                }
+                Ok(())
+            }
+            Error::MasterNotMonitored { name } => write!(
+                f,
+                "the sentinels monitor no master named '{name}' (check the master name)"
+            ),
+            Error::NoMaster { name, candidates } => {
+                write!(f, "no reachable master for '{name}'")?;
+                for (i, (addr, why)) in candidates.iter().enumerate() {
+                    let sep = if i == 0 { ": " } else { "; " };
+                    write!(f, "{sep}{addr} {why}")?;
+                }
+                Ok(())
+            }
+            Error::NoReplica { name } => {
+                write!(f, "the sentinels know no usable replica of '{name}'")
+            }
+            Error::MasterChanged { from, to } => write!(
+                f,
+                "the master moved from {from} to {to} since this connection was opened"
+            ),
+            Error::WrongRole {
+                addr,
+                wanted,
+                found,
+            } => write!(f, "{addr} is a {found}, not a {wanted}"),
         }
     }
 }
@@ -257,6 +377,9 @@ impl std::error::Error for Error {
         match self {
             Error::NotSent { reason } => Some(&**reason),
             Error::Io(e) => Some(&**e),
+            Error::SentinelsUnreachable { errors } => errors
+                .first()
+                .map(|(_, e)| e as &(dyn std::error::Error + 'static)),
             _ => None,
         }
     }
@@ -375,6 +498,56 @@ mod tests {
         assert!(Error::Closed.source().is_none());
         assert_eq!(Error::Conflict { attempts: 3 }.kind(), ErrorKind::Conflict);
         assert!(Error::Conflict { attempts: 3 }.is_conflict());
+    }
+
+    #[test]
+    fn sentinel_errors_say_what_to_do() {
+        let from = NodeAddr::new("10.0.0.1", 6379);
+        let to = NodeAddr::new("10.0.0.2", 6379);
+        let changed = Error::not_sent(Error::MasterChanged {
+            from: from.clone(),
+            to: to.clone(),
+        });
+        assert!(changed.is_not_sent() && changed.is_master_changed());
+        assert_eq!(changed.root().kind(), ErrorKind::MasterChanged);
+        assert_eq!(changed.root().retry_action(), RetryAction::Reconnect);
+        assert_eq!(
+            changed.to_string(),
+            "request not sent: the master moved from 10.0.0.1:6379 to 10.0.0.2:6379 since this \
+             connection was opened"
+        );
+        let unreachable = Error::SentinelsUnreachable {
+            errors: vec![(from.clone(), Error::Closed), (to.clone(), Error::Closed)],
+        };
+        assert_eq!(
+            unreachable.to_string(),
+            "no sentinel could be reached: 10.0.0.1:6379: connection closed; 10.0.0.2:6379: \
+             connection closed"
+        );
+        assert_eq!(unreachable.retry_action(), RetryAction::WaitAndRetry);
+        {
+            use std::error::Error as _;
+            assert!(unreachable.source().is_some());
+        }
+        let unknown = Error::MasterNotMonitored { name: "m".into() };
+        assert_eq!(unknown.kind(), ErrorKind::MasterNotMonitored);
+        assert_eq!(unknown.retry_action(), RetryAction::GiveUp);
+        let none = Error::NoMaster {
+            name: "m".into(),
+            candidates: vec![(to, "reports role slave".into())],
+        };
+        assert_eq!(
+            none.to_string(),
+            "no reachable master for 'm': 10.0.0.2:6379 reports role slave"
+        );
+        let wrong = Error::WrongRole {
+            addr: from,
+            wanted: "master",
+            found: "slave".into(),
+        };
+        assert_eq!(wrong.to_string(), "10.0.0.1:6379 is a slave, not a master");
+        assert_eq!(wrong.retry_action(), RetryAction::RefreshTopology);
+        assert!(!Error::Closed.is_master_changed());
     }
 
     #[test]

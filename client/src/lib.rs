@@ -1,8 +1,9 @@
 //! # rediscover
 //!
-//! An async Redis client for tokio. Today it talks to a standalone server (a master, or any
-//! replica you point it at); Sentinel and Cluster support are being built on the same core and
-//! are not in this release.
+//! An async Redis client for tokio. It talks to a standalone server (a master, or any replica
+//! you point it at) and to a master (or its replicas) managed by Redis Sentinel, following
+//! failovers ([`sentinel`]). Cluster support is being built on the same core and is not in
+//! this release.
 //!
 //! New here? Read the **[guide]**: connecting, the defaults, what each error means, pipelines
 //! and transactions, blocking commands, pub/sub, the pool, and testing your application
@@ -39,6 +40,9 @@
 //! - [`Commands`] (typed methods, the caller choosing result types), [`Cmd`] / [`FromReply`]
 //!   (the generic path), [`Pipeline`], [`Transaction`], [`Subscriber`] (pub/sub) and [`Pool`]
 //!   (dedicated connections).
+//! - [`sentinel`]: [`SentinelClient`] and [`SentinelPool`], the same on a Sentinel-managed
+//!   master: discovery through every sentinel, `ROLE` checks, event listeners, switching and
+//!   draining.
 //! - [`Error`]: every failure, with its [`ErrorKind`] and the [`RetryAction`]
 //!   a caller should take.
 //! - [`slot`], [`error_codes`], [`command`]: the shared tables of hash slots, error codes and
@@ -70,6 +74,7 @@
 pub mod command;
 pub mod error_codes;
 pub mod resp;
+pub mod sentinel;
 pub mod slot;
 
 mod client;
@@ -105,5 +110,6 @@ pub use error_codes::{ErrorCode, RetryAction};
 pub use pipeline::{Pipeline, PipelineCmd, PipelineCommand};
 pub use pool::{Manager as PoolManager, Pool, PooledConnection};
 pub use pubsub::{Message, MessageStream, Subscriber};
+pub use sentinel::{SentinelClient, SentinelConfig, SentinelPool};
 pub use transaction::{Transaction, Watched};
 pub use value::FromReply;

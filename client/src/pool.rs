@@ -39,39 +39,58 @@ impl managed::Manager for Manager {
     /// one round trip. On a server without `RESET` (before 6.2): `DISCARD`, `UNWATCH` and
     /// `SELECT`.
     async fn recycle(&self, conn: &mut Connection, _: &Metrics) -> RecycleResult<Error> {
-        if conn.is_closed() {
-            return Err(RecycleError::message("connection closed"));
+        recycle(conn).await
+    }
+}
+
+/// The recycle step of every pool: see [`Manager`]'s `recycle`.
+pub(crate) async fn recycle(conn: &Connection) -> RecycleResult<Error> {
+    if conn.is_closed() {
+        return Err(RecycleError::message("connection closed"));
+    }
+    if conn.in_flight() > 0 {
+        return Err(RecycleError::message("requests still in flight"));
+    }
+    let config = conn.config().clone();
+    let mut check = Pipeline::new();
+    check.add(&Cmd::new("RESET"));
+    for cmd in handshake::restore(&config, conn.is_resp3()) {
+        check.add(&cmd);
+    }
+    check.add(&Cmd::new("PING"));
+    let replies = conn
+        .send_pipeline(&check)
+        .await
+        .map_err(RecycleError::Backend)?;
+    let reset_refused = replies.first().is_some_and(Frame::is_error);
+    if !reset_refused {
+        return healthy(&replies[1..]);
+    }
+    // Only RESET was refused (what follows it ran in the state the user left): the
+    // older, partial way, whose DISCARD may answer "without MULTI".
+    let mut check = Pipeline::new();
+    for cmd in handshake::restore_without_reset(&config) {
+        check.add(&cmd);
+    }
+    check.add(&Cmd::new("PING"));
+    let replies = conn
+        .send_pipeline(&check)
+        .await
+        .map_err(RecycleError::Backend)?;
+    healthy(replies.get(1..).unwrap_or_default())
+}
+
+/// What a failed checkout tells the caller.
+pub(crate) fn pool_error(e: managed::PoolError<Error>, max_size: usize, waited: Duration) -> Error {
+    match e {
+        managed::PoolError::Backend(e) => e,
+        managed::PoolError::Timeout(managed::TimeoutType::Wait) => Error::Pool(format!(
+            "all {max_size} connections of the pool are checked out (waited {waited:?})"
+        )),
+        managed::PoolError::Timeout(managed::TimeoutType::Create) => {
+            Error::not_sent(Error::Timeout { sent: false })
         }
-        if conn.in_flight() > 0 {
-            return Err(RecycleError::message("requests still in flight"));
-        }
-        let config = conn.config().clone();
-        let mut check = Pipeline::new();
-        check.add(&Cmd::new("RESET"));
-        for cmd in handshake::restore(&config, conn.is_resp3()) {
-            check.add(&cmd);
-        }
-        check.add(&Cmd::new("PING"));
-        let replies = conn
-            .send_pipeline(&check)
-            .await
-            .map_err(RecycleError::Backend)?;
-        let reset_refused = replies.first().is_some_and(Frame::is_error);
-        if !reset_refused {
-            return healthy(&replies[1..]);
-        }
-        // Only RESET was refused (what follows it ran in the state the user left): the
-        // older, partial way, whose DISCARD may answer "without MULTI".
-        let mut check = Pipeline::new();
-        for cmd in handshake::restore_without_reset(&config) {
-            check.add(&cmd);
-        }
-        check.add(&Cmd::new("PING"));
-        let replies = conn
-            .send_pipeline(&check)
-            .await
-            .map_err(RecycleError::Backend)?;
-        healthy(replies.get(1..).unwrap_or_default())
+        other => Error::Pool(other.to_string()),
     }
 }
 
@@ -150,18 +169,9 @@ impl Pool {
     /// up to the configuration's connect timeout for one to come back, then fails with
     /// [`Error::Pool`].
     pub async fn get(&self) -> Result<PooledConnection> {
-        self.inner.get().await.map_err(|e| match e {
-            managed::PoolError::Backend(e) => e,
-            managed::PoolError::Timeout(managed::TimeoutType::Wait) => Error::Pool(format!(
-                "all {} connections of the pool are checked out (waited {:?})",
-                self.inner.status().max_size,
-                self.config.get_connect_timeout()
-            )),
-            managed::PoolError::Timeout(managed::TimeoutType::Create) => {
-                Error::not_sent(Error::Timeout { sent: false })
-            }
-            other => Error::Pool(other.to_string()),
-        })
+        let max = self.inner.status().max_size;
+        let wait = self.config.get_connect_timeout();
+        self.inner.get().await.map_err(|e| pool_error(e, max, wait))
     }
 
     /// An optimistic transaction on a pooled connection: the same as

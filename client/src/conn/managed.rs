@@ -13,6 +13,7 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -122,6 +123,39 @@ impl ManagedConnection {
         }
         cur.conn = Some(conn.clone());
         conn
+    }
+
+    /// Stops using the current connection if `stale` says so (the master it points at is no
+    /// longer the master): the next request opens a new connection, wherever the source says
+    /// then, while requests already queued on the old one finish there. The old connection is
+    /// closed once nothing is in flight on it, or after `grace`. Returns whether a connection
+    /// was retired. The generation moves on, as for a reconnect.
+    pub(crate) fn retire_if(
+        &self,
+        stale: impl FnOnce(&Connection) -> bool,
+        grace: Duration,
+    ) -> bool {
+        let old = {
+            let mut cur = self
+                .inner
+                .current
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            match &cur.conn {
+                Some(conn) if stale(conn) => {
+                    cur.generation += 1;
+                    cur.conn.take()
+                }
+                _ => None,
+            }
+        };
+        match old {
+            Some(conn) => {
+                tokio::spawn(async move { conn.drain(grace).await });
+                true
+            }
+            None => false,
+        }
     }
 
     /// A live connection, reconnecting if the current one is broken.

@@ -210,6 +210,16 @@ impl Connection {
         }
     }
 
+    /// Waits until nothing is in flight (or `grace` has passed), then closes the connection:
+    /// for a connection nobody sends new requests to any more.
+    pub(crate) async fn drain(&self, grace: Duration) {
+        let deadline = Instant::now() + grace;
+        while self.in_flight() > 0 && !self.is_closed() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        self.close();
+    }
+
     /// A handle to the same connection whose requests have another deadline (`None`: none),
     /// for example for a blocking command.
     pub fn with_timeout(&self, timeout: Option<Duration>) -> Connection {

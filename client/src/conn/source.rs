@@ -68,6 +68,15 @@ pub trait AddressSource: Send + Sync + 'static {
         let _ = conn;
         Box::pin(std::future::ready(Ok(())))
     }
+
+    /// Told when a connection attempt to `config` (as [`next_config`](Self::next_config)
+    /// returned it) failed before [`verify`](Self::verify) could run: refused, timed out,
+    /// handshake refused. A source that can learn a better address (a Sentinel source asks
+    /// the sentinels again) starts doing so here, so the next attempt goes somewhere better.
+    /// It must not block. The default does nothing.
+    fn connect_failed(&self, config: &Config, error: &Error) {
+        let _ = (config, error);
+    }
 }
 
 /// A fixed address: connects to itself every time.
@@ -98,7 +107,13 @@ impl Connector {
     /// One attempt: ask the source, connect, verify.
     pub(crate) async fn connect(&self) -> Result<Connection> {
         let config = self.source.next_config().await?;
-        let conn = Connection::connect(&config).await?;
+        let conn = match Connection::connect(&config).await {
+            Ok(conn) => conn,
+            Err(e) => {
+                self.source.connect_failed(&config, &e);
+                return Err(e);
+            }
+        };
         if let Err(e) = self.source.verify(&conn).await {
             conn.close();
             tracing::debug!(target: "rediscover::conn", peer = %conn.peer_addr(), error = %e, "connection refused by its address source");
@@ -118,8 +133,14 @@ impl Connector {
             Ok::<_, Error>((stream, rbuf))
         })
         .await
-        .map_err(|_| Error::not_sent(Error::Timeout { sent: false }))?;
-        let (stream, rbuf) = opened?;
+        .unwrap_or_else(|_| Err(Error::not_sent(Error::Timeout { sent: false })));
+        let (stream, rbuf) = match opened {
+            Ok(opened) => opened,
+            Err(e) => {
+                self.source.connect_failed(&config, &e);
+                return Err(e);
+            }
+        };
         Ok((stream, rbuf, config))
     }
 }

@@ -63,6 +63,8 @@ impl FakeServer {
                 let Ok((mut sock, _)) = listener.accept().await else {
                     return;
                 };
+                // Replies go out at once, as a server's do (no Nagle delay between batches).
+                let _ = sock.set_nodelay(true);
                 let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
                 *l.lock().unwrap() = Some(tx);
                 let (seen, handler, open) = (s.clone(), handler.clone(), o.clone());
