@@ -563,6 +563,25 @@ async fn a_mixed_cluster_of_real_and_rediscover_nodes() {
             }
         }
         let (r, m) = pair.expect("a replica of the other kind");
+        // A master ignores MFSTART from a node it does not yet know as its replica (Redis
+        // does too): right after the previous failover, wait until the master's view has it.
+        let (r_id, m_id) = (nodes[r].id().await, nodes[m].id().await);
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let view = nodes[m].call(&["CLUSTER", "NODES"]).await;
+            let knows = view
+                .lines()
+                .any(|l| l.starts_with(&r_id) && l.contains("slave") && l.contains(&m_id));
+            if knows {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} never saw its replica",
+                nodes[m].port
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         assert_eq!(nodes[r].call(&["CLUSTER", "FAILOVER"]).await, "+OK\r\n");
         wait_master(&nodes[r]).await;
         let deadline = Instant::now() + DEADLINE;
