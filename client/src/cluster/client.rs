@@ -294,6 +294,15 @@ impl ClusterClient {
             .map(|s| s.master.addr.clone())
     }
 
+    /// The replicas of `key`'s shard that reads may use now: those the map reports healthy
+    /// (a replica that has received nothing yet is reported `loading`, and left out).
+    pub fn replicas_for_key(&self, key: impl AsRef<[u8]>) -> Vec<super::NodeAddr> {
+        let topo = self.state.topology();
+        topo.shard(key_slot(key.as_ref()))
+            .map(|s| s.replicas.iter().map(|n| n.addr.clone()).collect())
+            .unwrap_or_default()
+    }
+
     /// An optimistic transaction on `keys` (all in one slot): `WATCH` on a dedicated
     /// connection to the slot's master, then `body`, then `MULTI`/`EXEC`, retried on
     /// conflicts, as [`Client::transaction`](crate::Client::transaction) does. A `MOVED`
@@ -389,6 +398,7 @@ impl ClusterClient {
         let mut moved_to: Option<Arc<Node>> = None;
         let mut avoid_replicas = false;
         let mut attempt = 0u32;
+        let mut unreachable_rounds = 0u32;
         loop {
             let (node, asking) = match (ask.take(), moved_to.take()) {
                 (Some(n), _) => (n, true),
@@ -425,10 +435,15 @@ impl ClusterClient {
                 node.failures.store(0, Ordering::Relaxed);
                 return result;
             }
-            if attempt >= config.get_max_redirects() {
+            // An unreachable node is waited for until the deadline when there is one (a
+            // failover takes node-timeout plus an election); redirections are counted.
+            let counted = !matches!(next, Next::Unreachable) || self.timeout.is_none();
+            if counted && attempt >= config.get_max_redirects() {
                 return result;
             }
-            attempt += 1;
+            if counted {
+                attempt += 1;
+            }
             match next {
                 Next::Done => unreachable!("returned above"),
                 Next::Moved(r) => {
@@ -461,7 +476,8 @@ impl ClusterClient {
                     tracing::debug!(target: "rediscover::cluster", slot, attempt, node = %node.addr, "node unreachable; waiting for the topology");
                     // The node's own reconnect round already waited; give the cluster time to
                     // notice (a failover), or the map time to change.
-                    let wait = backoff(&config.retry_policy(), attempt);
+                    unreachable_rounds += 1;
+                    let wait = backoff(&config.retry_policy(), unreachable_rounds);
                     self.state.wait_refresh(Some(Instant::now() + wait)).await;
                 }
             }
