@@ -272,6 +272,12 @@ impl ClusterClient {
         self.state.events.subscribe()
     }
 
+    /// A subscriber to shard channels (`SSUBSCRIBE`) on this cluster; see
+    /// [`ShardedSubscriber`](super::ShardedSubscriber).
+    pub fn sharded_subscriber(&self) -> super::ShardedSubscriber {
+        super::ShardedSubscriber::new(self.state.clone())
+    }
+
     /// Refreshes the slot map now and waits for it.
     pub async fn refresh(&self) -> Result<()> {
         self.state.refresh_now().await

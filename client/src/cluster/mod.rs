@@ -56,17 +56,22 @@
 //!   must keep to one slot; redirected, they are sent again whole (`ASKING` before `MULTI`
 //!   after an `ASK`), and only when `EXEC` ran nothing.
 //! - **Reads from replicas** with [`ReadFrom`]: replica connections send `READONLY`.
+//! - **Sharded pub/sub** with [`ShardedSubscriber`]: `SSUBSCRIBE` per slot on the node
+//!   serving it, moved with the slot, with a [`ClusterEvent`] saying messages may have been
+//!   missed.
 //! - **Observability**: `tracing` spans and events under the `rediscover::cluster` target, and
 //!   counters in [`ClusterClient::stats`].
 
 mod client;
 mod config;
+mod pubsub;
 mod state;
 mod topology;
 
 pub use crate::sentinel::NodeAddr;
 pub use client::ClusterClient;
 pub use config::{ClusterConfig, NodeConfigFn, ReadFrom, RemapFn};
+pub use pubsub::ShardedSubscriber;
 
 use std::future::Future;
 use std::pin::Pin;
