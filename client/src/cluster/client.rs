@@ -404,7 +404,7 @@ impl ClusterClient {
         let mut moved_to: Option<Arc<Node>> = None;
         let mut avoid_replicas = false;
         let mut attempt = 0u32;
-        let mut unreachable_rounds = 0u32;
+        let mut waits = 0u32;
         loop {
             let (node, asking) = match (ask.take(), moved_to.take()) {
                 (Some(n), _) => (n, true),
@@ -441,9 +441,10 @@ impl ClusterClient {
                 node.failures.store(0, Ordering::Relaxed);
                 return result;
             }
-            // An unreachable node is waited for until the deadline when there is one (a
-            // failover takes node-timeout plus an election); redirections are counted.
-            let counted = !matches!(next, Next::Unreachable) || self.timeout.is_none();
+            // Waits (an unreachable node, TRYAGAIN, CLUSTERDOWN: a failover takes node-timeout
+            // plus an election) last until the deadline when there is one; redirections are
+            // counted, against loops.
+            let counted = matches!(next, Next::Moved(_) | Next::Ask(_)) || self.timeout.is_none();
             if counted && attempt >= config.get_max_redirects() {
                 return result;
             }
@@ -468,12 +469,13 @@ impl ClusterClient {
                     ask = self.state.redirect_node(&r.addr, &node.addr);
                 }
                 Next::Retry { refresh } => {
+                    waits += 1;
                     self.state.counters.retries.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(target: "rediscover::cluster", slot, attempt, node = %node.addr, "retrying after {}", result.as_ref().err().map(|e| e.to_string()).unwrap_or_default());
                     if refresh {
                         self.state.request_refresh();
                     }
-                    tokio::time::sleep(backoff(&config.retry_policy(), attempt)).await;
+                    tokio::time::sleep(backoff(&config.retry_policy(), waits)).await;
                 }
                 Next::Unreachable => {
                     self.state.counters.retries.fetch_add(1, Ordering::Relaxed);
@@ -482,8 +484,8 @@ impl ClusterClient {
                     tracing::debug!(target: "rediscover::cluster", slot, attempt, node = %node.addr, "node unreachable; waiting for the topology");
                     // The node's own reconnect round already waited; give the cluster time to
                     // notice (a failover), or the map time to change.
-                    unreachable_rounds += 1;
-                    let wait = backoff(&config.retry_policy(), unreachable_rounds);
+                    waits += 1;
+                    let wait = backoff(&config.retry_policy(), waits);
                     self.state.wait_refresh(Some(Instant::now() + wait)).await;
                 }
             }
@@ -814,7 +816,10 @@ impl ClusterClient {
         let mut pending: Vec<(usize, Option<Dest>)> = (0..n).map(|i| (i, None)).collect();
         let mut keyless: Option<Arc<Node>> = None;
         let mut avoid_replicas = false;
+        // Rounds with a redirection (counted against loops), and rounds in all (for backoff).
+        let mut redirect_rounds = 0u32;
         let mut round = 0u32;
+        let bounded = self.timeout.is_some();
         while !pending.is_empty() {
             // Route what has no destination yet.
             let mut routed: Vec<(usize, Dest)> = Vec::with_capacity(pending.len());
@@ -872,7 +877,9 @@ impl ClusterClient {
             let replies = join_all(calls.collect()).await;
             let mut wait = false;
             let mut refresh = false;
-            let exhausted = round >= config.get_max_redirects();
+            let counted = if bounded { redirect_rounds } else { round };
+            let exhausted = counted >= config.get_max_redirects();
+            let mut redirected = false;
             for ((node, _, idx), reply) in groups.iter().zip(replies) {
                 let frames = match reply {
                     Ok(frames) => frames,
@@ -904,6 +911,7 @@ impl ClusterClient {
                     match next {
                         Next::Done | Next::Unreachable => results[i] = Some(frame),
                         Next::Moved(r) => {
+                            redirected = true;
                             match self.state.redirect_node(&r.addr, &node.addr) {
                                 Some(to) => {
                                     self.state.moved(r.slot, to.clone());
@@ -923,6 +931,7 @@ impl ClusterClient {
                             last_error[i] = Some(frame);
                         }
                         Next::Ask(r) => {
+                            redirected = true;
                             self.state.counters.ask.fetch_add(1, Ordering::Relaxed);
                             let to = self.state.redirect_node(&r.addr, &node.addr);
                             pending.push((i, to.map(|node| Dest { node, asking: true })));
@@ -960,6 +969,7 @@ impl ClusterClient {
                 break;
             }
             round += 1;
+            redirect_rounds += u32::from(redirected);
             if !pending.is_empty() {
                 tracing::debug!(target: "rediscover::cluster", round, again = pending.len(), "pipeline commands redirected or retried");
             }
@@ -1001,6 +1011,7 @@ impl ClusterClient {
             .is_some_and(|c| c.name().eq_ignore_ascii_case(b"MULTI"))
             && p.command(p.len() - 1)
                 .is_some_and(|c| c.name().eq_ignore_ascii_case(b"EXEC"));
+        let bounded = self.timeout.is_some();
         let config = &self.state.config;
         let mut ask: Option<Arc<Node>> = None;
         let mut moved_to: Option<Arc<Node>> = None;
@@ -1025,7 +1036,7 @@ impl ClusterClient {
             sent.store(true, Ordering::Relaxed);
             let mut replies = match node.client.send_pipeline(&payload).await {
                 Ok(r) => r,
-                Err(e) if e.is_not_sent() && attempt < config.get_max_redirects() => {
+                Err(e) if e.is_not_sent() && (bounded || attempt < config.get_max_redirects()) => {
                     attempt += 1;
                     self.state.counters.retries.fetch_add(1, Ordering::Relaxed);
                     let d = backoff(&config.retry_policy(), attempt);
@@ -1045,7 +1056,10 @@ impl ClusterClient {
                 other => Some(other),
             });
             match (aborted, redirect) {
-                (true, Some(next)) if attempt < config.get_max_redirects() => {
+                (true, Some(next))
+                    if attempt < config.get_max_redirects()
+                        || (bounded && matches!(next, Next::Retry { .. })) =>
+                {
                     attempt += 1;
                     match next {
                         Next::Moved(r) => {
