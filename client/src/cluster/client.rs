@@ -6,18 +6,20 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::config::{ClusterConfig, ReadFrom};
 use super::state::{random_index, State};
 use super::topology::Node;
 use super::{join_all, ClusterEvent, ClusterStats};
-use crate::cmd::{Cmd, ToArgs};
+use crate::cmd::{Cmd, ToArgs, Usage};
 use crate::commands::Execute;
 use crate::conn::source::backoff;
 use crate::error::{Error, Result, ServerError};
 use crate::error_codes::{msg, ErrorCode, Redirect};
 use crate::pipeline::Pipeline;
 use crate::resp::Frame;
+use crate::routing::{self, Route};
 use crate::slot::{key_slot, CommandSlot};
 use crate::transaction::{Transaction, Watched};
 use crate::value::FromReply;
@@ -397,7 +399,13 @@ impl ClusterClient {
     }
 
     /// Runs `cmd` (all keys in `slot`) with redirections and retries.
-    async fn on_slot(&self, cmd: &Cmd, slot: u16, read: bool, sent: &AtomicBool) -> Result<Frame> {
+    async fn on_slot(
+        &self,
+        route: &Route,
+        slot: u16,
+        read: bool,
+        sent: &AtomicBool,
+    ) -> Result<Frame> {
         let config = &self.state.config;
         let read = read && config.get_read_from() != ReadFrom::Primary;
         let mut ask: Option<Arc<Node>> = None;
@@ -423,18 +431,9 @@ impl ClusterClient {
             };
             sent.store(true, Ordering::Relaxed);
             let result = if asking {
-                let mut p = Pipeline::new();
-                p.add(&Cmd::new("ASKING"));
-                p.add(cmd);
-                match node.client.send_pipeline(&p).await {
-                    Ok(mut replies) if replies.len() == 2 => Frame::from_reply(replies.remove(1)),
-                    Ok(_) => Err(Error::response(
-                        "expected the replies to ASKING and a command",
-                    )),
-                    Err(e) => Err(e),
-                }
+                Box::pin(asking_then(&node, route)).await
             } else {
-                node.client.send_command(cmd.clone()).await
+                node.client.send_routed(route).await
             };
             let next = classify(&result);
             if matches!(next, Next::Done) {
@@ -492,14 +491,37 @@ impl ClusterClient {
         }
     }
 
+    /// Where a command goes: its slot (from the command table; the common single-key case
+    /// without collecting the arguments) and whether it is a read for a replica.
+    fn target(&self, cmd: &Cmd) -> (CommandSlot, bool) {
+        let mut args = cmd.args();
+        let name = args.next().unwrap_or_default();
+        let info = crate::command::lookup(name);
+        let read = self.state.config.get_read_from() != ReadFrom::Primary
+            && info.is_some_and(|i| i.has_flag("readonly"));
+        if let Some(i) = info {
+            if i.first_key == 1
+                && i.last_key == 1
+                && i.key_specs.len() == 1
+                && !i.has_flag("movablekeys")
+            {
+                if let Some(key) = args.next() {
+                    return (CommandSlot::Slot(key_slot(key)), read);
+                }
+            }
+        }
+        (cmd.slot(), read)
+    }
+
+    /// Commands without one slot: split, refused, or routed by policy.
     async fn dispatch(&self, cmd: Cmd, sent: &AtomicBool) -> Result<Frame> {
         let argv: Vec<&[u8]> = cmd.args().collect();
         match crate::slot::command_slot(&argv) {
             CommandSlot::Slot(slot) => {
                 let read =
                     self.state.config.get_read_from() != ReadFrom::Primary && is_read(argv[0]);
-                drop(argv);
-                self.on_slot(&cmd, slot, read, sent).await
+                let route = routing::route(build(&argv))?;
+                self.on_slot(&route, slot, read, sent).await
             }
             CommandSlot::CrossSlot => {
                 match split_kind(argv[0], self.state.config.get_split_mset()) {
@@ -616,7 +638,8 @@ impl ClusterClient {
         if items.last().is_some_and(|i| i.len() != step) {
             // Wrong arity: let a node say so.
             let slot = key_slot(argv.get(1).copied().unwrap_or_default());
-            return self.on_slot(&build(argv), slot, false, sent).await;
+            let route = routing::route(build(argv))?;
+            return self.on_slot(&route, slot, false, sent).await;
         }
         // Groups in order of first appearance: (slot, item indexes).
         let mut groups: Vec<(u16, Vec<usize>)> = Vec::new();
@@ -628,19 +651,17 @@ impl ClusterClient {
             }
         }
         let read = is_read(argv[0]);
-        let cmds: Vec<(u16, Cmd)> = groups
+        let mut routes: Vec<(u16, Route)> = Vec::with_capacity(groups.len());
+        for (slot, idx) in &groups {
+            let mut args: Vec<&[u8]> = vec![argv[0]];
+            for &i in idx {
+                args.extend_from_slice(items[i]);
+            }
+            routes.push((*slot, routing::route(build(&args))?));
+        }
+        let calls = routes
             .iter()
-            .map(|(slot, idx)| {
-                let mut args: Vec<&[u8]> = vec![argv[0]];
-                for &i in idx {
-                    args.extend_from_slice(items[i]);
-                }
-                (*slot, build(&args))
-            })
-            .collect();
-        let calls = cmds
-            .iter()
-            .map(|(slot, cmd)| self.on_slot(cmd, *slot, read, sent));
+            .map(|(slot, route)| self.on_slot(route, *slot, read, sent));
         let replies = join_all(calls.collect()).await;
         match kind {
             Split::Count => {
@@ -674,20 +695,48 @@ impl ClusterClient {
         }
     }
 
-    /// Runs `fut` within this handle's deadline.
-    async fn within<T>(
-        &self,
-        sent: &AtomicBool,
-        fut: impl std::future::Future<Output = Result<T>>,
-    ) -> Result<T> {
-        match self.deadline() {
-            Some(d) => tokio::time::timeout_at(d, fut).await.unwrap_or_else(|_| {
-                Err(Error::Timeout {
-                    sent: sent.load(Ordering::Relaxed),
-                })
-            }),
-            None => fut.await,
+    /// The deadline of a command that may block for `blocks_for` (see `routing::Route`):
+    /// the request timeout plus the command's own timeout, none for a timeout of 0.
+    fn blocking_deadline(&self, blocks_for: Option<Option<Duration>>) -> Option<Instant> {
+        match (self.timeout, blocks_for) {
+            (None, _) | (_, Some(None)) => None,
+            (Some(t), Some(Some(b))) => Some(Instant::now() + t.saturating_add(b)),
+            (Some(t), None) => Some(Instant::now() + t),
         }
+    }
+}
+
+/// Runs `fut` until `deadline`; a request that passes it says whether anything was sent.
+async fn within<T>(
+    deadline: Option<Instant>,
+    sent: &AtomicBool,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    match deadline {
+        Some(d) => tokio::time::timeout_at(d, fut).await.unwrap_or_else(|_| {
+            Err(Error::Timeout {
+                sent: sent.load(Ordering::Relaxed),
+            })
+        }),
+        None => fut.await,
+    }
+}
+
+/// `ASKING`, then the command, as one unit on the node's shared (or, for a blocking command,
+/// dedicated) connection; the command's reply.
+async fn asking_then(node: &Node, route: &Route) -> Result<Frame> {
+    let mut p = Pipeline::new();
+    p.add(&Cmd::new("ASKING"));
+    match route {
+        Route::Shared(payload) => p.push_encoded(payload, Usage::Shared),
+        Route::Dedicated(b) => p.add(&b.cmd),
+    };
+    match node.client.send_pipeline(&p).await {
+        Ok(mut replies) if replies.len() == 2 => Frame::from_reply(replies.remove(1)),
+        Ok(_) => Err(Error::response(
+            "expected the replies to ASKING and a command",
+        )),
+        Err(e) => Err(e),
     }
 }
 
@@ -1088,12 +1137,34 @@ impl ClusterClient {
 impl Execute for ClusterClient {
     async fn send_command(&self, cmd: Cmd) -> Result<Frame> {
         let sent = AtomicBool::new(false);
-        self.within(&sent, self.dispatch(cmd, &sent)).await
+        match self.target(&cmd) {
+            (CommandSlot::Slot(slot), read) => {
+                let route = routing::route(cmd)?;
+                let deadline = match &route {
+                    Route::Dedicated(b) => self.blocking_deadline(b.blocks_for),
+                    Route::Shared(_) => self.deadline(),
+                };
+                within(deadline, &sent, self.on_slot(&route, slot, read, &sent)).await
+            }
+            // Boxed: the rare paths should not grow every request's future.
+            _ => {
+                let deadline = self.deadline();
+                within(deadline, &sent, Box::pin(self.dispatch(cmd, &sent))).await
+            }
+        }
     }
 
     async fn send_pipeline(&self, pipeline: &Pipeline) -> Result<Vec<Frame>> {
         let sent = AtomicBool::new(false);
-        self.within(&sent, self.pipeline(pipeline, &sent)).await
+        let plan = routing::plan_pipeline(pipeline)?;
+        let deadline = match plan.dedicated {
+            true => self.blocking_deadline(plan.blocks_for),
+            false => self.deadline(),
+        };
+        let span = tracing::debug_span!(target: "rediscover::cluster", "cluster_pipeline", commands = pipeline.len());
+        within(deadline, &sent, self.pipeline(pipeline, &sent))
+            .instrument(span)
+            .await
     }
 }
 
