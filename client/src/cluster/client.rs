@@ -222,6 +222,25 @@ fn server_error(line: &str) -> Error {
     Error::Server(ServerError::new(Bytes::copy_from_slice(line.as_bytes())))
 }
 
+/// The slot of a single-key command (the common case) from the command table, without
+/// collecting the arguments, and whether it is a read for a replica; `None` for the others.
+fn fast_target<'a>(
+    mut args: impl Iterator<Item = &'a [u8]>,
+    replica_reads: bool,
+) -> Option<(CommandSlot, bool)> {
+    let info = crate::command::lookup(args.next()?)?;
+    if info.first_key == 1
+        && info.last_key == 1
+        && info.key_specs.len() == 1
+        && !info.has_flag("movablekeys")
+    {
+        let key = args.next()?;
+        let read = replica_reads && info.has_flag("readonly");
+        return Some((CommandSlot::Slot(key_slot(key)), read));
+    }
+    None
+}
+
 /// A command rebuilt from arguments.
 fn build(args: &[&[u8]]) -> Cmd {
     let mut cmd = Cmd::new(&String::from_utf8_lossy(args[0]));
@@ -491,26 +510,16 @@ impl ClusterClient {
         }
     }
 
-    /// Where a command goes: its slot (from the command table; the common single-key case
-    /// without collecting the arguments) and whether it is a read for a replica.
+    /// Where a command goes: its slot and whether it is a read for a replica.
     fn target(&self, cmd: &Cmd) -> (CommandSlot, bool) {
-        let mut args = cmd.args();
-        let name = args.next().unwrap_or_default();
-        let info = crate::command::lookup(name);
-        let read = self.state.config.get_read_from() != ReadFrom::Primary
-            && info.is_some_and(|i| i.has_flag("readonly"));
-        if let Some(i) = info {
-            if i.first_key == 1
-                && i.last_key == 1
-                && i.key_specs.len() == 1
-                && !i.has_flag("movablekeys")
-            {
-                if let Some(key) = args.next() {
-                    return (CommandSlot::Slot(key_slot(key)), read);
-                }
-            }
+        let replica_reads = self.state.config.get_read_from() != ReadFrom::Primary;
+        match fast_target(cmd.args(), replica_reads) {
+            Some(t) => t,
+            None => (
+                cmd.slot(),
+                replica_reads && cmd.args().next().is_some_and(is_read),
+            ),
         }
-        (cmd.slot(), read)
     }
 
     /// Commands without one slot: split, refused, or routed by policy.
@@ -843,7 +852,11 @@ impl ClusterClient {
         let mut slots: Vec<Option<u16>> = Vec::with_capacity(n);
         let mut reads: Vec<bool> = Vec::with_capacity(n);
         for c in p.commands() {
-            match c.slot() {
+            let (slot, read) = match fast_target(c.args(), replica_reads) {
+                Some(t) => t,
+                None => (c.slot(), replica_reads && is_read(c.name())),
+            };
+            match slot {
                 CommandSlot::Slot(s) => slots.push(Some(s)),
                 CommandSlot::NoKeys => slots.push(None),
                 CommandSlot::CrossSlot => {
@@ -858,7 +871,7 @@ impl ClusterClient {
                     ));
                 }
             }
-            reads.push(replica_reads && is_read(c.name()));
+            reads.push(read);
         }
         let mut results: Vec<Option<Frame>> = vec![None; n];
         let mut last_error: Vec<Option<Frame>> = vec![None; n];
@@ -1191,6 +1204,41 @@ mod tests {
             Keyless::Masters(Aggregate::LogicalAnd)
         );
         assert_eq!(p(&["NOSUCH"]), Keyless::Random);
+    }
+
+    #[test]
+    fn the_fast_slot_agrees_with_the_command_table() {
+        let samples: &[&[&str]] = &[
+            &["GET", "foo"],
+            &["set", "{u}a", "1", "EX", "5"],
+            &["HSET", "h", "f", "v"],
+            &["SORT", "a", "STORE", "b"],
+            &["EVAL", "return 1", "1", "k"],
+            &["XREAD", "STREAMS", "s1", "s2", "0", "0"],
+            &["OBJECT", "ENCODING", "k"],
+            &["MGET", "a", "b"],
+            &["ZUNIONSTORE", "d", "2", "a", "b"],
+            &["LMOVE", "a", "b", "LEFT", "RIGHT"],
+            &["GET"],
+            &["PING"],
+        ];
+        for argv in samples {
+            let bytes: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
+            if let Some((slot, _)) = fast_target(bytes.iter().copied(), false) {
+                assert_eq!(slot, crate::slot::command_slot(&bytes), "{argv:?}");
+            }
+        }
+        let get = [&b"GET"[..], b"foo"];
+        assert_eq!(
+            fast_target(get.iter().copied(), true),
+            Some((CommandSlot::Slot(12182), true))
+        );
+        let sort = [&b"SORT"[..], b"a", b"STORE", b"b"];
+        assert_eq!(
+            fast_target(sort.iter().copied(), false),
+            None,
+            "movable keys"
+        );
     }
 
     #[test]
