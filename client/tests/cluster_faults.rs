@@ -347,6 +347,43 @@ async fn replica_reads_continue_through_a_failover() {
 }
 
 #[tokio::test]
+async fn nearest_and_replica_reads_see_the_data() {
+    let _serial = SERIAL.lock().await;
+    let cluster = TestCluster::builder()
+        .masters(3)
+        .replicas_per_master(1)
+        .start()
+        .await
+        .unwrap();
+    let writer = ClusterClient::with_config(config(&cluster)).await.unwrap();
+    let keys: Vec<String> = (0..30).map(|i| format!("near:{i}")).collect();
+    for k in &keys {
+        writer.set(k, k).await.unwrap();
+    }
+    cluster.wait_stable().await.unwrap();
+    for read_from in [ReadFrom::Nearest, ReadFrom::Replica] {
+        let reader = ClusterClient::with_config(config(&cluster).read_from(read_from))
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while keys.iter().any(|k| reader.replicas_for_key(k).is_empty()) {
+            assert!(Instant::now() < deadline, "replicas reported online");
+            reader.refresh().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        for k in &keys {
+            let v: String = reader.get(k).await.unwrap();
+            assert_eq!(&v, k, "{read_from:?}");
+        }
+        // Writes still go to the masters.
+        reader
+            .set(format!("written:{read_from:?}"), 1)
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
 async fn a_node_restarted_at_the_same_address_is_used_again() {
     let _serial = SERIAL.lock().await;
     let mut cluster = TestCluster::builder().masters(3).start().await.unwrap();
