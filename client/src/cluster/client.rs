@@ -456,7 +456,11 @@ impl ClusterClient {
             };
             let next = classify(&result);
             if matches!(next, Next::Done) {
-                node.failures.store(0, Ordering::Relaxed);
+                // Read first: a store on every request would bounce the node's cache line
+                // between threads.
+                if node.failures.load(Ordering::Relaxed) != 0 {
+                    node.failures.store(0, Ordering::Relaxed);
+                }
                 return result;
             }
             // Waits (an unreachable node, TRYAGAIN, CLUSTERDOWN: a failover takes node-timeout
