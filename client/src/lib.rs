@@ -71,6 +71,7 @@
 //!   `WATCH`, a lone `MULTI`, ...) with [`Error::NotAllowed`] before sending anything.
 #![warn(missing_docs)]
 
+pub mod cluster;
 pub mod command;
 pub mod error_codes;
 pub mod resp;
