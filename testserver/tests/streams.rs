@@ -294,3 +294,33 @@ const GROUPS: &[(&[&str], &[u8])] = &[
     (&["xreadgroup", "group", "g", "c7", "noack", "streams", "s", ">"], b"*1\r\n*2\r\n$1\r\ns\r\n*2\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$3\r\n3-1\r\n*2\r\n$1\r\nc\r\n$1\r\n3\r\n"),
     (&["xinfo", "groups", "s"], b"*1\r\n*12\r\n$4\r\nname\r\n$1\r\ng\r\n$9\r\nconsumers\r\n:6\r\n$7\r\npending\r\n:2\r\n$17\r\nlast-delivered-id\r\n$3\r\n3-1\r\n$12\r\nentries-read\r\n:3\r\n$3\r\nlag\r\n:0\r\n"),
 ];
+
+/// A DUMP payload written by Redis 7.0.15 (`rdbcompression no`, `stream-node-max-entries 4`):
+/// three nodes, a tombstone, two groups, pending entries owned by two consumers, and a
+/// consumer with nothing pending; and Redis's XINFO STREAM FULL of it after RESTORE.
+#[tokio::test]
+async fn dump_payloads_written_by_redis_restore_and_dump_back_byte_for_byte() {
+    let (_server, mut c) = start().await;
+    c.call(&["CONFIG", "SET", "rdbcompression", "no"]).await;
+    let argv: Vec<&[u8]> = vec![b"RESTORE", b"r", b"0", REAL_DUMP];
+    let mut buf = bytes::BytesMut::new();
+    rediscover::resp::encode_command(&mut buf, &argv);
+    c.send_raw(&buf).await;
+    assert_eq!(c.read_raw().await, b"+OK\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&c.call(&["XINFO", "STREAM", "r", "FULL"]).await),
+        String::from_utf8_lossy(REAL_INFO)
+    );
+    assert_reply!(c, ["TYPE", "r"], b"+stream\r\n");
+    assert_reply!(c, ["OBJECT", "ENCODING", "r"], b"$6\r\nstream\r\n");
+    // DUMP gives the same body back: the same listpacks, counters and groups (only the RDB
+    // version in the trailer, and so the checksum, differ: this server writes version 9).
+    let dumped = c.call(&["DUMP", "r"]).await;
+    let start = dumped.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let body = &dumped[start..dumped.len() - 2];
+    assert_eq!(body.len(), REAL_DUMP.len());
+    assert_eq!(body[..body.len() - 10], REAL_DUMP[..REAL_DUMP.len() - 10]);
+}
+
+const REAL_DUMP: &[u8] = b"\x13\x03\x10\x00\x00\x00\x00\x00\x00\x00\n\x00\x00\x00\x00\x00\x00\x00\x01@QQ\x00\x00\x00\x1e\x00\x03\x01\x01\x01\x02\x01\x81f\x02\x81n\x02\x00\x01\x02\x01\x00\x01\x00\x01\x82v1\x03\xc2\xbc\x02\x05\x01\x02\x01\n\x01\x01\x01\x82v2\x03\xc5x\x02\x05\x01\x03\x01\x14\x01\x02\x01\x82v3\x03\xc84\x02\x05\x01\x02\x01\x1e\x01\x03\x01\x82v4\x03\xca\xf0\x02\x05\x01\xff\x10\x00\x00\x00\x00\x00\x00\x002\x00\x00\x00\x00\x00\x00\x00\x05@TT\x00\x00\x00\x1e\x00\x04\x01\x00\x01\x02\x01\x81f\x02\x81n\x02\x00\x01\x02\x01\x00\x01\x00\x01\x82v5\x03\xcd\xac\x02\x05\x01\x02\x01\n\x01\x01\x01\x82v6\x03\xf1h\x10\x03\x05\x01\x02\x01\x14\x01\x02\x01\x82v7\x03\xf1$\x13\x03\x05\x01\x02\x01\x1e\x01\x03\x01\x82v8\x03\xf1\xe0\x15\x03\x05\x01\xff\x10\x00\x00\x00\x00\x00\x00\x00Z\x00\x00\x00\x00\x00\x00\x00\x09@GG\x00\x00\x00\x19\x00\x03\x01\x00\x01\x02\x01\x81f\x02\x81n\x02\x00\x01\x02\x01\x00\x01\x00\x01\x82v9\x03\xf1\x9c\x18\x03\x05\x01\x02\x01\n\x01\x01\x01\x83v10\x04\xf1X\x1b\x03\x05\x01\x00\x01n\x01\xdf\xf7\x02\x01\x01\x81x\x02\x81y\x02\x06\x01\xff\n@\xc8\x00\n\x01\x1e\x03\x0b\x02\x01g<\x06\x81\xff\xff\xff\xff\xff\xff\xff\xff\x05\x00\x00\x00\x00\x00\x00\x00\n\x00\x00\x00\x00\x00\x00\x00\x01\x00h\xe5\xcf\x8b\x01\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00\x14\x00\x00\x00\x00\x00\x00\x00\x02\x00h\xe5\xcf\x8b\x01\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00(\x00\x00\x00\x00\x00\x00\x00\x04\x00h\xe5\xcf\x8b\x01\x00\x00\x03\x00\x00\x00\x00\x00\x00\x002\x00\x00\x00\x00\x00\x00\x00\x05\x00h\xe5\xcf\x8b\x01\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00<\x00\x00\x00\x00\x00\x00\x00\x06{h\xe5\xcf\x8b\x01\x00\x00\x01\x02\x05alice\xe2\xc3\x896\xa2\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00<\x00\x00\x00\x00\x00\x00\x00\x06\x03bob\xe2\xc3\x896\xa2\x01\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\n\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x14\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00(\x00\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x002\x00\x00\x00\x00\x00\x00\x00\x05\x01h@\xc8\x00\x03\x00\x01\x05carol\xe2\xc3\x896\xa2\x01\x00\x00\x00\n\x00|\xcfp\x94p\x17Ec";
+const REAL_INFO: &[u8] = b"*18\r\n$6\r\nlength\r\n:10\r\n$15\r\nradix-tree-keys\r\n:3\r\n$16\r\nradix-tree-nodes\r\n:8\r\n$17\r\nlast-generated-id\r\n$5\r\n200-0\r\n$20\r\nmax-deleted-entry-id\r\n$4\r\n30-3\r\n$13\r\nentries-added\r\n:11\r\n$23\r\nrecorded-first-entry-id\r\n$4\r\n10-1\r\n$7\r\nentries\r\n*10\r\n*2\r\n$4\r\n10-1\r\n*4\r\n$1\r\nf\r\n$2\r\nv1\r\n$1\r\nn\r\n$3\r\n700\r\n*2\r\n$4\r\n20-2\r\n*4\r\n$1\r\nf\r\n$2\r\nv2\r\n$1\r\nn\r\n$4\r\n1400\r\n*2\r\n$4\r\n40-4\r\n*4\r\n$1\r\nf\r\n$2\r\nv4\r\n$1\r\nn\r\n$4\r\n2800\r\n*2\r\n$4\r\n50-5\r\n*4\r\n$1\r\nf\r\n$2\r\nv5\r\n$1\r\nn\r\n$4\r\n3500\r\n*2\r\n$4\r\n60-6\r\n*4\r\n$1\r\nf\r\n$2\r\nv6\r\n$1\r\nn\r\n$4\r\n4200\r\n*2\r\n$4\r\n70-7\r\n*4\r\n$1\r\nf\r\n$2\r\nv7\r\n$1\r\nn\r\n$4\r\n4900\r\n*2\r\n$4\r\n80-8\r\n*4\r\n$1\r\nf\r\n$2\r\nv8\r\n$1\r\nn\r\n$4\r\n5600\r\n*2\r\n$4\r\n90-9\r\n*4\r\n$1\r\nf\r\n$2\r\nv9\r\n$1\r\nn\r\n$4\r\n6300\r\n*2\r\n$6\r\n100-10\r\n*4\r\n$1\r\nf\r\n$3\r\nv10\r\n$1\r\nn\r\n$4\r\n7000\r\n*2\r\n$5\r\n200-0\r\n*2\r\n$1\r\nx\r\n$1\r\ny\r\n$6\r\ngroups\r\n*2\r\n*14\r\n$4\r\nname\r\n$1\r\ng\r\n$17\r\nlast-delivered-id\r\n$4\r\n60-6\r\n$12\r\nentries-read\r\n$-1\r\n$3\r\nlag\r\n$-1\r\n$9\r\npel-count\r\n:5\r\n$7\r\npending\r\n*5\r\n*4\r\n$4\r\n10-1\r\n$3\r\nbob\r\n:1700000000000\r\n:3\r\n*4\r\n$4\r\n20-2\r\n$3\r\nbob\r\n:1700000000000\r\n:3\r\n*4\r\n$4\r\n40-4\r\n$3\r\nbob\r\n:1700000000000\r\n:3\r\n*4\r\n$4\r\n50-5\r\n$3\r\nbob\r\n:1700000000000\r\n:3\r\n*4\r\n$4\r\n60-6\r\n$5\r\nalice\r\n:1700000000123\r\n:1\r\n$9\r\nconsumers\r\n*2\r\n*8\r\n$4\r\nname\r\n$5\r\nalice\r\n$9\r\nseen-time\r\n:1796211327970\r\n$9\r\npel-count\r\n:1\r\n$7\r\npending\r\n*1\r\n*3\r\n$4\r\n60-6\r\n:1700000000123\r\n:1\r\n*8\r\n$4\r\nname\r\n$3\r\nbob\r\n$9\r\nseen-time\r\n:1796211327970\r\n$9\r\npel-count\r\n:4\r\n$7\r\npending\r\n*4\r\n*3\r\n$4\r\n10-1\r\n:1700000000000\r\n:3\r\n*3\r\n$4\r\n20-2\r\n:1700000000000\r\n:3\r\n*3\r\n$4\r\n40-4\r\n:1700000000000\r\n:3\r\n*3\r\n$4\r\n50-5\r\n:1700000000000\r\n:3\r\n*14\r\n$4\r\nname\r\n$1\r\nh\r\n$17\r\nlast-delivered-id\r\n$5\r\n200-0\r\n$12\r\nentries-read\r\n:3\r\n$3\r\nlag\r\n:8\r\n$9\r\npel-count\r\n:0\r\n$7\r\npending\r\n*0\r\n$9\r\nconsumers\r\n*1\r\n*8\r\n$4\r\nname\r\n$5\r\ncarol\r\n$9\r\nseen-time\r\n:1796211327970\r\n$9\r\npel-count\r\n:0\r\n$7\r\npending\r\n*0\r\n";
