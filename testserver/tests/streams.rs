@@ -324,3 +324,64 @@ async fn dump_payloads_written_by_redis_restore_and_dump_back_byte_for_byte() {
 
 const REAL_DUMP: &[u8] = b"\x13\x03\x10\x00\x00\x00\x00\x00\x00\x00\n\x00\x00\x00\x00\x00\x00\x00\x01@QQ\x00\x00\x00\x1e\x00\x03\x01\x01\x01\x02\x01\x81f\x02\x81n\x02\x00\x01\x02\x01\x00\x01\x00\x01\x82v1\x03\xc2\xbc\x02\x05\x01\x02\x01\n\x01\x01\x01\x82v2\x03\xc5x\x02\x05\x01\x03\x01\x14\x01\x02\x01\x82v3\x03\xc84\x02\x05\x01\x02\x01\x1e\x01\x03\x01\x82v4\x03\xca\xf0\x02\x05\x01\xff\x10\x00\x00\x00\x00\x00\x00\x002\x00\x00\x00\x00\x00\x00\x00\x05@TT\x00\x00\x00\x1e\x00\x04\x01\x00\x01\x02\x01\x81f\x02\x81n\x02\x00\x01\x02\x01\x00\x01\x00\x01\x82v5\x03\xcd\xac\x02\x05\x01\x02\x01\n\x01\x01\x01\x82v6\x03\xf1h\x10\x03\x05\x01\x02\x01\x14\x01\x02\x01\x82v7\x03\xf1$\x13\x03\x05\x01\x02\x01\x1e\x01\x03\x01\x82v8\x03\xf1\xe0\x15\x03\x05\x01\xff\x10\x00\x00\x00\x00\x00\x00\x00Z\x00\x00\x00\x00\x00\x00\x00\x09@GG\x00\x00\x00\x19\x00\x03\x01\x00\x01\x02\x01\x81f\x02\x81n\x02\x00\x01\x02\x01\x00\x01\x00\x01\x82v9\x03\xf1\x9c\x18\x03\x05\x01\x02\x01\n\x01\x01\x01\x83v10\x04\xf1X\x1b\x03\x05\x01\x00\x01n\x01\xdf\xf7\x02\x01\x01\x81x\x02\x81y\x02\x06\x01\xff\n@\xc8\x00\n\x01\x1e\x03\x0b\x02\x01g<\x06\x81\xff\xff\xff\xff\xff\xff\xff\xff\x05\x00\x00\x00\x00\x00\x00\x00\n\x00\x00\x00\x00\x00\x00\x00\x01\x00h\xe5\xcf\x8b\x01\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00\x14\x00\x00\x00\x00\x00\x00\x00\x02\x00h\xe5\xcf\x8b\x01\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00(\x00\x00\x00\x00\x00\x00\x00\x04\x00h\xe5\xcf\x8b\x01\x00\x00\x03\x00\x00\x00\x00\x00\x00\x002\x00\x00\x00\x00\x00\x00\x00\x05\x00h\xe5\xcf\x8b\x01\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00<\x00\x00\x00\x00\x00\x00\x00\x06{h\xe5\xcf\x8b\x01\x00\x00\x01\x02\x05alice\xe2\xc3\x896\xa2\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00<\x00\x00\x00\x00\x00\x00\x00\x06\x03bob\xe2\xc3\x896\xa2\x01\x00\x00\x04\x00\x00\x00\x00\x00\x00\x00\n\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x14\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00(\x00\x00\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00\x002\x00\x00\x00\x00\x00\x00\x00\x05\x01h@\xc8\x00\x03\x00\x01\x05carol\xe2\xc3\x896\xa2\x01\x00\x00\x00\n\x00|\xcfp\x94p\x17Ec";
 const REAL_INFO: &[u8] = b"*18\r\n$6\r\nlength\r\n:10\r\n$15\r\nradix-tree-keys\r\n:3\r\n$16\r\nradix-tree-nodes\r\n:8\r\n$17\r\nlast-generated-id\r\n$5\r\n200-0\r\n$20\r\nmax-deleted-entry-id\r\n$4\r\n30-3\r\n$13\r\nentries-added\r\n:11\r\n$23\r\nrecorded-first-entry-id\r\n$4\r\n10-1\r\n$7\r\nentries\r\n*10\r\n*2\r\n$4\r\n10-1\r\n*4\r\n$1\r\nf\r\n$2\r\nv1\r\n$1\r\nn\r\n$3\r\n700\r\n*2\r\n$4\r\n20-2\r\n*4\r\n$1\r\nf\r\n$2\r\nv2\r\n$1\r\nn\r\n$4\r\n1400\r\n*2\r\n$4\r\n40-4\r\n*4\r\n$1\r\nf\r\n$2\r\nv4\r\n$1\r\nn\r\n$4\r\n2800\r\n*2\r\n$4\r\n50-5\r\n*4\r\n$1\r\nf\r\n$2\r\nv5\r\n$1\r\nn\r\n$4\r\n3500\r\n*2\r\n$4\r\n60-6\r\n*4\r\n$1\r\nf\r\n$2\r\nv6\r\n$1\r\nn\r\n$4\r\n4200\r\n*2\r\n$4\r\n70-7\r\n*4\r\n$1\r\nf\r\n$2\r\nv7\r\n$1\r\nn\r\n$4\r\n4900\r\n*2\r\n$4\r\n80-8\r\n*4\r\n$1\r\nf\r\n$2\r\nv8\r\n$1\r\nn\r\n$4\r\n5600\r\n*2\r\n$4\r\n90-9\r\n*4\r\n$1\r\nf\r\n$2\r\nv9\r\n$1\r\nn\r\n$4\r\n6300\r\n*2\r\n$6\r\n100-10\r\n*4\r\n$1\r\nf\r\n$3\r\nv10\r\n$1\r\nn\r\n$4\r\n7000\r\n*2\r\n$5\r\n200-0\r\n*2\r\n$1\r\nx\r\n$1\r\ny\r\n$6\r\ngroups\r\n*2\r\n*14\r\n$4\r\nname\r\n$1\r\ng\r\n$17\r\nlast-delivered-id\r\n$4\r\n60-6\r\n$12\r\nentries-read\r\n$-1\r\n$3\r\nlag\r\n$-1\r\n$9\r\npel-count\r\n:5\r\n$7\r\npending\r\n*5\r\n*4\r\n$4\r\n10-1\r\n$3\r\nbob\r\n:1700000000000\r\n:3\r\n*4\r\n$4\r\n20-2\r\n$3\r\nbob\r\n:1700000000000\r\n:3\r\n*4\r\n$4\r\n40-4\r\n$3\r\nbob\r\n:1700000000000\r\n:3\r\n*4\r\n$4\r\n50-5\r\n$3\r\nbob\r\n:1700000000000\r\n:3\r\n*4\r\n$4\r\n60-6\r\n$5\r\nalice\r\n:1700000000123\r\n:1\r\n$9\r\nconsumers\r\n*2\r\n*8\r\n$4\r\nname\r\n$5\r\nalice\r\n$9\r\nseen-time\r\n:1796211327970\r\n$9\r\npel-count\r\n:1\r\n$7\r\npending\r\n*1\r\n*3\r\n$4\r\n60-6\r\n:1700000000123\r\n:1\r\n*8\r\n$4\r\nname\r\n$3\r\nbob\r\n$9\r\nseen-time\r\n:1796211327970\r\n$9\r\npel-count\r\n:4\r\n$7\r\npending\r\n*4\r\n*3\r\n$4\r\n10-1\r\n:1700000000000\r\n:3\r\n*3\r\n$4\r\n20-2\r\n:1700000000000\r\n:3\r\n*3\r\n$4\r\n40-4\r\n:1700000000000\r\n:3\r\n*3\r\n$4\r\n50-5\r\n:1700000000000\r\n:3\r\n*14\r\n$4\r\nname\r\n$1\r\nh\r\n$17\r\nlast-delivered-id\r\n$5\r\n200-0\r\n$12\r\nentries-read\r\n:3\r\n$3\r\nlag\r\n:8\r\n$9\r\npel-count\r\n:0\r\n$7\r\npending\r\n*0\r\n$9\r\nconsumers\r\n*1\r\n*8\r\n$4\r\nname\r\n$5\r\ncarol\r\n$9\r\nseen-time\r\n:1796211327970\r\n$9\r\npel-count\r\n:0\r\n$7\r\npending\r\n*0\r\n";
+
+/// Our replica of our master: streams in the snapshot, then the master's rewritten stream
+/// commands (XADD ids and `~` trims, XREADGROUP as XCLAIM / XGROUP SETID) keep it identical.
+#[tokio::test]
+async fn our_replica_follows_stream_writes() {
+    use common::dataset::{dump_data, populate_streams};
+    use rediscover_testserver::topology::ReplicationSet;
+    let master = TestServer::start().await.unwrap();
+    let mut m = connect(&master).await;
+    populate_streams(&mut m).await;
+    let replica = TestServer::builder()
+        .replica_of(master.addr())
+        .start()
+        .await
+        .unwrap();
+    let set = ReplicationSet {
+        master,
+        replicas: vec![replica],
+    };
+    set.wait_in_sync(Duration::from_secs(10)).await.unwrap();
+    let steps: &[&[&str]] = &[
+        &["XADD", "w", "*", "a", "1"],
+        &["XADD", "w", "99999999999999-*", "b", "2"],
+        &["XADD", "w", "MAXLEN", "~", "1", "*", "c", "3"],
+        &["XGROUP", "CREATE", "w", "g", "0"],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c1",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "w",
+            ">",
+        ],
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c2",
+            "NOACK",
+            "STREAMS",
+            "w",
+            ">",
+        ],
+        &["XAUTOCLAIM", "w", "g", "c3", "0", "0"],
+        &["XTRIM", "st:trim", "MAXLEN", "~", "2"],
+        &["XDEL", "st:big", "7-1"],
+        &["XCLAIM", "st:big", "g1", "zed", "0", "7-1", "8-1", "FORCE"],
+        &["XACK", "st:big", "g1", "1-1"],
+    ];
+    for argv in steps {
+        m.call(argv).await;
+    }
+    set.wait_in_sync(Duration::from_secs(10)).await.unwrap();
+    let mut r = connect(&set.replicas[0]).await;
+    let (a, b) = (dump_data(&mut m).await, dump_data(&mut r).await);
+    assert!(a.iter().any(|l| l.contains("stream")));
+    assert_eq!(a, b);
+}
