@@ -249,7 +249,9 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream, admitted: Admi
                     if flush(&mut wr, &mut out).await.is_err() {
                         break 'conn;
                     }
-                    let argv = batch.pop_front().unwrap_or_default();
+                    let mut req = req;
+                    let sent = batch.pop_front().unwrap_or_default();
+                    let argv = req.rerun.take().unwrap_or(sent);
                     match block(
                         &node,
                         client,
