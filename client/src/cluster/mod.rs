@@ -61,7 +61,12 @@
 //!   missed.
 //! - **Observability**: `tracing` spans and events under the `rediscover::cluster` target, and
 //!   counters in [`ClusterClient::stats`].
+//!
+//! [`admin`] is cluster administration as a library: the equivalents of
+//! `redis-cli --cluster create`, `check`, `fix`, `reshard`, `rebalance`, `add-node` and
+//! `del-node`, talking to each node over a plain [`Connection`](crate::Connection).
 
+pub mod admin;
 mod client;
 mod config;
 mod pubsub;

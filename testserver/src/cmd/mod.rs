@@ -26,6 +26,7 @@ mod scan;
 mod server;
 mod set;
 mod sort;
+mod stream;
 mod string;
 mod strtod;
 mod tx;
@@ -139,6 +140,8 @@ pub struct BlockRequest {
     pub deadline: Option<Instant>,
     /// What to answer at the deadline.
     pub on_timeout: TimeoutReply,
+    /// Run again as this argv instead of the command as sent (XREAD's `$` resolved).
+    pub rerun: Option<Vec<Bytes>>,
 }
 
 /// Everything a command can touch while it runs.
@@ -242,7 +245,22 @@ impl<'a> Ctx<'a> {
             keys,
             deadline,
             on_timeout,
+            rerun: None,
         }));
+    }
+
+    /// [`Ctx::block`], running `argv` instead of the command as sent when a key is ready.
+    pub fn block_as(
+        &mut self,
+        argv: Vec<Bytes>,
+        keys: Vec<Bytes>,
+        deadline: Option<Instant>,
+        on_timeout: TimeoutReply,
+    ) {
+        self.block(keys, deadline, on_timeout);
+        if let Some(Outcome::Block(req)) = self.outcome.as_mut() {
+            req.rerun = Some(argv);
+        }
     }
 
     /// Hands the rest of the command to the connection task. A pending [`Outcome::Close`] is
@@ -379,6 +397,7 @@ impl CommandTable {
             server::COMMANDS,
             set::COMMANDS,
             sort::COMMANDS,
+            stream::COMMANDS,
             string::COMMANDS,
             tx::COMMANDS,
             zset::COMMANDS,
