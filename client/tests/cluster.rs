@@ -1,8 +1,8 @@
 //! `ClusterClient` against the in-process `TestCluster` (fast timers): routing and hash tags,
 //! one generic function over `Client` and `ClusterClient`, every redirect kind (`MOVED`,
-//! `ASK`, `TRYAGAIN`, `CLUSTERDOWN`), `CROSSSLOT` caught before sending, multi-key fan-out, keyless policies
-//! (`DBSIZE`, `KEYS`, `FLUSHALL`, `SCAN`), scripts, cross-slot pipelines, transactions, all
-//! seeds but one down at connect. Every wait polls with a deadline.
+//! `ASK`, `TRYAGAIN`, `CLUSTERDOWN`), `CROSSSLOT` caught before sending, multi-key fan-out,
+//! keyless policies (`DBSIZE`, `KEYS`, `FLUSHALL`, `SCAN`), scripts, cross-slot pipelines,
+//! transactions, all seeds but one down at connect. Every wait polls with a deadline.
 
 use std::time::Duration;
 
