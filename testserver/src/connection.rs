@@ -356,6 +356,16 @@ fn run_batch(
         if crate::cluster::migrate::must_wait(ctx.node, ctx.client.db, argv) {
             return Stop::Paused(ctx.now + 1);
         }
+        // A FAILOVER pauses writes until it hands over or gives up.
+        if ctx.node.repl.failover.is_some()
+            && ctx
+                .node
+                .commands
+                .get(&argv[0])
+                .is_some_and(|c| c.info.is_write())
+        {
+            return Stop::Paused(ctx.now + 10);
+        }
         if let Some((until, writes_only)) = ctx.node.pause {
             if until <= ctx.now {
                 ctx.node.pause = None;
