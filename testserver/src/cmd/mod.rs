@@ -17,6 +17,7 @@ mod dump;
 mod hash;
 mod keys;
 mod list;
+mod lolwut;
 pub(crate) mod longdouble;
 mod lookup;
 mod pubsub;
@@ -392,6 +393,7 @@ impl CommandTable {
             hash::COMMANDS,
             keys::COMMANDS,
             list::COMMANDS,
+            lolwut::COMMANDS,
             pubsub::COMMANDS,
             repl::COMMANDS,
             server::COMMANDS,
