@@ -101,6 +101,7 @@ pub struct Guide;
 #[doc(no_inline)]
 pub use bytes::Bytes;
 pub use client::Client;
+pub use cluster::{ClusterClient, ClusterConfig};
 pub use cmd::{cmd, Cmd, ToArgs};
 pub use commands::{BoundCmd, Commands, Execute, Scan};
 pub use config::{Config, Protocol};

@@ -8,12 +8,14 @@
 mod hash;
 mod list;
 mod set;
+pub mod stream;
 mod value;
 mod zset;
 
 pub use hash::{Hash, HashIter, HashLimits};
 pub use list::{normalize_range, End, List};
 pub use set::{Set, SetIter};
+pub use stream::{Stream, StreamId};
 pub use value::{Str, Value};
 pub use zset::{LexBound, LexRange, ListpackLimits, ScoreRange, ZSet};
 
