@@ -385,3 +385,52 @@ async fn our_replica_follows_stream_writes() {
     assert!(a.iter().any(|l| l.contains("stream")));
     assert_eq!(a, b);
 }
+
+/// Recorded from Redis 7.0.15: a reader blocked in XREADGROUP is failed when its stream is
+/// deleted, overwritten or renamed away; a plain XREAD reader keeps waiting.
+#[tokio::test]
+async fn group_readers_are_failed_when_the_stream_goes_away() {
+    let (server, mut m) = start().await;
+    let unblocked: &[u8] = b"-UNBLOCKED the stream key no longer exists\r\n";
+    let mut plain = connect(&server).await;
+    for (i, how) in [
+        &["DEL", "s"][..],
+        &["SET", "s", "x"],
+        &["RENAME", "s", "s2"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        m.call(&["DEL", "s", "s2"]).await;
+        m.call(&["XADD", "s", "1-1", "a", "1"]).await;
+        m.call(&["XGROUP", "CREATE", "s", "g", "$"]).await;
+        let mut w = connect(&server).await;
+        w.send(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ])
+        .await;
+        if i == 0 {
+            plain
+                .send(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"])
+                .await;
+            blocked(&server, 2).await;
+        } else {
+            blocked(&server, 2).await;
+        }
+        m.call(how).await;
+        assert_eq!(w.read_raw().await, unblocked, "after {how:?}");
+    }
+    // The XREAD reader is still there; a stream at its key serves it.
+    blocked(&server, 1).await;
+    m.call(&["DEL", "s"]).await;
+    m.call(&["XADD", "s", "9-9", "f", "v"]).await;
+    assert_eq!(plain.read_raw().await, entry_reply("s", "9-9", "f", "v"));
+}
