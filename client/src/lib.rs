@@ -71,6 +71,7 @@
 //!   `WATCH`, a lone `MULTI`, ...) with [`Error::NotAllowed`] before sending anything.
 #![warn(missing_docs)]
 
+pub mod cluster;
 pub mod command;
 pub mod error_codes;
 pub mod resp;
@@ -100,6 +101,7 @@ pub struct Guide;
 #[doc(no_inline)]
 pub use bytes::Bytes;
 pub use client::Client;
+pub use cluster::{ClusterClient, ClusterConfig};
 pub use cmd::{cmd, Cmd, ToArgs};
 pub use commands::{BoundCmd, Commands, Execute, Scan};
 pub use config::{Config, Protocol};

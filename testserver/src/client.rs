@@ -235,6 +235,10 @@ pub struct ClientEntry {
     pub kind: ClientKind,
     /// Since when its pending output has been over the soft `client-output-buffer-limit`.
     pub obuf_soft_since: Option<Instant>,
+    /// The connection's socket, for [`crate::pubsub::closed_peers`]. It stays open as long as
+    /// the entry exists: a connection leaves the registry before its socket is closed.
+    #[cfg(unix)]
+    pub peer_fd: Option<std::os::fd::RawFd>,
 }
 
 impl ClientEntry {
@@ -258,6 +262,8 @@ impl ClientEntry {
             killed: false,
             kind,
             obuf_soft_since: None,
+            #[cfg(unix)]
+            peer_fd: None,
         }
     }
 }

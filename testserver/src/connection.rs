@@ -66,10 +66,14 @@ pub(crate) fn admit(node: &Node, socket: &TcpStream) -> Option<Admitted> {
     let kill = Arc::new(Notify::new());
     let mut client = Box::new(Client::new(id, addr, laddr, oob_tx));
     client.authenticated = !st.acl.auth_required();
-    st.clients.insert(
-        id,
-        ClientEntry::new(&client, kill.clone(), ClientKind::Normal),
-    );
+    #[allow(unused_mut)]
+    let mut entry = ClientEntry::new(&client, kill.clone(), ClientKind::Normal);
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        entry.peer_fd = Some(socket.as_raw_fd());
+    }
+    st.clients.insert(id, entry);
     Some(Admitted {
         client,
         oob_rx,

@@ -542,8 +542,14 @@ fn process_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     if ctx.client.master_link {
         // A replica obeys its master: no ACL, no role gate.
     } else {
-        if let Err(e) = ctx.node.acl.check_command(&ctx.client.user, cmd.info, argv) {
-            reject(ctx, Some(cmd), e.as_bytes());
+        if let Err((denied, info)) = acl_check(ctx.node, &ctx.client.user, cmd, argv) {
+            let context = if ctx.client.multi.is_some() {
+                "multi"
+            } else {
+                "toplevel"
+            };
+            log_denial(ctx, denied, info, argv, context);
+            reject(ctx, Some(cmd), denied.reply(info).as_bytes());
             return;
         }
         if let Err(e) = gate(ctx, cmd, argv) {
@@ -575,6 +581,65 @@ fn process_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     // A later WAIT waits for the replication offset as of this command, whatever it was (a
     // read too), as Redis sets `c->woff` after every command it runs.
     ctx.client.woff = ctx.node.repl.offset();
+}
+
+/// Redis's `ACLCheckAllPerm`: whether `user` may run `cmd` with these arguments, by its command
+/// rules and the keys and channels the arguments name. On refusal, why, and the command or
+/// subcommand refused.
+pub(crate) fn acl_check(
+    node: &NodeState,
+    user: &[u8],
+    cmd: &Command,
+    argv: &[Bytes],
+) -> Result<(), (crate::acl::Denied, &'static CommandInfo)> {
+    let Some(rules) = node.acl.rules.get(user) else {
+        return Ok(());
+    };
+    let info = match argv.get(1) {
+        Some(sub) if !cmd.info.subcommands.is_empty() => {
+            cmd.info.subcommand(sub).unwrap_or(cmd.info)
+        }
+        _ => cmd.info,
+    };
+    let keys: Vec<(usize, crate::acl::KeyAccess)> = crate::cluster::gate::key_refs(cmd, argv)
+        .into_iter()
+        .map(|(pos, flags)| (pos, crate::acl::KeyAccess::from_flags(flags)))
+        .collect();
+    // Redis's channel table (`commands_with_channels`); unsubscribing is never refused.
+    let channels: Vec<(usize, bool)> = match info.name {
+        "subscribe" | "ssubscribe" => (1..argv.len()).map(|i| (i, false)).collect(),
+        "psubscribe" => (1..argv.len()).map(|i| (i, true)).collect(),
+        "publish" | "spublish" => vec![(1, false)],
+        _ => Vec::new(),
+    };
+    let req = crate::acl::Request {
+        info,
+        argv,
+        keys: &keys,
+        channels: &channels,
+    };
+    rules.check(&req).map_err(|d| (d, info))
+}
+
+/// Adds a refusal to the ACL LOG (Redis's `addACLLogEntry`).
+pub(crate) fn log_denial(
+    ctx: &mut Ctx<'_>,
+    denied: crate::acl::Denied,
+    info: &CommandInfo,
+    argv: &[Bytes],
+    context: &'static str,
+) {
+    let entry = crate::acl::LogEntry {
+        count: 1,
+        reason: denied.reason(),
+        context,
+        object: denied.object(info, argv),
+        username: ctx.client.user.to_vec(),
+        ctime_ms: ctx.now,
+        client_info: client::self_line(ctx, info.name),
+    };
+    let max = ctx.node.config.extra_or("acllog-max-len", "128");
+    ctx.node.acl.log(entry, max.parse().unwrap_or(128));
 }
 
 /// What the gate knows about the command it checks: the table entry, the arguments, and
