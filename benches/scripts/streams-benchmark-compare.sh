@@ -4,7 +4,7 @@
 #
 #   benches/scripts/streams-benchmark-compare.sh [requests] [clients] [rounds]
 #
-# Workloads: `XADD s * f v` (-P 1 and -P 16) on a fresh key, then, on a stream of 1000 entries,
+# Workloads (after a `SET k v` -P 1 reference): `XADD s * f v` (-P 1 and -P 16) on a fresh key, then, on a stream of 1000 entries,
 # `XRANGE s - + COUNT 10`, `XREVRANGE s + - COUNT 10` and `XREAD COUNT 10 STREAMS s <id>`
 # (-P 16). Each cell is the median of `rounds` runs, alternating the two servers run by run.
 set -euo pipefail
@@ -56,6 +56,8 @@ cell() { # name workload pipeline command...
 }
 
 printf '%-28s %-4s %14s %14s %7s\n' workload P rediscover redis ratio
+# The same machine's baseline for a plain command: -P 1 is dominated by syscalls.
+cell "SET k v (reference)" xadd 1 SET k v
 cell "XADD s * f v" xadd 1 XADD s '*' f v
 cell "XADD s * f v" xadd 16 XADD s '*' f v
 cell "XRANGE s - + COUNT 10" read 16 XRANGE s - + COUNT 10
