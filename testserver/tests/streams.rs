@@ -434,3 +434,20 @@ async fn group_readers_are_failed_when_the_stream_goes_away() {
     m.call(&["XADD", "s", "9-9", "f", "v"]).await;
     assert_eq!(plain.read_raw().await, entry_reply("s", "9-9", "f", "v"));
 }
+
+/// A parked reader runs again for the key that received data only: another of its keys that
+/// now holds another type does not fail it.
+#[tokio::test]
+async fn a_parked_reader_is_served_from_its_ready_key_only() {
+    let (server, mut m) = start().await;
+    m.call(&["XADD", "a", "1-1", "f", "v"]).await;
+    m.call(&["XADD", "b", "1-1", "f", "v"]).await;
+    let mut w = connect(&server).await;
+    w.send(&["XREAD", "BLOCK", "0", "STREAMS", "a", "b", "$", "$"])
+        .await;
+    blocked(&server, 1).await;
+    m.call(&["DEL", "a"]).await;
+    m.call(&["SET", "a", "string"]).await;
+    m.call(&["XADD", "b", "2-2", "g", "w"]).await;
+    assert_eq!(w.read_raw().await, entry_reply("b", "2-2", "g", "w"));
+}
