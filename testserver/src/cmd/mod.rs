@@ -856,10 +856,23 @@ fn serve_ready_keys(node: &mut NodeState) {
             let ids: Vec<_> = queue.iter().copied().collect();
             for id in ids {
                 let now = crate::node::unix_ms();
-                let Some(value) = node.dbs[db].get(&key, now) else {
-                    break;
+                let type_name = node.dbs[db].get(&key, now).map(|v| v.type_name());
+                // XREADGROUP depends on the stream and its group: when the stream is deleted
+                // or replaced, its readers are failed rather than left waiting (Redis's
+                // unblockDeletedStreamReadgroupClients).
+                let group_reader = node
+                    .waiters
+                    .get(&id)
+                    .is_some_and(|w| w.argv[0].eq_ignore_ascii_case(b"xreadgroup"));
+                if group_reader && type_name != Some("stream") {
+                    if let Some(waiter) = node.unpark(id) {
+                        fail_waiter(node, waiter, b"UNBLOCKED the stream key no longer exists");
+                    }
+                    continue;
+                }
+                let Some(type_name) = type_name else {
+                    continue;
                 };
-                let type_name = value.type_name();
                 // A waiter is served only by a value of the type it pops: BLPOP stays blocked
                 // when the key is created as a string, as in Redis.
                 let wants = node
@@ -888,6 +901,14 @@ fn waited_type(info: &CommandInfo) -> &'static str {
     } else {
         "list"
     }
+}
+
+/// Answers a parked client with an error and unparks it for good.
+fn fail_waiter(node: &mut NodeState, waiter: Waiter, err: &[u8]) {
+    let mut out = ReplyWriter::new(waiter.client.resp3);
+    out.error_bytes(err);
+    count_error(node, err);
+    let _ = waiter.wake.send((waiter.client, out.take()));
 }
 
 /// Runs a parked client's command again. `ready_key` is the key that received data: Redis 7.0

@@ -183,11 +183,12 @@ impl Db {
     }
 
     fn insert(&mut self, key: Bytes, value: Value) {
-        if !self.blocking.is_empty()
-            && self.blocking.contains_key(&key)
-            && !self.entries.contains_key(&key)
-        {
-            self.ready.push(key.clone());
+        if !self.blocking.is_empty() && self.blocking.contains_key(&key) {
+            // A new key, or a stream overwritten (its XREADGROUP readers are failed, as
+            // Redis's dbOverwrite signals them).
+            if !matches!(self.entries.get(&key), Some(v) if !matches!(v, Value::Stream(_))) {
+                self.ready.push(key.clone());
+            }
         }
         if let Some(index) = self.slot_index.as_mut() {
             if self.entries.insert(key.clone(), value).is_none() {
@@ -233,6 +234,11 @@ impl Db {
     /// Removes `key` and its TTL, returning the value. Does not call [`Db::touch`].
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
         let value = self.entries.remove(key)?;
+        if matches!(value, Value::Stream(_)) {
+            // Blocked XREADGROUP readers of a deleted stream are failed (Redis's
+            // dbGenericDelete signals them).
+            self.signal_ready(key);
+        }
         if let Some(index) = self.slot_index.as_mut() {
             index.remove(key);
         }
