@@ -166,6 +166,13 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream, admitted: Admi
             }
             ran += batch.len();
             node.faults.thawed().await;
+            if node.script_busy.is_running() {
+                // A script holds the lock: wait without it, or answer BUSY past the threshold.
+                crate::script::busy::wait_or_answer(&node.script_busy, &mut batch, &mut out).await;
+                if batch.is_empty() {
+                    continue;
+                }
+            }
             let (stop, over_limit) = {
                 let mut st = node.lock();
                 st.stats.net_input_bytes += std::mem::take(&mut net_in);

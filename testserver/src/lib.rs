@@ -27,6 +27,7 @@ pub mod node;
 pub mod pubsub;
 pub mod rdb;
 pub mod repl;
+pub mod script;
 pub mod sentinel;
 pub mod server;
 pub mod slowlog;

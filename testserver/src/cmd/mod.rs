@@ -24,6 +24,7 @@ mod pubsub;
 mod random;
 mod repl;
 mod scan;
+pub(crate) mod script;
 mod server;
 mod set;
 mod sort;
@@ -396,6 +397,7 @@ impl CommandTable {
             lolwut::COMMANDS,
             pubsub::COMMANDS,
             repl::COMMANDS,
+            script::COMMANDS,
             server::COMMANDS,
             set::COMMANDS,
             sort::COMMANDS,
@@ -428,7 +430,7 @@ impl CommandTable {
                 info,
                 handler,
                 flags: flags::from_words(info.flags)
-                    | if name == "exec" {
+                    | if name == "exec" || script::replicated_as_effects(name) {
                         flags::NO_PROPAGATE
                     } else {
                         0
@@ -490,6 +492,12 @@ fn reject(ctx: &mut Ctx<'_>, cmd: Option<&Command>, err: &[u8]) {
     }
     count_error(ctx.node, err);
     ctx.out.error_bytes(err);
+}
+
+/// Counts an error reply in INFO errorstats (for errors not written by [`call`], such as a
+/// script's rejected `redis.call`).
+pub(crate) fn count_error_text(node: &mut NodeState, err: &[u8]) {
+    count_error(node, err)
 }
 
 fn count_error(node: &mut NodeState, err: &[u8]) {
@@ -656,6 +664,11 @@ pub struct GateCall<'a> {
 
 impl<'a> GateCall<'a> {
     fn new(cmd: &'a Command, argv: &'a [Bytes]) -> Self {
+        Self::for_script(cmd, argv)
+    }
+
+    /// The gate's view of a command a script runs.
+    pub(crate) fn for_script(cmd: &'a Command, argv: &'a [Bytes]) -> Self {
         GateCall {
             cmd,
             argv,
@@ -691,9 +704,11 @@ fn gate(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) -> CmdResult {
 /// The replication role's part of [`gate`].
 fn role_gate(ctx: &mut Ctx<'_>, call: &GateCall<'_>) -> CmdResult {
     let cmd = call.cmd;
+    // EVAL of a script with a shebang is a write or a read as its flags say.
+    let cmd_flags = script::gate_flags(ctx, cmd, call.argv);
     let st = &*ctx.node;
     let is_write = || {
-        cmd.flags & flags::WRITE != 0
+        cmd_flags & flags::WRITE != 0
             || (cmd.flags & flags::NO_PROPAGATE != 0
                 && queued_flags(st.commands, ctx.client) & flags::WRITE != 0)
     };
@@ -720,7 +735,7 @@ fn role_gate(ctx: &mut Ctx<'_>, call: &GateCall<'_>) -> CmdResult {
         .master
         .as_ref()
         .is_some_and(|m| m.state == crate::repl::LinkState::Connected);
-    if !link_up && !st.config.replica_serve_stale_data && cmd.flags & flags::STALE == 0 {
+    if !link_up && !st.config.replica_serve_stale_data && cmd_flags & flags::STALE == 0 {
         return Err(msg::MASTERDOWN.into());
     }
     Ok(())
