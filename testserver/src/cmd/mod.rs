@@ -15,6 +15,7 @@ mod config;
 mod connection;
 mod dump;
 mod hash;
+mod hll;
 mod keys;
 mod list;
 mod lolwut;
@@ -392,6 +393,7 @@ impl CommandTable {
             connection::COMMANDS,
             dump::COMMANDS,
             hash::COMMANDS,
+            hll::COMMANDS,
             keys::COMMANDS,
             list::COMMANDS,
             lolwut::COMMANDS,
