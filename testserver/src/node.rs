@@ -191,6 +191,8 @@ pub struct NodeState {
     pub live: Arc<LiveLimits>,
     /// A sentinel's state, when the node runs in sentinel mode.
     pub sentinel: Option<Box<crate::sentinel::Sentinel>>,
+    /// `notify-keyspace-events` as [`crate::notify::class`] bits (0: nothing is published).
+    pub notify_flags: u32,
 }
 
 impl NodeState {
@@ -225,8 +227,27 @@ impl NodeState {
             migrate: Default::default(),
             self_ref,
             live: LiveLimits::new(&config),
+            notify_flags: crate::notify::flags_of(&config.notify_keyspace_events),
             config,
             sentinel: None,
+        }
+        .with_notify_synced()
+    }
+
+    fn with_notify_synced(mut self) -> Self {
+        self.sync_notify_flags();
+        self
+    }
+
+    /// Takes `notify-keyspace-events` from the configuration into [`NodeState::notify_flags`]
+    /// and the databases (after CONFIG SET).
+    pub fn sync_notify_flags(&mut self) {
+        self.notify_flags = crate::notify::flags_of(&self.config.notify_keyspace_events);
+        for db in &mut self.dbs {
+            db.notify = self.notify_flags;
+            if self.notify_flags == 0 {
+                db.events.clear();
+            }
         }
     }
 

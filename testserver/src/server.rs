@@ -141,6 +141,7 @@ async fn cron(node: Arc<Node>) {
             for db in st.dbs.iter_mut() {
                 db.expire_due(now, 200);
             }
+            crate::notify::flush(&mut st);
         }
         crate::cmd::after_command(&mut st);
         let tick = std::time::Instant::now();

@@ -223,6 +223,28 @@ impl<'a> Ctx<'a> {
         self.node.changes += n;
     }
 
+    /// Publishes the keyspace event `event` of `class` (see [`crate::notify::class`]) for `key`
+    /// in the client's database, if that class is on (Redis's `notifyKeyspaceEvent`).
+    #[inline]
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        if self.node.notify_flags & class != 0 {
+            let db = self.client.db;
+            self.notify_db(class, event, key, db);
+        }
+    }
+
+    /// [`Ctx::notify`] for a key of database `db`.
+    pub fn notify_db(&mut self, class: u32, event: &str, key: &[u8], db: usize) {
+        crate::notify::keyspace_event_for(
+            self.node,
+            (self.client.id, &mut *self.out),
+            class,
+            event,
+            key,
+            db,
+        );
+    }
+
     /// Marks `key` in the selected database as modified and counts one change.
     pub fn modified(&mut self, key: &[u8]) {
         self.node.dbs[self.client.db].touch(key);
@@ -770,6 +792,10 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
         ctx.take_block();
         count_error(ctx.node, &e.0);
         ctx.out.error_bytes(&e.0);
+    }
+    if ctx.node.notify_flags != 0 {
+        // Events the databases raised (`new`, `expired`) and no later event published.
+        crate::notify::flush_pending(ctx.node, (ctx.client.id, &mut *ctx.out));
     }
     // A transaction is one command to blocked clients: they are served after EXEC, not between
     // its commands (EXEC itself goes through here).
