@@ -23,6 +23,14 @@ use crate::logging::{Level, Logger, Role};
 use crate::pubsub::PubSub;
 use crate::repl::{event, Repl};
 
+/// Current Unix time in microseconds.
+pub fn unix_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
 /// Current Unix time in milliseconds.
 pub fn unix_ms() -> i64 {
     SystemTime::now()
@@ -193,6 +201,8 @@ pub struct NodeState {
     pub sentinel: Option<Box<crate::sentinel::Sentinel>>,
     /// `notify-keyspace-events` as [`crate::notify::class`] bits (0: nothing is published).
     pub notify_flags: u32,
+    /// Clients in MONITOR mode, in the order they started, with their out-of-band queues.
+    pub monitors: Vec<(ClientId, crate::client::OobSender)>,
 }
 
 impl NodeState {
@@ -228,6 +238,7 @@ impl NodeState {
             self_ref,
             live: LiveLimits::new(&config),
             notify_flags: crate::notify::flags_of(&config.notify_keyspace_events),
+            monitors: Vec::new(),
             config,
             sentinel: None,
         }

@@ -19,6 +19,7 @@ mod keys;
 mod list;
 pub(crate) mod longdouble;
 mod lookup;
+mod monitor;
 mod pubsub;
 mod random;
 mod repl;
@@ -396,6 +397,7 @@ impl CommandTable {
             hash::COMMANDS,
             keys::COMMANDS,
             list::COMMANDS,
+            monitor::COMMANDS,
             pubsub::COMMANDS,
             repl::COMMANDS,
             server::COMMANDS,
@@ -793,6 +795,10 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
         count_error(ctx.node, &e.0);
         ctx.out.error_bytes(&e.0);
     }
+    // A blocked client's command is shown once, when it first ran.
+    if !ctx.node.monitors.is_empty() && ctx.ready_key.is_none() {
+        monitor::feed(ctx, cmd, argv);
+    }
     if ctx.node.notify_flags != 0 {
         // Events the databases raised (`new`, `expired`) and no later event published.
         crate::notify::flush_pending(ctx.node, (ctx.client.id, &mut *ctx.out));
@@ -935,6 +941,7 @@ fn serve_waiter(node: &mut NodeState, waiter: Waiter, ready_key: &Bytes) {
 
 /// Drops a departing client's WATCHes and subscriptions.
 pub fn forget_client(ctx: &mut Ctx<'_>) {
+    monitor::stop(ctx.node, ctx.client);
     tx::unwatch_all(ctx);
     pubsub::unsubscribe_all(ctx.node, ctx.client);
 }
