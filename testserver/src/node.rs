@@ -331,6 +331,36 @@ impl NodeState {
         );
     }
 
+    /// Closes the clients idle for more than `timeout` seconds (Redis's
+    /// `clientsCronHandleTimeout`): never replicas, monitors, the link to a master, blocked
+    /// clients or pub/sub subscribers.
+    pub fn close_idle_clients(&mut self, now: Instant) {
+        let timeout = self.config.timeout;
+        if timeout == 0 {
+            return;
+        }
+        let limit = std::time::Duration::from_secs(timeout);
+        let mut closed = 0;
+        for (id, entry) in self.clients.iter_mut() {
+            let exempt = matches!(
+                entry.kind,
+                crate::client::ClientKind::Replica
+                    | crate::client::ClientKind::Master
+                    | crate::client::ClientKind::PubSub
+            ) || entry.blocked
+                || entry.killed
+                || self.monitors.iter().any(|(m, _)| m == id);
+            if !exempt && now.saturating_duration_since(entry.last_interaction) > limit {
+                entry.killed = true;
+                entry.kill.notify_one();
+                closed += 1;
+            }
+        }
+        for _ in 0..closed {
+            self.log(Level::Verbose, "Closing idle client");
+        }
+    }
+
     /// Logs a line the way Redis does (role mark from the replication role), to the node's
     /// logger if it has one and to `tracing`.
     pub fn log(&self, level: Level, msg: &str) {

@@ -145,6 +145,7 @@ async fn cron(node: Arc<Node>) {
         }
         crate::cmd::after_command(&mut st);
         let tick = std::time::Instant::now();
+        st.close_idle_clients(tick);
         if tick.duration_since(last_repl_cron) >= st.config.timers.repl_cron {
             last_repl_cron = tick;
             st.replication_cron(tick);
