@@ -24,6 +24,7 @@ pub mod info;
 pub mod keyspace;
 pub mod logging;
 pub mod node;
+pub mod notify;
 pub mod pubsub;
 pub mod rdb;
 pub mod repl;

@@ -142,12 +142,14 @@ async fn cron(node: Arc<Node>) {
             for db in st.dbs.iter_mut() {
                 db.expire_due(now, 200);
             }
+            crate::notify::flush(&mut st);
         }
         crate::cmd::after_command(&mut st);
         if st.repl.failover.is_some() {
             crate::repl::failover::update(&mut st);
         }
         let tick = std::time::Instant::now();
+        st.close_idle_clients(tick);
         if tick.duration_since(last_repl_cron) >= st.config.timers.repl_cron {
             last_repl_cron = tick;
             st.replication_cron(tick);

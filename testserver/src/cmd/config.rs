@@ -142,6 +142,7 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     ctx.node.config = next;
     // Connections already open read these without the lock.
     ctx.node.live.update(&ctx.node.config);
+    ctx.node.sync_notify_flags();
     ctx.out.ok();
     Ok(())
 }

@@ -21,6 +21,7 @@ mod list;
 mod lolwut;
 pub(crate) mod longdouble;
 mod lookup;
+mod monitor;
 mod pubsub;
 mod random;
 mod repl;
@@ -229,6 +230,28 @@ impl<'a> Ctx<'a> {
         self.node.changes += n;
     }
 
+    /// Publishes the keyspace event `event` of `class` (see [`crate::notify::class`]) for `key`
+    /// in the client's database, if that class is on (Redis's `notifyKeyspaceEvent`).
+    #[inline]
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        if self.node.notify_flags & class != 0 {
+            let db = self.client.db;
+            self.notify_db(class, event, key, db);
+        }
+    }
+
+    /// [`Ctx::notify`] for a key of database `db`.
+    pub fn notify_db(&mut self, class: u32, event: &str, key: &[u8], db: usize) {
+        crate::notify::keyspace_event_for(
+            self.node,
+            (self.client.id, &mut *self.out),
+            class,
+            event,
+            key,
+            db,
+        );
+    }
+
     /// Marks `key` in the selected database as modified and counts one change.
     pub fn modified(&mut self, key: &[u8]) {
         self.node.dbs[self.client.db].touch(key);
@@ -397,6 +420,7 @@ impl CommandTable {
             keys::COMMANDS,
             list::COMMANDS,
             lolwut::COMMANDS,
+            monitor::COMMANDS,
             pubsub::COMMANDS,
             repl::COMMANDS,
             script::COMMANDS,
@@ -809,6 +833,14 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
         count_error(ctx.node, &e.0);
         ctx.out.error_bytes(&e.0);
     }
+    // A blocked client's command is shown once, when it first ran.
+    if !ctx.node.monitors.is_empty() && ctx.ready_key.is_none() {
+        monitor::feed(ctx, cmd, argv);
+    }
+    if ctx.node.notify_flags != 0 {
+        // Events the databases raised (`new`, `expired`) and no later event published.
+        crate::notify::flush_pending(ctx.node, (ctx.client.id, &mut *ctx.out));
+    }
     // A transaction is one command to blocked clients: they are served after EXEC, not between
     // its commands (EXEC itself goes through here).
     if !ctx.in_exec {
@@ -968,6 +1000,7 @@ fn serve_waiter(node: &mut NodeState, waiter: Waiter, ready_key: &Bytes) {
 
 /// Drops a departing client's WATCHes and subscriptions.
 pub fn forget_client(ctx: &mut Ctx<'_>) {
+    monitor::stop(ctx.node, ctx.client);
     tx::unwatch_all(ctx);
     pubsub::unsubscribe_all(ctx.node, ctx.client);
 }

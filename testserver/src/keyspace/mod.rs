@@ -69,6 +69,11 @@ pub struct Db {
     /// Keys by hash slot, kept in cluster mode only (CLUSTER COUNTKEYSINSLOT and
     /// GETKEYSINSLOT, slot migration).
     slot_index: Option<Box<SlotIndex>>,
+    /// The node's keyspace notification classes (see [`crate::notify`]), kept here so that
+    /// the `new` and `expired` events raised inside the database cost one test when off.
+    pub(crate) notify: u32,
+    /// `new` and `expired` events not yet published, in the order they happened.
+    pub(crate) events: Vec<crate::notify::Pending>,
 }
 
 /// The keys of a database by cluster hash slot.
@@ -131,6 +136,7 @@ impl Db {
                 let key = Bytes::copy_from_slice(key);
                 self.remove(&key);
                 self.touch(&key);
+                self.note_event(crate::notify::class::EXPIRED, "expired", &key);
                 self.expired.push(key);
                 true
             }
@@ -183,6 +189,9 @@ impl Db {
     }
 
     fn insert(&mut self, key: Bytes, value: Value) {
+        if self.notify & crate::notify::class::NEW != 0 && !self.entries.contains_key(&key) {
+            self.note_event(crate::notify::class::NEW, "new", &key);
+        }
         if !self.blocking.is_empty() && self.blocking.contains_key(&key) {
             // A new key, or a stream overwritten (its XREADGROUP readers are failed, as
             // Redis's dbOverwrite signals them).
@@ -271,6 +280,15 @@ impl Db {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Queues a keyspace event raised by the database itself (`new`, `expired`), if its class
+    /// is on; [`crate::notify::flush_pending`] publishes it.
+    #[inline]
+    pub(crate) fn note_event(&mut self, class: u32, event: &'static str, key: &Bytes) {
+        if self.notify & class != 0 {
+            self.events.push((class, event, key.clone()));
         }
     }
 
@@ -422,6 +440,7 @@ impl Db {
             }
             self.remove(&key);
             self.touch(&key);
+            self.note_event(crate::notify::class::EXPIRED, "expired", &key);
             self.expired.push(key);
             n += 1;
         }
