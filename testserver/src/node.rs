@@ -191,6 +191,8 @@ pub struct NodeState {
     pub live: Arc<LiveLimits>,
     /// A sentinel's state, when the node runs in sentinel mode.
     pub sentinel: Option<Box<crate::sentinel::Sentinel>>,
+    /// Memory accounting, eviction and the latency monitor.
+    pub memory: crate::memory::MemoryState,
 }
 
 impl NodeState {
@@ -225,6 +227,7 @@ impl NodeState {
             migrate: Default::default(),
             self_ref,
             live: LiveLimits::new(&config),
+            memory: crate::memory::MemoryState::new(&config),
             config,
             sentinel: None,
         }

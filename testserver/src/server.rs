@@ -138,9 +138,18 @@ async fn cron(node: Arc<Node>) {
         let now = crate::node::unix_ms();
         // A replica waits for its master's DELs.
         if st.config.active_expire_enabled && st.repl.is_master() {
+            let started = std::time::Instant::now();
             for db in st.dbs.iter_mut() {
                 db.expire_due(now, 200);
             }
+            let st = &mut *st;
+            st.memory
+                .latency
+                .add_sample_if_needed("expire-cycle", started, &st.config);
+        }
+        // Eviction that stopped at its time limit goes on (Redis's eviction timer).
+        if st.memory.running {
+            crate::memory::perform_evictions(&mut st);
         }
         crate::cmd::after_command(&mut st);
         let tick = std::time::Instant::now();

@@ -19,6 +19,7 @@ mod keys;
 mod list;
 pub(crate) mod longdouble;
 mod lookup;
+mod memory;
 mod pubsub;
 mod random;
 mod repl;
@@ -374,6 +375,7 @@ impl CommandTable {
             hash::COMMANDS,
             keys::COMMANDS,
             list::COMMANDS,
+            memory::COMMANDS,
             pubsub::COMMANDS,
             repl::COMMANDS,
             server::COMMANDS,
@@ -664,7 +666,30 @@ fn gate(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) -> CmdResult {
     if ctx.node.cluster.is_some() {
         crate::cluster::gate::check(ctx, &call)?;
     }
+    maxmemory_gate(ctx, cmd)?;
     role_gate(ctx, &call)
+}
+
+/// Redis's maxmemory step of `processCommand`: evict by the policy, and when that cannot bring
+/// the node under `maxmemory`, refuse commands that may grow the dataset (`denyoom`, an EXEC
+/// queuing one) and anything but EXEC/DISCARD/QUIT/RESET inside MULTI.
+fn maxmemory_gate(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    if ctx.node.config.maxmemory == 0 {
+        return Ok(());
+    }
+    let out_of_memory = crate::memory::perform_evictions(ctx.node) == crate::memory::Evict::Fail;
+    if !out_of_memory {
+        return Ok(());
+    }
+    let name = cmd.info.name;
+    let denyoom = cmd.flags & flags::DENYOOM != 0
+        || (name == "exec" && queued_flags(ctx.node.commands, ctx.client) & flags::DENYOOM != 0);
+    let in_multi =
+        ctx.client.multi.is_some() && !matches!(name, "exec" | "discard" | "quit" | "reset");
+    if denyoom || in_multi {
+        return Err(msg::OOM.into());
+    }
+    Ok(())
 }
 
 /// The replication role's part of [`gate`].
@@ -741,6 +766,7 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     };
     let started = ctx.tick;
     let changes = ctx.node.changes;
+    ctx.node.dbs[ctx.client.db].access = ctx.node.memory.settings.access;
     // EXEC runs commands through here: keep its own propagation state apart from theirs.
     let outer_ops = ctx.prop_ops.take();
     let outer_force = std::mem::take(&mut ctx.prop_force);
@@ -754,6 +780,15 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     ctx.tick = ended;
     let usec = ended.saturating_duration_since(started).as_micros() as u64;
     crate::slowlog::observe(ctx, cmd.info, argv, usec);
+    let event = if cmd.flags & flags::FAST != 0 {
+        "fast-command"
+    } else {
+        "command"
+    };
+    ctx.node
+        .memory
+        .latency
+        .add_ms_if_needed(event, usec / 1000, &ctx.node.config);
     let node = &mut *ctx.node;
     node.stats.commands_processed += 1;
     if node.stats.commands.len() <= cmd.index {
