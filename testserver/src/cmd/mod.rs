@@ -776,6 +776,9 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     if ctx.node.repl.propagating() {
         propagate(ctx, cmd, argv, ctx.node.changes != changes || force, ops);
     }
+    if ctx.node.changes != changes {
+        crate::memory::note_peak(ctx.node);
+    }
     let ended = Instant::now();
     ctx.tick = ended;
     let usec = ended.saturating_duration_since(started).as_micros() as u64;

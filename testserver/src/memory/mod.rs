@@ -290,6 +290,12 @@ pub fn used_memory(st: &NodeState) -> u64 {
     STARTUP_MEMORY + FUNCTIONS_CACHES + dbs_memory(&st.dbs) + backlog_memory(st)
 }
 
+/// Records `used_memory_peak` (after a write).
+pub fn note_peak(st: &mut NodeState) {
+    let used = used_memory(st);
+    st.memory.peak = st.memory.peak.max(used);
+}
+
 /// What the databases cost: keys and values, plus hashtable overhead.
 pub fn dbs_memory(dbs: &[Db]) -> u64 {
     dbs.iter()
