@@ -16,6 +16,7 @@ mod connection;
 mod dump;
 mod hash;
 mod keys;
+mod latency;
 mod list;
 pub(crate) mod longdouble;
 mod lookup;
@@ -374,6 +375,7 @@ impl CommandTable {
             dump::COMMANDS,
             hash::COMMANDS,
             keys::COMMANDS,
+            latency::COMMANDS,
             list::COMMANDS,
             memory::COMMANDS,
             pubsub::COMMANDS,
@@ -792,6 +794,14 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
         .memory
         .latency
         .add_ms_if_needed(event, usec / 1000, &ctx.node.config);
+    if ctx.node.memory.settings.latency_tracking && !ctx.is_blocked() {
+        let name = ctx.client.last_cmd;
+        let hists = &mut ctx.node.memory.histograms;
+        match hists.get_mut(name) {
+            Some(h) => h.record(usec),
+            None => hists.entry(name).or_default().record(usec),
+        }
+    }
     let node = &mut *ctx.node;
     node.stats.commands_processed += 1;
     if node.stats.commands.len() <= cmd.index {

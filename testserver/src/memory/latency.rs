@@ -104,9 +104,70 @@ impl Monitor {
     }
 }
 
+/// Power-of-two buckets of `LATENCY HISTOGRAM`.
+const BUCKETS: usize = 21;
+
+/// A command's latency histogram, at the resolution LATENCY HISTOGRAM reports: Redis keeps an
+/// HDR histogram (nanoseconds, 2 significant digits) and reports it at powers of two from 1024
+/// ns; the count of each of those steps is kept here.
+#[derive(Debug, Clone, Default)]
+pub struct Histogram {
+    counts: [u64; BUCKETS],
+}
+
+/// The highest value (ns) that the HDR histogram treats as equal to the reporting level
+/// `1024 * 2^k` (`hdr_iter_log` with 2 significant digits: 256 sub-buckets).
+fn level_highest(k: usize) -> u64 {
+    let level = 1024u64 << k;
+    let unit = 1u64 << (3 + k);
+    level + unit - 1
+}
+
+impl Histogram {
+    /// Records a command that ran for `usec` microseconds (`updateCommandLatencyHistogram`:
+    /// nanoseconds, clamped to 1 ns .. 1 s).
+    pub fn record(&mut self, usec: u64) {
+        let ns = usec.saturating_mul(1000).clamp(1, 1_000_000_000);
+        let k = (0..BUCKETS)
+            .find(|&k| ns <= level_highest(k))
+            .unwrap_or(BUCKETS - 1);
+        self.counts[k] += 1;
+    }
+
+    /// Number of commands recorded.
+    pub fn total(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// `fillCommandCDF`: (microseconds, cumulative count) at each level where the count grew.
+    pub fn cdf(&self) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let mut cumulative = 0;
+        for (k, &n) in self.counts.iter().enumerate() {
+            if n > 0 {
+                cumulative += n;
+                out.push((level_highest(k) / 1000, cumulative));
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn histogram_levels_are_redis_reporting_points() {
+        let points: Vec<u64> = (0..12).map(|k| level_highest(k) / 1000).collect();
+        assert_eq!(points, [1, 2, 4, 8, 16, 33, 66, 132, 264, 528, 1056, 2113]);
+        let mut h = Histogram::default();
+        for usec in [0, 1, 1, 3, 40, 2_000_000] {
+            h.record(usec);
+        }
+        assert_eq!(h.total(), 6);
+        assert_eq!(h.cdf(), vec![(1, 3), (4, 4), (66, 5), (1082130, 6)]);
+    }
 
     #[test]
     fn one_sample_per_second_keeps_the_worst() {

@@ -116,6 +116,8 @@ pub struct Settings {
     pub replica_ignore: bool,
     /// How lookups stamp keys.
     pub access: Access,
+    /// `latency-tracking`: per-command latency histograms.
+    pub latency_tracking: bool,
 }
 
 impl Settings {
@@ -131,6 +133,7 @@ impl Settings {
             tenacity: num("maxmemory-eviction-tenacity", "10").min(100) as u32,
             lazy: config.extra_or("lazyfree-lazy-eviction", "no") == "yes",
             replica_ignore: config.extra_or("replica-ignore-maxmemory", "yes") == "yes",
+            latency_tracking: config.extra_or("latency-tracking", "yes") == "yes",
             access: if policy.is_lfu() {
                 Access::Lfu {
                     log_factor: num("lfu-log-factor", "10") as u32,
@@ -162,6 +165,8 @@ pub struct MemoryState {
     pub peak: u64,
     /// The latency monitor.
     pub latency: latency::Monitor,
+    /// Per command (full name, `config|get`), its latency histogram (`latency-tracking`).
+    pub histograms: crate::keyspace::FastMap<&'static str, latency::Histogram>,
 }
 
 #[derive(Debug, Clone)]
