@@ -23,6 +23,7 @@ pub mod glob;
 pub mod info;
 pub mod keyspace;
 pub mod logging;
+pub mod memory;
 pub mod node;
 pub mod notify;
 pub mod pubsub;

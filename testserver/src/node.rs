@@ -205,6 +205,8 @@ pub struct NodeState {
     pub notify_flags: u32,
     /// Clients in MONITOR mode, in the order they started, with their out-of-band queues.
     pub monitors: Vec<(ClientId, crate::client::OobSender)>,
+    /// Memory accounting, eviction and the latency monitor.
+    pub memory: crate::memory::MemoryState,
 }
 
 impl NodeState {
@@ -241,6 +243,7 @@ impl NodeState {
             live: LiveLimits::new(&config),
             notify_flags: crate::notify::flags_of(&config.notify_keyspace_events),
             monitors: Vec::new(),
+            memory: crate::memory::MemoryState::new(&config),
             config,
             sentinel: None,
             scripts: Default::default(),

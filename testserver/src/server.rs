@@ -139,10 +139,19 @@ async fn cron(node: Arc<Node>) {
         // A replica waits for its master's DELs.
         // A replica waits for its master's DELs; a FAILOVER's pause stops expiry too.
         if st.config.active_expire_enabled && st.repl.is_master() && st.repl.failover.is_none() {
+            let started = std::time::Instant::now();
             for db in st.dbs.iter_mut() {
                 db.expire_due(now, 200);
             }
             crate::notify::flush(&mut st);
+            let st = &mut *st;
+            st.memory
+                .latency
+                .add_sample_if_needed("expire-cycle", started, &st.config);
+        }
+        // Eviction that stopped at its time limit goes on (Redis's eviction timer).
+        if st.memory.running {
+            crate::memory::perform_evictions(&mut st);
         }
         crate::cmd::after_command(&mut st);
         if st.repl.failover.is_some() {

@@ -30,6 +30,19 @@ pub(crate) fn lookup_read<'a>(
     (value, &mut *ctx.out)
 }
 
+/// As [`lookup_read`] without stamping the key's access time (Redis's `LOOKUP_NOTOUCH`:
+/// EXISTS, TYPE, OBJECT).
+pub(crate) fn lookup_read_notouch<'a>(
+    ctx: &'a mut Ctx<'_>,
+    key: &[u8],
+) -> (Option<(&'a Value, u32)>, &'a mut ReplyWriter) {
+    let now = ctx.now;
+    let node = &mut *ctx.node;
+    let found = node.dbs[ctx.client.db].get_untouched(key, now);
+    count_lookup(&mut node.stats, found.is_some());
+    (found, &mut *ctx.out)
+}
+
 /// Counts a read lookup in INFO's `keyspace_hits` / `keyspace_misses`, for callers that look
 /// keys up without a [`Ctx`] (SORT's BY/GET keys).
 pub(crate) fn count_lookup(stats: &mut Stats, found: bool) {

@@ -17,10 +17,12 @@ mod dump;
 mod hash;
 mod hll;
 mod keys;
+mod latency;
 mod list;
 mod lolwut;
 pub(crate) mod longdouble;
 mod lookup;
+mod memory;
 mod monitor;
 mod pubsub;
 mod random;
@@ -418,9 +420,11 @@ impl CommandTable {
             hash::COMMANDS,
             hll::COMMANDS,
             keys::COMMANDS,
+            latency::COMMANDS,
             list::COMMANDS,
             lolwut::COMMANDS,
             monitor::COMMANDS,
+            memory::COMMANDS,
             pubsub::COMMANDS,
             repl::COMMANDS,
             script::COMMANDS,
@@ -724,7 +728,30 @@ fn gate(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) -> CmdResult {
     if ctx.node.cluster.is_some() {
         crate::cluster::gate::check(ctx, &call)?;
     }
+    maxmemory_gate(ctx, cmd)?;
     role_gate(ctx, &call)
+}
+
+/// Redis's maxmemory step of `processCommand`: evict by the policy, and when that cannot bring
+/// the node under `maxmemory`, refuse commands that may grow the dataset (`denyoom`, an EXEC
+/// queuing one) and anything but EXEC/DISCARD/QUIT/RESET inside MULTI.
+fn maxmemory_gate(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    if ctx.node.config.maxmemory == 0 {
+        return Ok(());
+    }
+    let out_of_memory = crate::memory::perform_evictions(ctx.node) == crate::memory::Evict::Fail;
+    if !out_of_memory {
+        return Ok(());
+    }
+    let name = cmd.info.name;
+    let denyoom = cmd.flags & flags::DENYOOM != 0
+        || (name == "exec" && queued_flags(ctx.node.commands, ctx.client) & flags::DENYOOM != 0);
+    let in_multi =
+        ctx.client.multi.is_some() && !matches!(name, "exec" | "discard" | "quit" | "reset");
+    if denyoom || in_multi {
+        return Err(msg::OOM.into());
+    }
+    Ok(())
 }
 
 /// The replication role's part of [`gate`].
@@ -803,6 +830,7 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     };
     let started = ctx.tick;
     let changes = ctx.node.changes;
+    ctx.node.dbs[ctx.client.db].access = ctx.node.memory.settings.access;
     // EXEC runs commands through here: keep its own propagation state apart from theirs.
     let outer_ops = ctx.prop_ops.take();
     let outer_force = std::mem::take(&mut ctx.prop_force);
@@ -812,10 +840,30 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     if ctx.node.repl.propagating() {
         propagate(ctx, cmd, argv, ctx.node.changes != changes || force, ops);
     }
+    if ctx.node.changes != changes {
+        crate::memory::note_peak(ctx.node);
+    }
     let ended = Instant::now();
     ctx.tick = ended;
     let usec = ended.saturating_duration_since(started).as_micros() as u64;
     crate::slowlog::observe(ctx, cmd.info, argv, usec);
+    let event = if cmd.flags & flags::FAST != 0 {
+        "fast-command"
+    } else {
+        "command"
+    };
+    ctx.node
+        .memory
+        .latency
+        .add_ms_if_needed(event, usec / 1000, &ctx.node.config);
+    if ctx.node.memory.settings.latency_tracking && !ctx.is_blocked() {
+        let name = ctx.client.last_cmd;
+        let hists = &mut ctx.node.memory.histograms;
+        match hists.get_mut(name) {
+            Some(h) => h.record(usec),
+            None => hists.entry(name).or_default().record(usec),
+        }
+    }
     let node = &mut *ctx.node;
     node.stats.commands_processed += 1;
     if node.stats.commands.len() <= cmd.index {

@@ -827,6 +827,15 @@ impl Stream {
         rax_count(&keys, 0)
     }
 
+    /// Number of radix tree nodes Redis's rax would use for these ids (a PEL).
+    pub fn rax_nodes_of<'a>(ids: impl Iterator<Item = &'a StreamId>) -> u64 {
+        let keys: Vec<[u8; 16]> = ids.map(|k| k.encode()).collect();
+        if keys.is_empty() {
+            return 1;
+        }
+        rax_count(&keys, 0)
+    }
+
     /// Rough memory use, for MEMORY USAGE-style estimates.
     pub fn approx_bytes(&self) -> usize {
         self.nodes.values().map(|n| n.lp_bytes()).sum::<usize>() + 64
