@@ -385,3 +385,89 @@ async fn our_replica_follows_stream_writes() {
     assert!(a.iter().any(|l| l.contains("stream")));
     assert_eq!(a, b);
 }
+
+/// Recorded from Redis 7.0.15: a reader blocked in XREADGROUP is failed when its stream is
+/// deleted, overwritten or renamed away; a plain XREAD reader keeps waiting.
+#[tokio::test]
+async fn group_readers_are_failed_when_the_stream_goes_away() {
+    let (server, mut m) = start().await;
+    let unblocked: &[u8] = b"-UNBLOCKED the stream key no longer exists\r\n";
+    let mut plain = connect(&server).await;
+    for (i, how) in [
+        &["DEL", "s"][..],
+        &["SET", "s", "x"],
+        &["RENAME", "s", "s2"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        m.call(&["DEL", "s", "s2"]).await;
+        m.call(&["XADD", "s", "1-1", "a", "1"]).await;
+        m.call(&["XGROUP", "CREATE", "s", "g", "$"]).await;
+        let mut w = connect(&server).await;
+        w.send(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ])
+        .await;
+        if i == 0 {
+            plain
+                .send(&["XREAD", "BLOCK", "0", "STREAMS", "s", "$"])
+                .await;
+            blocked(&server, 2).await;
+        } else {
+            blocked(&server, 2).await;
+        }
+        m.call(how).await;
+        assert_eq!(w.read_raw().await, unblocked, "after {how:?}");
+    }
+    // The XREAD reader is still there; a stream at its key serves it.
+    blocked(&server, 1).await;
+    m.call(&["DEL", "s"]).await;
+    m.call(&["XADD", "s", "9-9", "f", "v"]).await;
+    assert_eq!(plain.read_raw().await, entry_reply("s", "9-9", "f", "v"));
+}
+
+/// A parked reader runs again for the key that received data only: another of its keys that
+/// now holds another type does not fail it.
+#[tokio::test]
+async fn a_parked_reader_is_served_from_its_ready_key_only() {
+    let (server, mut m) = start().await;
+    m.call(&["XADD", "a", "1-1", "f", "v"]).await;
+    m.call(&["XADD", "b", "1-1", "f", "v"]).await;
+    let mut w = connect(&server).await;
+    w.send(&["XREAD", "BLOCK", "0", "STREAMS", "a", "b", "$", "$"])
+        .await;
+    blocked(&server, 1).await;
+    m.call(&["DEL", "a"]).await;
+    m.call(&["SET", "a", "string"]).await;
+    m.call(&["XADD", "b", "2-2", "g", "w"]).await;
+    assert_eq!(w.read_raw().await, entry_reply("b", "2-2", "g", "w"));
+}
+
+/// A stream of RDB type 15 (`RDB_TYPE_STREAM_LISTPACKS`, what Redis 5 and 6 write: no first
+/// id, tombstone id, entries-added or group read counters), made from a Redis 7.0.15 payload;
+/// Redis 7.0.15 restores it, and its XINFO STREAM FULL after that is the expected reply.
+#[tokio::test]
+async fn dump_payloads_of_the_older_stream_type_restore() {
+    let (_server, mut c) = start().await;
+    let argv: Vec<&[u8]> = vec![b"RESTORE", b"v1", b"0", V1_DUMP];
+    let mut buf = bytes::BytesMut::new();
+    rediscover::resp::encode_command(&mut buf, &argv);
+    c.send_raw(&buf).await;
+    assert_eq!(c.read_raw().await, b"+OK\r\n");
+    assert_eq!(
+        String::from_utf8_lossy(&c.call(&["XINFO", "STREAM", "v1", "FULL"]).await),
+        String::from_utf8_lossy(V1_INFO)
+    );
+}
+
+const V1_DUMP: &[u8] = b"\x0f\x03\x10\x00\x00\x00\x00\x00\x00\x00\n\x00\x00\x00\x00\x00\x00\x00\x01@QQ\x00\x00\x00\x1e\x00\x03\x01\x01\x01\x02\x01\x81f\x02\x81n\x02\x00\x01\x02\x01\x00\x01\x00\x01\x82v1\x03\xc2\xbc\x02\x05\x01\x02\x01\n\x01\x01\x01\x82v2\x03\xc5x\x02\x05\x01\x03\x01\x14\x01\x02\x01\x82v3\x03\xc84\x02\x05\x01\x02\x01\x1e\x01\x03\x01\x82v4\x03\xca\xf0\x02\x05\x01\xff\x10\x00\x00\x00\x00\x00\x00\x002\x00\x00\x00\x00\x00\x00\x00\x05@TT\x00\x00\x00\x1e\x00\x04\x01\x00\x01\x02\x01\x81f\x02\x81n\x02\x00\x01\x02\x01\x00\x01\x00\x01\x82v5\x03\xcd\xac\x02\x05\x01\x02\x01\n\x01\x01\x01\x82v6\x03\xf1h\x10\x03\x05\x01\x02\x01\x14\x01\x02\x01\x82v7\x03\xf1$\x13\x03\x05\x01\x02\x01\x1e\x01\x03\x01\x82v8\x03\xf1\xe0\x15\x03\x05\x01\xff\x10\x00\x00\x00\x00\x00\x00\x00Z\x00\x00\x00\x00\x00\x00\x00\x0966\x00\x00\x00\x12\x00\x02\x01\x00\x01\x02\x01\x81f\x02\x81n\x02\x00\x01\x02\x01\x00\x01\x00\x01\x82v9\x03\xf1\x9c\x18\x03\x05\x01\x02\x01\n\x01\x01\x01\x83v10\x04\xf1X\x1b\x03\x05\x01\xff\x09@d\n\x01\x01g(\x04\x03\x00\x00\x00\x00\x00\x00\x00\n\x00\x00\x00\x00\x00\x00\x00\x01\x00h\xe5\xcf\x8b\x01\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00\x14\x00\x00\x00\x00\x00\x00\x00\x02\x00h\xe5\xcf\x8b\x01\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00(\x00\x00\x00\x00\x00\x00\x00\x04{h\xe5\xcf\x8b\x01\x00\x00\x01\x02\x05alice\xc7u\xb56\xa2\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00(\x00\x00\x00\x00\x00\x00\x00\x04\x03bob\xc7u\xb56\xa2\x01\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\n\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x14\x00\x00\x00\x00\x00\x00\x00\x02\x09\x00\xe5\x04\x14]!\x97C\xa2";
+const V1_INFO: &[u8] = b"*18\r\n$6\r\nlength\r\n:9\r\n$15\r\nradix-tree-keys\r\n:3\r\n$16\r\nradix-tree-nodes\r\n:8\r\n$17\r\nlast-generated-id\r\n$6\r\n100-10\r\n$20\r\nmax-deleted-entry-id\r\n$3\r\n0-0\r\n$13\r\nentries-added\r\n:9\r\n$23\r\nrecorded-first-entry-id\r\n$4\r\n10-1\r\n$7\r\nentries\r\n*9\r\n*2\r\n$4\r\n10-1\r\n*4\r\n$1\r\nf\r\n$2\r\nv1\r\n$1\r\nn\r\n$3\r\n700\r\n*2\r\n$4\r\n20-2\r\n*4\r\n$1\r\nf\r\n$2\r\nv2\r\n$1\r\nn\r\n$4\r\n1400\r\n*2\r\n$4\r\n40-4\r\n*4\r\n$1\r\nf\r\n$2\r\nv4\r\n$1\r\nn\r\n$4\r\n2800\r\n*2\r\n$4\r\n50-5\r\n*4\r\n$1\r\nf\r\n$2\r\nv5\r\n$1\r\nn\r\n$4\r\n3500\r\n*2\r\n$4\r\n60-6\r\n*4\r\n$1\r\nf\r\n$2\r\nv6\r\n$1\r\nn\r\n$4\r\n4200\r\n*2\r\n$4\r\n70-7\r\n*4\r\n$1\r\nf\r\n$2\r\nv7\r\n$1\r\nn\r\n$4\r\n4900\r\n*2\r\n$4\r\n80-8\r\n*4\r\n$1\r\nf\r\n$2\r\nv8\r\n$1\r\nn\r\n$4\r\n5600\r\n*2\r\n$4\r\n90-9\r\n*4\r\n$1\r\nf\r\n$2\r\nv9\r\n$1\r\nn\r\n$4\r\n6300\r\n*2\r\n$6\r\n100-10\r\n*4\r\n$1\r\nf\r\n$3\r\nv10\r\n$1\r\nn\r\n$4\r\n7000\r\n$6\r\ngroups\r\n*1\r\n*14\r\n$4\r\nname\r\n$1\r\ng\r\n$17\r\nlast-delivered-id\r\n$4\r\n40-4\r\n$12\r\nentries-read\r\n$-1\r\n$3\r\nlag\r\n$-1\r\n$9\r\npel-count\r\n:3\r\n$7\r\npending\r\n*3\r\n*4\r\n$4\r\n10-1\r\n$3\r\nbob\r\n:1700000000000\r\n:3\r\n*4\r\n$4\r\n20-2\r\n$3\r\nbob\r\n:1700000000000\r\n:3\r\n*4\r\n$4\r\n40-4\r\n$5\r\nalice\r\n:1700000000123\r\n:1\r\n$9\r\nconsumers\r\n*2\r\n*8\r\n$4\r\nname\r\n$5\r\nalice\r\n$9\r\nseen-time\r\n:1796214191559\r\n$9\r\npel-count\r\n:1\r\n$7\r\npending\r\n*1\r\n*3\r\n$4\r\n40-4\r\n:1700000000123\r\n:1\r\n*8\r\n$4\r\nname\r\n$3\r\nbob\r\n$9\r\nseen-time\r\n:1796214191559\r\n$9\r\npel-count\r\n:2\r\n$7\r\npending\r\n*2\r\n*3\r\n$4\r\n10-1\r\n:1700000000000\r\n:3\r\n*3\r\n$4\r\n20-2\r\n:1700000000000\r\n:3\r\n";

@@ -775,10 +775,11 @@ impl Stream {
             return INVALID_ENTRIES_READ;
         }
         if self.max_deleted_entry_id.is_zero() || self.max_deleted_entry_id < self.first_id {
+            // Saturating: a loaded stream may claim fewer additions than entries.
             if id < self.first_id {
-                return (self.entries_added - self.length) as i64;
+                return self.entries_added.saturating_sub(self.length) as i64;
             } else if id == self.first_id {
-                return (self.entries_added - self.length + 1) as i64;
+                return self.entries_added.saturating_sub(self.length) as i64 + 1;
             }
         }
         INVALID_ENTRIES_READ
@@ -792,10 +793,10 @@ impl Stream {
         if g.entries_read != INVALID_ENTRIES_READ
             && !self.range_has_tombstones(Some(g.last_id), None)
         {
-            return Some(self.entries_added as i64 - g.entries_read);
+            return Some((self.entries_added as i64).wrapping_sub(g.entries_read));
         }
         let read = self.estimate_distance(g.last_id);
-        (read != INVALID_ENTRIES_READ).then(|| self.entries_added as i64 - read)
+        (read != INVALID_ENTRIES_READ).then(|| (self.entries_added as i64).wrapping_sub(read))
     }
 
     /// Moves a group's last id forward over `id` as a delivery does, keeping its read counter.
@@ -804,7 +805,7 @@ impl Stream {
             return;
         }
         if g.entries_read != INVALID_ENTRIES_READ && !self.range_has_tombstones(Some(id), None) {
-            g.entries_read += 1;
+            g.entries_read = g.entries_read.wrapping_add(1);
         } else if self.entries_added != 0 {
             g.entries_read = self.estimate_distance(id);
         }
@@ -820,6 +821,15 @@ impl Stream {
     /// (`radix-tree-nodes`).
     pub fn rax_nodes(&self) -> u64 {
         let keys: Vec<[u8; 16]> = self.nodes.keys().map(|k| k.encode()).collect();
+        if keys.is_empty() {
+            return 1;
+        }
+        rax_count(&keys, 0)
+    }
+
+    /// Number of radix tree nodes Redis's rax would use for these ids (a PEL).
+    pub fn rax_nodes_of<'a>(ids: impl Iterator<Item = &'a StreamId>) -> u64 {
+        let keys: Vec<[u8; 16]> = ids.map(|k| k.encode()).collect();
         if keys.is_empty() {
             return 1;
         }

@@ -90,6 +90,12 @@ pub(super) fn xread(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let mut wants = Vec::with_capacity(nstreams);
     let mut dollar = false;
     for (key, arg) in keys.iter().zip(id_args) {
+        if ready_key.as_ref().is_some_and(|ready| ready != key) {
+            // A parked client runs again for its ready key only; its other keys are not
+            // looked at (Redis serves it from that key's blocked-client list).
+            wants.push(Want::New);
+            continue;
+        }
         let (value, _) = super::super::lookup::lookup_read(ctx, key);
         let s = match value {
             None => None,
@@ -97,13 +103,8 @@ pub(super) fn xread(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             Some(_) => return Err(msg::WRONGTYPE.into()),
         };
         if let Some((g, _)) = group {
-            if let Some(ready) = ready_key.as_ref() {
-                // A parked client: only its ready key matters, and a group that went away
-                // while it waited gets Redis's blocked-client error.
-                if ready != key {
-                    wants.push(Want::New);
-                    continue;
-                }
+            if ready_key.is_some() {
+                // A group that went away while its reader waited: Redis's blocked-client error.
                 if s.is_none_or_missing_group(g) {
                     return Err(
                         "NOGROUP the consumer group this client was blocked on no longer exists"
