@@ -144,6 +144,13 @@ async fn edge_ids_counts_and_option_errors() {
 }
 
 #[tokio::test]
+async fn resp3_replies() {
+    let (_server, mut c) = start().await;
+    hello3(&mut c).await;
+    replay(&mut c, RESP3).await;
+}
+
+#[tokio::test]
 async fn consumer_groups() {
     let (_server, mut c) = start().await;
     replay(&mut c, GROUPS).await;
@@ -526,4 +533,37 @@ const EDGES: &[(&[&str], &[u8])] = &[
     (&["xread", "streams"], b"-ERR wrong number of arguments for 'xread' command\r\n"),
     (&["xreadgroup", "group", "g", "c", "count", "1", "streams", "s5", "0", "extra"], b"-ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.\r\n"),
     (&["xreadgroup", "group", "g", "streams", "s5", "0"], b"-ERR wrong number of arguments for 'xreadgroup' command\r\n"),
+];
+
+const RESP3: &[(&[&str], &[u8])] = &[
+    (&["flushall"], b"+OK\r\n"),
+    (&["xadd", "s", "1-1", "a", "1"], b"$3\r\n1-1\r\n"),
+    (&["xadd", "s", "2-1", "b", "2"], b"$3\r\n2-1\r\n"),
+    (&["xgroup", "create", "s", "g", "0"], b"+OK\r\n"),
+    (&["xinfo", "stream", "s"], b"%10\r\n$6\r\nlength\r\n:2\r\n$15\r\nradix-tree-keys\r\n:1\r\n$16\r\nradix-tree-nodes\r\n:2\r\n$17\r\nlast-generated-id\r\n$3\r\n2-1\r\n$20\r\nmax-deleted-entry-id\r\n$3\r\n0-0\r\n$13\r\nentries-added\r\n:2\r\n$23\r\nrecorded-first-entry-id\r\n$3\r\n1-1\r\n$6\r\ngroups\r\n:1\r\n$11\r\nfirst-entry\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n$10\r\nlast-entry\r\n*2\r\n$3\r\n2-1\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n"),
+    (&["xinfo", "stream", "s", "full"], b"%9\r\n$6\r\nlength\r\n:2\r\n$15\r\nradix-tree-keys\r\n:1\r\n$16\r\nradix-tree-nodes\r\n:2\r\n$17\r\nlast-generated-id\r\n$3\r\n2-1\r\n$20\r\nmax-deleted-entry-id\r\n$3\r\n0-0\r\n$13\r\nentries-added\r\n:2\r\n$23\r\nrecorded-first-entry-id\r\n$3\r\n1-1\r\n$7\r\nentries\r\n*2\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$3\r\n2-1\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n$6\r\ngroups\r\n*1\r\n%7\r\n$4\r\nname\r\n$1\r\ng\r\n$17\r\nlast-delivered-id\r\n$3\r\n0-0\r\n$12\r\nentries-read\r\n_\r\n$3\r\nlag\r\n:2\r\n$9\r\npel-count\r\n:0\r\n$7\r\npending\r\n*0\r\n$9\r\nconsumers\r\n*0\r\n"),
+    (&["xinfo", "groups", "s"], b"*1\r\n%6\r\n$4\r\nname\r\n$1\r\ng\r\n$9\r\nconsumers\r\n:0\r\n$7\r\npending\r\n:0\r\n$17\r\nlast-delivered-id\r\n$3\r\n0-0\r\n$12\r\nentries-read\r\n_\r\n$3\r\nlag\r\n:2\r\n"),
+    (&["xreadgroup", "group", "g", "c", "count", "1", "streams", "s", ">"], b"%1\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n"),
+    (&["xread", "streams", "s", "s", "0", "1-1"], b"%2\r\n$1\r\ns\r\n*2\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$3\r\n2-1\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n2-1\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n"),
+    (&["xread", "streams", "s", "nokey", "0", "0"], b"%1\r\n$1\r\ns\r\n*2\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$3\r\n2-1\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n"),
+    (&["xread", "count", "1", "streams", "s", "0"], b"%1\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n"),
+    (&["xrange", "s", "-", "+", "count", "0"], b"_\r\n"),
+    (&["xrange", "nokey", "-", "+"], b"*0\r\n"),
+    (&["xadd", "s", "nomkstream", "3-1", "c", "3"], b"$3\r\n3-1\r\n"),
+    (&["xadd", "nokey", "nomkstream", "3-1", "c", "3"], b"_\r\n"),
+    (&["xpending", "s", "g"], b"*4\r\n:1\r\n$3\r\n1-1\r\n$3\r\n1-1\r\n*1\r\n*2\r\n$1\r\nc\r\n$1\r\n1\r\n"),
+    (&["xpending", "s", "nog"], b"-NOGROUP No such key 's' or consumer group 'nog'\r\n"),
+    (&["xpending", "s", "g", "-", "+", "10", "nobody"], b"*0\r\n"),
+    (&["xautoclaim", "s", "g", "c2", "0", "0", "justid"], b"*3\r\n$3\r\n0-0\r\n*1\r\n$3\r\n1-1\r\n*0\r\n"),
+    (&["xinfo", "stream", "empty"], b"-ERR no such key\r\n"),
+    (&["xgroup", "create", "e", "g", "$", "mkstream"], b"+OK\r\n"),
+    (&["xinfo", "stream", "e"], b"%10\r\n$6\r\nlength\r\n:0\r\n$15\r\nradix-tree-keys\r\n:0\r\n$16\r\nradix-tree-nodes\r\n:1\r\n$17\r\nlast-generated-id\r\n$3\r\n0-0\r\n$20\r\nmax-deleted-entry-id\r\n$3\r\n0-0\r\n$13\r\nentries-added\r\n:0\r\n$23\r\nrecorded-first-entry-id\r\n$3\r\n0-0\r\n$6\r\ngroups\r\n:1\r\n$11\r\nfirst-entry\r\n_\r\n$10\r\nlast-entry\r\n_\r\n"),
+    (&["xinfo", "stream", "e", "full"], b"%9\r\n$6\r\nlength\r\n:0\r\n$15\r\nradix-tree-keys\r\n:0\r\n$16\r\nradix-tree-nodes\r\n:1\r\n$17\r\nlast-generated-id\r\n$3\r\n0-0\r\n$20\r\nmax-deleted-entry-id\r\n$3\r\n0-0\r\n$13\r\nentries-added\r\n:0\r\n$23\r\nrecorded-first-entry-id\r\n$3\r\n0-0\r\n$7\r\nentries\r\n*0\r\n$6\r\ngroups\r\n*1\r\n%7\r\n$4\r\nname\r\n$1\r\ng\r\n$17\r\nlast-delivered-id\r\n$3\r\n0-0\r\n$12\r\nentries-read\r\n_\r\n$3\r\nlag\r\n:0\r\n$9\r\npel-count\r\n:0\r\n$7\r\npending\r\n*0\r\n$9\r\nconsumers\r\n*0\r\n"),
+    (&["xinfo", "groups", "e"], b"*1\r\n%6\r\n$4\r\nname\r\n$1\r\ng\r\n$9\r\nconsumers\r\n:0\r\n$7\r\npending\r\n:0\r\n$17\r\nlast-delivered-id\r\n$3\r\n0-0\r\n$12\r\nentries-read\r\n_\r\n$3\r\nlag\r\n:0\r\n"),
+    (&["xreadgroup", "group", "g", "c", "streams", "e", "0"], b"%1\r\n$1\r\ne\r\n*0\r\n"),
+    (&["xreadgroup", "group", "g", "c", "streams", "e", ">"], b"_\r\n"),
+    (&["xreadgroup", "group", "g", "c", "noack", "streams", "s", "0"], b"%1\r\n$1\r\ns\r\n*0\r\n"),
+    (&["xclaim", "s", "g", "c3", "0", "1-1", "justid"], b"*1\r\n$3\r\n1-1\r\n"),
+    (&["xinfo", "help"], b"*9\r\n+XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+CONSUMERS <key> <groupname>\r\n+    Show consumers of <groupname>.\r\n+GROUPS <key>\r\n+    Show the stream consumer groups.\r\n+STREAM <key> [FULL [COUNT <count>]\r\n+    Show information about the stream.\r\n+HELP\r\n+    Prints this help.\r\n"),
+    (&["xgroup", "help"], b"*17\r\n+XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+CREATE <key> <groupname> <id|$> [option]\r\n+    Create a new consumer group. Options are:\r\n+    * MKSTREAM\r\n+      Create the empty stream if it does not exist.\r\n+    * ENTRIESREAD entries_read\r\n+      Set the group's entries_read counter (internal use).\r\n+CREATECONSUMER <key> <groupname> <consumer>\r\n+    Create a new consumer in the specified group.\r\n+DELCONSUMER <key> <groupname> <consumer>\r\n+    Remove the specified consumer.\r\n+DESTROY <key> <groupname>\r\n+    Remove the specified group.\r\n+SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]\r\n+    Set the current group ID and entries_read counter.\r\n+HELP\r\n+    Prints this help.\r\n"),
 ];
