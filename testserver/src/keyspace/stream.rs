@@ -477,8 +477,8 @@ impl Stream {
         Stream::default()
     }
 
-    /// Appends an entry (`items` are field, value pairs). `id`: `None` for `*`, or the id and
-    /// whether its sequence was given (`ms-*` when not). Returns the new id.
+    /// Appends an entry (`items` are field, value pairs, copied in). `id`: `None` for `*`, or
+    /// the id and whether its sequence was given (`ms-*` when not). Returns the new id.
     pub fn append(
         &mut self,
         items: Vec<Bytes>,
@@ -527,7 +527,11 @@ impl Stream {
             }
         };
         if need_new {
-            let fields = items.iter().step_by(2).cloned().collect();
+            let fields = items
+                .iter()
+                .step_by(2)
+                .map(|f| Bytes::copy_from_slice(f))
+                .collect();
             self.nodes.insert(id, Node::new(fields));
         }
         let (&master, node) = self.nodes.last_key_value_mut_compat();
@@ -537,6 +541,16 @@ impl Stream {
                 .iter()
                 .zip(items.iter().step_by(2))
                 .all(|(a, b)| a == b);
+        // The stream keeps its own copies (the arguments may be slices of a read buffer);
+        // field names equal to the node's master fields share the master's bytes.
+        let mut items = items;
+        for (i, item) in items.iter_mut().enumerate() {
+            *item = if same_fields && i % 2 == 0 {
+                node.master_fields[i / 2].clone()
+            } else {
+                Bytes::copy_from_slice(item)
+            };
+        }
         let entry = Entry {
             id,
             items,
