@@ -567,3 +567,34 @@ const RESP3: &[(&[&str], &[u8])] = &[
     (&["xinfo", "help"], b"*9\r\n+XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+CONSUMERS <key> <groupname>\r\n+    Show consumers of <groupname>.\r\n+GROUPS <key>\r\n+    Show the stream consumer groups.\r\n+STREAM <key> [FULL [COUNT <count>]\r\n+    Show information about the stream.\r\n+HELP\r\n+    Prints this help.\r\n"),
     (&["xgroup", "help"], b"*17\r\n+XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+CREATE <key> <groupname> <id|$> [option]\r\n+    Create a new consumer group. Options are:\r\n+    * MKSTREAM\r\n+      Create the empty stream if it does not exist.\r\n+    * ENTRIESREAD entries_read\r\n+      Set the group's entries_read counter (internal use).\r\n+CREATECONSUMER <key> <groupname> <consumer>\r\n+    Create a new consumer in the specified group.\r\n+DELCONSUMER <key> <groupname> <consumer>\r\n+    Remove the specified consumer.\r\n+DESTROY <key> <groupname>\r\n+    Remove the specified group.\r\n+SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]\r\n+    Set the current group ID and entries_read counter.\r\n+HELP\r\n+    Prints this help.\r\n"),
 ];
+
+/// Recorded from Redis 7.0.15: FLUSHALL and SWAPDB take a stream away from its blocked
+/// XREADGROUP reader, which gets UNBLOCKED.
+#[tokio::test]
+async fn flush_and_swapdb_fail_group_readers() {
+    let (server, mut m) = start().await;
+    for how in [&["FLUSHALL"][..], &["SWAPDB", "0", "1"]] {
+        m.call(&["XADD", "s", "1-1", "a", "1"]).await;
+        m.call(&["XGROUP", "CREATE", "s", "g", "$"]).await;
+        let mut w = connect(&server).await;
+        w.send(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ])
+        .await;
+        blocked(&server, 1).await;
+        m.call(how).await;
+        assert_eq!(
+            w.read_raw().await,
+            b"-UNBLOCKED the stream key no longer exists\r\n",
+            "after {how:?}"
+        );
+    }
+}
