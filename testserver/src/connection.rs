@@ -166,6 +166,13 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream, admitted: Admi
             }
             ran += batch.len();
             node.faults.thawed().await;
+            if node.script_busy.is_running() {
+                // A script holds the lock: wait without it, or answer BUSY past the threshold.
+                crate::script::busy::wait_or_answer(&node.script_busy, &mut batch, &mut out).await;
+                if batch.is_empty() {
+                    continue;
+                }
+            }
             let (stop, over_limit) = {
                 let mut st = node.lock();
                 st.stats.net_input_bytes += std::mem::take(&mut net_in);
@@ -355,6 +362,16 @@ fn run_batch(
         // Redis runs MIGRATE.
         if crate::cluster::migrate::must_wait(ctx.node, ctx.client.db, argv) {
             return Stop::Paused(ctx.now + 1);
+        }
+        // A FAILOVER pauses writes until it hands over or gives up.
+        if ctx.node.repl.failover.is_some()
+            && ctx
+                .node
+                .commands
+                .get(&argv[0])
+                .is_some_and(|c| c.info.is_write())
+        {
+            return Stop::Paused(ctx.now + 10);
         }
         if let Some((until, writes_only)) = ctx.node.pause {
             if until <= ctx.now {

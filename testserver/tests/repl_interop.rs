@@ -2036,3 +2036,49 @@ async fn streams_our_replica_of_a_real_master() {
     wait_synced(ours.addr(), chained.addr(), &[&real, &chained]).await;
     same_data(real.addr(), chained.addr()).await;
 }
+
+// ---- HyperLogLog bytes on a real replica ----
+
+/// A real replica of our master ends up with the very bytes our master holds for HLLs: the
+/// sparse and dense encodings, PFCOUNT's cached count (PFCOUNT is replicated when it writes
+/// the cache), PFMERGE and PFDEBUG TODENSE.
+#[tokio::test]
+async fn hlls_on_our_master_are_the_same_bytes_on_a_real_replica() {
+    let Some(binary) = real_redis() else { return };
+    let (ours, real) = ours_with_a_real_replica(&binary).await;
+    let mut m = RawConn::connect(ours.addr()).await;
+    let add = |key: &'static str, from: usize, to: usize| {
+        let mut argv: Vec<Vec<u8>> = vec![b"PFADD".to_vec(), key.as_bytes().to_vec()];
+        argv.extend((from..to).map(|i| format!("e{i}").into_bytes()));
+        argv
+    };
+    for argv in [add("small", 0, 20), add("mid", 0, 900), add("big", 0, 5000)] {
+        let refs: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
+        assert_eq!(call(&mut m, &refs).await, Frame::Integer(1));
+    }
+    for argv in [
+        &[&b"PFCOUNT"[..], b"small"][..],
+        &[b"PFCOUNT", b"big"],
+        &[b"PFCOUNT", b"small", b"mid"],
+        &[b"PFMERGE", b"merged", b"small", b"mid"],
+        &[b"PFMERGE", b"dense", b"small", b"big"],
+        &[b"PFDEBUG", b"TODENSE", b"mid"],
+    ] {
+        call(&mut m, argv).await;
+    }
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    let mut r = RawConn::connect(real.addr()).await;
+    for key in ["small", "mid", "big", "merged", "dense"] {
+        let want = m.call(&["GET", key]).await;
+        assert_eq!(r.call(&["GET", key]).await, want, "{key}");
+        assert_eq!(
+            r.call(&["PFCOUNT", key]).await,
+            m.call(&["PFCOUNT", key]).await,
+            "{key}"
+        );
+    }
+    // The cached count reached the replica with PFCOUNT: its header's top bit is clear.
+    let small = r.call(&["GET", "small"]).await;
+    let body = &small[small.iter().position(|&b| b == b'\n').unwrap() + 1..];
+    assert_eq!(body[15], 0);
+}

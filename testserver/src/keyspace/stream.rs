@@ -8,6 +8,7 @@
 //! per node — so this module keeps the same nodes, with the same byte accounting, while storing
 //! entries as plain values.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
@@ -323,6 +324,49 @@ pub struct Consumer {
     pub seen_time: i64,
     /// Ids it owns in the group's PEL.
     pub pel: BTreeSet<StreamId>,
+    /// Radix tree node count of `pel` (memory accounting).
+    pub pel_rax: RaxCache,
+}
+
+impl Consumer {
+    /// Radix tree nodes Redis would use for this consumer's PEL.
+    pub fn pel_rax_nodes(&self) -> u64 {
+        self.pel_rax
+            .get(self.pel.len(), self.pel.first(), self.pel.last(), || {
+                self.pel.iter()
+            })
+    }
+}
+
+/// A radix-tree node count for a set of ids, computed when first asked and again when the
+/// set's size or either end has changed since. Memory accounting asks after every write to a
+/// stream; this keeps that from walking every node and pending entry each time. (A change in
+/// the middle of a set that keeps its size and ends leaves an older count: an estimate.)
+#[derive(Debug, Clone, Default)]
+pub struct RaxCache(Cell<Option<(usize, StreamId, StreamId, u64)>>);
+
+impl RaxCache {
+    /// The count for a set of `len` ids from `first` to `last`, listed by `ids` in order.
+    pub fn get<'a, I: Iterator<Item = &'a StreamId>>(
+        &self,
+        len: usize,
+        first: Option<&StreamId>,
+        last: Option<&StreamId>,
+        ids: impl FnOnce() -> I,
+    ) -> u64 {
+        let (first, last) = (
+            first.copied().unwrap_or_default(),
+            last.copied().unwrap_or_default(),
+        );
+        if let Some((l, f, t, n)) = self.0.get() {
+            if (l, f, t) == (len, first, last) {
+                return n;
+            }
+        }
+        let n = Stream::rax_nodes_of(ids());
+        self.0.set(Some((len, first, last, n)));
+        n
+    }
 }
 
 /// A consumer group.
@@ -336,6 +380,8 @@ pub struct Group {
     pub pel: BTreeMap<StreamId, Nack>,
     /// Consumers by name.
     pub consumers: BTreeMap<Bytes, Consumer>,
+    /// Radix tree node count of `pel` (memory accounting).
+    pub pel_rax: RaxCache,
 }
 
 /// `SCG_INVALID_ENTRIES_READ`.
@@ -349,7 +395,19 @@ impl Group {
             entries_read,
             pel: BTreeMap::new(),
             consumers: BTreeMap::new(),
+            pel_rax: RaxCache::default(),
         }
+    }
+
+    /// Radix tree nodes Redis would use for this group's PEL.
+    pub fn pel_rax_nodes(&self) -> u64 {
+        let keys = || self.pel.keys();
+        self.pel_rax.get(
+            self.pel.len(),
+            self.pel.keys().next(),
+            self.pel.keys().next_back(),
+            keys,
+        )
     }
 
     /// Looks up (and refreshes the seen time of) a consumer, creating it if missing. Returns
@@ -366,6 +424,7 @@ impl Group {
                     Consumer {
                         seen_time: now,
                         pel: BTreeSet::new(),
+                        pel_rax: RaxCache::default(),
                     },
                 );
                 true
@@ -467,6 +526,8 @@ pub struct Stream {
     pub entries_added: u64,
     /// Consumer groups by name.
     pub groups: BTreeMap<Bytes, Group>,
+    /// Radix tree node count of the node keys (XINFO, memory accounting).
+    pub node_rax: RaxCache,
 }
 
 const LISTPACK_MAX_SIZE: u64 = 1 << 30;
@@ -835,7 +896,18 @@ impl Stream {
     /// Number of radix tree nodes Redis's rax would use for the node keys
     /// (`radix-tree-nodes`).
     pub fn rax_nodes(&self) -> u64 {
-        let keys: Vec<[u8; 16]> = self.nodes.keys().map(|k| k.encode()).collect();
+        let keys = || self.nodes.keys();
+        self.node_rax.get(
+            self.nodes.len(),
+            self.nodes.keys().next(),
+            self.nodes.keys().next_back(),
+            keys,
+        )
+    }
+
+    /// Number of radix tree nodes Redis's rax would use for these ids (a PEL).
+    pub fn rax_nodes_of<'a>(ids: impl Iterator<Item = &'a StreamId>) -> u64 {
+        let keys: Vec<[u8; 16]> = ids.map(|k| k.encode()).collect();
         if keys.is_empty() {
             return 1;
         }
