@@ -138,6 +138,19 @@ async fn blocking_timeouts_resp3_and_multi() {
 }
 
 #[tokio::test]
+async fn edge_ids_counts_and_option_errors() {
+    let (_server, mut c) = start().await;
+    replay(&mut c, EDGES).await;
+}
+
+#[tokio::test]
+async fn resp3_replies() {
+    let (_server, mut c) = start().await;
+    hello3(&mut c).await;
+    replay(&mut c, RESP3).await;
+}
+
+#[tokio::test]
 async fn consumer_groups() {
     let (_server, mut c) = start().await;
     replay(&mut c, GROUPS).await;
@@ -471,3 +484,117 @@ async fn dump_payloads_of_the_older_stream_type_restore() {
 
 const V1_DUMP: &[u8] = b"\x0f\x03\x10\x00\x00\x00\x00\x00\x00\x00\n\x00\x00\x00\x00\x00\x00\x00\x01@QQ\x00\x00\x00\x1e\x00\x03\x01\x01\x01\x02\x01\x81f\x02\x81n\x02\x00\x01\x02\x01\x00\x01\x00\x01\x82v1\x03\xc2\xbc\x02\x05\x01\x02\x01\n\x01\x01\x01\x82v2\x03\xc5x\x02\x05\x01\x03\x01\x14\x01\x02\x01\x82v3\x03\xc84\x02\x05\x01\x02\x01\x1e\x01\x03\x01\x82v4\x03\xca\xf0\x02\x05\x01\xff\x10\x00\x00\x00\x00\x00\x00\x002\x00\x00\x00\x00\x00\x00\x00\x05@TT\x00\x00\x00\x1e\x00\x04\x01\x00\x01\x02\x01\x81f\x02\x81n\x02\x00\x01\x02\x01\x00\x01\x00\x01\x82v5\x03\xcd\xac\x02\x05\x01\x02\x01\n\x01\x01\x01\x82v6\x03\xf1h\x10\x03\x05\x01\x02\x01\x14\x01\x02\x01\x82v7\x03\xf1$\x13\x03\x05\x01\x02\x01\x1e\x01\x03\x01\x82v8\x03\xf1\xe0\x15\x03\x05\x01\xff\x10\x00\x00\x00\x00\x00\x00\x00Z\x00\x00\x00\x00\x00\x00\x00\x0966\x00\x00\x00\x12\x00\x02\x01\x00\x01\x02\x01\x81f\x02\x81n\x02\x00\x01\x02\x01\x00\x01\x00\x01\x82v9\x03\xf1\x9c\x18\x03\x05\x01\x02\x01\n\x01\x01\x01\x83v10\x04\xf1X\x1b\x03\x05\x01\xff\x09@d\n\x01\x01g(\x04\x03\x00\x00\x00\x00\x00\x00\x00\n\x00\x00\x00\x00\x00\x00\x00\x01\x00h\xe5\xcf\x8b\x01\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00\x14\x00\x00\x00\x00\x00\x00\x00\x02\x00h\xe5\xcf\x8b\x01\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00(\x00\x00\x00\x00\x00\x00\x00\x04{h\xe5\xcf\x8b\x01\x00\x00\x01\x02\x05alice\xc7u\xb56\xa2\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00(\x00\x00\x00\x00\x00\x00\x00\x04\x03bob\xc7u\xb56\xa2\x01\x00\x00\x02\x00\x00\x00\x00\x00\x00\x00\n\x00\x00\x00\x00\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x14\x00\x00\x00\x00\x00\x00\x00\x02\x09\x00\xe5\x04\x14]!\x97C\xa2";
 const V1_INFO: &[u8] = b"*18\r\n$6\r\nlength\r\n:9\r\n$15\r\nradix-tree-keys\r\n:3\r\n$16\r\nradix-tree-nodes\r\n:8\r\n$17\r\nlast-generated-id\r\n$6\r\n100-10\r\n$20\r\nmax-deleted-entry-id\r\n$3\r\n0-0\r\n$13\r\nentries-added\r\n:9\r\n$23\r\nrecorded-first-entry-id\r\n$4\r\n10-1\r\n$7\r\nentries\r\n*9\r\n*2\r\n$4\r\n10-1\r\n*4\r\n$1\r\nf\r\n$2\r\nv1\r\n$1\r\nn\r\n$3\r\n700\r\n*2\r\n$4\r\n20-2\r\n*4\r\n$1\r\nf\r\n$2\r\nv2\r\n$1\r\nn\r\n$4\r\n1400\r\n*2\r\n$4\r\n40-4\r\n*4\r\n$1\r\nf\r\n$2\r\nv4\r\n$1\r\nn\r\n$4\r\n2800\r\n*2\r\n$4\r\n50-5\r\n*4\r\n$1\r\nf\r\n$2\r\nv5\r\n$1\r\nn\r\n$4\r\n3500\r\n*2\r\n$4\r\n60-6\r\n*4\r\n$1\r\nf\r\n$2\r\nv6\r\n$1\r\nn\r\n$4\r\n4200\r\n*2\r\n$4\r\n70-7\r\n*4\r\n$1\r\nf\r\n$2\r\nv7\r\n$1\r\nn\r\n$4\r\n4900\r\n*2\r\n$4\r\n80-8\r\n*4\r\n$1\r\nf\r\n$2\r\nv8\r\n$1\r\nn\r\n$4\r\n5600\r\n*2\r\n$4\r\n90-9\r\n*4\r\n$1\r\nf\r\n$2\r\nv9\r\n$1\r\nn\r\n$4\r\n6300\r\n*2\r\n$6\r\n100-10\r\n*4\r\n$1\r\nf\r\n$3\r\nv10\r\n$1\r\nn\r\n$4\r\n7000\r\n$6\r\ngroups\r\n*1\r\n*14\r\n$4\r\nname\r\n$1\r\ng\r\n$17\r\nlast-delivered-id\r\n$4\r\n40-4\r\n$12\r\nentries-read\r\n$-1\r\n$3\r\nlag\r\n$-1\r\n$9\r\npel-count\r\n:3\r\n$7\r\npending\r\n*3\r\n*4\r\n$4\r\n10-1\r\n$3\r\nbob\r\n:1700000000000\r\n:3\r\n*4\r\n$4\r\n20-2\r\n$3\r\nbob\r\n:1700000000000\r\n:3\r\n*4\r\n$4\r\n40-4\r\n$5\r\nalice\r\n:1700000000123\r\n:1\r\n$9\r\nconsumers\r\n*2\r\n*8\r\n$4\r\nname\r\n$5\r\nalice\r\n$9\r\nseen-time\r\n:1796214191559\r\n$9\r\npel-count\r\n:1\r\n$7\r\npending\r\n*1\r\n*3\r\n$4\r\n40-4\r\n:1700000000123\r\n:1\r\n*8\r\n$4\r\nname\r\n$3\r\nbob\r\n$9\r\nseen-time\r\n:1796214191559\r\n$9\r\npel-count\r\n:2\r\n$7\r\npending\r\n*2\r\n*3\r\n$4\r\n10-1\r\n:1700000000000\r\n:3\r\n*3\r\n$4\r\n20-2\r\n:1700000000000\r\n:3\r\n";
+
+const EDGES: &[(&[&str], &[u8])] = &[
+    (&["flushall"], b"+OK\r\n"),
+    (&["xadd", "s", "5-18446744073709551615", "a", "1"], b"$22\r\n5-18446744073709551615\r\n"),
+    (&["xadd", "s", "5-*", "a", "1"], b"-ERR Elements are too large to be stored\r\n"),
+    (&["xadd", "s", "18446744073709551615-18446744073709551615", "a", "1"], b"$41\r\n18446744073709551615-18446744073709551615\r\n"),
+    (&["xadd", "s", "*", "a", "1"], b"-ERR The stream has exhausted the last possible ID, unable to add more items\r\n"),
+    (&["xadd", "s", "18446744073709551615-*", "a", "1"], b"-ERR The stream has exhausted the last possible ID, unable to add more items\r\n"),
+    (&["xlen", "s"], b":2\r\n"),
+    (&["xadd", "s2", "18446744073709551615-18446744073709551614", "a", "1"], b"$41\r\n18446744073709551615-18446744073709551614\r\n"),
+    (&["xadd", "s2", "*", "a", "1"], b"$41\r\n18446744073709551615-18446744073709551615\r\n"),
+    (&["xadd", "s2", "*", "a", "1"], b"-ERR The stream has exhausted the last possible ID, unable to add more items\r\n"),
+    (&["xadd", "s3", "-0-1", "a", "1"], b"-ERR Invalid stream ID specified as stream command argument\r\n"),
+    (&["xadd", "s3", "+1-1", "a", "1"], b"$3\r\n1-1\r\n"),
+    (&["xadd", "s3", "01-01", "a", "1"], b"-ERR The ID specified in XADD is equal or smaller than the target stream top item\r\n"),
+    (&["xadd", "s3", " 2-2", "a", "1"], b"$3\r\n2-2\r\n"),
+    (&["xadd", "s3", "3-", "a", "1"], b"-ERR Invalid stream ID specified as stream command argument\r\n"),
+    (&["xadd", "s3", "-3", "a", "1"], b"-ERR Invalid stream ID specified as stream command argument\r\n"),
+    (&["xadd", "s3", "4-+", "a", "1"], b"-ERR Invalid stream ID specified as stream command argument\r\n"),
+    (&["xrange", "s3", "-", "+"], b"*2\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$3\r\n2-2\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n"),
+    (&["xadd", "s4", "minid", "~", "0", "1-1", "a", "1"], b"$3\r\n1-1\r\n"),
+    (&["xtrim", "s4", "minid", "1-2"], b":1\r\n"),
+    (&["xadd", "s5", "maxlen", "~", "0", "1-1", "a", "1"], b"$3\r\n1-1\r\n"),
+    (&["xgroup", "create", "s5", "g", "$"], b"+OK\r\n"),
+    (&["xreadgroup", "group", "g", "c", "streams", "s5", "18446744073709551615-18446744073709551615"], b"*-1\r\n"),
+    (&["xrange", "s5", "(18446744073709551615-18446744073709551615", "+"], b"-ERR invalid start ID for the interval\r\n"),
+    (&["xrange", "s5", "-", "(0"], b"*0\r\n"),
+    (&["xrevrange", "s5", "(0-0", "-"], b"-ERR invalid end ID for the interval\r\n"),
+    (&["xpending", "s5", "g", "(18446744073709551615-18446744073709551615", "+", "10"], b"-ERR invalid start ID for the interval\r\n"),
+    (&["xautoclaim", "s5", "g", "c", "0", "(18446744073709551615-18446744073709551615"], b"-ERR invalid start ID for the interval\r\n"),
+    (&["xautoclaim", "s5", "g", "c", "0", "0", "count", "0"], b"-ERR COUNT must be > 0\r\n"),
+    (&["xautoclaim", "s5", "g", "c", "0", "0", "count", "99999999999999999"], b"-ERR Insufficient memory, failed allocating transient memory, COUNT too high.\r\n"),
+    (&["xclaim", "s5", "g", "c", "-5", "1-1"], b"*0\r\n"),
+    (&["xpending", "s5", "g", "idle", "-5", "-", "+", "10"], b"*0\r\n"),
+    (&["xinfo", "stream", "s5", "full", "count", "-1"], b"*18\r\n$6\r\nlength\r\n:0\r\n$15\r\nradix-tree-keys\r\n:0\r\n$16\r\nradix-tree-nodes\r\n:1\r\n$17\r\nlast-generated-id\r\n$3\r\n1-1\r\n$20\r\nmax-deleted-entry-id\r\n$3\r\n0-0\r\n$13\r\nentries-added\r\n:1\r\n$23\r\nrecorded-first-entry-id\r\n$3\r\n0-0\r\n$7\r\nentries\r\n*0\r\n$6\r\ngroups\r\n*1\r\n*14\r\n$4\r\nname\r\n$1\r\ng\r\n$17\r\nlast-delivered-id\r\n$3\r\n1-1\r\n$12\r\nentries-read\r\n$-1\r\n$3\r\nlag\r\n:0\r\n$9\r\npel-count\r\n:0\r\n$7\r\npending\r\n*0\r\n$9\r\nconsumers\r\n*0\r\n"),
+    (&["xinfo", "stream", "s5", "full", "count", "0"], b"*18\r\n$6\r\nlength\r\n:0\r\n$15\r\nradix-tree-keys\r\n:0\r\n$16\r\nradix-tree-nodes\r\n:1\r\n$17\r\nlast-generated-id\r\n$3\r\n1-1\r\n$20\r\nmax-deleted-entry-id\r\n$3\r\n0-0\r\n$13\r\nentries-added\r\n:1\r\n$23\r\nrecorded-first-entry-id\r\n$3\r\n0-0\r\n$7\r\nentries\r\n*0\r\n$6\r\ngroups\r\n*1\r\n*14\r\n$4\r\nname\r\n$1\r\ng\r\n$17\r\nlast-delivered-id\r\n$3\r\n1-1\r\n$12\r\nentries-read\r\n$-1\r\n$3\r\nlag\r\n:0\r\n$9\r\npel-count\r\n:0\r\n$7\r\npending\r\n*0\r\n$9\r\nconsumers\r\n*0\r\n"),
+    (&["xinfo", "stream", "s5", "full", "count", "x"], b"-ERR value is not an integer or out of range\r\n"),
+    (&["xinfo", "stream", "s5", "full", "x", "1"], b"-ERR unknown subcommand or wrong number of arguments for 'stream'. Try XINFO HELP.\r\n"),
+    (&["xinfo", "stream", "s5", "full", "count"], b"-ERR unknown subcommand or wrong number of arguments for 'stream'. Try XINFO HELP.\r\n"),
+    (&["xsetid", "s5", "0-0"], b"+OK\r\n"),
+    (&["xsetid", "s5", "1-0", "entriesadded", "-1"], b"-ERR entries_added must be positive\r\n"),
+    (&["xsetid", "s5", "1-0", "entriesadded", "0"], b"+OK\r\n"),
+    (&["xgroup", "setid", "s5", "g", "5", "entriesread", "-2"], b"-ERR value for ENTRIESREAD must be positive or -1\r\n"),
+    (&["xgroup", "create", "s5", "g2", "0", "entriesread", "x"], b"-ERR value is not an integer or out of range\r\n"),
+    (&["xread", "count", "-5", "streams", "s5", "0"], b"*-1\r\n"),
+    (&["xread", "block", "0", "count", "1"], b"-ERR syntax error\r\n"),
+    (&["xread", "streams"], b"-ERR wrong number of arguments for 'xread' command\r\n"),
+    (&["xreadgroup", "group", "g", "c", "count", "1", "streams", "s5", "0", "extra"], b"-ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.\r\n"),
+    (&["xreadgroup", "group", "g", "streams", "s5", "0"], b"-ERR wrong number of arguments for 'xreadgroup' command\r\n"),
+];
+
+const RESP3: &[(&[&str], &[u8])] = &[
+    (&["flushall"], b"+OK\r\n"),
+    (&["xadd", "s", "1-1", "a", "1"], b"$3\r\n1-1\r\n"),
+    (&["xadd", "s", "2-1", "b", "2"], b"$3\r\n2-1\r\n"),
+    (&["xgroup", "create", "s", "g", "0"], b"+OK\r\n"),
+    (&["xinfo", "stream", "s"], b"%10\r\n$6\r\nlength\r\n:2\r\n$15\r\nradix-tree-keys\r\n:1\r\n$16\r\nradix-tree-nodes\r\n:2\r\n$17\r\nlast-generated-id\r\n$3\r\n2-1\r\n$20\r\nmax-deleted-entry-id\r\n$3\r\n0-0\r\n$13\r\nentries-added\r\n:2\r\n$23\r\nrecorded-first-entry-id\r\n$3\r\n1-1\r\n$6\r\ngroups\r\n:1\r\n$11\r\nfirst-entry\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n$10\r\nlast-entry\r\n*2\r\n$3\r\n2-1\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n"),
+    (&["xinfo", "stream", "s", "full"], b"%9\r\n$6\r\nlength\r\n:2\r\n$15\r\nradix-tree-keys\r\n:1\r\n$16\r\nradix-tree-nodes\r\n:2\r\n$17\r\nlast-generated-id\r\n$3\r\n2-1\r\n$20\r\nmax-deleted-entry-id\r\n$3\r\n0-0\r\n$13\r\nentries-added\r\n:2\r\n$23\r\nrecorded-first-entry-id\r\n$3\r\n1-1\r\n$7\r\nentries\r\n*2\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$3\r\n2-1\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n$6\r\ngroups\r\n*1\r\n%7\r\n$4\r\nname\r\n$1\r\ng\r\n$17\r\nlast-delivered-id\r\n$3\r\n0-0\r\n$12\r\nentries-read\r\n_\r\n$3\r\nlag\r\n:2\r\n$9\r\npel-count\r\n:0\r\n$7\r\npending\r\n*0\r\n$9\r\nconsumers\r\n*0\r\n"),
+    (&["xinfo", "groups", "s"], b"*1\r\n%6\r\n$4\r\nname\r\n$1\r\ng\r\n$9\r\nconsumers\r\n:0\r\n$7\r\npending\r\n:0\r\n$17\r\nlast-delivered-id\r\n$3\r\n0-0\r\n$12\r\nentries-read\r\n_\r\n$3\r\nlag\r\n:2\r\n"),
+    (&["xreadgroup", "group", "g", "c", "count", "1", "streams", "s", ">"], b"%1\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n"),
+    (&["xread", "streams", "s", "s", "0", "1-1"], b"%2\r\n$1\r\ns\r\n*2\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$3\r\n2-1\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n2-1\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n"),
+    (&["xread", "streams", "s", "nokey", "0", "0"], b"%1\r\n$1\r\ns\r\n*2\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$3\r\n2-1\r\n*2\r\n$1\r\nb\r\n$1\r\n2\r\n"),
+    (&["xread", "count", "1", "streams", "s", "0"], b"%1\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\na\r\n$1\r\n1\r\n"),
+    (&["xrange", "s", "-", "+", "count", "0"], b"_\r\n"),
+    (&["xrange", "nokey", "-", "+"], b"*0\r\n"),
+    (&["xadd", "s", "nomkstream", "3-1", "c", "3"], b"$3\r\n3-1\r\n"),
+    (&["xadd", "nokey", "nomkstream", "3-1", "c", "3"], b"_\r\n"),
+    (&["xpending", "s", "g"], b"*4\r\n:1\r\n$3\r\n1-1\r\n$3\r\n1-1\r\n*1\r\n*2\r\n$1\r\nc\r\n$1\r\n1\r\n"),
+    (&["xpending", "s", "nog"], b"-NOGROUP No such key 's' or consumer group 'nog'\r\n"),
+    (&["xpending", "s", "g", "-", "+", "10", "nobody"], b"*0\r\n"),
+    (&["xautoclaim", "s", "g", "c2", "0", "0", "justid"], b"*3\r\n$3\r\n0-0\r\n*1\r\n$3\r\n1-1\r\n*0\r\n"),
+    (&["xinfo", "stream", "empty"], b"-ERR no such key\r\n"),
+    (&["xgroup", "create", "e", "g", "$", "mkstream"], b"+OK\r\n"),
+    (&["xinfo", "stream", "e"], b"%10\r\n$6\r\nlength\r\n:0\r\n$15\r\nradix-tree-keys\r\n:0\r\n$16\r\nradix-tree-nodes\r\n:1\r\n$17\r\nlast-generated-id\r\n$3\r\n0-0\r\n$20\r\nmax-deleted-entry-id\r\n$3\r\n0-0\r\n$13\r\nentries-added\r\n:0\r\n$23\r\nrecorded-first-entry-id\r\n$3\r\n0-0\r\n$6\r\ngroups\r\n:1\r\n$11\r\nfirst-entry\r\n_\r\n$10\r\nlast-entry\r\n_\r\n"),
+    (&["xinfo", "stream", "e", "full"], b"%9\r\n$6\r\nlength\r\n:0\r\n$15\r\nradix-tree-keys\r\n:0\r\n$16\r\nradix-tree-nodes\r\n:1\r\n$17\r\nlast-generated-id\r\n$3\r\n0-0\r\n$20\r\nmax-deleted-entry-id\r\n$3\r\n0-0\r\n$13\r\nentries-added\r\n:0\r\n$23\r\nrecorded-first-entry-id\r\n$3\r\n0-0\r\n$7\r\nentries\r\n*0\r\n$6\r\ngroups\r\n*1\r\n%7\r\n$4\r\nname\r\n$1\r\ng\r\n$17\r\nlast-delivered-id\r\n$3\r\n0-0\r\n$12\r\nentries-read\r\n_\r\n$3\r\nlag\r\n:0\r\n$9\r\npel-count\r\n:0\r\n$7\r\npending\r\n*0\r\n$9\r\nconsumers\r\n*0\r\n"),
+    (&["xinfo", "groups", "e"], b"*1\r\n%6\r\n$4\r\nname\r\n$1\r\ng\r\n$9\r\nconsumers\r\n:0\r\n$7\r\npending\r\n:0\r\n$17\r\nlast-delivered-id\r\n$3\r\n0-0\r\n$12\r\nentries-read\r\n_\r\n$3\r\nlag\r\n:0\r\n"),
+    (&["xreadgroup", "group", "g", "c", "streams", "e", "0"], b"%1\r\n$1\r\ne\r\n*0\r\n"),
+    (&["xreadgroup", "group", "g", "c", "streams", "e", ">"], b"_\r\n"),
+    (&["xreadgroup", "group", "g", "c", "noack", "streams", "s", "0"], b"%1\r\n$1\r\ns\r\n*0\r\n"),
+    (&["xclaim", "s", "g", "c3", "0", "1-1", "justid"], b"*1\r\n$3\r\n1-1\r\n"),
+    (&["xinfo", "help"], b"*9\r\n+XINFO <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+CONSUMERS <key> <groupname>\r\n+    Show consumers of <groupname>.\r\n+GROUPS <key>\r\n+    Show the stream consumer groups.\r\n+STREAM <key> [FULL [COUNT <count>]\r\n+    Show information about the stream.\r\n+HELP\r\n+    Prints this help.\r\n"),
+    (&["xgroup", "help"], b"*17\r\n+XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n+CREATE <key> <groupname> <id|$> [option]\r\n+    Create a new consumer group. Options are:\r\n+    * MKSTREAM\r\n+      Create the empty stream if it does not exist.\r\n+    * ENTRIESREAD entries_read\r\n+      Set the group's entries_read counter (internal use).\r\n+CREATECONSUMER <key> <groupname> <consumer>\r\n+    Create a new consumer in the specified group.\r\n+DELCONSUMER <key> <groupname> <consumer>\r\n+    Remove the specified consumer.\r\n+DESTROY <key> <groupname>\r\n+    Remove the specified group.\r\n+SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]\r\n+    Set the current group ID and entries_read counter.\r\n+HELP\r\n+    Prints this help.\r\n"),
+];
+
+/// Recorded from Redis 7.0.15: FLUSHALL and SWAPDB take a stream away from its blocked
+/// XREADGROUP reader, which gets UNBLOCKED.
+#[tokio::test]
+async fn flush_and_swapdb_fail_group_readers() {
+    let (server, mut m) = start().await;
+    for how in [&["FLUSHALL"][..], &["SWAPDB", "0", "1"]] {
+        m.call(&["XADD", "s", "1-1", "a", "1"]).await;
+        m.call(&["XGROUP", "CREATE", "s", "g", "$"]).await;
+        let mut w = connect(&server).await;
+        w.send(&[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "c",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "s",
+            ">",
+        ])
+        .await;
+        blocked(&server, 1).await;
+        m.call(how).await;
+        assert_eq!(
+            w.read_raw().await,
+            b"-UNBLOCKED the stream key no longer exists\r\n",
+            "after {how:?}"
+        );
+    }
+}

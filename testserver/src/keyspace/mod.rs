@@ -413,9 +413,20 @@ impl Db {
         }
     }
 
+    /// Signals every key that blocked clients wait on and that holds a stream (its
+    /// XREADGROUP readers are failed if the stream then goes away).
+    fn signal_blocked_streams(&mut self) {
+        for key in self.blocking.keys() {
+            if matches!(self.entries.get(key), Some(e) if matches!(e.value, Value::Stream(_))) {
+                self.ready.push(key.clone());
+            }
+        }
+    }
+
     /// Removes every key (FLUSHDB). Watchers of existing keys are signalled.
     pub fn clear(&mut self) -> usize {
         self.touch_existing_watched();
+        self.signal_blocked_streams();
         let n = self.entries.len();
         self.entries.clear();
         self.used = 0;
@@ -554,6 +565,10 @@ impl Db {
     /// Moves everything out of `other` into `self`, swapping contents (SWAPDB). Watches and
     /// blocked clients stay with their database number, as in Redis.
     pub fn swap_data(&mut self, other: &mut Db) {
+        // Streams that leave a database fail their XREADGROUP readers, as Redis's
+        // scanDatabaseForDeletedStreams does; keys that arrive are served below.
+        self.signal_blocked_streams();
+        other.signal_blocked_streams();
         std::mem::swap(&mut self.entries, &mut other.entries);
         std::mem::swap(&mut self.expires, &mut other.expires);
         std::mem::swap(&mut self.deadlines, &mut other.deadlines);

@@ -8,6 +8,7 @@
 //! per node — so this module keeps the same nodes, with the same byte accounting, while storing
 //! entries as plain values.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
@@ -323,6 +324,49 @@ pub struct Consumer {
     pub seen_time: i64,
     /// Ids it owns in the group's PEL.
     pub pel: BTreeSet<StreamId>,
+    /// Radix tree node count of `pel` (memory accounting).
+    pub pel_rax: RaxCache,
+}
+
+impl Consumer {
+    /// Radix tree nodes Redis would use for this consumer's PEL.
+    pub fn pel_rax_nodes(&self) -> u64 {
+        self.pel_rax
+            .get(self.pel.len(), self.pel.first(), self.pel.last(), || {
+                self.pel.iter()
+            })
+    }
+}
+
+/// A radix-tree node count for a set of ids, computed when first asked and again when the
+/// set's size or either end has changed since. Memory accounting asks after every write to a
+/// stream; this keeps that from walking every node and pending entry each time. (A change in
+/// the middle of a set that keeps its size and ends leaves an older count: an estimate.)
+#[derive(Debug, Clone, Default)]
+pub struct RaxCache(Cell<Option<(usize, StreamId, StreamId, u64)>>);
+
+impl RaxCache {
+    /// The count for a set of `len` ids from `first` to `last`, listed by `ids` in order.
+    pub fn get<'a, I: Iterator<Item = &'a StreamId>>(
+        &self,
+        len: usize,
+        first: Option<&StreamId>,
+        last: Option<&StreamId>,
+        ids: impl FnOnce() -> I,
+    ) -> u64 {
+        let (first, last) = (
+            first.copied().unwrap_or_default(),
+            last.copied().unwrap_or_default(),
+        );
+        if let Some((l, f, t, n)) = self.0.get() {
+            if (l, f, t) == (len, first, last) {
+                return n;
+            }
+        }
+        let n = Stream::rax_nodes_of(ids());
+        self.0.set(Some((len, first, last, n)));
+        n
+    }
 }
 
 /// A consumer group.
@@ -336,6 +380,8 @@ pub struct Group {
     pub pel: BTreeMap<StreamId, Nack>,
     /// Consumers by name.
     pub consumers: BTreeMap<Bytes, Consumer>,
+    /// Radix tree node count of `pel` (memory accounting).
+    pub pel_rax: RaxCache,
 }
 
 /// `SCG_INVALID_ENTRIES_READ`.
@@ -349,7 +395,19 @@ impl Group {
             entries_read,
             pel: BTreeMap::new(),
             consumers: BTreeMap::new(),
+            pel_rax: RaxCache::default(),
         }
+    }
+
+    /// Radix tree nodes Redis would use for this group's PEL.
+    pub fn pel_rax_nodes(&self) -> u64 {
+        let keys = || self.pel.keys();
+        self.pel_rax.get(
+            self.pel.len(),
+            self.pel.keys().next(),
+            self.pel.keys().next_back(),
+            keys,
+        )
     }
 
     /// Looks up (and refreshes the seen time of) a consumer, creating it if missing. Returns
@@ -366,6 +424,7 @@ impl Group {
                     Consumer {
                         seen_time: now,
                         pel: BTreeSet::new(),
+                        pel_rax: RaxCache::default(),
                     },
                 );
                 true
@@ -467,6 +526,8 @@ pub struct Stream {
     pub entries_added: u64,
     /// Consumer groups by name.
     pub groups: BTreeMap<Bytes, Group>,
+    /// Radix tree node count of the node keys (XINFO, memory accounting).
+    pub node_rax: RaxCache,
 }
 
 const LISTPACK_MAX_SIZE: u64 = 1 << 30;
@@ -477,8 +538,8 @@ impl Stream {
         Stream::default()
     }
 
-    /// Appends an entry (`items` are field, value pairs). `id`: `None` for `*`, or the id and
-    /// whether its sequence was given (`ms-*` when not). Returns the new id.
+    /// Appends an entry (`items` are field, value pairs, copied in). `id`: `None` for `*`, or
+    /// the id and whether its sequence was given (`ms-*` when not). Returns the new id.
     pub fn append(
         &mut self,
         items: Vec<Bytes>,
@@ -491,7 +552,8 @@ impl Stream {
             Some((id, false)) => {
                 if self.last_id.ms == id.ms {
                     if self.last_id.seq == u64::MAX {
-                        return Err(AppendError::IdTooSmall);
+                        // Redis reports this as "too large": its errno is not EDOM here.
+                        return Err(AppendError::TooLarge);
                     }
                     StreamId::new(id.ms, self.last_id.seq + 1)
                 } else {
@@ -526,7 +588,11 @@ impl Stream {
             }
         };
         if need_new {
-            let fields = items.iter().step_by(2).cloned().collect();
+            let fields = items
+                .iter()
+                .step_by(2)
+                .map(|f| Bytes::copy_from_slice(f))
+                .collect();
             self.nodes.insert(id, Node::new(fields));
         }
         let (&master, node) = self.nodes.last_key_value_mut_compat();
@@ -536,6 +602,16 @@ impl Stream {
                 .iter()
                 .zip(items.iter().step_by(2))
                 .all(|(a, b)| a == b);
+        // The stream keeps its own copies (the arguments may be slices of a read buffer);
+        // field names equal to the node's master fields share the master's bytes.
+        let mut items = items;
+        for (i, item) in items.iter_mut().enumerate() {
+            *item = if same_fields && i % 2 == 0 {
+                node.master_fields[i / 2].clone()
+            } else {
+                Bytes::copy_from_slice(item)
+            };
+        }
         let entry = Entry {
             id,
             items,
@@ -820,11 +896,13 @@ impl Stream {
     /// Number of radix tree nodes Redis's rax would use for the node keys
     /// (`radix-tree-nodes`).
     pub fn rax_nodes(&self) -> u64 {
-        let keys: Vec<[u8; 16]> = self.nodes.keys().map(|k| k.encode()).collect();
-        if keys.is_empty() {
-            return 1;
-        }
-        rax_count(&keys, 0)
+        let keys = || self.nodes.keys();
+        self.node_rax.get(
+            self.nodes.len(),
+            self.nodes.keys().next(),
+            self.nodes.keys().next_back(),
+            keys,
+        )
     }
 
     /// Number of radix tree nodes Redis's rax would use for these ids (a PEL).

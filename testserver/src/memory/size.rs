@@ -146,7 +146,6 @@ fn rax_usage(elements: usize, nodes: u64) -> usize {
 /// `objectComputeSize` for a stream: the stream, its rax, its listpacks (the first `samples`
 /// measured, the last one exactly), and its groups' and consumers' PELs.
 fn stream_size(s: &crate::keyspace::stream::Stream, samples: usize) -> usize {
-    use crate::keyspace::stream::Stream;
     const STREAM: usize = 80;
     const GROUP: usize = 40;
     const NACK: usize = 24;
@@ -162,11 +161,11 @@ fn stream_size(s: &crate::keyspace::stream::Stream, samples: usize) -> usize {
         size += s.nodes.values().next_back().map(lp).unwrap_or(0);
     }
     for g in s.groups.values() {
-        size += GROUP + rax_usage(g.pel.len(), Stream::rax_nodes_of(g.pel.keys()));
+        size += GROUP + rax_usage(g.pel.len(), g.pel_rax_nodes());
         size += NACK * g.pel.len();
         for (name, c) in &g.consumers {
             size += CONSUMER + name.len();
-            size += rax_usage(c.pel.len(), Stream::rax_nodes_of(c.pel.iter()));
+            size += rax_usage(c.pel.len(), c.pel_rax_nodes());
         }
     }
     size

@@ -132,6 +132,7 @@ pub(super) fn read(r: &mut Reader<'_>, v2: bool) -> Result<Value, RdbError> {
             let c = Consumer {
                 seen_time,
                 pel: owned,
+                pel_rax: Default::default(),
             };
             if g.consumers.insert(cname, c).is_some() {
                 return Err(r.corrupt("Duplicate stream consumer detected."));

@@ -514,6 +514,13 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if !has_group {
         return Err(nogroup(key, gname));
     }
+    // Redis allocates COUNT stream ids up front and fails when it cannot; a terabyte stands
+    // for "more than this machine can give".
+    if (count as u64).saturating_mul(16) > 1 << 40 {
+        return Err(
+            "ERR Insufficient memory, failed allocating transient memory, COUNT too high.".into(),
+        );
+    }
     let now = ctx.now;
     let resp3 = ctx.out.is_resp3();
     let s = write_typed::<Stream>(ctx.db(), key, now)?.ok_or(Error::from(msg::WRONGTYPE))?;

@@ -385,7 +385,7 @@ fn xadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             "ERR The stream has exhausted the last possible ID, unable to add more items".into(),
         );
     }
-    let items: Vec<Bytes> = argv[field_pos..].iter().map(owned).collect();
+    let items: Vec<Bytes> = argv[field_pos..].to_vec();
     let id = match s.append(items, a.id, now.max(0) as u64, limits) {
         Ok(id) => id,
         Err(AppendError::IdTooSmall) => {

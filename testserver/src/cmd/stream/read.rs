@@ -133,7 +133,11 @@ pub(super) fn xread(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             }
             wants.push(Want::New);
         } else {
-            wants.push(Want::After(parse_strict_id(arg, 0)?));
+            match parse_strict_id(arg, 0)? {
+                // Redis marks `>` with the largest id: given explicitly, it means `>` too.
+                StreamId::MAX if xreadgroup => wants.push(Want::New),
+                id => wants.push(Want::After(id)),
+            }
         }
     }
 
