@@ -203,6 +203,8 @@ pub struct NodeState {
     pub notify_flags: u32,
     /// Clients in MONITOR mode, in the order they started, with their out-of-band queues.
     pub monitors: Vec<(ClientId, crate::client::OobSender)>,
+    /// CLIENT TRACKING state.
+    pub tracking: crate::tracking::Tracking,
 }
 
 impl NodeState {
@@ -239,6 +241,7 @@ impl NodeState {
             live: LiveLimits::new(&config),
             notify_flags: crate::notify::flags_of(&config.notify_keyspace_events),
             monitors: Vec::new(),
+            tracking: Default::default(),
             config,
             sentinel: None,
         }
@@ -248,6 +251,18 @@ impl NodeState {
     fn with_notify_synced(mut self) -> Self {
         self.sync_notify_flags();
         self
+    }
+
+    /// Tells the databases whether modified keys must be collected for CLIENT TRACKING
+    /// (after a client turned tracking on or off).
+    pub fn sync_tracking(&mut self) {
+        let on = self.tracking.active();
+        for db in &mut self.dbs {
+            db.tracking = on;
+            if !on {
+                db.touched.clear();
+            }
+        }
     }
 
     /// Takes `notify-keyspace-events` from the configuration into [`NodeState::notify_flags`]
