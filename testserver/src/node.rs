@@ -199,12 +199,16 @@ pub struct NodeState {
     pub live: Arc<LiveLimits>,
     /// A sentinel's state, when the node runs in sentinel mode.
     pub sentinel: Option<Box<crate::sentinel::Sentinel>>,
+    /// Lua scripting: the EVAL engine and script cache.
+    pub scripts: crate::script::Scripts,
     /// `notify-keyspace-events` as [`crate::notify::class`] bits (0: nothing is published).
     pub notify_flags: u32,
     /// Clients in MONITOR mode, in the order they started, with their out-of-band queues.
     pub monitors: Vec<(ClientId, crate::client::OobSender)>,
     /// CLIENT TRACKING state.
     pub tracking: crate::tracking::Tracking,
+    /// Memory accounting, eviction and the latency monitor.
+    pub memory: crate::memory::MemoryState,
 }
 
 impl NodeState {
@@ -242,8 +246,10 @@ impl NodeState {
             notify_flags: crate::notify::flags_of(&config.notify_keyspace_events),
             monitors: Vec::new(),
             tracking: Default::default(),
+            memory: crate::memory::MemoryState::new(&config),
             config,
             sentinel: None,
+            scripts: Default::default(),
         }
         .with_notify_synced()
     }
@@ -411,6 +417,8 @@ pub struct Node {
     pub(crate) link_signal: watch::Sender<u64>,
     /// Faults injected by tests (frozen, peers cut off). Kept across a restart.
     pub faults: Arc<crate::fault::Faults>,
+    /// The running script, checked by connections before they take the lock.
+    pub(crate) script_busy: Arc<crate::script::Busy>,
 }
 
 /// The locked state of a node. Dereferences to [`NodeState`]; when dropped it releases the
@@ -468,9 +476,15 @@ impl Node {
     /// A node with `config` that shares `faults` (a node restarted where another stopped
     /// stays frozen or partitioned as its predecessor was).
     pub fn with_faults(config: Config, faults: Arc<crate::fault::Faults>) -> Arc<Node> {
+        let script_busy = Arc::new(crate::script::Busy::default());
         Arc::new_cyclic(|me| Node {
             faults,
-            state: Mutex::new(NodeState::new(config, me.clone())),
+            state: Mutex::new({
+                let mut st = NodeState::new(config, me.clone());
+                st.scripts = crate::script::Scripts::new(script_busy.clone());
+                st
+            }),
+            script_busy,
             next_client_id: AtomicU64::new(1),
             shutdown: watch::channel(false).0,
             stream_signal: watch::channel(()).0,

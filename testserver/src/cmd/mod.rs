@@ -15,18 +15,24 @@ mod config;
 mod connection;
 mod dump;
 mod hash;
+mod hll;
 mod keys;
+mod latency;
 mod list;
+mod lolwut;
 pub(crate) mod longdouble;
 mod lookup;
+mod memory;
 mod monitor;
 mod pubsub;
 mod random;
 mod repl;
 mod scan;
+pub(crate) mod script;
 mod server;
 mod set;
 mod sort;
+mod stream;
 mod string;
 mod strtod;
 mod tx;
@@ -140,6 +146,8 @@ pub struct BlockRequest {
     pub deadline: Option<Instant>,
     /// What to answer at the deadline.
     pub on_timeout: TimeoutReply,
+    /// Run again as this argv instead of the command as sent (XREAD's `$` resolved).
+    pub rerun: Option<Vec<Bytes>>,
 }
 
 /// Everything a command can touch while it runs.
@@ -265,7 +273,22 @@ impl<'a> Ctx<'a> {
             keys,
             deadline,
             on_timeout,
+            rerun: None,
         }));
+    }
+
+    /// [`Ctx::block`], running `argv` instead of the command as sent when a key is ready.
+    pub fn block_as(
+        &mut self,
+        argv: Vec<Bytes>,
+        keys: Vec<Bytes>,
+        deadline: Option<Instant>,
+        on_timeout: TimeoutReply,
+    ) {
+        self.block(keys, deadline, on_timeout);
+        if let Some(Outcome::Block(req)) = self.outcome.as_mut() {
+            req.rerun = Some(argv);
+        }
     }
 
     /// Hands the rest of the command to the connection task. A pending [`Outcome::Close`] is
@@ -395,14 +418,20 @@ impl CommandTable {
             connection::COMMANDS,
             dump::COMMANDS,
             hash::COMMANDS,
+            hll::COMMANDS,
             keys::COMMANDS,
+            latency::COMMANDS,
             list::COMMANDS,
+            lolwut::COMMANDS,
             monitor::COMMANDS,
+            memory::COMMANDS,
             pubsub::COMMANDS,
             repl::COMMANDS,
+            script::COMMANDS,
             server::COMMANDS,
             set::COMMANDS,
             sort::COMMANDS,
+            stream::COMMANDS,
             string::COMMANDS,
             tx::COMMANDS,
             zset::COMMANDS,
@@ -431,7 +460,7 @@ impl CommandTable {
                 info,
                 handler,
                 flags: flags::from_words(info.flags)
-                    | if name == "exec" {
+                    | if name == "exec" || script::replicated_as_effects(name) {
                         flags::NO_PROPAGATE
                     } else {
                         0
@@ -493,6 +522,12 @@ fn reject(ctx: &mut Ctx<'_>, cmd: Option<&Command>, err: &[u8]) {
     }
     count_error(ctx.node, err);
     ctx.out.error_bytes(err);
+}
+
+/// Counts an error reply in INFO errorstats (for errors not written by [`call`], such as a
+/// script's rejected `redis.call`).
+pub(crate) fn count_error_text(node: &mut NodeState, err: &[u8]) {
+    count_error(node, err)
 }
 
 fn count_error(node: &mut NodeState, err: &[u8]) {
@@ -668,6 +703,11 @@ pub struct GateCall<'a> {
 
 impl<'a> GateCall<'a> {
     fn new(cmd: &'a Command, argv: &'a [Bytes]) -> Self {
+        Self::for_script(cmd, argv)
+    }
+
+    /// The gate's view of a command a script runs.
+    pub(crate) fn for_script(cmd: &'a Command, argv: &'a [Bytes]) -> Self {
         GateCall {
             cmd,
             argv,
@@ -697,15 +737,40 @@ fn gate(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) -> CmdResult {
     if ctx.node.cluster.is_some() {
         crate::cluster::gate::check(ctx, &call)?;
     }
+    maxmemory_gate(ctx, cmd)?;
     role_gate(ctx, &call)
+}
+
+/// Redis's maxmemory step of `processCommand`: evict by the policy, and when that cannot bring
+/// the node under `maxmemory`, refuse commands that may grow the dataset (`denyoom`, an EXEC
+/// queuing one) and anything but EXEC/DISCARD/QUIT/RESET inside MULTI.
+fn maxmemory_gate(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    if ctx.node.config.maxmemory == 0 {
+        return Ok(());
+    }
+    let out_of_memory = crate::memory::perform_evictions(ctx.node) == crate::memory::Evict::Fail;
+    if !out_of_memory {
+        return Ok(());
+    }
+    let name = cmd.info.name;
+    let denyoom = cmd.flags & flags::DENYOOM != 0
+        || (name == "exec" && queued_flags(ctx.node.commands, ctx.client) & flags::DENYOOM != 0);
+    let in_multi =
+        ctx.client.multi.is_some() && !matches!(name, "exec" | "discard" | "quit" | "reset");
+    if denyoom || in_multi {
+        return Err(msg::OOM.into());
+    }
+    Ok(())
 }
 
 /// The replication role's part of [`gate`].
 fn role_gate(ctx: &mut Ctx<'_>, call: &GateCall<'_>) -> CmdResult {
     let cmd = call.cmd;
+    // EVAL of a script with a shebang is a write or a read as its flags say.
+    let cmd_flags = script::gate_flags(ctx, cmd, call.argv);
     let st = &*ctx.node;
     let is_write = || {
-        cmd.flags & flags::WRITE != 0
+        cmd_flags & flags::WRITE != 0
             || (cmd.flags & flags::NO_PROPAGATE != 0
                 && queued_flags(st.commands, ctx.client) & flags::WRITE != 0)
     };
@@ -732,7 +797,7 @@ fn role_gate(ctx: &mut Ctx<'_>, call: &GateCall<'_>) -> CmdResult {
         .master
         .as_ref()
         .is_some_and(|m| m.state == crate::repl::LinkState::Connected);
-    if !link_up && !st.config.replica_serve_stale_data && cmd.flags & flags::STALE == 0 {
+    if !link_up && !st.config.replica_serve_stale_data && cmd_flags & flags::STALE == 0 {
         return Err(msg::MASTERDOWN.into());
     }
     Ok(())
@@ -774,6 +839,7 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     };
     let started = ctx.tick;
     let changes = ctx.node.changes;
+    ctx.node.dbs[ctx.client.db].access = ctx.node.memory.settings.access;
     // EXEC runs commands through here: keep its own propagation state apart from theirs.
     let outer_ops = ctx.prop_ops.take();
     let outer_force = std::mem::take(&mut ctx.prop_force);
@@ -783,10 +849,30 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     if ctx.node.repl.propagating() {
         propagate(ctx, cmd, argv, ctx.node.changes != changes || force, ops);
     }
+    if ctx.node.changes != changes {
+        crate::memory::note_peak(ctx.node);
+    }
     let ended = Instant::now();
     ctx.tick = ended;
     let usec = ended.saturating_duration_since(started).as_micros() as u64;
     crate::slowlog::observe(ctx, cmd.info, argv, usec);
+    let event = if cmd.flags & flags::FAST != 0 {
+        "fast-command"
+    } else {
+        "command"
+    };
+    ctx.node
+        .memory
+        .latency
+        .add_ms_if_needed(event, usec / 1000, &ctx.node.config);
+    if ctx.node.memory.settings.latency_tracking && !ctx.is_blocked() {
+        let name = ctx.client.last_cmd;
+        let hists = &mut ctx.node.memory.histograms;
+        match hists.get_mut(name) {
+            Some(h) => h.record(usec),
+            None => hists.entry(name).or_default().record(usec),
+        }
+    }
     let node = &mut *ctx.node;
     node.stats.commands_processed += 1;
     if node.stats.commands.len() <= cmd.index {
@@ -907,10 +993,23 @@ fn serve_ready_keys(node: &mut NodeState) {
             let ids: Vec<_> = queue.iter().copied().collect();
             for id in ids {
                 let now = crate::node::unix_ms();
-                let Some(value) = node.dbs[db].get(&key, now) else {
-                    break;
+                let type_name = node.dbs[db].get(&key, now).map(|v| v.type_name());
+                // XREADGROUP depends on the stream and its group: when the stream is deleted
+                // or replaced, its readers are failed rather than left waiting (Redis's
+                // unblockDeletedStreamReadgroupClients).
+                let group_reader = node
+                    .waiters
+                    .get(&id)
+                    .is_some_and(|w| w.argv[0].eq_ignore_ascii_case(b"xreadgroup"));
+                if group_reader && type_name != Some("stream") {
+                    if let Some(waiter) = node.unpark(id) {
+                        fail_waiter(node, waiter, b"UNBLOCKED the stream key no longer exists");
+                    }
+                    continue;
+                }
+                let Some(type_name) = type_name else {
+                    continue;
                 };
-                let type_name = value.type_name();
                 // A waiter is served only by a value of the type it pops: BLPOP stays blocked
                 // when the key is created as a string, as in Redis.
                 let wants = node
@@ -939,6 +1038,14 @@ fn waited_type(info: &CommandInfo) -> &'static str {
     } else {
         "list"
     }
+}
+
+/// Answers a parked client with an error and unparks it for good.
+fn fail_waiter(node: &mut NodeState, waiter: Waiter, err: &[u8]) {
+    let mut out = ReplyWriter::new(waiter.client.resp3);
+    out.error_bytes(err);
+    count_error(node, err);
+    let _ = waiter.wake.send((waiter.client, out.take()));
 }
 
 /// Runs a parked client's command again. `ready_key` is the key that received data: Redis 7.0
