@@ -843,6 +843,9 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     // EXEC runs commands through here: keep its own propagation state apart from theirs.
     let outer_ops = ctx.prop_ops.take();
     let outer_force = std::mem::take(&mut ctx.prop_force);
+    if !ctx.node.monitors.is_empty() && ctx.ready_key.is_none() {
+        monitor::feed_script(ctx, cmd, argv);
+    }
     let result = (cmd.handler)(ctx, argv);
     let ops = std::mem::replace(&mut ctx.prop_ops, outer_ops);
     let force = std::mem::replace(&mut ctx.prop_force, outer_force);
