@@ -238,6 +238,8 @@ pub struct ClientEntry {
     pub kind: ClientKind,
     /// Since when its pending output has been over the soft `client-output-buffer-limit`.
     pub obuf_soft_since: Option<Instant>,
+    /// The connection's out-of-band queue (tracking invalidations from other clients' writes).
+    pub oob: OobSender,
     /// The connection's socket, for [`crate::pubsub::closed_peers`]. It stays open as long as
     /// the entry exists: a connection leaves the registry before its socket is closed.
     #[cfg(unix)]
@@ -265,6 +267,7 @@ impl ClientEntry {
             killed: false,
             kind,
             obuf_soft_since: None,
+            oob: client.oob.clone(),
             #[cfg(unix)]
             peer_fd: None,
         }

@@ -359,6 +359,11 @@ pub static DIRECTIVES: &[Directive] = &[
     D::new("crash-log-enabled", Bool, Store::Extra("yes")),
     D::new("activerehashing", Bool, Store::Extra("yes")),
     D::new("latency-tracking", Bool, Store::Extra("yes")),
+    D::new(
+        "tracking-table-max-keys",
+        Int(0, LONG_MAX),
+        Store::Extra("1000000"),
+    ),
     D::new("io-threads", Int(1, 128), Store::Extra("1")).immutable(),
     D::new("io-threads-do-reads", Bool, Store::Extra("no")).immutable(),
     D::new("syslog-ident", Text, Store::Extra("redis")).immutable(),

@@ -209,7 +209,7 @@ fn clients(out: &mut String, st: &NodeState) {
             ("client_recent_max_input_buffer", "0".into()),
             ("client_recent_max_output_buffer", "0".into()),
             ("blocked_clients", blocked.to_string()),
-            ("tracking_clients", "0".into()),
+            ("tracking_clients", st.tracking.clients.len().to_string()),
             ("clients_in_timeout_table", blocked.to_string()),
         ],
     );

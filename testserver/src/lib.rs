@@ -34,6 +34,7 @@ pub mod sentinel;
 pub mod server;
 pub mod slowlog;
 pub mod topology;
+pub mod tracking;
 
 pub use cluster::testing::{FailoverMode, TestCluster, TestClusterBuilder};
 pub use server::{TestServer, TestServerBuilder};

@@ -205,6 +205,8 @@ pub struct NodeState {
     pub notify_flags: u32,
     /// Clients in MONITOR mode, in the order they started, with their out-of-band queues.
     pub monitors: Vec<(ClientId, crate::client::OobSender)>,
+    /// CLIENT TRACKING state.
+    pub tracking: crate::tracking::Tracking,
     /// Memory accounting, eviction and the latency monitor.
     pub memory: crate::memory::MemoryState,
 }
@@ -243,6 +245,7 @@ impl NodeState {
             live: LiveLimits::new(&config),
             notify_flags: crate::notify::flags_of(&config.notify_keyspace_events),
             monitors: Vec::new(),
+            tracking: Default::default(),
             memory: crate::memory::MemoryState::new(&config),
             config,
             sentinel: None,
@@ -254,6 +257,18 @@ impl NodeState {
     fn with_notify_synced(mut self) -> Self {
         self.sync_notify_flags();
         self
+    }
+
+    /// Tells the databases whether modified keys must be collected for CLIENT TRACKING
+    /// (after a client turned tracking on or off).
+    pub fn sync_tracking(&mut self) {
+        let on = self.tracking.active();
+        for db in &mut self.dbs {
+            db.tracking = on;
+            if !on {
+                db.touched.clear();
+            }
+        }
     }
 
     /// Takes `notify-keyspace-events` from the configuration into [`NodeState::notify_flags`]

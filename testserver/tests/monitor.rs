@@ -58,6 +58,7 @@ async fn monitor_lines_match_redis() {
         &["MONITOR"],
         &["EXEC"],
         &["CLIENT", "ID"],
+        &["EVAL", "redis.call('set','x','1')", "0"],
         &["SET", "n", "-1"],
         &["ACL", "WHOAMI"],
         &["MIGRATE", "h", "1", "k", "0", "1", "AUTH", "pw"],
@@ -70,7 +71,7 @@ async fn monitor_lines_match_redis() {
     for argv in commands {
         c.call(argv).await;
     }
-    // Recorded from Redis 7.0.15 (EVAL and DEBUG SLEEP left out of this run).
+    // Recorded from Redis 7.0.15 (DEBUG SLEEP left out of this run).
     let want = [
         r#"+T [0 127.0.0.1:PORT] "SET" "a" "1""#,
         r#"+T [0 127.0.0.1:PORT] "GET" "a""#,
@@ -93,6 +94,8 @@ async fn monitor_lines_match_redis() {
         r#"+T [2 127.0.0.1:PORT] "MULTI""#,
         r#"+T [2 127.0.0.1:PORT] "EXEC""#,
         r#"+T [2 127.0.0.1:PORT] "CLIENT" "ID""#,
+        r#"+T [2 127.0.0.1:PORT] "EVAL" "redis.call('set','x','1')" "0""#,
+        r#"+T [2 lua] "set" "x" "1""#,
         r#"+T [2 127.0.0.1:PORT] "SET" "n" "-1""#,
         r#"+T [2 127.0.0.1:PORT] "ACL" "WHOAMI""#,
         r#"+T [2 127.0.0.1:PORT] "MIGRATE" "h" "1" "k" "0" "1" "AUTH" "(redacted)""#,

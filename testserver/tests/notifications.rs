@@ -332,3 +332,26 @@ async fn differential_random_commands_against_real_redis() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn maxmemory_eviction_publishes_evicted() {
+    let server = start().await;
+    let mut cmd = connect(&server).await;
+    let mut sub = subscriber(&server).await;
+    call(&mut cmd, &["SET", "only", "v"]).await;
+    call(&mut cmd, &["CONFIG", "SET", "notify-keyspace-events", "Ee"]).await;
+    call(
+        &mut cmd,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-random"],
+    )
+    .await;
+    call(&mut cmd, &["CONFIG", "SET", "maxmemory", "1"]).await;
+    // The next command makes room first: the one key goes.
+    call(&mut cmd, &["GET", "only"]).await;
+    let raw = sub.read_raw().await;
+    assert_eq!(
+        message_parts(&raw),
+        ("__keyevent@0__:evicted".into(), "only".into())
+    );
+    call(&mut cmd, &["CONFIG", "SET", "maxmemory", "0"]).await;
+}

@@ -56,6 +56,10 @@ fn client(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
         "client|unblock" if argv.len() > 4 => return Err(sub_syntax(&argv[1])),
         "client|unblock" => unblock(ctx, &argv[2..])?,
+        "client|tracking" => crate::tracking::client_tracking(ctx, argv)?,
+        "client|caching" => crate::tracking::client_caching(ctx, argv)?,
+        "client|getredir" => crate::tracking::client_getredir(ctx),
+        "client|trackinginfo" => crate::tracking::client_trackinginfo(ctx),
         "client|help" => help(ctx, "CLIENT", HELP),
         other => {
             // Known to Redis (TRACKING, CACHING, GETREDIR...) but not implemented here.

@@ -62,6 +62,8 @@ fn reset(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
     super::tx::unwatch_all(ctx);
     super::pubsub::unsubscribe_all(ctx.node, ctx.client);
     super::monitor::stop(ctx.node, ctx.client);
+    ctx.node.tracking.disable(ctx.client.id);
+    ctx.node.sync_tracking();
     ctx.client.db = 0;
     ctx.client.resp3 = false;
     ctx.out.set_resp3(false);

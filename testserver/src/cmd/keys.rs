@@ -282,6 +282,7 @@ fn flush_mode(argv: &[Bytes]) -> CmdResult {
 fn flushdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     flush_mode(argv)?;
     let removed = ctx.db().clear();
+    crate::tracking::invalidate_all(ctx.node, ctx.client.id);
     ctx.dirty(removed as u64);
     ctx.out.ok();
     Ok(())
@@ -290,6 +291,7 @@ fn flushdb(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn flushall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     flush_mode(argv)?;
     let removed: usize = ctx.node.dbs.iter_mut().map(Db::clear).sum();
+    crate::tracking::invalidate_all(ctx.node, ctx.client.id);
     ctx.dirty(removed as u64 + 1);
     ctx.out.ok();
     Ok(())

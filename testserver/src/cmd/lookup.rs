@@ -19,15 +19,14 @@ pub(crate) fn lookup_read<'a>(
 ) -> (Option<&'a Value>, &'a mut ReplyWriter) {
     let now = ctx.now;
     let db = ctx.client.db;
-    if ctx.node.notify_flags & crate::notify::class::KEY_MISS != 0
-        && ctx.node.dbs[db].get(key, now).is_none()
-    {
+    // One lookup that expires and stamps the key; the value is then borrowed without either.
+    let found = ctx.node.dbs[db].get(key, now).is_some();
+    count_lookup(&mut ctx.node.stats, found);
+    if !found {
         ctx.notify(crate::notify::class::KEY_MISS, "keymiss", key);
+        return (None, &mut *ctx.out);
     }
-    let node = &mut *ctx.node;
-    let value = node.dbs[db].get(key, now);
-    count_lookup(&mut node.stats, value.is_some());
-    (value, &mut *ctx.out)
+    (ctx.node.dbs[db].peek(key), &mut *ctx.out)
 }
 
 /// As [`lookup_read`] without stamping the key's access time (Redis's `LOOKUP_NOTOUCH`:
@@ -37,10 +36,14 @@ pub(crate) fn lookup_read_notouch<'a>(
     key: &[u8],
 ) -> (Option<(&'a Value, u32)>, &'a mut ReplyWriter) {
     let now = ctx.now;
-    let node = &mut *ctx.node;
-    let found = node.dbs[ctx.client.db].get_untouched(key, now);
-    count_lookup(&mut node.stats, found.is_some());
-    (found, &mut *ctx.out)
+    let db = ctx.client.db;
+    let found = ctx.node.dbs[db].get_untouched(key, now).is_some();
+    count_lookup(&mut ctx.node.stats, found);
+    if !found {
+        ctx.notify(crate::notify::class::KEY_MISS, "keymiss", key);
+        return (None, &mut *ctx.out);
+    }
+    (ctx.node.dbs[db].get_untouched(key, now), &mut *ctx.out)
 }
 
 /// Counts a read lookup in INFO's `keyspace_hits` / `keyspace_misses`, for callers that look

@@ -545,7 +545,16 @@ fn count_error(node: &mut NodeState, err: &[u8]) {
 /// Runs one command from a client, with every check Redis makes before it.
 pub fn process(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     let mark = ctx.out.len();
+    if ctx.node.tracking.active() {
+        crate::tracking::limit_keys(ctx.node);
+    }
     process_inner(ctx, argv);
+    if ctx.node.tracking.active() && ctx.client.multi.is_none() && !eq_ic(&argv[0], "client") {
+        // CLIENT CACHING applies to the next command only (or to the next transaction).
+        if let Some(mode) = ctx.node.tracking.clients.get_mut(&ctx.client.id) {
+            mode.caching = false;
+        }
+    }
     // ASKING is good for one command (kept through a transaction).
     if ctx.client.asking && ctx.client.multi.is_none() && !argv[0].eq_ignore_ascii_case(b"asking") {
         ctx.client.asking = false;
@@ -834,6 +843,9 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     // EXEC runs commands through here: keep its own propagation state apart from theirs.
     let outer_ops = ctx.prop_ops.take();
     let outer_force = std::mem::take(&mut ctx.prop_force);
+    if !ctx.node.monitors.is_empty() && ctx.ready_key.is_none() {
+        monitor::feed_script(ctx, cmd, argv);
+    }
     let result = (cmd.handler)(ctx, argv);
     let ops = std::mem::replace(&mut ctx.prop_ops, outer_ops);
     let force = std::mem::replace(&mut ctx.prop_force, outer_force);
@@ -881,6 +893,9 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
         count_error(ctx.node, &e.0);
         ctx.out.error_bytes(&e.0);
     }
+    if ctx.node.tracking.active() {
+        track_after_call(ctx, cmd, argv);
+    }
     // A blocked client's command is shown once, when it first ran.
     if !ctx.node.monitors.is_empty() && ctx.ready_key.is_none() {
         monitor::feed(ctx, cmd, argv);
@@ -893,6 +908,29 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     // its commands (EXEC itself goes through here).
     if !ctx.in_exec {
         after_command(ctx.node);
+    }
+}
+
+/// CLIENT TRACKING's part of a command: the keys a read fetched are remembered for its client
+/// (unless OPTIN/OPTOUT say otherwise), keys the command modified are invalidated, and at the
+/// top level the client's own invalidations follow its reply.
+fn track_after_call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
+    let me = ctx.client.id;
+    if cmd.flags & flags::READONLY != 0 && cmd.flags & flags::PUBSUB == 0 {
+        if let Some(mode) = ctx.node.tracking.clients.get(&me) {
+            let skip = mode.bcast || (mode.optin && !mode.caching) || (mode.optout && mode.caching);
+            if !skip {
+                let keys = crate::cluster::gate::key_positions(cmd, argv);
+                ctx.node
+                    .tracking
+                    .remember(me, keys.into_iter().map(|i| owned(&argv[i])));
+            }
+        }
+    }
+    crate::tracking::invalidate_touched(ctx.node, me);
+    if !ctx.in_exec {
+        crate::tracking::flush_self(ctx.node, me, ctx.out);
+        crate::tracking::broadcast(ctx.node, Some((me, &mut *ctx.out)));
     }
 }
 
@@ -927,6 +965,11 @@ fn propagate(
 /// just received data.
 pub fn after_command(node: &mut NodeState) {
     node.collect_db_events();
+    if node.tracking.active() {
+        // Keys modified outside a client's command (active expiry), then BCAST batches.
+        crate::tracking::invalidate_touched(node, 0);
+        crate::tracking::broadcast(node, None);
+    }
     serve_ready_keys(node);
 }
 
@@ -1049,6 +1092,10 @@ fn serve_waiter(node: &mut NodeState, waiter: Waiter, ready_key: &Bytes) {
 /// Drops a departing client's WATCHes and subscriptions.
 pub fn forget_client(ctx: &mut Ctx<'_>) {
     monitor::stop(ctx.node, ctx.client);
+    if ctx.node.tracking.clients.contains_key(&ctx.client.id) {
+        ctx.node.tracking.disable(ctx.client.id);
+        ctx.node.sync_tracking();
+    }
     tx::unwatch_all(ctx);
     pubsub::unsubscribe_all(ctx.node, ctx.client);
 }

@@ -36,6 +36,17 @@ pub(crate) fn stop(node: &mut NodeState, client: &mut Client) {
     }
 }
 
+/// Scripts are shown before they run (their own commands follow as `lua` lines), as Redis's
+/// EVAL, EVALSHA and FCALL feed the monitors themselves: they are `skip_monitor` for `call()`.
+pub(crate) fn feed_script(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
+    if matches!(
+        cmd.info.name,
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
+    ) {
+        send(ctx, cmd, argv);
+    }
+}
+
 /// Sends the command just run to the monitors, unless it is one Redis does not show
 /// (administrative ones, those flagged `skip_monitor`, QUIT).
 pub(crate) fn feed(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
@@ -53,6 +64,10 @@ pub(crate) fn feed(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     {
         return;
     }
+    send(ctx, cmd, argv);
+}
+
+fn send(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     let line = format_line(crate::node::unix_us(), ctx.client, argv, cmd.info.name);
     let line = Bytes::from(line);
     let me = ctx.client.id;
@@ -67,12 +82,18 @@ pub(crate) fn feed(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
 
 /// One MONITOR line for `argv` run by `client`, at `now_us` (Unix µs).
 pub fn format_line(now_us: i64, client: &Client, argv: &[Bytes], name: &str) -> Vec<u8> {
+    // Id 0 is the scripting engine's client (real connections start at 1).
+    let peer = if client.id == 0 {
+        "lua".to_string()
+    } else {
+        client.addr.to_string()
+    };
     let mut out = format!(
         "+{}.{:06} [{} {}] ",
         now_us.div_euclid(1_000_000),
         now_us.rem_euclid(1_000_000),
         client.db,
-        client.addr
+        peer
     )
     .into_bytes();
     let redacted = redacted_args(name, argv);

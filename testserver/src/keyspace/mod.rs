@@ -92,6 +92,10 @@ pub struct Db {
     pub(crate) notify: u32,
     /// `new` and `expired` events not yet published, in the order they happened.
     pub(crate) events: Vec<crate::notify::Pending>,
+    /// Some client uses CLIENT TRACKING: [`Db::touch`] collects keys in `touched`.
+    pub(crate) tracking: bool,
+    /// Keys modified since CLIENT TRACKING last looked.
+    pub(crate) touched: Vec<Bytes>,
 }
 
 /// The keys of a database by cluster hash slot.
@@ -342,6 +346,9 @@ impl Db {
 
     /// Marks `key` as modified (Redis's `signalModifiedKey`): WATCHers of it will fail EXEC.
     pub fn touch(&mut self, key: &[u8]) {
+        if self.tracking {
+            self.touched.push(Bytes::copy_from_slice(key));
+        }
         if let Some(entry) = self.entries.get_mut(key) {
             let size = memory::size::key_size(key, &entry.value, memory::size::DEFAULT_SAMPLES);
             self.used = self.used - entry.size + size;
