@@ -1,8 +1,8 @@
 //! `ClusterClient` against the in-process `TestCluster` (fast timers): routing and hash tags,
 //! one generic function over `Client` and `ClusterClient`, every redirect kind (`MOVED`,
-//! `ASK`, `TRYAGAIN`), `CROSSSLOT` caught before sending, multi-key fan-out, keyless policies
-//! (`DBSIZE`, `KEYS`, `FLUSHALL`, `SCAN`), scripts, cross-slot pipelines, transactions, all
-//! seeds but one down at connect. Every wait polls with a deadline.
+//! `ASK`, `TRYAGAIN`, `CLUSTERDOWN`), `CROSSSLOT` caught before sending, multi-key fan-out,
+//! keyless policies (`DBSIZE`, `KEYS`, `FLUSHALL`, `SCAN`), scripts, cross-slot pipelines,
+//! transactions, all seeds but one down at connect. Every wait polls with a deadline.
 
 use std::time::Duration;
 
@@ -337,4 +337,60 @@ async fn all_seeds_but_one_down_at_connect() {
     .await
     .unwrap_err();
     assert!(e.is_not_sent(), "{e:?}");
+}
+
+#[tokio::test]
+async fn clusterdown_is_waited_out_until_the_slot_is_served_again() {
+    let cluster = three().await;
+    let client = ClusterClient::with_config(config(&cluster)).await.unwrap();
+    let key = "down:1";
+    client.set(key, "v").await.unwrap();
+    let slot = key_slot(key.as_bytes()).to_string();
+    let owner = cluster.master_of_key(key.as_bytes()).unwrap();
+    let call = |i: usize, argv: Vec<Vec<u8>>| {
+        let addr = cluster.node(i).addr();
+        async move {
+            let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
+            rediscover_testserver::cluster::testing::call(addr, &argv)
+                .await
+                .unwrap()
+        }
+    };
+    // The slot is left unassigned everywhere: the cluster goes down (full coverage required).
+    for i in 0..3 {
+        call(
+            i,
+            vec![
+                b"CLUSTER".to_vec(),
+                b"DELSLOTS".to_vec(),
+                slot.clone().into_bytes(),
+            ],
+        )
+        .await;
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let info = call(owner, vec![b"CLUSTER".to_vec(), b"INFO".to_vec()]).await;
+        if String::from_utf8_lossy(info.as_bytes().unwrap()).contains("cluster_state:fail") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cluster goes down"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let reader = client.clone();
+    let read = tokio::spawn(async move { reader.get::<Option<String>>(key).await });
+    let retries = client.stats().retries;
+    while client.stats().retries == retries {
+        assert!(std::time::Instant::now() < deadline, "the read is retried");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    call(
+        owner,
+        vec![b"CLUSTER".to_vec(), b"ADDSLOTS".to_vec(), slot.into_bytes()],
+    )
+    .await;
+    assert_eq!(read.await.unwrap().unwrap().as_deref(), Some("v"));
 }

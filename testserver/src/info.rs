@@ -522,7 +522,14 @@ fn replication(out: &mut String, st: &NodeState) {
     fields(
         out,
         &[
-            ("master_failover_state", "no-failover".into()),
+            (
+                "master_failover_state",
+                st.repl
+                    .failover
+                    .as_ref()
+                    .map_or("no-failover", |f| f.state.name())
+                    .into(),
+            ),
             ("master_replid", repl.replid.clone()),
             ("master_replid2", repl.replid2.clone()),
             ("master_repl_offset", repl.offset().to_string()),

@@ -6,18 +6,20 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::config::{ClusterConfig, ReadFrom};
 use super::state::{random_index, State};
 use super::topology::Node;
 use super::{join_all, ClusterEvent, ClusterStats};
-use crate::cmd::{Cmd, ToArgs};
+use crate::cmd::{Cmd, ToArgs, Usage};
 use crate::commands::Execute;
 use crate::conn::source::backoff;
 use crate::error::{Error, Result, ServerError};
 use crate::error_codes::{msg, ErrorCode, Redirect};
 use crate::pipeline::Pipeline;
 use crate::resp::Frame;
+use crate::routing::{self, Route};
 use crate::slot::{key_slot, CommandSlot};
 use crate::transaction::{Transaction, Watched};
 use crate::value::FromReply;
@@ -220,6 +222,25 @@ fn server_error(line: &str) -> Error {
     Error::Server(ServerError::new(Bytes::copy_from_slice(line.as_bytes())))
 }
 
+/// The slot of a single-key command (the common case) from the command table, without
+/// collecting the arguments, and whether it is a read for a replica; `None` for the others.
+fn fast_target<'a>(
+    mut args: impl Iterator<Item = &'a [u8]>,
+    replica_reads: bool,
+) -> Option<(CommandSlot, bool)> {
+    let info = crate::command::lookup(args.next()?)?;
+    if info.first_key == 1
+        && info.last_key == 1
+        && info.key_specs.len() == 1
+        && !info.has_flag("movablekeys")
+    {
+        let key = args.next()?;
+        let read = replica_reads && info.has_flag("readonly");
+        return Some((CommandSlot::Slot(key_slot(key)), read));
+    }
+    None
+}
+
 /// A command rebuilt from arguments.
 fn build(args: &[&[u8]]) -> Cmd {
     let mut cmd = Cmd::new(&String::from_utf8_lossy(args[0]));
@@ -397,14 +418,20 @@ impl ClusterClient {
     }
 
     /// Runs `cmd` (all keys in `slot`) with redirections and retries.
-    async fn on_slot(&self, cmd: &Cmd, slot: u16, read: bool, sent: &AtomicBool) -> Result<Frame> {
+    async fn on_slot(
+        &self,
+        route: &Route,
+        slot: u16,
+        read: bool,
+        sent: &AtomicBool,
+    ) -> Result<Frame> {
         let config = &self.state.config;
         let read = read && config.get_read_from() != ReadFrom::Primary;
         let mut ask: Option<Arc<Node>> = None;
         let mut moved_to: Option<Arc<Node>> = None;
         let mut avoid_replicas = false;
         let mut attempt = 0u32;
-        let mut unreachable_rounds = 0u32;
+        let mut waits = 0u32;
         loop {
             let (node, asking) = match (ask.take(), moved_to.take()) {
                 (Some(n), _) => (n, true),
@@ -423,27 +450,23 @@ impl ClusterClient {
             };
             sent.store(true, Ordering::Relaxed);
             let result = if asking {
-                let mut p = Pipeline::new();
-                p.add(&Cmd::new("ASKING"));
-                p.add(cmd);
-                match node.client.send_pipeline(&p).await {
-                    Ok(mut replies) if replies.len() == 2 => Frame::from_reply(replies.remove(1)),
-                    Ok(_) => Err(Error::response(
-                        "expected the replies to ASKING and a command",
-                    )),
-                    Err(e) => Err(e),
-                }
+                Box::pin(asking_then(&node, route)).await
             } else {
-                node.client.send_command(cmd.clone()).await
+                node.client.send_routed(route).await
             };
             let next = classify(&result);
             if matches!(next, Next::Done) {
-                node.failures.store(0, Ordering::Relaxed);
+                // Read first: a store on every request would bounce the node's cache line
+                // between threads.
+                if node.failures.load(Ordering::Relaxed) != 0 {
+                    node.failures.store(0, Ordering::Relaxed);
+                }
                 return result;
             }
-            // An unreachable node is waited for until the deadline when there is one (a
-            // failover takes node-timeout plus an election); redirections are counted.
-            let counted = !matches!(next, Next::Unreachable) || self.timeout.is_none();
+            // Waits (an unreachable node, TRYAGAIN, CLUSTERDOWN: a failover takes node-timeout
+            // plus an election) last until the deadline when there is one; redirections are
+            // counted, against loops.
+            let counted = matches!(next, Next::Moved(_) | Next::Ask(_)) || self.timeout.is_none();
             if counted && attempt >= config.get_max_redirects() {
                 return result;
             }
@@ -468,12 +491,13 @@ impl ClusterClient {
                     ask = self.state.redirect_node(&r.addr, &node.addr);
                 }
                 Next::Retry { refresh } => {
+                    waits += 1;
                     self.state.counters.retries.fetch_add(1, Ordering::Relaxed);
                     tracing::debug!(target: "rediscover::cluster", slot, attempt, node = %node.addr, "retrying after {}", result.as_ref().err().map(|e| e.to_string()).unwrap_or_default());
                     if refresh {
                         self.state.request_refresh();
                     }
-                    tokio::time::sleep(backoff(&config.retry_policy(), attempt)).await;
+                    tokio::time::sleep(backoff(&config.retry_policy(), waits)).await;
                 }
                 Next::Unreachable => {
                     self.state.counters.retries.fetch_add(1, Ordering::Relaxed);
@@ -482,22 +506,35 @@ impl ClusterClient {
                     tracing::debug!(target: "rediscover::cluster", slot, attempt, node = %node.addr, "node unreachable; waiting for the topology");
                     // The node's own reconnect round already waited; give the cluster time to
                     // notice (a failover), or the map time to change.
-                    unreachable_rounds += 1;
-                    let wait = backoff(&config.retry_policy(), unreachable_rounds);
+                    waits += 1;
+                    let wait = backoff(&config.retry_policy(), waits);
                     self.state.wait_refresh(Some(Instant::now() + wait)).await;
                 }
             }
         }
     }
 
+    /// Where a command goes: its slot and whether it is a read for a replica.
+    fn target(&self, cmd: &Cmd) -> (CommandSlot, bool) {
+        let replica_reads = self.state.config.get_read_from() != ReadFrom::Primary;
+        match fast_target(cmd.args(), replica_reads) {
+            Some(t) => t,
+            None => (
+                cmd.slot(),
+                replica_reads && cmd.args().next().is_some_and(is_read),
+            ),
+        }
+    }
+
+    /// Commands without one slot: split, refused, or routed by policy.
     async fn dispatch(&self, cmd: Cmd, sent: &AtomicBool) -> Result<Frame> {
         let argv: Vec<&[u8]> = cmd.args().collect();
         match crate::slot::command_slot(&argv) {
             CommandSlot::Slot(slot) => {
                 let read =
                     self.state.config.get_read_from() != ReadFrom::Primary && is_read(argv[0]);
-                drop(argv);
-                self.on_slot(&cmd, slot, read, sent).await
+                let route = routing::route(build(&argv))?;
+                self.on_slot(&route, slot, read, sent).await
             }
             CommandSlot::CrossSlot => {
                 match split_kind(argv[0], self.state.config.get_split_mset()) {
@@ -614,7 +651,8 @@ impl ClusterClient {
         if items.last().is_some_and(|i| i.len() != step) {
             // Wrong arity: let a node say so.
             let slot = key_slot(argv.get(1).copied().unwrap_or_default());
-            return self.on_slot(&build(argv), slot, false, sent).await;
+            let route = routing::route(build(argv))?;
+            return self.on_slot(&route, slot, false, sent).await;
         }
         // Groups in order of first appearance: (slot, item indexes).
         let mut groups: Vec<(u16, Vec<usize>)> = Vec::new();
@@ -626,19 +664,17 @@ impl ClusterClient {
             }
         }
         let read = is_read(argv[0]);
-        let cmds: Vec<(u16, Cmd)> = groups
+        let mut routes: Vec<(u16, Route)> = Vec::with_capacity(groups.len());
+        for (slot, idx) in &groups {
+            let mut args: Vec<&[u8]> = vec![argv[0]];
+            for &i in idx {
+                args.extend_from_slice(items[i]);
+            }
+            routes.push((*slot, routing::route(build(&args))?));
+        }
+        let calls = routes
             .iter()
-            .map(|(slot, idx)| {
-                let mut args: Vec<&[u8]> = vec![argv[0]];
-                for &i in idx {
-                    args.extend_from_slice(items[i]);
-                }
-                (*slot, build(&args))
-            })
-            .collect();
-        let calls = cmds
-            .iter()
-            .map(|(slot, cmd)| self.on_slot(cmd, *slot, read, sent));
+            .map(|(slot, route)| self.on_slot(route, *slot, read, sent));
         let replies = join_all(calls.collect()).await;
         match kind {
             Split::Count => {
@@ -672,20 +708,48 @@ impl ClusterClient {
         }
     }
 
-    /// Runs `fut` within this handle's deadline.
-    async fn within<T>(
-        &self,
-        sent: &AtomicBool,
-        fut: impl std::future::Future<Output = Result<T>>,
-    ) -> Result<T> {
-        match self.deadline() {
-            Some(d) => tokio::time::timeout_at(d, fut).await.unwrap_or_else(|_| {
-                Err(Error::Timeout {
-                    sent: sent.load(Ordering::Relaxed),
-                })
-            }),
-            None => fut.await,
+    /// The deadline of a command that may block for `blocks_for` (see `routing::Route`):
+    /// the request timeout plus the command's own timeout, none for a timeout of 0.
+    fn blocking_deadline(&self, blocks_for: Option<Option<Duration>>) -> Option<Instant> {
+        match (self.timeout, blocks_for) {
+            (None, _) | (_, Some(None)) => None,
+            (Some(t), Some(Some(b))) => Some(Instant::now() + t.saturating_add(b)),
+            (Some(t), None) => Some(Instant::now() + t),
         }
+    }
+}
+
+/// Runs `fut` until `deadline`; a request that passes it says whether anything was sent.
+async fn within<T>(
+    deadline: Option<Instant>,
+    sent: &AtomicBool,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    match deadline {
+        Some(d) => tokio::time::timeout_at(d, fut).await.unwrap_or_else(|_| {
+            Err(Error::Timeout {
+                sent: sent.load(Ordering::Relaxed),
+            })
+        }),
+        None => fut.await,
+    }
+}
+
+/// `ASKING`, then the command, as one unit on the node's shared (or, for a blocking command,
+/// dedicated) connection; the command's reply.
+async fn asking_then(node: &Node, route: &Route) -> Result<Frame> {
+    let mut p = Pipeline::new();
+    p.add(&Cmd::new("ASKING"));
+    match route {
+        Route::Shared(payload) => p.push_encoded(payload, Usage::Shared),
+        Route::Dedicated(b) => p.add(&b.cmd),
+    };
+    match node.client.send_pipeline(&p).await {
+        Ok(mut replies) if replies.len() == 2 => Frame::from_reply(replies.remove(1)),
+        Ok(_) => Err(Error::response(
+            "expected the replies to ASKING and a command",
+        )),
+        Err(e) => Err(e),
     }
 }
 
@@ -792,7 +856,11 @@ impl ClusterClient {
         let mut slots: Vec<Option<u16>> = Vec::with_capacity(n);
         let mut reads: Vec<bool> = Vec::with_capacity(n);
         for c in p.commands() {
-            match c.slot() {
+            let (slot, read) = match fast_target(c.args(), replica_reads) {
+                Some(t) => t,
+                None => (c.slot(), replica_reads && is_read(c.name())),
+            };
+            match slot {
                 CommandSlot::Slot(s) => slots.push(Some(s)),
                 CommandSlot::NoKeys => slots.push(None),
                 CommandSlot::CrossSlot => {
@@ -807,14 +875,17 @@ impl ClusterClient {
                     ));
                 }
             }
-            reads.push(replica_reads && is_read(c.name()));
+            reads.push(read);
         }
         let mut results: Vec<Option<Frame>> = vec![None; n];
         let mut last_error: Vec<Option<Frame>> = vec![None; n];
         let mut pending: Vec<(usize, Option<Dest>)> = (0..n).map(|i| (i, None)).collect();
         let mut keyless: Option<Arc<Node>> = None;
         let mut avoid_replicas = false;
+        // Rounds with a redirection (counted against loops), and rounds in all (for backoff).
+        let mut redirect_rounds = 0u32;
         let mut round = 0u32;
+        let bounded = self.timeout.is_some();
         while !pending.is_empty() {
             // Route what has no destination yet.
             let mut routed: Vec<(usize, Dest)> = Vec::with_capacity(pending.len());
@@ -872,7 +943,9 @@ impl ClusterClient {
             let replies = join_all(calls.collect()).await;
             let mut wait = false;
             let mut refresh = false;
-            let exhausted = round >= config.get_max_redirects();
+            let counted = if bounded { redirect_rounds } else { round };
+            let exhausted = counted >= config.get_max_redirects();
+            let mut redirected = false;
             for ((node, _, idx), reply) in groups.iter().zip(replies) {
                 let frames = match reply {
                     Ok(frames) => frames,
@@ -904,6 +977,7 @@ impl ClusterClient {
                     match next {
                         Next::Done | Next::Unreachable => results[i] = Some(frame),
                         Next::Moved(r) => {
+                            redirected = true;
                             match self.state.redirect_node(&r.addr, &node.addr) {
                                 Some(to) => {
                                     self.state.moved(r.slot, to.clone());
@@ -923,6 +997,7 @@ impl ClusterClient {
                             last_error[i] = Some(frame);
                         }
                         Next::Ask(r) => {
+                            redirected = true;
                             self.state.counters.ask.fetch_add(1, Ordering::Relaxed);
                             let to = self.state.redirect_node(&r.addr, &node.addr);
                             pending.push((i, to.map(|node| Dest { node, asking: true })));
@@ -960,6 +1035,7 @@ impl ClusterClient {
                 break;
             }
             round += 1;
+            redirect_rounds += u32::from(redirected);
             if !pending.is_empty() {
                 tracing::debug!(target: "rediscover::cluster", round, again = pending.len(), "pipeline commands redirected or retried");
             }
@@ -1001,6 +1077,7 @@ impl ClusterClient {
             .is_some_and(|c| c.name().eq_ignore_ascii_case(b"MULTI"))
             && p.command(p.len() - 1)
                 .is_some_and(|c| c.name().eq_ignore_ascii_case(b"EXEC"));
+        let bounded = self.timeout.is_some();
         let config = &self.state.config;
         let mut ask: Option<Arc<Node>> = None;
         let mut moved_to: Option<Arc<Node>> = None;
@@ -1025,7 +1102,7 @@ impl ClusterClient {
             sent.store(true, Ordering::Relaxed);
             let mut replies = match node.client.send_pipeline(&payload).await {
                 Ok(r) => r,
-                Err(e) if e.is_not_sent() && attempt < config.get_max_redirects() => {
+                Err(e) if e.is_not_sent() && (bounded || attempt < config.get_max_redirects()) => {
                     attempt += 1;
                     self.state.counters.retries.fetch_add(1, Ordering::Relaxed);
                     let d = backoff(&config.retry_policy(), attempt);
@@ -1045,7 +1122,10 @@ impl ClusterClient {
                 other => Some(other),
             });
             match (aborted, redirect) {
-                (true, Some(next)) if attempt < config.get_max_redirects() => {
+                (true, Some(next))
+                    if attempt < config.get_max_redirects()
+                        || (bounded && matches!(next, Next::Retry { .. })) =>
+                {
                     attempt += 1;
                     match next {
                         Next::Moved(r) => {
@@ -1074,12 +1154,34 @@ impl ClusterClient {
 impl Execute for ClusterClient {
     async fn send_command(&self, cmd: Cmd) -> Result<Frame> {
         let sent = AtomicBool::new(false);
-        self.within(&sent, self.dispatch(cmd, &sent)).await
+        match self.target(&cmd) {
+            (CommandSlot::Slot(slot), read) => {
+                let route = routing::route(cmd)?;
+                let deadline = match &route {
+                    Route::Dedicated(b) => self.blocking_deadline(b.blocks_for),
+                    Route::Shared(_) => self.deadline(),
+                };
+                within(deadline, &sent, self.on_slot(&route, slot, read, &sent)).await
+            }
+            // Boxed: the rare paths should not grow every request's future.
+            _ => {
+                let deadline = self.deadline();
+                within(deadline, &sent, Box::pin(self.dispatch(cmd, &sent))).await
+            }
+        }
     }
 
     async fn send_pipeline(&self, pipeline: &Pipeline) -> Result<Vec<Frame>> {
         let sent = AtomicBool::new(false);
-        self.within(&sent, self.pipeline(pipeline, &sent)).await
+        let plan = routing::plan_pipeline(pipeline)?;
+        let deadline = match plan.dedicated {
+            true => self.blocking_deadline(plan.blocks_for),
+            false => self.deadline(),
+        };
+        let span = tracing::debug_span!(target: "rediscover::cluster", "cluster_pipeline", commands = pipeline.len());
+        within(deadline, &sent, self.pipeline(pipeline, &sent))
+            .instrument(span)
+            .await
     }
 }
 
@@ -1106,6 +1208,41 @@ mod tests {
             Keyless::Masters(Aggregate::LogicalAnd)
         );
         assert_eq!(p(&["NOSUCH"]), Keyless::Random);
+    }
+
+    #[test]
+    fn the_fast_slot_agrees_with_the_command_table() {
+        let samples: &[&[&str]] = &[
+            &["GET", "foo"],
+            &["set", "{u}a", "1", "EX", "5"],
+            &["HSET", "h", "f", "v"],
+            &["SORT", "a", "STORE", "b"],
+            &["EVAL", "return 1", "1", "k"],
+            &["XREAD", "STREAMS", "s1", "s2", "0", "0"],
+            &["OBJECT", "ENCODING", "k"],
+            &["MGET", "a", "b"],
+            &["ZUNIONSTORE", "d", "2", "a", "b"],
+            &["LMOVE", "a", "b", "LEFT", "RIGHT"],
+            &["GET"],
+            &["PING"],
+        ];
+        for argv in samples {
+            let bytes: Vec<&[u8]> = argv.iter().map(|a| a.as_bytes()).collect();
+            if let Some((slot, _)) = fast_target(bytes.iter().copied(), false) {
+                assert_eq!(slot, crate::slot::command_slot(&bytes), "{argv:?}");
+            }
+        }
+        let get = [&b"GET"[..], b"foo"];
+        assert_eq!(
+            fast_target(get.iter().copied(), true),
+            Some((CommandSlot::Slot(12182), true))
+        );
+        let sort = [&b"SORT"[..], b"a", b"STORE", b"b"];
+        assert_eq!(
+            fast_target(sort.iter().copied(), false),
+            None,
+            "movable keys"
+        );
     }
 
     #[test]

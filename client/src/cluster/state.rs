@@ -296,6 +296,22 @@ impl State {
         let fresh = Arc::new(fresh);
         let keep: std::collections::HashSet<NodeAddr> =
             fresh.nodes().map(|n| n.addr.clone()).collect();
+        if self.config.get_read_from() == ReadFrom::Nearest {
+            // Nearest reads need every node's latency, not only the ones asked for the map.
+            let nodes: Vec<Arc<Node>> = fresh.nodes().cloned().collect();
+            let timeout = self.config.get_node().get_connect_timeout();
+            tokio::spawn(async move {
+                let pings = nodes.iter().map(|n| async move {
+                    let started = Instant::now();
+                    let ping = n.client.send_command(Cmd::new("PING"));
+                    if let Ok(Ok(_)) = tokio::time::timeout(timeout, ping).await {
+                        n.rtt_us
+                            .store(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+                    }
+                });
+                super::join_all(pings.collect()).await;
+            });
+        }
         *self.topology.write().unwrap_or_else(|p| p.into_inner()) = fresh;
         // Nodes the map no longer names are dropped (requests still on them keep them alive).
         self.nodes

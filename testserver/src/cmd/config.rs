@@ -143,6 +143,7 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     ctx.node.config = next;
     // Connections already open read these without the lock.
     ctx.node.live.update(&ctx.node.config);
+    ctx.node.sync_notify_flags();
     ctx.node.memory.settings = crate::memory::Settings::from_config(&ctx.node.config);
     if ctx.node.config.maxmemory != old_maxmemory && ctx.node.config.maxmemory != 0 {
         // Redis's `updateMaxmemory`: warn when already over, and evict at once.

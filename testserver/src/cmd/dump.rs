@@ -104,6 +104,7 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         if deleted {
             ctx.propagate_as(|| vec![op(b"DEL", &[&owned(key)])]);
             ctx.modified(key);
+            ctx.notify(crate::notify::class::GENERIC, "del", key);
         }
         ctx.out.ok();
         return Ok(());
@@ -127,6 +128,7 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
     }
     ctx.modified(key);
+    ctx.notify(crate::notify::class::GENERIC, "restore", key);
     ctx.out.ok();
     Ok(())
 }

@@ -50,6 +50,7 @@ fn del(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         if ctx.db().get(key, now).is_some() {
             ctx.db().remove(key);
             ctx.modified(key);
+            ctx.notify(crate::notify::class::GENERIC, "del", key);
             n += 1;
         }
     }
@@ -111,6 +112,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], nx: bool) -> CmdResult {
     }
     db.touch(src);
     db.touch(dst);
+    ctx.notify(crate::notify::class::GENERIC, "rename_from", src);
+    ctx.notify(crate::notify::class::GENERIC, "rename_to", dst);
     ctx.dirty(1);
     if nx {
         ctx.out.int(1);
@@ -189,6 +192,7 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     }
     let at = ctx.db().expire_at(src);
     put_in_db(ctx, dst_db, dst, value, at);
+    ctx.notify_db(crate::notify::class::GENERIC, "copy_to", dst, dst_db);
     ctx.dirty(1);
     ctx.out.int(1);
     Ok(())
@@ -214,6 +218,8 @@ fn move_(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         put_in_db(ctx, dst_db, key, value, at);
     }
     ctx.db().touch(key);
+    ctx.notify(crate::notify::class::GENERIC, "move_from", key);
+    ctx.notify_db(crate::notify::class::GENERIC, "move_to", key, dst_db);
     ctx.dirty(1);
     ctx.out.int(1);
     Ok(())

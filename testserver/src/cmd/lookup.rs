@@ -18,8 +18,14 @@ pub(crate) fn lookup_read<'a>(
     key: &[u8],
 ) -> (Option<&'a Value>, &'a mut ReplyWriter) {
     let now = ctx.now;
+    let db = ctx.client.db;
+    if ctx.node.notify_flags & crate::notify::class::KEY_MISS != 0
+        && ctx.node.dbs[db].get(key, now).is_none()
+    {
+        ctx.notify(crate::notify::class::KEY_MISS, "keymiss", key);
+    }
     let node = &mut *ctx.node;
-    let value = node.dbs[ctx.client.db].get(key, now);
+    let value = node.dbs[db].get(key, now);
     count_lookup(&mut node.stats, value.is_some());
     (value, &mut *ctx.out)
 }

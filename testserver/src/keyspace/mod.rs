@@ -8,12 +8,14 @@
 mod hash;
 mod list;
 mod set;
+pub mod stream;
 mod value;
 mod zset;
 
 pub use hash::{Hash, HashIter, HashLimits};
 pub use list::{normalize_range, End, List};
 pub use set::{Set, SetIter};
+pub use stream::{Stream, StreamId};
 pub use value::{Str, Value};
 pub use zset::{LexBound, LexRange, ListpackLimits, ScoreRange, ZSet};
 
@@ -85,6 +87,11 @@ pub struct Db {
     /// Keys by hash slot, kept in cluster mode only (CLUSTER COUNTKEYSINSLOT and
     /// GETKEYSINSLOT, slot migration).
     slot_index: Option<Box<SlotIndex>>,
+    /// The node's keyspace notification classes (see [`crate::notify`]), kept here so that
+    /// the `new` and `expired` events raised inside the database cost one test when off.
+    pub(crate) notify: u32,
+    /// `new` and `expired` events not yet published, in the order they happened.
+    pub(crate) events: Vec<crate::notify::Pending>,
 }
 
 /// The keys of a database by cluster hash slot.
@@ -147,6 +154,7 @@ impl Db {
                 let key = Bytes::copy_from_slice(key);
                 self.remove(&key);
                 self.touch(&key);
+                self.note_event(crate::notify::class::EXPIRED, "expired", &key);
                 self.expired.push(key);
                 true
             }
@@ -215,11 +223,15 @@ impl Db {
     }
 
     fn insert(&mut self, key: Bytes, value: Value) {
-        if !self.blocking.is_empty()
-            && self.blocking.contains_key(&key)
-            && !self.entries.contains_key(&key)
-        {
-            self.ready.push(key.clone());
+        if self.notify & crate::notify::class::NEW != 0 && !self.entries.contains_key(&key) {
+            self.note_event(crate::notify::class::NEW, "new", &key);
+        }
+        if !self.blocking.is_empty() && self.blocking.contains_key(&key) {
+            // A new key, or a stream overwritten (its XREADGROUP readers are failed, as
+            // Redis's dbOverwrite signals them).
+            if !matches!(self.entries.get(&key), Some(v) if !matches!(v.value, Value::Stream(_))) {
+                self.ready.push(key.clone());
+            }
         }
         let size = memory::size::key_size(&key, &value, memory::size::DEFAULT_SAMPLES);
         self.used += size;
@@ -279,6 +291,11 @@ impl Db {
         let value = self.entries.swap_remove(key)?;
         self.used -= value.size;
         let value = value.value;
+        if matches!(value, Value::Stream(_)) {
+            // Blocked XREADGROUP readers of a deleted stream are failed (Redis's
+            // dbGenericDelete signals them).
+            self.signal_ready(key);
+        }
         if let Some(index) = self.slot_index.as_mut() {
             index.remove(key);
         }
@@ -311,6 +328,15 @@ impl Db {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Queues a keyspace event raised by the database itself (`new`, `expired`), if its class
+    /// is on; [`crate::notify::flush_pending`] publishes it.
+    #[inline]
+    pub(crate) fn note_event(&mut self, class: u32, event: &'static str, key: &Bytes) {
+        if self.notify & class != 0 {
+            self.events.push((class, event, key.clone()));
         }
     }
 
@@ -518,6 +544,7 @@ impl Db {
             }
             self.remove(&key);
             self.touch(&key);
+            self.note_event(crate::notify::class::EXPIRED, "expired", &key);
             self.expired.push(key);
             n += 1;
         }

@@ -312,7 +312,6 @@ impl ClusterAdmin {
         for a in addrs {
             let (host, port) = parse_addr(a.as_ref())?;
             let node = self.open_node(&host, port).await?;
-            self.ensure_cluster_node(&node).await?;
             self.ensure_empty(&node).await?;
             nodes.push(node);
         }

@@ -70,7 +70,6 @@ impl ClusterAdmin {
         };
         let (host, port) = parse_addr(new)?;
         let node = self.open_node(&host, port).await?;
-        self.ensure_cluster_node(&node).await?;
         self.ensure_empty(&node).await?;
         let first = &view.nodes[0];
         if master.is_none() {

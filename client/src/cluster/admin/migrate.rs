@@ -423,6 +423,66 @@ impl ClusterAdmin {
     }
 }
 
+/// redis-cli's rebalance plan for masters with `counts` slots and `weights`: `None` when every
+/// master is within `threshold` percent of its expected count, else the moves (source index,
+/// target index, number of slots) in order.
+pub(crate) fn rebalance_plan(
+    counts: &[usize],
+    weights: &[f32],
+    threshold: f32,
+) -> Option<Vec<(usize, usize, usize)>> {
+    let total_weight: f32 = weights.iter().sum();
+    let mut balance = vec![0i64; counts.len()];
+    let mut total_balance = 0i64;
+    let mut over = false;
+    for i in 0..counts.len() {
+        let count = counts[i] as i64;
+        let expected = ((SLOTS as f32 / total_weight) * weights[i]) as i64;
+        balance[i] = count - expected;
+        total_balance += balance[i];
+        if threshold > 0.0 {
+            if count > 0 {
+                let err = (100.0 - (100.0 * expected as f64 / count as f64)).abs();
+                over |= err > f64::from(threshold);
+            } else if expected > 1 {
+                over = true;
+            }
+        }
+    }
+    if !over {
+        return None;
+    }
+    // Rounding can leave the balances summing above zero: givers must be matched.
+    while total_balance > 0 {
+        for b in balance.iter_mut() {
+            if *b <= 0 && total_balance > 0 {
+                *b -= 1;
+                total_balance -= 1;
+            }
+        }
+    }
+    let mut sorted: Vec<usize> = (0..counts.len()).collect();
+    sorted.sort_by_key(|&i| balance[i]);
+    let mut moves = Vec::new();
+    let (mut dst, mut src) = (0usize, sorted.len().saturating_sub(1));
+    while dst < src {
+        let (d, s) = (sorted[dst], sorted[src]);
+        let n = balance[d].unsigned_abs().min(balance[s].unsigned_abs()) as usize;
+        if n > 0 {
+            moves.push((s, d, n));
+        }
+        balance[d] += n as i64;
+        balance[s] -= n as i64;
+        if balance[d] == 0 {
+            dst += 1;
+        }
+        if balance[s] == 0 {
+            src = src.saturating_sub(1);
+        }
+    }
+    Some(moves)
+}
+
 fn master_index(view: &ClusterView, id: &str) -> Result<usize> {
     let i = view.index(id)?;
     if !view.nodes[i].info.is_master() {
@@ -521,7 +581,6 @@ impl ClusterAdmin {
             weights[i] = *w;
         }
         let mut involved = Vec::new();
-        let mut total_weight = 0f32;
         for (i, n) in view.nodes.iter().enumerate() {
             if !n.info.is_master() {
                 continue;
@@ -530,89 +589,81 @@ impl ClusterAdmin {
                 weights[i] = 0.0;
                 continue;
             }
-            total_weight += weights[i];
             involved.push(i);
         }
         let report = self.check_view(&view, false).await?;
         if !report.is_ok() {
             return Err(AdminError::ClusterNotOk(report.findings));
         }
-        let mut balance = vec![0i64; view.nodes.len()];
-        let mut total_balance = 0i64;
-        let mut over = false;
-        for &i in &involved {
-            let count = view.nodes[i].info.slots.len() as i64;
-            let expected = ((SLOTS as f32 / total_weight) * weights[i]) as i64;
-            balance[i] = count - expected;
-            total_balance += balance[i];
-            if options.threshold > 0.0 {
-                if count > 0 {
-                    let err = (100.0 - (100.0 * expected as f64 / count as f64)).abs();
-                    over |= err > f64::from(options.threshold);
-                } else if expected > 1 {
-                    over = true;
-                }
-            }
-        }
+        let counts: Vec<usize> = involved
+            .iter()
+            .map(|&i| view.nodes[i].info.slots.len())
+            .collect();
+        let w: Vec<f32> = involved.iter().map(|&i| weights[i]).collect();
         let mut out = RebalanceReport::default();
-        if !over {
+        let Some(plan) = rebalance_plan(&counts, &w, options.threshold) else {
             tracing::info!(
                 target: "rediscover::cluster::admin",
                 "no rebalancing needed: all nodes are within the {:.2}% threshold",
                 options.threshold
             );
             return Ok(out);
-        }
+        };
         out.needed = true;
-        // Rounding can leave the balances summing above zero: givers must be matched.
-        while total_balance > 0 {
-            for &i in &involved {
-                if balance[i] <= 0 && total_balance > 0 {
-                    balance[i] -= 1;
-                    total_balance -= 1;
+        for (src, dst, n) in plan {
+            let (s, d) = (involved[src], involved[dst]);
+            let table = reshard_table(&view, &[s], n);
+            if table.len() != n {
+                return Err(AdminError::BadReply {
+                    addr: view.nodes[s].addr(),
+                    command: "rebalance".into(),
+                    detail: format!("planned {} slots to move instead of {n}", table.len()),
+                });
+            }
+            if !options.simulate {
+                for (slot, _) in table {
+                    out.keys += self
+                        .move_slot_at(&view, slot, s, d, &options.moves, MoveFlags::default())
+                        .await?;
+                    // redis-cli's OPT_UPDATE: the next plan sees the moved slots.
+                    view.nodes[s].info.slots.remove(&slot);
+                    view.nodes[d].info.slots.insert(slot);
                 }
             }
-        }
-        let mut sorted = involved.clone();
-        sorted.sort_by_key(|&i| balance[i]);
-        let (mut dst, mut src) = (0usize, sorted.len().saturating_sub(1));
-        while dst < src {
-            let (d, s) = (sorted[dst], sorted[src]);
-            let n = balance[d].unsigned_abs().min(balance[s].unsigned_abs()) as usize;
-            if n > 0 {
-                let table = reshard_table(&view, &[s], n);
-                if table.len() != n {
-                    return Err(AdminError::BadReply {
-                        addr: view.nodes[s].addr(),
-                        command: "rebalance".into(),
-                        detail: format!("planned {} slots to move instead of {n}", table.len()),
-                    });
-                }
-                if !options.simulate {
-                    for (slot, _) in table {
-                        out.keys += self
-                            .move_slot_at(&view, slot, s, d, &options.moves, MoveFlags::default())
-                            .await?;
-                        // redis-cli's OPT_UPDATE: the next plan sees the moved slots.
-                        view.nodes[s].info.slots.remove(&slot);
-                        view.nodes[d].info.slots.insert(slot);
-                    }
-                }
-                out.moves.push((
-                    view.nodes[s].info.id.clone(),
-                    view.nodes[d].info.id.clone(),
-                    n,
-                ));
-            }
-            balance[d] += n as i64;
-            balance[s] -= n as i64;
-            if balance[d] == 0 {
-                dst += 1;
-            }
-            if balance[s] == 0 {
-                src = src.saturating_sub(1);
-            }
+            out.moves.push((
+                view.nodes[s].info.id.clone(),
+                view.nodes[d].info.id.clone(),
+                n,
+            ));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rebalance_plans_like_redis_cli() {
+        // Balanced within 2%: nothing to do; with a tighter threshold, the surplus moves.
+        assert_eq!(rebalance_plan(&[5491, 5431, 5462], &[1.0; 3], 2.0), None);
+        assert_eq!(
+            rebalance_plan(&[5491, 5431, 5462], &[1.0; 3], 0.1),
+            Some(vec![(0, 1, 30), (2, 1, 1)])
+        );
+        // An empty fourth master takes a quarter of the slots, a little from each.
+        let plan = rebalance_plan(&[5461, 5461, 5462, 0], &[1.0; 4], 2.0).unwrap();
+        assert!(plan.iter().all(|&(_, d, _)| d == 3));
+        assert_eq!(plan.iter().map(|m| m.2).sum::<usize>(), 4096);
+        // Weights: 2,1,1,0 gives 8192, 4096, 4096, 0.
+        let counts = [4096usize, 4096, 4096, 4096];
+        let plan = rebalance_plan(&counts, &[2.0, 1.0, 1.0, 0.0], 2.0).unwrap();
+        let mut after = counts.map(|c| c as i64);
+        for (s, d, n) in plan {
+            after[s] -= n as i64;
+            after[d] += n as i64;
+        }
+        assert_eq!(after, [8192, 4096, 4096, 0]);
     }
 }

@@ -9,7 +9,7 @@ use super::{addr_string, parse_addr, AdminError, ClusterAdmin, Node, Result};
 use crate::slot::SLOT_COUNT;
 
 /// One node as `CLUSTER NODES` describes it (its own line for its slots and open slots).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct NodeInfo {
     /// The node id (40 hex characters).
@@ -34,6 +34,23 @@ pub struct NodeInfo {
     pub importing: Vec<(u16, String)>,
     /// How many of the loaded nodes replicate it.
     pub replicas: usize,
+}
+
+impl std::fmt::Debug for NodeInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeInfo")
+            .field("id", &self.id)
+            .field("addr", &self.addr())
+            .field("bus_port", &self.bus_port)
+            .field("flags", &self.flags)
+            .field("master_id", &self.master_id)
+            .field("config_epoch", &self.config_epoch)
+            .field("slots", &super::slot_ranges(&self.slots))
+            .field("migrating", &self.migrating)
+            .field("importing", &self.importing)
+            .field("replicas", &self.replicas)
+            .finish()
+    }
 }
 
 impl NodeInfo {
@@ -252,14 +269,15 @@ pub(crate) fn signature(text: &str) -> Option<String> {
 }
 
 impl ClusterAdmin {
-    /// Connects to `host:port` and returns it as a node with its own `CLUSTER NODES` line
-    /// loaded (id, flags, slots, open slots).
+    /// Connects to `host:port`, checks that it runs in cluster mode and returns it as a node
+    /// with its own `CLUSTER NODES` line loaded (id, flags, slots, open slots).
     pub(crate) async fn open_node(&self, host: &str, port: u16) -> Result<Node> {
         let conn = self.connect(host, port).await?;
         let mut node = Node {
             info: NodeInfo::empty(host.to_string(), port),
             conn,
         };
+        self.ensure_cluster_node(&node).await?;
         self.refresh_node(&mut node).await?;
         Ok(node)
     }
@@ -323,7 +341,6 @@ impl ClusterAdmin {
     pub async fn load(&self, seed: &str) -> Result<ClusterView> {
         let (host, port) = parse_addr(seed)?;
         let mut first = self.open_node(&host, port).await?;
-        self.ensure_cluster_node(&first).await?;
         let lines = self.refresh_node(&mut first).await?;
         let mut view = ClusterView {
             nodes: vec![first],
@@ -421,6 +438,14 @@ impl ClusterAdmin {
                 return Ok(());
             }
             if Instant::now() >= deadline {
+                for n in nodes {
+                    if let Ok(t) = n.call_text(&["CLUSTER", "NODES"]).await {
+                        tracing::warn!(
+                            target: "rediscover::cluster::admin",
+                            "still no agreement; CLUSTER NODES of {}:\n{t}", n.addr()
+                        );
+                    }
+                }
                 return Err(AdminError::Timeout {
                     what: "the nodes to join the cluster and agree on its configuration".into(),
                     timeout: self.join_timeout,
