@@ -461,7 +461,7 @@ pub fn perform_evictions(st: &mut NodeState) -> Evict {
         freed += before.saturating_sub(dbs_memory(&st.dbs[db..=db]));
         st.dbs[db].touch(&key);
         st.memory.evicted_keys += 1;
-        // Keyspace notifications (`evicted`, class `e`) go here once the node has them.
+        crate::notify::keyspace_event(st, crate::notify::class::EVICTED, "evicted", &key, db);
         if st.repl.propagating() {
             let del: &'static [u8] = if settings.lazy { b"UNLINK" } else { b"DEL" };
             st.repl.push(db, vec![Bytes::from_static(del), key]);
