@@ -385,3 +385,30 @@ async fn eviction_replies_match_a_real_redis() {
         );
     }
 }
+
+/// An RDB's FREQ and IDLE hints (Redis writes them under LFU and LRU policies) set the loaded
+/// keys' stamps when the loading node's policy reads them.
+#[test]
+fn rdb_freq_and_idle_hints_are_loaded() {
+    use rediscover_testserver::memory::{self, Access};
+    use rediscover_testserver::rdb::{self, LoadOptions};
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let now = rediscover_testserver::node::unix_ms();
+    let lfu = LoadOptions {
+        access: Access::Lfu {
+            log_factor: 10,
+            decay_time: 1,
+        },
+        ..LoadOptions::default()
+    };
+    let data = std::fs::read(fixtures.join("lfu.rdb")).unwrap();
+    let mut snap = rdb::load(&data, &lfu).unwrap();
+    let (_, stamp) = snap.dbs[0].get_untouched(b"a", now).unwrap();
+    // Redis 7.0.15 saved `a` with FREQ 5.
+    assert_eq!(memory::lfu_counter(stamp, now, 1), 5);
+    let data = std::fs::read(fixtures.join("lru.rdb")).unwrap();
+    let mut snap = rdb::load(&data, &LoadOptions::default()).unwrap();
+    let (_, stamp) = snap.dbs[0].get_untouched(b"a", now).unwrap();
+    // ... and lru.rdb with IDLE 0.
+    assert!(memory::idle_ms(stamp, now) <= 1000);
+}
