@@ -276,7 +276,8 @@ async fn info_sections_and_fields() {
 #[tokio::test]
 async fn command_introspection() {
     let (_server, mut c) = start().await;
-    let count = _server.node().lock().commands.len();
+    // Every Redis 7.0.15 command, implemented here or not.
+    let count = 240;
     let want = format!(":{count}\r\n");
     assert_reply!(c, ["COMMAND", "COUNT"], want.as_bytes());
     assert_reply!(

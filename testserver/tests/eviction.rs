@@ -204,7 +204,7 @@ async fn lfu_counters_grow_logarithmically_and_object_errors_follow_the_policy()
         .await;
     assert_eq!(
         c.call(&["OBJECT", "IDLETIME", "k"]).await,
-        b"-ERR An LRU maxmemory policy is not selected, access time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.\r\n"
+        b"-ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.\r\n"
     );
     c.call(&["SET", "fresh", "v"]).await;
     assert_eq!(c.call(&["OBJECT", "FREQ", "fresh"]).await, b":5\r\n");
@@ -306,4 +306,109 @@ async fn a_master_replicates_evictions_as_del_and_a_replica_does_not_evict() {
         let there = int(&mut r, &["EXISTS", &format!("k{i}")]).await == 1;
         assert_eq!(there, on_master.contains(&i), "k{i}");
     }
+}
+
+#[tokio::test]
+async fn evictions_are_notified_as_evicted_events() {
+    let (server, mut c) = start().await;
+    c.call(&["CONFIG", "SET", "notify-keyspace-events", "Ee"])
+        .await;
+    c.call(&["CONFIG", "SET", "maxmemory-policy", "allkeys-random"])
+        .await;
+    let mut sub = connect(&server).await;
+    assert!(sub
+        .call(&["SUBSCRIBE", "__keyevent@0__:evicted"])
+        .await
+        .starts_with(b"*3\r\n$9\r\nsubscribe\r\n"));
+    c.call(&["SET", "only", "value"]).await;
+    squeeze(&mut c, 10).await;
+    assert_eq!(int(&mut c, &["DBSIZE"]).await, 0);
+    assert_eq!(
+        sub.read_raw().await,
+        b"*3\r\n$7\r\nmessage\r\n$22\r\n__keyevent@0__:evicted\r\n$4\r\nonly\r\n"
+    );
+}
+
+/// The same script against the test server and, with `REDISCOVER_REAL_REDIS=host:port`, a real
+/// Redis 7.0 (its configuration is put back afterwards): OOM, OBJECT FREQ with a log factor of
+/// 0 (every access counts), overwrites keeping the counter, the policy errors.
+#[tokio::test]
+async fn eviction_replies_match_a_real_redis() {
+    let script: &[&[&str]] = &[
+        &["SELECT", "9"],
+        &["FLUSHDB"],
+        &["SET", "k", "v"],
+        &["OBJECT", "FREQ", "k"],
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"],
+        &["CONFIG", "SET", "lfu-log-factor", "0"],
+        &["SET", "f", "v"],
+        &["OBJECT", "FREQ", "f"],
+        &["GET", "f"],
+        &["GET", "f"],
+        &["EXISTS", "f"],
+        &["OBJECT", "FREQ", "f"],
+        &["SET", "f", "w"],
+        &["OBJECT", "FREQ", "f"],
+        &["OBJECT", "IDLETIME", "f"],
+        &["CONFIG", "SET", "maxmemory-policy", "noeviction"],
+        &["CONFIG", "SET", "maxmemory", "1"],
+        &["SET", "x", "y"],
+        &["GET", "f"],
+        &["MULTI"],
+        &["GET", "f"],
+        &["EXEC"],
+        &["DEL", "f"],
+        &["CONFIG", "SET", "maxmemory", "0"],
+        &["CONFIG", "SET", "lfu-log-factor", "10"],
+        &["SET", "x", "y"],
+        &["FLUSHDB"],
+    ];
+    let (_server, mut ours) = start().await;
+    let mut mine = Vec::new();
+    for argv in script {
+        mine.push(ours.call(argv).await);
+    }
+    assert_eq!(mine[17], OOM);
+    let Ok(addr) = std::env::var("REDISCOVER_REAL_REDIS") else {
+        eprintln!("REDISCOVER_REAL_REDIS not set: comparison skipped");
+        return;
+    };
+    use std::net::ToSocketAddrs;
+    let addr = addr.to_socket_addrs().unwrap().next().unwrap();
+    let mut real = RawConn::connect(addr).await;
+    for (argv, want) in script.iter().zip(&mine) {
+        let got = real.call(argv).await;
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(want),
+            "{argv:?}"
+        );
+    }
+}
+
+/// An RDB's FREQ and IDLE hints (Redis writes them under LFU and LRU policies) set the loaded
+/// keys' stamps when the loading node's policy reads them.
+#[test]
+fn rdb_freq_and_idle_hints_are_loaded() {
+    use rediscover_testserver::memory::{self, Access};
+    use rediscover_testserver::rdb::{self, LoadOptions};
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let now = rediscover_testserver::node::unix_ms();
+    let lfu = LoadOptions {
+        access: Access::Lfu {
+            log_factor: 10,
+            decay_time: 1,
+        },
+        ..LoadOptions::default()
+    };
+    let data = std::fs::read(fixtures.join("lfu.rdb")).unwrap();
+    let mut snap = rdb::load(&data, &lfu).unwrap();
+    let (_, stamp) = snap.dbs[0].get_untouched(b"a", now).unwrap();
+    // Redis 7.0.15 saved `a` with FREQ 5.
+    assert_eq!(memory::lfu_counter(stamp, now, 1), 5);
+    let data = std::fs::read(fixtures.join("lru.rdb")).unwrap();
+    let mut snap = rdb::load(&data, &LoadOptions::default()).unwrap();
+    let (_, stamp) = snap.dbs[0].get_untouched(b"a", now).unwrap();
+    // ... and lru.rdb with IDLE 0.
+    assert!(memory::idle_ms(stamp, now) <= 1000);
 }

@@ -37,8 +37,43 @@ pub struct CommandInfo {
     pub group: &'static str,
     /// Time complexity text.
     pub complexity: &'static str,
+    /// Documentation flags (`deprecated`, `syscmd`).
+    pub doc_flags: &'static [&'static str],
+    /// The version that deprecated the command (empty: not deprecated).
+    pub deprecated_since: &'static str,
+    /// What replaces a deprecated command (empty: nothing said).
+    pub replaced_by: &'static str,
+    /// Changes by version: `(version, what changed)`.
+    pub history: &'static [(&'static str, &'static str)],
+    /// The arguments, as COMMAND DOCS describes them.
+    pub arguments: &'static [Arg],
     /// Subcommands (for containers such as `CLIENT`, `CONFIG`).
     pub subcommands: &'static [CommandInfo],
+}
+
+/// One argument of a command in COMMAND DOCS: a value, a token, or a group of arguments
+/// (`oneof`, `block`).
+#[derive(Debug)]
+pub struct Arg {
+    /// Name (`key`, `condition`, ...).
+    pub name: &'static str,
+    /// Type: `key`, `string`, `integer`, `double`, `pattern`, `unix-time`, `pure-token`,
+    /// `oneof`, `block`.
+    pub kind: &'static str,
+    /// Index of the key specification of a `key` argument.
+    pub key_spec_index: Option<i32>,
+    /// The token that introduces it (`EX`, `WITHSCORES`, ...; MIGRATE's `""` is a token too).
+    pub token: Option<&'static str>,
+    /// One-line summary (empty: none).
+    pub summary: &'static str,
+    /// The version that introduced it (empty: the command's own).
+    pub since: &'static str,
+    /// The version that deprecated it (empty: not deprecated).
+    pub deprecated_since: &'static str,
+    /// Flags: `optional`, `multiple`, `multiple_token`.
+    pub flags: &'static [&'static str],
+    /// The arguments of a `oneof` or `block`.
+    pub arguments: &'static [Arg],
 }
 
 /// Where a key specification starts looking for keys.

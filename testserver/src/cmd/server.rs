@@ -5,7 +5,7 @@ use bytes::Bytes;
 use rediscover::command::{BeginSearch, CommandInfo, FindKeys};
 use rediscover::error_codes::{self, msg};
 
-use super::{eq_ic, CmdResult, CommandTable, Ctx, Error, Handler};
+use super::{eq_ic, CmdResult, Ctx, Error, Handler};
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("info", info),
@@ -295,22 +295,22 @@ fn slowlog(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 
 fn command(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if argv.len() == 1 {
-        let table = ctx.node.commands;
-        ctx.out.array(table.len());
-        for cmd in table.commands() {
-            command_info(ctx, cmd.info);
+        let all = known(ctx);
+        ctx.out.array(all.len());
+        for info in all {
+            command_info(ctx, info);
         }
         return Ok(());
     }
     match subcommand(argv)? {
-        "command|count" => ctx.out.int(ctx.node.commands.len() as i64),
+        "command|count" => ctx.out.int(known(ctx).len() as i64),
         "command|info" => {
             if argv.len() == 2 {
                 return command(ctx, &argv[..1]);
             }
             ctx.out.array(argv.len() - 2);
             for name in &argv[2..] {
-                match implemented(ctx.node.commands, name) {
+                match known_by_name(ctx, name) {
                     Some(info) => command_info(ctx, info),
                     None => ctx.out.null(),
                 }
@@ -348,13 +348,37 @@ fn command(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// A command this server implements, by name or `container|sub` full name.
-fn implemented(table: &CommandTable, name: &[u8]) -> Option<&'static CommandInfo> {
+/// The commands COMMAND, COMMAND INFO/DOCS/LIST/COUNT describe: for a server every Redis 7.0
+/// command (one this server does not implement yet still answers `unknown command` when
+/// called), for a sentinel its own table.
+fn known(ctx: &Ctx<'_>) -> Vec<&'static CommandInfo> {
+    if ctx.node.sentinel.is_some() {
+        return ctx
+            .node
+            .commands
+            .commands()
+            .iter()
+            .map(|c| c.info)
+            .collect();
+    }
+    rediscover::command::all()
+        .iter()
+        .filter(|c| !rediscover::command::sentinel_only(c.name.as_bytes()))
+        .collect()
+}
+
+/// A command of [`known`], by name or `container|sub` full name.
+fn known_by_name(ctx: &Ctx<'_>, name: &[u8]) -> Option<&'static CommandInfo> {
     let (top, sub) = match name.iter().position(|&c| c == b'|') {
         Some(i) => (&name[..i], Some(&name[i + 1..])),
         None => (name, None),
     };
-    let info = table.get(top)?.info;
+    let info = if ctx.node.sentinel.is_some() {
+        ctx.node.commands.get(top)?.info
+    } else {
+        rediscover::command::lookup(top)
+            .filter(|c| !rediscover::command::sentinel_only(c.name.as_bytes()))?
+    };
     match sub {
         Some(sub) => info.subcommand(sub),
         None => Some(info),
@@ -479,20 +503,12 @@ fn key_specs(ctx: &mut Ctx<'_>, info: &CommandInfo) {
     }
 }
 
-/// COMMAND DOCS. The shared table has no argument lists, so `arguments` is never present.
+/// COMMAND DOCS, from the shared table (generated from Redis 7.0.15's own COMMAND DOCS).
 fn docs(ctx: &mut Ctx<'_>, names: &[Bytes]) {
     let found: Vec<&'static CommandInfo> = if names.is_empty() {
-        ctx.node
-            .commands
-            .commands()
-            .iter()
-            .map(|c| c.info)
-            .collect()
+        known(ctx)
     } else {
-        names
-            .iter()
-            .filter_map(|n| implemented(ctx.node.commands, n))
-            .collect()
+        names.iter().filter_map(|n| known_by_name(ctx, n)).collect()
     };
     ctx.out.map(found.len());
     for info in found {
@@ -501,28 +517,53 @@ fn docs(ctx: &mut Ctx<'_>, names: &[Bytes]) {
     }
 }
 
+/// `addReplyCommandDocs`: the fields Redis has for the command, in Redis's order.
 fn command_docs(ctx: &mut Ctx<'_>, info: &'static CommandInfo) {
     let has = |s: &str| !s.is_empty();
     let n = 1
         + usize::from(has(info.summary))
         + usize::from(has(info.since))
         + usize::from(has(info.complexity))
+        + usize::from(!info.doc_flags.is_empty())
+        + usize::from(has(info.deprecated_since))
+        + usize::from(has(info.replaced_by))
+        + usize::from(!info.history.is_empty())
+        + usize::from(!info.arguments.is_empty())
         + usize::from(!info.subcommands.is_empty());
     let out = &mut *ctx.out;
     out.map(n);
-    if has(info.summary) {
-        out.bulk(b"summary");
-        out.bulk(info.summary.as_bytes());
-    }
-    if has(info.since) {
-        out.bulk(b"since");
-        out.bulk(info.since.as_bytes());
-    }
+    let text = |out: &mut rediscover::resp::ReplyWriter, name: &[u8], value: &str| {
+        if !value.is_empty() {
+            out.bulk(name);
+            out.bulk(value.as_bytes());
+        }
+    };
+    text(out, b"summary", info.summary);
+    text(out, b"since", info.since);
     out.bulk(b"group");
     out.bulk(info.group.as_bytes());
-    if has(info.complexity) {
-        out.bulk(b"complexity");
-        out.bulk(info.complexity.as_bytes());
+    text(out, b"complexity", info.complexity);
+    if !info.doc_flags.is_empty() {
+        out.bulk(b"doc_flags");
+        out.set(info.doc_flags.len());
+        for f in info.doc_flags {
+            out.simple(f);
+        }
+    }
+    text(out, b"deprecated_since", info.deprecated_since);
+    text(out, b"replaced_by", info.replaced_by);
+    if !info.history.is_empty() {
+        out.bulk(b"history");
+        out.set(info.history.len());
+        for (version, change) in info.history {
+            out.array(2);
+            out.bulk(version.as_bytes());
+            out.bulk(change.as_bytes());
+        }
+    }
+    if !info.arguments.is_empty() {
+        out.bulk(b"arguments");
+        argument_docs(out, info.arguments);
     }
     if !info.subcommands.is_empty() {
         ctx.out.bulk(b"subcommands");
@@ -530,6 +571,56 @@ fn command_docs(ctx: &mut Ctx<'_>, info: &'static CommandInfo) {
         for sub in info.subcommands {
             ctx.out.bulk(sub.name.as_bytes());
             command_docs(ctx, sub);
+        }
+    }
+}
+
+/// `addReplyCommandArgList`.
+fn argument_docs(out: &mut rediscover::resp::ReplyWriter, args: &[rediscover::command::Arg]) {
+    out.array(args.len());
+    for arg in args {
+        let group = matches!(arg.kind, "oneof" | "block");
+        let n = 2
+            + usize::from(arg.key_spec_index.is_some())
+            + usize::from(arg.token.is_some())
+            + usize::from(!arg.summary.is_empty())
+            + usize::from(!arg.since.is_empty())
+            + usize::from(!arg.deprecated_since.is_empty())
+            + usize::from(!arg.flags.is_empty())
+            + usize::from(group);
+        out.map(n);
+        out.bulk(b"name");
+        out.bulk(arg.name.as_bytes());
+        out.bulk(b"type");
+        out.bulk(arg.kind.as_bytes());
+        if let Some(i) = arg.key_spec_index {
+            out.bulk(b"key_spec_index");
+            out.int(i64::from(i));
+        }
+        if let Some(token) = arg.token {
+            out.bulk(b"token");
+            out.bulk(token.as_bytes());
+        }
+        for (name, value) in [
+            (&b"summary"[..], arg.summary),
+            (b"since", arg.since),
+            (b"deprecated_since", arg.deprecated_since),
+        ] {
+            if !value.is_empty() {
+                out.bulk(name);
+                out.bulk(value.as_bytes());
+            }
+        }
+        if !arg.flags.is_empty() {
+            out.bulk(b"flags");
+            out.set(arg.flags.len());
+            for f in arg.flags {
+                out.simple(f);
+            }
+        }
+        if group {
+            out.bulk(b"arguments");
+            argument_docs(out, arg.arguments);
         }
     }
 }
@@ -571,8 +662,8 @@ fn list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         Filter::Pattern(p) => crate::glob::glob_match(p, info.name.as_bytes(), true),
     };
     let mut names = Vec::new();
-    for cmd in ctx.node.commands.commands() {
-        for info in std::iter::once(cmd.info).chain(cmd.info.subcommands) {
+    for top in known(ctx) {
+        for info in std::iter::once(top).chain(top.subcommands) {
             if keep(info) {
                 names.push(info.name);
             }

@@ -59,18 +59,28 @@ pub fn sds_size(len: usize) -> usize {
 /// Bytes one listpack entry takes (encoding, data, backlen), for an element as Redis stores it
 /// (integers in their compact forms).
 fn lp_entry(item: &[u8]) -> usize {
-    let data = match rediscover::resp::parse_integer(item).filter(|_| item.len() <= 20) {
-        Some(n) if (0..=127).contains(&n) => 1,
-        Some(n) if (-4096..4096).contains(&n) => 2,
-        Some(n) if (-32768..32768).contains(&n) => 3,
-        Some(n) if (-(1 << 23)..(1 << 23)).contains(&n) => 4,
-        Some(n) if (-(1 << 31)..(1 << 31)).contains(&n) => 5,
-        Some(_) => 9,
-        None if item.len() < 64 => 1 + item.len(),
-        None if item.len() < 4096 => 2 + item.len(),
-        None => 5 + item.len(),
+    if let Some(n) = rediscover::resp::parse_integer(item).filter(|_| item.len() <= 20) {
+        return lp_int(n);
+    }
+    let data = match item.len() {
+        len if len < 64 => 1 + len,
+        len if len < 4096 => 2 + len,
+        len => 5 + len,
     };
     data + backlen(data)
+}
+
+/// Bytes of a listpack integer entry (encoding and data, then a one-byte backlen).
+fn lp_int(n: i64) -> usize {
+    let data = match n {
+        0..=127 => 1,
+        -4096..=4095 => 2,
+        -32768..=32767 => 3,
+        -8_388_608..=8_388_607 => 4,
+        -2_147_483_648..=2_147_483_647 => 5,
+        _ => 9,
+    };
+    data + 1
 }
 
 /// Bytes of a listpack's backlen for an entry of `n` bytes.
@@ -90,7 +100,7 @@ const LP_OVERHEAD: usize = 6 + 1;
 /// A score as a sorted-set listpack holds it (`d2string`, then integer compaction).
 fn lp_score(score: f64) -> usize {
     if score.fract() == 0.0 && score.abs() < 1e17 {
-        lp_entry((score as i64).to_string().as_bytes())
+        lp_int(score as i64)
     } else {
         lp_entry(rediscover::resp::format_double(score).as_bytes())
     }

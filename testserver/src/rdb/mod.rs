@@ -129,6 +129,9 @@ pub struct LoadOptions {
     /// Keys that expired before this time (Unix ms) are not loaded, as a master does; `None`
     /// keeps them (a replica keeps expired keys until its master deletes them).
     pub drop_expired_before: Option<i64>,
+    /// The key access stamps the node keeps (its `maxmemory-policy`): an RDB's IDLE or FREQ
+    /// hint for a key sets the one that applies, as Redis's `objectSetLRUOrLFU`.
+    pub access: crate::memory::Access,
 }
 
 impl LoadOptions {
@@ -143,6 +146,7 @@ impl LoadOptions {
             },
             set_max_intset_entries: config.set_max_intset_entries,
             drop_expired_before: Some(now),
+            access: crate::memory::Settings::from_config(config).access,
         }
     }
 }

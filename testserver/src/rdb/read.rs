@@ -27,18 +27,16 @@ pub(super) fn load(data: &[u8], opts: &LoadOptions) -> Result<Snapshot> {
     };
     let mut db_index = 0usize;
     let mut expire: Option<i64> = None;
+    let (mut freq, mut idle): (Option<i64>, Option<i64>) = (None, None);
+    let now = crate::node::unix_ms();
     loop {
         let at = r.pos;
         match r.u8()? {
             op::EXPIRETIME_MS => expire = Some(r.i64_le()?),
             op::EXPIRETIME => expire = Some(i64::from(r.i32_le()?) * 1000),
-            // LFU counter and LRU idle time: this server keeps neither.
-            op::FREQ => {
-                r.u8()?;
-            }
-            op::IDLE => {
-                r.len()?;
-            }
+            // The LFU counter or LRU idle time of the next key.
+            op::FREQ => freq = Some(i64::from(r.u8()?)),
+            op::IDLE => idle = Some(r.len()? as i64),
             op::EOF => break,
             op::SELECTDB => db_index = r.select_db(at, opts.databases)?,
             op::RESIZEDB => {
@@ -70,14 +68,21 @@ pub(super) fn load(data: &[u8], opts: &LoadOptions) -> Result<Snapshot> {
                 let key = r.string()?;
                 let value = r.value(kind, at, opts)?;
                 let when = expire.take();
+                let hints = (freq.take(), idle.take());
                 // An empty collection (None) is skipped, as Redis does.
                 let Some(value) = value else { continue };
                 if matches!((when, opts.drop_expired_before), (Some(t), Some(now)) if t < now) {
                     snap.keys_expired += 1;
                     continue;
                 }
-                add_key(&mut snap.dbs[db_index], db_index, key, value, when)
+                let stamp = crate::memory::stamp_restored(opts.access, hints.0, hints.1, now);
+                let db = &mut snap.dbs[db_index];
+                db.access = opts.access;
+                add_key(db, db_index, key.clone(), value, when)
                     .map_err(|msg| r.corrupt_at(at, msg))?;
+                if let Some(stamp) = stamp {
+                    db.set_access_stamp(&key, stamp);
+                }
                 snap.keys_loaded += 1;
             }
         }
