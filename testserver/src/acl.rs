@@ -271,6 +271,17 @@ impl Denied {
         format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}")
     }
 
+    /// How a script's refused call ends its error (Redis's `getAclErrorMessage`).
+    pub fn script_reason(&self) -> &'static str {
+        match self {
+            Denied::Command => "can't run this command or subcommand",
+            Denied::Key(_) => {
+                "can't access at least one of the keys mentioned in the command arguments"
+            }
+            Denied::Channel(_) => "can't publish to the channel mentioned in the command",
+        }
+    }
+
     /// ACL LOG's `reason`.
     pub fn reason(&self) -> &'static str {
         match self {

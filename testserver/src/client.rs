@@ -139,6 +139,8 @@ pub struct Client {
     pub asking: bool,
     /// READONLY: a cluster replica serves this client's reads.
     pub readonly: bool,
+    /// In MONITOR mode.
+    pub monitor: bool,
 }
 
 /// CLIENT REPLY modes.
@@ -183,6 +185,7 @@ impl Client {
             replconf: Default::default(),
             asking: false,
             readonly: false,
+            monitor: false,
         }
     }
 

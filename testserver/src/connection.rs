@@ -166,6 +166,13 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream, admitted: Admi
             }
             ran += batch.len();
             node.faults.thawed().await;
+            if node.script_busy.is_running() {
+                // A script holds the lock: wait without it, or answer BUSY past the threshold.
+                crate::script::busy::wait_or_answer(&node.script_busy, &mut batch, &mut out).await;
+                if batch.is_empty() {
+                    continue;
+                }
+            }
             let (stop, over_limit) = {
                 let mut st = node.lock();
                 st.stats.net_input_bytes += std::mem::take(&mut net_in);
@@ -249,7 +256,9 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream, admitted: Admi
                     if flush(&mut wr, &mut out).await.is_err() {
                         break 'conn;
                     }
-                    let argv = batch.pop_front().unwrap_or_default();
+                    let mut req = req;
+                    let sent = batch.pop_front().unwrap_or_default();
+                    let argv = req.rerun.take().unwrap_or(sent);
                     match block(
                         &node,
                         client,
@@ -353,6 +362,16 @@ fn run_batch(
         // Redis runs MIGRATE.
         if crate::cluster::migrate::must_wait(ctx.node, ctx.client.db, argv) {
             return Stop::Paused(ctx.now + 1);
+        }
+        // A FAILOVER pauses writes until it hands over or gives up.
+        if ctx.node.repl.failover.is_some()
+            && ctx
+                .node
+                .commands
+                .get(&argv[0])
+                .is_some_and(|c| c.info.is_write())
+        {
+            return Stop::Paused(ctx.now + 10);
         }
         if let Some((until, writes_only)) = ctx.node.pause {
             if until <= ctx.now {

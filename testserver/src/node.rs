@@ -23,6 +23,14 @@ use crate::logging::{Level, Logger, Role};
 use crate::pubsub::PubSub;
 use crate::repl::{event, Repl};
 
+/// Current Unix time in microseconds.
+pub fn unix_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
 /// Current Unix time in milliseconds.
 pub fn unix_ms() -> i64 {
     SystemTime::now()
@@ -191,6 +199,14 @@ pub struct NodeState {
     pub live: Arc<LiveLimits>,
     /// A sentinel's state, when the node runs in sentinel mode.
     pub sentinel: Option<Box<crate::sentinel::Sentinel>>,
+    /// Lua scripting: the EVAL engine and script cache.
+    pub scripts: crate::script::Scripts,
+    /// `notify-keyspace-events` as [`crate::notify::class`] bits (0: nothing is published).
+    pub notify_flags: u32,
+    /// Clients in MONITOR mode, in the order they started, with their out-of-band queues.
+    pub monitors: Vec<(ClientId, crate::client::OobSender)>,
+    /// Memory accounting, eviction and the latency monitor.
+    pub memory: crate::memory::MemoryState,
 }
 
 impl NodeState {
@@ -225,8 +241,30 @@ impl NodeState {
             migrate: Default::default(),
             self_ref,
             live: LiveLimits::new(&config),
+            notify_flags: crate::notify::flags_of(&config.notify_keyspace_events),
+            monitors: Vec::new(),
+            memory: crate::memory::MemoryState::new(&config),
             config,
             sentinel: None,
+            scripts: Default::default(),
+        }
+        .with_notify_synced()
+    }
+
+    fn with_notify_synced(mut self) -> Self {
+        self.sync_notify_flags();
+        self
+    }
+
+    /// Takes `notify-keyspace-events` from the configuration into [`NodeState::notify_flags`]
+    /// and the databases (after CONFIG SET).
+    pub fn sync_notify_flags(&mut self) {
+        self.notify_flags = crate::notify::flags_of(&self.config.notify_keyspace_events);
+        for db in &mut self.dbs {
+            db.notify = self.notify_flags;
+            if self.notify_flags == 0 {
+                db.events.clear();
+            }
         }
     }
 
@@ -299,6 +337,36 @@ impl NodeState {
         );
     }
 
+    /// Closes the clients idle for more than `timeout` seconds (Redis's
+    /// `clientsCronHandleTimeout`): never replicas, monitors, the link to a master, blocked
+    /// clients or pub/sub subscribers.
+    pub fn close_idle_clients(&mut self, now: Instant) {
+        let timeout = self.config.timeout;
+        if timeout == 0 {
+            return;
+        }
+        let limit = std::time::Duration::from_secs(timeout);
+        let mut closed = 0;
+        for (id, entry) in self.clients.iter_mut() {
+            let exempt = matches!(
+                entry.kind,
+                crate::client::ClientKind::Replica
+                    | crate::client::ClientKind::Master
+                    | crate::client::ClientKind::PubSub
+            ) || entry.blocked
+                || entry.killed
+                || self.monitors.iter().any(|(m, _)| m == id);
+            if !exempt && now.saturating_duration_since(entry.last_interaction) > limit {
+                entry.killed = true;
+                entry.kill.notify_one();
+                closed += 1;
+            }
+        }
+        for _ in 0..closed {
+            self.log(Level::Verbose, "Closing idle client");
+        }
+    }
+
     /// Logs a line the way Redis does (role mark from the replication role), to the node's
     /// logger if it has one and to `tracing`.
     pub fn log(&self, level: Level, msg: &str) {
@@ -334,6 +402,8 @@ pub struct Node {
     pub(crate) link_signal: watch::Sender<u64>,
     /// Faults injected by tests (frozen, peers cut off). Kept across a restart.
     pub faults: Arc<crate::fault::Faults>,
+    /// The running script, checked by connections before they take the lock.
+    pub(crate) script_busy: Arc<crate::script::Busy>,
 }
 
 /// The locked state of a node. Dereferences to [`NodeState`]; when dropped it releases the
@@ -391,9 +461,15 @@ impl Node {
     /// A node with `config` that shares `faults` (a node restarted where another stopped
     /// stays frozen or partitioned as its predecessor was).
     pub fn with_faults(config: Config, faults: Arc<crate::fault::Faults>) -> Arc<Node> {
+        let script_busy = Arc::new(crate::script::Busy::default());
         Arc::new_cyclic(|me| Node {
             faults,
-            state: Mutex::new(NodeState::new(config, me.clone())),
+            state: Mutex::new({
+                let mut st = NodeState::new(config, me.clone());
+                st.scripts = crate::script::Scripts::new(script_busy.clone());
+                st
+            }),
+            script_busy,
             next_client_id: AtomicU64::new(1),
             shutdown: watch::channel(false).0,
             stream_signal: watch::channel(()).0,

@@ -61,6 +61,7 @@ fn reset(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
     ctx.client.multi_error = false;
     super::tx::unwatch_all(ctx);
     super::pubsub::unsubscribe_all(ctx.node, ctx.client);
+    super::monitor::stop(ctx.node, ctx.client);
     ctx.client.db = 0;
     ctx.client.resp3 = false;
     ctx.out.set_resp3(false);

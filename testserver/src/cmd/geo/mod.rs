@@ -387,7 +387,7 @@ fn radius_generic(
     }
     if !exists {
         match storekey {
-            Some(dst) => store(ctx, &dst, ZSet::new())?,
+            Some(dst) => store(ctx, &dst, ZSet::new(), "del")?,
             None => ctx.out.array(0),
         }
         return Ok(());
@@ -455,7 +455,12 @@ fn radius_generic(
             });
             let z = ZSet::from_pairs(pairs, &limits(ctx));
             let n = z.len();
-            store(ctx, &dst, z)?;
+            let event = if search {
+                "geosearchstore"
+            } else {
+                "georadiusstore"
+            };
+            store(ctx, &dst, z, event)?;
             if n > 1 {
                 ctx.dirty(n as u64 - 1);
             }

@@ -100,6 +100,7 @@ fn pfadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     };
     if updated > 0 {
         ctx.db().touch(key);
+        ctx.notify(crate::notify::class::STRING, "pfadd", key);
         ctx.dirty(updated);
     }
     ctx.out.int(i64::from(updated > 0));
@@ -190,6 +191,8 @@ fn pfmerge(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     };
     r.map_err(|_| corrupt())?;
     ctx.modified(key);
+    // Redis publishes PFMERGE as a mass PFADD.
+    ctx.notify(crate::notify::class::STRING, "pfadd", key);
     ctx.out.ok();
     Ok(())
 }

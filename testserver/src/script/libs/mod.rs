@@ -1,0 +1,16 @@
+//! The libraries Redis bundles into its Lua (`bit`, `cjson`), written in Rust and registered
+//! into the sandbox. Each function returns its error (or nil) first; the Lua side raises it at
+//! the caller's line, as `luaL_error` does in the C originals.
+
+mod bit;
+mod cjson;
+
+use mlua::{Function, Lua, Table};
+
+/// Adds the libraries to `lib` (by name) for the sandbox to expose.
+pub(super) fn register(lua: &Lua, lib: &Table) -> mlua::Result<()> {
+    let wrap = |f: Function| super::raising(lua, f);
+    lib.raw_set("bit", bit::table(lua, &wrap)?)?;
+    lib.raw_set("cjson", cjson::table(lua, &wrap)?)?;
+    Ok(())
+}
