@@ -37,8 +37,15 @@ pub(crate) fn lookup_read_notouch<'a>(
     key: &[u8],
 ) -> (Option<(&'a Value, u32)>, &'a mut ReplyWriter) {
     let now = ctx.now;
+    let db = ctx.client.db;
+    // NOTOUCH still notifies a miss in Redis (only LOOKUP_NONOTIFY does not).
+    if ctx.node.notify_flags & crate::notify::class::KEY_MISS != 0
+        && ctx.node.dbs[db].get_untouched(key, now).is_none()
+    {
+        ctx.notify(crate::notify::class::KEY_MISS, "keymiss", key);
+    }
     let node = &mut *ctx.node;
-    let found = node.dbs[ctx.client.db].get_untouched(key, now);
+    let found = node.dbs[db].get_untouched(key, now);
     count_lookup(&mut node.stats, found.is_some());
     (found, &mut *ctx.out)
 }
