@@ -31,15 +31,16 @@ pub(crate) fn lookup_read<'a>(
 }
 
 /// As [`lookup_read`] without stamping the key's access time (Redis's `LOOKUP_NOTOUCH`:
-/// EXISTS, TYPE, OBJECT).
+/// EXISTS, TYPE, OBJECT). A miss is published unless `nonotify` (OBJECT's `LOOKUP_NONOTIFY`).
 pub(crate) fn lookup_read_notouch<'a>(
     ctx: &'a mut Ctx<'_>,
     key: &[u8],
+    nonotify: bool,
 ) -> (Option<(&'a Value, u32)>, &'a mut ReplyWriter) {
     let now = ctx.now;
     let db = ctx.client.db;
-    // NOTOUCH still notifies a miss in Redis (only LOOKUP_NONOTIFY does not).
-    if ctx.node.notify_flags & crate::notify::class::KEY_MISS != 0
+    if !nonotify
+        && ctx.node.notify_flags & crate::notify::class::KEY_MISS != 0
         && ctx.node.dbs[db].get_untouched(key, now).is_none()
     {
         ctx.notify(crate::notify::class::KEY_MISS, "keymiss", key);
