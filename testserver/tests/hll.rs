@@ -479,3 +479,85 @@ async fn randomized_against_real_redis() {
     .await;
     expect(&mut real, &[b"FLUSHDB"], b"+OK\r\n").await;
 }
+
+#[tokio::test]
+async fn keyspace_events_are_redis() {
+    // The events Redis 7.0.15 publishes for these commands, in order (recorded).
+    let (server, mut c) = start().await;
+    expect(
+        &mut c,
+        &[b"CONFIG", b"SET", b"notify-keyspace-events", b"KEA"],
+        b"+OK\r\n",
+    )
+    .await;
+    let mut sub = connect(&server).await;
+    sub.call(&["PSUBSCRIBE", "__keyevent@0__:*"]).await;
+    for argv in [
+        &[&b"PFADD"[..], b"h", b"a"][..],
+        &[b"PFADD", b"h", b"a"],
+        &[b"PFCOUNT", b"h"],
+        &[b"PFMERGE", b"h2", b"h"],
+        &[b"PFDEBUG", b"TODENSE", b"h"],
+        &[b"GEOADD", b"g", b"1", b"2", b"m"],
+        &[
+            b"GEORADIUS",
+            b"g",
+            b"1",
+            b"2",
+            b"10",
+            b"km",
+            b"STORE",
+            b"st",
+        ],
+        &[
+            b"GEOSEARCHSTORE",
+            b"st2",
+            b"g",
+            b"FROMLONLAT",
+            b"1",
+            b"2",
+            b"BYRADIUS",
+            b"1",
+            b"km",
+        ],
+        &[
+            b"GEORADIUS",
+            b"g",
+            b"50",
+            b"50",
+            b"1",
+            b"km",
+            b"STORE",
+            b"st",
+        ],
+        &[
+            b"GEOSEARCHSTORE",
+            b"st2",
+            b"nokey",
+            b"FROMLONLAT",
+            b"1",
+            b"2",
+            b"BYRADIUS",
+            b"1",
+            b"km",
+        ],
+    ] {
+        call(&mut c, argv).await;
+    }
+    let want = [
+        ("pfadd", "h"),
+        ("pfadd", "h2"),
+        ("zadd", "g"),
+        ("georadiusstore", "st"),
+        ("geosearchstore", "st2"),
+        ("del", "st"),
+        ("del", "st2"),
+    ];
+    for (event, key) in want {
+        let msg = common::strings(sub.read_frame().await);
+        assert_eq!(
+            msg[2..],
+            [format!("__keyevent@0__:{event}"), key.to_string()]
+        );
+    }
+}

@@ -2082,3 +2082,63 @@ async fn hlls_on_our_master_are_the_same_bytes_on_a_real_replica() {
     let body = &small[small.iter().position(|&b| b == b'\n').unwrap() + 1..];
     assert_eq!(body[15], 0);
 }
+
+/// GEOADD reaches a real replica as the ZADD Redis rewrites it to, GEORADIUS ... STORE as
+/// itself: the replica holds the same scores and answers the same searches.
+#[tokio::test]
+async fn geo_writes_on_our_master_reach_a_real_replica() {
+    let Some(binary) = real_redis() else { return };
+    let (ours, real) = ours_with_a_real_replica(&binary).await;
+    let mut m = RawConn::connect(ours.addr()).await;
+    for argv in [
+        &["GEOADD", "g", "13.361389", "38.115556", "Palermo"][..],
+        &[
+            "GEOADD",
+            "g",
+            "CH",
+            "15.087269",
+            "37.502669",
+            "Catania",
+            "13.5",
+            "37.3",
+            "Agrigento",
+        ],
+        &["GEORADIUS", "g", "15", "37", "200", "km", "STORE", "st"],
+        &[
+            "GEOSEARCHSTORE",
+            "sd",
+            "g",
+            "FROMMEMBER",
+            "Palermo",
+            "BYRADIUS",
+            "300",
+            "km",
+            "STOREDIST",
+        ],
+    ] {
+        m.call(argv).await;
+    }
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    let mut r = RawConn::connect(real.addr()).await;
+    for key in ["g", "st", "sd"] {
+        let want = m.call(&["ZRANGE", key, "0", "-1", "WITHSCORES"]).await;
+        assert_eq!(
+            r.call(&["ZRANGE", key, "0", "-1", "WITHSCORES"]).await,
+            want,
+            "{key}"
+        );
+    }
+    let search = [
+        "GEOSEARCH",
+        "g",
+        "FROMLONLAT",
+        "15",
+        "37",
+        "BYRADIUS",
+        "300",
+        "km",
+        "WITHDIST",
+    ];
+    assert_eq!(r.call(&search).await, m.call(&search).await);
+    assert!(!real.log().contains("Protocol error"), "{}", real.log());
+}

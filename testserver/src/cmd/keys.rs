@@ -66,7 +66,7 @@ fn exists(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         .iter()
         .filter(|k| match touch {
             true => lookup_read(ctx, k).0.is_some(),
-            false => lookup_read_notouch(ctx, k).0.is_some(),
+            false => lookup_read_notouch(ctx, k, false).0.is_some(),
         })
         .count();
     ctx.out.int(n as i64);
@@ -74,7 +74,7 @@ fn exists(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 fn type_(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let name = lookup_read_notouch(ctx, &argv[1])
+    let name = lookup_read_notouch(ctx, &argv[1], false)
         .0
         .map_or("none", |(v, _)| v.type_name());
     ctx.out.simple(name);

@@ -30,17 +30,20 @@ pub(crate) fn lookup_read<'a>(
 }
 
 /// As [`lookup_read`] without stamping the key's access time (Redis's `LOOKUP_NOTOUCH`:
-/// EXISTS, TYPE, OBJECT).
+/// EXISTS, TYPE, OBJECT). A miss is published unless `nonotify` (OBJECT's `LOOKUP_NONOTIFY`).
 pub(crate) fn lookup_read_notouch<'a>(
     ctx: &'a mut Ctx<'_>,
     key: &[u8],
+    nonotify: bool,
 ) -> (Option<(&'a Value, u32)>, &'a mut ReplyWriter) {
     let now = ctx.now;
     let db = ctx.client.db;
     let found = ctx.node.dbs[db].get_untouched(key, now).is_some();
     count_lookup(&mut ctx.node.stats, found);
     if !found {
-        ctx.notify(crate::notify::class::KEY_MISS, "keymiss", key);
+        if !nonotify {
+            ctx.notify(crate::notify::class::KEY_MISS, "keymiss", key);
+        }
         return (None, &mut *ctx.out);
     }
     (ctx.node.dbs[db].get_untouched(key, now), &mut *ctx.out)

@@ -14,6 +14,7 @@ mod client;
 mod config;
 mod connection;
 mod dump;
+mod geo;
 mod hash;
 mod hll;
 mod keys;
@@ -417,6 +418,7 @@ impl CommandTable {
             config::COMMANDS,
             connection::COMMANDS,
             dump::COMMANDS,
+            geo::COMMANDS,
             hash::COMMANDS,
             hll::COMMANDS,
             keys::COMMANDS,

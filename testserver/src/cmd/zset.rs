@@ -171,7 +171,7 @@ struct ZaddFlags {
     incr: bool,
 }
 
-fn zadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+pub(super) fn zadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     zadd_generic(ctx, argv, false)
 }
 

@@ -7,7 +7,7 @@ mod sketch;
 use bytes::Bytes;
 use rediscover::error_codes::msg;
 
-use super::lookup::{count_lookup, lookup_read, write_typed};
+use super::lookup::{lookup_read, write_typed};
 use super::{owned, CmdResult, Ctx, Error, Handler};
 use crate::keyspace::{Str, Value};
 
@@ -120,11 +120,14 @@ fn pfcount(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Ok(());
     }
     let key = &argv[1];
+    // The read lookup counts the hit or miss (and publishes a miss); the cache is then
+    // written through a second, uncounted lookup.
+    if lookup_read(ctx, key).0.is_none() {
+        ctx.out.int(0);
+        return Ok(());
+    }
     let now = ctx.now;
-    let node = &mut *ctx.node;
-    let found = node.dbs[ctx.client.db].get_mut(key, now);
-    count_lookup(&mut node.stats, found.is_some());
-    let Some(v) = found else {
+    let Some(v) = ctx.node.dbs[ctx.client.db].get_mut(key, now) else {
         ctx.out.int(0);
         return Ok(());
     };

@@ -50,7 +50,7 @@ pub(super) fn object(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let access = ctx.node.memory.settings.access;
     let lfu = matches!(access, Access::Lfu { .. });
     let now = ctx.now;
-    let Some((value, lru)) = lookup_read_notouch(ctx, &argv[2]).0 else {
+    let Some((value, lru)) = lookup_read_notouch(ctx, &argv[2], true).0 else {
         ctx.out.null();
         return Ok(());
     };
