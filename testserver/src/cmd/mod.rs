@@ -14,6 +14,7 @@ mod client;
 mod config;
 mod connection;
 mod dump;
+mod function;
 mod hash;
 mod keys;
 mod list;
@@ -372,6 +373,7 @@ impl CommandTable {
             config::COMMANDS,
             connection::COMMANDS,
             dump::COMMANDS,
+            function::COMMANDS,
             hash::COMMANDS,
             keys::COMMANDS,
             list::COMMANDS,
