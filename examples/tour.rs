@@ -3,9 +3,10 @@
 //! `cargo run -p rediscover-examples --example tour`
 //!
 //! Each step prints what it did. Nothing here needs a Redis installed: the server is
-//! `rediscover_testserver::TestServer`, started on 127.0.0.1 and a free port. The last part
-//! is `examples/sentinel_pool.rs`: a Sentinel deployment in-process, a `SentinelPool`
-//! writing through a failover.
+//! `rediscover_testserver::TestServer`, started on 127.0.0.1 and a free port. The last
+//! parts are `examples/sentinel_pool.rs`: a Sentinel deployment in-process, a `SentinelPool`
+//! writing through a failover; and `examples/cluster_pipeline.rs`: an in-process cluster, a
+//! `ClusterClient` sending cross-slot pipelines through a live slot migration and a failover.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -17,6 +18,9 @@ use rediscover_testserver::TestServer;
 
 #[path = "sentinel_pool.rs"]
 mod sentinel_pool;
+
+#[path = "cluster_pipeline.rs"]
+mod cluster_pipeline;
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -41,6 +45,11 @@ async fn main() -> Result<()> {
 
     step("and now a master that fails, behind Sentinel (examples/sentinel_pool.rs):");
     sentinel_pool::failover()
+        .await
+        .map_err(|e| e as Box<dyn std::error::Error>)?;
+
+    step("and a cluster that changes under a cross-slot pipeline (examples/cluster_pipeline.rs):");
+    cluster_pipeline::migration_and_failover()
         .await
         .map_err(|e| e as Box<dyn std::error::Error>)?;
     Ok(())

@@ -138,6 +138,22 @@ impl Client {
         })
     }
 
+    /// A client whose shared connection is opened by its first request (and whose failures
+    /// then go through the usual reconnect rounds): for servers learnt about rather than
+    /// configured, such as the nodes of a cluster.
+    pub(crate) fn lazy(config: Config, source: Arc<dyn AddressSource>) -> Client {
+        let connector = Connector::new(source);
+        let managed = ManagedConnection::lazy(connector.clone(), config.clone());
+        Client {
+            timeout: config.get_request_timeout(),
+            inner: Arc::new(Inner {
+                managed,
+                dedicated: Dedicated::new(connector, config),
+                wait_marker_refused: AtomicBool::new(false),
+            }),
+        }
+    }
+
     /// A handle to the same client whose requests have another deadline (`None`: none).
     ///
     /// ```no_run

@@ -179,6 +179,8 @@ pub mod msg {
     pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
     pub const NOT_FLOAT: &str = "ERR value is not a valid float";
     pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    pub const HLL_WRONGTYPE: &str = "WRONGTYPE Key is not a valid HyperLogLog string value.";
+    pub const HLL_CORRUPT: &str = "INVALIDOBJ Corrupted HLL object detected";
     pub const NO_SUCH_KEY: &str = "ERR no such key";
     pub const OUT_OF_RANGE: &str = "ERR index out of range";
     pub const OVERFLOW: &str = "ERR increment or decrement would overflow";

@@ -2,8 +2,8 @@
 //!
 //! An async Redis client for tokio. It talks to a standalone server (a master, or any replica
 //! you point it at) and to a master (or its replicas) managed by Redis Sentinel, following
-//! failovers ([`sentinel`]). Cluster support is being built on the same core and is not in
-//! this release.
+//! failovers ([`sentinel`]), and to a Redis Cluster ([`cluster`]): the same typed commands,
+//! pipelines and transactions on each.
 //!
 //! New here? Read the **[guide]**: connecting, the defaults, what each error means, pipelines
 //! and transactions, blocking commands, pub/sub, the pool, and testing your application
@@ -43,6 +43,9 @@
 //! - [`sentinel`]: [`SentinelClient`] and [`SentinelPool`], the same on a Sentinel-managed
 //!   master: discovery through every sentinel, `ROLE` checks, event listeners, switching and
 //!   draining.
+//! - [`cluster`]: [`ClusterClient`], the same on a Redis Cluster: the slot map, one managed
+//!   connection per node, redirections and retries, cross-slot fan-out and pipelines, replica
+//!   reads, sharded pub/sub.
 //! - [`Error`]: every failure, with its [`ErrorKind`] and the [`RetryAction`]
 //!   a caller should take.
 //! - [`slot`], [`error_codes`], [`command`]: the shared tables of hash slots, error codes and
@@ -71,6 +74,7 @@
 //!   `WATCH`, a lone `MULTI`, ...) with [`Error::NotAllowed`] before sending anything.
 #![warn(missing_docs)]
 
+pub mod cluster;
 pub mod command;
 pub mod error_codes;
 pub mod resp;
@@ -100,6 +104,7 @@ pub struct Guide;
 #[doc(no_inline)]
 pub use bytes::Bytes;
 pub use client::Client;
+pub use cluster::{ClusterClient, ClusterConfig};
 pub use cmd::{cmd, Cmd, ToArgs};
 pub use commands::{BoundCmd, Commands, Execute, Scan};
 pub use config::{Config, Protocol};

@@ -85,6 +85,13 @@ impl Pipeline {
         self
     }
 
+    /// Appends one command already encoded (by [`Cmd::into_bytes`]), of the given usage.
+    pub(crate) fn push_encoded(&mut self, encoded: &[u8], usage: Usage) -> &mut Pipeline {
+        self.buf.extend_from_slice(encoded);
+        self.push_entry(usage);
+        self
+    }
+
     /// Appends every command of `other`.
     pub fn append(&mut self, other: &Pipeline) -> &mut Pipeline {
         let base = self.buf.len();

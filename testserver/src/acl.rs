@@ -20,15 +20,306 @@ pub struct User {
     pub passwords: Vec<Vec<u8>>,
 }
 
-/// The ACL rules of a user beyond its passwords.
+/// A key pattern with the access it grants: `~p` (read and write), `%R~p`, `%W~p`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rules {
+pub struct KeyPattern {
+    /// The glob.
+    pub pattern: Vec<u8>,
+    /// Grants read access (`%R~`, or `~`).
+    pub read: bool,
+    /// Grants write access (`%W~`, or `~`).
+    pub write: bool,
+}
+
+impl KeyPattern {
+    /// How ACL LIST and GETUSER show it: `~p`, `%R~p` or `%W~p`.
+    pub fn describe(&self) -> String {
+        let prefix = match (self.read, self.write) {
+            (true, false) => "%R~",
+            (false, true) => "%W~",
+            _ => "~",
+        };
+        format!("{prefix}{}", String::from_utf8_lossy(&self.pattern))
+    }
+}
+
+/// One set of permissions: the root one of a user, or one of its `(...)` selectors. A command
+/// is allowed when one selector allows the command, every key it names and every channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector {
     /// Command rules in order (`+@all`, `-@all +get`).
     pub commands: Vec<String>,
-    /// Key patterns with their prefix (`~*`, `%R~k*`).
-    pub keys: Vec<String>,
-    /// Channel patterns with their prefix (`&*`).
-    pub channels: Vec<String>,
+    /// `allkeys` / `~*`.
+    pub all_keys: bool,
+    /// Key patterns (when not `all_keys`).
+    pub keys: Vec<KeyPattern>,
+    /// `allchannels` / `&*`.
+    pub all_channels: bool,
+    /// Channel patterns (when not `all_channels`).
+    pub channels: Vec<Vec<u8>>,
+}
+
+impl Selector {
+    /// Everything allowed.
+    pub fn full() -> Self {
+        Selector {
+            commands: vec!["+@all".into()],
+            all_keys: true,
+            keys: Vec::new(),
+            all_channels: true,
+            channels: Vec::new(),
+        }
+    }
+
+    /// Nothing allowed (`-@all resetkeys resetchannels`).
+    pub fn none() -> Self {
+        Selector {
+            commands: vec!["-@all".into()],
+            all_keys: false,
+            keys: Vec::new(),
+            all_channels: false,
+            channels: Vec::new(),
+        }
+    }
+
+    /// GETUSER's `keys` field: `~*`, or the patterns separated by spaces.
+    pub fn keys_text(&self) -> String {
+        if self.all_keys {
+            return "~*".into();
+        }
+        let words: Vec<String> = self.keys.iter().map(KeyPattern::describe).collect();
+        words.join(" ")
+    }
+
+    /// GETUSER's `channels` field: `&*`, or the patterns separated by spaces.
+    pub fn channels_text(&self) -> String {
+        if self.all_channels {
+            return "&*".into();
+        }
+        let words: Vec<String> = self
+            .channels
+            .iter()
+            .map(|c| format!("&{}", String::from_utf8_lossy(c)))
+            .collect();
+        words.join(" ")
+    }
+
+    /// As ACL LIST shows it (Redis's `ACLDescribeSelector`): keys, channels, commands.
+    pub fn describe(&self) -> String {
+        let mut words: Vec<String> = Vec::new();
+        if self.all_keys {
+            words.push("~*".into());
+        } else {
+            words.extend(self.keys.iter().map(KeyPattern::describe));
+        }
+        if self.all_channels {
+            words.push("&*".into());
+        } else {
+            words.push("resetchannels".into());
+            words.extend(
+                self.channels
+                    .iter()
+                    .map(|c| format!("&{}", String::from_utf8_lossy(c))),
+            );
+        }
+        words.extend(self.commands.iter().cloned());
+        words.join(" ")
+    }
+
+    /// Whether the command rules allow `info` (a command or a subcommand), as the last rule
+    /// naming it, its container or one of its categories decides. Commands that need no
+    /// authentication (AUTH, HELLO) are always allowed, as in Redis.
+    fn allows_command(&self, info: &rediscover::command::CommandInfo, argv: &[Bytes]) -> bool {
+        if info.has_flag("no_auth") {
+            return true;
+        }
+        let top = info.name.split('|').next().unwrap_or(info.name);
+        let mut allowed = false;
+        for rule in &self.commands {
+            let (sign, what) = rule.split_at(1);
+            let matches = match what.strip_prefix('@') {
+                Some("all") => true,
+                Some(cat) => info
+                    .acl_categories
+                    .iter()
+                    .any(|c| c.strip_prefix('@') == Some(cat)),
+                None => match what.split_once('|') {
+                    // A first-argument rule of a command without subcommands.
+                    Some((cmd, arg)) if cmd == info.name => argv
+                        .get(1)
+                        .is_some_and(|a| a.eq_ignore_ascii_case(arg.as_bytes())),
+                    _ => what == info.name || what == top,
+                },
+            };
+            if matches {
+                allowed = sign == "+";
+            }
+        }
+        allowed
+    }
+
+    fn allows_key(&self, key: &[u8], access: KeyAccess) -> bool {
+        self.all_keys
+            || self.keys.iter().any(|p| {
+                (p.read || !access.read)
+                    && (p.write || !access.write)
+                    && crate::glob::glob_match(&p.pattern, key, false)
+            })
+    }
+
+    fn allows_channel(&self, channel: &[u8], is_pattern: bool) -> bool {
+        self.all_channels
+            || self.channels.iter().any(|p| {
+                if is_pattern {
+                    p[..] == *channel
+                } else {
+                    crate::glob::glob_match(p, channel, false)
+                }
+            })
+    }
+
+    /// Redis's `ACLSelectorCheckCmd`.
+    fn check(&self, req: &Request<'_>) -> Result<(), Denied> {
+        if !self.allows_command(req.info, req.argv) {
+            return Err(Denied::Command);
+        }
+        if !self.all_keys {
+            for &(pos, access) in req.keys {
+                if !self.allows_key(&req.argv[pos], access) {
+                    return Err(Denied::Key(pos));
+                }
+            }
+        }
+        if !self.all_channels {
+            for &(pos, is_pattern) in req.channels {
+                if !self.allows_channel(&req.argv[pos], is_pattern) {
+                    return Err(Denied::Channel(pos));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The access a command needs to one key, from its key specification's flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyAccess {
+    /// The command reads the key (`access`).
+    pub read: bool,
+    /// The command writes it (`insert`, `update`, `delete`).
+    pub write: bool,
+}
+
+impl KeyAccess {
+    /// From a key specification's flags, as Redis's `ACLSelectorCheckKey` maps them.
+    pub fn from_flags(flags: &[&str]) -> Self {
+        let has = |f: &str| flags.iter().any(|g| g.eq_ignore_ascii_case(f));
+        KeyAccess {
+            read: has("access"),
+            write: has("insert") || has("update") || has("delete"),
+        }
+    }
+}
+
+/// What an ACL check looks at: the command, its arguments, the positions of its keys with the
+/// access each needs, and the positions of its channels (and whether each is a pattern).
+pub struct Request<'a> {
+    /// The command or subcommand.
+    pub info: &'static rediscover::command::CommandInfo,
+    /// The arguments, name included.
+    pub argv: &'a [Bytes],
+    /// Key positions and access.
+    pub keys: &'a [(usize, KeyAccess)],
+    /// Channel positions, and whether the channel is a pattern (PSUBSCRIBE).
+    pub channels: &'a [(usize, bool)],
+}
+
+/// Why a command was refused, with the position of the offending argument.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Denied {
+    /// The command or subcommand.
+    Command,
+    /// The key at this position.
+    Key(usize),
+    /// The channel at this position.
+    Channel(usize),
+}
+
+impl Denied {
+    /// The reply Redis's `processCommand` gives.
+    pub fn reply(&self, info: &rediscover::command::CommandInfo) -> String {
+        match self {
+            Denied::Command => format!(
+                "NOPERM this user has no permissions to run the '{}' command",
+                info.name
+            ),
+            Denied::Key(_) => {
+                "NOPERM this user has no permissions to access one of the keys used as arguments"
+                    .into()
+            }
+            Denied::Channel(_) => "NOPERM this user has no permissions to access one of the channels used as arguments".into(),
+        }
+    }
+
+    /// The reply EXEC gives for a queued command the rules no longer allow.
+    pub fn exec_reply(&self) -> String {
+        let reason = match self {
+            Denied::Command => "no permission to execute the command or subcommand",
+            Denied::Key(_) => "no permission to touch the specified keys",
+            Denied::Channel(_) => "no permission to access one of the channels used as arguments",
+        };
+        format!("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC call. This command is no longer allowed for the following reason: {reason}")
+    }
+
+    /// How a script's refused call ends its error (Redis's `getAclErrorMessage`).
+    pub fn script_reason(&self) -> &'static str {
+        match self {
+            Denied::Command => "can't run this command or subcommand",
+            Denied::Key(_) => {
+                "can't access at least one of the keys mentioned in the command arguments"
+            }
+            Denied::Channel(_) => "can't publish to the channel mentioned in the command",
+        }
+    }
+
+    /// ACL LOG's `reason`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Denied::Command => "command",
+            Denied::Key(_) => "key",
+            Denied::Channel(_) => "channel",
+        }
+    }
+
+    /// ACL LOG's `object`: the command's full name, or the key or channel.
+    pub fn object(&self, info: &rediscover::command::CommandInfo, argv: &[Bytes]) -> Vec<u8> {
+        match *self {
+            Denied::Command => info.name.as_bytes().to_vec(),
+            Denied::Key(i) | Denied::Channel(i) => {
+                argv.get(i).map(|a| a.to_vec()).unwrap_or_default()
+            }
+        }
+    }
+
+    // Redis keeps the "most relevant" refusal over all selectors: a key or channel over the
+    // command, and the later argument among equals.
+    fn rank(&self) -> (u8, usize) {
+        match *self {
+            Denied::Command => (0, 0),
+            Denied::Key(i) => (1, i),
+            Denied::Channel(i) => (2, i),
+        }
+    }
+}
+
+/// The ACL rules of a user beyond its passwords: the root selector, more `(...)` selectors, and
+/// the `#` password hashes and payload-sanitizing flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rules {
+    /// The root selector.
+    pub root: Selector,
+    /// Selectors added with `(...)`, in order.
+    pub selectors: Vec<Selector>,
     /// SHA-256 hex digests of passwords added with `#<hash>`.
     pub hashes: Vec<String>,
     /// `sanitize-payload` (`Some(true)`), `skip-sanitize-payload` (`Some(false)`), or neither.
@@ -39,9 +330,8 @@ impl Rules {
     /// Full access, as the default user and the test builder's users have.
     pub fn full() -> Self {
         Rules {
-            commands: vec!["+@all".into()],
-            keys: vec!["~*".into()],
-            channels: vec!["&*".into()],
+            root: Selector::full(),
+            selectors: Vec::new(),
             hashes: Vec::new(),
             sanitize: None,
         }
@@ -50,12 +340,28 @@ impl Rules {
     /// What a user created by ACL SETUSER starts with.
     pub fn none() -> Self {
         Rules {
-            commands: vec!["-@all".into()],
-            keys: Vec::new(),
-            channels: Vec::new(),
+            root: Selector::none(),
+            selectors: Vec::new(),
             hashes: Vec::new(),
             sanitize: None,
         }
+    }
+
+    /// Redis's `ACLCheckAllUserCommandPerm`: allowed when one selector allows everything the
+    /// command touches; otherwise the most relevant refusal.
+    pub fn check(&self, req: &Request<'_>) -> Result<(), Denied> {
+        let mut worst: Option<Denied> = None;
+        for s in std::iter::once(&self.root).chain(&self.selectors) {
+            match s.check(req) {
+                Ok(()) => return Ok(()),
+                Err(d) => {
+                    if worst.map_or(true, |w| d.rank() > w.rank()) {
+                        worst = Some(d);
+                    }
+                }
+            }
+        }
+        Err(worst.unwrap_or(Denied::Command))
     }
 }
 
@@ -68,7 +374,32 @@ pub struct Acl {
     pub rules: BTreeMap<Bytes, Rules>,
     /// The node is a sentinel: rules may name only the commands a sentinel has.
     pub sentinel_mode: bool,
+    /// ACL LOG, newest first.
+    pub log: std::collections::VecDeque<LogEntry>,
 }
+
+/// One ACL LOG entry: a refused command, key, channel or authentication.
+#[derive(Debug, Clone)]
+pub struct LogEntry {
+    /// How many similar refusals it stands for.
+    pub count: u64,
+    /// `command`, `key`, `channel` or `auth`.
+    pub reason: &'static str,
+    /// `toplevel`, `multi` or `lua`.
+    pub context: &'static str,
+    /// The command, key or channel refused (AUTH's name for an authentication).
+    pub object: Vec<u8>,
+    /// The user.
+    pub username: Vec<u8>,
+    /// When it last happened, Unix milliseconds.
+    pub ctime_ms: i64,
+    /// The CLIENT LIST line of the client that last caused it.
+    pub client_info: String,
+}
+
+/// Redis groups refusals alike (same reason, context, object and user) within this many
+/// milliseconds into one entry.
+const LOG_GROUPING_MS: i64 = 60_000;
 
 impl Acl {
     /// The default user only, with `requirepass` as its password if given.
@@ -77,6 +408,7 @@ impl Acl {
             users: BTreeMap::new(),
             rules: BTreeMap::new(),
             sentinel_mode: false,
+            log: std::collections::VecDeque::new(),
         };
         acl.users.insert(
             Bytes::from_static(b"default"),
@@ -115,6 +447,31 @@ impl Acl {
         match self.users.get(&b"default"[..]) {
             Some(u) => !(u.enabled && u.nopass),
             None => true,
+        }
+    }
+
+    /// Adds `entry` to the ACL LOG, or bumps a similar recent entry among the last ten (Redis's
+    /// `addACLLogEntry`), keeping at most `max_len` entries.
+    pub fn log(&mut self, entry: LogEntry, max_len: usize) {
+        let similar = self.log.iter().take(10).position(|e| {
+            e.reason == entry.reason
+                && e.context == entry.context
+                && (e.ctime_ms - entry.ctime_ms).abs() <= LOG_GROUPING_MS
+                && e.object == entry.object
+                && e.username == entry.username
+        });
+        match similar {
+            Some(i) => {
+                let mut e = self.log.remove(i).unwrap_or(entry.clone());
+                e.count += 1;
+                e.ctime_ms = entry.ctime_ms;
+                e.client_info = entry.client_info;
+                self.log.push_front(e);
+            }
+            None => {
+                self.log.push_front(entry);
+                self.log.truncate(max_len);
+            }
         }
     }
 
@@ -168,67 +525,46 @@ impl Acl {
         flags
     }
 
-    /// One ACL LIST line: `user default on nopass ~* &* +@all`.
+    /// One ACL LIST line: `user default on nopass ~* &* +@all`, then ` (selector)` for each
+    /// further selector.
     pub fn describe(&self, name: &[u8]) -> String {
         let rules = self.rules_of(name);
         let mut words: Vec<String> = vec!["user".into(), String::from_utf8_lossy(name).into()];
         words.extend(self.flags_of(name).into_iter().map(String::from));
         words.extend(self.hashes_of(name).into_iter().map(|h| format!("#{h}")));
-        words.extend(rules.keys.iter().cloned());
-        if rules.channels.is_empty() {
-            words.push("resetchannels".into());
-        } else {
-            words.extend(rules.channels.iter().cloned());
+        words.push(rules.root.describe());
+        let mut line = words.join(" ");
+        for s in &rules.selectors {
+            line.push_str(&format!(" ({})", s.describe()));
         }
-        words.extend(rules.commands.iter().cloned());
-        words.join(" ")
+        line
     }
 
-    /// The NOPERM error if `user` may not run `cmd` (with its arguments `argv`), as Redis's
-    /// `ACLCheckAllPerm` decides from the command rules: the last rule naming the command, its
-    /// container or one of its categories wins.
-    pub fn check_command(
-        &self,
-        user: &[u8],
-        cmd: &'static rediscover::command::CommandInfo,
-        argv: &[Bytes],
-    ) -> Result<(), String> {
-        let Some(rules) = self.rules.get(user) else {
-            return Ok(());
-        };
-        let info = match argv.get(1) {
-            Some(sub) if !cmd.subcommands.is_empty() => cmd.subcommand(sub).unwrap_or(cmd),
-            _ => cmd,
-        };
-        let top = info.name.split('|').next().unwrap_or(info.name);
-        let mut allowed = false;
-        for rule in &rules.commands {
-            let (sign, what) = rule.split_at(1);
-            let matches = match what.strip_prefix('@') {
-                Some("all") => true,
-                Some(cat) => info
-                    .acl_categories
-                    .iter()
-                    .any(|c| c.strip_prefix('@') == Some(cat)),
-                None => what == info.name || what == top,
-            };
-            if matches {
-                allowed = sign == "+";
-            }
+    /// Whether `user` may run the command described by `req` (Redis's
+    /// `ACLCheckAllUserCommandPerm`). A user without rules may run anything.
+    pub fn check_request(&self, user: &[u8], req: &Request<'_>) -> Result<(), Denied> {
+        match self.rules.get(user) {
+            Some(rules) => rules.check(req),
+            None => Ok(()),
         }
-        if allowed {
-            Ok(())
-        } else {
-            Err(format!(
-                "NOPERM this user has no permissions to run the '{}' command",
-                info.name
-            ))
+    }
+
+    /// Whether `user` may use `channel` (a pattern when `is_pattern`), by any selector: what
+    /// Redis checks of the subscriptions of a user whose rules change.
+    pub fn allows_channel(&self, user: &[u8], channel: &[u8], is_pattern: bool) -> bool {
+        match self.rules.get(user) {
+            Some(rules) => std::iter::once(&rules.root)
+                .chain(&rules.selectors)
+                .any(|s| s.allows_channel(channel, is_pattern)),
+            None => true,
         }
     }
 
     /// Applies ACL SETUSER rules to `name` (created if missing), all or nothing. The error is
-    /// Redis's text after `ERR ` (`Error in ACL SETUSER modifier 'x': Syntax error`).
+    /// Redis's text after `ERR ` (`Error in ACL SETUSER modifier 'x': Syntax error`). Arguments
+    /// from one starting with `(` to one ending with `)` form one selector, as in Redis.
     pub fn set_user(&mut self, name: &[u8], ops: &[&[u8]]) -> Result<(), String> {
+        let ops = merge_selector_args(ops)?;
         let (mut user, mut rules) = match self.users.get(name) {
             Some(u) => (u.clone(), self.rules_of(name)),
             None => (
@@ -240,7 +576,7 @@ impl Acl {
                 Rules::none(),
             ),
         };
-        for op in ops {
+        for op in &ops {
             apply_rule(&mut user, &mut rules, op, self.sentinel_mode).map_err(|why| {
                 format!(
                     "Error in ACL SETUSER modifier '{}': {why}",
@@ -252,6 +588,34 @@ impl Acl {
         self.users.insert(key.clone(), user);
         self.rules.insert(key, rules);
         Ok(())
+    }
+}
+
+/// Redis's `ACLMergeSelectorArguments`: `(` ... `)` spread over several arguments becomes one.
+fn merge_selector_args(ops: &[&[u8]]) -> Result<Vec<Vec<u8>>, String> {
+    let mut out = Vec::with_capacity(ops.len());
+    let mut open: Option<(usize, Vec<u8>)> = None;
+    for (i, op) in ops.iter().enumerate() {
+        if let Some((_, sel)) = open.as_mut() {
+            sel.push(b' ');
+            sel.extend_from_slice(op);
+            if op.last() == Some(&b')') {
+                out.push(open.take().map(|(_, s)| s).unwrap_or_default());
+            }
+            continue;
+        }
+        if op.first() == Some(&b'(') && op.last() != Some(&b')') {
+            open = Some((i, op.to_vec()));
+            continue;
+        }
+        out.push(op.to_vec());
+    }
+    match open {
+        Some((i, _)) => Err(format!(
+            "Unmatched parenthesis in acl selector starting at '{}'.",
+            String::from_utf8_lossy(ops[i])
+        )),
+        None => Ok(out),
     }
 }
 
@@ -281,8 +645,10 @@ pub const CATEGORIES: &[&str] = &[
 ];
 
 fn apply_rule(user: &mut User, rules: &mut Rules, op: &[u8], sentinel: bool) -> Result<(), String> {
-    let text = String::from_utf8_lossy(op);
-    let lower = text.to_ascii_lowercase();
+    if op.is_empty() {
+        return Ok(());
+    }
+    let lower = String::from_utf8_lossy(op).to_ascii_lowercase();
     match lower.as_str() {
         "on" => user.enabled = true,
         "off" => user.enabled = false,
@@ -296,14 +662,9 @@ fn apply_rule(user: &mut User, rules: &mut Rules, op: &[u8], sentinel: bool) -> 
             user.passwords.clear();
             rules.hashes.clear();
         }
-        "allkeys" => rules.keys = vec!["~*".into()],
-        "resetkeys" => rules.keys.clear(),
-        "allchannels" => rules.channels = vec!["&*".into()],
-        "resetchannels" => rules.channels.clear(),
-        "allcommands" => rules.commands = vec!["+@all".into()],
-        "nocommands" => rules.commands = vec!["-@all".into()],
         "sanitize-payload" => rules.sanitize = Some(true),
         "skip-sanitize-payload" => rules.sanitize = Some(false),
+        "clearselectors" => rules.selectors.clear(),
         "reset" => {
             *user = User {
                 enabled: false,
@@ -313,23 +674,25 @@ fn apply_rule(user: &mut User, rules: &mut Rules, op: &[u8], sentinel: bool) -> 
             *rules = Rules::none();
             rules.sanitize = Some(true);
         }
-        _ => return apply_prefixed(user, rules, op, &text, sentinel),
+        _ => match op[0] {
+            b'>' | b'<' | b'#' | b'!' => apply_password(user, rules, op)?,
+            b'(' if op.len() > 1 && op.last() == Some(&b')') => {
+                let mut sel = Selector::none();
+                let inner = String::from_utf8_lossy(&op[1..op.len() - 1]).into_owned();
+                for word in inner.split_ascii_whitespace() {
+                    apply_selector_rule(&mut sel, word.as_bytes(), sentinel)?;
+                }
+                rules.selectors.push(sel);
+            }
+            _ => apply_selector_rule(&mut rules.root, op, sentinel)?,
+        },
     }
     Ok(())
 }
 
-fn apply_prefixed(
-    user: &mut User,
-    rules: &mut Rules,
-    op: &[u8],
-    text: &str,
-    sentinel: bool,
-) -> Result<(), String> {
-    let Some(&first) = op.first() else {
-        return Err("Syntax error".into());
-    };
+fn apply_password(user: &mut User, rules: &mut Rules, op: &[u8]) -> Result<(), String> {
     let rest = &op[1..];
-    match first {
+    match op[0] {
         b'>' => {
             user.nopass = false;
             if !user.passwords.iter().any(|p| p == rest) {
@@ -352,7 +715,7 @@ fn apply_prefixed(
                 rules.hashes.push(hash);
             }
         }
-        b'!' => {
+        _ => {
             let hash = check_hash(rest)?;
             let before = user.passwords.len() + rules.hashes.len();
             user.passwords.retain(|p| sha256_hex(p) != hash);
@@ -363,59 +726,164 @@ fn apply_prefixed(
                 );
             }
         }
+    }
+    Ok(())
+}
+
+/// Redis's `ACLSetSelector`: key, channel and command rules.
+fn apply_selector_rule(sel: &mut Selector, op: &[u8], sentinel: bool) -> Result<(), String> {
+    const SYNTAX: &str = "Syntax error";
+    let text = String::from_utf8_lossy(op);
+    let lower = text.to_ascii_lowercase();
+    match lower.as_str() {
+        "allkeys" | "~*" => {
+            sel.all_keys = true;
+            sel.keys.clear();
+            return Ok(());
+        }
+        "resetkeys" => {
+            sel.all_keys = false;
+            sel.keys.clear();
+            return Ok(());
+        }
+        "allchannels" | "&*" => {
+            sel.all_channels = true;
+            sel.channels.clear();
+            return Ok(());
+        }
+        "resetchannels" => {
+            sel.all_channels = false;
+            sel.channels.clear();
+            return Ok(());
+        }
+        "allcommands" | "+@all" => {
+            sel.commands = vec!["+@all".into()];
+            return Ok(());
+        }
+        "nocommands" | "-@all" => {
+            sel.commands = vec!["-@all".into()];
+            return Ok(());
+        }
+        _ => {}
+    }
+    let Some(&first) = op.first() else {
+        return Err(SYNTAX.into());
+    };
+    match first {
         b'~' | b'%' => {
-            if rules.keys.iter().any(|k| k == "~*") {
+            if sel.all_keys {
                 return Err("Adding a pattern after the * pattern (or the 'allkeys' flag) is not valid and does not have any effect. Try 'resetkeys' to start with an empty list of patterns".into());
             }
-            if first == b'%' && !valid_key_perm(rest) {
-                return Err("Syntax error".into());
+            let (read, write, pattern) = if first == b'%' {
+                parse_key_perm(&op[1..]).ok_or(SYNTAX)?
+            } else {
+                (true, true, &op[1..])
+            };
+            if pattern.iter().any(|c| c.is_ascii_whitespace()) {
+                return Err(SYNTAX.into());
             }
-            if text == "~*" {
-                rules.keys = vec!["~*".into()];
-            } else if !rules.keys.iter().any(|k| k == text) {
-                rules.keys.push(text.to_string());
+            match sel.keys.iter_mut().find(|p| p.pattern == pattern) {
+                Some(p) => {
+                    p.read |= read;
+                    p.write |= write;
+                }
+                None => sel.keys.push(KeyPattern {
+                    pattern: pattern.to_vec(),
+                    read,
+                    write,
+                }),
             }
         }
         b'&' => {
-            if rules.channels.iter().any(|c| c == "&*") {
+            if sel.all_channels {
                 return Err("Adding a pattern after the * pattern (or the 'allchannels' flag) is not valid and does not have any effect. Try 'resetchannels' to start with an empty list of channels".into());
             }
-            if text == "&*" {
-                rules.channels = vec!["&*".into()];
-            } else if !rules.channels.iter().any(|c| c == text) {
-                rules.channels.push(text.to_string());
+            let pattern = &op[1..];
+            if pattern.iter().any(|c| c.is_ascii_whitespace()) {
+                return Err(SYNTAX.into());
+            }
+            if !sel.channels.iter().any(|c| c == pattern) {
+                sel.channels.push(pattern.to_vec());
             }
         }
         b'+' | b'-' => {
             let name = text[1..].to_ascii_lowercase();
             let known = match name.strip_prefix('@') {
                 Some(cat) => cat == "all" || CATEGORIES.contains(&cat),
-                None => known_command(&name, sentinel),
+                None => match name.rsplit_once('|') {
+                    Some((base, arg)) if first == b'+' => {
+                        if base.contains('|') {
+                            if is_subcommand(base, sentinel) {
+                                return Err(
+                                    "Allowing first-arg of a subcommand is not supported".into()
+                                );
+                            }
+                            false
+                        } else if !known_command(base, sentinel) {
+                            false
+                        } else if arg.is_empty() {
+                            return Err(SYNTAX.into());
+                        } else if has_subcommands(base, sentinel) {
+                            known_command(&name, sentinel)
+                        } else {
+                            // `+select|0`: that first argument only (deprecated in Redis 7).
+                            true
+                        }
+                    }
+                    _ => known_command(&name, sentinel),
+                },
             };
             if !known {
                 return Err("Unknown command or category name in ACL".into());
             }
             let rule = format!("{}{}", first as char, name);
             if name == "@all" {
-                rules.commands = vec![rule];
+                sel.commands = vec![rule];
             } else {
-                rules.commands.push(rule);
+                sel.commands.push(rule);
             }
         }
-        _ => return Err("Syntax error".into()),
+        _ => return Err(SYNTAX.into()),
     }
     Ok(())
 }
 
-/// `%R~`, `%W~`, `%RW~` key permission prefixes.
-fn valid_key_perm(rest: &[u8]) -> bool {
-    let Some(tilde) = rest.iter().position(|&c| c == b'~') else {
-        return false;
-    };
-    tilde > 0
-        && rest[..tilde]
-            .iter()
-            .all(|c| matches!(c.to_ascii_uppercase(), b'R' | b'W'))
+/// `%R~p`, `%W~p`, `%RW~p` (after the `%`): the access and the pattern.
+fn parse_key_perm(rest: &[u8]) -> Option<(bool, bool, &[u8])> {
+    let (mut read, mut write) = (false, false);
+    for (i, &c) in rest.iter().enumerate() {
+        match c.to_ascii_uppercase() {
+            b'R' if !read => read = true,
+            b'W' if !write => write = true,
+            b'~' => return Some((read, write, &rest[i + 1..])),
+            _ => return None,
+        }
+    }
+    None
+}
+
+fn info_of(top: &str, sentinel: bool) -> Option<&'static rediscover::command::CommandInfo> {
+    if sentinel {
+        crate::sentinel::table().get(top.as_bytes()).map(|c| c.info)
+    } else if rediscover::command::sentinel_only(top.as_bytes()) {
+        None
+    } else {
+        rediscover::command::lookup(top.as_bytes())
+    }
+}
+
+fn has_subcommands(top: &str, sentinel: bool) -> bool {
+    info_of(top, sentinel).is_some_and(|i| !i.subcommands.is_empty())
+}
+
+/// `config|get` names a subcommand: a first-arg rule may not be built on it.
+fn is_subcommand(name: &str, sentinel: bool) -> bool {
+    match name.split_once('|') {
+        Some((top, sub)) => {
+            info_of(top, sentinel).is_some_and(|i| i.subcommand(sub.as_bytes()).is_some())
+        }
+        None => false,
+    }
 }
 
 /// Whether ACL rules may name `name` (`get`, `client|kill`): a command Redis registers in this
@@ -425,14 +893,7 @@ fn known_command(name: &str, sentinel: bool) -> bool {
         Some((top, sub)) => (top, Some(sub)),
         None => (name, None),
     };
-    let info = if sentinel {
-        crate::sentinel::table().get(top.as_bytes()).map(|c| c.info)
-    } else if rediscover::command::sentinel_only(top.as_bytes()) {
-        None
-    } else {
-        rediscover::command::lookup(top.as_bytes())
-    };
-    match (info, sub) {
+    match (info_of(top, sentinel), sub) {
         (Some(info), Some(sub)) => info.subcommand(sub.as_bytes()).is_some(),
         (info, None) => info.is_some(),
         (None, Some(_)) => false,

@@ -139,6 +139,8 @@ pub struct Client {
     pub asking: bool,
     /// READONLY: a cluster replica serves this client's reads.
     pub readonly: bool,
+    /// In MONITOR mode.
+    pub monitor: bool,
 }
 
 /// CLIENT REPLY modes.
@@ -183,6 +185,7 @@ impl Client {
             replconf: Default::default(),
             asking: false,
             readonly: false,
+            monitor: false,
         }
     }
 
@@ -235,6 +238,10 @@ pub struct ClientEntry {
     pub kind: ClientKind,
     /// Since when its pending output has been over the soft `client-output-buffer-limit`.
     pub obuf_soft_since: Option<Instant>,
+    /// The connection's socket, for [`crate::pubsub::closed_peers`]. It stays open as long as
+    /// the entry exists: a connection leaves the registry before its socket is closed.
+    #[cfg(unix)]
+    pub peer_fd: Option<std::os::fd::RawFd>,
 }
 
 impl ClientEntry {
@@ -258,6 +265,8 @@ impl ClientEntry {
             killed: false,
             kind,
             obuf_soft_since: None,
+            #[cfg(unix)]
+            peer_fd: None,
         }
     }
 }

@@ -66,10 +66,14 @@ pub(crate) fn admit(node: &Node, socket: &TcpStream) -> Option<Admitted> {
     let kill = Arc::new(Notify::new());
     let mut client = Box::new(Client::new(id, addr, laddr, oob_tx));
     client.authenticated = !st.acl.auth_required();
-    st.clients.insert(
-        id,
-        ClientEntry::new(&client, kill.clone(), ClientKind::Normal),
-    );
+    #[allow(unused_mut)]
+    let mut entry = ClientEntry::new(&client, kill.clone(), ClientKind::Normal);
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        entry.peer_fd = Some(socket.as_raw_fd());
+    }
+    st.clients.insert(id, entry);
     Some(Admitted {
         client,
         oob_rx,
@@ -252,7 +256,9 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream, admitted: Admi
                     if flush(&mut wr, &mut out).await.is_err() {
                         break 'conn;
                     }
-                    let argv = batch.pop_front().unwrap_or_default();
+                    let mut req = req;
+                    let sent = batch.pop_front().unwrap_or_default();
+                    let argv = req.rerun.take().unwrap_or(sent);
                     match block(
                         &node,
                         client,
@@ -356,6 +362,16 @@ fn run_batch(
         // Redis runs MIGRATE.
         if crate::cluster::migrate::must_wait(ctx.node, ctx.client.db, argv) {
             return Stop::Paused(ctx.now + 1);
+        }
+        // A FAILOVER pauses writes until it hands over or gives up.
+        if ctx.node.repl.failover.is_some()
+            && ctx
+                .node
+                .commands
+                .get(&argv[0])
+                .is_some_and(|c| c.info.is_write())
+        {
+            return Stop::Paused(ctx.now + 10);
         }
         if let Some((until, writes_only)) = ctx.node.pause {
             if until <= ctx.now {

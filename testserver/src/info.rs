@@ -215,28 +215,9 @@ fn clients(out: &mut String, st: &NodeState) {
     );
 }
 
-/// Bytes the server counts as allocated at startup (Redis 7.0 reports about this much).
-const STARTUP_MEMORY: u64 = 876_224;
-/// Per-key overhead: dict entry, robj, key sds header.
-const PER_KEY: u64 = 64;
-/// Flat estimate for a collection value (its elements are not walked).
-const PER_COLLECTION: u64 = 128;
-
-/// Estimated `used_memory`: startup overhead + per-key overhead + key bytes + string bytes (or a
-/// flat size for collections) + 8 bytes per TTL.
+/// Estimated `used_memory`: see [`crate::memory`] for what it counts.
 pub fn used_memory(st: &NodeState) -> u64 {
-    let mut total = STARTUP_MEMORY;
-    for db in &st.dbs {
-        for (key, value) in db.iter() {
-            total += PER_KEY + key.len() as u64;
-            total += match value {
-                crate::keyspace::Value::Str(s) => s.data.len() as u64,
-                _ => PER_COLLECTION,
-            };
-        }
-        total += 8 * db.expires_len() as u64;
-    }
-    total
+    crate::memory::used_memory(st)
 }
 
 /// Redis's `bytesToHuman`: `967.88K`, `1.00M`, `0B`.
@@ -263,7 +244,21 @@ pub fn bytes_to_human(n: u64) -> String {
 
 fn memory(out: &mut String, st: &NodeState) {
     let used = used_memory(st);
-    let dataset = used - STARTUP_MEMORY;
+    let peak = st.memory.peak.max(used);
+    let overhead = {
+        let mut o = crate::memory::STARTUP_MEMORY
+            + crate::memory::FUNCTIONS_CACHES
+            + crate::memory::backlog_memory(st);
+        for db in &st.dbs {
+            let (main, expires) = crate::memory::db_overhead(db);
+            o += main + expires + 40 * db.len() as u64;
+        }
+        o
+    };
+    let dataset = used.saturating_sub(overhead);
+    let net = used.saturating_sub(crate::memory::STARTUP_MEMORY);
+    let backlog = crate::memory::backlog_memory(st);
+    let system = total_system_memory();
     out.push_str("# Memory\r\n");
     fields(
         out,
@@ -272,36 +267,84 @@ fn memory(out: &mut String, st: &NodeState) {
             ("used_memory_human", bytes_to_human(used)),
             ("used_memory_rss", used.to_string()),
             ("used_memory_rss_human", bytes_to_human(used)),
-            ("used_memory_peak", used.to_string()),
-            ("used_memory_peak_human", bytes_to_human(used)),
-            ("used_memory_peak_perc", "100.00%".into()),
-            ("used_memory_overhead", STARTUP_MEMORY.to_string()),
-            ("used_memory_startup", STARTUP_MEMORY.to_string()),
+            ("used_memory_peak", peak.to_string()),
+            ("used_memory_peak_human", bytes_to_human(peak)),
+            (
+                "used_memory_peak_perc",
+                format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64),
+            ),
+            ("used_memory_overhead", overhead.to_string()),
+            (
+                "used_memory_startup",
+                crate::memory::STARTUP_MEMORY.to_string(),
+            ),
             ("used_memory_dataset", dataset.to_string()),
             (
                 "used_memory_dataset_perc",
-                format!("{:.2}%", dataset as f64 * 100.0 / used as f64),
+                format!(
+                    "{:.2}%",
+                    if net == 0 {
+                        0.0
+                    } else {
+                        dataset as f64 * 100.0 / net as f64
+                    }
+                ),
             ),
+            ("allocator_allocated", used.to_string()),
+            ("allocator_active", used.to_string()),
+            ("allocator_resident", used.to_string()),
+            ("total_system_memory", system.to_string()),
+            ("total_system_memory_human", bytes_to_human(system)),
+            // A Lua VM and the functions engine as Redis 7.0.15 has them at startup.
+            ("used_memory_lua", "32768".into()),
+            ("used_memory_vm_eval", "32768".into()),
+            ("used_memory_lua_human", "32.00K".into()),
+            ("used_memory_scripts_eval", "0".into()),
+            ("number_of_cached_scripts", "0".into()),
+            ("number_of_functions", "0".into()),
+            ("number_of_libraries", "0".into()),
+            ("used_memory_vm_functions", "33792".into()),
+            ("used_memory_vm_total", "66560".into()),
+            ("used_memory_vm_total_human", "65.00K".into()),
+            ("used_memory_functions", "200".into()),
+            ("used_memory_scripts", "200".into()),
+            ("used_memory_scripts_human", "200B".into()),
             ("maxmemory", st.config.maxmemory.to_string()),
             ("maxmemory_human", bytes_to_human(st.config.maxmemory)),
             ("maxmemory_policy", st.config.maxmemory_policy.clone()),
+            ("allocator_frag_ratio", "1.00".into()),
+            ("allocator_frag_bytes", "0".into()),
+            ("allocator_rss_ratio", "1.00".into()),
+            ("allocator_rss_bytes", "0".into()),
+            ("rss_overhead_ratio", "1.00".into()),
+            ("rss_overhead_bytes", "0".into()),
             ("mem_fragmentation_ratio", "1.00".into()),
-            (
-                "mem_replication_backlog",
-                st.repl
-                    .backlog
-                    .as_ref()
-                    .map_or(0, |b| b.memory())
-                    .to_string(),
-            ),
+            ("mem_fragmentation_bytes", "0".into()),
+            ("mem_not_counted_for_evict", "0".into()),
+            ("mem_replication_backlog", backlog.to_string()),
+            ("mem_total_replication_buffers", backlog.to_string()),
             ("mem_clients_slaves", "0".into()),
             ("mem_clients_normal", "0".into()),
+            ("mem_cluster_links", "0".into()),
             ("mem_aof_buffer", "0".into()),
             ("mem_allocator", "libc".into()),
+            ("active_defrag_running", "0".into()),
             ("lazyfree_pending_objects", "0".into()),
             ("lazyfreed_objects", "0".into()),
         ],
     );
+}
+
+/// The machine's memory (`total_system_memory`), from /proc/meminfo where there is one.
+pub fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("MemTotal:"))?;
+            let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb * 1024)
+        })
+        .unwrap_or(0)
 }
 
 fn persistence(out: &mut String, st: &NodeState) {
@@ -355,8 +398,16 @@ fn stats(out: &mut String, st: &NodeState) {
             ("sync_partial_ok", st.repl.sync_partial_ok.to_string()),
             ("sync_partial_err", st.repl.sync_partial_err.to_string()),
             ("expired_keys", s.expired_keys.to_string()),
-            ("evicted_keys", "0".into()),
+            ("evicted_keys", st.memory.evicted_keys.to_string()),
             ("evicted_clients", "0".into()),
+            (
+                "total_eviction_exceeded_time",
+                st.memory.exceeded_ms().0.to_string(),
+            ),
+            (
+                "current_eviction_exceeded_time",
+                st.memory.exceeded_ms().1.to_string(),
+            ),
             ("keyspace_hits", s.keyspace_hits.to_string()),
             ("keyspace_misses", s.keyspace_misses.to_string()),
             ("pubsub_channels", st.pubsub.channels.len().to_string()),
@@ -471,7 +522,14 @@ fn replication(out: &mut String, st: &NodeState) {
     fields(
         out,
         &[
-            ("master_failover_state", "no-failover".into()),
+            (
+                "master_failover_state",
+                st.repl
+                    .failover
+                    .as_ref()
+                    .map_or("no-failover", |f| f.state.name())
+                    .into(),
+            ),
             ("master_replid", repl.replid.clone()),
             ("master_replid2", repl.replid2.clone()),
             ("master_repl_offset", repl.offset().to_string()),

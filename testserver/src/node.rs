@@ -23,6 +23,14 @@ use crate::logging::{Level, Logger, Role};
 use crate::pubsub::PubSub;
 use crate::repl::{event, Repl};
 
+/// Current Unix time in microseconds.
+pub fn unix_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
 /// Current Unix time in milliseconds.
 pub fn unix_ms() -> i64 {
     SystemTime::now()
@@ -193,6 +201,12 @@ pub struct NodeState {
     pub sentinel: Option<Box<crate::sentinel::Sentinel>>,
     /// Lua scripting: the EVAL engine and script cache.
     pub scripts: crate::script::Scripts,
+    /// `notify-keyspace-events` as [`crate::notify::class`] bits (0: nothing is published).
+    pub notify_flags: u32,
+    /// Clients in MONITOR mode, in the order they started, with their out-of-band queues.
+    pub monitors: Vec<(ClientId, crate::client::OobSender)>,
+    /// Memory accounting, eviction and the latency monitor.
+    pub memory: crate::memory::MemoryState,
 }
 
 impl NodeState {
@@ -227,9 +241,30 @@ impl NodeState {
             migrate: Default::default(),
             self_ref,
             live: LiveLimits::new(&config),
+            notify_flags: crate::notify::flags_of(&config.notify_keyspace_events),
+            monitors: Vec::new(),
+            memory: crate::memory::MemoryState::new(&config),
             config,
             sentinel: None,
             scripts: Default::default(),
+        }
+        .with_notify_synced()
+    }
+
+    fn with_notify_synced(mut self) -> Self {
+        self.sync_notify_flags();
+        self
+    }
+
+    /// Takes `notify-keyspace-events` from the configuration into [`NodeState::notify_flags`]
+    /// and the databases (after CONFIG SET).
+    pub fn sync_notify_flags(&mut self) {
+        self.notify_flags = crate::notify::flags_of(&self.config.notify_keyspace_events);
+        for db in &mut self.dbs {
+            db.notify = self.notify_flags;
+            if self.notify_flags == 0 {
+                db.events.clear();
+            }
         }
     }
 
@@ -300,6 +335,36 @@ impl NodeState {
                 "Client {line} scheduled to be closed ASAP for overcoming of output buffer limits."
             ),
         );
+    }
+
+    /// Closes the clients idle for more than `timeout` seconds (Redis's
+    /// `clientsCronHandleTimeout`): never replicas, monitors, the link to a master, blocked
+    /// clients or pub/sub subscribers.
+    pub fn close_idle_clients(&mut self, now: Instant) {
+        let timeout = self.config.timeout;
+        if timeout == 0 {
+            return;
+        }
+        let limit = std::time::Duration::from_secs(timeout);
+        let mut closed = 0;
+        for (id, entry) in self.clients.iter_mut() {
+            let exempt = matches!(
+                entry.kind,
+                crate::client::ClientKind::Replica
+                    | crate::client::ClientKind::Master
+                    | crate::client::ClientKind::PubSub
+            ) || entry.blocked
+                || entry.killed
+                || self.monitors.iter().any(|(m, _)| m == id);
+            if !exempt && now.saturating_duration_since(entry.last_interaction) > limit {
+                entry.killed = true;
+                entry.kill.notify_one();
+                closed += 1;
+            }
+        }
+        for _ in 0..closed {
+            self.log(Level::Verbose, "Closing idle client");
+        }
     }
 
     /// Logs a line the way Redis does (role mark from the replication role), to the node's

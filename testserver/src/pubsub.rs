@@ -139,14 +139,28 @@ impl PubSub {
             shard,
         } = message;
         let now = std::time::Instant::now();
-        let mut receivers = 0;
-        let kind: &[u8] = if shard { b"smessage" } else { b"message" };
         let map = if shard {
             &self.shard_channels
         } else {
             &self.channels
         };
-        if let Some(subs) = map.get(channel) {
+        let direct = map.get(channel);
+        let matching: Vec<(&Bytes, &HashMap<ClientId, Subscriber>)> = if shard {
+            Vec::new()
+        } else {
+            self.patterns
+                .iter()
+                .filter(|(pattern, _)| crate::glob::glob_match(pattern, channel, false))
+                .collect()
+        };
+        let everyone = direct
+            .into_iter()
+            .chain(matching.iter().map(|(_, subs)| *subs))
+            .flat_map(|subs| subs.keys().copied());
+        let gone = closed_peers(clients, everyone, me);
+        let mut receivers = 0;
+        let kind: &[u8] = if shard { b"smessage" } else { b"message" };
+        if let Some(subs) = direct {
             let mut msg = Encoded::new(|out| {
                 out.push(3);
                 out.bulk(kind);
@@ -158,36 +172,85 @@ impl PubSub {
                 clients,
                 &mut msg,
                 (me, &mut *own),
-                limit,
+                (limit, &gone),
                 now,
                 over_limit,
             );
         }
-        if !shard {
-            for (pattern, subs) in &self.patterns {
-                if !crate::glob::glob_match(pattern, channel, false) {
-                    continue;
-                }
-                let mut msg = Encoded::new(|out| {
-                    out.push(4);
-                    out.bulk(b"pmessage");
-                    out.bulk(pattern);
-                    out.bulk(channel);
-                    out.bulk(payload);
-                });
-                receivers += deliver_all(
-                    subs,
-                    clients,
-                    &mut msg,
-                    (me, &mut *own),
-                    limit,
-                    now,
-                    over_limit,
-                );
-            }
+        for (pattern, subs) in matching {
+            let mut msg = Encoded::new(|out| {
+                out.push(4);
+                out.bulk(b"pmessage");
+                out.bulk(pattern);
+                out.bulk(channel);
+                out.bulk(payload);
+            });
+            receivers += deliver_all(
+                subs,
+                clients,
+                &mut msg,
+                (me, &mut *own),
+                (limit, &gone),
+                now,
+                over_limit,
+            );
         }
         receivers
     }
+}
+
+/// The subscribers among `ids` (other than `me`) whose peer has already closed its side of the
+/// connection, though their connection task has not yet noticed. Redis, one event loop,
+/// handles a close that reached it before a PUBLISH first, so such a subscriber is never
+/// counted; here the two connections race for the node lock, so the publisher asks the
+/// kernel (one `poll` for all of them, with no wait).
+#[cfg(target_os = "linux")]
+pub fn closed_peers(
+    clients: &HashMap<ClientId, ClientEntry>,
+    ids: impl Iterator<Item = ClientId>,
+    me: ClientId,
+) -> HashSet<ClientId> {
+    let mut polled: Vec<ClientId> = Vec::new();
+    let mut fds: Vec<libc::pollfd> = Vec::new();
+    for id in ids {
+        if id == me {
+            continue;
+        }
+        if let Some(fd) = clients.get(&id).and_then(|e| e.peer_fd) {
+            polled.push(id);
+            fds.push(libc::pollfd {
+                fd,
+                events: libc::POLLRDHUP,
+                revents: 0,
+            });
+        }
+    }
+    let mut gone = HashSet::new();
+    if fds.is_empty() {
+        return gone;
+    }
+    // SAFETY: `fds` is a valid array of `fds.len()` pollfd structures, and each descriptor is
+    // open: a client's entry (held under the node lock, as here) outlives its socket.
+    let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 0) };
+    if ready > 0 {
+        let closed = libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR;
+        for (id, p) in polled.into_iter().zip(&fds) {
+            if p.revents & closed != 0 {
+                gone.insert(id);
+            }
+        }
+    }
+    gone
+}
+
+/// Elsewhere the close is noticed by the subscriber's own connection task only.
+#[cfg(not(target_os = "linux"))]
+pub fn closed_peers(
+    _clients: &HashMap<ClientId, ClientEntry>,
+    _ids: impl Iterator<Item = ClientId>,
+    _me: ClientId,
+) -> HashSet<ClientId> {
+    HashSet::new()
 }
 
 /// Queues `msg` for every subscriber in `subs` (the publisher's own copy goes straight to its
@@ -198,11 +261,16 @@ fn deliver_all<F: Fn(&mut ReplyWriter)>(
     clients: &mut HashMap<ClientId, ClientEntry>,
     msg: &mut Encoded<F>,
     (me, own): (ClientId, &mut ReplyWriter),
-    limit: &ObufClass,
+    (limit, gone): (&ObufClass, &HashSet<ClientId>),
     now: std::time::Instant,
     over_limit: &mut Vec<ClientId>,
 ) -> usize {
+    let mut receivers = 0;
     for (&id, sub) in subs {
+        if gone.contains(&id) {
+            continue;
+        }
+        receivers += 1;
         if id == me {
             own.raw(&msg.get(own.is_resp3()));
             continue;
@@ -219,7 +287,7 @@ fn deliver_all<F: Fn(&mut ReplyWriter)>(
             }
         }
     }
-    subs.len()
+    receivers
 }
 
 /// One message, encoded lazily at most once per protocol version.

@@ -151,13 +151,28 @@ async fn cron(node: Arc<Node>) {
         let mut st = node.lock();
         let now = crate::node::unix_ms();
         // A replica waits for its master's DELs.
-        if st.config.active_expire_enabled && st.repl.is_master() {
+        // A replica waits for its master's DELs; a FAILOVER's pause stops expiry too.
+        if st.config.active_expire_enabled && st.repl.is_master() && st.repl.failover.is_none() {
+            let started = std::time::Instant::now();
             for db in st.dbs.iter_mut() {
                 db.expire_due(now, 200);
             }
+            crate::notify::flush(&mut st);
+            let st = &mut *st;
+            st.memory
+                .latency
+                .add_sample_if_needed("expire-cycle", started, &st.config);
+        }
+        // Eviction that stopped at its time limit goes on (Redis's eviction timer).
+        if st.memory.running {
+            crate::memory::perform_evictions(&mut st);
         }
         crate::cmd::after_command(&mut st);
+        if st.repl.failover.is_some() {
+            crate::repl::failover::update(&mut st);
+        }
         let tick = std::time::Instant::now();
+        st.close_idle_clients(tick);
         if tick.duration_since(last_repl_cron) >= st.config.timers.repl_cron {
             last_repl_cron = tick;
             st.replication_cron(tick);

@@ -603,3 +603,161 @@ async fn resp3() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn streams() {
+    check(
+        "streams",
+        9,
+        &[
+            "XADD s 1-1 a 1 b 2",
+            "XADD s 1-* c 3",
+            "XADD s 5 d 4",
+            "XADD s 5-0 e 5",
+            "XADD s 0-0 e 5",
+            "XADD s NOMKSTREAM 6-0 f 6",
+            "XADD nos NOMKSTREAM * f 6",
+            "XADD s MAXLEN ~ 2 LIMIT 1 7-0 g 7",
+            "XADD s MAXLEN = 3 8-0 h 8",
+            "XADD s MINID 7 LIMIT 2 9-0 i 9",
+            "XADD s bad-id a 1",
+            "XADD s 10-0 a",
+            "XLEN s",
+            "XRANGE s - +",
+            "XRANGE s (7-0 + COUNT 1",
+            "XREVRANGE s + - COUNT 2",
+            "XRANGE s - + COUNT 0",
+            "XRANGE s 9 7",
+            "XDEL s 8-0 99-0",
+            "XTRIM s MAXLEN 1",
+            "XTRIM s MINID ~ 100",
+            "XINFO STREAM s",
+            "XGROUP CREATE s g 0",
+            "XGROUP CREATE s g 0",
+            "XGROUP CREATE missing g $",
+            "XGROUP CREATE fresh g $ MKSTREAM ENTRIESREAD 0",
+            "XADD s 20-0 j 10",
+            "XADD s 21-0 k 11",
+            "XREADGROUP GROUP g alice COUNT 1 STREAMS s >",
+            "XREADGROUP GROUP g bob STREAMS s >",
+            "XREADGROUP GROUP g bob STREAMS s 0",
+            "XREADGROUP GROUP nope bob STREAMS s >",
+            "XREAD COUNT 2 STREAMS s fresh 0 0",
+            "XREAD STREAMS s $",
+            "XPENDING s g",
+            "XACK s g 9-0 20-0",
+            "XCLAIM s g carol 0 21-0 TIME 1700000000000 JUSTID",
+            "~XPENDING s g - + 10 carol",
+            "XAUTOCLAIM s g dave 0 0 COUNT 5 JUSTID",
+            "XGROUP SETID s g 0 ENTRIESREAD 1",
+            "XINFO GROUPS s",
+            "XGROUP CREATECONSUMER s g erin",
+            "XGROUP DELCONSUMER s g dave",
+            "XGROUP DESTROY s g",
+            "XSETID s 5-0",
+            "XSETID s 50-0 ENTRIESADDED 99 MAXDELETEDID 40-0",
+            "XINFO STREAM s",
+            "TYPE s",
+            "OBJECT ENCODING s",
+            "SET str x",
+            "XADD str 1-1 a 1",
+            "XREAD STREAMS str 0",
+        ],
+    )
+    .await;
+}
+
+/// Random stream workloads (small nodes, so node splits, `~` trims and tombstones happen all
+/// the time): every reply — XINFO STREAM's node counts included — must match Redis's.
+#[tokio::test]
+async fn streams_random() {
+    let long = "y".repeat(70);
+    for seed in [7u64, 1234, 99_991] {
+        let mut rng = common::Rng(seed);
+        let entries = rng.pick(&["2", "3", "5", "100"]);
+        let bytes = rng.pick(&["0", "60", "200", "4096"]);
+        let mut steps = vec![
+            format!("CONFIG SET stream-node-max-entries {entries}"),
+            format!("CONFIG SET stream-node-max-bytes {bytes}"),
+        ];
+        let mut ms = 1u64;
+        let id = |rng: &mut common::Rng, ms: u64| format!("{}-{}", rng.below(ms + 1), rng.below(4));
+        for _ in 0..400 {
+            let k = rng.pick(&["s", "t"]);
+            let g = rng.pick(&["g", "h"]);
+            let step = match rng.below(100) {
+                0..=34 => {
+                    ms += rng.below(4);
+                    let seq = rng.below(3);
+                    let the_id = match rng.below(3) {
+                        0 => format!("{ms}-*"),
+                        1 => format!("{ms}-{seq}"),
+                        _ => format!("{ms}"),
+                    };
+                    let trim = match rng.below(10) {
+                        0 | 1 => format!("MAXLEN {} {} ", rng.pick(&["~", "="]), rng.below(30)),
+                        2 => format!("MINID {} {} ", rng.pick(&["~", "="]), rng.below(ms + 1)),
+                        _ => String::new(),
+                    };
+                    let mut fields = String::new();
+                    for _ in 0..=rng.below(3) {
+                        let f = rng.pick(&["f", "g", "12", "-5", "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"]);
+                        let v = rng.pick(&["v", "1", "100000", "-1", &long]);
+                        fields.push_str(&format!(" {f} {v}"));
+                    }
+                    format!("XADD {k} {trim}{the_id}{fields}")
+                }
+                35..=44 => format!("XDEL {k} {} {}", id(&mut rng, ms), id(&mut rng, ms)),
+                45..=49 => format!(
+                    "XTRIM {k} {} {} {}",
+                    rng.pick(&["MAXLEN", "MINID"]),
+                    rng.pick(&["~", "="]),
+                    rng.below(ms + 1)
+                ),
+                50..=59 => format!(
+                    "{} {k} - + COUNT {}",
+                    rng.pick(&["XRANGE", "XREVRANGE"]),
+                    rng.below(8)
+                ),
+                60..=67 => format!("XINFO STREAM {k}"),
+                68..=71 => format!("XGROUP CREATE {k} {g} {} MKSTREAM", rng.pick(&["0", "$"])),
+                72..=79 => format!(
+                    "XREADGROUP GROUP {g} {} {}COUNT {} STREAMS {k} {}",
+                    rng.pick(&["c1", "c2"]),
+                    if rng.chance(20) { "NOACK " } else { "" },
+                    1 + rng.below(4),
+                    rng.pick(&[">", ">", "0"])
+                ),
+                80..=83 => format!("XACK {k} {g} {} {}", id(&mut rng, ms), id(&mut rng, ms)),
+                84..=87 => format!(
+                    "XCLAIM {k} {g} c3 0 {} {} TIME 1700000000000 {}JUSTID",
+                    id(&mut rng, ms),
+                    id(&mut rng, ms),
+                    if rng.chance(50) { "FORCE " } else { "" }
+                ),
+                88..=90 => format!(
+                    "XAUTOCLAIM {k} {g} c4 0 0 COUNT {} JUSTID",
+                    1 + rng.below(5)
+                ),
+                91..=94 => format!("XINFO GROUPS {k}"),
+                95..=96 => format!("XPENDING {k} {g}"),
+                97 => format!(
+                    "XGROUP SETID {k} {g} {} ENTRIESREAD {}",
+                    id(&mut rng, ms),
+                    rng.below(20)
+                ),
+                98 => format!(
+                    "XSETID {k} {}-0 ENTRIESADDED {}",
+                    ms + rng.below(3),
+                    rng.below(50)
+                ),
+                _ => format!("XLEN {k}"),
+            };
+            steps.push(step);
+        }
+        steps.push("CONFIG SET stream-node-max-entries 100".into());
+        steps.push("CONFIG SET stream-node-max-bytes 4096".into());
+        let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
+        check(&format!("streams_random seed {seed}"), 10, &steps).await;
+    }
+}

@@ -1907,3 +1907,178 @@ async fn a_stalled_real_replica_keeps_its_stream_beyond_our_backlog() {
     assert_eq!(info(ours.addr(), "sync_full").await, "1");
     assert_eq!(info(ours.addr(), "sync_partial_ok").await, "0");
 }
+
+// ---- streams ----
+
+/// Writes to `master` through every stream command a master rewrites: XADD with `*`, `ms-*`
+/// and approximate trims, XREADGROUP (served at once and after blocking), NOACK, XCLAIM,
+/// XAUTOCLAIM over a deleted entry, XTRIM `~`, XSETID and the XGROUP subcommands.
+async fn write_streams(master: SocketAddr) {
+    let mut m = RawConn::connect(master).await;
+    m.call(&["XADD", "rs", "*", "a", "1"]).await;
+    m.call(&["XADD", "rs", "99999999999999-*", "b", "2"]).await;
+    m.call(&["XADD", "rs", "99999999999999-*", "c", "3"]).await;
+    for i in 0..120 {
+        let v = i.to_string();
+        m.call(&["XADD", "rs", "MAXLEN", "~", "50", "*", "i", &v])
+            .await;
+    }
+    m.call(&["XGROUP", "CREATE", "rs", "g", "0"]).await;
+    m.call(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c1",
+        "COUNT",
+        "4",
+        "STREAMS",
+        "rs",
+        ">",
+    ])
+    .await;
+    m.call(&[
+        "XREADGROUP",
+        "GROUP",
+        "g",
+        "c2",
+        "NOACK",
+        "COUNT",
+        "2",
+        "STREAMS",
+        "rs",
+        ">",
+    ])
+    .await;
+    let pending = m.call(&["XPENDING", "rs", "g", "-", "+", "1"]).await;
+    let text = String::from_utf8_lossy(&pending).into_owned();
+    let first = text.split("\r\n").nth(3).unwrap_or("0-1").to_string();
+    m.call(&["XCLAIM", "rs", "g", "c3", "0", &first, "RETRYCOUNT", "7"])
+        .await;
+    m.call(&["XDEL", "rs", &first]).await;
+    m.call(&["XAUTOCLAIM", "rs", "g", "c4", "0", "0", "COUNT", "2"])
+        .await;
+    m.call(&["XTRIM", "rs", "MAXLEN", "~", "20"]).await;
+    m.call(&["XGROUP", "CREATE", "rs", "h", "$"]).await;
+    m.call(&["XGROUP", "CREATECONSUMER", "rs", "h", "idle"])
+        .await;
+    m.call(&["XGROUP", "DELCONSUMER", "rs", "g", "c2"]).await;
+    // A reader blocked on the group is served by the next XADD.
+    let mut r = RawConn::connect(master).await;
+    r.send(&[
+        "XREADGROUP",
+        "GROUP",
+        "h",
+        "blocked",
+        "BLOCK",
+        "0",
+        "STREAMS",
+        "rs",
+        ">",
+    ])
+    .await;
+    let deadline = Instant::now() + DEADLINE;
+    while info(master, "blocked_clients").await != "1" {
+        assert!(Instant::now() < deadline, "the reader never blocked");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    m.call(&["XADD", "rs", "*", "wake", "up"]).await;
+    let served = r.read_raw().await;
+    assert!(
+        served.starts_with(b"*1\r\n"),
+        "{}",
+        String::from_utf8_lossy(&served)
+    );
+    m.call(&["XADD", "other", "1-1", "x", "y"]).await;
+    m.call(&[
+        "XSETID",
+        "other",
+        "5-5",
+        "ENTRIESADDED",
+        "9",
+        "MAXDELETEDID",
+        "2-2",
+    ])
+    .await;
+}
+
+#[tokio::test]
+async fn streams_real_replica_of_our_master() {
+    let Some(binary) = real_redis() else { return };
+    let ours = TestServer::start().await.unwrap();
+    let mut m = RawConn::connect(ours.addr()).await;
+    common::dataset::populate_streams(&mut m).await;
+    let real = RealRedis::start(&binary, &[]).await;
+    replicaof(real.addr(), ours.addr()).await;
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    same_data(ours.addr(), real.addr()).await;
+    write_streams(ours.addr()).await;
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    same_data(ours.addr(), real.addr()).await;
+    assert!(!real.log().contains("CRITICAL"), "{}", real.log());
+}
+
+#[tokio::test]
+async fn streams_our_replica_of_a_real_master() {
+    let Some(binary) = real_redis() else { return };
+    let real = RealRedis::start(&binary, &[]).await;
+    let mut m = RawConn::connect(real.addr()).await;
+    common::dataset::populate_streams(&mut m).await;
+    let ours = TestServer::start().await.unwrap();
+    replicaof(ours.addr(), real.addr()).await;
+    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    same_data(real.addr(), ours.addr()).await;
+    write_streams(real.addr()).await;
+    wait_synced(real.addr(), ours.addr(), &[&real]).await;
+    same_data(real.addr(), ours.addr()).await;
+    // Our replica fed them on to a real replica of it, too.
+    let chained = RealRedis::start(&binary, &[]).await;
+    replicaof(chained.addr(), ours.addr()).await;
+    wait_synced(ours.addr(), chained.addr(), &[&real, &chained]).await;
+    same_data(real.addr(), chained.addr()).await;
+}
+
+// ---- HyperLogLog bytes on a real replica ----
+
+/// A real replica of our master ends up with the very bytes our master holds for HLLs: the
+/// sparse and dense encodings, PFCOUNT's cached count (PFCOUNT is replicated when it writes
+/// the cache), PFMERGE and PFDEBUG TODENSE.
+#[tokio::test]
+async fn hlls_on_our_master_are_the_same_bytes_on_a_real_replica() {
+    let Some(binary) = real_redis() else { return };
+    let (ours, real) = ours_with_a_real_replica(&binary).await;
+    let mut m = RawConn::connect(ours.addr()).await;
+    let add = |key: &'static str, from: usize, to: usize| {
+        let mut argv: Vec<Vec<u8>> = vec![b"PFADD".to_vec(), key.as_bytes().to_vec()];
+        argv.extend((from..to).map(|i| format!("e{i}").into_bytes()));
+        argv
+    };
+    for argv in [add("small", 0, 20), add("mid", 0, 900), add("big", 0, 5000)] {
+        let refs: Vec<&[u8]> = argv.iter().map(|a| &a[..]).collect();
+        assert_eq!(call(&mut m, &refs).await, Frame::Integer(1));
+    }
+    for argv in [
+        &[&b"PFCOUNT"[..], b"small"][..],
+        &[b"PFCOUNT", b"big"],
+        &[b"PFCOUNT", b"small", b"mid"],
+        &[b"PFMERGE", b"merged", b"small", b"mid"],
+        &[b"PFMERGE", b"dense", b"small", b"big"],
+        &[b"PFDEBUG", b"TODENSE", b"mid"],
+    ] {
+        call(&mut m, argv).await;
+    }
+    wait_synced(ours.addr(), real.addr(), &[&real]).await;
+    let mut r = RawConn::connect(real.addr()).await;
+    for key in ["small", "mid", "big", "merged", "dense"] {
+        let want = m.call(&["GET", key]).await;
+        assert_eq!(r.call(&["GET", key]).await, want, "{key}");
+        assert_eq!(
+            r.call(&["PFCOUNT", key]).await,
+            m.call(&["PFCOUNT", key]).await,
+            "{key}"
+        );
+    }
+    // The cached count reached the replica with PFCOUNT: its header's top bit is clear.
+    let small = r.call(&["GET", "small"]).await;
+    let body = &small[small.iter().position(|&b| b == b'\n').unwrap() + 1..];
+    assert_eq!(body[15], 0);
+}

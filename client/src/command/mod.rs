@@ -130,6 +130,15 @@ impl CommandInfo {
     /// specification, as in Redis. Any `argv` is accepted: every position returned is inside it,
     /// and no input panics or overflows.
     pub fn key_positions(&self, argv: &[impl AsRef<[u8]>]) -> Vec<usize> {
+        self.key_refs(argv)
+            .into_iter()
+            .map(|(pos, _)| pos)
+            .collect()
+    }
+
+    /// As [`key_positions`](Self::key_positions), with each key's specification flags
+    /// (`RW`, `access`, `update`, ...): what an ACL check needs to know of each key.
+    pub fn key_refs(&self, argv: &[impl AsRef<[u8]>]) -> Vec<(usize, &'static [&'static str])> {
         let mut keys = Vec::new();
         // All arithmetic in i64: table values are small, and argv.len() and parsed counts are
         // clamped before they meet them, so nothing here can overflow.
@@ -209,7 +218,7 @@ impl CommandInfo {
             };
             let mut i = start;
             while i <= last && i < argc && i > 0 {
-                keys.push(i as usize);
+                keys.push((i as usize, spec.flags));
                 i = i.saturating_add(step);
             }
         }

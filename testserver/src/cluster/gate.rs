@@ -32,6 +32,20 @@ fn redirect(c: &Cluster, st: &NodeState, slot: u16, to: &NodeId, ask: bool) -> S
 /// for a container (`OBJECT ENCODING k`), MIGRATE's own rule (argv[3], or what follows KEYS
 /// when argv[3] is empty), SORT's key and STORE target; the shared key-spec table otherwise.
 pub fn key_positions(cmd: &Command, argv: &[Bytes]) -> Vec<usize> {
+    key_refs(cmd, argv)
+        .into_iter()
+        .map(|(pos, _)| pos)
+        .collect()
+}
+
+/// As [`key_positions`], with the flags of the key specification each key comes from (SORT's
+/// key is read, its STORE target written; MIGRATE's keys are read and deleted), for the ACL
+/// key check.
+pub fn key_refs(cmd: &Command, argv: &[Bytes]) -> Vec<(usize, &'static [&'static str])> {
+    const READ: &[&str] = &["RO", "access"];
+    const STORE: &[&str] = &["OW", "update"];
+    const MOVE_OUT: &[&str] = &["RW", "access", "delete"];
+    const UPDATE_READ: &[&str] = &["RW", "access", "update"];
     let mut info = cmd.info;
     if !info.subcommands.is_empty() {
         match argv.get(1).and_then(|s| info.subcommand(s)) {
@@ -43,13 +57,13 @@ pub fn key_positions(cmd: &Command, argv: &[Bytes]) -> Vec<usize> {
         "migrate" => {
             if argv.len() > 6 && argv[3].is_empty() {
                 if let Some(i) = (6..argv.len()).find(|&i| argv[i].eq_ignore_ascii_case(b"keys")) {
-                    return (i + 1..argv.len()).collect();
+                    return (i + 1..argv.len()).map(|i| (i, MOVE_OUT)).collect();
                 }
             }
-            vec![3]
+            vec![(3, MOVE_OUT)]
         }
         "sort" | "sort_ro" => {
-            let mut keys = vec![1];
+            let mut keys = vec![(1, READ)];
             let mut store = None;
             let mut i = 2;
             while i < argv.len() {
@@ -59,14 +73,36 @@ pub fn key_positions(cmd: &Command, argv: &[Bytes]) -> Vec<usize> {
                 } else if a.eq_ignore_ascii_case(b"get") || a.eq_ignore_ascii_case(b"by") {
                     i += 1;
                 } else if a.eq_ignore_ascii_case(b"store") && i + 1 < argv.len() {
-                    store = Some(i + 1);
+                    store = Some((i + 1, STORE));
                 }
                 i += 1;
             }
             keys.extend(store);
             keys
         }
-        _ => info.key_positions(argv),
+        // Their flags depend on the arguments (Redis's `setGetKeys`, `bitfieldGetKeys`).
+        "set" if argv.len() > 1 => {
+            let get = argv.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get"));
+            vec![(1, if get { UPDATE_READ } else { STORE })]
+        }
+        "bitfield" if argv.len() > 1 => {
+            let mut readonly = true;
+            let mut i = 2;
+            while i < argv.len() {
+                let rest = argv.len() - i - 1;
+                let a = &argv[i];
+                if a.eq_ignore_ascii_case(b"get") && rest >= 2 {
+                    i += 3;
+                } else if a.eq_ignore_ascii_case(b"overflow") && rest >= 1 {
+                    i += 2;
+                } else {
+                    readonly = false;
+                    break;
+                }
+            }
+            vec![(1, if readonly { READ } else { UPDATE_READ })]
+        }
+        _ => info.key_refs(argv),
     }
 }
 

@@ -358,6 +358,7 @@ fn finish(
         for k in &acked {
             st.dbs[db].remove(k);
             st.dbs[db].touch(k);
+            crate::notify::keyspace_event(st, crate::notify::class::GENERIC, "del", k, db);
             st.dirty += 1;
             st.changes += 1;
         }

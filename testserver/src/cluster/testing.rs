@@ -1,9 +1,10 @@
 //! [`TestCluster`]: a whole Redis Cluster in this process, on free ports, with fault injection.
 //!
-//! The cluster is built the way `redis-cli --cluster create` builds one, through the nodes'
-//! own commands (ADDSLOTSRANGE, SET-CONFIG-EPOCH, MEET, REPLICATE) and bus; `start` returns once
-//! every node agrees on the configuration, the cluster state is ok everywhere and every replica
-//! is in sync. Waits poll the nodes' state with deadlines ([`Timeout`]); nothing sleeps.
+//! The cluster is built, and slots are migrated, by the client's cluster admin library
+//! (`rediscover::cluster::admin`, the equivalent of `redis-cli --cluster`), through the nodes'
+//! own commands (ADDSLOTS, SET-CONFIG-EPOCH, MEET, REPLICATE; SETSLOT, MIGRATE) and bus;
+//! `start` returns once every node agrees on the configuration, the cluster state is ok
+//! everywhere and every replica is in sync. Waits poll the nodes' state with deadlines ([`Timeout`]); nothing sleeps.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -12,8 +13,9 @@ use bytes::BytesMut;
 use rediscover::resp::{decode, encode_command, Frame, Limits};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use rediscover::cluster::admin::{ClusterAdmin, ClusterView, CreateOptions, MoveOptions};
+
 use super::state::{name, NodeId};
-use super::SLOTS;
 use crate::config::{Config, Timers};
 use crate::server::{TestServer, TestServerBuilder};
 use crate::topology::{poll_until, Timeout};
@@ -152,6 +154,13 @@ pub struct TestCluster {
     nodes: Vec<TestServer>,
 }
 
+/// The cluster admin the helpers use: connections with a short connect timeout, since every
+/// node is local.
+fn admin() -> ClusterAdmin {
+    let config = rediscover::Config::default().connect_timeout(Duration::from_secs(2));
+    ClusterAdmin::new(config).join_timeout(DEADLINE)
+}
+
 /// Sends one command to `addr` on a fresh connection and returns the reply.
 pub async fn call(addr: SocketAddr, argv: &[&[u8]]) -> std::io::Result<Frame> {
     let mut stream = tokio::net::TcpStream::connect(addr).await?;
@@ -190,68 +199,25 @@ impl TestCluster {
         TestClusterBuilder::default()
     }
 
+    /// Forms the cluster with the client's cluster admin library, as `redis-cli --cluster
+    /// create` would, keeping the layout in index order (masters first, then the replicas of
+    /// master 0, of master 1, ...).
     async fn form(&self, masters: usize, replicas: usize) -> Result<(), String> {
-        let total = self.nodes.len();
-        // redis-cli's split: 0-5460, 5461-10922, 10923-16383 for three masters.
-        let per = SLOTS as f32 / masters as f32;
-        let (mut first, mut cursor) = (0usize, 0f32);
-        for (i, n) in self.nodes.iter().enumerate().take(masters) {
-            let mut last = (cursor + per - 1.0).round() as usize;
-            if last > SLOTS || i == masters - 1 {
-                last = SLOTS - 1;
-            }
-            let (from, to) = (first, last.max(first));
-            first = to + 1;
-            cursor += per;
-            ok(
-                n.addr(),
-                &[
-                    b"CLUSTER",
-                    b"ADDSLOTSRANGE",
-                    from.to_string().as_bytes(),
-                    to.to_string().as_bytes(),
-                ],
-            )
-            .await?;
+        if self.nodes.len() != masters * (1 + replicas) {
+            return Err(format!(
+                "{} nodes for {masters} masters with {replicas} replicas each",
+                self.nodes.len()
+            ));
         }
-        for (i, n) in self.nodes.iter().enumerate() {
-            let epoch = (i + 1).to_string();
-            ok(
-                n.addr(),
-                &[b"CLUSTER", b"SET-CONFIG-EPOCH", epoch.as_bytes()],
-            )
-            .await?;
-        }
-        // Every pair meets directly: handshakes run in parallel instead of waiting for gossip.
-        for (i, a) in self.nodes.iter().enumerate() {
-            for b in &self.nodes[i + 1..] {
-                let bus = b.bus_addr().expect("cluster node").port().to_string();
-                let port = b.addr().port().to_string();
-                ok(
-                    a.addr(),
-                    &[
-                        b"CLUSTER",
-                        b"MEET",
-                        b"127.0.0.1",
-                        port.as_bytes(),
-                        bus.as_bytes(),
-                    ],
-                )
-                .await?;
-            }
-        }
-        self.wait_known(total).await.map_err(|e| e.to_string())?;
-        for m in 0..masters {
-            let master_id = self.node_id(m);
-            for r in 0..replicas {
-                let idx = masters + m * replicas + r;
-                ok(
-                    self.nodes[idx].addr(),
-                    &[b"CLUSTER", b"REPLICATE", master_id.as_bytes()],
-                )
-                .await?;
-            }
-        }
+        let addrs: Vec<String> = self.nodes.iter().map(|n| n.addr().to_string()).collect();
+        let options = CreateOptions::default()
+            .replicas(replicas)
+            .min_masters(1)
+            .in_order(true);
+        admin()
+            .create(&addrs, &options)
+            .await
+            .map_err(|e| e.to_string())?;
         // Tell everyone the new roles at once rather than at the next PING.
         for n in &self.nodes {
             let mut st = n.node().lock();
@@ -260,25 +226,6 @@ impl TestCluster {
             });
         }
         self.wait_stable().await.map_err(|e| e.to_string())
-    }
-
-    async fn wait_known(&self, total: usize) -> Result<(), Timeout> {
-        poll_until(DEADLINE, || {
-            for n in &self.nodes {
-                let st = n.node().lock();
-                let c = st.cluster.as_ref().ok_or("not a cluster node")?;
-                let known = c.nodes.values().filter(|n| !n.in_handshake()).count();
-                if known != total || c.nodes.len() != total {
-                    return Err(format!(
-                        "{} to know {total} nodes (knows {known}, {} in all)",
-                        n.addr(),
-                        c.nodes.len()
-                    ));
-                }
-            }
-            Ok(())
-        })
-        .await
     }
 
     /// Every node, by index.
@@ -490,38 +437,28 @@ impl TestCluster {
         self.wait_stable().await.map_err(|e| e.to_string())
     }
 
+    /// A cluster-admin view of nodes `idx` (only those: others may be down).
+    async fn view(&self, idx: &[usize]) -> Result<ClusterView, String> {
+        let addrs: Vec<String> = idx
+            .iter()
+            .map(|&i| self.nodes[i].addr().to_string())
+            .collect();
+        admin().view(&addrs).await.map_err(|e| e.to_string())
+    }
+
     /// Starts moving `slot` from the master serving it to master `to` (SETSLOT IMPORTING on
-    /// the target, MIGRATING on the source) and moves the keys listed in `keys` (all of them,
-    /// or none: the slot is then half-migrated and clients see ASK and TRYAGAIN). Returns the
-    /// source's index.
+    /// the target, MIGRATING on the source, through the client's cluster admin library). Keys
+    /// move with [`TestCluster::move_slot_keys`] (all of them, or none: the slot is then
+    /// half-migrated and clients see ASK and TRYAGAIN). Returns the source's index.
     pub async fn begin_slot_migration(&self, slot: u16, to: usize) -> Result<usize, String> {
         let from = self
             .master_of_slot(slot)
             .ok_or(format!("no master serves slot {slot}"))?;
-        let s = slot.to_string();
-        let (from_id, to_id) = (self.node_id(from), self.node_id(to));
-        ok(
-            self.nodes[to].addr(),
-            &[
-                b"CLUSTER",
-                b"SETSLOT",
-                s.as_bytes(),
-                b"IMPORTING",
-                from_id.as_bytes(),
-            ],
-        )
-        .await?;
-        ok(
-            self.nodes[from].addr(),
-            &[
-                b"CLUSTER",
-                b"SETSLOT",
-                s.as_bytes(),
-                b"MIGRATING",
-                to_id.as_bytes(),
-            ],
-        )
-        .await?;
+        let view = self.view(&[from, to]).await?;
+        admin()
+            .open_slot(&view, slot, &self.node_id(from), &self.node_id(to))
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(from)
     }
 
@@ -534,46 +471,25 @@ impl TestCluster {
         to: usize,
         batch: usize,
     ) -> Result<usize, String> {
-        let s = slot.to_string();
-        let target = self.nodes[to].addr();
-        let (host, port) = (target.ip().to_string(), target.port().to_string());
-        let mut moved = 0;
-        loop {
-            let keys = match ok(
-                self.nodes[from].addr(),
-                &[
-                    b"CLUSTER",
-                    b"GETKEYSINSLOT",
-                    s.as_bytes(),
-                    batch.to_string().as_bytes(),
-                ],
+        let view = self.view(&[from, to]).await?;
+        let options = MoveOptions::default().pipeline(batch);
+        admin()
+            .migrate_slot_keys(
+                &view,
+                slot,
+                &self.node_id(from),
+                &self.node_id(to),
+                &options,
             )
-            .await?
-            {
-                Frame::Array(keys) => keys,
-                other => return Err(format!("GETKEYSINSLOT: {other:?}")),
-            };
-            if keys.is_empty() {
-                return Ok(moved);
-            }
-            let mut argv: Vec<Vec<u8>> = vec![
-                b"MIGRATE".to_vec(),
-                host.clone().into_bytes(),
-                port.clone().into_bytes(),
-                Vec::new(),
-                b"0".to_vec(),
-                b"60000".to_vec(),
-                b"KEYS".to_vec(),
-            ];
-            for k in &keys {
-                if let Frame::Bulk(k) = k {
-                    argv.push(k.to_vec());
-                }
-            }
-            let argv: Vec<&[u8]> = argv.iter().map(|a| a.as_slice()).collect();
-            ok(self.nodes[from].addr(), &argv).await?;
-            moved += keys.len();
-        }
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// The target, the source, then every other running master.
+    fn migration_nodes(&self, from: usize, to: usize) -> Vec<usize> {
+        let mut idx = vec![to, from];
+        idx.extend(self.masters().into_iter().filter(|&m| m != to && m != from));
+        idx
     }
 
     /// Ends a migration: `SETSLOT <slot> NODE <to>` on the target, the source and every other
@@ -584,32 +500,32 @@ impl TestCluster {
         from: usize,
         to: usize,
     ) -> Result<(), String> {
-        let s = slot.to_string();
-        let to_id = self.node_id(to);
-        let argv: [&[u8]; 5] = [
-            b"CLUSTER",
-            b"SETSLOT",
-            s.as_bytes(),
-            b"NODE",
-            to_id.as_bytes(),
-        ];
-        ok(self.nodes[to].addr(), &argv).await?;
-        ok(self.nodes[from].addr(), &argv).await?;
-        for m in self.masters() {
-            if m != to && m != from {
-                ok(self.nodes[m].addr(), &argv).await?;
-            }
-        }
-        Ok(())
+        let view = self.view(&self.migration_nodes(from, to)).await?;
+        admin()
+            .close_slot(&view, slot, &self.node_id(from), &self.node_id(to))
+            .await
+            .map_err(|e| e.to_string())
     }
 
-    /// Moves `slot` with its keys to master `to` (IMPORTING/MIGRATING, MIGRATE in batches,
-    /// SETSLOT NODE: the sequence `redis-cli --cluster reshard` sends, which issue 10's
-    /// cluster admin library will also send) and waits until the cluster agrees.
+    /// Moves `slot` with its keys to master `to` with the client's cluster admin library
+    /// (IMPORTING/MIGRATING, MIGRATE in batches of 10, SETSLOT NODE: the sequence `redis-cli
+    /// --cluster reshard` sends) and waits until the cluster agrees. Returns how many keys
+    /// moved.
     pub async fn migrate_slot(&self, slot: u16, to: usize) -> Result<usize, String> {
-        let from = self.begin_slot_migration(slot, to).await?;
-        let moved = self.move_slot_keys(slot, from, to, 10).await?;
-        self.finish_slot_migration(slot, from, to).await?;
+        let from = self
+            .master_of_slot(slot)
+            .ok_or(format!("no master serves slot {slot}"))?;
+        let view = self.view(&self.migration_nodes(from, to)).await?;
+        let moved = admin()
+            .move_slot(
+                &view,
+                slot,
+                &self.node_id(from),
+                &self.node_id(to),
+                &MoveOptions::default(),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
         self.wait_stable().await.map_err(|e| e.to_string())?;
         Ok(moved)
     }

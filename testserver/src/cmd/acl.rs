@@ -1,13 +1,15 @@
-//! ACL SETUSER / GETUSER / DELUSER / USERS / LIST / WHOAMI / CAT / HELP.
+//! ACL SETUSER / GETUSER / DELUSER / USERS / LIST / WHOAMI / CAT / LOG / GENPASS / DRYRUN / HELP.
 //!
-//! Rules are stored and reported exactly as Redis shows them. Command rules are enforced by the
-//! dispatcher (NOPERM); key and channel patterns are not enforced.
+//! Rules are stored and reported exactly as Redis shows them, and enforced by the dispatcher
+//! ([`super::acl_check`]): commands, keys (with read/write permissions) and channels, by each
+//! of a user's selectors.
 
 use bytes::Bytes;
 
 use super::server::{help, subcommand};
 use super::{CmdResult, Ctx, Handler};
 use crate::acl::CATEGORIES;
+use crate::keyspace::ClientId;
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[("acl", acl)];
 
@@ -22,6 +24,7 @@ fn acl(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
                 .acl
                 .set_user(&argv[2], &ops)
                 .map_err(|e| format!("ERR {e}"))?;
+            kill_revoked_subscribers(ctx, &argv[2]);
             ctx.out.ok();
         }
         "acl|getuser" => getuser(ctx, &argv[2]),
@@ -65,13 +68,110 @@ fn acl(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
         "acl|cat" => cat(ctx, argv.get(2))?,
         "acl|help" => help(ctx, "ACL", HELP),
+        "acl|log" => log(ctx, argv.get(2))?,
+        "acl|genpass" => genpass(ctx, argv.get(2))?,
+        "acl|dryrun" => dryrun(ctx, argv)?,
         other => {
-            // DRYRUN, GENPASS, LOAD, SAVE, LOG: known to Redis, not implemented here.
+            // LOAD and SAVE need an ACL file, which this server does not read.
             return Err(rediscover::error_codes::unknown_subcommand(
                 "acl",
                 other.split('|').nth(1).unwrap_or(other).as_bytes(),
             )
             .into());
+        }
+    }
+    Ok(())
+}
+
+fn log(ctx: &mut Ctx<'_>, arg: Option<&Bytes>) -> CmdResult {
+    let mut count = 10usize;
+    if let Some(arg) = arg {
+        if arg.eq_ignore_ascii_case(b"reset") {
+            ctx.node.acl.log.clear();
+            ctx.out.ok();
+            return Ok(());
+        }
+        let n = super::args::parse_i64(arg)?;
+        count = usize::try_from(n).unwrap_or(0);
+    }
+    let now = ctx.now;
+    let entries: Vec<_> = ctx.node.acl.log.iter().take(count).cloned().collect();
+    let out = &mut *ctx.out;
+    out.array(entries.len());
+    for e in entries {
+        out.map(7);
+        out.bulk(b"count");
+        out.int(e.count as i64);
+        out.bulk(b"reason");
+        out.bulk(e.reason.as_bytes());
+        out.bulk(b"context");
+        out.bulk(e.context.as_bytes());
+        out.bulk(b"object");
+        out.bulk(&e.object);
+        out.bulk(b"username");
+        out.bulk(&e.username);
+        out.bulk(b"age-seconds");
+        out.double((now - e.ctime_ms) as f64 / 1000.0);
+        out.bulk(b"client-info");
+        out.bulk(e.client_info.as_bytes());
+    }
+    Ok(())
+}
+
+fn genpass(ctx: &mut Ctx<'_>, arg: Option<&Bytes>) -> CmdResult {
+    let bits = match arg {
+        Some(a) => super::args::parse_i64(a)?,
+        None => 256,
+    };
+    if !(1..=4096).contains(&bits) {
+        return Err("ERR ACL GENPASS argument must be the number of bits for the output password, a positive number up to 4096".into());
+    }
+    // Hex of SipHash under OS-seeded keys: unpredictable enough for a test server's passwords.
+    let hex = crate::node::random_hex(((bits + 3) / 4) as usize);
+    ctx.out.bulk(hex.as_bytes());
+    Ok(())
+}
+
+fn dryrun(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    let user = &argv[2];
+    if !ctx.node.acl.users.contains_key(&user[..]) {
+        return Err(format!("ERR User '{}' not found", String::from_utf8_lossy(user)).into());
+    }
+    let args = &argv[3..];
+    let Some(cmd) = ctx.node.commands.get(&args[0]) else {
+        return Err(format!(
+            "ERR Command '{}' not found",
+            String::from_utf8_lossy(&args[0])
+        )
+        .into());
+    };
+    let info = match args.get(1) {
+        Some(sub) if !cmd.info.subcommands.is_empty() => {
+            cmd.info.subcommand(sub).unwrap_or(cmd.info)
+        }
+        _ => cmd.info,
+    };
+    if !info.arity_ok(args.len()) {
+        return Err(format!("ERR wrong number of arguments for '{}' command", info.name).into());
+    }
+    match super::acl_check(ctx.node, user, cmd, args) {
+        Ok(()) => ctx.out.ok(),
+        Err((denied, info)) => {
+            let text = match denied {
+                crate::acl::Denied::Command => format!(
+                    "This user has no permissions to run the '{}' command",
+                    info.name
+                ),
+                crate::acl::Denied::Key(i) => format!(
+                    "This user has no permissions to access the '{}' key",
+                    String::from_utf8_lossy(&args[i])
+                ),
+                crate::acl::Denied::Channel(i) => format!(
+                    "This user has no permissions to access the '{}' channel",
+                    String::from_utf8_lossy(&args[i])
+                ),
+            };
+            ctx.out.bulk(text.as_bytes());
         }
     }
     Ok(())
@@ -83,10 +183,21 @@ const HELP: &[&str] = &[
     "    when no category is specified.",
     "DELUSER <username> [<username> ...]",
     "    Delete a list of users.",
+    "DRYRUN <username> <command> [<arg> ...]",
+    "    Returns whether the user can execute the given command without executing the command.",
     "GETUSER <username>",
     "    Get the user's details.",
+    "GENPASS [<bits>]",
+    "    Generate a secure 256-bit user password. The optional `bits` argument can",
+    "    be used to specify a different size.",
     "LIST",
     "    Show users details in config file format.",
+    "LOAD",
+    "    Reload users from the ACL file.",
+    "LOG [<count> | RESET]",
+    "    Show the ACL log entries.",
+    "SAVE",
+    "    Save the current config to the ACL file.",
     "SETUSER <username> <attribute> [<attribute> ...]",
     "    Create or modify a user with the specified attributes.",
     "USERS",
@@ -98,21 +209,58 @@ const HELP: &[&str] = &[
 /// Redis disconnects the clients authenticated as a deleted user.
 fn kill_user(ctx: &mut Ctx<'_>, name: &[u8]) {
     let me = ctx.client.id;
-    let mut close_me = false;
-    for (&id, e) in ctx.node.clients.iter_mut() {
+    let mut victims: Vec<ClientId> = Vec::new();
+    for (&id, e) in ctx.node.clients.iter() {
         let user = if id == me { &ctx.client.user } else { &e.user };
-        if &user[..] != name {
-            continue;
+        if &user[..] == name {
+            victims.push(id);
         }
+    }
+    kill(ctx, &victims);
+}
+
+/// Redis's `ACLKillPubsubClientsIfNeeded`: after a user's rules change, its clients subscribed
+/// to a channel or pattern the rules no longer allow are disconnected.
+fn kill_revoked_subscribers(ctx: &mut Ctx<'_>, name: &[u8]) {
+    let me = ctx.client.id;
+    let node = &*ctx.node;
+    let user_of = |id: ClientId| -> Option<&[u8]> {
         if id == me {
-            close_me = true;
+            Some(&ctx.client.user[..])
         } else {
+            node.clients.get(&id).map(|e| &e.user[..])
+        }
+    };
+    let mut victims: Vec<ClientId> = Vec::new();
+    let tables = [
+        (&node.pubsub.channels, false),
+        (&node.pubsub.shard_channels, false),
+        (&node.pubsub.patterns, true),
+    ];
+    for (table, is_pattern) in tables {
+        for (channel, subscribers) in table {
+            for &id in subscribers.keys() {
+                if user_of(id) == Some(name)
+                    && !victims.contains(&id)
+                    && !node.acl.allows_channel(name, channel, is_pattern)
+                {
+                    victims.push(id);
+                }
+            }
+        }
+    }
+    kill(ctx, &victims);
+}
+
+fn kill(ctx: &mut Ctx<'_>, victims: &[ClientId]) {
+    let me = ctx.client.id;
+    for &id in victims {
+        if id == me {
+            ctx.close_after_reply();
+        } else if let Some(e) = ctx.node.clients.get_mut(&id) {
             e.killed = true;
             e.kill.notify_one();
         }
-    }
-    if close_me {
-        ctx.close_after_reply();
     }
 }
 
@@ -137,14 +285,23 @@ fn getuser(ctx: &mut Ctx<'_>, name: &[u8]) {
     for h in hashes {
         out.bulk(h.as_bytes());
     }
-    out.bulk(b"commands");
-    out.bulk(rules.commands.join(" ").as_bytes());
-    out.bulk(b"keys");
-    out.bulk(rules.keys.join(" ").as_bytes());
-    out.bulk(b"channels");
-    out.bulk(rules.channels.join(" ").as_bytes());
+    selector_fields(out, &rules.root);
     out.bulk(b"selectors");
-    out.array(0);
+    out.array(rules.selectors.len());
+    for sel in &rules.selectors {
+        out.map(3);
+        selector_fields(out, sel);
+    }
+}
+
+/// GETUSER's `commands`, `keys` and `channels` fields of one selector.
+fn selector_fields(out: &mut rediscover::resp::ReplyWriter, sel: &crate::acl::Selector) {
+    out.bulk(b"commands");
+    out.bulk(sel.commands.join(" ").as_bytes());
+    out.bulk(b"keys");
+    out.bulk(sel.keys_text().as_bytes());
+    out.bulk(b"channels");
+    out.bulk(sel.channels_text().as_bytes());
 }
 
 fn cat(ctx: &mut Ctx<'_>, category: Option<&Bytes>) -> CmdResult {

@@ -102,6 +102,7 @@ fn setbit(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     })?;
     if changed {
         ctx.modified(key);
+        ctx.notify(crate::notify::class::STRING, "setbit", key);
     }
     ctx.out.int(i64::from(old));
     Ok(())
@@ -334,8 +335,10 @@ fn bitop(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         ctx.db()
             .set(owned(dest), Value::Str(Str::modified(Bytes::from(result))));
         ctx.modified(dest);
+        ctx.notify(crate::notify::class::STRING, "set", dest);
     } else if ctx.db().remove(dest).is_some() {
         ctx.modified(dest);
+        ctx.notify(crate::notify::class::GENERIC, "del", dest);
     }
     ctx.out.int(len as i64);
     Ok(())

@@ -193,7 +193,7 @@ fn flags(kind: ClientKind, multi: bool, blocked: bool, no_evict: bool) -> String
     f
 }
 
-fn self_line(ctx: &Ctx<'_>, cmd: &str) -> String {
+pub(crate) fn self_line(ctx: &Ctx<'_>, cmd: &str) -> String {
     let c = &*ctx.client;
     let kind = ctx
         .node

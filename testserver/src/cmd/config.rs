@@ -139,9 +139,21 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             .acl
             .set_default_password(next.requirepass.as_deref());
     }
+    let old_maxmemory = ctx.node.config.maxmemory;
     ctx.node.config = next;
     // Connections already open read these without the lock.
     ctx.node.live.update(&ctx.node.config);
+    ctx.node.sync_notify_flags();
+    ctx.node.memory.settings = crate::memory::Settings::from_config(&ctx.node.config);
+    if ctx.node.config.maxmemory != old_maxmemory && ctx.node.config.maxmemory != 0 {
+        // Redis's `updateMaxmemory`: warn when already over, and evict at once.
+        let used = crate::memory::used_memory(ctx.node);
+        if ctx.node.config.maxmemory < used {
+            let msg = format!("WARNING: the new maxmemory value set via CONFIG SET ({}) is smaller than the current memory usage ({used}). This will result in key eviction and/or the inability to accept new write commands depending on the maxmemory-policy.", ctx.node.config.maxmemory);
+            ctx.node.log(crate::logging::Level::Warning, &msg);
+        }
+        crate::memory::perform_evictions(ctx.node);
+    }
     ctx.out.ok();
     Ok(())
 }

@@ -61,6 +61,7 @@ fn reset(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
     ctx.client.multi_error = false;
     super::tx::unwatch_all(ctx);
     super::pubsub::unsubscribe_all(ctx.node, ctx.client);
+    super::monitor::stop(ctx.node, ctx.client);
     ctx.client.db = 0;
     ctx.client.resp3 = false;
     ctx.out.set_resp3(false);
@@ -73,13 +74,29 @@ fn reset(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// Authenticates the client as `user`; the error is Redis's WRONGPASS.
-fn authenticate(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> CmdResult {
+/// Authenticates the client as `user`; the error is Redis's WRONGPASS, and the failure goes to
+/// the ACL LOG under the name the command was sent as (`command`).
+fn authenticate(ctx: &mut Ctx<'_>, command: &[u8], user: &[u8], password: &[u8]) -> CmdResult {
     if ctx.node.acl.check(user, password) {
         ctx.client.user = Bytes::copy_from_slice(user);
         ctx.client.authenticated = true;
         Ok(())
     } else {
+        let entry = crate::acl::LogEntry {
+            count: 1,
+            reason: "auth",
+            context: if ctx.client.multi.is_some() {
+                "multi"
+            } else {
+                "toplevel"
+            },
+            object: command.to_vec(),
+            username: user.to_vec(),
+            ctime_ms: ctx.now,
+            client_info: super::client::self_line(ctx, "auth"),
+        };
+        let max = ctx.node.config.extra_or("acllog-max-len", "128");
+        ctx.node.acl.log(entry, max.parse().unwrap_or(128));
         Err(msg::WRONGPASS.into())
     }
 }
@@ -96,9 +113,9 @@ fn auth(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             if default_nopass {
                 return Err(msg::AUTH_NOT_CONFIGURED.into());
             }
-            authenticate(ctx, b"default", &argv[1])?;
+            authenticate(ctx, &argv[0], b"default", &argv[1])?;
         }
-        3 => authenticate(ctx, &argv[1], &argv[2])?,
+        3 => authenticate(ctx, &argv[0], &argv[1], &argv[2])?,
         _ => return Err(msg::SYNTAX.into()),
     }
     ctx.out.ok();
@@ -135,7 +152,7 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
     }
     if let Some((user, pass)) = creds {
-        authenticate(ctx, &user, &pass)?;
+        authenticate(ctx, &argv[0], &user, &pass)?;
     }
     if !ctx.client.authenticated {
         return Err("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time".into());

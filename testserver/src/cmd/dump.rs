@@ -32,11 +32,15 @@ fn dump(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 struct RestoreOpts {
     replace: bool,
     absttl: bool,
+    /// IDLETIME seconds.
+    idle: Option<i64>,
+    /// FREQ counter.
+    freq: Option<i64>,
 }
 
 /// Parses `[REPLACE] [ABSTTL] [IDLETIME s] [FREQ f]` as Redis does: IDLETIME and FREQ exclude
-/// each other (the second is a syntax error). Both are validated and then ignored: this server
-/// keeps no LRU/LFU data.
+/// each other (the second is a syntax error). The one that fits the policy sets the key's
+/// access stamp (`objectSetLRUOrLFU`).
 fn restore_opts(args: &[Bytes]) -> Result<RestoreOpts, Error> {
     let mut opts = RestoreOpts::default();
     let (mut idle, mut freq) = (false, false);
@@ -49,15 +53,19 @@ fn restore_opts(args: &[Bytes]) -> Result<RestoreOpts, Error> {
         } else if eq_ic(arg, "ABSTTL") {
             opts.absttl = true;
         } else if eq_ic(arg, "IDLETIME") && has_next && !freq {
-            if parse_i64(&args[i + 1])? < 0 {
+            let n = parse_i64(&args[i + 1])?;
+            if n < 0 {
                 return Err("ERR Invalid IDLETIME value, must be >= 0".into());
             }
+            opts.idle = Some(n);
             idle = true;
             i += 1;
         } else if eq_ic(arg, "FREQ") && has_next && !idle {
-            if !(0..=255).contains(&parse_i64(&args[i + 1])?) {
+            let n = parse_i64(&args[i + 1])?;
+            if !(0..=255).contains(&n) {
                 return Err("ERR Invalid FREQ value, must be >= 0 and <= 255".into());
             }
+            opts.freq = Some(n);
             freq = true;
             i += 1;
         } else {
@@ -96,12 +104,17 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         if deleted {
             ctx.propagate_as(|| vec![op(b"DEL", &[&owned(key)])]);
             ctx.modified(key);
+            ctx.notify(crate::notify::class::GENERIC, "del", key);
         }
         ctx.out.ok();
         return Ok(());
     }
+    let access = ctx.node.memory.settings.access;
     let db = ctx.db();
     db.set(owned(key), value);
+    if let Some(stamp) = crate::memory::stamp_restored(access, opts.freq, opts.idle, now) {
+        db.set_access_stamp(key, stamp);
+    }
     if ttl != 0 {
         db.set_expire(key, at);
         if !opts.absttl {
@@ -115,6 +128,7 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
     }
     ctx.modified(key);
+    ctx.notify(crate::notify::class::GENERIC, "restore", key);
     ctx.out.ok();
     Ok(())
 }

@@ -64,6 +64,7 @@ fn set_pairs(ctx: &mut Ctx<'_>, argv: &[Bytes], name: &str) -> Result<usize, Err
         .count();
     let pairs = (argv.len() - 2) / 2;
     ctx.modified(&argv[1]);
+    ctx.notify(crate::notify::class::HASH, "hset", &argv[1]);
     ctx.dirty(pairs as u64 - 1);
     Ok(created)
 }
@@ -89,6 +90,7 @@ fn hsetnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     }
     h.set(&argv[2], &argv[3], limits);
     ctx.modified(&argv[1]);
+    ctx.notify(crate::notify::class::HASH, "hset", &argv[1]);
     ctx.out.int(1);
     Ok(())
 }
@@ -129,6 +131,10 @@ fn hdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     }
     if deleted > 0 {
         ctx.modified(&argv[1]);
+        ctx.notify(crate::notify::class::HASH, "hdel", &argv[1]);
+        if empty {
+            ctx.notify(crate::notify::class::GENERIC, "del", &argv[1]);
+        }
         ctx.dirty(deleted as u64 - 1);
     }
     ctx.out.int(deleted as i64);
@@ -206,6 +212,7 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         .ok_or(Error::from(msg::OVERFLOW))?;
     h.set(&argv[2], value.to_string().as_bytes(), limits);
     ctx.modified(&argv[1]);
+    ctx.notify(crate::notify::class::HASH, "hincrby", &argv[1]);
     ctx.out.int(value);
     Ok(())
 }
@@ -229,6 +236,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let text = Bytes::from(value.to_human());
     h.set(&argv[2], &text, limits);
     ctx.modified(&argv[1]);
+    ctx.notify(crate::notify::class::HASH, "hincrbyfloat", &argv[1]);
     ctx.out.bulk(&text);
     ctx.propagate_as(|| vec![super::op(b"HSET", &[&argv[1], &argv[2], &text])]);
     Ok(())

@@ -8,7 +8,7 @@ mod object;
 use bytes::Bytes;
 use rediscover::error_codes::msg;
 
-use super::lookup::lookup_read;
+use super::lookup::{lookup_read, lookup_read_notouch};
 use super::scan::{parse_cursor, parse_scan, write_scan_reply};
 use super::{eq_ic, owned, parse_i64, CmdResult, Ctx, Error, Handler};
 use crate::keyspace::{Db, Value};
@@ -50,6 +50,7 @@ fn del(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         if ctx.db().get(key, now).is_some() {
             ctx.db().remove(key);
             ctx.modified(key);
+            ctx.notify(crate::notify::class::GENERIC, "del", key);
             n += 1;
         }
     }
@@ -59,18 +60,23 @@ fn del(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 
 /// EXISTS and TOUCH: how many of the keys exist, duplicates counted each time.
 fn exists(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
+    // TOUCH stamps the keys' access time; EXISTS does not.
+    let touch = argv[0].eq_ignore_ascii_case(b"touch");
     let n = argv[1..]
         .iter()
-        .filter(|k| lookup_read(ctx, k).0.is_some())
+        .filter(|k| match touch {
+            true => lookup_read(ctx, k).0.is_some(),
+            false => lookup_read_notouch(ctx, k).0.is_some(),
+        })
         .count();
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn type_(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let name = lookup_read(ctx, &argv[1])
+    let name = lookup_read_notouch(ctx, &argv[1])
         .0
-        .map_or("none", |v| v.type_name());
+        .map_or("none", |(v, _)| v.type_name());
     ctx.out.simple(name);
     Ok(())
 }
@@ -106,6 +112,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], nx: bool) -> CmdResult {
     }
     db.touch(src);
     db.touch(dst);
+    ctx.notify(crate::notify::class::GENERIC, "rename_from", src);
+    ctx.notify(crate::notify::class::GENERIC, "rename_to", dst);
     ctx.dirty(1);
     if nx {
         ctx.out.int(1);
@@ -184,6 +192,7 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     }
     let at = ctx.db().expire_at(src);
     put_in_db(ctx, dst_db, dst, value, at);
+    ctx.notify_db(crate::notify::class::GENERIC, "copy_to", dst, dst_db);
     ctx.dirty(1);
     ctx.out.int(1);
     Ok(())
@@ -209,6 +218,8 @@ fn move_(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         put_in_db(ctx, dst_db, key, value, at);
     }
     ctx.db().touch(key);
+    ctx.notify(crate::notify::class::GENERIC, "move_from", key);
+    ctx.notify_db(crate::notify::class::GENERIC, "move_to", key, dst_db);
     ctx.dirty(1);
     ctx.out.int(1);
     Ok(())

@@ -11,6 +11,23 @@ use super::lookup::{read_typed, write_typed};
 use super::{eq_ic, owned, parse_i64, CmdResult, Ctx, Error, Handler};
 
 use crate::keyspace::{normalize_range, End, List, Value};
+use crate::notify::class as ev;
+
+/// The event a push at `end` raises.
+fn push_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpush",
+        End::Right => "rpush",
+    }
+}
+
+/// The event a pop at `end` raises.
+fn pop_event(end: End) -> &'static str {
+    match end {
+        End::Left => "lpop",
+        End::Right => "rpop",
+    }
+}
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("lpush", lpush),
@@ -97,8 +114,9 @@ fn push(ctx: &mut Ctx<'_>, argv: &[Bytes], end: End, only_existing: bool) -> Cmd
             len
         }
     };
-    out.int(len as i64);
     ctx.modified(key);
+    ctx.notify(ev::LIST, push_event(end), key);
+    ctx.out.int(len as i64);
     ctx.dirty(items.len() as u64 - 1);
     Ok(())
 }
@@ -114,11 +132,16 @@ fn pop_elements(ctx: &mut Ctx<'_>, key: &[u8], end: End, count: usize) -> Vec<By
     let popped: Vec<Bytes> = (0..count.min(list.len()))
         .filter_map(|_| list.pop(end))
         .collect();
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         db.remove(key);
     }
     if !popped.is_empty() {
         ctx.modified(key);
+        ctx.notify(ev::LIST, pop_event(end), key);
+        if emptied {
+            ctx.notify(ev::GENERIC, "del", key);
+        }
         ctx.dirty(popped.len() as u64 - 1);
     }
     popped
@@ -236,6 +259,7 @@ fn lset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     list.set(i, &argv[3]);
     out.ok();
     ctx.modified(key);
+    ctx.notify(ev::LIST, "lset", key);
     Ok(())
 }
 
@@ -261,6 +285,7 @@ fn linsert(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     list.insert(pos + usize::from(after), &argv[4]);
     out.int(list.len() as i64);
     ctx.modified(key);
+    ctx.notify(ev::LIST, "linsert", key);
     Ok(())
 }
 
@@ -277,12 +302,17 @@ fn lrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     // 0 removes every match; a negative count removes from the tail.
     let limit = count.unsigned_abs().try_into().unwrap_or(usize::MAX);
     let removed = list.remove_matching(element, limit, count >= 0);
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         db.remove(key);
     }
     ctx.out.int(removed as i64);
     if removed > 0 {
         ctx.modified(key);
+        ctx.notify(ev::LIST, "lrem", key);
+        if emptied {
+            ctx.notify(ev::GENERIC, "del", key);
+        }
         ctx.dirty(removed as u64 - 1);
     }
     Ok(())
@@ -301,11 +331,16 @@ fn ltrim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let before = list.len();
     list.trim(normalize_range(start, end, before));
     let removed = before - list.len();
-    if list.is_empty() {
+    let emptied = list.is_empty();
+    if emptied {
         db.remove(key);
     }
     // Redis signals the key even when nothing was trimmed, and counts removed elements.
     db.touch(key);
+    ctx.notify(ev::LIST, "ltrim", key);
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", key);
+    }
     ctx.dirty(removed as u64);
     ctx.out.ok();
     Ok(())
@@ -455,11 +490,13 @@ fn move_element(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) -
         ctx.out.null();
         return Ok(());
     };
+    let mut emptied = false;
     if src == dst {
         // Rotation: the element goes back into the same list, which never empties.
         list.push(to, &value);
     } else {
         if list.is_empty() {
+            emptied = true;
             db.remove(src);
         }
         match write_typed::<List>(db, dst, now)? {
@@ -472,6 +509,11 @@ fn move_element(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) -
         }
     }
     db.touch(dst);
+    ctx.notify(ev::LIST, push_event(to), dst);
+    ctx.notify(ev::LIST, pop_event(from), src);
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", src);
+    }
     ctx.modified(src);
     ctx.out.bulk(&value);
     Ok(())

@@ -18,10 +18,29 @@ pub(crate) fn lookup_read<'a>(
     key: &[u8],
 ) -> (Option<&'a Value>, &'a mut ReplyWriter) {
     let now = ctx.now;
+    let db = ctx.client.db;
+    if ctx.node.notify_flags & crate::notify::class::KEY_MISS != 0
+        && ctx.node.dbs[db].get(key, now).is_none()
+    {
+        ctx.notify(crate::notify::class::KEY_MISS, "keymiss", key);
+    }
     let node = &mut *ctx.node;
-    let value = node.dbs[ctx.client.db].get(key, now);
+    let value = node.dbs[db].get(key, now);
     count_lookup(&mut node.stats, value.is_some());
     (value, &mut *ctx.out)
+}
+
+/// As [`lookup_read`] without stamping the key's access time (Redis's `LOOKUP_NOTOUCH`:
+/// EXISTS, TYPE, OBJECT).
+pub(crate) fn lookup_read_notouch<'a>(
+    ctx: &'a mut Ctx<'_>,
+    key: &[u8],
+) -> (Option<(&'a Value, u32)>, &'a mut ReplyWriter) {
+    let now = ctx.now;
+    let node = &mut *ctx.node;
+    let found = node.dbs[ctx.client.db].get_untouched(key, now);
+    count_lookup(&mut node.stats, found.is_some());
+    (found, &mut *ctx.out)
 }
 
 /// Counts a read lookup in INFO's `keyspace_hits` / `keyspace_misses`, for callers that look

@@ -16,10 +16,15 @@ mod connection;
 mod dump;
 mod function;
 mod hash;
+mod hll;
 mod keys;
+mod latency;
 mod list;
+mod lolwut;
 pub(crate) mod longdouble;
 mod lookup;
+mod memory;
+mod monitor;
 mod pubsub;
 mod random;
 mod repl;
@@ -28,6 +33,7 @@ pub(crate) mod script;
 mod server;
 mod set;
 mod sort;
+mod stream;
 mod string;
 mod strtod;
 mod tx;
@@ -141,6 +147,8 @@ pub struct BlockRequest {
     pub deadline: Option<Instant>,
     /// What to answer at the deadline.
     pub on_timeout: TimeoutReply,
+    /// Run again as this argv instead of the command as sent (XREAD's `$` resolved).
+    pub rerun: Option<Vec<Bytes>>,
 }
 
 /// Everything a command can touch while it runs.
@@ -225,6 +233,28 @@ impl<'a> Ctx<'a> {
         self.node.changes += n;
     }
 
+    /// Publishes the keyspace event `event` of `class` (see [`crate::notify::class`]) for `key`
+    /// in the client's database, if that class is on (Redis's `notifyKeyspaceEvent`).
+    #[inline]
+    pub fn notify(&mut self, class: u32, event: &str, key: &[u8]) {
+        if self.node.notify_flags & class != 0 {
+            let db = self.client.db;
+            self.notify_db(class, event, key, db);
+        }
+    }
+
+    /// [`Ctx::notify`] for a key of database `db`.
+    pub fn notify_db(&mut self, class: u32, event: &str, key: &[u8], db: usize) {
+        crate::notify::keyspace_event_for(
+            self.node,
+            (self.client.id, &mut *self.out),
+            class,
+            event,
+            key,
+            db,
+        );
+    }
+
     /// Marks `key` in the selected database as modified and counts one change.
     pub fn modified(&mut self, key: &[u8]) {
         self.node.dbs[self.client.db].touch(key);
@@ -244,7 +274,22 @@ impl<'a> Ctx<'a> {
             keys,
             deadline,
             on_timeout,
+            rerun: None,
         }));
+    }
+
+    /// [`Ctx::block`], running `argv` instead of the command as sent when a key is ready.
+    pub fn block_as(
+        &mut self,
+        argv: Vec<Bytes>,
+        keys: Vec<Bytes>,
+        deadline: Option<Instant>,
+        on_timeout: TimeoutReply,
+    ) {
+        self.block(keys, deadline, on_timeout);
+        if let Some(Outcome::Block(req)) = self.outcome.as_mut() {
+            req.rerun = Some(argv);
+        }
     }
 
     /// Hands the rest of the command to the connection task. A pending [`Outcome::Close`] is
@@ -375,14 +420,20 @@ impl CommandTable {
             dump::COMMANDS,
             function::COMMANDS,
             hash::COMMANDS,
+            hll::COMMANDS,
             keys::COMMANDS,
+            latency::COMMANDS,
             list::COMMANDS,
+            lolwut::COMMANDS,
+            monitor::COMMANDS,
+            memory::COMMANDS,
             pubsub::COMMANDS,
             repl::COMMANDS,
             script::COMMANDS,
             server::COMMANDS,
             set::COMMANDS,
             sort::COMMANDS,
+            stream::COMMANDS,
             string::COMMANDS,
             tx::COMMANDS,
             zset::COMMANDS,
@@ -533,8 +584,14 @@ fn process_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     if ctx.client.master_link {
         // A replica obeys its master: no ACL, no role gate.
     } else {
-        if let Err(e) = ctx.node.acl.check_command(&ctx.client.user, cmd.info, argv) {
-            reject(ctx, Some(cmd), e.as_bytes());
+        if let Err((denied, info)) = acl_check(ctx.node, &ctx.client.user, cmd, argv) {
+            let context = if ctx.client.multi.is_some() {
+                "multi"
+            } else {
+                "toplevel"
+            };
+            log_denial(ctx, denied, info, argv, context);
+            reject(ctx, Some(cmd), denied.reply(info).as_bytes());
             return;
         }
         if let Err(e) = gate(ctx, cmd, argv) {
@@ -566,6 +623,65 @@ fn process_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
     // A later WAIT waits for the replication offset as of this command, whatever it was (a
     // read too), as Redis sets `c->woff` after every command it runs.
     ctx.client.woff = ctx.node.repl.offset();
+}
+
+/// Redis's `ACLCheckAllPerm`: whether `user` may run `cmd` with these arguments, by its command
+/// rules and the keys and channels the arguments name. On refusal, why, and the command or
+/// subcommand refused.
+pub(crate) fn acl_check(
+    node: &NodeState,
+    user: &[u8],
+    cmd: &Command,
+    argv: &[Bytes],
+) -> Result<(), (crate::acl::Denied, &'static CommandInfo)> {
+    let Some(rules) = node.acl.rules.get(user) else {
+        return Ok(());
+    };
+    let info = match argv.get(1) {
+        Some(sub) if !cmd.info.subcommands.is_empty() => {
+            cmd.info.subcommand(sub).unwrap_or(cmd.info)
+        }
+        _ => cmd.info,
+    };
+    let keys: Vec<(usize, crate::acl::KeyAccess)> = crate::cluster::gate::key_refs(cmd, argv)
+        .into_iter()
+        .map(|(pos, flags)| (pos, crate::acl::KeyAccess::from_flags(flags)))
+        .collect();
+    // Redis's channel table (`commands_with_channels`); unsubscribing is never refused.
+    let channels: Vec<(usize, bool)> = match info.name {
+        "subscribe" | "ssubscribe" => (1..argv.len()).map(|i| (i, false)).collect(),
+        "psubscribe" => (1..argv.len()).map(|i| (i, true)).collect(),
+        "publish" | "spublish" => vec![(1, false)],
+        _ => Vec::new(),
+    };
+    let req = crate::acl::Request {
+        info,
+        argv,
+        keys: &keys,
+        channels: &channels,
+    };
+    rules.check(&req).map_err(|d| (d, info))
+}
+
+/// Adds a refusal to the ACL LOG (Redis's `addACLLogEntry`).
+pub(crate) fn log_denial(
+    ctx: &mut Ctx<'_>,
+    denied: crate::acl::Denied,
+    info: &CommandInfo,
+    argv: &[Bytes],
+    context: &'static str,
+) {
+    let entry = crate::acl::LogEntry {
+        count: 1,
+        reason: denied.reason(),
+        context,
+        object: denied.object(info, argv),
+        username: ctx.client.user.to_vec(),
+        ctime_ms: ctx.now,
+        client_info: client::self_line(ctx, info.name),
+    };
+    let max = ctx.node.config.extra_or("acllog-max-len", "128");
+    ctx.node.acl.log(entry, max.parse().unwrap_or(128));
 }
 
 /// What the gate knows about the command it checks: the table entry, the arguments, and
@@ -614,7 +730,30 @@ fn gate(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) -> CmdResult {
     if ctx.node.cluster.is_some() {
         crate::cluster::gate::check(ctx, &call)?;
     }
+    maxmemory_gate(ctx, cmd)?;
     role_gate(ctx, &call)
+}
+
+/// Redis's maxmemory step of `processCommand`: evict by the policy, and when that cannot bring
+/// the node under `maxmemory`, refuse commands that may grow the dataset (`denyoom`, an EXEC
+/// queuing one) and anything but EXEC/DISCARD/QUIT/RESET inside MULTI.
+fn maxmemory_gate(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
+    if ctx.node.config.maxmemory == 0 {
+        return Ok(());
+    }
+    let out_of_memory = crate::memory::perform_evictions(ctx.node) == crate::memory::Evict::Fail;
+    if !out_of_memory {
+        return Ok(());
+    }
+    let name = cmd.info.name;
+    let denyoom = cmd.flags & flags::DENYOOM != 0
+        || (name == "exec" && queued_flags(ctx.node.commands, ctx.client) & flags::DENYOOM != 0);
+    let in_multi =
+        ctx.client.multi.is_some() && !matches!(name, "exec" | "discard" | "quit" | "reset");
+    if denyoom || in_multi {
+        return Err(msg::OOM.into());
+    }
+    Ok(())
 }
 
 /// The replication role's part of [`gate`].
@@ -693,6 +832,7 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     };
     let started = ctx.tick;
     let changes = ctx.node.changes;
+    ctx.node.dbs[ctx.client.db].access = ctx.node.memory.settings.access;
     // EXEC runs commands through here: keep its own propagation state apart from theirs.
     let outer_ops = ctx.prop_ops.take();
     let outer_force = std::mem::take(&mut ctx.prop_force);
@@ -702,10 +842,30 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     if ctx.node.repl.propagating() {
         propagate(ctx, cmd, argv, ctx.node.changes != changes || force, ops);
     }
+    if ctx.node.changes != changes {
+        crate::memory::note_peak(ctx.node);
+    }
     let ended = Instant::now();
     ctx.tick = ended;
     let usec = ended.saturating_duration_since(started).as_micros() as u64;
     crate::slowlog::observe(ctx, cmd.info, argv, usec);
+    let event = if cmd.flags & flags::FAST != 0 {
+        "fast-command"
+    } else {
+        "command"
+    };
+    ctx.node
+        .memory
+        .latency
+        .add_ms_if_needed(event, usec / 1000, &ctx.node.config);
+    if ctx.node.memory.settings.latency_tracking && !ctx.is_blocked() {
+        let name = ctx.client.last_cmd;
+        let hists = &mut ctx.node.memory.histograms;
+        match hists.get_mut(name) {
+            Some(h) => h.record(usec),
+            None => hists.entry(name).or_default().record(usec),
+        }
+    }
     let node = &mut *ctx.node;
     node.stats.commands_processed += 1;
     if node.stats.commands.len() <= cmd.index {
@@ -722,6 +882,14 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
         ctx.take_block();
         count_error(ctx.node, &e.0);
         ctx.out.error_bytes(&e.0);
+    }
+    // A blocked client's command is shown once, when it first ran.
+    if !ctx.node.monitors.is_empty() && ctx.ready_key.is_none() {
+        monitor::feed(ctx, cmd, argv);
+    }
+    if ctx.node.notify_flags != 0 {
+        // Events the databases raised (`new`, `expired`) and no later event published.
+        crate::notify::flush_pending(ctx.node, (ctx.client.id, &mut *ctx.out));
     }
     // A transaction is one command to blocked clients: they are served after EXEC, not between
     // its commands (EXEC itself goes through here).
@@ -787,10 +955,23 @@ fn serve_ready_keys(node: &mut NodeState) {
             let ids: Vec<_> = queue.iter().copied().collect();
             for id in ids {
                 let now = crate::node::unix_ms();
-                let Some(value) = node.dbs[db].get(&key, now) else {
-                    break;
+                let type_name = node.dbs[db].get(&key, now).map(|v| v.type_name());
+                // XREADGROUP depends on the stream and its group: when the stream is deleted
+                // or replaced, its readers are failed rather than left waiting (Redis's
+                // unblockDeletedStreamReadgroupClients).
+                let group_reader = node
+                    .waiters
+                    .get(&id)
+                    .is_some_and(|w| w.argv[0].eq_ignore_ascii_case(b"xreadgroup"));
+                if group_reader && type_name != Some("stream") {
+                    if let Some(waiter) = node.unpark(id) {
+                        fail_waiter(node, waiter, b"UNBLOCKED the stream key no longer exists");
+                    }
+                    continue;
+                }
+                let Some(type_name) = type_name else {
+                    continue;
                 };
-                let type_name = value.type_name();
                 // A waiter is served only by a value of the type it pops: BLPOP stays blocked
                 // when the key is created as a string, as in Redis.
                 let wants = node
@@ -819,6 +1000,14 @@ fn waited_type(info: &CommandInfo) -> &'static str {
     } else {
         "list"
     }
+}
+
+/// Answers a parked client with an error and unparks it for good.
+fn fail_waiter(node: &mut NodeState, waiter: Waiter, err: &[u8]) {
+    let mut out = ReplyWriter::new(waiter.client.resp3);
+    out.error_bytes(err);
+    count_error(node, err);
+    let _ = waiter.wake.send((waiter.client, out.take()));
 }
 
 /// Runs a parked client's command again. `ready_key` is the key that received data: Redis 7.0
@@ -861,6 +1050,7 @@ fn serve_waiter(node: &mut NodeState, waiter: Waiter, ready_key: &Bytes) {
 
 /// Drops a departing client's WATCHes and subscriptions.
 pub fn forget_client(ctx: &mut Ctx<'_>) {
+    monitor::stop(ctx.node, ctx.client);
     tx::unwatch_all(ctx);
     pubsub::unsubscribe_all(ctx.node, ctx.client);
 }

@@ -1,4 +1,4 @@
-//! REPLICAOF / SLAVEOF, REPLCONF, PSYNC, SYNC, WAIT, ROLE.
+//! REPLICAOF / SLAVEOF, REPLCONF, PSYNC, SYNC, WAIT, ROLE, FAILOVER.
 
 use std::time::{Duration, Instant};
 
@@ -17,12 +17,16 @@ pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("sync", master::psync),
     ("wait", wait),
     ("role", role),
+    ("failover", crate::repl::failover::command),
 ];
 
 /// REPLICAOF host port | NO ONE
 fn replicaof(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if ctx.node.cluster.is_some() {
         return Err("ERR REPLICAOF not allowed in cluster mode.".into());
+    }
+    if ctx.node.repl.failover.is_some() {
+        return Err("ERR REPLICAOF not allowed while failing over.".into());
     }
     if eq_ic(&argv[1], "no") && eq_ic(&argv[2], "one") {
         if !ctx.node.repl.is_master() {

@@ -9,6 +9,7 @@ use super::random::{distinct_indices, parse_count, random_index, Picks};
 use super::scan::{parse_cursor, parse_scan, write_scan_reply};
 use super::{eq_ic, parse_i64, CmdResult, Ctx, Error, Handler};
 use crate::keyspace::{scan_step, Db, Set, Value};
+use crate::notify::class as ev;
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("sadd", sadd),
@@ -83,17 +84,20 @@ fn sadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let added = argv[2..].iter().filter(|m| set.insert(m, max)).count();
     if added > 0 {
         ctx.modified(&argv[1]);
+        ctx.notify(ev::SET, "sadd", &argv[1]);
         ctx.dirty(added as u64 - 1);
     }
     ctx.out.int(added as i64);
     Ok(())
 }
 
-/// Deletes `key` if its set became empty (no set stays in the keyspace empty).
-fn drop_if_empty(db: &mut Db, key: &[u8]) {
+/// Deletes `key` if its set became empty (no set stays in the keyspace empty); whether it did.
+fn drop_if_empty(db: &mut Db, key: &[u8]) -> bool {
     if matches!(db.peek(key), Some(Value::Set(s)) if s.is_empty()) {
         db.remove(key);
+        return true;
     }
+    false
 }
 
 fn srem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
@@ -103,9 +107,13 @@ fn srem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         Some(set) => argv[2..].iter().filter(|m| set.remove(m)).count(),
         None => 0,
     };
-    drop_if_empty(db, &argv[1]);
+    let emptied = drop_if_empty(db, &argv[1]);
     if removed > 0 {
         ctx.modified(&argv[1]);
+        ctx.notify(ev::SET, "srem", &argv[1]);
+        if emptied {
+            ctx.notify(ev::GENERIC, "del", &argv[1]);
+        }
         ctx.dirty(removed as u64 - 1);
     }
     ctx.out.int(removed as i64);
@@ -161,8 +169,12 @@ fn spop_one(ctx: &mut Ctx<'_>, key: &[u8]) -> CmdResult {
         return Ok(());
     };
     set.remove(&member);
-    drop_if_empty(db, key);
+    let emptied = drop_if_empty(db, key);
     ctx.modified(key);
+    ctx.notify(ev::SET, "spop", key);
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", key);
+    }
     ctx.out.bulk(&member);
     // The member was picked at random: replicas remove that one.
     ctx.propagate_as(|| vec![super::op(b"SREM", &[&Bytes::copy_from_slice(key), &member])]);
@@ -184,7 +196,8 @@ fn spop_count(ctx: &mut Ctx<'_>, key: &[u8], count: &[u8]) -> CmdResult {
         ctx.out.set(0);
         return Ok(());
     }
-    let popped: Vec<Bytes> = if count >= set.len() as u64 {
+    let whole = count >= set.len() as u64;
+    let popped: Vec<Bytes> = if whole {
         // The whole set, in its own order (ascending for an intset, as Redis replies).
         let all = set.iter().collect();
         db.remove(key);
@@ -210,6 +223,10 @@ fn spop_count(ctx: &mut Ctx<'_>, key: &[u8], count: &[u8]) -> CmdResult {
         picked
     };
     ctx.modified(key);
+    ctx.notify(ev::SET, "spop", key);
+    if whole {
+        ctx.notify(ev::GENERIC, "del", key);
+    }
     write_set(ctx.out, popped.into_iter());
     Ok(())
 }
@@ -265,11 +282,16 @@ fn smove(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if let Some(set) = read_mut(db, src, now)? {
         set.remove(member);
     }
-    drop_if_empty(db, src);
-    let added = write(db, dst, now)?.insert(member, max);
+    let emptied = drop_if_empty(db, src);
+    ctx.notify(ev::SET, "srem", src);
+    if emptied {
+        ctx.notify(ev::GENERIC, "del", src);
+    }
+    let added = write(ctx.db(), dst, now)?.insert(member, max);
     ctx.modified(src);
     if added {
         ctx.modified(dst);
+        ctx.notify(ev::SET, "sadd", dst);
     }
     ctx.out.int(1);
     Ok(())
@@ -319,7 +341,7 @@ fn combine(sets: &[Option<&Set>], diff: bool, max_intset: usize) -> Set {
 
 /// Stores `result` at `dest` (replacing any value) or deletes `dest` when it is empty; replies
 /// with the size.
-fn store(ctx: &mut Ctx<'_>, dest: &[u8], result: Set) {
+fn store(ctx: &mut Ctx<'_>, dest: &[u8], result: Set, event: &str) {
     let n = result.len();
     let changed = if n == 0 {
         ctx.db().remove(dest).is_some()
@@ -330,6 +352,11 @@ fn store(ctx: &mut Ctx<'_>, dest: &[u8], result: Set) {
     };
     if changed {
         ctx.modified(dest);
+        if n == 0 {
+            ctx.notify(ev::GENERIC, "del", dest);
+        } else {
+            ctx.notify(ev::SET, event, dest);
+        }
     }
     ctx.out.int(n as i64);
 }
@@ -345,7 +372,7 @@ fn sinterstore(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let max = max_intset(ctx);
     let members = intersect(&load(ctx, &argv[2..])?.0, 0);
     let result = Set::from_members(members.iter().map(|m| &m[..]), max);
-    store(ctx, &argv[1], result);
+    store(ctx, &argv[1], result, "sinterstore");
     Ok(())
 }
 
@@ -389,7 +416,8 @@ fn combine_reply(ctx: &mut Ctx<'_>, keys: &[Bytes], diff: bool) -> CmdResult {
 fn combine_store(ctx: &mut Ctx<'_>, argv: &[Bytes], diff: bool) -> CmdResult {
     let max = max_intset(ctx);
     let result = combine(&load(ctx, &argv[2..])?.0, diff, max);
-    store(ctx, &argv[1], result);
+    let event = if diff { "sdiffstore" } else { "sunionstore" };
+    store(ctx, &argv[1], result, event);
     Ok(())
 }
 

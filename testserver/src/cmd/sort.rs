@@ -285,9 +285,11 @@ fn store(ctx: &mut Ctx<'_>, results: Vec<Bytes>, dest: &Bytes) {
         // `set` also wakes clients blocked on the destination.
         db.set(owned(dest), Value::List(list));
         ctx.modified(dest);
+        ctx.notify(crate::notify::class::LIST, "sortstore", dest);
         ctx.dirty(len as u64 - 1);
     } else if db.remove(dest).is_some() {
         ctx.modified(dest);
+        ctx.notify(crate::notify::class::GENERIC, "del", dest);
     }
     ctx.out.int(len as i64);
 }

@@ -11,6 +11,7 @@ use rediscover::error_codes::{msg, wrong_arity};
 use super::lookup::{read_typed, write_typed};
 use super::{eq_ic, int_arg, op, owned, parse_i64, CmdResult, Ctx, Error, Handler};
 use crate::keyspace::{Str, Value};
+use crate::notify::class as ev;
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("get", get),
@@ -184,11 +185,16 @@ fn set_generic(
     let done = !((o.nx && found) || (o.xx && !found));
     if done {
         store(ctx, key, value, o.keepttl);
+        ctx.notify(ev::STRING, "set", key);
+        if expire.is_some() {
+            ctx.notify(ev::GENERIC, "expire", key);
+        }
         match expire {
             // An absolute time already past: the key is gone at once (Redis's fast expiry
             // cycle removes it before the next command), and replicas delete it too.
             Some(at) if at <= now => {
                 drop(ctx.db().remove(key));
+                ctx.notify(ev::EXPIRED, "expired", key);
                 ctx.propagate_as(|| vec![op(b"DEL", &[key])]);
             }
             Some(at) => {
@@ -257,6 +263,7 @@ fn psetex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 fn getset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let old = read_str(ctx, &argv[1])?;
     store(ctx, &argv[1], &argv[2], false);
+    ctx.notify(ev::STRING, "set", &argv[1]);
     ctx.propagate_as(|| vec![op(b"SET", &[&argv[1], &argv[2]])]);
     match old {
         Some(v) => ctx.out.bulk(&v),
@@ -273,6 +280,7 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     ctx.out.bulk(&v);
     ctx.db().remove(&argv[1]);
     ctx.modified(&argv[1]);
+    ctx.notify(ev::GENERIC, "del", &argv[1]);
     ctx.propagate_as(|| vec![op(b"DEL", &[&argv[1]])]);
     Ok(())
 }
@@ -294,15 +302,18 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         Some((ExpireUnit::ExAt | ExpireUnit::PxAt, at)) if at <= now => {
             ctx.db().remove(key);
             ctx.modified(key);
+            ctx.notify(ev::GENERIC, "del", key);
             ctx.propagate_as(|| vec![op(b"DEL", &[key])]);
         }
         Some((_, at)) => {
             ctx.db().set_expire(key, at);
             ctx.modified(key);
+            ctx.notify(ev::GENERIC, "expire", key);
             ctx.propagate_as(|| vec![op(b"PEXPIREAT", &[key, &int_arg(at)])]);
         }
         None if o.persist && ctx.db().clear_expire(key) => {
             ctx.modified(key);
+            ctx.notify(ev::GENERIC, "persist", key);
             ctx.propagate_as(|| vec![op(b"PERSIST", &[key])]);
         }
         None => {}
@@ -332,6 +343,7 @@ fn pairs<'a>(argv: &'a [Bytes], name: &str) -> Result<std::slice::ChunksExact<'a
 fn mset(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     for pair in pairs(argv, "mset")? {
         store(ctx, &pair[0], &pair[1], false);
+        ctx.notify(ev::STRING, "set", &pair[0]);
     }
     ctx.out.ok();
     Ok(())
@@ -349,6 +361,7 @@ fn msetnx(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     }
     for pair in pairs(argv, "msetnx")? {
         store(ctx, &pair[0], &pair[1], false);
+        ctx.notify(ev::STRING, "set", &pair[0]);
     }
     ctx.out.int(1);
     Ok(())
@@ -384,6 +397,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             // A new key is stored like SET stores it (int/embstr encodings still possible).
             ctx.db().set(owned(key), Value::from_bytes(owned(tail)));
             ctx.modified(key);
+            ctx.notify(ev::STRING, "append", key);
             ctx.out.int(tail.len() as i64);
             return Ok(());
         }
@@ -399,6 +413,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         None => 0,
     };
     ctx.modified(key);
+    ctx.notify(ev::STRING, "append", key);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -465,6 +480,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
     };
     ctx.modified(key);
+    ctx.notify(ev::STRING, "setrange", key);
     ctx.out.int(len as i64);
     Ok(())
 }

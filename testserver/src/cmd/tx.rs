@@ -61,9 +61,18 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
     ctx.tick = std::time::Instant::now();
     for argv in &queued {
         // Queued commands passed lookup and arity when they were queued.
-        if let Some(cmd) = ctx.node.commands.get(&argv[0]) {
-            call(ctx, cmd, argv);
+        let Some(cmd) = ctx.node.commands.get(&argv[0]) else {
+            continue;
+        };
+        // ACL rules are checked again: they may have changed since the command was queued.
+        if !ctx.client.master_link {
+            if let Err((denied, info)) = super::acl_check(ctx.node, &ctx.client.user, cmd, argv) {
+                super::log_denial(ctx, denied, info, argv, "multi");
+                ctx.out.error(&denied.exec_reply());
+                continue;
+            }
         }
+        call(ctx, cmd, argv);
     }
     ctx.in_exec = was_in_exec;
     Ok(())

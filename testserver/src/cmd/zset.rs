@@ -67,7 +67,7 @@ pub(super) fn limits(ctx: &Ctx<'_>) -> ListpackLimits {
 
 /// The write of the STORE commands (ZRANGESTORE, ZUNIONSTORE...): `z` replaces `dst`, or an
 /// empty result deletes it; the reply is the new size.
-pub(super) fn store(ctx: &mut Ctx<'_>, dst: &Bytes, z: ZSet) -> CmdResult {
+pub(super) fn store(ctx: &mut Ctx<'_>, dst: &Bytes, z: ZSet, event: &str) -> CmdResult {
     let now = ctx.now;
     let n = z.len();
     if n == 0 {
@@ -75,26 +75,34 @@ pub(super) fn store(ctx: &mut Ctx<'_>, dst: &Bytes, z: ZSet) -> CmdResult {
         if ctx.db().contains(dst, now) {
             ctx.db().remove(dst);
             ctx.modified(dst);
+            ctx.notify(crate::notify::class::GENERIC, "del", dst);
         }
         return Ok(());
     }
     ctx.db().set(owned(dst), Value::ZSet(z));
     ctx.modified(dst);
+    ctx.notify(crate::notify::class::ZSET, event, dst);
     ctx.out.int(n as i64);
     Ok(())
 }
 
 /// Records a change of `n` elements of `key` (Redis signals the key once and counts `n` in
 /// `server.dirty`), deleting the key if the set became empty.
-pub(super) fn changed(ctx: &mut Ctx<'_>, key: &[u8], n: usize) {
+/// `event` is the keyspace event published for the change (then `del` if the key went).
+pub(super) fn changed(ctx: &mut Ctx<'_>, key: &[u8], n: usize, event: &str) {
     if n == 0 {
         return;
     }
     let now = ctx.now;
-    if matches!(write_typed::<ZSet>(ctx.db(), key, now), Ok(Some(z)) if z.is_empty()) {
+    let emptied = matches!(write_typed::<ZSet>(ctx.db(), key, now), Ok(Some(z)) if z.is_empty());
+    if emptied {
         ctx.db().remove(key);
     }
     ctx.modified(key);
+    ctx.notify(crate::notify::class::ZSET, event, key);
+    if emptied {
+        ctx.notify(crate::notify::class::GENERIC, "del", key);
+    }
     ctx.dirty(n as u64 - 1);
 }
 
@@ -258,7 +266,12 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[Bytes], incr: bool) -> CmdResult {
             }
         }
     }
-    changed(ctx, key, added + updated);
+    changed(
+        ctx,
+        key,
+        added + updated,
+        if f.incr { "zincr" } else { "zadd" },
+    );
     if nan {
         return Err(NAN_SCORE.into());
     }
@@ -288,7 +301,7 @@ fn zrem(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             }
         }
     }
-    changed(ctx, &argv[1], deleted);
+    changed(ctx, &argv[1], deleted, "zrem");
     ctx.out.int(deleted as i64);
     Ok(())
 }
@@ -401,7 +414,12 @@ fn zremrange(ctx: &mut Ctx<'_>, key: &Bytes, range: RemRange) -> CmdResult {
         }
         deleted = victims.len();
     }
-    changed(ctx, key, deleted);
+    let event = match range {
+        RemRange::Rank(..) => "zremrangebyrank",
+        RemRange::Score(_) => "zremrangebyscore",
+        RemRange::Lex(_) => "zremrangebylex",
+    };
+    changed(ctx, key, deleted, event);
     ctx.out.int(deleted as i64);
     Ok(())
 }

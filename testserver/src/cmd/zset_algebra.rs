@@ -204,6 +204,9 @@ fn algebra(ctx: &mut Ctx<'_>, argv: &[Bytes], nk: usize, op: Op, card_only: bool
             Some(_) => (true, true),
         };
         super::lookup::count_lookup(&mut ctx.node.stats, found);
+        if !found {
+            ctx.notify(crate::notify::class::KEY_MISS, "keymiss", key);
+        }
         if wrong {
             return Err(msg::WRONGTYPE.into());
         }
@@ -241,7 +244,12 @@ fn algebra(ctx: &mut Ctx<'_>, argv: &[Bytes], nk: usize, op: Op, card_only: bool
             .then_with(|| a.0.cmp(&b.0))
     });
     if store {
-        return store_result(ctx, &argv[1], result);
+        let event = match op {
+            Op::Union => "zunionstore",
+            Op::Inter => "zinterstore",
+            Op::Diff => "zdiffstore",
+        };
+        return store_result(ctx, &argv[1], result, event);
     }
     write_pairs(
         ctx.out,
@@ -312,10 +320,15 @@ fn difference(inputs: &[(Input<'_>, f64)]) -> Vec<(Bytes, f64)> {
 }
 
 /// The STORE forms' write: the result replaces `dst`, or deletes it when empty.
-fn store_result(ctx: &mut Ctx<'_>, dst: &Bytes, result: Vec<(Bytes, f64)>) -> CmdResult {
+fn store_result(
+    ctx: &mut Ctx<'_>,
+    dst: &Bytes,
+    result: Vec<(Bytes, f64)>,
+    event: &str,
+) -> CmdResult {
     let limits = limits(ctx);
     let z = ZSet::from_pairs(result.into_iter().map(|(m, s)| (owned(&m), s)), &limits);
-    store(ctx, dst, z)
+    store(ctx, dst, z, event)
 }
 
 #[cfg(test)]

@@ -88,7 +88,7 @@ fn pop_first(
         }
     }
     let n = popped.len();
-    changed(ctx, key, n);
+    changed(ctx, key, n, if max { "zpopmax" } else { "zpopmin" });
     if shape.emit_key {
         // BZPOP* and [B]ZMPOP replicate as the plain pop they turned into.
         let name: &'static [u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };

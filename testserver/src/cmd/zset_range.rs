@@ -163,5 +163,5 @@ fn store_result(
     for (m, s) in items {
         z.insert(owned(&m), s, &limits);
     }
-    store(ctx, dst, z)
+    store(ctx, dst, z, "zrangestore")
 }

@@ -568,6 +568,17 @@ impl List {
         (0..len).contains(&i).then_some(i as usize)
     }
 
+    /// Number of nodes (Redis's quicklist length).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Bytes of entries in each node, head first (what Redis's listpack of that node holds,
+    /// within a few bytes: both encode a length before and after each element).
+    pub fn node_bytes(&self) -> impl Iterator<Item = usize> + '_ {
+        self.nodes.iter().map(|n| n.buf.len() - n.head)
+    }
+
     /// Bytes the elements take in memory, node overhead included (MEMORY USAGE estimates).
     pub fn allocated(&self) -> usize {
         self.nodes

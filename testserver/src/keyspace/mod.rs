@@ -8,12 +8,14 @@
 mod hash;
 mod list;
 mod set;
+pub mod stream;
 mod value;
 mod zset;
 
 pub use hash::{Hash, HashIter, HashLimits};
 pub use list::{normalize_range, End, List};
 pub use set::{Set, SetIter};
+pub use stream::{Stream, StreamId};
 pub use value::{Str, Value};
 pub use zset::{LexBound, LexRange, ListpackLimits, ScoreRange, ZSet};
 
@@ -26,7 +28,21 @@ use bytes::Bytes;
 /// predictable from outside).
 pub type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
+/// An insertion-indexed map with the same hasher: O(1) access by position, which eviction's
+/// random sampling (Redis's `dictGetSomeKeys`) and RANDOMKEY need.
+type IndexedMap<K, V> = indexmap::IndexMap<K, V, foldhash::fast::RandomState>;
+
+/// A stored value with what Redis keeps beside it: its estimated size (MEMORY USAGE, kept up
+/// to date as the value changes) and its access stamp (`robj.lru`: LRU clock or LFU counter).
+#[derive(Debug, Clone)]
+struct Entry {
+    value: Value,
+    size: usize,
+    lru: u32,
+}
+
 use crate::glob::glob_match;
+use crate::memory::{self, Access};
 
 /// How lookups treat a key whose TTL has passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -47,8 +63,12 @@ pub type ClientId = u64;
 /// One numbered database.
 #[derive(Debug, Default)]
 pub struct Db {
-    entries: FastMap<Bytes, Value>,
-    expires: FastMap<Bytes, i64>,
+    entries: IndexedMap<Bytes, Entry>,
+    expires: IndexedMap<Bytes, i64>,
+    /// The sum of the entries' sizes (what the keys cost: [`crate::memory`]).
+    used: usize,
+    /// How lookups stamp the keys they touch (follows `maxmemory-policy`).
+    pub access: Access,
     /// (deadline ms, key) for every key with a TTL, so active expiry finds due keys directly.
     deadlines: BTreeSet<(i64, Bytes)>,
     /// WATCHed keys and who watches them.
@@ -67,6 +87,11 @@ pub struct Db {
     /// Keys by hash slot, kept in cluster mode only (CLUSTER COUNTKEYSINSLOT and
     /// GETKEYSINSLOT, slot migration).
     slot_index: Option<Box<SlotIndex>>,
+    /// The node's keyspace notification classes (see [`crate::notify`]), kept here so that
+    /// the `new` and `expired` events raised inside the database cost one test when off.
+    pub(crate) notify: u32,
+    /// `new` and `expired` events not yet published, in the order they happened.
+    pub(crate) events: Vec<crate::notify::Pending>,
 }
 
 /// The keys of a database by cluster hash slot.
@@ -129,6 +154,7 @@ impl Db {
                 let key = Bytes::copy_from_slice(key);
                 self.remove(&key);
                 self.touch(&key);
+                self.note_event(crate::notify::class::EXPIRED, "expired", &key);
                 self.expired.push(key);
                 true
             }
@@ -138,10 +164,7 @@ impl Db {
 
     /// The live value of `key` (expired keys are removed first).
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Value> {
-        if self.expire_if_due(key, now) {
-            return None;
-        }
-        self.entries.get(key)
+        self.get_mut(key, now).map(|v| &*v)
     }
 
     /// The live value of `key`, for in-place changes. Call [`Db::touch`] if it changes.
@@ -149,7 +172,19 @@ impl Db {
         if self.expire_if_due(key, now) {
             return None;
         }
-        self.entries.get_mut(key)
+        let access = self.access;
+        let entry = self.entries.get_mut(key)?;
+        entry.lru = memory::stamp_access(access, entry.lru, now);
+        Some(&mut entry.value)
+    }
+
+    /// The live value of `key` without stamping its access time (Redis's `LOOKUP_NOTOUCH`:
+    /// OBJECT, TYPE, EXISTS), with its access stamp.
+    pub fn get_untouched(&mut self, key: &[u8], now: i64) -> Option<(&Value, u32)> {
+        if self.expire_if_due(key, now) {
+            return None;
+        }
+        self.entries.get(key).map(|e| (&e.value, e.lru))
     }
 
     /// Whether `key` exists and has not expired.
@@ -157,9 +192,16 @@ impl Db {
         self.get(key, now).is_some()
     }
 
+    /// Sets the access stamp of `key` (RESTORE's IDLETIME / FREQ).
+    pub fn set_access_stamp(&mut self, key: &[u8], lru: u32) {
+        if let Some(entry) = self.entries.get_mut(key) {
+            entry.lru = lru;
+        }
+    }
+
     /// Looks a key up without expiring it (for SCAN/KEYS filters and debugging).
     pub fn peek(&self, key: &[u8]) -> Option<&Value> {
-        self.entries.get(key)
+        self.entries.get(key).map(|e| &e.value)
     }
 
     /// Whether `key` is present and logically expired at `now`.
@@ -181,19 +223,35 @@ impl Db {
     }
 
     fn insert(&mut self, key: Bytes, value: Value) {
-        if !self.blocking.is_empty()
-            && self.blocking.contains_key(&key)
-            && !self.entries.contains_key(&key)
-        {
-            self.ready.push(key.clone());
+        if self.notify & crate::notify::class::NEW != 0 && !self.entries.contains_key(&key) {
+            self.note_event(crate::notify::class::NEW, "new", &key);
         }
+        if !self.blocking.is_empty() && self.blocking.contains_key(&key) {
+            // A new key, or a stream overwritten (its XREADGROUP readers are failed, as
+            // Redis's dbOverwrite signals them).
+            if !matches!(self.entries.get(&key), Some(v) if !matches!(v.value, Value::Stream(_))) {
+                self.ready.push(key.clone());
+            }
+        }
+        let size = memory::size::key_size(&key, &value, memory::size::DEFAULT_SAMPLES);
+        self.used += size;
+        let now = crate::node::unix_ms();
+        let mut lru = memory::stamp_new(self.access, now);
+        if let Some(old) = self.entries.get(&key) {
+            // An overwrite keeps the LFU counter (Redis's `dbSetValue`).
+            if matches!(self.access, Access::Lfu { .. }) {
+                lru = old.lru;
+            }
+        }
+        let entry = Entry { value, size, lru };
         if let Some(index) = self.slot_index.as_mut() {
-            if self.entries.insert(key.clone(), value).is_none() {
+            if self.entries.get(&key).is_none() {
                 index.add(&key);
             }
-            return;
         }
-        self.entries.insert(key, value);
+        if let Some(old) = self.entries.insert(key, entry) {
+            self.used -= old.size;
+        }
     }
 
     /// Keeps (or stops keeping) an index of keys by cluster hash slot.
@@ -230,7 +288,14 @@ impl Db {
 
     /// Removes `key` and its TTL, returning the value. Does not call [`Db::touch`].
     pub fn remove(&mut self, key: &[u8]) -> Option<Value> {
-        let value = self.entries.remove(key)?;
+        let value = self.entries.swap_remove(key)?;
+        self.used -= value.size;
+        let value = value.value;
+        if matches!(value, Value::Stream(_)) {
+            // Blocked XREADGROUP readers of a deleted stream are failed (Redis's
+            // dbGenericDelete signals them).
+            self.signal_ready(key);
+        }
         if let Some(index) = self.slot_index.as_mut() {
             index.remove(key);
         }
@@ -257,7 +322,7 @@ impl Db {
 
     /// Removes the TTL of `key`; true if it had one.
     pub fn clear_expire(&mut self, key: &[u8]) -> bool {
-        match self.expires.remove_entry(key) {
+        match self.expires.swap_remove_entry(key) {
             Some((k, at)) => {
                 self.deadlines.remove(&(at, k));
                 true
@@ -266,8 +331,22 @@ impl Db {
         }
     }
 
+    /// Queues a keyspace event raised by the database itself (`new`, `expired`), if its class
+    /// is on; [`crate::notify::flush_pending`] publishes it.
+    #[inline]
+    pub(crate) fn note_event(&mut self, class: u32, event: &'static str, key: &Bytes) {
+        if self.notify & class != 0 {
+            self.events.push((class, event, key.clone()));
+        }
+    }
+
     /// Marks `key` as modified (Redis's `signalModifiedKey`): WATCHers of it will fail EXEC.
     pub fn touch(&mut self, key: &[u8]) {
+        if let Some(entry) = self.entries.get_mut(key) {
+            let size = memory::size::key_size(key, &entry.value, memory::size::DEFAULT_SAMPLES);
+            self.used = self.used - entry.size + size;
+            entry.size = size;
+        }
         if self.watched.is_empty() {
             return;
         }
@@ -339,6 +418,7 @@ impl Db {
         self.touch_existing_watched();
         let n = self.entries.len();
         self.entries.clear();
+        self.used = 0;
         self.expires.clear();
         self.deadlines.clear();
         if self.slot_index.is_some() {
@@ -354,7 +434,56 @@ impl Db {
 
     /// All keys and values, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (&Bytes, &Value)> {
-        self.entries.iter()
+        self.entries.iter().map(|(k, e)| (k, &e.value))
+    }
+
+    /// What the keys cost, as the sum of their MEMORY USAGE estimates.
+    pub fn used_bytes(&self) -> usize {
+        self.used
+    }
+
+    /// Up to `n` keys from a random position (Redis's `dictGetSomeKeys`), of all keys or of the
+    /// keys with a TTL, each with its access stamp and expiry time.
+    pub fn sample(&self, volatile: bool, n: usize) -> Vec<(Bytes, u32, Option<i64>)> {
+        let len = if volatile {
+            self.expires.len()
+        } else {
+            self.entries.len()
+        };
+        if len == 0 {
+            return Vec::new();
+        }
+        let start = (random_u64() % len as u64) as usize;
+        (0..n.min(len))
+            .filter_map(|i| {
+                let at = (start + i) % len;
+                let key = if volatile {
+                    self.expires.get_index(at)?.0
+                } else {
+                    self.entries.get_index(at)?.0
+                };
+                let entry = self.entries.get(key)?;
+                Some((key.clone(), entry.lru, self.expires.get(key).copied()))
+            })
+            .collect()
+    }
+
+    /// A random key of all keys or of the keys with a TTL (`dictGetRandomKey`), expired or not.
+    pub fn random_sample(&self, volatile: bool) -> Option<Bytes> {
+        let map_len = if volatile {
+            self.expires.len()
+        } else {
+            self.entries.len()
+        };
+        if map_len == 0 {
+            return None;
+        }
+        let at = (random_u64() % map_len as u64) as usize;
+        if volatile {
+            self.expires.get_index(at).map(|(k, _)| k.clone())
+        } else {
+            self.entries.get_index(at).map(|(k, _)| k.clone())
+        }
     }
 
     /// Live keys matching `pattern` (KEYS).
@@ -377,7 +506,7 @@ impl Db {
                 return None;
             }
             let idx = (random_u64() % n as u64) as usize;
-            let key = self.entries.keys().nth(idx)?.clone();
+            let key = self.entries.get_index(idx)?.0.clone();
             if !self.expire_if_due(&key, now) {
                 return Some(key);
             }
@@ -393,6 +522,7 @@ impl Db {
         Db {
             entries: self.entries.clone(),
             expires: self.expires.clone(),
+            used: self.used,
             ..Db::default()
         }
     }
@@ -414,6 +544,7 @@ impl Db {
             }
             self.remove(&key);
             self.touch(&key);
+            self.note_event(crate::notify::class::EXPIRED, "expired", &key);
             self.expired.push(key);
             n += 1;
         }
@@ -426,6 +557,7 @@ impl Db {
         std::mem::swap(&mut self.entries, &mut other.entries);
         std::mem::swap(&mut self.expires, &mut other.expires);
         std::mem::swap(&mut self.deadlines, &mut other.deadlines);
+        std::mem::swap(&mut self.used, &mut other.used);
         if self.slot_index.is_some() {
             self.index_slots(true);
         }

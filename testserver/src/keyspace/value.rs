@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::{Hash, List, Set, ZSet};
+use super::{Hash, List, Set, Stream, ZSet};
 
 /// A string value. `raw` records that it was modified in place (APPEND, SETRANGE), which Redis
 /// reports as the `raw` encoding whatever its length. Build one with [`Str::new`],
@@ -92,6 +92,8 @@ pub enum Value {
     Set(Set),
     /// A sorted set.
     ZSet(ZSet),
+    /// A stream.
+    Stream(Box<Stream>),
 }
 
 impl Value {
@@ -108,6 +110,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -119,6 +122,7 @@ impl Value {
             Value::Hash(h) => h.encoding(),
             Value::Set(s) => s.encoding(),
             Value::ZSet(z) => z.encoding(),
+            Value::Stream(_) => "stream",
         }
     }
 }

@@ -16,9 +16,10 @@
 
 pub mod dump;
 mod lzf;
-mod packed;
+pub(crate) mod packed;
 pub mod persist;
 mod read;
+mod stream;
 mod write;
 
 use std::path::Path;

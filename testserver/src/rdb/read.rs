@@ -158,7 +158,7 @@ enum Len {
     Encoded(u8),
 }
 
-struct Reader<'a> {
+pub(super) struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
 }
@@ -168,7 +168,7 @@ impl<'a> Reader<'a> {
         RdbError::Corrupt { offset, msg }
     }
 
-    fn corrupt(&self, msg: impl Into<String>) -> RdbError {
+    pub(super) fn corrupt(&self, msg: impl Into<String>) -> RdbError {
         self.corrupt_at(self.pos, msg.into())
     }
 
@@ -200,7 +200,7 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+    pub(super) fn take(&mut self, n: usize) -> Result<&'a [u8]> {
         let end = self
             .pos
             .checked_add(n)
@@ -227,11 +227,11 @@ impl<'a> Reader<'a> {
         Ok(i32::from_le_bytes(self.array()?))
     }
 
-    fn i64_le(&mut self) -> Result<i64> {
+    pub(super) fn i64_le(&mut self) -> Result<i64> {
         Ok(i64::from_le_bytes(self.array()?))
     }
 
-    fn u64_le(&mut self) -> Result<u64> {
+    pub(super) fn u64_le(&mut self) -> Result<u64> {
         Ok(u64::from_le_bytes(self.array()?))
     }
 
@@ -274,7 +274,7 @@ impl<'a> Reader<'a> {
         })
     }
 
-    fn len(&mut self) -> Result<u64> {
+    pub(super) fn len(&mut self) -> Result<u64> {
         match self.len_or_encoding()? {
             Len::Plain(n) => Ok(n),
             Len::Encoded(_) => Err(self.corrupt("a length is string-encoded")),
@@ -283,7 +283,7 @@ impl<'a> Reader<'a> {
 
     /// A count of items that take at least one byte each: more than the bytes left means the
     /// data is truncated (checked before anything is allocated for them).
-    fn count(&mut self) -> Result<usize> {
+    pub(super) fn count(&mut self) -> Result<usize> {
         let n = self.len()?;
         if n > (self.data.len() - self.pos) as u64 {
             return Err(RdbError::Truncated {
@@ -294,7 +294,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Redis's `rdbGenericLoadStringObject`: raw bytes, an encoded integer, or LZF.
-    fn string(&mut self) -> Result<Bytes> {
+    pub(super) fn string(&mut self) -> Result<Bytes> {
         match self.len_or_encoding()? {
             Len::Plain(n) => {
                 let n = usize::try_from(n).map_err(|_| RdbError::Truncated {
@@ -373,6 +373,10 @@ impl<'a> Reader<'a> {
                 let pairs = packed_zset(items).map_err(|m| self.corrupt_at(at, m))?;
                 self.zset(pairs, opts, at)
             }
+            op::STREAM_LISTPACKS | op::STREAM_LISTPACKS_2 => Ok(Some(super::stream::read(
+                self,
+                kind == op::STREAM_LISTPACKS_2,
+            )?)),
             _ => Err(self.refuse(kind, at)),
         }
     }
@@ -380,10 +384,10 @@ impl<'a> Reader<'a> {
     /// Why a value of type `kind` cannot be loaded.
     fn refuse(&mut self, kind: u8, at: usize) -> RdbError {
         match kind {
-            op::STREAM_LISTPACKS | op::STREAM_LISTPACKS_2 | op::STREAM_LISTPACKS_3 => {
+            op::STREAM_LISTPACKS_3 => {
                 let msg = format!(
-                    "stream values (RDB type {kind}) are not supported: this server has no \
-                     stream type"
+                    "stream values of RDB type {kind} (Redis 7.2) are not supported: this server \
+                     loads Redis 7.0's types 15 and 19"
                 );
                 self.unsupported_at(at, msg)
             }

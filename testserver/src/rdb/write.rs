@@ -122,8 +122,8 @@ pub(super) fn value_bytes(value: &Value, compression: bool) -> Vec<u8> {
     w.out
 }
 
-struct Writer {
-    out: Vec<u8>,
+pub(super) struct Writer {
+    pub(super) out: Vec<u8>,
     /// `None` with `rdbcompression no`.
     lzf: Option<Compressor>,
 }
@@ -197,11 +197,12 @@ impl Writer {
                     self.out.extend_from_slice(&score.to_le_bytes());
                 }
             }
+            Value::Stream(s) => super::stream::write(self, s),
         }
     }
 
     /// Redis's `rdbSaveLen`: 6-bit, 14-bit, 32-bit or 64-bit big-endian length.
-    fn len(&mut self, n: u64) {
+    pub(super) fn len(&mut self, n: u64) {
         if n < 1 << 6 {
             self.out.push(n as u8);
         } else if n < 1 << 14 {
@@ -218,7 +219,7 @@ impl Writer {
 
     /// Redis's `rdbSaveRawString`: an integer encoding for short canonical integers that fit
     /// 32 bits, LZF for strings over 20 bytes when it saves at least 4 bytes, else raw.
-    fn string(&mut self, s: &[u8]) {
+    pub(super) fn string(&mut self, s: &[u8]) {
         if s.len() <= 11 {
             if let Some(n) = rediscover::resp::parse_integer(s) {
                 if self.int(n) {
@@ -264,6 +265,7 @@ fn value_type(value: &Value) -> u8 {
         Value::Set(_) => op::SET,
         Value::Hash(_) => op::HASH,
         Value::ZSet(_) => op::ZSET_2,
+        Value::Stream(_) => op::STREAM_LISTPACKS_2,
     }
 }
 

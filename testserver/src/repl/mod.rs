@@ -11,6 +11,7 @@
 //! own replicas can follow it (chained replication) or continue after a promotion (PSYNC2).
 
 pub mod backlog;
+pub mod failover;
 pub(crate) mod master;
 pub(crate) mod replica;
 
@@ -183,6 +184,8 @@ pub struct Repl {
     pub(crate) link_generation: u64,
     /// Last time the master queued its periodic PING.
     pub(crate) last_ping: Instant,
+    /// A FAILOVER under way.
+    pub failover: Option<failover::Failover>,
 }
 
 impl Default for Repl {
@@ -205,6 +208,7 @@ impl Default for Repl {
             fault: LinkFault::None,
             link_generation: 0,
             last_ping: Instant::now(),
+            failover: None,
         }
     }
 }
@@ -489,7 +493,15 @@ impl NodeState {
             return;
         }
         let period = self.config.repl_ping_replica_period.max(1) as u64;
+        // No PING while a FAILOVER with a timeout waits for a replica to catch up: the PING
+        // would move the offset it must reach (Redis skips it the same way).
+        let failing_over = self
+            .repl
+            .failover
+            .as_ref()
+            .is_some_and(|f| f.end_ms.is_some());
         if self.repl.is_master()
+            && !failing_over
             && now.saturating_duration_since(self.repl.last_ping).as_secs() >= period
         {
             self.repl.last_ping = now;

@@ -198,7 +198,7 @@ impl Link {
     }
 
     async fn session(&mut self, host: &str, port: u16) -> Result<(), LinkError> {
-        let (timeout, auth, announce_port, announce_ip, psync) = {
+        let (timeout, auth, announce_port, announce_ip, psync, handing_over) = {
             let mut st = self.node.lock();
             st.log(
                 Level::Notice,
@@ -229,6 +229,7 @@ impl Link {
                 announce_port,
                 announce_ip,
                 psync,
+                super::failover::handing_over(&st),
             )
         };
         let faults = self.node.faults.clone();
@@ -310,6 +311,17 @@ impl Link {
         }
 
         match &psync {
+            // A FAILOVER hands over: the target takes the master role on this PSYNC.
+            Some((id, offset)) if handing_over => {
+                self.log_notice(&format!(
+                    "Trying a partial resynchronization (request {id}:{offset})."
+                ));
+                send(
+                    &mut wr,
+                    &[b"PSYNC", id.as_bytes(), offset.as_bytes(), b"FAILOVER"],
+                )
+                .await?;
+            }
             Some((id, offset)) => {
                 self.log_notice(&format!(
                     "Trying a partial resynchronization (request {id}:{offset})."
@@ -322,7 +334,15 @@ impl Link {
             }
         }
         let reply = rd.reply().await?;
-        let outcome = parse_psync_reply(&reply)?;
+        let outcome = parse_psync_reply(&reply);
+        if handing_over {
+            let mut st = self.node.lock();
+            match &outcome {
+                Ok(_) => super::failover::finished(&mut st),
+                Err(_) => super::failover::abort(&mut st, "Failover target rejected psync request"),
+            }
+        }
+        let outcome = outcome?;
         let stream_db = match outcome {
             Psync::Full { replid, offset } => {
                 self.log_notice(&format!("Full resync from master: {replid}:{offset}"));

@@ -738,13 +738,7 @@ fn register_api(lua: &Lua, r: &Table) -> mlua::Result<()> {
             }
             let allowed = with_run(lua, |run| {
                 let cmd = run.ctx.node.commands.get(&argv[0])?;
-                Some(
-                    run.ctx
-                        .node
-                        .acl
-                        .check_command(&run.ctx.client.user, cmd.info, &argv)
-                        .is_ok(),
-                )
+                Some(crate::cmd::acl_check(run.ctx.node, &run.ctx.client.user, cmd, &argv).is_ok())
             })
             .flatten();
             match allowed {
@@ -1084,12 +1078,16 @@ impl Run<'_, '_> {
             return Err(b"Can not execute the command on a stale replica".to_vec());
         }
         if !obey {
-            if let Err(_e) = node.acl.check_command(&self.client.user, cmd.info, argv) {
+            let refused = crate::cmd::acl_check(node, &self.client.user, cmd, argv).err();
+            if let Some((denied, info)) = refused {
+                crate::cmd::log_denial(&mut *self.ctx, denied, info, argv, "lua");
                 return Err(
-                    b"The user executing the script can't run this command or subcommand".to_vec(),
+                    format!("The user executing the script {}", denied.script_reason())
+                        .into_bytes(),
                 );
             }
         }
+        let node = &*self.ctx.node;
         let may_replicate = cmd.info.flags.contains(&"may_replicate");
         if self.flags & rflag::READ_ONLY != 0 && (cmd.flags & f::WRITE != 0 || may_replicate) {
             return Err(b"Write commands are not allowed from read-only scripts.".to_vec());

@@ -123,6 +123,7 @@ async fn dump_with(conn: &mut RawConn, with_encoding: bool) -> Vec<String> {
                     pairs
                 }
                 "zset" => bulks(call(conn, &[b"ZRANGE", k, b"0", b"-1", b"WITHSCORES"]).await),
+                "stream" => stream_contents(conn, k).await,
                 other => panic!("unexpected type {other}"),
             };
             lines.push(format!("{db} {key:?} {kind} {at:?} {enc:?} {contents:?}"));
@@ -130,6 +131,47 @@ async fn dump_with(conn: &mut RawConn, with_encoding: bool) -> Vec<String> {
     }
     ok(conn, &[b"SELECT", b"0"]).await;
     lines
+}
+
+/// A stream's entries, counters, node layout, groups and pending entries, as lines (clock
+/// values such as idle times left out).
+async fn stream_contents(conn: &mut RawConn, k: &[u8]) -> Vec<Bytes> {
+    let mut out = vec![Bytes::from(format!(
+        "{:?}",
+        call(conn, &[b"XRANGE", k, b"-", b"+"]).await
+    ))];
+    out.push(Bytes::from(format!(
+        "{:?}",
+        call(conn, &[b"XINFO", b"STREAM", k]).await
+    )));
+    let groups = call(conn, &[b"XINFO", b"GROUPS", k]).await;
+    if let Frame::Array(groups) = groups {
+        for g in groups {
+            let fields = match g {
+                Frame::Array(f) => f,
+                _ => continue,
+            };
+            // Name, consumers, pending, last id. A group's read counter is not replicated
+            // when a `>` read moves it (XCLAIM's LASTID carries the id only), so Redis's own
+            // replicas report it as unknown where the master knows it.
+            out.push(Bytes::from(format!("{:?}", &fields[..fields.len().min(8)])));
+            let Some(Frame::Bulk(name)) = fields.get(1).cloned() else {
+                continue;
+            };
+            let pending = call(conn, &[b"XPENDING", k, &name]).await;
+            out.push(Bytes::from(format!("{pending:?}")));
+            let consumers = call(conn, &[b"XINFO", b"CONSUMERS", k, &name]).await;
+            if let Frame::Array(cs) = consumers {
+                for c in cs {
+                    if let Frame::Array(f) = c {
+                        // name and pending; the idle time is the replica's own clock.
+                        out.push(Bytes::from(format!("{:?}", &f[..f.len().min(4)])));
+                    }
+                }
+            }
+        }
+    }
+    out
 }
 
 /// A dataset with every type in its small and large encodings, TTLs, binary data and several
@@ -219,6 +261,136 @@ pub async fn populate(conn: &mut RawConn) {
     ok(conn, &[b"SELECT", b"15"]).await;
     ok(conn, &[b"HSET", b"db15", b"f", b"v"]).await;
     ok(conn, &[b"SELECT", b"0"]).await;
+}
+
+/// Streams in several shapes: many nodes with tombstones, consumer groups with pending
+/// entries, a NOACK reader, an empty stream with a group, and a stream trimmed by `~`.
+#[allow(dead_code)]
+pub async fn populate_streams(conn: &mut RawConn) {
+    for i in 1..=250u32 {
+        let id = format!("{i}-1");
+        let v = format!("value-{i}");
+        let n = (i * 1000).to_string();
+        call(
+            conn,
+            &[
+                b"XADD",
+                b"st:big",
+                id.as_bytes(),
+                b"f",
+                v.as_bytes(),
+                b"n",
+                n.as_bytes(),
+            ],
+        )
+        .await;
+    }
+    call(conn, &[b"XADD", b"st:big", b"300-0", b"other", b"fields"]).await;
+    call(conn, &[b"XDEL", b"st:big", b"5-1", b"120-1"]).await;
+    ok(conn, &[b"XGROUP", b"CREATE", b"st:big", b"g1", b"0"]).await;
+    ok(
+        conn,
+        &[
+            b"XGROUP",
+            b"CREATE",
+            b"st:big",
+            b"g2",
+            b"$",
+            b"ENTRIESREAD",
+            b"251",
+        ],
+    )
+    .await;
+    call(
+        conn,
+        &[
+            b"XREADGROUP",
+            b"GROUP",
+            b"g1",
+            b"alice",
+            b"COUNT",
+            b"3",
+            b"STREAMS",
+            b"st:big",
+            b">",
+        ],
+    )
+    .await;
+    call(
+        conn,
+        &[
+            b"XREADGROUP",
+            b"GROUP",
+            b"g1",
+            b"bob",
+            b"COUNT",
+            b"2",
+            b"STREAMS",
+            b"st:big",
+            b">",
+        ],
+    )
+    .await;
+    call(
+        conn,
+        &[
+            b"XREADGROUP",
+            b"GROUP",
+            b"g1",
+            b"carol",
+            b"NOACK",
+            b"COUNT",
+            b"2",
+            b"STREAMS",
+            b"st:big",
+            b">",
+        ],
+    )
+    .await;
+    call(conn, &[b"XACK", b"st:big", b"g1", b"2-1"]).await;
+    call(
+        conn,
+        &[
+            b"XCLAIM",
+            b"st:big",
+            b"g1",
+            b"dave",
+            b"0",
+            b"3-1",
+            b"TIME",
+            b"1700000000000",
+            b"JUSTID",
+        ],
+    )
+    .await;
+    call(
+        conn,
+        &[b"XGROUP", b"CREATECONSUMER", b"st:big", b"g2", b"erin"],
+    )
+    .await;
+    ok(
+        conn,
+        &[b"XGROUP", b"CREATE", b"st:empty", b"g", b"$", b"MKSTREAM"],
+    )
+    .await;
+    for i in 1..=40u32 {
+        let id = format!("{i}-0");
+        let field = "k".repeat(i as usize);
+        call(
+            conn,
+            &[
+                b"XADD",
+                b"st:trim",
+                b"MAXLEN",
+                b"~",
+                b"10",
+                id.as_bytes(),
+                field.as_bytes(),
+                b"1",
+            ],
+        )
+        .await;
+    }
 }
 
 pub fn info_field(info: &Frame, name: &str) -> String {

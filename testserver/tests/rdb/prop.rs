@@ -5,6 +5,7 @@ use super::*;
 
 use proptest::collection::vec;
 use proptest::prelude::*;
+use rediscover_testserver::keyspace::StreamId;
 use rediscover_testserver::keyspace::{Hash, HashLimits, List, ListpackLimits, Set, Str, ZSet};
 
 /// Small limits, so both encodings of every type occur.
@@ -110,6 +111,11 @@ fn describe(db: &Db) -> Vec<String> {
                 }
                 Value::ZSet(z) => {
                     let items: Vec<_> = z.iter().map(|(m, s)| (m, s.to_bits())).collect();
+                    format!("{items:?}")
+                }
+                Value::Stream(s) => {
+                    let all = s.range(StreamId::MIN, StreamId::MAX, false, 0);
+                    let items: Vec<_> = all.iter().map(|e| (e.id, &e.items)).collect();
                     format!("{items:?}")
                 }
             };

@@ -148,6 +148,7 @@ fn run(ctx: &mut Ctx<'_>, argv: &[Bytes], read_only: bool) -> CmdResult {
     })?;
     if changes > 0 {
         ctx.modified(key);
+        ctx.notify(crate::notify::class::STRING, "setbit", key);
         ctx.dirty(changes - 1);
     }
     Ok(())

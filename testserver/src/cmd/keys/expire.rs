@@ -83,6 +83,8 @@ fn expire_generic(
     if when <= now {
         db.remove(key);
         ctx.propagate_as(|| vec![op(b"DEL", &[key])]);
+        ctx.modified(key);
+        ctx.notify(crate::notify::class::GENERIC, "del", key);
     } else {
         db.set_expire(key, when);
         // Replicas get the absolute time in ms, conditions kept.
@@ -91,8 +93,9 @@ fn expire_generic(
             rewritten.extend(argv[3..].iter().cloned());
             vec![rewritten]
         });
+        ctx.modified(key);
+        ctx.notify(crate::notify::class::GENERIC, "expire", key);
     }
-    ctx.modified(key);
     ctx.out.int(1);
     Ok(())
 }
@@ -152,6 +155,7 @@ pub(super) fn persist(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let changed = db.contains(key, now) && db.clear_expire(key);
     if changed {
         ctx.modified(key);
+        ctx.notify(crate::notify::class::GENERIC, "persist", key);
     }
     ctx.out.int(i64::from(changed));
     Ok(())

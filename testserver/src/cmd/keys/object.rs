@@ -1,14 +1,15 @@
 //! OBJECT ENCODING | REFCOUNT | IDLETIME | FREQ | HELP.
 //!
-//! The server keeps no per-key access clock or LFU counter, so IDLETIME and FREQ answer what
-//! Redis answers for a key that was just written (0 seconds idle; the initial LFU counter 5).
+//! IDLETIME and FREQ read the key's access stamp, which lookups keep as Redis's `lookupKey`
+//! does (the LRU clock, or under an LFU policy the logarithmic counter with its decay).
 
 use bytes::Bytes;
 use rediscover::error_codes::{unknown_subcommand, wrong_arity};
 
-use super::super::lookup::lookup_read;
+use super::super::lookup::lookup_read_notouch;
 use super::super::{CmdResult, Ctx};
 use crate::keyspace::Value;
+use crate::memory::{self, Access};
 
 const HELP: &[&str] = &[
     "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -31,17 +32,6 @@ const HELP: &[&str] = &[
 const NO_LFU: &str = "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 const NO_LRU: &str = "ERR An LRU maxmemory policy is not selected, access time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.";
 
-/// Redis's initial LFU counter for a new key (`LFU_INIT_VAL`).
-const LFU_INIT_VAL: i64 = 5;
-
-fn lfu_policy(ctx: &Ctx<'_>) -> bool {
-    ctx.node
-        .config
-        .extra
-        .get("maxmemory-policy")
-        .is_some_and(|p| p.contains("lfu"))
-}
-
 pub(super) fn object(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let sub = &argv[1];
     let info = rediscover::command::lookup(b"object")
@@ -57,8 +47,10 @@ pub(super) fn object(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
         return Ok(());
     }
-    let lfu = lfu_policy(ctx);
-    let Some(value) = lookup_read(ctx, &argv[2]).0 else {
+    let access = ctx.node.memory.settings.access;
+    let lfu = matches!(access, Access::Lfu { .. });
+    let now = ctx.now;
+    let Some((value, lru)) = lookup_read_notouch(ctx, &argv[2]).0 else {
         ctx.out.null();
         return Ok(());
     };
@@ -72,9 +64,13 @@ pub(super) fn object(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             ctx.out.int(if shared { i64::from(i32::MAX) } else { 1 });
         }
         "object|idletime" if lfu => return Err(NO_LRU.into()),
-        "object|idletime" => ctx.out.int(0),
-        "object|freq" if !lfu => return Err(NO_LFU.into()),
-        "object|freq" => ctx.out.int(LFU_INIT_VAL),
+        "object|idletime" => ctx.out.int((memory::idle_ms(lru, now) / 1000) as i64),
+        "object|freq" => match access {
+            Access::Lfu { decay_time, .. } => ctx
+                .out
+                .int(i64::from(memory::lfu_counter(lru, now, decay_time))),
+            Access::Lru => return Err(NO_LFU.into()),
+        },
         _ => return Err(unknown_subcommand("object", sub).into()),
     }
     Ok(())

@@ -16,10 +16,11 @@ fn current(ctx: &mut Ctx<'_>, key: &[u8]) -> Result<Option<Bytes>, Error> {
 }
 
 /// Stores a counter's new value, keeping the key's TTL.
-fn put(ctx: &mut Ctx<'_>, key: &Bytes, value: Str) {
+fn put(ctx: &mut Ctx<'_>, key: &Bytes, value: Str, event: &str) {
     ctx.db()
         .set_keep_ttl(Bytes::copy_from_slice(key), Value::Str(value));
     ctx.modified(key);
+    ctx.notify(crate::notify::class::STRING, event, key);
 }
 
 fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> CmdResult {
@@ -28,7 +29,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &Bytes, delta: i64) -> CmdResult {
         None => 0,
     };
     let new = cur.checked_add(delta).ok_or(Error::from(msg::OVERFLOW))?;
-    put(ctx, key, Str::new(Bytes::from(new.to_string())));
+    put(ctx, key, Str::new(Bytes::from(new.to_string())), "incrby");
     ctx.out.int(new);
     Ok(())
 }
@@ -68,8 +69,8 @@ pub(super) fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         return Err(msg::INCR_NAN.into());
     }
     let text = Bytes::from(new.to_human());
+    put(ctx, key, Str::plain(text.clone()), "incrbyfloat");
     ctx.out.bulk(&text);
-    put(ctx, key, Str::plain(text.clone()));
     // Replicas store the result: float addition must not be redone elsewhere.
     ctx.propagate_as(|| {
         vec![super::super::op(
