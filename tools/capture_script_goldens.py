@@ -118,6 +118,17 @@ CASES = [
     ["SCRIPT", "HELP"],
     ["EVAL"],
     ["EVALSHA", "x"],
+    ["EVAL", "return cmsgpack.pack({1,2,3})", "0"],
+    ["EVAL", "return cmsgpack.pack({a=1})", "0"],
+    ["EVAL", "return cmsgpack.pack(1.5, -1, -200, 70000, 2^40, 'hello', true, false, nil)", "0"],
+    ["EVAL", "return cmsgpack.pack(0.1)", "0"],
+    ["EVAL", "return cmsgpack.pack(string.rep('x', 40))", "0"],
+    ["EVAL", "return {cmsgpack.unpack(cmsgpack.pack({1,2,{3,4}}))}", "0"],
+    ["EVAL", "local t = cmsgpack.unpack(cmsgpack.pack({a='b'})) return t.a", "0"],
+    ["EVAL", "return cmsgpack.unpack(string.char(0xcd))", "0"],
+    ["EVAL", "return cmsgpack.unpack(string.char(0xc1))", "0"],
+    ["EVAL", "return cmsgpack.pack()", "0"],
+    ["EVAL", "return {cmsgpack.unpack(cmsgpack.pack(1, 'two', 3))}", "0"],
 ]
 
 

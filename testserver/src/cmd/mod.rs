@@ -759,11 +759,12 @@ fn maxmemory_gate(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 /// The replication role's part of [`gate`].
 fn role_gate(ctx: &mut Ctx<'_>, call: &GateCall<'_>) -> CmdResult {
     let cmd = call.cmd;
-    // EVAL of a script with a shebang is a write or a read as its flags say.
-    let cmd_flags = script::gate_flags(ctx, cmd, call.argv);
+    // EVAL of a script with a shebang is a write or a read as its flags say (looked up only
+    // when a check needs it).
+    let cmd_flags = || script::gate_flags(ctx, cmd, call.argv);
     let st = &*ctx.node;
     let is_write = || {
-        cmd_flags & flags::WRITE != 0
+        cmd_flags() & flags::WRITE != 0
             || (cmd.flags & flags::NO_PROPAGATE != 0
                 && queued_flags(st.commands, ctx.client) & flags::WRITE != 0)
     };
@@ -790,7 +791,7 @@ fn role_gate(ctx: &mut Ctx<'_>, call: &GateCall<'_>) -> CmdResult {
         .master
         .as_ref()
         .is_some_and(|m| m.state == crate::repl::LinkState::Connected);
-    if !link_up && !st.config.replica_serve_stale_data && cmd_flags & flags::STALE == 0 {
+    if !link_up && !st.config.replica_serve_stale_data && cmd_flags() & flags::STALE == 0 {
         return Err(msg::MASTERDOWN.into());
     }
     Ok(())

@@ -1010,7 +1010,7 @@ fn redis_call(lua: &Lua, args: MultiValue) -> Result<Value, Vec<u8>> {
         b"redis.call/pcall can only be called inside a script invocation".to_vec()
     })??;
     let resp3 = with_run(lua, |run| run.client.resp3).unwrap_or(false);
-    let mut buf = BytesMut::from(&reply[..]);
+    let mut buf = reply;
     let frame = rediscover::resp::decode(&mut buf, &rediscover::resp::Limits::default())
         .ok()
         .flatten()
@@ -1025,7 +1025,7 @@ fn redis_call(lua: &Lua, args: MultiValue) -> Result<Value, Vec<u8>> {
 
 impl Run<'_, '_> {
     /// Runs one command for the script, with Redis's `scriptCall` checks. Ok: the reply bytes.
-    fn call(&mut self, argv: &[Bytes]) -> Result<Vec<u8>, Vec<u8>> {
+    fn call(&mut self, argv: &[Bytes]) -> Result<BytesMut, Vec<u8>> {
         let node = &*self.ctx.node;
         let Some(cmd) = node.commands.get(&argv[0]) else {
             return Err(b"Unknown Redis command called from script".to_vec());
@@ -1055,8 +1055,7 @@ impl Run<'_, '_> {
         if self.repl & PROPAGATE_REPL == 0 {
             self.ctx.node.repl.pending.truncate(pending);
         }
-        let reply = self.out.buffer().split_off(mark).to_vec();
-        Ok(reply)
+        Ok(self.out.buffer().split_off(mark))
     }
 
     fn check(&mut self, cmd: &'static Command, argv: &[Bytes]) -> Result<(), Vec<u8>> {
@@ -1287,7 +1286,8 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, func: &Function, call: Call<'_>) {
     let mut run = Run {
         ctx,
         client,
-        out: ReplyWriter::new(false),
+        // Starts empty: most scripts' commands reply in a few bytes.
+        out: ReplyWriter::default(),
         flags,
         repl: PROPAGATE_AOF | PROPAGATE_REPL,
         slot: None,
@@ -1330,11 +1330,7 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, func: &Function, call: Call<'_>) {
     } = run;
     drop(out);
     match result {
-        Ok((true, value)) => {
-            let mut w = ReplyWriter::new(ctx.out.is_resp3());
-            convert::lua_to_reply(&mut w, &value, client.resp3, 0);
-            ctx.out.raw(w.buffer());
-        }
+        Ok((true, value)) => convert::lua_to_reply(ctx.out, &value, client.resp3, 0),
         Ok((false, Value::Table(t))) => {
             let msg: Option<mlua::String> = t.raw_get("err").ok();
             let source: Option<mlua::String> = t.raw_get("source").ok();
