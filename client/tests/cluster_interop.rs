@@ -3,7 +3,8 @@
 //! same workload as the in-process tests (single `INCR`s, cross-slot pipelines, cross-slot
 //! `MGET`) runs while `redis-cli --cluster reshard` moves 1000 slots, then while a replica
 //! takes over with `CLUSTER FAILOVER`. No error may surface and no acknowledged write may be
-//! missing.
+//! missing. Before that, `EVAL`, `EVALSHA` and `FCALL` are routed by their keys after
+//! `SCRIPT LOAD` and `FUNCTION LOAD` went to every node.
 //!
 //! Runs only when the binaries are named:
 //!
@@ -272,6 +273,64 @@ async fn the_workload_runs_through_redis_cli_reshard_and_a_failover_on_real_redi
     let client = ClusterClient::with_config(config).await.unwrap();
     assert_eq!(client.masters().len(), 3);
     let mut total = Acked::new();
+
+    // Scripts and functions go by their keys; SCRIPT LOAD and FUNCTION LOAD to every node.
+    for i in 0..20 {
+        let key = format!("script:{i}");
+        let n: i64 = client
+            .cmd("EVAL")
+            .arg("return redis.call('INCR', KEYS[1])")
+            .arg(1)
+            .arg(&key)
+            .query()
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    let sha: String = client
+        .cmd("SCRIPT")
+        .arg("LOAD")
+        .arg("return redis.call('INCR', KEYS[1])")
+        .query()
+        .await
+        .unwrap();
+    let _: String = client
+        .cmd("FUNCTION")
+        .arg("LOAD")
+        .arg("#!lua name=interop\nredis.register_function('bump', function(keys) return redis.call('INCR', keys[1]) end)")
+        .query()
+        .await
+        .unwrap();
+    for i in 0..20 {
+        let key = format!("script:{i}");
+        let n: i64 = client
+            .cmd("EVALSHA")
+            .arg(&sha)
+            .arg(1)
+            .arg(&key)
+            .query()
+            .await
+            .unwrap();
+        assert_eq!(n, 2, "EVALSHA on {key}'s node, which has the script");
+        let n: i64 = client
+            .cmd("FCALL")
+            .arg("bump")
+            .arg(1)
+            .arg(&key)
+            .query()
+            .await
+            .unwrap();
+        assert_eq!(n, 3, "FCALL on {key}'s node, which has the function");
+    }
+    let e = client
+        .cmd("EVAL")
+        .arg("return 1")
+        .arg(2)
+        .arg(["script:0", "script:1"])
+        .query::<i64>()
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("CROSSSLOT"), "{e}");
 
     // 1. redis-cli --cluster reshard moves 1000 slots while the workload runs.
     let masters: Vec<String> = client.masters().iter().map(|m| m.to_string()).collect();

@@ -201,7 +201,8 @@ impl TestCluster {
 
     /// Forms the cluster with the client's cluster admin library, as `redis-cli --cluster
     /// create` would, keeping the layout in index order (masters first, then the replicas of
-    /// master 0, of master 1, ...).
+    /// master 0, of master 1, ...) and with every pair of nodes meeting directly (handshakes
+    /// in parallel instead of waiting for gossip).
     async fn form(&self, masters: usize, replicas: usize) -> Result<(), String> {
         if self.nodes.len() != masters * (1 + replicas) {
             return Err(format!(
@@ -213,7 +214,8 @@ impl TestCluster {
         let options = CreateOptions::default()
             .replicas(replicas)
             .min_masters(1)
-            .in_order(true);
+            .in_order(true)
+            .meet_all(true);
         admin()
             .create(&addrs, &options)
             .await

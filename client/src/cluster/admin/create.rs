@@ -12,6 +12,7 @@ pub struct CreateOptions {
     replicas: usize,
     min_masters: usize,
     in_order: bool,
+    meet_all: bool,
 }
 
 impl Default for CreateOptions {
@@ -20,6 +21,7 @@ impl Default for CreateOptions {
             replicas: 0,
             min_masters: 3,
             in_order: false,
+            meet_all: false,
         }
     }
 }
@@ -45,6 +47,14 @@ impl CreateOptions {
     /// themselves; no interleaving by host, no anti-affinity swaps.
     pub fn in_order(mut self, yes: bool) -> Self {
         self.in_order = yes;
+        self
+    }
+
+    /// Make every node meet every other one directly, instead of each meeting the first node
+    /// and learning the rest by gossip as with redis-cli: the handshakes run in parallel, so
+    /// the cluster forms sooner (test clusters, busy machines).
+    pub fn meet_all(mut self, yes: bool) -> Self {
+        self.meet_all = yes;
         self
     }
 }
@@ -353,13 +363,15 @@ impl ClusterAdmin {
                 tracing::warn!(target: "rediscover::cluster::admin", "{e}");
             }
         }
-        if let Some((first, others)) = nodes.split_first() {
+        let meet_count = if options.meet_all { nodes.len() } else { 1 };
+        for i in 0..meet_count.min(nodes.len()) {
+            let target = &nodes[i];
             // MEET needs an IP.
-            let ip = resolve(&first.info.host, first.info.port).await?;
-            let port = first.info.port.to_string();
-            let bus = first.info.bus_port;
-            for node in others {
-                if bus == 0 || u32::from(bus) == u32::from(first.info.port) + 10000 {
+            let ip = resolve(&target.info.host, target.info.port).await?;
+            let port = target.info.port.to_string();
+            let bus = target.info.bus_port;
+            for node in &nodes[i + 1..] {
+                if bus == 0 || u32::from(bus) == u32::from(target.info.port) + 10000 {
                     node.call(&["CLUSTER", "MEET", &ip, &port]).await?;
                 } else {
                     node.call(&["CLUSTER", "MEET", &ip, &port, &bus.to_string()])
