@@ -2,10 +2,13 @@
 """Captures the reply bytes of a real Redis 7.0.15 for the scripting golden test.
 
 Usage: capture_script_goldens.py PORT > testserver/tests/scripting/goldens.rs
+       capture_script_goldens.py PORT functions > testserver/tests/functions/goldens.rs
 The cases run in order on one connection (later ones see earlier writes).
 """
 import socket
 import sys
+
+FUNCTION_CASES = [['FUNCTION', 'flush'], ['FUNCTION', 'load', "#!lua name=lib1\nredis.register_function('f1', function(keys, args) return keys[1] end)"], ['FUNCTION', 'load', '#!lua name=lib2\nredis.register_function()'], ['FUNCTION', 'load', "#!lua name=lib3\nlocal x = string.len('a')"], ['FUNCTION', 'load', "#!lua name=lib3\nlocal x = redis.call('ping')"], ['FUNCTION', 'load', '#!lua name=lib4\n'], ['FUNCTION', 'load', '#!lua name=lib5\nsyntax error'], ['FUNCTION', 'load', "#!lua name=lib1\nredis.register_function('f9', function() end)"], ['FUNCTION', 'load', "#!lua name=lib6\nredis.register_function('f1', function() end)"], ['FCALL', 'f1', '1', 'kk'], ['FCALL', 'f1', 'x'], ['FCALL', 'nosuch', '0'], ['FCALL', 'f1', '5', 'a'], ['FUNCTION', 'load', "#!lua name=lib7\nredis.register_function{function_name='f7', callback=function() return redis.call('set','a','b') end, flags={'no-writes'}, description='d'}"], ['FCALL', 'f7', '0'], ['FCALL_RO', 'f1', '0'], ['FCALL_RO', 'f7', '0'], ['FUNCTION', 'load', "#!lua name=lib8\nredis.register_function('f8', function() return a end)"], ['FCALL', 'f8', '0'], ['FUNCTION', 'list', 'libraryname', 'lib7', 'withcode'], ['FUNCTION', 'list', 'libraryname', 'lib8'], ['FUNCTION', 'list', 'libraryname'], ['FUNCTION', 'list', 'foo'], ['FUNCTION', 'stats'], ['FUNCTION', 'load', "#!lua name=lib9\nredis.register_function{function_name='f9', callback=function() return 1 end, flags={'bad'}}"], ['FUNCTION', 'load', "#!lua name=lib9\nredis.register_function{function_name='f9', callback=function() return 1 end, foo=1}"], ['FUNCTION', 'load', "#!lua name=lib9\nredis.register_function('f-9', function() return 1 end)"], ['FUNCTION', 'load', "#!lua name=lib9\nredis.register_function('f9', function() return 1 end) redis.register_function('f9', function() return 1 end)"], ['FUNCTION', 'load', '#!lua name=lib9\nredis.register_function(1, 2)'], ['FUNCTION', 'load', '#!lua name=lib9\nredis.register_function({})'], ['FUNCTION', 'load', "#!lua name=lib9\nredis.register_function('x')"], ['FUNCTION', 'load', '#!lua name=lib9 x=1\n'], ['FUNCTION', 'load', '#lua name=lib9\n'], ['FUNCTION', 'load', '#!js name=lib9\n'], ['FUNCTION', 'load', '#!lua name=lib-9\n'], ['FUNCTION', 'load', '#!lua\n'], ['FUNCTION', 'load', "#!LUA name=libA\nredis.register_function('fa', function() return redis.call('ping') end)"], ['FCALL', 'fa', '0'], ['FUNCTION', 'load', 'replace'], ['FUNCTION', 'load', 'foo', 'bar'], ['FUNCTION', 'load', 'replace', "#!lua name=lib1\nredis.register_function('f1b', function() return 2 end)"], ['FCALL', 'f1b', '0'], ['FCALL', 'f1', '0'], ['FUNCTION', 'delete', 'nosuch'], ['FUNCTION', 'delete', 'lib8'], ['FUNCTION', 'restore', 'xxx'], ['FUNCTION', 'restore', 'xxx', 'foo'], ['FUNCTION', 'flush', 'x'], ['FUNCTION', 'kill'], ['FUNCTION', 'foo'], ['EVAL', 'return redis.register_function', '0'], ['FUNCTION', 'FLUSH'], ['FUNCTION', 'LOAD', "#!lua name=t1\nredis.register_function{function_name='keys_args', callback=function(keys, args) return {#keys, #args, keys[1], args[1]} end, flags={'no-writes', 'allow-stale'}}"], ['FCALL', 'keys_args', '1', 'k', 'a', 'b'], ['FCALL_RO', 'keys_args', '0', 'a'], ['FUNCTION', 'LIST', 'WITHCODE'], ['FUNCTION', 'LIST', 'LIBRARYNAME', 't*'], ['FUNCTION', 'LIST', 'LIBRARYNAME', 'x*'], ['FUNCTION', 'DUMP'], ['FUNCTION', 'LOAD', "#!lua name=t2\nredis.register_function('w', function(keys, args) return redis.call('incr', keys[1]) end)"], ['FCALL', 'w', '1', 'cnt'], ['FCALL', 'w', '1', 'cnt'], ['FCALL_RO', 'w', '1', 'cnt'], ['FUNCTION', 'STATS'], ['FUNCTION', 'DELETE', 't2'], ['FUNCTION', 'STATS'], ['FUNCTION', 'HELP'], ['FUNCTION', 'LOAD', "#!lua name=t3\nredis.register_function('e', function() return KEYS end)"], ['FCALL', 'e', '0'], ['FUNCTION', 'LOAD', "#!lua name=t4\nlocal function helper(x) return x * 2 end\nredis.register_function('h', function(k, a) return helper(tonumber(a[1])) end)"], ['FCALL', 'h', '0', '21'], ['FUNCTION', 'LOAD', "#!lua name=t5\nredis.register_function('boom', function() error('bad') end)"], ['FCALL', 'boom', '0'], ['FUNCTION', 'FLUSH', 'ASYNC'], ['FUNCTION', 'LIST']]
 
 CASES = [
     ["FLUSHALL"], ["SCRIPT", "FLUSH"],
@@ -115,6 +118,17 @@ CASES = [
     ["SCRIPT", "HELP"],
     ["EVAL"],
     ["EVALSHA", "x"],
+    ["EVAL", "return cmsgpack.pack({1,2,3})", "0"],
+    ["EVAL", "return cmsgpack.pack({a=1})", "0"],
+    ["EVAL", "return cmsgpack.pack(1.5, -1, -200, 70000, 2^40, 'hello', true, false, nil)", "0"],
+    ["EVAL", "return cmsgpack.pack(0.1)", "0"],
+    ["EVAL", "return cmsgpack.pack(string.rep('x', 40))", "0"],
+    ["EVAL", "return {cmsgpack.unpack(cmsgpack.pack({1,2,{3,4}}))}", "0"],
+    ["EVAL", "local t = cmsgpack.unpack(cmsgpack.pack({a='b'})) return t.a", "0"],
+    ["EVAL", "return cmsgpack.unpack(string.char(0xcd))", "0"],
+    ["EVAL", "return cmsgpack.unpack(string.char(0xc1))", "0"],
+    ["EVAL", "return cmsgpack.pack()", "0"],
+    ["EVAL", "return {cmsgpack.unpack(cmsgpack.pack(1, 'two', 3))}", "0"],
 ]
 
 
@@ -195,7 +209,8 @@ def main():
     print("// @generated by tools/capture_script_goldens.py from a real Redis 7.0.15: do not edit.")
     print("/// (argv, exact reply bytes), run in order on one connection.")
     print("pub const CASES: &[(&[&str], &[u8])] = &[")
-    for argv in CASES:
+    cases = FUNCTION_CASES if sys.argv[2:] == ["functions"] else CASES
+    for argv in cases:
         sock.sendall(encode(argv))
         end = r.reply(0)
         reply, r.buf = r.buf[:end], r.buf[end:]

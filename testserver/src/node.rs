@@ -493,6 +493,13 @@ impl Node {
         })
     }
 
+    /// Whether a script (EVAL, FCALL) is running on this node: a test hook, so tests can wait
+    /// for a busy script without racing it for the lock.
+    #[doc(hidden)]
+    pub fn script_running(&self) -> bool {
+        self.script_busy.is_running()
+    }
+
     /// Locks the node's state. Never hold the guard across an `.await`.
     pub fn lock(&self) -> NodeGuard<'_> {
         // A panic while holding the lock would be a bug; keep serving rather than cascade it.

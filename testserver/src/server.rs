@@ -89,6 +89,20 @@ async fn accept_loop(node: Arc<Node>, listener: TcpListener) {
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
+                if node.script_busy.is_running() {
+                    // A script holds the lock: admit this one once it is done, without
+                    // blocking the accept loop (or a runtime thread) meanwhile.
+                    let node = node.clone();
+                    tokio::spawn(async move {
+                        while node.script_busy.is_running() {
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                        }
+                        if let Some(admitted) = crate::connection::admit(&node, &socket) {
+                            crate::connection::serve(node.clone(), socket, admitted).await;
+                        }
+                    });
+                    continue;
+                }
                 match crate::connection::admit(&node, &socket) {
                     Some(admitted) => {
                         tokio::spawn(crate::connection::serve(node.clone(), socket, admitted));

@@ -159,3 +159,123 @@ async fn cyclic_table_depth_matches_redis() {
     assert!(reply.ends_with(b"-ERR reached lua stack limit\r\n"));
     assert_eq!(c.call(&["PING"]).await, b"+PONG\r\n");
 }
+
+/// Past busy-reply-threshold other clients get -BUSY at once, SCRIPT KILL stops a script that
+/// wrote nothing, FUNCTION KILL is refused for an EVAL, and the server goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn busy_script_and_script_kill() {
+    let (server, mut c) = start().await;
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "busy-reply-threshold", "50"])
+            .await,
+        b"+OK\r\n"
+    );
+    let mut runner = connect(&server).await;
+    const LOOP: &str = "local i = 0 while true do i = i + 1 end";
+    runner.send(&["EVAL", LOOP, "0"]).await;
+    // Polls the node, not a connection: a command racing the script for the lock would wait
+    // for it like any command that reached the lock first.
+    let running = std::time::Duration::from_secs(10);
+    assert!(wait_until(running, || async { server.node().script_running() }).await);
+    let busy = c.call(&["PING"]).await
+        == b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n";
+    assert!(busy, "no BUSY reply while the script runs");
+    assert_eq!(
+        c.call(&["FUNCTION", "KILL"]).await,
+        b"-BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.\r\n"
+    );
+    assert_eq!(c.call(&["SCRIPT", "KILL"]).await, b"+OK\r\n");
+    let sha = "3fcf51a9b854b8f66cb8685600b0d7df968f4398";
+    assert_eq!(
+        show(&runner.read_raw().await),
+        show(format!("-ERR Script killed by user with SCRIPT KILL... script: {sha}, on @user_script:1.\r\n").as_bytes())
+    );
+    assert_eq!(c.call(&["PING"]).await, b"+PONG\r\n");
+    assert_eq!(
+        c.call(&["SCRIPT", "KILL"]).await,
+        b"-NOTBUSY No scripts in execution right now.\r\n"
+    );
+    // A script that wrote cannot be killed; SHUTDOWN NOSAVE still stops the server.
+    assert!(wait_until(running, || async { !server.node().script_running() }).await);
+    runner
+        .send(&["EVAL", "redis.call('set','x','1') while true do end", "0"])
+        .await;
+    assert!(wait_until(running, || async { server.node().script_running() }).await);
+    let busy = c
+        .call(&["SCRIPT", "KILL"])
+        .await
+        .starts_with(b"-UNKILLABLE Sorry the script already executed write commands");
+    assert!(busy, "a script that wrote was not UNKILLABLE");
+    c.send(&["SHUTDOWN", "NOSAVE"]).await;
+    let stopped = wait_until(std::time::Duration::from_secs(10), || async {
+        server.node().is_shutting_down()
+    })
+    .await;
+    assert!(stopped, "SHUTDOWN NOSAVE did not stop a busy server");
+}
+
+/// Scripts replicate as their effects, byte for byte as Redis 7.0.15 streams them (captured
+/// with a raw replica): MULTI/EXEC around more than one write, nothing for SCRIPT LOAD/FLUSH or
+/// a read-only script, `redis.set_repl` honoured, SELECT when a script switches databases.
+#[tokio::test]
+async fn effects_stream_matches_redis() {
+    let (server, mut c) = start().await;
+    let mut replica = connect(&server).await;
+    assert_eq!(
+        replica
+            .call(&["REPLCONF", "capa", "eof", "capa", "psync2"])
+            .await,
+        b"+OK\r\n"
+    );
+    replica.send(&["PSYNC", "?", "-1"]).await;
+    // Skip the snapshot: `+FULLRESYNC ...`, `$EOF:<mark>`, the RDB, the mark again.
+    let mut got = Vec::new();
+    let mark = loop {
+        got.extend(replica.read_unframed().await);
+        if let Some(i) = got.windows(5).position(|w| w == b"$EOF:") {
+            if got.len() >= i + 47 {
+                break got[i + 5..i + 45].to_vec();
+            }
+        }
+    };
+    loop {
+        let first = got.windows(40).position(|w| w == mark).unwrap();
+        if let Some(second) = got[first + 40..].windows(40).position(|w| w == mark) {
+            got.drain(..first + 40 + second + 40);
+            break;
+        }
+        got.extend(replica.read_unframed().await);
+    }
+    replica.send(&["REPLCONF", "ACK", "0"]).await;
+    for argv in [
+        &["SELECT", "0"][..],
+        &["EVAL", "redis.call('set','a','1') redis.call('incr','a') return 1", "0"],
+        &["EVAL", "redis.call('set','b','1') return 1", "0"],
+        &["SCRIPT", "LOAD", "return 7"],
+        &["SCRIPT", "FLUSH"],
+        &["EVAL", "redis.set_repl(redis.REPL_NONE) redis.call('set','c','1') redis.set_repl(redis.REPL_ALL) redis.call('set','d','1') return 1", "0"],
+        &["EVAL", "return redis.call('get','a')", "0"],
+        &["EVAL", "redis.call('select',3) redis.call('set','e','1') return 1", "0"],
+        &["FUNCTION", "LOAD", "#!lua name=rl\nredis.register_function('rf', function(k, a) redis.call('set', k[1], a[1]) redis.call('set', k[2], a[1]) return 1 end)"],
+        &["FCALL", "rf", "2", "x", "y", "v"],
+        &["FUNCTION", "DELETE", "rl"],
+        &["FUNCTION", "FLUSH"],
+    ] {
+        let reply = c.call(argv).await;
+        assert!(!reply.starts_with(b"-"), "{argv:?}: {}", show(&reply));
+    }
+    // Captured from Redis 7.0.15 (a raw replica after PSYNC ? -1, then the commands above).
+    let want: &[u8] = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nset\r\n$1\r\na\r\n$1\r\n1\r\n*2\r\n$4\r\nincr\r\n$1\r\na\r\n*1\r\n$4\r\nEXEC\r\n*3\r\n$3\r\nset\r\n$1\r\nb\r\n$1\r\n1\r\n*3\r\n$3\r\nset\r\n$1\r\nd\r\n$1\r\n1\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n3\r\n*3\r\n$3\r\nset\r\n$1\r\ne\r\n$1\r\n1\r\n*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$8\r\nFUNCTION\r\n$4\r\nLOAD\r\n$132\r\n#!lua name=rl\nredis.register_function('rf', function(k, a) redis.call('set', k[1], a[1]) redis.call('set', k[2], a[1]) return 1 end)\r\n*1\r\n$5\r\nMULTI\r\n*3\r\n$3\r\nset\r\n$1\r\nx\r\n$1\r\nv\r\n*3\r\n$3\r\nset\r\n$1\r\ny\r\n$1\r\nv\r\n*1\r\n$4\r\nEXEC\r\n*3\r\n$8\r\nFUNCTION\r\n$6\r\nDELETE\r\n$2\r\nrl\r\n*2\r\n$8\r\nFUNCTION\r\n$5\r\nFLUSH\r\n";
+    while got.len() < want.len() {
+        got.extend(replica.read_unframed().await);
+    }
+    // PINGs the master sends meanwhile are not part of the comparison.
+    let ping: &[u8] = b"*1\r\n$4\r\nPING\r\n";
+    while let Some(i) = got.windows(ping.len()).position(|w| w == ping) {
+        got.drain(i..i + ping.len());
+        while got.len() < want.len() {
+            got.extend(replica.read_unframed().await);
+        }
+    }
+    assert_eq!(show(&got), show(want));
+}

@@ -14,6 +14,7 @@ mod client;
 mod config;
 mod connection;
 mod dump;
+mod function;
 mod geo;
 mod hash;
 mod hll;
@@ -419,6 +420,7 @@ impl CommandTable {
             connection::COMMANDS,
             dump::COMMANDS,
             geo::COMMANDS,
+            function::COMMANDS,
             hash::COMMANDS,
             hll::COMMANDS,
             keys::COMMANDS,
@@ -768,11 +770,12 @@ fn maxmemory_gate(ctx: &mut Ctx<'_>, cmd: &Command) -> CmdResult {
 /// The replication role's part of [`gate`].
 fn role_gate(ctx: &mut Ctx<'_>, call: &GateCall<'_>) -> CmdResult {
     let cmd = call.cmd;
-    // EVAL of a script with a shebang is a write or a read as its flags say.
-    let cmd_flags = script::gate_flags(ctx, cmd, call.argv);
+    // EVAL of a script with a shebang is a write or a read as its flags say (looked up only
+    // when a check needs it).
+    let cmd_flags = || script::gate_flags(ctx, cmd, call.argv);
     let st = &*ctx.node;
     let is_write = || {
-        cmd_flags & flags::WRITE != 0
+        cmd_flags() & flags::WRITE != 0
             || (cmd.flags & flags::NO_PROPAGATE != 0
                 && queued_flags(st.commands, ctx.client) & flags::WRITE != 0)
     };
@@ -799,7 +802,7 @@ fn role_gate(ctx: &mut Ctx<'_>, call: &GateCall<'_>) -> CmdResult {
         .master
         .as_ref()
         .is_some_and(|m| m.state == crate::repl::LinkState::Connected);
-    if !link_up && !st.config.replica_serve_stale_data && cmd_flags & flags::STALE == 0 {
+    if !link_up && !st.config.replica_serve_stale_data && cmd_flags() & flags::STALE == 0 {
         return Err(msg::MASTERDOWN.into());
     }
     Ok(())

@@ -82,6 +82,13 @@ fn generic(ctx: &mut Ctx<'_>, argv: &[Bytes], evalsha: bool) -> CmdResult {
 /// `evalGetCommandFlags`): `write` unless `no-writes`, `stale` with `allow-stale`.
 pub(crate) fn gate_flags(ctx: &Ctx<'_>, cmd: &Command, argv: &[Bytes]) -> u32 {
     let name = cmd.info.name;
+    if matches!(name, "fcall" | "fcall_ro") && argv.len() >= 2 {
+        let fname = String::from_utf8_lossy(&argv[1]);
+        return match ctx.node.scripts.function(&fname) {
+            Some((_, flags)) => script_cmd_flags(cmd.flags, flags),
+            None => cmd.flags,
+        };
+    }
     if !matches!(name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro") || argv.len() < 2 {
         return cmd.flags;
     }

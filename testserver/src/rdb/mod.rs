@@ -29,7 +29,7 @@ use bytes::Bytes;
 use crate::config::Config;
 use crate::keyspace::{Db, HashLimits, ListpackLimits};
 
-pub use write::{save_file, write, SaveMeta};
+pub use write::{function_payload, save_file, write, SaveMeta};
 
 /// The RDB version this server writes.
 pub const WRITE_VERSION: u32 = 9;
@@ -174,6 +174,8 @@ pub struct Snapshot {
     pub keys_loaded: u64,
     /// Keys dropped because they had expired.
     pub keys_expired: u64,
+    /// Function libraries' code (RDB_OPCODE_FUNCTION2), in file order.
+    pub functions: Vec<Bytes>,
 }
 
 impl Snapshot {
@@ -229,6 +231,15 @@ impl SaveStatus {
     pub fn bgsave_secs(&self) -> i64 {
         self.last_bgsave_secs.unwrap_or(-1)
     }
+}
+
+/// The library codes of a FUNCTION RESTORE payload, after checking its version and checksum.
+/// Errors are Redis's texts (without the `ERR ` code).
+pub fn parse_function_payload(data: &[u8]) -> Result<Vec<Bytes>, String> {
+    if dump::verify(data).is_err() {
+        return Err("DUMP payload version or checksum are wrong".into());
+    }
+    read::function_codes(data)
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use bytes::Bytes;
+
 use crate::config::Config;
 use crate::node::NodeState;
 
@@ -57,6 +59,7 @@ pub fn save_meta(st: &NodeState, now_ms: i64, extra_aux: Vec<(String, String)>) 
         extra_aux,
         compression: st.config.extra_or("rdbcompression", "yes") == "yes",
         checksum: st.config.extra_or("rdbchecksum", "yes") == "yes",
+        functions: st.scripts.library_codes(),
     }
 }
 
@@ -68,6 +71,17 @@ pub fn install(st: &mut NodeState, mut snapshot: Snapshot) {
         db.touch_existing_watched();
         db.swap_data(fresh);
         db.touch_existing_watched();
+    }
+    install_functions(st, &snapshot.functions);
+}
+
+/// Replaces the node's function libraries with a loaded RDB's.
+pub fn install_functions(st: &mut NodeState, codes: &[Bytes]) {
+    if let Err(e) = st.scripts.install_functions(codes) {
+        st.log(
+            crate::logging::Level::Warning,
+            &format!("Failed loading the functions of the RDB: {e}"),
+        );
     }
 }
 

@@ -24,6 +24,7 @@ pub(super) fn load(data: &[u8], opts: &LoadOptions) -> Result<Snapshot> {
         version,
         keys_loaded: 0,
         keys_expired: 0,
+        functions: Vec::new(),
     };
     let mut db_index = 0usize;
     let mut expire: Option<i64> = None;
@@ -60,9 +61,9 @@ pub(super) fn load(data: &[u8], opts: &LoadOptions) -> Result<Snapshot> {
                 let msg = "Pre-release function format not supported".to_string();
                 return Err(r.unsupported_at(at, msg));
             }
-            // A function library's code: this server has no functions, so it is skipped.
+            // A function library's code (Redis 7.0's RDB_OPCODE_FUNCTION2).
             op::FUNCTION2 => {
-                r.string()?;
+                snap.functions.push(r.string()?);
             }
             kind => {
                 let key = r.string()?;
@@ -99,6 +100,28 @@ pub(super) fn value_only(data: &[u8], opts: &LoadOptions) -> Result<Option<Value
     let mut r = Reader { data, pos: 0 };
     let kind = r.u8()?;
     r.value(kind, 0, opts)
+}
+
+/// The library codes of a FUNCTION DUMP payload (its trailer already checked): a sequence of
+/// RDB_OPCODE_FUNCTION2 + string, then the 10-byte trailer. Errors are Redis's texts.
+pub(super) fn function_codes(data: &[u8]) -> std::result::Result<Vec<Bytes>, String> {
+    let body = &data[..data.len().saturating_sub(10)];
+    let mut r = Reader { data: body, pos: 0 };
+    let mut codes = Vec::new();
+    while r.pos < body.len() {
+        let kind = r.u8().map_err(|_| "can not read data type".to_string())?;
+        if kind != op::FUNCTION2 && kind != op::FUNCTION_PRE_GA {
+            return Err("given type is not a function".into());
+        }
+        if kind == op::FUNCTION_PRE_GA {
+            return Err("Pre-GA function format not supported".into());
+        }
+        let code = r
+            .string()
+            .map_err(|_| "Failed loading library payload".to_string())?;
+        codes.push(code);
+    }
+    Ok(codes)
 }
 
 /// Stores a loaded key; a key already there is an error (Redis stops on it too).

@@ -1,6 +1,7 @@
 //! The RDB writer: version 9, plain value types, strings encoded as Redis encodes them
 //! (small integers as integers, long strings LZF-compressed when that saves at least 4 bytes).
 
+use bytes::Bytes;
 use std::io::Write;
 use std::path::Path;
 
@@ -24,6 +25,9 @@ pub struct SaveMeta {
     /// Write the CRC-64 trailer; without it the trailer is zero, "not checked"
     /// (`rdbchecksum no`).
     pub checksum: bool,
+    /// Function libraries' code, saved before the data as Redis 7.0 does
+    /// (RDB_OPCODE_FUNCTION2).
+    pub functions: Vec<Bytes>,
 }
 
 impl Default for SaveMeta {
@@ -35,6 +39,7 @@ impl Default for SaveMeta {
             extra_aux: Vec::new(),
             compression: true,
             checksum: true,
+            functions: Vec::new(),
         }
     }
 }
@@ -53,6 +58,10 @@ pub fn write(dbs: &[Db], meta: &SaveMeta) -> Vec<u8> {
         w.aux(k, v);
     }
     w.aux("aof-base", "0");
+    for code in &meta.functions {
+        w.out.push(op::FUNCTION2);
+        w.string(code);
+    }
     for (index, db) in dbs.iter().enumerate() {
         w.db(index, db, meta.now_ms);
     }
@@ -62,6 +71,20 @@ pub fn write(dbs: &[Db], meta: &SaveMeta) -> Vec<u8> {
     } else {
         0
     };
+    w.out.extend_from_slice(&crc.to_le_bytes());
+    w.out
+}
+
+/// Function libraries as FUNCTION DUMP returns them: each library's code after
+/// RDB_OPCODE_FUNCTION2, then RDB version 10 (the first with functions) and the CRC-64.
+pub fn function_payload(codes: &[Bytes]) -> Vec<u8> {
+    let mut w = Writer::new(true);
+    for code in codes {
+        w.out.push(op::FUNCTION2);
+        w.string(code);
+    }
+    w.out.extend_from_slice(&10u16.to_le_bytes());
+    let crc = CRC64.checksum(&w.out);
     w.out.extend_from_slice(&crc.to_le_bytes());
     w.out
 }

@@ -425,6 +425,7 @@ impl Link {
             db.touch_existing_watched();
             db.expire_mode = ExpireMode::Keep;
         }
+        crate::rdb::persist::install_functions(&mut st, &snapshot.functions);
         cmd::after_command(&mut st);
         let size = st.config.repl_backlog_size;
         st.repl.reset_history(replid, offset, size);

@@ -14,6 +14,7 @@
 
 pub(crate) mod busy;
 pub(crate) mod convert;
+pub(crate) mod function;
 mod libs;
 pub(crate) mod sha1;
 
@@ -83,7 +84,9 @@ pub(crate) struct Engine {
     run0: Function,
     /// The same for a function called with (KEYS, ARGV).
     run2: Function,
-    /// Hook switched to every instruction after a kill.
+    /// For the functions engine: (set loading mode, run a library's code).
+    loader: Option<(Function, Function)>,
+    /// Hook switched to every line after a kill.
     hook_tight: bool,
     busy: Arc<Busy>,
 }
@@ -92,6 +95,10 @@ pub(crate) struct Engine {
 #[derive(Default)]
 pub struct Scripts {
     engine: Option<Engine>,
+    /// The functions engine (its own Lua state, as in Redis).
+    fengine: Option<Engine>,
+    /// Libraries loaded with FUNCTION LOAD.
+    pub(crate) libraries: function::Libraries,
     /// EVAL scripts by lower-case SHA-1.
     pub(crate) cache: HashMap<String, Script>,
     /// The running script, as other connections see it without the lock.
@@ -130,7 +137,8 @@ impl Scripts {
 
     fn engine(&mut self) -> Result<&mut Engine, String> {
         if self.engine.is_none() {
-            self.engine = Some(Engine::new(self.busy.clone()).map_err(|e| format!("ERR {e}"))?);
+            self.engine =
+                Some(Engine::new(self.busy.clone(), false).map_err(|e| format!("ERR {e}"))?);
         }
         Ok(self.engine.as_mut().expect("just made"))
     }
@@ -206,7 +214,7 @@ fn parse_flag_list(list: &[u8]) -> Result<u32, String> {
 
 /// Lua source that wires the sandbox and `redis.*` from the Rust pieces it is given.
 const GLUE: &str = r#"
-local B, lib, R = ...
+local B, lib, R, fmode = ...
 local error, type, rawget, rawset, select, setmetatable, tostring =
       error, type, rawget, rawset, select, setmetatable, tostring
 local rawpcall, rawxpcall = pcall, xpcall
@@ -266,7 +274,9 @@ for _, name in ipairs({'string', 'table', 'coroutine', 'cjson', 'bit', 'struct',
   if lib[name] then B[name] = proxy(lib[name]) end
 end
 B.redis = proxy(redis)
-local env = proxy(B)
+local env_mt = {__index = B, __newindex = readonly, __metatable = false}
+local env = setmetatable({}, env_mt)
+protected[env] = true
 B._G = env
 setmetatable(B, {__index = function(_, k)
   error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
@@ -284,7 +294,25 @@ local function run2(f, k, a)
   local ok, r = rawxpcall(function() return f(k, a) end, h)
   return ok, r
 end
-return env, run0, run2
+local setloading, runload
+if fmode then
+  local function nonexistent(_, k)
+    error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+  end
+  local function errproxy(t)
+    setmetatable(t, {__index = nonexistent, __newindex = readonly, __metatable = false})
+    return proxy(t)
+  end
+  local libredis = {register_function = R.register_function, log = R.log,
+    REDIS_VERSION = redis.REDIS_VERSION, REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM,
+    LOG_DEBUG = 0, LOG_VERBOSE = 1, LOG_NOTICE = 2, LOG_WARNING = 3}
+  local libapi = errproxy({redis = errproxy(libredis)})
+  setloading = function(on)
+    if on then env_mt.__index = libapi else env_mt.__index = B end
+  end
+  runload = function(f) return rawpcall(f) end
+end
+return env, run0, run2, setloading, runload
 "#;
 
 /// Globals of Lua's base library that Redis keeps.
@@ -315,7 +343,7 @@ const BASE_ALLOWED: &[&str] = &[
 ];
 
 impl Engine {
-    fn new(busy: Arc<Busy>) -> mlua::Result<Engine> {
+    fn new(busy: Arc<Busy>, functions: bool) -> mlua::Result<Engine> {
         let lua = Lua::new_with(
             StdLib::TABLE | StdLib::STRING | StdLib::MATH,
             LuaOptions::default(),
@@ -334,21 +362,33 @@ impl Engine {
         libs::register(&lua, &lib)?;
         let r = lua.create_table()?;
         register_api(&lua, &r)?;
-        let (env, run0, run2): (Table, Function, Function) = lua
+        if functions {
+            let f = function::register_function(&lua)?;
+            r.raw_set("register_function", raising(&lua, f)?)?;
+        }
+        type Glue = (
+            Table,
+            Function,
+            Function,
+            Option<Function>,
+            Option<Function>,
+        );
+        let (env, run0, run2, setloading, runload): Glue = lua
             .load(GLUE)
             .set_name("=[redis]")
-            .call((backing.clone(), lib, r))?;
+            .call((backing.clone(), lib, r, functions))?;
         let hook_busy = busy.clone();
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(100_000),
-            move |lua, _| hook(lua, &hook_busy),
-        )?;
+            move |lua, d| hook(lua, &hook_busy, d),
+        );
         Ok(Engine {
             lua,
             backing,
             env,
             run0,
             run2,
+            loader: setloading.zip(runload),
             hook_tight: false,
             busy,
         })
@@ -370,18 +410,46 @@ impl Engine {
 
 /// The instruction-count hook: stops a killed script; lets a long one give its worker thread
 /// back to the runtime, so other connections (and SCRIPT KILL) are served meanwhile.
-fn hook(lua: &Lua, busy: &Busy) -> mlua::Result<VmState> {
+fn hook(lua: &Lua, busy: &Busy, debug: mlua::Debug) -> mlua::Result<VmState> {
+    // Never stop inside our own glue (the code around the script that turns its error into
+    // a reply): only the script's code is interrupted.
+    if debug.source().source.as_deref() == Some("=[redis]") {
+        return Ok(VmState::Continue);
+    }
+    if lua
+        .app_data_ref::<function::LoadCtx>()
+        .is_some_and(|l| l.timed_out())
+    {
+        lua.set_hook(HookTriggers::new().every_line(), {
+            let b = Arc::new(Busy::default());
+            move |lua, d| hook(lua, &b, d)
+        });
+        return Err(mlua::Error::RuntimeError(
+            "ERR FUNCTION LOAD timeout".into(),
+        ));
+    }
     if busy.must_stop() {
-        // Every instruction from now on, so a pcall in the script cannot swallow the kill.
-        let _ = lua.set_hook(HookTriggers::new().every_nth_instruction(1), {
+        // On every line from now on, as Redis does, so a pcall in the script cannot swallow
+        // the kill for long.
+        lua.set_hook(HookTriggers::new().every_line(), {
             let b = RunPtr::busy(lua);
-            move |lua, _| match &b {
-                Some(b) => hook(lua, b),
+            move |lua, d| match &b {
+                Some(b) => hook(lua, b, d),
                 None => Ok(VmState::Continue),
             }
         });
-        if let Some(mut run) = lua.app_data_mut::<RunPtr>() {
+        let first = lua.app_data_mut::<RunPtr>().is_some_and(|mut run| {
+            let first = !run.killed;
             run.killed = true;
+            first
+        });
+        if first {
+            with_run(lua, |run| {
+                run.ctx.node.log(
+                    crate::logging::Level::Warning,
+                    "Lua script killed by user with SCRIPT KILL.",
+                )
+            });
         }
         return Err(mlua::Error::RuntimeError(
             "ERR Script killed by user with SCRIPT KILL...".into(),
@@ -860,7 +928,8 @@ fn mlua_error_text(e: &mlua::Error) -> String {
 fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
     let t = match err {
         Value::Table(t) => t,
-        Value::Error(e) => error_table(lua, mlua_error_text(&e).as_bytes())?,
+        // Our own errors (a killed script) carry their code: `ERR Script killed...`.
+        Value::Error(e) => error_table(lua, format!("-{}", mlua_error_text(&e)).as_bytes())?,
         other => {
             let text = match &other {
                 Value::String(s) => s.as_bytes().to_vec(),
@@ -879,14 +948,14 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
     // The frame that raised: the first Lua frame that is not our glue (Redis looks at the
     // caller of the handler, or its caller when that is a C function).
     for level in 1..64 {
-        let found = lua.inspect_stack(level, |d| {
+        let found = lua.inspect_stack(level).map(|d| {
             let src = d.source();
             if src.what == "C" || src.source.as_deref() == Some("=[redis]") {
                 return None;
             }
             Some((
                 src.source.map(|s| s.into_owned()).unwrap_or_default(),
-                d.current_line(),
+                d.curr_line(),
             ))
         });
         match found {
@@ -894,10 +963,7 @@ fn error_handler(lua: &Lua, err: Value) -> mlua::Result<Table> {
             Some(None) => continue,
             Some(Some((source, line))) => {
                 t.raw_set("source", source)?;
-                match line {
-                    Some(l) => t.raw_set("line", l as i64)?,
-                    None => t.raw_set("line", -1)?,
-                }
+                t.raw_set("line", i64::from(line))?;
                 break;
             }
         }
@@ -944,7 +1010,7 @@ fn redis_call(lua: &Lua, args: MultiValue) -> Result<Value, Vec<u8>> {
         b"redis.call/pcall can only be called inside a script invocation".to_vec()
     })??;
     let resp3 = with_run(lua, |run| run.client.resp3).unwrap_or(false);
-    let mut buf = BytesMut::from(&reply[..]);
+    let mut buf = reply;
     let frame = rediscover::resp::decode(&mut buf, &rediscover::resp::Limits::default())
         .ok()
         .flatten()
@@ -959,7 +1025,7 @@ fn redis_call(lua: &Lua, args: MultiValue) -> Result<Value, Vec<u8>> {
 
 impl Run<'_, '_> {
     /// Runs one command for the script, with Redis's `scriptCall` checks. Ok: the reply bytes.
-    fn call(&mut self, argv: &[Bytes]) -> Result<Vec<u8>, Vec<u8>> {
+    fn call(&mut self, argv: &[Bytes]) -> Result<BytesMut, Vec<u8>> {
         let node = &*self.ctx.node;
         let Some(cmd) = node.commands.get(&argv[0]) else {
             return Err(b"Unknown Redis command called from script".to_vec());
@@ -989,8 +1055,7 @@ impl Run<'_, '_> {
         if self.repl & PROPAGATE_REPL == 0 {
             self.ctx.node.repl.pending.truncate(pending);
         }
-        let reply = self.out.buffer().split_off(mark).to_vec();
-        Ok(reply)
+        Ok(self.out.buffer().split_off(mark))
     }
 
     fn check(&mut self, cmd: &'static Command, argv: &[Bytes]) -> Result<(), Vec<u8>> {
@@ -1197,7 +1262,12 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, func: &Function, call: Call<'_>) {
         bflags |= busy::flag::OBEY;
     }
     busy.start(threshold, bflags);
-    let Ok(engine) = ctx.node.scripts.engine() else {
+    let engine = if call.eval {
+        ctx.node.scripts.engine()
+    } else {
+        ctx.node.scripts.functions_engine()
+    };
+    let Ok(engine) = engine else {
         busy.end();
         ctx.out.error("ERR Lua engine unavailable");
         return;
@@ -1207,16 +1277,17 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, func: &Function, call: Call<'_>) {
     let (run0, run2) = (engine.run0.clone(), engine.run2.clone());
     if engine.hook_tight {
         let hb = engine.busy.clone();
-        let _ = lua.set_hook(
+        lua.set_hook(
             HookTriggers::new().every_nth_instruction(100_000),
-            move |lua, _| hook(lua, &hb),
+            move |lua, d| hook(lua, &hb, d),
         );
         engine.hook_tight = false;
     }
     let mut run = Run {
         ctx,
         client,
-        out: ReplyWriter::new(false),
+        // Starts empty: most scripts' commands reply in a few bytes.
+        out: ReplyWriter::default(),
         flags,
         repl: PROPAGATE_AOF | PROPAGATE_REPL,
         slot: None,
@@ -1242,7 +1313,13 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, func: &Function, call: Call<'_>) {
         };
         let killed = lua.remove_app_data::<RunPtr>().is_some_and(|p| p.killed);
         if killed {
-            if let Some(e) = run.ctx.node.scripts.engine.as_mut() {
+            let scripts = &mut run.ctx.node.scripts;
+            let engine = if call.eval {
+                scripts.engine.as_mut()
+            } else {
+                scripts.fengine.as_mut()
+            };
+            if let Some(e) = engine {
                 e.hook_tight = true;
             }
         }
@@ -1253,11 +1330,7 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, func: &Function, call: Call<'_>) {
     } = run;
     drop(out);
     match result {
-        Ok((true, value)) => {
-            let mut w = ReplyWriter::new(ctx.out.is_resp3());
-            convert::lua_to_reply(&mut w, &value, client.resp3, 0);
-            ctx.out.raw(w.buffer());
-        }
+        Ok((true, value)) => convert::lua_to_reply(ctx.out, &value, client.resp3, 0),
         Ok((false, Value::Table(t))) => {
             let msg: Option<mlua::String> = t.raw_get("err").ok();
             let source: Option<mlua::String> = t.raw_get("source").ok();
