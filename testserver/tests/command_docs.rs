@@ -59,13 +59,13 @@ async fn every_command_is_listed_and_its_docs_parse() {
     };
     assert_eq!(docs.len(), 480);
     // A command not implemented here is described, but still unknown when called.
-    let Frame::Array(info) = c.frame(&["COMMAND", "INFO", "module|list"]).await else {
+    let Frame::Array(info) = c.frame(&["COMMAND", "INFO", "bgrewriteaof"]).await else {
         panic!("COMMAND INFO");
     };
     assert_ne!(info[0], Frame::Null);
     assert_eq!(
-        c.call(&["MODULE", "LIST"]).await,
-        b"-ERR unknown command 'MODULE', with args beginning with: 'LIST' \r\n"
+        c.call(&["BGREWRITEAOF"]).await,
+        b"-ERR unknown command 'BGREWRITEAOF', with args beginning with: \r\n"
     );
 }
 
