@@ -9,6 +9,9 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 
+pub mod file;
+mod render;
+
 /// One ACL user.
 #[derive(Debug, Clone)]
 pub struct User {
@@ -104,8 +107,14 @@ impl Selector {
         words.join(" ")
     }
 
+    /// The command rules as ACL LIST and GETUSER show them: rebuilt from what they allow, as
+    /// Redis does (see [`render`](self)); `sentinel` for a sentinel's command table.
+    pub fn command_rules(&self, sentinel: bool) -> String {
+        render::command_rules(self, sentinel)
+    }
+
     /// As ACL LIST shows it (Redis's `ACLDescribeSelector`): keys, channels, commands.
-    pub fn describe(&self) -> String {
+    pub fn describe(&self, sentinel: bool) -> String {
         let mut words: Vec<String> = Vec::new();
         if self.all_keys {
             words.push("~*".into());
@@ -122,7 +131,7 @@ impl Selector {
                     .map(|c| format!("&{}", String::from_utf8_lossy(c))),
             );
         }
-        words.extend(self.commands.iter().cloned());
+        words.push(self.command_rules(sentinel));
         words.join(" ")
     }
 
@@ -532,10 +541,10 @@ impl Acl {
         let mut words: Vec<String> = vec!["user".into(), String::from_utf8_lossy(name).into()];
         words.extend(self.flags_of(name).into_iter().map(String::from));
         words.extend(self.hashes_of(name).into_iter().map(|h| format!("#{h}")));
-        words.push(rules.root.describe());
+        words.push(rules.root.describe(self.sentinel_mode));
         let mut line = words.join(" ");
         for s in &rules.selectors {
-            line.push_str(&format!(" ({})", s.describe()));
+            line.push_str(&format!(" ({})", s.describe(self.sentinel_mode)));
         }
         line
     }
@@ -836,7 +845,13 @@ fn apply_selector_rule(sel: &mut Selector, op: &[u8], sentinel: bool) -> Result<
             if !known {
                 return Err("Unknown command or category name in ACL".into());
             }
-            let rule = format!("{}{}", first as char, name);
+            // A first-argument rule keeps the argument as written (Redis shows it so).
+            let rule = match name.split_once('|') {
+                Some((base, _)) if first == b'+' && !has_subcommands(base, sentinel) => {
+                    format!("+{base}|{}", &text[base.len() + 2..])
+                }
+                _ => format!("{}{}", first as char, name),
+            };
             if name == "@all" {
                 sel.commands = vec![rule];
             } else {

@@ -304,6 +304,9 @@ pub struct Config {
     pub active_expire_enabled: bool,
     /// The config file this node was started with, for CONFIG REWRITE.
     pub config_file: Option<std::path::PathBuf>,
+    /// `user` lines of the config file (the name, then its rules with `(...)` selectors
+    /// merged), applied at startup; not a CONFIG GET parameter (see [`crate::acl::file`]).
+    pub users: Vec<Vec<String>>,
     /// Directives accepted for compatibility and reported by CONFIG GET, keyed by name.
     pub extra: std::collections::BTreeMap<String, String>,
 }
@@ -382,6 +385,7 @@ impl Default for Config {
             cluster_node_timeout: 15000,
             active_expire_enabled: true,
             config_file: None,
+            users: Vec::new(),
             extra: Default::default(),
         }
     }

@@ -513,6 +513,8 @@ pub static DIRECTIVES: &[Directive] = &[
         field!(num latency_monitor_threshold),
     ),
     D::new("acllog-max-len", Int(0, LONG_MAX), Store::Extra("128")),
+    // Read at startup and by ACL LOAD / ACL SAVE (`crate::acl::file`).
+    D::new("aclfile", Text, Store::Extra("")).immutable(),
     // Replication.
     D::new(
         "replicaof",
@@ -681,6 +683,16 @@ pub fn lookup(name: &str) -> Option<&'static Directive> {
 ///
 /// Errors carry the text Redis would print for a bad directive.
 pub fn apply_directive(config: &mut Config, name: &str, args: &[String]) -> Result<(), String> {
+    // `user <name> <rules...>`: checked now, applied at startup (Redis's
+    // `ACLAppendUserForLoading`); several lines are allowed.
+    if name.eq_ignore_ascii_case("user") {
+        if args.is_empty() {
+            return Err("Bad directive or wrong number of arguments".into());
+        }
+        let line = crate::acl::file::check_user_directive(&config.users, args)?;
+        config.users.push(line);
+        return Ok(());
+    }
     let Some(d) = lookup(name) else {
         return Err(unsupported(name));
     };

@@ -216,7 +216,10 @@ impl NodeState {
         let dbs = (0..config.databases.max(1))
             .map(|_| Db::default())
             .collect();
-        let acl = Acl::new(config.requirepass.as_deref());
+        // A configuration that cannot start (see `Acl::at_startup`) is refused before a node
+        // is made of it; one that gets here anyway starts with the default user only.
+        let acl = Acl::at_startup(&config, false)
+            .unwrap_or_else(|_| Acl::new(config.requirepass.as_deref()));
         NodeState {
             dbs,
             clients: HashMap::new(),

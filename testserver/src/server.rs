@@ -302,6 +302,8 @@ impl TestServer {
             crate::sentinel::started(&node, self.addr.port());
             node
         } else {
+            crate::acl::Acl::at_startup(&config, false)
+                .map_err(|lines| std::io::Error::other(lines.join("\n")))?;
             Node::with_faults(config, self.node.faults.clone())
         };
         add_users(&node, &self.users);
@@ -503,6 +505,9 @@ impl TestServerBuilder {
         } else {
             None
         };
+        // `user` lines and `aclfile` as redis-server reads them at startup: an error stops it.
+        crate::acl::Acl::at_startup(&config, false)
+            .map_err(|lines| std::io::Error::other(lines.join("\n")))?;
         let node = match &self.sentinel {
             None => Node::new(config),
             Some(text) => {

@@ -475,6 +475,14 @@ async fn serve(startup: Startup, sentinel: Option<Arc<Node>>, log: Arc<Logger>) 
                 &format!("Running mode={mode}, port={port}."),
             );
             log.log(role, Level::Warning, "Server initialized");
+            // Redis's `ACLLoadUsersAtStartup`: `user` lines or `aclfile`, not both, and no error.
+            let acl = rediscover_testserver::acl::Acl::at_startup(&node.lock().config, false);
+            if let Err(lines) = acl {
+                for line in lines {
+                    log.log(Role::Master, Level::Warning, &line);
+                }
+                return ExitCode::FAILURE;
+            }
             if load_rdb(&node, &log).is_err() {
                 return ExitCode::FAILURE;
             }

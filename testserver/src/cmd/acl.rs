@@ -1,4 +1,5 @@
-//! ACL SETUSER / GETUSER / DELUSER / USERS / LIST / WHOAMI / CAT / LOG / GENPASS / DRYRUN / HELP.
+//! ACL SETUSER / GETUSER / DELUSER / USERS / LIST / WHOAMI / CAT / LOG / GENPASS / DRYRUN / LOAD /
+//! SAVE / HELP.
 //!
 //! Rules are stored and reported exactly as Redis shows them, and enforced by the dispatcher
 //! ([`super::acl_check`]): commands, keys (with read/write permissions) and channels, by each
@@ -71,8 +72,9 @@ fn acl(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         "acl|log" => log(ctx, argv.get(2))?,
         "acl|genpass" => genpass(ctx, argv.get(2))?,
         "acl|dryrun" => dryrun(ctx, argv)?,
+        "acl|load" => load(ctx)?,
+        "acl|save" => save(ctx)?,
         other => {
-            // LOAD and SAVE need an ACL file, which this server does not read.
             return Err(rediscover::error_codes::unknown_subcommand(
                 "acl",
                 other.split('|').nth(1).unwrap_or(other).as_bytes(),
@@ -80,6 +82,53 @@ fn acl(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             .into());
         }
     }
+    Ok(())
+}
+
+/// The `aclfile` ACL LOAD and SAVE work on, or Redis's error when there is none.
+fn aclfile(ctx: &Ctx<'_>) -> Result<String, super::Error> {
+    let file = ctx.node.config.extra_or("aclfile", "");
+    if file.is_empty() {
+        return Err("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.".into());
+    }
+    Ok(file)
+}
+
+/// ACL LOAD: the file's users replace all users, or nothing changes. As in Redis, every user
+/// but `default` is a new user afterwards, so the clients authenticated as any other user are
+/// disconnected (the one running ACL LOAD after its reply), even if the file has that user
+/// unchanged.
+fn load(ctx: &mut Ctx<'_>) -> CmdResult {
+    let file = aclfile(ctx)?;
+    let dir = ctx.node.config.dir.clone();
+    ctx.node
+        .acl
+        .load_path(&file, &dir)
+        .map_err(|e| format!("ERR {e}"))?;
+    let me = ctx.client.id;
+    let mut victims: Vec<ClientId> = Vec::new();
+    for (&id, e) in ctx.node.clients.iter() {
+        let user = if id == me { &ctx.client.user } else { &e.user };
+        if &user[..] != b"default" {
+            victims.push(id);
+        }
+    }
+    kill(ctx, &victims);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// ACL SAVE: every user's ACL LIST line, written to a temporary file renamed over the
+/// `aclfile`.
+fn save(ctx: &mut Ctx<'_>) -> CmdResult {
+    let file = aclfile(ctx)?;
+    let path = crate::acl::file::resolve(&file, &ctx.node.config.dir);
+    let text = ctx.node.acl.save_text();
+    if let Err(line) = crate::acl::file::save_file(&path, &text) {
+        ctx.node.log(crate::logging::Level::Warning, &line);
+        return Err("ERR There was an error trying to save the ACLs. Please check the server logs for more information".into());
+    }
+    ctx.out.ok();
     Ok(())
 }
 
@@ -285,19 +334,24 @@ fn getuser(ctx: &mut Ctx<'_>, name: &[u8]) {
     for h in hashes {
         out.bulk(h.as_bytes());
     }
-    selector_fields(out, &rules.root);
+    let sentinel = acl.sentinel_mode;
+    selector_fields(out, &rules.root, sentinel);
     out.bulk(b"selectors");
     out.array(rules.selectors.len());
     for sel in &rules.selectors {
         out.map(3);
-        selector_fields(out, sel);
+        selector_fields(out, sel, sentinel);
     }
 }
 
 /// GETUSER's `commands`, `keys` and `channels` fields of one selector.
-fn selector_fields(out: &mut rediscover::resp::ReplyWriter, sel: &crate::acl::Selector) {
+fn selector_fields(
+    out: &mut rediscover::resp::ReplyWriter,
+    sel: &crate::acl::Selector,
+    sentinel: bool,
+) {
     out.bulk(b"commands");
-    out.bulk(sel.commands.join(" ").as_bytes());
+    out.bulk(sel.command_rules(sentinel).as_bytes());
     out.bulk(b"keys");
     out.bulk(sel.keys_text().as_bytes());
     out.bulk(b"channels");

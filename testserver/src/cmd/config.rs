@@ -192,7 +192,12 @@ fn rewrite(ctx: &mut Ctx<'_>) -> CmdResult {
     let Some(path) = ctx.node.config.config_file.clone() else {
         return Err("ERR The server is running without a config file".into());
     };
-    let text = config_table::render(&ctx.node.config);
+    let mut text = config_table::render(&ctx.node.config);
+    // Redis's `rewriteConfigUserOption`: without an ACL file the users live in the config
+    // file, every one of them (`default` too) as its ACL LIST line.
+    if ctx.node.config.extra_or("aclfile", "").is_empty() {
+        text.push_str(&ctx.node.acl.save_text());
+    }
     std::fs::write(&path, text).map_err(|e| {
         let text = e.to_string();
         let text = text.split(" (os error").next().unwrap_or(&text).to_string();
