@@ -524,3 +524,40 @@ async fn same_file_same_users_as_real_redis() {
     assert_eq!(String::from_utf8_lossy(&real_err), bad_error(shared));
     assert_eq!(c2.call(&["ACL", "LOAD"]).await, real_err);
 }
+
+#[tokio::test]
+async fn sentinel_user_lines_name_sentinel_commands() {
+    let server = TestServer::builder()
+        .sentinel(
+            "sentinel monitor m 127.0.0.1 6999 1\n\
+             user watcher on nopass -@all +sentinel|masters +ping\n",
+        )
+        .start()
+        .await
+        .expect("start");
+    let mut c = connect(&server).await;
+    assert_eq!(
+        acl_list(&mut c).await,
+        [
+            "user default on nopass ~* &* +@all",
+            "user watcher on nopass resetchannels -@all +ping +sentinel|masters"
+        ]
+    );
+    assert_reply!(c, ["AUTH", "watcher", "x"], b"+OK\r\n");
+    assert_reply!(c, ["PING"], b"+PONG\r\n");
+    assert_reply!(
+        c,
+        ["SENTINEL", "MYID"],
+        b"-NOPERM this user has no permissions to run the 'sentinel|myid' command\r\n"
+    );
+    // A server's command is unknown to a sentinel.
+    let err = TestServer::builder()
+        .sentinel("sentinel monitor m 127.0.0.1 6999 1\nuser w on +get\n")
+        .start()
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Error loading ACL rule '+get' for the user named 'w': Unknown command or category name in ACL\nCritical error while loading ACLs. Exiting."
+    );
+}

@@ -386,7 +386,8 @@ pub fn new_node(
         let mut guard = node.lock();
         let st = &mut *guard;
         st.commands = table();
-        st.acl.sentinel_mode = true;
+        // `user` lines and `aclfile` again, now that rules may name only a sentinel's commands.
+        st.acl = crate::acl::Acl::at_startup(&st.config, true).map_err(|lines| lines.join("\n"))?;
         let mut s = Sentinel::new(sentinel.clone(), &node, st);
         s.apply_config(&sentinel)?;
         st.sentinel = Some(Box::new(s));
