@@ -281,7 +281,8 @@ impl TestServer {
 
     /// Starts the server again at the same address (killing it first if it runs), as a process
     /// restarted with its configuration file would: with the configuration it had when it
-    /// stopped (as if `CONFIG REWRITE` had run) and the data of its RDB file, if it saved one.
+    /// stopped (as if `CONFIG REWRITE` had run, so with its ACL users unless it has an `aclfile`,
+    /// which it reads again) and the data of its RDB file, if it saved one.
     /// A replica resumes replicating; faults injected into it ([`TestServer::freeze`],
     /// [`TestServer::cut_off_from`]) stay in force.
     pub async fn restart(&mut self) -> std::io::Result<()> {
@@ -290,10 +291,17 @@ impl TestServer {
         }
         let (mut config, sentinel) = {
             let st = self.node.lock();
-            (st.config.clone(), st.sentinel.is_some())
+            let mut config = st.config.clone();
+            // As if CONFIG REWRITE had run: without an aclfile, the users are `user` lines of
+            // the config file (with one, the restarted server reads it again).
+            if config.extra_or("aclfile", "").is_empty() {
+                config.users = st.acl.config_lines();
+            }
+            (config, st.sentinel.is_some())
         };
         let node = if sentinel {
             // A sentinel resumes from the config file it rewrote.
+            config.users.clear();
             let path = config.config_file.clone().unwrap_or_default();
             let conf =
                 crate::sentinel::parse_file(&path, &mut config).map_err(std::io::Error::other)?;

@@ -561,3 +561,42 @@ async fn sentinel_user_lines_name_sentinel_commands() {
         "Error loading ACL rule '+get' for the user named 'w': Unknown command or category name in ACL\nCritical error while loading ACLs. Exiting."
     );
 }
+
+#[tokio::test]
+async fn restart_keeps_users_as_config_rewrite_would_or_reads_the_aclfile() {
+    let dir = TempDir::new("aclfile-restart");
+    let mut server = TestServer::builder()
+        .config(config(&dir, &[("requirepass", &["pw"])]).unwrap())
+        .start()
+        .await
+        .expect("start");
+    let mut c = connect(&server).await;
+    assert_reply!(c, ["AUTH", "pw"], b"+OK\r\n");
+    assert_reply!(
+        c,
+        ["ACL", "SETUSER", "bob", "on", ">b", "~k*", "(", "+get", "~x", ")", "+set"],
+        b"+OK\r\n"
+    );
+    let before = acl_list(&mut c).await;
+    server.restart().await.unwrap();
+    let mut c = connect(&server).await;
+    assert_reply!(c, ["AUTH", "bob", "b"], b"+OK\r\n");
+    let mut expected = before.clone();
+    expected[1] = expected[1].replacen(" on ", " on sanitize-payload ", 1);
+    assert_reply!(c, ["AUTH", "default", "pw"], b"+OK\r\n");
+    assert_eq!(acl_list(&mut c).await, expected);
+
+    // With an aclfile, what was not saved is gone.
+    let file = dir.file("users.acl");
+    std::fs::write(&file, GOOD).unwrap();
+    let mut server = TestServer::builder()
+        .config(config(&dir, &[("aclfile", &[file.to_str().unwrap()])]).unwrap())
+        .start()
+        .await
+        .expect("start");
+    let mut c = connect(&server).await;
+    assert_reply!(c, ["ACL", "SETUSER", "zed", "on"], b"+OK\r\n");
+    server.restart().await.unwrap();
+    let mut c = connect(&server).await;
+    assert_eq!(acl_list(&mut c).await, GOOD_LIST);
+}

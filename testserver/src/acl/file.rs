@@ -172,6 +172,22 @@ impl Acl {
         out
     }
 
+    /// The users as `user` lines of a config file ([`Config::users`]): what CONFIG REWRITE
+    /// writes, read back.
+    pub fn config_lines(&self) -> Vec<Vec<String>> {
+        let mut out = Vec::new();
+        for name in self.users.keys() {
+            let line = self.describe(name);
+            let words: Vec<&[u8]> = line.as_bytes().split(|&c| c == b' ').skip(2).collect();
+            let mut entry = vec![String::from_utf8_lossy(name).into_owned()];
+            if let Ok(ops) = merge_selector_args(&words) {
+                entry.extend(ops.iter().map(|o| String::from_utf8_lossy(o).into_owned()));
+            }
+            out.push(entry);
+        }
+        out
+    }
+
     /// Redis's `ACLLoadUsersAtStartup`: the users of the config file's `user` lines, or of
     /// `aclfile`, on top of the default user (with `requirepass`). The error is the lines
     /// redis-server logs before exiting.
