@@ -600,3 +600,107 @@ async fn restart_keeps_users_as_config_rewrite_would_or_reads_the_aclfile() {
     let mut c = connect(&server).await;
     assert_eq!(acl_list(&mut c).await, GOOD_LIST);
 }
+
+/// Random command rules: ACL SETUSER's reply and the ACL LIST line (single rules sorted) are
+/// the same from a real redis-server and from ours, which rebuilds the rules from what they
+/// allow as Redis does.
+#[tokio::test]
+async fn random_command_rules_render_as_real_redis() {
+    let Ok(binary) = std::env::var("REDISCOVER_REAL_REDIS_SERVER") else {
+        return;
+    };
+    let dir = TempDir::new("aclfile-random");
+    let file = dir.file("users.acl");
+    std::fs::write(&file, "").unwrap();
+    let (_real, mut r) = real_redis(&binary, &dir, file.to_str().unwrap()).await;
+    let (_server, mut c) = common::start().await;
+    const CATS: &[&str] = &[
+        "keyspace",
+        "read",
+        "write",
+        "set",
+        "sortedset",
+        "list",
+        "hash",
+        "string",
+        "bitmap",
+        "hyperloglog",
+        "geo",
+        "stream",
+        "pubsub",
+        "admin",
+        "fast",
+        "slow",
+        "blocking",
+        "dangerous",
+        "connection",
+        "transaction",
+        "scripting",
+        "all",
+    ];
+    const CMDS: &[&str] = &[
+        "get",
+        "set",
+        "del",
+        "config",
+        "config|get",
+        "config|set",
+        "client|id",
+        "client",
+        "hget",
+        "zadd",
+        "xadd",
+        "ping",
+        "info",
+        "flushall",
+        "keys",
+        "publish",
+        "subscribe",
+        "eval",
+        "multi",
+        "exec",
+        "object|encoding",
+        "memory",
+        "sort",
+        "debug",
+        "xinfo|stream",
+        "select",
+        "lpush",
+        "pfadd",
+        "geoadd",
+        "setbit",
+        "acl|whoami",
+        "script|load",
+    ];
+    let mut rng = common::Rng(0x5eed_ac1f);
+    for case in 0..200 {
+        let mut rules: Vec<String> = vec!["reset".into(), "on".into()];
+        for _ in 0..1 + rng.below(8) {
+            let sign = if rng.chance(50) { "+" } else { "-" };
+            let rule = match rng.below(10) {
+                0..=4 => format!("{sign}@{}", rng.pick(CATS)),
+                5..=8 => format!("{sign}{}", rng.pick(CMDS)),
+                _ => format!(
+                    "+{}|{}",
+                    rng.pick(&["select", "debug"]),
+                    rng.pick(&["0", "1", "object"])
+                ),
+            };
+            rules.push(rule);
+        }
+        let mut argv = vec!["ACL", "SETUSER", "t"];
+        argv.extend(rules.iter().map(String::as_str));
+        let theirs = r.call(&argv).await;
+        assert_eq!(c.call(&argv).await, theirs, "case {case}: {rules:?}");
+        let line = |v: Vec<String>| {
+            v.into_iter()
+                .find(|l| l.starts_with("user t "))
+                .map(|l| normalized(&l))
+        };
+        assert_eq!(
+            line(acl_list(&mut c).await),
+            line(acl_list(&mut r).await),
+            "case {case}: {rules:?}"
+        );
+    }
+}
