@@ -2,8 +2,9 @@
 //!
 //! A [`User`] keeps what AUTH needs (enabled, nopass, passwords); the rest of its ACL rules
 //! (command rules, key and channel patterns, password hashes added with `#`) are kept in
-//! [`Acl::rules`] and shown by ACL GETUSER / ACL LIST. Command rules are enforced
-//! ([`Acl::check_command`]); key and channel patterns are stored and reported but not enforced.
+//! [`Acl::rules`] and shown by ACL GETUSER / ACL LIST, command rules rebuilt from what they allow
+//! as Redis does (`render`). Commands, keys and channels are enforced ([`Acl::check_request`]).
+//! The `aclfile`, ACL LOAD / SAVE and config `user` lines are in [`file`](mod@file).
 
 use std::collections::BTreeMap;
 
@@ -108,7 +109,7 @@ impl Selector {
     }
 
     /// The command rules as ACL LIST and GETUSER show them: rebuilt from what they allow, as
-    /// Redis does (see [`render`](self)); `sentinel` for a sentinel's command table.
+    /// Redis does (module `acl::render`); `sentinel` for a sentinel's command table.
     pub fn command_rules(&self, sentinel: bool) -> String {
         render::command_rules(self, sentinel)
     }
