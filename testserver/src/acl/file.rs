@@ -304,10 +304,12 @@ pub fn save_file(path: &std::path::Path, text: &str) -> Result<(), String> {
     ));
     let tmp = std::path::PathBuf::from(tmp);
     let result = (|| {
+        use std::os::unix::fs::OpenOptionsExt;
         let mut f = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
+            .mode(0o644)
             .open(&tmp)
             .map_err(|e| format!("Opening temp ACL file for ACL SAVE: {}", strerror(&e)))?;
         f.write_all(text.as_bytes())
