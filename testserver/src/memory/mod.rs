@@ -304,7 +304,11 @@ pub fn note_peak(st: &mut NodeState) {
 /// What the databases cost: keys and values, plus hashtable overhead.
 pub fn dbs_memory(dbs: &[Db]) -> u64 {
     dbs.iter()
-        .map(|db| db.used_bytes() as u64 + db_overhead(db).0 + db_overhead(db).1)
+        .filter(|db| db.len() > 0 || db.expires_len() > 0 || db.used_bytes() > 0)
+        .map(|db| {
+            let (main, expires) = db_overhead(db);
+            db.used_bytes() as u64 + main + expires
+        })
         .sum()
 }
 
