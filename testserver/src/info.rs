@@ -367,16 +367,9 @@ fn persistence(out: &mut String, st: &NodeState) {
             ),
             ("rdb_current_bgsave_time_sec", "-1".into()),
             ("rdb_saves", st.persistence.saves.to_string()),
-            ("aof_enabled", "0".into()),
-            ("aof_rewrite_in_progress", "0".into()),
-            ("aof_rewrite_scheduled", "0".into()),
-            ("aof_last_rewrite_time_sec", "-1".into()),
-            ("aof_current_rewrite_time_sec", "-1".into()),
-            ("aof_last_bgrewrite_status", "ok".into()),
-            ("aof_rewrites", "0".into()),
-            ("aof_last_write_status", "ok".into()),
         ],
     );
+    fields(out, &crate::aof::info_fields(st));
 }
 
 fn stats(out: &mut String, st: &NodeState) {

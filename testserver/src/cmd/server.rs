@@ -14,6 +14,7 @@ pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("lastsave", lastsave),
     ("save", save),
     ("bgsave", bgsave),
+    ("bgrewriteaof", bgrewriteaof),
     ("debug", debug),
     ("shutdown", shutdown),
     ("slowlog", slowlog),
@@ -92,6 +93,14 @@ fn bgsave(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     } else {
         "Background saving started"
     });
+    Ok(())
+}
+
+/// BGREWRITEAOF: starts a rewrite of the AOF (see [`crate::aof`]), or schedules one inside
+/// EXEC.
+fn bgrewriteaof(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
+    let status = crate::aof::bgrewriteaof(ctx.node, ctx.in_exec)?;
+    ctx.out.simple(status);
     Ok(())
 }
 
