@@ -474,6 +474,98 @@ async fn bad_files_and_manifests_stop_the_start() {
     }
 }
 
+#[tokio::test]
+async fn a_replica_keeps_its_masters_writes_in_its_aof() {
+    let (master, mut m) = start(Config::default()).await;
+    populate(&mut m).await;
+    let dir = TempDir::new("aof-replica");
+    let mut config = aof_config(&dir, &[]);
+    config.replicaof = Some(("127.0.0.1".into(), master.addr().port()));
+    let (mut replica, mut r) = start(config).await;
+    // The full sync replaces the data: the AOF starts again from it with a rewrite.
+    assert!(
+        wait_info(&mut r, |f| f("aof_rewrites") == "1"
+            && f("aof_rewrite_in_progress") == "0")
+        .await
+    );
+    more_writes(&mut m).await;
+    m.call(&["SET", "last", "write"]).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while r.call(&["GET", "last"]).await != b"$5\r\nwrite\r\n" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "replica did not get the writes"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let before = dump_data(&mut m).await;
+    assert_eq!(dump_data(&mut r).await, before);
+    // Without its master, the restarted replica has it all from its AOF.
+    master.shutdown().await;
+    let mut r = restart(&mut replica).await;
+    assert_eq!(dump_data(&mut r).await, before);
+}
+
+#[tokio::test]
+async fn the_binary_loads_its_aof_at_startup() {
+    use std::io::{BufRead, BufReader};
+    let dir = TempDir::new("aof-binary");
+    let spawn = || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_rediscover-server"))
+            .args([
+                "--port",
+                "0",
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--dir",
+                dir.str(),
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn rediscover-server");
+        let mut lines = Vec::new();
+        let mut port = None;
+        let mut reader = BufReader::new(child.stdout.take().unwrap()).lines();
+        for line in reader.by_ref() {
+            let Ok(line) = line else { break };
+            if let Some(p) = line.split("port=").nth(1) {
+                port = p.trim_end_matches('.').parse::<u16>().ok();
+            }
+            let ready = line.contains("Ready to accept connections");
+            lines.push(line);
+            if ready {
+                break;
+            }
+        }
+        std::thread::spawn(move || reader.for_each(drop));
+        (Proc(child), lines, port)
+    };
+    let (_first, lines, port) = spawn();
+    assert!(
+        lines.iter().any(|l| l.contains("Creating AOF incr file appendonly.aof.1.incr.aof on server start")),
+        "{lines:#?}"
+    );
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port.expect("port")));
+    let mut c = RawConn::connect(addr).await;
+    populate(&mut c).await;
+    let before = dump_data(&mut c).await;
+    c.send(&["SHUTDOWN"]).await;
+    assert!(c.is_closed().await);
+    let (_second, lines, port) = spawn();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("DB loaded from append only file: ")),
+        "{lines:#?}"
+    );
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port.expect("port")));
+    let mut c = RawConn::connect(addr).await;
+    assert_eq!(dump_data(&mut c).await, before);
+}
+
 // ---- interop with a real Redis (REDISCOVER_REAL_REDIS_SERVER=/usr/bin/redis-server) ----
 
 struct Proc(Child);
@@ -573,4 +665,43 @@ async fn we_load_a_real_redis_aof() {
         let (_server, mut c) = start(aof_config(&dir, &[])).await;
         assert_eq!(dump_data(&mut c).await, theirs, "preamble {preamble}");
     }
+}
+
+#[tokio::test]
+async fn the_incr_file_is_byte_for_byte_a_real_redis_one() {
+    let Some(binary) = real_redis() else { return };
+    let real_dir = TempDir::new("aof-bytes-real");
+    let (_real, mut r) = real_with_aof(&binary, &real_dir, "yes").await;
+    let dir = TempDir::new("aof-bytes-ours");
+    let (_server, mut c) = start(aof_config(&dir, &[])).await;
+    for conn in [&mut r, &mut c] {
+        populate(conn).await;
+        call(conn, &[b"MULTI"]).await;
+        call(conn, &[b"INCR", b"n"]).await;
+        call(conn, &[b"SELECT", b"7"]).await;
+        call(conn, &[b"RPUSH", b"l", b"x"]).await;
+        call(conn, &[b"EXEC"]).await;
+        call(conn, &[b"SELECT", b"0"]).await;
+        call(
+            conn,
+            &[
+                b"EVAL",
+                b"redis.call('SET', KEYS[1], 'a'); redis.call('DEL', 'nosuch'); return redis.call('HSET', KEYS[2], 'f', 'v')",
+                b"2",
+                b"lua:str",
+                b"lua:hash",
+            ],
+        )
+        .await;
+        call(conn, &[b"INCRBYFLOAT", b"f", b"2.5"]).await;
+        call(conn, &[b"FLUSHDB"]).await;
+    }
+    let incr = |d: &TempDir| std::fs::read(aof_dir(d).join("appendonly.aof.1.incr.aof")).unwrap();
+    let (ours, theirs) = (incr(&dir), incr(&real_dir));
+    assert!(ours.len() > 10_000, "{}", ours.len());
+    assert_eq!(
+        String::from_utf8_lossy(&ours),
+        String::from_utf8_lossy(&theirs)
+    );
+    assert_eq!(manifest(&dir), manifest(&real_dir));
 }

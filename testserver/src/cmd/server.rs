@@ -140,6 +140,7 @@ fn debug_reload(ctx: &mut Ctx<'_>, options: &[Bytes]) -> CmdResult {
 
 fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let (mut save, mut nosave, mut abort, mut now) = (false, false, false, false);
+    let mut force = false;
     for arg in &argv[1..] {
         if eq_ic(arg, "NOSAVE") {
             nosave = true;
@@ -147,6 +148,7 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             save = true;
         } else if eq_ic(arg, "NOW") || eq_ic(arg, "FORCE") {
             now = true;
+            force |= eq_ic(arg, "FORCE");
         } else if eq_ic(arg, "ABORT") {
             abort = true;
         } else {
@@ -168,6 +170,21 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             .log(crate::logging::Level::Warning, "Shutdown manually aborted.");
         ctx.out.ok();
         return Ok(());
+    }
+    // The AOF just turned on exists only once its first rewrite is done.
+    if ctx.node.aof.state == crate::aof::State::WaitRewrite && ctx.node.aof.rewrite_in_progress() {
+        if force {
+            ctx.node.log(
+                crate::logging::Level::Warning,
+                "Writing initial AOF. Exit anyway.",
+            );
+        } else {
+            ctx.node.log(
+                crate::logging::Level::Warning,
+                "Writing initial AOF, can't exit.",
+            );
+            return Err("ERR Errors trying to SHUTDOWN. Check logs.".into());
+        }
     }
     // Only an explicit SAVE writes the RDB: the save points a default config has would make
     // every in-process test server write dump.rdb into the working directory.
