@@ -326,7 +326,7 @@ fn memory(out: &mut String, st: &NodeState) {
             ("mem_clients_slaves", "0".into()),
             ("mem_clients_normal", "0".into()),
             ("mem_cluster_links", "0".into()),
-            ("mem_aof_buffer", "0".into()),
+            ("mem_aof_buffer", st.repl.aof.buf.capacity().to_string()),
             ("mem_allocator", "libc".into()),
             ("active_defrag_running", "0".into()),
             ("lazyfree_pending_objects", "0".into()),

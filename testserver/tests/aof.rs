@@ -295,7 +295,13 @@ async fn config_set_appendonly_starts_with_a_rewrite() {
     let incr = aof_dir(&dir).join("appendonly.aof.1.incr.aof");
     let len = std::fs::metadata(&incr).unwrap().len();
     c.call(&["SET", "not", "logged"]).await;
-    assert_eq!(std::fs::metadata(&incr).unwrap().len(), len);
+    let after = std::fs::read(&incr).unwrap();
+    assert_eq!(
+        after.len() as u64,
+        len,
+        "{:?}",
+        String::from_utf8_lossy(&after[len as usize..])
+    );
 }
 
 #[tokio::test]
@@ -564,6 +570,32 @@ async fn the_binary_loads_its_aof_at_startup() {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port.expect("port")));
     let mut c = RawConn::connect(addr).await;
     assert_eq!(dump_data(&mut c).await, before);
+}
+
+#[tokio::test]
+async fn debug_loadaof_reloads_without_appending_again() {
+    let dir = TempDir::new("aof-debug");
+    let mut config = aof_config(&dir, &[]);
+    config.enable_debug_command = "yes".into();
+    let (_server, mut c) = start(config).await;
+    populate(&mut c).await;
+    more_writes(&mut c).await;
+    let before = dump_data(&mut c).await;
+    let incr = aof_dir(&dir).join("appendonly.aof.1.incr.aof");
+    let len = std::fs::metadata(&incr).unwrap().len();
+    assert_eq!(c.call(&["FLUSHALL"]).await, b"+OK\r\n");
+    // FLUSHALL is in the AOF too: put the file back as it was before it.
+    let data = std::fs::read(&incr).unwrap();
+    std::fs::write(&incr, &data[..len as usize]).unwrap();
+    assert_eq!(c.call(&["DEBUG", "LOADAOF"]).await, b"+OK\r\n");
+    assert_eq!(dump_data(&mut c).await, before);
+    let after = std::fs::read(&incr).unwrap();
+    assert_eq!(
+        after.len() as u64,
+        len,
+        "{:?}",
+        String::from_utf8_lossy(&after[len as usize..])
+    );
 }
 
 // ---- interop with a real Redis (REDISCOVER_REAL_REDIS_SERVER=/usr/bin/redis-server) ----

@@ -975,9 +975,12 @@ fn load_files(st: &mut NodeState) -> Result<Loaded, String> {
     if total == 0 {
         return Ok(Loaded::Empty);
     }
-    // Nothing expires while loading (Redis's `keyIsExpired` during loading).
+    // Nothing expires while loading (Redis's `keyIsExpired` during loading), and nothing is
+    // propagated.
     st.set_expire_mode(crate::keyspace::ExpireMode::Ignore);
+    st.repl.loading = true;
     let result = load_each(st, &am, &dir, &filename);
+    st.repl.loading = false;
     st.set_expire_mode(if st.repl.is_master() {
         crate::keyspace::ExpireMode::Delete
     } else {
@@ -1083,6 +1086,32 @@ fn upgrade_prepare(
             dir.display()
         ),
     );
+    Ok(())
+}
+
+/// DEBUG LOADAOF: flushes the AOF, empties the data and loads the AOF files again. `Err` when
+/// they cannot be loaded (Redis exits then).
+pub fn debug_loadaof(st: &mut NodeState) -> Result<(), String> {
+    let changes = st.changes;
+    if st.aof.state != State::Off {
+        flush(st, true);
+    }
+    for db in st.dbs.iter_mut() {
+        db.touch_existing_watched();
+        db.swap_data(&mut crate::keyspace::Db::default());
+    }
+    crate::rdb::persist::install_functions(st, &[]);
+    st.aof.manifest = Manifest::default();
+    load_manifest(st)?;
+    del_history_files(st);
+    match load_files(st)? {
+        Loaded::Ok | Loaded::Empty => {}
+        _ => return Err("Fatal error loading the append only file".into()),
+    }
+    // Redis's `server.dirty = 0`: DEBUG LOADAOF itself is neither appended nor replicated.
+    st.dirty = 0;
+    st.changes = changes;
+    st.log(Level::Warning, "Append Only File loaded by DEBUG LOADAOF");
     Ok(())
 }
 

@@ -190,6 +190,8 @@ pub struct Repl {
     pub failover: Option<failover::Failover>,
     /// The AOF buffer, fed with the same ops as the stream.
     pub(crate) aof: crate::aof::Feed,
+    /// The AOF is being loaded: what it replays is neither streamed nor appended again.
+    pub(crate) loading: bool,
 }
 
 impl Default for Repl {
@@ -214,6 +216,7 @@ impl Default for Repl {
             last_ping: Instant::now(),
             failover: None,
             aof: crate::aof::Feed::default(),
+            loading: false,
         }
     }
 }
@@ -233,7 +236,7 @@ impl Repl {
     /// an AOF that is on appends them (Redis's `shouldPropagate`).
     #[inline]
     pub fn propagating(&self) -> bool {
-        (self.master.is_none() && self.backlog.is_some()) || self.aof.active
+        !self.loading && ((self.master.is_none() && self.backlog.is_some()) || self.aof.active)
     }
 
     /// Creates the backlog if there is none. On a master this starts a new history (new
