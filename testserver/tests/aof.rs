@@ -190,6 +190,10 @@ async fn bgrewriteaof_replaces_base_and_incr_files() {
             c.call(&["BGREWRITEAOF"]).await,
             b"+Background append only file rewriting started\r\n"
         );
+        // Written while the rewrite (probably) runs: they go to the new incr file.
+        for i in 0..50 {
+            c.call(&["RPUSH", "during", &i.to_string()]).await;
+        }
         assert_eq!(rewrite_done(&mut c).await, 1);
         assert_eq!(info(&mut c, "aof_last_bgrewrite_status").await, "ok");
         let ext = if preamble == "yes" { "rdb" } else { "aof" };
@@ -215,7 +219,14 @@ async fn bgrewriteaof_replaces_base_and_incr_files() {
         } else {
             assert!(base.starts_with(b"*2\r\n$6\r\nSELECT\r\n"));
         }
-        assert_eq!(info(&mut c, "aof_base_size").await, base.len().to_string());
+        // As Redis: the base size counts what the new incr file got during the rewrite.
+        let incr_len = std::fs::metadata(aof_dir(&dir).join("appendonly.aof.2.incr.aof"))
+            .unwrap()
+            .len();
+        assert_eq!(
+            info(&mut c, "aof_base_size").await,
+            (base.len() as u64 + incr_len).to_string()
+        );
         // Writes after the rewrite go to the new incr file.
         c.call(&["SET", "after", "rewrite"]).await;
         let before = dump_data(&mut c).await;
@@ -596,6 +607,33 @@ async fn debug_loadaof_reloads_without_appending_again() {
         "{:?}",
         String::from_utf8_lossy(&after[len as usize..])
     );
+}
+
+#[tokio::test]
+async fn an_old_single_file_aof_is_moved_into_the_directory() {
+    for preamble in [false, true] {
+        let dir = TempDir::new("aof-upgrade");
+        let mut data = Vec::new();
+        if preamble {
+            // An RDB with key `r`, then the AOF tail.
+            let (seed, mut s) = start(Config::default()).await;
+            s.call(&["SET", "r", "from-rdb"]).await;
+            let st = seed.node().lock();
+            data = rediscover_testserver::rdb::persist::encode(&st, 0, Vec::new());
+        }
+        data.extend_from_slice(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n");
+        std::fs::write(dir.file("appendonly.aof"), &data).unwrap();
+        let (_server, mut c) = start(aof_config(&dir, &[])).await;
+        assert_eq!(c.call(&["GET", "k"]).await, b"$1\r\nv\r\n");
+        if preamble {
+            assert_eq!(c.call(&["GET", "r"]).await, b"$8\r\nfrom-rdb\r\n");
+        }
+        assert!(!dir.file("appendonly.aof").exists());
+        assert_eq!(
+            manifest(&dir),
+            "file appendonly.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+        );
+    }
 }
 
 // ---- interop with a real Redis (REDISCOVER_REAL_REDIS_SERVER=/usr/bin/redis-server) ----
