@@ -119,7 +119,22 @@ async fn more_writes(c: &mut RawConn) {
     call(c, &[b"INCRBYFLOAT", b"float", b"1.5"]).await;
 }
 
+/// Waits until the AOF buffer is on disk. With `appendfsync everysec` Redis postpones a write
+/// while a background fsync runs (up to 2 s) and a killed process loses what was postponed;
+/// tests that kill a server wait for the write first.
+async fn settle(server: &TestServer) {
+    let mut c = RawConn::connect(server.addr()).await;
+    let written = wait_info(&mut c, |f| {
+        matches!(f("aof_buffer_length").as_str(), "0" | "")
+    })
+    .await;
+    assert!(written, "the AOF buffer was not written");
+}
+
 async fn restart(server: &mut TestServer) -> RawConn {
+    if server.is_running() {
+        settle(server).await;
+    }
     server.restart().await.expect("restart");
     RawConn::connect(server.addr()).await
 }
@@ -219,12 +234,19 @@ async fn bgrewriteaof_replaces_base_and_incr_files() {
         } else {
             assert!(base.starts_with(b"*2\r\n$6\r\nSELECT\r\n"));
         }
-        // As Redis: the base size counts what the new incr file got during the rewrite.
+        // As Redis: the base size counts what the new incr file got while the rewrite ran;
+        // the current size counts everything.
         let incr_len = std::fs::metadata(aof_dir(&dir).join("appendonly.aof.2.incr.aof"))
             .unwrap()
             .len();
+        let base_size: u64 = info(&mut c, "aof_base_size").await.parse().unwrap();
+        assert!(
+            (base.len() as u64..=base.len() as u64 + incr_len).contains(&base_size),
+            "{base_size} {} {incr_len}",
+            base.len()
+        );
         assert_eq!(
-            info(&mut c, "aof_base_size").await,
+            info(&mut c, "aof_current_size").await,
             (base.len() as u64 + incr_len).to_string()
         );
         // Writes after the rewrite go to the new incr file.
@@ -380,6 +402,7 @@ async fn a_truncated_last_command_is_cut_off() {
     let (mut server, mut c) = start(aof_config(&dir, &[])).await;
     c.call(&["SET", "a", "1"]).await;
     c.call(&["SET", "b", "2"]).await;
+    settle(&server).await;
     server.kill().await;
     let incr = aof_dir(&dir).join("appendonly.aof.1.incr.aof");
     let whole = std::fs::metadata(&incr).unwrap().len();
@@ -418,6 +441,7 @@ async fn an_unfinished_transaction_is_reverted() {
     let dir = TempDir::new("aof-multi");
     let (mut server, mut c) = start(aof_config(&dir, &[])).await;
     c.call(&["SET", "a", "1"]).await;
+    settle(&server).await;
     server.kill().await;
     let incr = aof_dir(&dir).join("appendonly.aof.1.incr.aof");
     let whole = std::fs::metadata(&incr).unwrap().len();
@@ -462,6 +486,7 @@ async fn bad_files_and_manifests_stop_the_start() {
         let dir = TempDir::new("aof-manifest");
         let (mut server, mut c) = start(aof_config(&dir, &[])).await;
         c.call(&["SET", "a", "1"]).await;
+        settle(&server).await;
         server.kill().await;
         std::fs::write(aof_dir(&dir).join("appendonly.aof.manifest"), text).unwrap();
         let err = server.restart().await.expect_err("must not start");
@@ -481,6 +506,7 @@ async fn bad_files_and_manifests_stop_the_start() {
         let dir = TempDir::new("aof-bad");
         let (mut server, mut c) = start(aof_config(&dir, &[])).await;
         c.call(&["SET", "a", "1"]).await;
+        settle(&server).await;
         server.kill().await;
         let incr = aof_dir(&dir).join("appendonly.aof.1.incr.aof");
         let mut data = std::fs::read(&incr).unwrap();
@@ -636,6 +662,39 @@ async fn an_old_single_file_aof_is_moved_into_the_directory() {
     }
 }
 
+#[tokio::test]
+async fn a_running_rewrite_refuses_a_second_one_and_bgsave() {
+    let dir = TempDir::new("aof-busy");
+    let (_server, mut c) = start(aof_config(&dir, &[])).await;
+    c.call(&["SET", "k", "v"]).await;
+    // One pipeline runs as one batch under the node lock: the rewrite cannot finish between
+    // these commands.
+    let mut pipeline = bytes::BytesMut::new();
+    for argv in [
+        &["BGREWRITEAOF"][..],
+        &["BGREWRITEAOF"],
+        &["BGSAVE"],
+        &["BGSAVE", "SCHEDULE"],
+    ] {
+        rediscover::resp::encode_command(&mut pipeline, argv);
+    }
+    c.send_raw(&pipeline).await;
+    let mut replies = Vec::new();
+    for _ in 0..4 {
+        replies.push(c.read_frame().await);
+    }
+    assert_eq!(
+        replies,
+        vec![
+            Frame::Simple("Background append only file rewriting started".as_bytes().into()),
+            Frame::Error("ERR Background append only file rewriting already in progress".as_bytes().into()),
+            Frame::Error("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.".as_bytes().into()),
+            Frame::Simple("Background saving scheduled".as_bytes().into()),
+        ]
+    );
+    assert_eq!(rewrite_done(&mut c).await, 1);
+}
+
 // ---- interop with a real Redis (REDISCOVER_REAL_REDIS_SERVER=/usr/bin/redis-server) ----
 
 struct Proc(Child);
@@ -703,6 +762,7 @@ async fn a_real_redis_loads_our_aof() {
         rewrite_done(&mut c).await;
         more_writes(&mut c).await;
         let ours = dump_data(&mut c).await;
+        settle(&server).await;
         server.kill().await;
         let (_real, mut r) = real_with_aof(&binary, &dir, preamble).await;
         assert_eq!(dump_data(&mut r).await, ours, "preamble {preamble}");

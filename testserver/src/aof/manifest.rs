@@ -270,15 +270,14 @@ impl Manifest {
         let name = format!("{filename}.manifest");
         let temp_name = format!("temp-{filename}.manifest");
         let temp = dir.join(&temp_name);
-        let write = || -> std::io::Result<()> {
-            use std::io::Write;
-            let mut f = std::fs::File::create(&temp)?;
-            f.write_all(self.render().as_bytes())?;
-            f.sync_all()
-        };
-        write().map_err(|e| {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&temp)
+            .map_err(|e| format!("Can't open the AOF manifest file {temp_name}: {e}"))?;
+        f.write_all(self.render().as_bytes()).map_err(|e| {
             format!("Error trying to write the temporary AOF manifest file {temp_name}: {e}")
         })?;
+        f.sync_all()
+            .map_err(|e| format!("Fail to fsync the temp AOF file {temp_name}: {e}."))?;
         std::fs::rename(&temp, dir.join(&name)).map_err(|e| {
             format!(
                 "Error trying to rename the temporary AOF manifest file {temp_name} into {name}: {e}"

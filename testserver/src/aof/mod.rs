@@ -700,7 +700,6 @@ pub fn kill_rewrite(st: &mut NodeState) {
     if let Some(running) = st.aof.rewrite.take() {
         st.log(Level::Notice, "Killing running AOF rewrite child");
         running.cancel.store(true, Ordering::Release);
-        st.aof.last_rewrite_secs = -1;
         sync(st);
     }
 }
