@@ -695,6 +695,41 @@ async fn a_running_rewrite_refuses_a_second_one_and_bgsave() {
     assert_eq!(rewrite_done(&mut c).await, 1);
 }
 
+#[tokio::test]
+async fn failures_to_start_the_aof_are_reported_as_redis_does() {
+    let dir = TempDir::new("aof-fail");
+    // A file where the AOF directory should be: it cannot be created.
+    std::fs::write(dir.file("appendonlydir"), b"in the way").unwrap();
+    let mut config = aof_config(&dir, &[]);
+    config.appendonly = false;
+    let (_server, mut c) = start(config).await;
+    assert_eq!(
+        c.call(&["CONFIG", "SET", "appendonly", "yes"]).await,
+        b"-ERR CONFIG SET failed (possibly related to argument 'appendonly') - Unable to turn on AOF. Check server logs.\r\n"
+    );
+    assert_eq!(
+        c.call(&["CONFIG", "GET", "appendonly"]).await,
+        b"*2\r\n$10\r\nappendonly\r\n$2\r\nno\r\n"
+    );
+    assert_eq!(info(&mut c, "aof_enabled").await, "0");
+    assert_eq!(
+        c.call(&["BGREWRITEAOF"]).await,
+        b"-ERR Can't execute an AOF background rewriting. Please check the server logs for more information.\r\n"
+    );
+    assert_eq!(info(&mut c, "aof_last_bgrewrite_status").await, "err");
+    // And the file names must be plain names.
+    let mut config = Config::default();
+    let table = rediscover_testserver::config_table::lookup;
+    assert_eq!(
+        table("appendfilename").unwrap().set(&mut config, "a/b"),
+        Err("appendfilename can't be a path, just a filename".to_string())
+    );
+    assert_eq!(
+        table("appenddirname").unwrap().set(&mut config, ""),
+        Err("appenddirname can't be empty".to_string())
+    );
+}
+
 // ---- interop with a real Redis (REDISCOVER_REAL_REDIS_SERVER=/usr/bin/redis-server) ----
 
 struct Proc(Child);
