@@ -593,7 +593,7 @@ fn rewrite_done(st: &mut NodeState, id: u64, temp: &Path, result: Result<(), Str
             Level::Notice,
             &format!("Removing the temp incr aof file temp-{filename}.incr in the background"),
         );
-        let _ = std::fs::remove_file(dir.join(format!("temp-{filename}.incr")));
+        bg_unlink(dir.join(format!("temp-{filename}.incr")));
         st.aof.file = None;
     }
     st.aof.last_rewrite_secs = now_secs() - running.started;
@@ -685,13 +685,21 @@ pub fn del_history_files(st: &mut NodeState) {
             Level::Notice,
             &format!("Removing the history file {} in the background", ai.name),
         );
-        let _ = std::fs::remove_file(dir.join(&ai.name));
+        bg_unlink(dir.join(&ai.name));
     }
     st.aof.manifest.dirty = true;
     let filename = filename(&st.config);
     if let Err(e) = st.aof.manifest.persist(&dir, &filename) {
         st.log(Level::Warning, &e);
     }
+}
+
+/// Removes a file on a thread of its own (Redis's `bg_unlink`): freeing a large file's blocks
+/// must not hold the node lock.
+fn bg_unlink(path: PathBuf) {
+    std::thread::spawn(move || {
+        let _ = std::fs::remove_file(path);
+    });
 }
 
 /// Stops a running rewrite (Redis's `killAppendOnlyChild`): its thread finds itself cancelled
