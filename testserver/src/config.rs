@@ -256,7 +256,7 @@ pub struct Config {
     pub tcp_backlog: u32,
     /// Periods of the background jobs (not a directive; see [`Timers`]).
     pub timers: Timers,
-    /// `appendonly` (stored only; no AOF is written).
+    /// `appendonly`: AOF persistence (see [`crate::aof`]).
     pub appendonly: bool,
     /// `maxmemory` in bytes (0: no limit).
     pub maxmemory: u64,

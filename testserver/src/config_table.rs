@@ -351,8 +351,24 @@ pub static DIRECTIVES: &[Directive] = &[
         Enum(&["everysec", "always", "no"]),
         Store::Extra("everysec"),
     ),
-    D::new("appendfilename", Text, Store::Extra("appendonly.aof")).immutable(),
-    D::new("appenddirname", Text, Store::Extra("appendonlydir")).immutable(),
+    D::new(
+        "appendfilename",
+        Text,
+        Store::Field(
+            |c| c.extra_or("appendfilename", "appendonly.aof"),
+            set_appendfilename,
+        ),
+    )
+    .immutable(),
+    D::new(
+        "appenddirname",
+        Text,
+        Store::Field(
+            |c| c.extra_or("appenddirname", "appendonlydir"),
+            set_appenddirname,
+        ),
+    )
+    .immutable(),
     D::new("rdbcompression", Bool, Store::Extra("yes")),
     D::new("rdbchecksum", Bool, Store::Extra("yes")).immutable(),
     D::new("stop-writes-on-bgsave-error", Bool, Store::Extra("yes")),

@@ -326,7 +326,7 @@ fn memory(out: &mut String, st: &NodeState) {
             ("mem_clients_slaves", "0".into()),
             ("mem_clients_normal", "0".into()),
             ("mem_cluster_links", "0".into()),
-            ("mem_aof_buffer", "0".into()),
+            ("mem_aof_buffer", st.repl.aof.buf.capacity().to_string()),
             ("mem_allocator", "libc".into()),
             ("active_defrag_running", "0".into()),
             ("lazyfree_pending_objects", "0".into()),
@@ -367,16 +367,9 @@ fn persistence(out: &mut String, st: &NodeState) {
             ),
             ("rdb_current_bgsave_time_sec", "-1".into()),
             ("rdb_saves", st.persistence.saves.to_string()),
-            ("aof_enabled", "0".into()),
-            ("aof_rewrite_in_progress", "0".into()),
-            ("aof_rewrite_scheduled", "0".into()),
-            ("aof_last_rewrite_time_sec", "-1".into()),
-            ("aof_current_rewrite_time_sec", "-1".into()),
-            ("aof_last_bgrewrite_status", "ok".into()),
-            ("aof_rewrites", "0".into()),
-            ("aof_last_write_status", "ok".into()),
         ],
     );
+    fields(out, &crate::aof::info_fields(st));
 }
 
 fn stats(out: &mut String, st: &NodeState) {

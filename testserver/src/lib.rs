@@ -12,6 +12,7 @@
 #![warn(missing_docs)]
 
 pub mod acl;
+pub mod aof;
 pub mod client;
 pub mod cluster;
 pub mod cmd;

@@ -209,6 +209,8 @@ pub struct NodeState {
     pub tracking: crate::tracking::Tracking,
     /// Memory accounting, eviction and the latency monitor.
     pub memory: crate::memory::MemoryState,
+    /// AOF persistence (see [`crate::aof`]).
+    pub aof: crate::aof::Aof,
 }
 
 impl NodeState {
@@ -253,6 +255,7 @@ impl NodeState {
             config,
             sentinel: None,
             scripts: Default::default(),
+            aof: Default::default(),
         }
         .with_notify_synced()
     }
@@ -467,6 +470,11 @@ impl Drop for NodeGuard<'_> {
             let generation = self.guard.repl.link_generation;
             self.node.link_signal.send_replace(generation);
         }
+        if events & event::AOF != 0 {
+            // Before any reply of what ran under the lock goes out, as Redis writes the AOF
+            // in `beforeSleep`.
+            crate::aof::flush(&mut self.guard, false);
+        }
     }
 }
 
@@ -575,6 +583,7 @@ impl Node {
                 }
             }
         }
+        crate::aof::shutdown(&mut self.lock());
         self.shutdown();
     }
 

@@ -176,6 +176,7 @@ async fn cron(node: Arc<Node>) {
         if tick.duration_since(last_repl_cron) >= st.config.timers.repl_cron {
             last_repl_cron = tick;
             st.replication_cron(tick);
+            crate::aof::cron(&mut st);
             // MIGRATE's cached connections idle for 10 s close (Redis: every second).
             st.migrate.close_idle();
         }
@@ -271,6 +272,8 @@ impl TestServer {
     }
 
     async fn stop_node(&mut self) {
+        // A killed process takes its AOF rewrite child with it.
+        crate::aof::kill_rewrite(&mut self.node.lock());
         self.node.shutdown();
         if let Some(task) = self.task.take() {
             let _ = task.await;
@@ -319,8 +322,8 @@ impl TestServer {
             let mut st = node.lock();
             crate::cluster::init(&mut st).map_err(std::io::Error::other)?;
             let now = crate::node::unix_ms();
-            crate::rdb::persist::load_at_startup(&mut st, now)
-                .map_err(|e| std::io::Error::other(format!("loading the RDB: {e}")))?;
+            crate::aof::load_at_startup(&mut st, now)
+                .map_err(|e| std::io::Error::other(format!("loading the data: {e}")))?;
             crate::cluster::verify_with_data(&mut st).map_err(std::io::Error::other)?;
         }
         let backlog = node.lock().config.tcp_backlog;
@@ -536,6 +539,12 @@ impl TestServerBuilder {
         {
             let mut st = node.lock();
             crate::cluster::init(&mut st).map_err(std::io::Error::other)?;
+            if st.config.appendonly {
+                // `appendonly yes`: the AOF in `dir` is loaded, or started.
+                let now = crate::node::unix_ms();
+                crate::aof::load_at_startup(&mut st, now)
+                    .map_err(|e| std::io::Error::other(format!("loading the AOF: {e}")))?;
+            }
             crate::cluster::verify_with_data(&mut st).map_err(std::io::Error::other)?;
         }
         let bus_addr = bus.as_ref().map(|b| b.1);

@@ -556,19 +556,26 @@ fn check_tcp_backlog(backlog: u32, log: &Logger) {
     }
 }
 
-/// Loads `dir/dbfilename` when it exists, as redis-server does before accepting clients.
+/// Loads the AOF (`appendonly yes`) or else `dir/dbfilename` when it exists, as redis-server
+/// does before accepting clients.
 fn load_rdb(node: &Node, log: &Logger) -> Result<(), ()> {
+    use rediscover_testserver::aof::Source;
     let started = std::time::Instant::now();
     let now = rediscover_testserver::node::unix_ms();
-    match rediscover_testserver::rdb::persist::load_at_startup(&mut node.lock(), now) {
-        Ok(None) => Ok(()),
-        Ok(Some((loaded, expired))) => {
+    let loaded = rediscover_testserver::aof::load_at_startup(&mut node.lock(), now);
+    match loaded {
+        Ok(Source::Nothing | Source::Aof) => Ok(()),
+        Ok(Source::Rdb(loaded, expired)) => {
             let secs = started.elapsed().as_secs_f64();
             let done = format!("Done loading RDB, keys loaded: {loaded}, keys expired: {expired}.");
             log.log(Role::Master, Level::Notice, &done);
             let line = format!("DB loaded from disk: {secs:.3} seconds");
             log.log(Role::Master, Level::Notice, &line);
             Ok(())
+        }
+        Err(e) if node.lock().config.appendonly => {
+            log.log(Role::Master, Level::Warning, &e);
+            Err(())
         }
         Err(e) => {
             let line = format!("Fatal error loading the DB: {e}. Exiting.");

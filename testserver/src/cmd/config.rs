@@ -140,7 +140,14 @@ fn set(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             .set_default_password(next.requirepass.as_deref());
     }
     let old_maxmemory = ctx.node.config.maxmemory;
+    let old_appendonly = ctx.node.config.appendonly;
     ctx.node.config = next;
+    crate::aof::sync(ctx.node);
+    if ctx.node.config.appendonly != old_appendonly {
+        if let Err(e) = crate::aof::config_changed(ctx.node, ctx.in_exec) {
+            return Err(failed("appendonly", e));
+        }
+    }
     // Connections already open read these without the lock.
     ctx.node.live.update(&ctx.node.config);
     ctx.node.sync_notify_flags();

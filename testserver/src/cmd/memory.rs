@@ -102,6 +102,7 @@ fn stats(ctx: &mut Ctx<'_>) {
         .iter()
         .map(|&(i, main, expires)| (i, main, expires, slot_to_keys(i)))
         .collect();
+    let aof_buffer = ctx.node.repl.aof.buf.capacity() as u64;
     let out = &mut *ctx.out;
     out.map(27 + dbs.len());
     let int = |out: &mut rediscover::resp::ReplyWriter, name: &str, v: u64| {
@@ -115,7 +116,7 @@ fn stats(ctx: &mut Ctx<'_>) {
     int(out, "clients.slaves", 0);
     int(out, "clients.normal", 0);
     int(out, "cluster.links", 0);
-    int(out, "aof.buffer", 0);
+    int(out, "aof.buffer", aof_buffer);
     int(out, "lua.caches", 0);
     int(out, "functions.caches", r.functions_caches);
     for (i, main, expires, slots) in dbs {

@@ -779,6 +779,12 @@ fn role_gate(ctx: &mut Ctx<'_>, call: &GateCall<'_>) -> CmdResult {
             || (cmd.flags & flags::NO_PROPAGATE != 0
                 && queued_flags(st.commands, ctx.client) & flags::WRITE != 0)
     };
+    // Writes the AOF could not take are refused until it can again (PING too, as Redis).
+    if let Some(e) = st.aof.write_error() {
+        if cmd.info.name == "ping" || is_write() {
+            return Err(format!("MISCONF Errors writing to the AOF file: {e}").into());
+        }
+    }
     if st.repl.is_master() {
         let min = st.config.min_replicas_to_write;
         if min > 0

@@ -14,6 +14,7 @@ pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("lastsave", lastsave),
     ("save", save),
     ("bgsave", bgsave),
+    ("bgrewriteaof", bgrewriteaof),
     ("debug", debug),
     ("shutdown", shutdown),
     ("slowlog", slowlog),
@@ -82,16 +83,29 @@ fn bgsave(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     if argv.len() > 2 || (argv.len() == 2 && !eq_ic(&argv[1], "SCHEDULE")) {
         return Err(msg::SYNTAX.into());
     }
+    // An AOF rewrite is Redis's other child process.
+    let child = ctx.node.aof.rewrite_in_progress();
+    if child && argv.len() == 1 && !ctx.in_exec {
+        return Err("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.".into());
+    }
     ctx.node.persistence.saves += 1;
     let ok = crate::rdb::persist::save(ctx.node, ctx.now).is_ok();
     ctx.node.persistence.last_bgsave_failed = !ok;
     ctx.node.persistence.last_bgsave_secs = Some(0);
     // Inside EXEC Redis defers the save to its cron and says so.
-    ctx.out.simple(if ctx.in_exec {
+    ctx.out.simple(if ctx.in_exec || child {
         "Background saving scheduled"
     } else {
         "Background saving started"
     });
+    Ok(())
+}
+
+/// BGREWRITEAOF: starts a rewrite of the AOF (see [`crate::aof`]), or schedules one inside
+/// EXEC.
+fn bgrewriteaof(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
+    let status = crate::aof::bgrewriteaof(ctx.node, ctx.in_exec)?;
+    ctx.out.simple(status);
     Ok(())
 }
 
@@ -131,6 +145,7 @@ fn debug_reload(ctx: &mut Ctx<'_>, options: &[Bytes]) -> CmdResult {
 
 fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let (mut save, mut nosave, mut abort, mut now) = (false, false, false, false);
+    let mut force = false;
     for arg in &argv[1..] {
         if eq_ic(arg, "NOSAVE") {
             nosave = true;
@@ -138,6 +153,7 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             save = true;
         } else if eq_ic(arg, "NOW") || eq_ic(arg, "FORCE") {
             now = true;
+            force |= eq_ic(arg, "FORCE");
         } else if eq_ic(arg, "ABORT") {
             abort = true;
         } else {
@@ -159,6 +175,21 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             .log(crate::logging::Level::Warning, "Shutdown manually aborted.");
         ctx.out.ok();
         return Ok(());
+    }
+    // The AOF just turned on exists only once its first rewrite is done.
+    if ctx.node.aof.state == crate::aof::State::WaitRewrite && ctx.node.aof.rewrite_in_progress() {
+        if force {
+            ctx.node.log(
+                crate::logging::Level::Warning,
+                "Writing initial AOF. Exit anyway.",
+            );
+        } else {
+            ctx.node.log(
+                crate::logging::Level::Warning,
+                "Writing initial AOF, can't exit.",
+            );
+            return Err("ERR Errors trying to SHUTDOWN. Check logs.".into());
+        }
     }
     // Only an explicit SAVE writes the RDB: the save points a default config has would make
     // every in-process test server write dump.rdb into the working directory.
@@ -187,6 +218,8 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             ctx,
             "DEBUG",
             &[
+                "LOADAOF",
+                "    Flush the AOF buffers on disk and reload the AOF in memory.",
                 "RELOAD [option ...]",
                 "    Save the RDB on disk and reload it back to memory. Valid <option> values:",
                 "    * MERGE: conflicting keys will be loaded from RDB.",
@@ -210,6 +243,17 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         );
     } else if eq_ic(sub, "RELOAD") {
         debug_reload(ctx, &argv[2..])?;
+    } else if eq_ic(sub, "LOADAOF") && argv.len() == 2 {
+        if let Err(e) = crate::aof::debug_loadaof(ctx.node) {
+            // Redis exits here: the node stops, the caller gets no reply.
+            ctx.node.log(crate::logging::Level::Warning, &e);
+            if let Some(node) = ctx.node.self_ref.upgrade() {
+                node.shutdown();
+            }
+            ctx.close_after_reply();
+            return Ok(());
+        }
+        ctx.out.ok();
     } else if eq_ic(sub, "SLEEP") && argv.len() == 3 {
         // strtod semantics: garbage reads as 0.
         let secs = super::parse_f64_opt(&argv[2]).unwrap_or(0.0);

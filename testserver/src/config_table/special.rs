@@ -274,3 +274,27 @@ pub(super) fn set_timers_factor(c: &mut Config, v: &str) -> Result<(), String> {
         .insert("rediscover-timers-factor".into(), factor.to_string());
     Ok(())
 }
+
+/// `appendfilename`: a plain file name (Redis's `isValidAOFfilename`).
+pub(super) fn set_appendfilename(c: &mut Config, v: &str) -> Result<(), String> {
+    if v.is_empty() {
+        return Err("appendfilename can't be empty".into());
+    }
+    if v.contains('/') || v.contains('\\') {
+        return Err("appendfilename can't be a path, just a filename".into());
+    }
+    c.extra.insert("appendfilename".into(), v.into());
+    Ok(())
+}
+
+/// `appenddirname`: a plain directory name (Redis's `isValidAOFdirname`).
+pub(super) fn set_appenddirname(c: &mut Config, v: &str) -> Result<(), String> {
+    if v.is_empty() {
+        return Err("appenddirname can't be empty".into());
+    }
+    if v.contains('/') || v.contains('\\') {
+        return Err("appenddirname can't be a path, just a dirname".into());
+    }
+    c.extra.insert("appenddirname".into(), v.into());
+    Ok(())
+}

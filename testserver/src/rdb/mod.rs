@@ -176,6 +176,8 @@ pub struct Snapshot {
     pub keys_expired: u64,
     /// Function libraries' code (RDB_OPCODE_FUNCTION2), in file order.
     pub functions: Vec<Bytes>,
+    /// Bytes the RDB took, trailer included (an old-style AOF goes on after them).
+    pub consumed: usize,
 }
 
 impl Snapshot {

@@ -25,6 +25,7 @@ pub(super) fn load(data: &[u8], opts: &LoadOptions) -> Result<Snapshot> {
         keys_loaded: 0,
         keys_expired: 0,
         functions: Vec::new(),
+        consumed: 0,
     };
     let mut db_index = 0usize;
     let mut expire: Option<i64> = None;
@@ -91,6 +92,7 @@ pub(super) fn load(data: &[u8], opts: &LoadOptions) -> Result<Snapshot> {
     if version >= 5 {
         r.check_trailer()?;
     }
+    snap.consumed = r.pos;
     Ok(snap)
 }
 

@@ -28,6 +28,8 @@ pub struct SaveMeta {
     /// Function libraries' code, saved before the data as Redis 7.0 does
     /// (RDB_OPCODE_FUNCTION2).
     pub functions: Vec<Bytes>,
+    /// The file is an AOF's BASE (aux `aof-base` 1, and no replication fields).
+    pub aof_base: bool,
 }
 
 impl Default for SaveMeta {
@@ -40,6 +42,7 @@ impl Default for SaveMeta {
             compression: true,
             checksum: true,
             functions: Vec::new(),
+            aof_base: false,
         }
     }
 }
@@ -57,7 +60,7 @@ pub fn write(dbs: &[Db], meta: &SaveMeta) -> Vec<u8> {
     for (k, v) in &meta.extra_aux {
         w.aux(k, v);
     }
-    w.aux("aof-base", "0");
+    w.aux("aof-base", if meta.aof_base { "1" } else { "0" });
     for code in &meta.functions {
         w.out.push(op::FUNCTION2);
         w.string(code);

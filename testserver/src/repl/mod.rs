@@ -34,6 +34,8 @@ pub(crate) mod event {
     pub const ACK: u8 = 2;
     /// The master to replicate from changed (REPLICAOF), or the link must be re-made.
     pub const LINK: u8 = 4;
+    /// New bytes in the AOF buffer: written to the file when the lock is released.
+    pub const AOF: u8 = 8;
 }
 
 /// A replica as its master sees it (`slaveN:` in INFO, ROLE).
@@ -186,6 +188,10 @@ pub struct Repl {
     pub(crate) last_ping: Instant,
     /// A FAILOVER under way.
     pub failover: Option<failover::Failover>,
+    /// The AOF buffer, fed with the same ops as the stream.
+    pub(crate) aof: crate::aof::Feed,
+    /// The AOF is being loaded: what it replays is neither streamed nor appended again.
+    pub(crate) loading: bool,
 }
 
 impl Default for Repl {
@@ -209,6 +215,8 @@ impl Default for Repl {
             link_generation: 0,
             last_ping: Instant::now(),
             failover: None,
+            aof: crate::aof::Feed::default(),
+            loading: false,
         }
     }
 }
@@ -224,10 +232,11 @@ impl Repl {
         self.master.is_none()
     }
 
-    /// Whether commands must be turned into stream bytes: a master that has a backlog.
+    /// Whether commands must be turned into ops: a master that has a backlog streams them, and
+    /// an AOF that is on appends them (Redis's `shouldPropagate`).
     #[inline]
     pub fn propagating(&self) -> bool {
-        self.master.is_none() && self.backlog.is_some()
+        !self.loading && ((self.master.is_none() && self.backlog.is_some()) || self.aof.active)
     }
 
     /// Creates the backlog if there is none. On a master this starts a new history (new
@@ -294,16 +303,26 @@ impl Repl {
         self.pending.push((db, argv));
     }
 
-    /// Encodes the running command's ops into the stream (Redis's `propagatePendingCommands`):
-    /// SELECT when the database changes, MULTI/EXEC around more than one op. Returns whether
-    /// anything was written.
+    /// Encodes the running command's ops into the stream and the AOF buffer (Redis's
+    /// `propagatePendingCommands`): SELECT when the database changes, MULTI/EXEC around more
+    /// than one op. Returns whether anything was written to the stream.
     pub fn flush_pending(&mut self) -> bool {
         if self.pending.is_empty() {
             return false;
         }
         let ops = std::mem::take(&mut self.pending);
-        let Some(backlog) = self.backlog.as_mut() else {
-            return false;
+        if self.aof.active {
+            self.aof.append(&ops);
+            self.events |= event::AOF;
+        }
+        // A replica's backlog holds its master's stream as received, never its own ops.
+        let backlog = match self.backlog.as_mut() {
+            Some(b) if self.master.is_none() => b,
+            _ => {
+                self.pending = ops;
+                self.pending.clear();
+                return false;
+            }
         };
         let tail = backlog.tail_mut();
         let before = tail.len();

@@ -435,6 +435,14 @@ impl Link {
             Level::Notice,
             "MASTER <-> REPLICA sync: Finished with success",
         );
+        if st.aof.state != crate::aof::State::Off {
+            // The AOF describes the old data: start it again from the new (Redis's
+            // `restartAOFAfterSYNC`).
+            crate::aof::stop_append_only(&mut st);
+            if crate::aof::start_append_only(&mut st, false).is_err() {
+                st.log(Level::Warning, "Failed enabling the AOF after successful master synchronization! Trying it again in one second.");
+            }
+        }
         Ok(stream_db)
     }
 
