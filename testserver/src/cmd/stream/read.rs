@@ -153,6 +153,14 @@ pub(super) fn xread(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         if ready.is_some() && only != Some(idx) {
             continue;
         }
+        if ready.is_none() {
+            // Redis looks every key up a second time to serve it (lookupKeyRead again: a
+            // second hit, or a second `keymiss`); a parked reader's rerun is served without.
+            let (value, _) = super::super::lookup::lookup_read(ctx, key);
+            if value.is_none() {
+                continue;
+            }
+        }
         let served_here = match group {
             None => serve_plain(ctx, key, wants[idx], count, &mut body),
             Some((g, consumer)) => {
@@ -337,6 +345,9 @@ fn serve_group(
     }
     s.groups.insert(super::owned(r.group), g);
     ctx.dirty(dirty);
+    if created {
+        ctx.notify(crate::notify::class::STREAM, "xgroup-createconsumer", r.key);
+    }
     Ok(true)
 }
 
