@@ -29,7 +29,7 @@ use bytes::Bytes;
 use crate::config::Config;
 use crate::keyspace::{Db, HashLimits, ListpackLimits};
 
-pub use write::{function_payload, save_file, write, SaveMeta};
+pub use write::{function_payload, save_file, write, KeyHints, SaveMeta};
 
 /// The RDB version this server writes.
 pub const WRITE_VERSION: u32 = 9;

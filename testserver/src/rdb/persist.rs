@@ -60,6 +60,7 @@ pub fn save_meta(st: &NodeState, now_ms: i64, extra_aux: Vec<(String, String)>) 
         compression: st.config.extra_or("rdbcompression", "yes") == "yes",
         checksum: st.config.extra_or("rdbchecksum", "yes") == "yes",
         functions: st.scripts.library_codes(),
+        hints: super::write::KeyHints::from_config(&st.config),
     }
 }
 

@@ -28,6 +28,37 @@ pub struct SaveMeta {
     /// Function libraries' code, saved before the data as Redis 7.0 does
     /// (RDB_OPCODE_FUNCTION2).
     pub functions: Vec<Bytes>,
+    /// The access hint written before each key (`maxmemory-policy`).
+    pub hints: KeyHints,
+}
+
+/// What `rdbSaveKeyValuePair` writes about a key's accesses, by `maxmemory-policy`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum KeyHints {
+    /// Nothing (a policy that is neither LRU nor LFU).
+    #[default]
+    None,
+    /// RDB_OPCODE_IDLE: the idle time in seconds (an LRU policy).
+    Idle,
+    /// RDB_OPCODE_FREQ: the LFU counter, decayed to the save time (an LFU policy).
+    Freq {
+        /// `lfu-decay-time` (minutes), for the decay.
+        decay_time: u32,
+    },
+}
+
+impl KeyHints {
+    /// The hints a node with `config` writes.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        let settings = crate::memory::Settings::from_config(config);
+        match (settings.policy, settings.access) {
+            (p, crate::memory::Access::Lfu { decay_time, .. }) if p.is_lfu() => {
+                KeyHints::Freq { decay_time }
+            }
+            (p, _) if p.is_lru() => KeyHints::Idle,
+            _ => KeyHints::None,
+        }
+    }
 }
 
 impl Default for SaveMeta {
@@ -40,6 +71,7 @@ impl Default for SaveMeta {
             compression: true,
             checksum: true,
             functions: Vec::new(),
+            hints: KeyHints::None,
         }
     }
 }
@@ -63,7 +95,7 @@ pub fn write(dbs: &[Db], meta: &SaveMeta) -> Vec<u8> {
         w.string(code);
     }
     for (index, db) in dbs.iter().enumerate() {
-        w.db(index, db, meta.now_ms);
+        w.db(index, db, meta.now_ms, meta.hints);
     }
     w.out.push(op::EOF);
     let crc = if meta.checksum {
@@ -142,11 +174,11 @@ impl Writer {
         self.string(value.as_bytes());
     }
 
-    fn db(&mut self, index: usize, db: &Db, now_ms: i64) {
+    fn db(&mut self, index: usize, db: &Db, now_ms: i64, hints: KeyHints) {
         let live: Vec<_> = db
-            .iter()
-            .map(|(k, v)| (k, v, db.expire_at(k)))
-            .filter(|(_, _, at)| at.map_or(true, |at| at > now_ms))
+            .iter_stamped()
+            .map(|(k, v, stamp)| (k, v, db.expire_at(k), stamp))
+            .filter(|(_, _, at, _)| at.map_or(true, |at| at > now_ms))
             .collect();
         if live.is_empty() {
             return;
@@ -155,11 +187,23 @@ impl Writer {
         self.len(index as u64);
         self.out.push(op::RESIZEDB);
         self.len(live.len() as u64);
-        self.len(live.iter().filter(|(_, _, at)| at.is_some()).count() as u64);
-        for (key, value, at) in live {
+        self.len(live.iter().filter(|(_, _, at, _)| at.is_some()).count() as u64);
+        for (key, value, at, stamp) in live {
             if let Some(at) = at {
                 self.out.push(op::EXPIRETIME_MS);
                 self.out.extend_from_slice(&at.to_le_bytes());
+            }
+            match hints {
+                KeyHints::None => {}
+                KeyHints::Idle => {
+                    self.out.push(op::IDLE);
+                    self.len(crate::memory::idle_ms(stamp, now_ms) / 1000);
+                }
+                KeyHints::Freq { decay_time } => {
+                    self.out.push(op::FREQ);
+                    self.out
+                        .push(crate::memory::lfu_counter(stamp, now_ms, decay_time) as u8);
+                }
             }
             self.out.push(value_type(value));
             self.string(key);
