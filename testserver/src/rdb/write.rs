@@ -115,7 +115,8 @@ pub fn function_payload(codes: &[Bytes]) -> Vec<u8> {
         w.out.push(op::FUNCTION2);
         w.string(code);
     }
-    w.out.extend_from_slice(&10u16.to_le_bytes());
+    w.out
+        .extend_from_slice(&(super::DUMP_VERSION as u16).to_le_bytes());
     let crc = CRC64.checksum(&w.out);
     w.out.extend_from_slice(&crc.to_le_bytes());
     w.out
