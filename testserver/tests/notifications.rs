@@ -301,6 +301,10 @@ async fn blocked_xreadgroup_creates_its_consumer_when_served() {
         String::from_utf8_lossy(&reader.read_raw().await),
         "*1\r\n*2\r\n$2\r\nst\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n"
     );
+    // Two hits when it blocked (XREADGROUP looks the key up twice), none when it was served
+    // (Redis 7.0.15 counts the same).
+    let stats = String::from_utf8_lossy(&call(&mut cmd, &["INFO", "stats"]).await).into_owned();
+    assert!(stats.contains("keyspace_hits:2\r\n"), "{stats}");
 }
 
 /// A tiny deterministic generator (xorshift) for the differential run.

@@ -96,7 +96,14 @@ pub(super) fn xread(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             wants.push(Want::New);
             continue;
         }
-        let (value, _) = super::super::lookup::lookup_read(ctx, key);
+        let value = if ready_key.is_some() {
+            // A parked reader being served: Redis reads the key without counting a hit or
+            // publishing a miss (serveClientsBlockedOnStreamKey's lookupKeyWrite).
+            let (now, db) = (ctx.now, ctx.client.db);
+            ctx.node.dbs[db].get(key, now)
+        } else {
+            super::super::lookup::lookup_read(ctx, key).0
+        };
         let s = match value {
             None => None,
             Some(Value::Stream(s)) => Some(&**s),
