@@ -379,3 +379,28 @@ async fn a_replicas_full_sync_invalidates_everything() {
     );
     assert_eq!(call(&mut a, &["GET", "k"]).await, "$11\r\nfrom-master\r\n");
 }
+
+/// CLUSTER RESET of a replica flushes its data (clusterReset's emptyData): its tracking clients
+/// are told to drop everything, the caller after its reply.
+#[tokio::test]
+async fn cluster_reset_of_a_replica_invalidates_everything() {
+    let cluster = rediscover_testserver::TestCluster::builder()
+        .masters(3)
+        .replicas_per_master(1)
+        .start()
+        .await
+        .unwrap();
+    let replica = cluster.replicas_of(cluster.masters()[0])[0];
+    let addr = cluster.node(replica).addr();
+    let mut a = RawConn::connect(addr).await;
+    let mut b = RawConn::connect(addr).await;
+    hello3(&mut a).await;
+    hello3(&mut b).await;
+    assert_eq!(call(&mut a, &["CLIENT", "TRACKING", "ON"]).await, "+OK\r\n");
+    assert_eq!(call(&mut b, &["CLIENT", "TRACKING", "ON"]).await, "+OK\r\n");
+    assert_eq!(
+        call_all(&mut b, &["CLUSTER", "RESET"]).await,
+        "+OK\r\n>2\r\n$10\r\ninvalidate\r\n_\r\n"
+    );
+    assert_eq!(drain(&mut a).await, ">2\r\n$10\r\ninvalidate\r\n_\r\n");
+}
