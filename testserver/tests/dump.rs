@@ -321,14 +321,23 @@ async fn round_trip_all(c: &mut RawConn, compression: &str) {
     }
 }
 
-/// DUMP of strings (integer-encoded, short, LZF-compressed by liblzf's exact rules, left
-/// raw when liblzf cannot save 4 bytes) and of HyperLogLogs (sparse and dense) is byte for
-/// byte what Redis 7.0.15 answered for the same values (fixtures/dump/).
+/// DUMP is byte for byte what Redis 7.0.15 answered for the same values (fixtures/dump/):
+/// strings (integer-encoded, short, LZF-compressed by liblzf's exact rules, left raw when
+/// liblzf cannot save 4 bytes), HyperLogLogs (sparse and dense), lists as quicklists of
+/// listpacks split as Redis splits them, intsets, listpack hashes and sorted sets, a skiplist
+/// sorted set and a one-field table hash. Not compared: hash tables and table sets of several
+/// members (Redis writes them in its hash order) and `list_plain` (made with a DEBUG
+/// QUICKLIST-PACKED-THRESHOLD this server does not have).
 #[tokio::test]
-async fn string_and_hyperloglog_payloads_equal_redis_bytes() {
+async fn payloads_equal_redis_bytes() {
     let (_server, mut c) = start().await;
-    for e in dataset().iter().filter(|e| e.key.starts_with("str_")) {
-        build(&mut c, e, e.key).await;
+    let unordered = ["set_table", "set_bigints", "hash_table", "list_plain"];
+    let mut keys: Vec<&str> = Vec::new();
+    for e in dataset() {
+        build(&mut c, &e, e.key).await;
+        if !unordered.contains(&e.key) {
+            keys.push(e.key);
+        }
     }
     assert_reply!(c, ["SET", "str_short", "hello"], b"+OK\r\n");
     assert_reply!(c, ["SET", "str_rep100", &"ab".repeat(50)], b"+OK\r\n");
@@ -339,19 +348,8 @@ async fn string_and_hyperloglog_payloads_equal_redis_bytes() {
         argv.extend(elements.iter().map(String::as_str));
         c.call(&argv).await;
     }
-    let keys = [
-        "str_int",
-        "str_neg",
-        "str_i64",
-        "str_embstr",
-        "str_raw",
-        "str_bin",
-        "str_big",
-        "str_short",
-        "str_rep100",
-        "hll_small",
-        "hll_1000",
-    ];
+    keys.extend(["str_short", "str_rep100", "hll_small", "hll_1000"]);
+    assert!(keys.len() >= 20, "{keys:?}");
     for key in keys {
         let golden = fixture(key);
         let ours = dump(&mut c, key).await;
