@@ -230,6 +230,10 @@ pub struct ClientEntry {
     pub last_cmd: &'static str,
     /// Whether the client is blocked (BLPOP...).
     pub blocked: bool,
+    /// CLIENT NO-EVICT ON (flag `e`).
+    pub no_evict: bool,
+    /// READONLY in cluster mode (flag `r`).
+    pub readonly: bool,
     /// Notified to close the connection (CLIENT KILL, SHUTDOWN).
     pub kill: Arc<Notify>,
     /// Set together with `kill`, so a kill that lands before the task waits is not missed.
@@ -263,6 +267,8 @@ impl ClientEntry {
             last_interaction: client.created,
             last_cmd: "NULL",
             blocked: false,
+            no_evict: client.no_evict,
+            readonly: client.readonly,
             kill,
             killed: false,
             kind,

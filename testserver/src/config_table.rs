@@ -12,6 +12,8 @@ use crate::config::Config;
 
 mod special;
 
+pub(crate) use special::{format_percentile, percentiles};
+
 use special::*;
 
 /// How a directive's value is validated and normalised, with Redis's error texts.
@@ -375,6 +377,12 @@ pub static DIRECTIVES: &[Directive] = &[
     D::new("crash-log-enabled", Bool, Store::Extra("yes")),
     D::new("activerehashing", Bool, Store::Extra("yes")),
     D::new("latency-tracking", Bool, Store::Extra("yes")),
+    D::new(
+        "latency-tracking-info-percentiles",
+        Text,
+        Store::Field(get_percentiles, set_percentiles),
+    )
+    .multi(),
     D::new(
         "tracking-table-max-keys",
         Int(0, LONG_MAX),
@@ -769,8 +777,10 @@ pub fn render(config: &Config) -> String {
             continue;
         }
         if d.multi_arg {
-            if d.name == "save" && config.save.is_empty() {
-                out.push_str("save \"\"\n");
+            // An empty list is written as `""` so the default does not come back
+            // (`save ""`, `latency-tracking-info-percentiles ""`).
+            if value.is_empty() {
+                out.push_str(&format!("{} \"\"\n", d.name));
                 continue;
             }
             out.push_str(&format!("{} {}\n", d.name, value));

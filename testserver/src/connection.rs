@@ -421,6 +421,8 @@ fn sync_entry(st: &mut NodeState, client: &Client) {
         e.multi = client.multi.as_ref().map_or(-1, |q| q.len() as i64);
         e.last_interaction = std::time::Instant::now();
         e.last_cmd = client.last_cmd;
+        e.no_evict = client.no_evict;
+        e.readonly = client.readonly;
         if e.name != client.name {
             e.name = client.name.clone();
         }
@@ -604,7 +606,7 @@ fn close_for_query_limit(node: &Node, id: ClientId, rbuf: &[u8]) {
     let info = st
         .clients
         .get(&id)
-        .map(|e| cmd::client_info_line(id, e))
+        .map(|e| cmd::client_info_line(&st, id, e))
         .unwrap_or_default();
     let head = crate::logging::repr(&rbuf[..rbuf.len().min(64)]);
     st.log(

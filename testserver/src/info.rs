@@ -100,7 +100,7 @@ fn write_section(out: &mut String, st: &NodeState, section: &str) {
         "module_list" => out.push_str("# Modules\r\n"),
         "commandstats" => commandstats(out, st),
         "errorstats" => errorstats(out, st),
-        "latencystats" => out.push_str("# Latencystats\r\n"),
+        "latencystats" => latencystats(out, st),
         "cluster" => {
             let _ = write!(
                 out,
@@ -597,6 +597,35 @@ fn commandstats(out: &mut String, st: &NodeState) {
             "cmdstat_{}:calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}\r\n",
             cmd.info.name, s.calls, s.usec, per_call, s.rejected_calls, s.failed_calls
         );
+    }
+}
+
+/// `# Latencystats`: per command that ran since the last reset, the configured percentiles
+/// of its latency histogram in microseconds (`latency_percentiles_usec_<cmd>:p50=...`), with
+/// `latency-tracking yes`. Redis lists them in its command table's hash order; here by name.
+fn latencystats(out: &mut String, st: &NodeState) {
+    out.push_str("# Latencystats\r\n");
+    if !st.memory.settings.latency_tracking {
+        return;
+    }
+    let percentiles = crate::config_table::percentiles(&st.config);
+    let mut names: Vec<&&'static str> = st.memory.histograms.keys().collect();
+    names.sort();
+    for name in names {
+        let h = &st.memory.histograms[*name];
+        let _ = write!(out, "latency_percentiles_usec_{name}:");
+        for (i, &p) in percentiles.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            let usec = h.value_at_percentile(p) as f64 / 1000.0;
+            let _ = write!(
+                out,
+                "p{}={usec:.3}",
+                crate::config_table::format_percentile(p)
+            );
+        }
+        out.push_str("\r\n");
     }
 }
 

@@ -340,15 +340,18 @@ impl NodeState {
     /// Closes a client whose pending output passed its `client-output-buffer-limit` class, with
     /// Redis's log line.
     pub fn close_for_output_limit(&mut self, id: ClientId) {
-        let Some(entry) = self.clients.get_mut(&id) else {
+        let Some(entry) = self.clients.get(&id) else {
             return;
         };
         if entry.killed {
             return;
         }
-        entry.killed = true;
-        entry.kill.notify_one();
-        let line = crate::cmd::client_info_line(id, entry);
+        // Described as it was before being scheduled to close (no `A` yet), as Redis does.
+        let line = crate::cmd::client_info_line(self, id, entry);
+        if let Some(entry) = self.clients.get_mut(&id) {
+            entry.killed = true;
+            entry.kill.notify_one();
+        }
         self.stats.output_buffer_disconnections += 1;
         self.log(
             Level::Warning,

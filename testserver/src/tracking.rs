@@ -179,12 +179,12 @@ fn invalidate_key(node: &mut NodeState, me: Option<ClientId>, key: &Bytes, bcast
     }
 }
 
-/// FLUSHALL / FLUSHDB: every tracking client is told to drop everything (a null), and the
-/// table is emptied (Redis's `trackingInvalidateKeysOnFlush`).
+/// A flush of the data (FLUSHALL / FLUSHDB even of an empty database, DEBUG RELOAD without
+/// NOFLUSH, a replica's full sync, CLUSTER RESET of a replica; not SWAPDB): every tracking
+/// client is told to drop everything (a null), and the table is emptied, even when nobody
+/// tracks any more (Redis's `trackingInvalidateKeysOnFlush`). `me` is the running client
+/// (its null follows its reply), 0 for none.
 pub(crate) fn invalidate_all(node: &mut NodeState, me: ClientId) {
-    if !node.tracking.active() {
-        return;
-    }
     let mut ids: Vec<ClientId> = node.tracking.clients.keys().copied().collect();
     ids.sort_unstable();
     for id in ids {

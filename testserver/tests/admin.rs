@@ -852,3 +852,112 @@ async fn client_list_shows_last_command() {
         "{list}"
     );
 }
+
+/// `flags=` and `redir=` of client `id` in CLIENT LIST ID, polled until they are `want`
+/// (another connection's entry is refreshed after its batch of commands).
+async fn flags_become(obs: &mut common::RawConn, id: &str, want: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let line = text(obs.frame(&["CLIENT", "LIST", "ID", id]).await);
+        let got: Vec<&str> = line
+            .split_whitespace()
+            .filter(|f| f.starts_with("flags=") || f.starts_with("redir="))
+            .collect();
+        let got = got.join(" ");
+        if got == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "client {id}: {got:?}, want {want:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+async fn client_id(c: &mut common::RawConn) -> String {
+    match c.frame(&["CLIENT", "ID"]).await {
+        Frame::Integer(n) => n.to_string(),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// CLIENT LIST's flags in Redis's order and its `redir=`, as a real Redis 7.0.15 listed the
+/// same clients (redirect ids substituted).
+#[tokio::test]
+async fn client_list_flags_match_redis() {
+    let (server, mut obs) = start().await;
+    let mut m = connect(&server).await;
+    let mid = client_id(&mut m).await;
+    assert_reply!(m, ["MONITOR"], b"+OK\r\n");
+    flags_become(&mut obs, &mid, "flags=O redir=-1").await;
+    // A monitor is a normal client for TYPE.
+    let normal = text(obs.frame(&["CLIENT", "LIST", "TYPE", "normal"]).await);
+    assert!(normal.contains(&format!("id={mid} ")), "{normal}");
+    let replicas = text(obs.frame(&["CLIENT", "LIST", "TYPE", "replica"]).await);
+    assert!(!replicas.contains(&format!("id={mid} ")), "{replicas}");
+
+    let mut t = connect(&server).await;
+    let tid = client_id(&mut t).await;
+    assert_reply!(t, ["CLIENT", "TRACKING", "ON"], b"+OK\r\n");
+    flags_become(&mut obs, &tid, "flags=t redir=0").await;
+
+    let mut r = connect(&server).await;
+    let rid = client_id(&mut r).await;
+    let mut tb = connect(&server).await;
+    let tbid = client_id(&mut tb).await;
+    assert_reply!(
+        tb,
+        ["CLIENT", "TRACKING", "ON", "REDIRECT", &rid, "BCAST", "PREFIX", "a"],
+        b"+OK\r\n"
+    );
+    flags_become(&mut obs, &tbid, &format!("flags=tB redir={rid}")).await;
+    drop(r);
+    let rid_n: u64 = rid.parse().unwrap();
+    assert!(
+        common::wait_until(Duration::from_secs(10), || async {
+            !server.node().lock().clients.contains_key(&rid_n)
+        })
+        .await
+    );
+    // The redirect is found broken when an invalidation is due.
+    assert_reply!(obs, ["SET", "a1", "1"], b"+OK\r\n");
+    flags_become(&mut obs, &tbid, &format!("flags=tRB redir={rid}")).await;
+
+    let mut w = connect(&server).await;
+    let wid = client_id(&mut w).await;
+    assert_reply!(w, ["WATCH", "wk"], b"+OK\r\n");
+    assert_reply!(obs, ["SET", "wk", "1"], b"+OK\r\n");
+    flags_become(&mut obs, &wid, "flags=d redir=-1").await;
+    assert_reply!(w, ["MULTI"], b"+OK\r\n");
+    flags_become(&mut obs, &wid, "flags=xd redir=-1").await;
+
+    let mut ne = connect(&server).await;
+    let neid = client_id(&mut ne).await;
+    assert_reply!(ne, ["CLIENT", "NO-EVICT", "on"], b"+OK\r\n");
+    flags_become(&mut obs, &neid, "flags=e redir=-1").await;
+
+    let mut p3 = connect(&server).await;
+    let p3id = client_id(&mut p3).await;
+    hello3(&mut p3).await;
+    assert_reply!(p3, ["CLIENT", "TRACKING", "ON", "OPTIN"], b"+OK\r\n");
+    p3.call(&["SUBSCRIBE", "x"]).await;
+    flags_become(&mut obs, &p3id, "flags=Pt redir=0").await;
+
+    let mut b = connect(&server).await;
+    let bid = client_id(&mut b).await;
+    b.send(&["BLPOP", "nolist", "0"]).await;
+    flags_become(&mut obs, &bid, "flags=b redir=-1").await;
+
+    let mut t2 = connect(&server).await;
+    let t2id = client_id(&mut t2).await;
+    assert_reply!(t2, ["CLIENT", "TRACKING", "ON"], b"+OK\r\n");
+    assert_reply!(t2, ["MULTI"], b"+OK\r\n");
+    flags_become(&mut obs, &t2id, "flags=xt redir=0").await;
+    assert_reply!(t2, ["EXEC"], b"*0\r\n");
+    let own = text(t2.frame(&["CLIENT", "INFO"]).await);
+    assert!(
+        own.contains(" flags=t ") && own.contains(" redir=0 "),
+        "{own}"
+    );
+}

@@ -130,3 +130,105 @@ async fn latency_histogram_counts_calls_per_command() {
     c.call(&["GET", "k1"]).await;
     assert_eq!(c.call(&["LATENCY", "HISTOGRAM", "get"]).await, b"*0\r\n");
 }
+
+/// The `# Latencystats` section's lines.
+async fn latencystats(c: &mut common::RawConn) -> Vec<String> {
+    let Frame::Bulk(text) = c.frame(&["INFO", "latencystats"]).await else {
+        panic!("INFO");
+    };
+    String::from_utf8(text.to_vec())
+        .unwrap()
+        .split("\r\n")
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// CONFIG latency-tracking-info-percentiles as Redis 7.0.15 answered the same settings.
+#[tokio::test]
+async fn info_percentiles_config() {
+    let (_server, mut c) = start().await;
+    let get = |v: &str| {
+        format!(
+            "*2\r\n$33\r\nlatency-tracking-info-percentiles\r\n${}\r\n{v}\r\n",
+            v.len()
+        )
+    };
+    let name = "latency-tracking-info-percentiles";
+    let reply = |c: Vec<u8>| String::from_utf8(c).unwrap();
+    assert_eq!(
+        reply(c.call(&["CONFIG", "GET", name]).await),
+        get("50 99 99.9")
+    );
+    let set = |v: &'static str| ["CONFIG", "SET", name, v];
+    assert_eq!(
+        reply(c.call(&set("0.5 99.999 100 1e1 0.0000001")).await),
+        "+OK\r\n"
+    );
+    assert_eq!(
+        reply(c.call(&["CONFIG", "GET", name]).await),
+        get("0.5 99.999 100 10 0")
+    );
+    let invalid = "-ERR CONFIG SET failed (possibly related to argument 'latency-tracking-info-percentiles') - Invalid latency-tracking-info-percentiles parameters\r\n";
+    for bad in ["abc", "50  99", " 50"] {
+        assert_eq!(reply(c.call(&set(bad)).await), invalid, "{bad:?}");
+    }
+    assert_eq!(
+        reply(c.call(&set("101")).await),
+        "-ERR CONFIG SET failed (possibly related to argument 'latency-tracking-info-percentiles') - latency-tracking-info-percentiles parameters should sit between [0.0,100.0]\r\n"
+    );
+    assert_eq!(reply(c.call(&set("")).await), "+OK\r\n");
+    assert_eq!(reply(c.call(&["CONFIG", "GET", name]).await), get(""));
+    // No percentiles: each command that ran since RESETSTAT has an empty line.
+    c.call(&["CONFIG", "RESETSTAT"]).await;
+    c.call(&["PING"]).await;
+    let mut lines = latencystats(&mut c).await;
+    lines.sort();
+    assert_eq!(
+        lines,
+        [
+            "# Latencystats",
+            "latency_percentiles_usec_config|resetstat:",
+            "latency_percentiles_usec_ping:",
+        ]
+    );
+}
+
+/// INFO latencystats prints the configured percentiles of each command's HDR histogram
+/// (Redis's `hdr_value_at_percentile`: the highest value equivalent to the sample reached),
+/// in microseconds with three decimals; samples are put into the node directly.
+#[tokio::test]
+async fn info_latencystats_percentiles() {
+    let (server, mut c) = start().await;
+    {
+        let mut st = server.node().lock();
+        st.memory.histograms.clear();
+        let h = st.memory.histograms.entry("get").or_default();
+        for usec in [1, 2, 3, 4, 5, 6, 7, 8, 9, 1000] {
+            h.record(usec);
+        }
+    }
+    let lines = latencystats(&mut c).await;
+    assert_eq!(
+        lines,
+        [
+            "# Latencystats",
+            "latency_percentiles_usec_get:p50=5.023,p99=1003.519,p99.9=1003.519",
+        ]
+    );
+    c.call(&[
+        "CONFIG",
+        "SET",
+        "latency-tracking-info-percentiles",
+        "0 10 100",
+    ])
+    .await;
+    let lines = latencystats(&mut c).await;
+    assert!(
+        lines.contains(&"latency_percentiles_usec_get:p0=1.000,p10=1.003,p100=1003.519".into()),
+        "{lines:?}"
+    );
+    // Tracking off: the section is only its header.
+    c.call(&["CONFIG", "SET", "latency-tracking", "no"]).await;
+    assert_eq!(latencystats(&mut c).await, ["# Latencystats"]);
+}

@@ -249,6 +249,64 @@ async fn eviction_hook_publishes_evicted() {
     );
 }
 
+#[tokio::test]
+async fn blocked_xreadgroup_creates_its_consumer_when_served() {
+    // Recorded from Redis 7.0.15: the consumer is created (and announced) when the parked
+    // reader is served after the XADD, not when it blocks.
+    let server = start().await;
+    let mut cmd = connect(&server).await;
+    let mut sub = subscriber(&server).await;
+    call(&mut cmd, &["XGROUP", "CREATE", "st", "g1", "$", "MKSTREAM"]).await;
+    call(
+        &mut cmd,
+        &["CONFIG", "SET", "notify-keyspace-events", "KEt"],
+    )
+    .await;
+    let mut reader = connect(&server).await;
+    reader
+        .send(&[
+            "XREADGROUP",
+            "GROUP",
+            "g1",
+            "c1",
+            "BLOCK",
+            "0",
+            "STREAMS",
+            "st",
+            ">",
+        ])
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !String::from_utf8_lossy(&call(&mut cmd, &["INFO", "clients"]).await)
+        .contains("blocked_clients:1")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reader never blocked"
+        );
+        tokio::task::yield_now().await;
+    }
+    call(&mut cmd, &["XADD", "st", "1-1", "f", "v"]).await;
+    call(&mut cmd, &["PUBLISH", END, "x"]).await;
+    assert_eq!(
+        events_until_end(&mut sub).await,
+        vec![
+            "__keyspace@0__:st xadd",
+            "__keyevent@0__:xadd st",
+            "__keyspace@0__:st xgroup-createconsumer",
+            "__keyevent@0__:xgroup-createconsumer st",
+        ]
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&reader.read_raw().await),
+        "*1\r\n*2\r\n$2\r\nst\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n"
+    );
+    // Two hits when it blocked (XREADGROUP looks the key up twice), none when it was served
+    // (Redis 7.0.15 counts the same).
+    let stats = String::from_utf8_lossy(&call(&mut cmd, &["INFO", "stats"]).await).into_owned();
+    assert!(stats.contains("keyspace_hits:2\r\n"), "{stats}");
+}
+
 /// A tiny deterministic generator (xorshift) for the differential run.
 struct Rng(u64);
 
@@ -269,7 +327,8 @@ fn random_command(rng: &mut Rng) -> Vec<String> {
     let k = rng.pick(&keys).to_string();
     let k2 = rng.pick(&keys).to_string();
     let v = rng.pick(&["a", "b", "1", "2"]).to_string();
-    let cmd: &[&str] = match rng.next() % 24 {
+    let consumer = format!("c{v}");
+    let cmd: &[&str] = match rng.next() % 30 {
         0 => &["SET", &k, &v],
         1 => &["DEL", &k],
         2 => &["LPUSH", &k, &v],
@@ -293,6 +352,12 @@ fn random_command(rng: &mut Rng) -> Vec<String> {
         20 => &["SUNIONSTORE", &k, &k2],
         21 => &["GETDEL", &k],
         22 => &["SETRANGE", &k, "1", &v],
+        23 => &["XADD", &k, "MAXLEN", "2", "*", &v, &v],
+        24 => &["XGROUP", "CREATE", &k, "g", "0", "MKSTREAM"],
+        25 => &["XREADGROUP", "GROUP", "g", &consumer, "STREAMS", &k, ">"],
+        26 => &["XGROUP", "DELCONSUMER", &k, "g", &consumer],
+        27 => &["XTRIM", &k, "MAXLEN", "1"],
+        28 => &["XAUTOCLAIM", &k, "g", &consumer, "0", "0-0"],
         _ => &["LTRIM", &k, "1", "-1"],
     };
     cmd.iter().map(|s| s.to_string()).collect()

@@ -373,6 +373,91 @@ async fn debug_reload_noflush_and_merge() {
     srv.shutdown().await;
 }
 
+/// The data section of an RDB file: from `SELECTDB 0` + `RESIZEDB` to the EOF opcode.
+fn data_section(file: &[u8]) -> String {
+    let start = file
+        .windows(3)
+        .position(|w| w == b"\xfe\x00\xfb")
+        .expect("SELECTDB 0");
+    file[start..file.len() - 9]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// RESTORE's payload for the string "v", made by DUMP on the server itself.
+async fn payload_of_v(c: &mut RawConn) -> Bytes {
+    assert_reply!(c, ["SET", "tmp", "v"], b"+OK\r\n");
+    let Frame::Bulk(payload) = call(c, &[b"DUMP", b"tmp"]).await else {
+        panic!("DUMP")
+    };
+    assert_reply!(c, ["DEL", "tmp"], b":1\r\n");
+    payload
+}
+
+/// Under an LFU policy each key is preceded by RDB_OPCODE_FREQ and its counter, under an LRU
+/// policy by RDB_OPCODE_IDLE and its idle seconds, under others by nothing: the bytes Redis
+/// 7.0.15 saved for the same keys. Loading them back restores OBJECT FREQ / IDLETIME.
+#[tokio::test]
+async fn idle_time_and_frequency_are_saved_and_loaded() {
+    let dir = TempDir::new("hints");
+    let srv = server(&dir).await;
+    let mut c = RawConn::connect(srv.addr()).await;
+    let payload = payload_of_v(&mut c).await;
+    // LFU, without decay so the counter cannot change between RESTORE and SAVE.
+    assert_reply!(
+        c,
+        ["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"],
+        b"+OK\r\n"
+    );
+    assert_reply!(c, ["CONFIG", "SET", "lfu-decay-time", "0"], b"+OK\r\n");
+    let ok = Frame::Simple(Bytes::from_static(b"OK"));
+    let freq = call(&mut c, &[b"RESTORE", b"k", b"0", &payload, b"FREQ", b"100"]).await;
+    assert_eq!(freq, ok);
+    assert_reply!(c, ["SAVE"], b"+OK\r\n");
+    let file = std::fs::read(dir.file("dump.rdb")).unwrap();
+    assert_eq!(data_section(&file), "fe00fb0100f96400016b0176");
+    assert_reply!(c, ["DEBUG", "RELOAD", "NOSAVE"], b"+OK\r\n");
+    assert_reply!(c, ["OBJECT", "FREQ", "k"], b":100\r\n");
+
+    // LRU: the idle seconds (1000, or 1001 if a second ticked before SAVE).
+    assert_reply!(
+        c,
+        ["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
+        b"+OK\r\n"
+    );
+    assert_reply!(c, ["FLUSHALL"], b"+OK\r\n");
+    let idle = call(
+        &mut c,
+        &[b"RESTORE", b"k", b"0", &payload, b"IDLETIME", b"1000"],
+    )
+    .await;
+    assert_eq!(idle, ok);
+    assert_reply!(c, ["SAVE"], b"+OK\r\n");
+    let file = std::fs::read(dir.file("dump.rdb")).unwrap();
+    let section = data_section(&file);
+    assert!(
+        section == "fe00fb0100f843e800016b0176" || section == "fe00fb0100f843e900016b0176",
+        "{section}"
+    );
+    assert_reply!(c, ["DEBUG", "RELOAD", "NOSAVE"], b"+OK\r\n");
+    let Frame::Integer(idle) = call(&mut c, &[b"OBJECT", b"IDLETIME", b"k"]).await else {
+        panic!("OBJECT IDLETIME")
+    };
+    assert!((1000..=1003).contains(&idle), "{idle}");
+
+    // Neither LRU nor LFU: no hint.
+    assert_reply!(
+        c,
+        ["CONFIG", "SET", "maxmemory-policy", "volatile-ttl"],
+        b"+OK\r\n"
+    );
+    assert_reply!(c, ["SAVE"], b"+OK\r\n");
+    let file = std::fs::read(dir.file("dump.rdb")).unwrap();
+    assert_eq!(data_section(&file), "fe00fb010000016b0176");
+    srv.shutdown().await;
+}
+
 // The test crate's root is this file, so submodule paths are spelled out.
 #[path = "rdb/corrupt.rs"]
 mod corrupt;

@@ -310,3 +310,97 @@ async fn table_max_keys_invalidates_the_excess() {
     );
     assert_eq!(server.node().lock().tracking.total_keys(), 2);
 }
+
+/// Which flushes invalidate everything, as Redis 7.0.15 answered the same sequence: DEBUG
+/// RELOAD (not NOFLUSH) and FLUSHDB even of an empty database do; SWAPDB does not.
+#[tokio::test]
+async fn reload_and_flushdb_invalidate_everything_swapdb_does_not() {
+    let config = rediscover_testserver::config::Config {
+        enable_debug_command: "yes".into(),
+        ..Default::default()
+    };
+    let server = common::TestServer::builder()
+        .config(config)
+        .start()
+        .await
+        .unwrap();
+    let mut a = connect(&server).await;
+    let mut b = connect(&server).await;
+    hello3(&mut a).await;
+    const FLUSHED: &str = ">2\r\n$10\r\ninvalidate\r\n_\r\n";
+    assert_eq!(call(&mut a, &["CLIENT", "TRACKING", "ON"]).await, "+OK\r\n");
+    call(&mut a, &["GET", "k"]).await;
+    assert_eq!(call(&mut b, &["SWAPDB", "0", "1"]).await, "+OK\r\n");
+    assert_eq!(drain(&mut a).await, "");
+    assert_eq!(call_all(&mut a, &["SWAPDB", "0", "1"]).await, "+OK\r\n");
+    assert_eq!(call(&mut b, &["DEBUG", "RELOAD"]).await, "+OK\r\n");
+    assert_eq!(drain(&mut a).await, FLUSHED);
+    assert_eq!(
+        call_all(&mut a, &["DEBUG", "RELOAD"]).await,
+        format!("+OK\r\n{FLUSHED}")
+    );
+    assert_eq!(
+        call(&mut b, &["DEBUG", "RELOAD", "NOFLUSH"]).await,
+        "+OK\r\n"
+    );
+    assert_eq!(drain(&mut a).await, "");
+    call(&mut b, &["SELECT", "5"]).await;
+    assert_eq!(call(&mut b, &["FLUSHDB"]).await, "+OK\r\n");
+    assert_eq!(drain(&mut a).await, FLUSHED);
+    // The table is emptied even when nobody tracks any more (tracking_total_keys 2, then 0).
+    call(&mut a, &["MGET", "k", "j"]).await;
+    call(&mut a, &["CLIENT", "TRACKING", "OFF"]).await;
+    assert_eq!(server.node().lock().tracking.total_keys(), 2);
+    call(&mut b, &["FLUSHALL"]).await;
+    assert_eq!(server.node().lock().tracking.total_keys(), 0);
+}
+
+/// A replica's full sync replaces its data: its tracking clients get the flush null (as a
+/// Redis 7.0.15 replica sends it when REPLICAOF makes it sync).
+#[tokio::test]
+async fn a_replicas_full_sync_invalidates_everything() {
+    let master = common::TestServer::start().await.unwrap();
+    let mut m = connect(&master).await;
+    call(&mut m, &["SET", "k", "from-master"]).await;
+    let (replica, mut b) = start().await;
+    let mut a = connect(&replica).await;
+    hello3(&mut a).await;
+    call(&mut a, &["CLIENT", "TRACKING", "ON"]).await;
+    call(&mut a, &["GET", "k"]).await;
+    let port = master.addr().port().to_string();
+    assert_eq!(
+        call(&mut b, &["REPLICAOF", "127.0.0.1", &port]).await,
+        "+OK\r\n"
+    );
+    let pushed = a.read_raw_timeout(Duration::from_secs(20)).await;
+    assert_eq!(
+        String::from_utf8_lossy(&pushed.expect("no invalidation within 20 s")),
+        ">2\r\n$10\r\ninvalidate\r\n_\r\n"
+    );
+    assert_eq!(call(&mut a, &["GET", "k"]).await, "$11\r\nfrom-master\r\n");
+}
+
+/// CLUSTER RESET of a replica flushes its data (clusterReset's emptyData): its tracking clients
+/// are told to drop everything, the caller after its reply.
+#[tokio::test]
+async fn cluster_reset_of_a_replica_invalidates_everything() {
+    let cluster = rediscover_testserver::TestCluster::builder()
+        .masters(3)
+        .replicas_per_master(1)
+        .start()
+        .await
+        .unwrap();
+    let replica = cluster.replicas_of(cluster.masters()[0])[0];
+    let addr = cluster.node(replica).addr();
+    let mut a = RawConn::connect(addr).await;
+    let mut b = RawConn::connect(addr).await;
+    hello3(&mut a).await;
+    hello3(&mut b).await;
+    assert_eq!(call(&mut a, &["CLIENT", "TRACKING", "ON"]).await, "+OK\r\n");
+    assert_eq!(call(&mut b, &["CLIENT", "TRACKING", "ON"]).await, "+OK\r\n");
+    assert_eq!(
+        call_all(&mut b, &["CLUSTER", "RESET"]).await,
+        "+OK\r\n>2\r\n$10\r\ninvalidate\r\n_\r\n"
+    );
+    assert_eq!(drain(&mut a).await, ">2\r\n$10\r\ninvalidate\r\n_\r\n");
+}

@@ -428,7 +428,7 @@ fn subcommand(c: &mut Cluster, ctx: &mut Ctx<'_>, sub: &str, argv: &[Bytes]) -> 
                     "ERR CLUSTER RESET can't be called with master nodes containing keys".into(),
                 );
             }
-            reset(c, st, hard);
+            reset(c, st, hard, ctx.client.id);
             ctx.out.ok();
         }
         _ => return Err(syntax_error(argv)),
@@ -547,8 +547,14 @@ pub fn start_handshake(c: &mut Cluster, ip: &str, port: u16, cport: u16) {
 }
 
 /// `clusterReset`: forget every other node and all slots; HARD also resets the epochs and
-/// takes a new id.
-pub fn reset(c: &mut Cluster, st: &mut crate::node::NodeState, hard: bool) {
+/// takes a new id. A replica's data is flushed, which tells tracking clients to drop their
+/// caches (`caller`, the client running CLUSTER RESET, after its reply).
+pub fn reset(
+    c: &mut Cluster,
+    st: &mut crate::node::NodeState,
+    hard: bool,
+    caller: crate::keyspace::ClientId,
+) {
     if c.me().is_slave() {
         let me = c.myself;
         c.set_node_as_master(&me);
@@ -556,6 +562,7 @@ pub fn reset(c: &mut Cluster, st: &mut crate::node::NodeState, hard: bool) {
         for db in st.dbs.iter_mut() {
             db.clear();
         }
+        crate::tracking::invalidate_all(st, caller);
         st.dirty += 1;
     }
     c.close_all_slots();

@@ -12,6 +12,7 @@ use super::server::{help, subcommand};
 use super::{eq_ic, parse_i64, CmdResult, Ctx, Error, Handler};
 use crate::client::{ClientEntry, ClientKind, ReplyMode};
 use crate::keyspace::ClientId;
+use crate::node::NodeState;
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[("client", client)];
 
@@ -146,6 +147,7 @@ struct Line<'a> {
     multi: i64,
     cmd: &'a str,
     user: &'a [u8],
+    redir: i64,
     resp: u8,
 }
 
@@ -155,7 +157,7 @@ impl Line<'_> {
         format!(
             "id={} addr={} laddr={} fd=0 name={} age={} idle={} flags={} db={} sub={} psub={} \
              ssub=0 multi={} qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 \
-             omem=0 tot-mem=0 events=r cmd={} user={} redir=-1 resp={}\n",
+             omem=0 tot-mem=0 events=r cmd={} user={} redir={} resp={}\n",
             self.id,
             self.addr,
             self.laddr,
@@ -169,32 +171,79 @@ impl Line<'_> {
             self.multi,
             self.cmd,
             String::from_utf8_lossy(self.user),
+            self.redir,
             self.resp,
         )
     }
 }
 
-fn flags(kind: ClientKind, multi: bool, blocked: bool, no_evict: bool) -> String {
-    let mut f = String::new();
-    match kind {
-        ClientKind::Replica => f.push('S'),
-        ClientKind::Master => f.push('M'),
-        ClientKind::PubSub => f.push('P'),
-        ClientKind::Normal => {}
+/// What a client's `flags=` field is made of.
+struct FlagState {
+    kind: ClientKind,
+    multi: bool,
+    blocked: bool,
+    /// Scheduled to be closed (CLIENT KILL, output limit): Redis's `CLIENT_CLOSE_ASAP`.
+    closing: bool,
+    readonly: bool,
+    no_evict: bool,
+}
+
+impl FlagState {
+    /// Redis 7.0's flag letters, in `catClientInfoString`'s order: `O` (MONITOR) or `S`, `M`,
+    /// `P`, `x`, `b`, `t` (tracking), `R` (its redirect target went away), `B` (BCAST), `d`
+    /// (a WATCHed key changed), `A`, `r`, `e`; `N` for none. (`c`, `u` and `U` never show
+    /// here: no unix sockets, and no client is caught between its reply and its close.)
+    fn render(&self, node: &NodeState, id: ClientId) -> String {
+        let mut f = String::new();
+        if node.monitors.iter().any(|(m, _)| *m == id) {
+            f.push('O');
+        }
+        match self.kind {
+            ClientKind::Replica => f.push('S'),
+            ClientKind::Master => f.push('M'),
+            ClientKind::PubSub => f.push('P'),
+            ClientKind::Normal => {}
+        }
+        if self.multi {
+            f.push('x');
+        }
+        if self.blocked {
+            f.push('b');
+        }
+        if let Some(mode) = node.tracking.clients.get(&id) {
+            f.push('t');
+            if mode.broken_redirect {
+                f.push('R');
+            }
+            if mode.bcast {
+                f.push('B');
+            }
+        }
+        if node.watch_dirty.contains(&id) {
+            f.push('d');
+        }
+        if self.closing {
+            f.push('A');
+        }
+        if self.readonly {
+            f.push('r');
+        }
+        if self.no_evict {
+            f.push('e');
+        }
+        if f.is_empty() {
+            f.push('N');
+        }
+        f
     }
-    if multi {
-        f.push('x');
-    }
-    if blocked {
-        f.push('b');
-    }
-    if no_evict {
-        f.push('e');
-    }
-    if f.is_empty() {
-        f.push('N');
-    }
-    f
+}
+
+/// `redir=`: the tracking redirect (0 for none) of a tracking client, -1 otherwise.
+fn redir(node: &NodeState, id: ClientId) -> i64 {
+    node.tracking
+        .clients
+        .get(&id)
+        .map_or(-1, |m| m.redirect as i64)
 }
 
 pub(crate) fn self_line(ctx: &Ctx<'_>, cmd: &str) -> String {
@@ -210,6 +259,14 @@ pub(crate) fn self_line(ctx: &Ctx<'_>, cmd: &str) -> String {
         } else {
             ClientKind::Normal
         });
+    let flags = FlagState {
+        kind,
+        multi: c.multi.is_some(),
+        blocked: false,
+        closing: false,
+        readonly: c.readonly,
+        no_evict: c.no_evict,
+    };
     Line {
         id: c.id,
         addr: c.addr,
@@ -217,20 +274,29 @@ pub(crate) fn self_line(ctx: &Ctx<'_>, cmd: &str) -> String {
         name: c.name.as_deref().unwrap_or_default(),
         age: c.created.elapsed().as_secs(),
         idle: 0,
-        flags: flags(kind, c.multi.is_some(), false, c.no_evict),
+        flags: flags.render(ctx.node, c.id),
         db: c.db,
         sub: c.channels.len(),
         psub: c.patterns.len(),
         multi: c.multi.as_ref().map_or(-1, |q| q.len() as i64),
         cmd,
         user: &c.user,
+        redir: redir(ctx.node, c.id),
         resp: if c.resp3 { 3 } else { 2 },
     }
     .render()
 }
 
 /// A client's CLIENT LIST line (without the newline), as Redis's log lines quote a client.
-pub fn client_info_line(id: ClientId, e: &ClientEntry) -> String {
+pub fn client_info_line(node: &NodeState, id: ClientId, e: &ClientEntry) -> String {
+    let flags = FlagState {
+        kind: e.kind,
+        multi: e.multi >= 0,
+        blocked: e.blocked,
+        closing: e.killed,
+        readonly: e.readonly,
+        no_evict: e.no_evict,
+    };
     Line {
         id,
         addr: e.addr,
@@ -238,13 +304,14 @@ pub fn client_info_line(id: ClientId, e: &ClientEntry) -> String {
         name: e.name.as_deref().unwrap_or_default(),
         age: e.created.elapsed().as_secs(),
         idle: e.last_interaction.elapsed().as_secs(),
-        flags: flags(e.kind, e.multi >= 0, e.blocked, false),
+        flags: flags.render(node, id),
         db: e.db,
         sub: e.sub,
         psub: e.psub,
         multi: e.multi,
         cmd: e.last_cmd,
         user: &e.user,
+        redir: redir(node, id),
         resp: e.resp,
     }
     .render()
@@ -299,7 +366,7 @@ fn list(ctx: &mut Ctx<'_>, args: &[Bytes]) -> CmdResult {
         if id == ctx.client.id {
             text.push_str(&self_line(ctx, "client|list"));
         } else {
-            text.push_str(&client_info_line(id, e));
+            text.push_str(&client_info_line(ctx.node, id, e));
         }
     }
     ctx.out.verbatim(b"txt", text.as_bytes());

@@ -193,6 +193,8 @@ fn resetstat(ctx: &mut Ctx<'_>) {
     *stats = Default::default();
     stats.commands.resize(commands, Default::default());
     stats.slowlog = slowlog;
+    // Each command's latency histogram goes too (resetCommandTableStats).
+    ctx.node.memory.histograms.clear();
 }
 
 fn rewrite(ctx: &mut Ctx<'_>) -> CmdResult {

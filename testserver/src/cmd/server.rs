@@ -136,6 +136,8 @@ fn debug_reload(ctx: &mut Ctx<'_>, options: &[Bytes]) -> CmdResult {
     let snapshot = crate::rdb::load_file(&path, &options).map_err(|_| LOAD_FAILED)?;
     if flush {
         crate::rdb::persist::install(ctx.node, snapshot);
+        // Redis empties the data first (emptyData): tracking clients drop their caches.
+        crate::tracking::invalidate_all(ctx.node, ctx.client.id);
     } else {
         crate::rdb::persist::merge(ctx.node, snapshot, merge).map_err(|_| LOAD_FAILED)?;
     }

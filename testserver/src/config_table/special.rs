@@ -298,3 +298,54 @@ pub(super) fn set_appenddirname(c: &mut Config, v: &str) -> Result<(), String> {
     c.extra.insert("appenddirname".into(), v.into());
     Ok(())
 }
+
+/// `latency-tracking-info-percentiles` default: p50, p99 and p99.9.
+pub(crate) const DEFAULT_PERCENTILES: &str = "50 99 99.9";
+
+/// A percentile as Redis prints it: `%f`, then `trimDoubleString` (trailing zeros and a
+/// trailing dot removed).
+pub(crate) fn format_percentile(p: f64) -> String {
+    let text = format!("{p:.6}");
+    let text = text.trim_end_matches('0');
+    text.strip_suffix('.').unwrap_or(text).to_string()
+}
+
+/// The configured percentiles (stored exactly, as Redis keeps the doubles).
+pub(crate) fn percentiles(c: &Config) -> Vec<f64> {
+    let stored = c.extra_or("latency-tracking-info-percentiles", DEFAULT_PERCENTILES);
+    stored
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .filter_map(|w| w.parse().ok())
+        .collect()
+}
+
+pub(super) fn get_percentiles(c: &Config) -> String {
+    percentiles(c)
+        .into_iter()
+        .map(format_percentile)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `latency-tracking-info-percentiles`: space-separated numbers within [0, 100]; a single ""
+/// is none. Redis's `setConfigLatencyTrackingInfoPercentilesOutputOption` texts.
+pub(super) fn set_percentiles(c: &mut Config, v: &str) -> Result<(), String> {
+    let mut values = Vec::new();
+    if !v.is_empty() {
+        for word in v.split(' ') {
+            let p = crate::cmd::args::parse_f64_opt(word.as_bytes())
+                .ok_or("Invalid latency-tracking-info-percentiles parameters")?;
+            if !(0.0..=100.0).contains(&p) {
+                return Err(
+                    "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                        .into(),
+                );
+            }
+            values.push(p.to_string());
+        }
+    }
+    c.extra
+        .insert("latency-tracking-info-percentiles".into(), values.join(" "));
+    Ok(())
+}

@@ -455,6 +455,11 @@ impl Db {
         self.entries.iter().map(|(k, e)| (k, &e.value))
     }
 
+    /// All keys and values with their access stamps (`robj.lru`), in no particular order.
+    pub fn iter_stamped(&self) -> impl Iterator<Item = (&Bytes, &Value, u32)> {
+        self.entries.iter().map(|(k, e)| (k, &e.value, e.lru))
+    }
+
     /// What the keys cost, as the sum of their MEMORY USAGE estimates.
     pub fn used_bytes(&self) -> usize {
         self.used

@@ -1101,6 +1101,16 @@ pub mod lp {
             self.count += 1;
         }
 
+        /// The listpack's size so far, terminator included (`lpBytes`).
+        pub fn bytes(&self) -> usize {
+            self.buf.len() + 1
+        }
+
+        /// Whether nothing was appended yet.
+        pub fn is_empty(&self) -> bool {
+            self.count == 0
+        }
+
         /// The finished listpack.
         pub fn finish(mut self) -> Vec<u8> {
             self.buf.push(0xFF);

@@ -113,6 +113,50 @@ const BUCKETS: usize = 21;
 #[derive(Debug, Clone, Default)]
 pub struct Histogram {
     counts: [u64; BUCKETS],
+    /// The HDR histogram's own counts (`hdr_init(1, 1e9, 2)`: 256 sub-buckets, 23 buckets),
+    /// for the percentiles of INFO latencystats; allocated by the first sample.
+    hdr: Vec<u64>,
+}
+
+/// `hdr_init(1, 1000000000, 2)`'s layout: unit magnitude 0, 256 sub-buckets (half: 128).
+const SUB_HALF_MAGNITUDE: u32 = 7;
+const SUB_HALF: i64 = 1 << SUB_HALF_MAGNITUDE;
+const SUB_COUNT: i64 = SUB_HALF * 2;
+/// `(bucket_count + 1) * (sub_bucket_count / 2)` with 23 buckets.
+const HDR_COUNTS: usize = 24 * SUB_HALF as usize;
+
+/// `get_bucket_index`.
+fn hdr_bucket(value: i64) -> i64 {
+    let pow2ceiling = 64 - i64::from((value | (SUB_COUNT - 1)).leading_zeros());
+    pow2ceiling - i64::from(SUB_HALF_MAGNITUDE + 1)
+}
+
+/// `counts_index_for`.
+fn hdr_index(value: i64) -> usize {
+    let bucket = hdr_bucket(value);
+    let sub = value >> bucket;
+    (((bucket + 1) << SUB_HALF_MAGNITUDE) + (sub - SUB_HALF)) as usize
+}
+
+/// `hdr_value_at_index`: the lowest value counted at `index`.
+fn hdr_value_at_index(index: usize) -> i64 {
+    let index = index as i64;
+    let mut bucket = (index >> SUB_HALF_MAGNITUDE) - 1;
+    let mut sub = (index & (SUB_HALF - 1)) + SUB_HALF;
+    if bucket < 0 {
+        sub -= SUB_HALF;
+        bucket = 0;
+    }
+    sub << bucket
+}
+
+/// `lowest_equivalent_value` and `highest_equivalent_value`.
+fn hdr_equivalent_range(value: i64) -> (i64, i64) {
+    let bucket = hdr_bucket(value);
+    let sub = value >> bucket;
+    let lowest = sub << bucket;
+    let adjusted = if sub >= SUB_COUNT { bucket + 1 } else { bucket };
+    (lowest, lowest + (1i64 << adjusted) - 1)
 }
 
 /// The highest value (ns) that the HDR histogram treats as equal to the reporting level
@@ -132,6 +176,33 @@ impl Histogram {
             .find(|&k| ns <= level_highest(k))
             .unwrap_or(BUCKETS - 1);
         self.counts[k] += 1;
+        if self.hdr.is_empty() {
+            self.hdr = vec![0; HDR_COUNTS];
+        }
+        self.hdr[hdr_index(ns as i64)] += 1;
+    }
+
+    /// `hdr_value_at_percentile`: the value (ns) at `percentile` (0 to 100) of the samples.
+    pub fn value_at_percentile(&self, percentile: f64) -> i64 {
+        let requested = percentile.min(100.0);
+        let total = self.total();
+        let wanted = (((requested / 100.0) * total as f64) + 0.5) as u64;
+        let wanted = wanted.max(1);
+        let mut seen = 0;
+        let mut value = 0;
+        for (index, &n) in self.hdr.iter().enumerate() {
+            seen += n;
+            if seen >= wanted {
+                value = hdr_value_at_index(index);
+                break;
+            }
+        }
+        let (lowest, highest) = hdr_equivalent_range(value);
+        if percentile == 0.0 {
+            lowest
+        } else {
+            highest
+        }
     }
 
     /// Number of commands recorded.
@@ -167,6 +238,25 @@ mod tests {
         }
         assert_eq!(h.total(), 6);
         assert_eq!(h.cdf(), vec![(1, 3), (4, 4), (66, 5), (1082130, 6)]);
+    }
+
+    #[test]
+    fn percentiles_are_hdr_histograms() {
+        // hdr_init(1, 1e9, 2): values below 256 ns are exact, then 2 significant digits.
+        let mut h = Histogram::default();
+        for usec in [1, 2, 3, 4, 5, 6, 7, 8, 9, 1000] {
+            h.record(usec);
+        }
+        // 10 samples: p50 is the 5th (5000 ns, within [4992, 5023]), p99 the 10th (1 s
+        // range of 1 ms: [999424, 1003519]); p0 the lowest value of the first (1000 exactly).
+        assert_eq!(h.value_at_percentile(50.0), 5023);
+        assert_eq!(h.value_at_percentile(99.0), 1_003_519);
+        assert_eq!(h.value_at_percentile(0.0), 1000);
+        assert_eq!(hdr_index(1), 1);
+        assert_eq!(hdr_index(255), 255);
+        assert_eq!(hdr_index(256), 256);
+        assert_eq!(hdr_value_at_index(hdr_index(1_000_000_000)), 998_244_352);
+        assert!(hdr_index(1_000_000_000) < HDR_COUNTS);
     }
 
     #[test]

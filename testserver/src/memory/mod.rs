@@ -73,7 +73,8 @@ impl Policy {
         matches!(self, Policy::AllkeysLfu | Policy::VolatileLfu)
     }
 
-    fn is_lru(self) -> bool {
+    /// Whether the policy reads LRU stamps (`MAXMEMORY_FLAG_LRU`).
+    pub fn is_lru(self) -> bool {
         matches!(self, Policy::AllkeysLru | Policy::VolatileLru)
     }
 

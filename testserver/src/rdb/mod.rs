@@ -29,10 +29,14 @@ use bytes::Bytes;
 use crate::config::Config;
 use crate::keyspace::{Db, HashLimits, ListpackLimits};
 
-pub use write::{function_payload, save_file, write, SaveMeta};
+pub use write::{function_payload, save_file, write, KeyHints, SaveMeta};
 
-/// The RDB version this server writes.
+/// The RDB version of the files this server writes (see the module docs: the newest that
+/// Redis 5, 6 and 7 replicas all load; the values in them use only the version-9 encodings).
 pub const WRITE_VERSION: u32 = 9;
+/// The RDB version in a DUMP payload's footer: Redis 7.0's `RDB_VERSION`, as its DUMP writes
+/// (FUNCTION DUMP's too). A Redis 7.0 RESTORE accepts any version up to this one.
+pub const DUMP_VERSION: u32 = 10;
 /// The newest RDB version this server reads (Redis 7.0's).
 pub const MAX_READ_VERSION: u32 = 10;
 

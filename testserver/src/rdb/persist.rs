@@ -61,6 +61,7 @@ pub fn save_meta(st: &NodeState, now_ms: i64, extra_aux: Vec<(String, String)>) 
         checksum: st.config.extra_or("rdbchecksum", "yes") == "yes",
         functions: st.scripts.library_codes(),
         aof_base: false,
+        hints: super::write::KeyHints::from_config(&st.config),
     }
 }
 

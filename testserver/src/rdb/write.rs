@@ -5,7 +5,7 @@ use bytes::Bytes;
 use std::io::Write;
 use std::path::Path;
 
-use crate::keyspace::{Db, Value};
+use crate::keyspace::{Db, Hash, Set, Value};
 
 use super::lzf::Compressor;
 use super::{op, CRC64, WRITE_VERSION};
@@ -30,6 +30,37 @@ pub struct SaveMeta {
     pub functions: Vec<Bytes>,
     /// The file is an AOF's BASE (aux `aof-base` 1, and no replication fields).
     pub aof_base: bool,
+    /// The access hint written before each key (`maxmemory-policy`).
+    pub hints: KeyHints,
+}
+
+/// What `rdbSaveKeyValuePair` writes about a key's accesses, by `maxmemory-policy`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum KeyHints {
+    /// Nothing (a policy that is neither LRU nor LFU).
+    #[default]
+    None,
+    /// RDB_OPCODE_IDLE: the idle time in seconds (an LRU policy).
+    Idle,
+    /// RDB_OPCODE_FREQ: the LFU counter, decayed to the save time (an LFU policy).
+    Freq {
+        /// `lfu-decay-time` (minutes), for the decay.
+        decay_time: u32,
+    },
+}
+
+impl KeyHints {
+    /// The hints a node with `config` writes.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        let settings = crate::memory::Settings::from_config(config);
+        match (settings.policy, settings.access) {
+            (p, crate::memory::Access::Lfu { decay_time, .. }) if p.is_lfu() => {
+                KeyHints::Freq { decay_time }
+            }
+            (p, _) if p.is_lru() => KeyHints::Idle,
+            _ => KeyHints::None,
+        }
+    }
 }
 
 impl Default for SaveMeta {
@@ -43,6 +74,7 @@ impl Default for SaveMeta {
             checksum: true,
             functions: Vec::new(),
             aof_base: false,
+            hints: KeyHints::None,
         }
     }
 }
@@ -66,7 +98,7 @@ pub fn write(dbs: &[Db], meta: &SaveMeta) -> Vec<u8> {
         w.string(code);
     }
     for (index, db) in dbs.iter().enumerate() {
-        w.db(index, db, meta.now_ms);
+        w.db(index, db, meta.now_ms, meta.hints);
     }
     w.out.push(op::EOF);
     let crc = if meta.checksum {
@@ -86,7 +118,8 @@ pub fn function_payload(codes: &[Bytes]) -> Vec<u8> {
         w.out.push(op::FUNCTION2);
         w.string(code);
     }
-    w.out.extend_from_slice(&10u16.to_le_bytes());
+    w.out
+        .extend_from_slice(&(super::DUMP_VERSION as u16).to_le_bytes());
     let crc = CRC64.checksum(&w.out);
     w.out.extend_from_slice(&crc.to_le_bytes());
     w.out
@@ -116,13 +149,83 @@ pub fn save_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
     result
 }
 
-/// One value as an RDB file holds it after the key: its type byte, then its payload (the body
-/// of a DUMP payload).
+/// One value as a DUMP payload holds it: its type byte, then its payload. Redis 7.0 dumps
+/// lists as quicklists of listpacks, and intsets, listpack hashes and listpack sorted sets in
+/// those encodings (RDB 10 types), so they are written so here too and the payload is Redis's
+/// byte for byte (for a list: as Redis's default `list-max-listpack-size -2` splits a list
+/// built by RPUSH); files keep the plain types (see the module docs of `rdb`).
 pub(super) fn value_bytes(value: &Value, compression: bool) -> Vec<u8> {
     let mut w = Writer::new(compression);
+    if let Value::List(list) = value {
+        w.out.push(op::LIST_QUICKLIST_2);
+        w.quicklist(list);
+        return w.out;
+    }
+    if let Some((kind, blob)) = compact(value) {
+        w.out.push(kind);
+        w.string(&blob);
+        return w.out;
+    }
     w.out.push(value_type(value));
     w.value(value);
     w.out
+}
+
+/// A value in its compact Redis 7.0 encoding (type, blob), when it has one here: an intset,
+/// a listpack hash (field, value, ... in insertion order) or a listpack sorted set (member,
+/// score, ... by score; scores as `d2string` writes them).
+fn compact(value: &Value) -> Option<(u8, Vec<u8>)> {
+    use crate::keyspace::stream::lp;
+    match value {
+        Value::Set(Set::Intset(members)) => Some((op::SET_INTSET, intset(members))),
+        Value::Hash(Hash::Listpack(pairs)) => {
+            let mut w = lp::Writer::new();
+            for (field, value) in pairs {
+                w.str(field);
+                w.str(value);
+            }
+            Some((op::HASH_LISTPACK, w.finish()))
+        }
+        Value::ZSet(z) if z.encoding() == "listpack" => {
+            let mut w = lp::Writer::new();
+            for (member, score) in z.iter() {
+                w.str(member);
+                w.str(d2string(score).as_bytes());
+            }
+            Some((op::ZSET_LISTPACK, w.finish()))
+        }
+        _ => None,
+    }
+}
+
+/// Redis's `d2string`: integral values within ±2^62 as integers, `-0`, else `%.17g`.
+fn d2string(score: f64) -> String {
+    if score == 0.0 {
+        return if score.is_sign_negative() { "-0" } else { "0" }.to_string();
+    }
+    let half = (i64::MAX / 2) as f64;
+    if score.is_finite() && (-half..=half).contains(&score) && score == (score as i64) as f64 {
+        return (score as i64).to_string();
+    }
+    rediscover::resp::format_double(score)
+}
+
+/// An intset blob: encoding width (2, 4 or 8), length, then the sorted members, little-endian.
+fn intset(members: &[i64]) -> Vec<u8> {
+    let width: u32 = if members.iter().all(|&n| i16::try_from(n).is_ok()) {
+        2
+    } else if members.iter().all(|&n| i32::try_from(n).is_ok()) {
+        4
+    } else {
+        8
+    };
+    let mut out = Vec::with_capacity(8 + members.len() * width as usize);
+    out.extend_from_slice(&width.to_le_bytes());
+    out.extend_from_slice(&(members.len() as u32).to_le_bytes());
+    for &n in members {
+        out.extend_from_slice(&n.to_le_bytes()[..width as usize]);
+    }
+    out
 }
 
 pub(super) struct Writer {
@@ -145,11 +248,11 @@ impl Writer {
         self.string(value.as_bytes());
     }
 
-    fn db(&mut self, index: usize, db: &Db, now_ms: i64) {
+    fn db(&mut self, index: usize, db: &Db, now_ms: i64, hints: KeyHints) {
         let live: Vec<_> = db
-            .iter()
-            .map(|(k, v)| (k, v, db.expire_at(k)))
-            .filter(|(_, _, at)| at.map_or(true, |at| at > now_ms))
+            .iter_stamped()
+            .map(|(k, v, stamp)| (k, v, db.expire_at(k), stamp))
+            .filter(|(_, _, at, _)| at.map_or(true, |at| at > now_ms))
             .collect();
         if live.is_empty() {
             return;
@@ -158,15 +261,80 @@ impl Writer {
         self.len(index as u64);
         self.out.push(op::RESIZEDB);
         self.len(live.len() as u64);
-        self.len(live.iter().filter(|(_, _, at)| at.is_some()).count() as u64);
-        for (key, value, at) in live {
+        self.len(live.iter().filter(|(_, _, at, _)| at.is_some()).count() as u64);
+        for (key, value, at, stamp) in live {
             if let Some(at) = at {
                 self.out.push(op::EXPIRETIME_MS);
                 self.out.extend_from_slice(&at.to_le_bytes());
             }
+            match hints {
+                KeyHints::None => {}
+                KeyHints::Idle => {
+                    self.out.push(op::IDLE);
+                    self.len(crate::memory::idle_ms(stamp, now_ms) / 1000);
+                }
+                KeyHints::Freq { decay_time } => {
+                    self.out.push(op::FREQ);
+                    self.out
+                        .push(crate::memory::lfu_counter(stamp, now_ms, decay_time) as u8);
+                }
+            }
             self.out.push(value_type(value));
             self.string(key);
             self.value(value);
+        }
+    }
+
+    /// RDB_TYPE_LIST_QUICKLIST_2: the list's nodes as `quicklistPushTail` fills them with
+    /// `list-max-listpack-size -2` (a node takes an element while its listpack size plus the
+    /// element's length plus 8 stays within 8 KB; an element of 1 GB or more is a plain node).
+    fn quicklist(&mut self, list: &crate::keyspace::List) {
+        use crate::keyspace::stream::lp;
+        const NODE_LIMIT: usize = 8192;
+        const SIZE_ESTIMATE_OVERHEAD: usize = 8;
+        const PACKED_THRESHOLD: usize = 1 << 30;
+        enum QNode {
+            Packed(Vec<u8>),
+            Plain(Vec<u8>),
+        }
+        let mut nodes: Vec<QNode> = Vec::new();
+        let mut current: Option<lp::Writer> = None;
+        for item in list.iter() {
+            if item.len() >= PACKED_THRESHOLD {
+                if let Some(w) = current.take() {
+                    nodes.push(QNode::Packed(w.finish()));
+                }
+                nodes.push(QNode::Plain(item.to_vec()));
+                continue;
+            }
+            let fits = current
+                .as_ref()
+                .is_some_and(|w| w.bytes() + item.len() + SIZE_ESTIMATE_OVERHEAD <= NODE_LIMIT);
+            if !fits {
+                if let Some(w) = current.take() {
+                    nodes.push(QNode::Packed(w.finish()));
+                }
+                current = Some(lp::Writer::new());
+            }
+            if let Some(w) = current.as_mut() {
+                w.str(item);
+            }
+        }
+        if let Some(w) = current.take().filter(|w| !w.is_empty()) {
+            nodes.push(QNode::Packed(w.finish()));
+        }
+        self.len(nodes.len() as u64);
+        for node in nodes {
+            match node {
+                QNode::Packed(lp) => {
+                    self.len(2);
+                    self.string(&lp);
+                }
+                QNode::Plain(item) => {
+                    self.len(1);
+                    self.string(&item);
+                }
+            }
         }
     }
 

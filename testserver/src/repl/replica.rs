@@ -426,6 +426,9 @@ impl Link {
             db.expire_mode = ExpireMode::Keep;
         }
         crate::rdb::persist::install_functions(&mut st, &snapshot.functions);
+        // The old data was flushed (Redis's emptyData, or swapMainDbWithTempDb when loading
+        // diskless into a temporary db): every tracking client is told to drop its cache.
+        crate::tracking::invalidate_all(&mut st, 0);
         cmd::after_command(&mut st);
         let size = st.config.repl_backlog_size;
         st.repl.reset_history(replid, offset, size);

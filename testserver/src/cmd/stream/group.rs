@@ -12,6 +12,7 @@ use super::{
 use crate::cmd::lookup::write_typed;
 use crate::keyspace::stream::{Group, Stream, StreamId, INVALID_ENTRIES_READ};
 use crate::keyspace::Value;
+use crate::notify::class as ev;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -39,12 +40,22 @@ fn nogroup(key: &[u8], group: &[u8]) -> Error {
 
 /// The stream at `key` for reading (hits and misses counted); WRONGTYPE for another type.
 fn stream_read<'a>(ctx: &'a mut Ctx<'_>, key: &[u8]) -> Result<Option<&'a mut Stream>, Error> {
+    read_lookup(ctx, key);
+    let now = ctx.now;
+    write_typed::<Stream>(ctx.db(), key, now)
+}
+
+/// The lookup half of Redis's `lookupKeyRead`: expires the key if due, counts a hit or miss
+/// and publishes `keymiss` for a missing key.
+fn read_lookup(ctx: &mut Ctx<'_>, key: &[u8]) {
     let now = ctx.now;
     let db = ctx.client.db;
     let node = &mut *ctx.node;
     let found = node.dbs[db].get(key, now).is_some();
     crate::cmd::lookup::count_lookup(&mut node.stats, found);
-    write_typed::<Stream>(&mut node.dbs[db], key, now)
+    if !found {
+        ctx.notify(ev::KEY_MISS, "keymiss", key);
+    }
 }
 
 pub(super) fn xgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
@@ -132,6 +143,7 @@ pub(super) fn xgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             s.groups.insert(owned(gname), Group::new(id, entries_read));
             ctx.dirty(1);
             ctx.out.ok();
+            ctx.notify(ev::STREAM, "xgroup-create", key);
         }
         "xgroup|setid" => {
             if argv.len() != 5 && argv.len() != 7 {
@@ -150,6 +162,7 @@ pub(super) fn xgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             }
             ctx.dirty(1);
             ctx.out.ok();
+            ctx.notify(ev::STREAM, "xgroup-setid", key);
         }
         "xgroup|destroy" => {
             if argv.len() != 4 {
@@ -160,6 +173,7 @@ pub(super) fn xgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             if s.groups.remove(&gname[..]).is_some() {
                 ctx.dirty(1);
                 ctx.out.int(1);
+                ctx.notify(ev::STREAM, "xgroup-destroy", key);
                 // Blocked XREADGROUP clients of the group get -NOGROUP.
                 ctx.db().signal_ready(key);
             } else {
@@ -177,6 +191,7 @@ pub(super) fn xgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
                 !g.consumers.contains_key(&argv[4][..]) && g.touch_consumer(&argv[4], now);
             if created {
                 ctx.dirty(1);
+                ctx.notify(ev::STREAM, "xgroup-createconsumer", key);
             }
             ctx.out.int(i64::from(created));
         }
@@ -194,6 +209,7 @@ pub(super) fn xgroup(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
                     g.pel.remove(&id);
                 }
                 ctx.dirty(1);
+                ctx.notify(ev::STREAM, "xgroup-delconsumer", key);
             }
             ctx.out.int(pending as i64);
         }
@@ -391,6 +407,7 @@ pub(super) fn xclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     }
     let name = &argv[3];
     let mut consumer_ready = false;
+    let mut created_consumer = false;
     let mut dirty = 0u64;
     let mut ops = Vec::new();
     let mut body = ReplyWriter::new(resp3);
@@ -425,6 +442,7 @@ pub(super) fn xclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
         if !consumer_ready {
             if g.touch_consumer(name, now) {
+                created_consumer = true;
                 dirty += 1;
             }
             consumer_ready = true;
@@ -461,6 +479,9 @@ pub(super) fn xclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     }
     s.groups.insert(owned(gname), g);
     ctx.dirty(dirty);
+    if created_consumer {
+        ctx.notify(ev::STREAM, "xgroup-createconsumer", key);
+    }
     ctx.propagate_as(|| ops);
     ctx.out.array(n);
     ctx.out.raw(&body.take());
@@ -485,6 +506,9 @@ fn claim_op_arg(
 pub(super) fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let key = &argv[1];
     let gname = &argv[2];
+    // Looked up before the arguments are parsed, as Redis does (a miss is published even
+    // when the command then fails on its arguments).
+    read_lookup(ctx, key);
     let minidle = int_opt(
         &argv[4],
         "ERR Invalid min-idle-time argument for XAUTOCLAIM",
@@ -510,7 +534,9 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
         j += 1;
     }
-    let has_group = stream_read(ctx, key)?.is_some_and(|s| s.groups.contains_key(&gname[..]));
+    let now = ctx.now;
+    let has_group = write_typed::<Stream>(ctx.db(), key, now)?
+        .is_some_and(|s| s.groups.contains_key(&gname[..]));
     if !has_group {
         return Err(nogroup(key, gname));
     }
@@ -521,7 +547,6 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             "ERR Insufficient memory, failed allocating transient memory, COUNT too high.".into(),
         );
     }
-    let now = ctx.now;
     let resp3 = ctx.out.is_resp3();
     let s = write_typed::<Stream>(ctx.db(), key, now)?.ok_or(Error::from(msg::WRONGTYPE))?;
     let Some(mut g) = s.groups.remove(&gname[..]) else {
@@ -530,6 +555,7 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let name = &argv[3];
     let mut attempts = count.saturating_mul(10);
     let mut consumer_ready = false;
+    let mut created_consumer = false;
     let mut dirty = 0u64;
     let mut ops = Vec::new();
     let mut deleted = Vec::new();
@@ -572,6 +598,7 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             if idle_ok {
                 if !consumer_ready {
                     if g.touch_consumer(name, now) {
+                        created_consumer = true;
                         dirty += 1;
                     }
                     consumer_ready = true;
@@ -600,6 +627,9 @@ pub(super) fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     }
     s.groups.insert(owned(gname), g);
     ctx.dirty(dirty);
+    if created_consumer {
+        ctx.notify(ev::STREAM, "xgroup-createconsumer", key);
+    }
     ctx.propagate_as(|| ops);
     let out = &mut *ctx.out;
     out.array(3);

@@ -241,5 +241,6 @@ pub(super) fn xsetid(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     }
     ctx.dirty(1);
     ctx.out.ok();
+    ctx.notify(crate::notify::class::STREAM, "xsetid", &argv[1]);
     Ok(())
 }

@@ -14,6 +14,7 @@ use super::lookup::{read_typed, write_typed, Typed};
 use super::{eq_ic, owned, parse_i64, CmdResult, Ctx, Error, Handler};
 use crate::keyspace::stream::{AppendError, Entry, NodeLimits, Stream, StreamId, Trim};
 use crate::keyspace::Value;
+use crate::notify::class as ev;
 
 pub(crate) const COMMANDS: &[(&str, Handler)] = &[
     ("xadd", xadd),
@@ -396,9 +397,9 @@ fn xadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
         Err(AppendError::TooLarge) => return Err("ERR Elements are too large to be stored".into()),
     };
-    if let Some(trim) = a.trim {
-        s.trim(trim, a.approx, a.limit as u64);
-    }
+    let trimmed = a
+        .trim
+        .is_some_and(|trim| s.trim(trim, a.approx, a.limit as u64) > 0);
     let rewrite = propagating.then(|| {
         let mut rewritten = argv.to_vec();
         rewrite_trim(&mut rewritten, &a, s);
@@ -409,6 +410,10 @@ fn xadd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     });
     write_id(ctx.out, id);
     ctx.modified(key);
+    ctx.notify(ev::STREAM, "xadd", key);
+    if trimmed {
+        ctx.notify(ev::STREAM, "xtrim", key);
+    }
     if let Some(rewritten) = rewrite {
         ctx.propagate_as(|| vec![rewritten]);
     }
@@ -479,6 +484,7 @@ fn xdel(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let deleted = s.delete_ids(&ids);
     if deleted > 0 {
         ctx.modified(&argv[1]);
+        ctx.notify(ev::STREAM, "xdel", &argv[1]);
         ctx.dirty(deleted - 1);
     }
     ctx.out.int(deleted as i64);
@@ -500,6 +506,7 @@ fn xtrim(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             rewrite_trim(&mut r, &a, s);
             r
         });
+        ctx.notify(ev::STREAM, "xtrim", &argv[1]);
         ctx.modified(&argv[1]);
         ctx.dirty(deleted - 1);
         if let Some(r) = rewritten {

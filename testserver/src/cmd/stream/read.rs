@@ -96,7 +96,14 @@ pub(super) fn xread(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             wants.push(Want::New);
             continue;
         }
-        let (value, _) = super::super::lookup::lookup_read(ctx, key);
+        let value = if ready_key.is_some() {
+            // A parked reader being served: Redis reads the key without counting a hit or
+            // publishing a miss (serveClientsBlockedOnStreamKey's lookupKeyWrite).
+            let (now, db) = (ctx.now, ctx.client.db);
+            ctx.node.dbs[db].get(key, now)
+        } else {
+            super::super::lookup::lookup_read(ctx, key).0
+        };
         let s = match value {
             None => None,
             Some(Value::Stream(s)) => Some(&**s),
@@ -152,6 +159,14 @@ pub(super) fn xread(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     for (idx, key) in keys.iter().enumerate() {
         if ready.is_some() && only != Some(idx) {
             continue;
+        }
+        if ready.is_none() {
+            // Redis looks every key up a second time to serve it (lookupKeyRead again: a
+            // second hit, or a second `keymiss`); a parked reader's rerun is served without.
+            let (value, _) = super::super::lookup::lookup_read(ctx, key);
+            if value.is_none() {
+                continue;
+            }
         }
         let served_here = match group {
             None => serve_plain(ctx, key, wants[idx], count, &mut body),
@@ -337,6 +352,9 @@ fn serve_group(
     }
     s.groups.insert(super::owned(r.group), g);
     ctx.dirty(dirty);
+    if created {
+        ctx.notify(crate::notify::class::STREAM, "xgroup-createconsumer", r.key);
+    }
     Ok(true)
 }
 
