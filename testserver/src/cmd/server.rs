@@ -160,6 +160,15 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
+    let busy = &ctx.node.scripts.busy;
+    if busy.is_running() {
+        // Served from inside a busy script (script::busy): only NOSAVE may stop it, and it
+        // stops it whatever it wrote.
+        if !nosave {
+            return Err(busy.busy_error().into());
+        }
+        busy.set_flag(crate::script::busy::flag::SHUTDOWN);
+    }
     // Only an explicit SAVE writes the RDB: the save points a default config has would make
     // every in-process test server write dump.rdb into the working directory.
     if save && crate::rdb::persist::save(ctx.node, ctx.now).is_err() {
