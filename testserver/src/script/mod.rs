@@ -575,7 +575,8 @@ fn arg_bytes(v: &Value) -> Option<Bytes> {
     match v {
         Value::String(s) => Some(Bytes::copy_from_slice(&s.as_bytes())),
         Value::Number(n) => Some(Bytes::from(format_number(*n))),
-        Value::Integer(n) => Some(Bytes::from(n.to_string())),
+        // mlua hands integral numbers over as integers: still a double to Lua and Redis.
+        Value::Integer(n) => Some(Bytes::from(format_number(*n as f64))),
         _ => None,
     }
 }
@@ -610,6 +611,8 @@ fn register_api(lua: &Lua, r: &Table) -> mlua::Result<()> {
             let data = match &args[0] {
                 Value::String(s) => s.as_bytes().to_vec(),
                 Value::Number(n) => format_lua_number(*n).into_bytes(),
+                // An integral number (`lua_tolstring` writes it as Lua does).
+                Value::Integer(n) => format_lua_number(*n as f64).into_bytes(),
                 _ => Vec::new(),
             };
             Ok((
@@ -677,6 +680,7 @@ fn register_api(lua: &Lua, r: &Table) -> mlua::Result<()> {
                 let part = match v {
                     Value::String(s) => s.as_bytes().to_vec(),
                     Value::Number(n) => format_lua_number(*n).into_bytes(),
+                    Value::Integer(n) => format_lua_number(*n as f64).into_bytes(),
                     _ => continue,
                 };
                 if i > 0 {
