@@ -3,6 +3,7 @@
 
 Usage: capture_script_goldens.py PORT > testserver/tests/scripting/goldens.rs
        capture_script_goldens.py PORT functions > testserver/tests/functions/goldens.rs
+       capture_script_goldens.py PORT libs > testserver/tests/scripting/lib_goldens.rs
 The cases run in order on one connection (later ones see earlier writes).
 """
 import socket
@@ -131,6 +132,103 @@ CASES = [
     ["EVAL", "return {cmsgpack.unpack(cmsgpack.pack(1, 'two', 3))}", "0"],
 ]
 
+# The bundled libraries (`libs`): struct.pack/unpack/size, cmsgpack.unpack_one/unpack_limit.
+# Values are shown with %.17g so that no digit is lost in the reply.
+STRUCT_SHOW = ("local function show(...) local t = {} for i = 1, select('#', ...) do local v = select(i, ...) "
+     "if type(v) == 'number' then t[i] = string.format('%.17g', v) else t[i] = type(v) .. ':' .. tostring(v) end end return t end ")
+STRUCT_PACK = [  # pack: returns the bytes
+ "struct.pack('>i4', 1)", "struct.pack('<i4', 1)", "struct.pack('i', -2)", "struct.pack('>h', 258)",
+ "struct.pack('<H', 65535)", "struct.pack('b', -1)", "struct.pack('B', 255)", "struct.pack('B', 256)",
+ "struct.pack('b', 300.7)", "struct.pack('b', -300.7)",
+ "struct.pack('>l', -2)", "struct.pack('>L', 2^63)", "struct.pack('>L', 2^64)", "struct.pack('>L', 1e30)",
+ "struct.pack('>l', -1e30)", "struct.pack('>l', 0/0)", "struct.pack('>L', 0/0)", "struct.pack('>L', -1)",
+ "struct.pack('>T', 5)", "struct.pack('>i3', 1193046)", "struct.pack('<i3', 1193046)", "struct.pack('>i9', -1)",
+ "struct.pack('<I16', 1)", "struct.pack('>i32', -2)", "struct.pack('i0', 5)", "struct.pack('>I', 2^32 + 7)",
+ "struct.pack('!4 b i4', 1, 2)", "struct.pack('!b d', 1, 0)", "struct.pack('!2 b h b i', 1, 2, 3, 4)",
+ "struct.pack('b!8d', 1, 0)", "struct.pack('!8 b i3', 1, 2)", "struct.pack('!8 b I7', 1, 2)", "struct.pack('!8 bxbh', 1, 2, 3)",
+ "struct.pack('!4 b c3 i', 1, 'abc', 2)", "struct.pack('!4 b s i', 1, 'ab', 2)", "struct.pack('! b l', 1, 2)",
+ "struct.pack('x')", "struct.pack('bxb', 1, 2)", "struct.pack('>f', 1.5)", "struct.pack('<f', 1.5)",
+ "struct.pack('>f', 0.1)", "struct.pack('>d', 0.1)", "struct.pack('<d', 0.1)", "struct.pack('>d', 1/0)",
+ "struct.pack('>f', 1e300)", "struct.pack('c5', 'hello world')", "struct.pack('c0', 'abc')", "struct.pack('c', 'xyz')",
+ "struct.pack('s', 'hi')", "struct.pack('s', 'a\\0b')", "struct.pack('c3', 123)", "struct.pack('b', '12')",
+ "struct.pack('>i', ' 0x10 ')", "struct.pack(' < > b ', 1)", "struct.pack('')", "struct.pack('>d', '1e2')",
+ "struct.pack('c0s', 'ab', 'cd')",
+]
+STRUCT_ERRORS = [  # errors (the whole EVAL reply)
+ "return struct.pack('c5', 'ab')", "return struct.pack('bc5', 1, 'ab')", "return struct.pack('b', 'x')",
+ "return struct.pack('b')", "return struct.pack('b', nil)", "return struct.pack('bb', 1, {})",
+ "return struct.pack('z')", "return struct.pack('b5', 1)", "return struct.pack(nil)", "return struct.pack({})",
+ "return struct.pack(12)", "return struct.pack('c99999999999', 'a')", "return struct.pack('i33', 1)",
+ "return struct.pack('!3')", "return struct.pack('!0')", "return struct.pack('s')", "return struct.pack('c', true)",
+ "return struct.pack()", "return struct.pack('f', 'abc')",
+ "return struct.size('c0')", "return struct.size('s')", "return struct.size('!3')", "return struct.size('#')",
+ "return struct.size('i40')", "return struct.size()", "return struct.size('i99999999999')",
+ "return struct.unpack('c0', 'abc')", "return struct.unpack('b', 'abc', 0)", "return struct.unpack('b', 'abc', 4)",
+ "return struct.unpack('b', 'abc', -1)", "return struct.unpack('b', 'abc', 'x')", "return struct.unpack('bc0', '\\9abc')",
+ "return struct.unpack('s', 'abc')", "return struct.unpack('z', 'abc')", "return struct.unpack('b')",
+ "return struct.unpack(nil, 'a')", "return struct.unpack('i4', 'abc')", "return struct.unpack('bc0', 'aabc')",
+ "return struct.unpack('d', '1234567')", "return struct.unpack('!3', 'a')",
+ "return struct.unpack('c1c0', 'xabcd')",
+]
+STRUCT_UNPACK = [  # unpack: shown
+ "struct.unpack('>i4', '\\0\\0\\1\\0')", "struct.unpack('<i4', '\\0\\0\\1\\0')", "struct.unpack('b', '\\255')",
+ "struct.unpack('B', '\\255')", "struct.unpack('>h', '\\255\\254')", "struct.unpack('<H', '\\255\\254')",
+ "struct.unpack('l', string.rep('\\255', 8))", "struct.unpack('L', string.rep('\\255', 8))",
+ "struct.unpack('>L', '\\128' .. string.rep('\\0', 7))", "struct.unpack('>l', '\\128' .. string.rep('\\0', 7))",
+ "struct.unpack('i9', string.rep('\\255', 9))", "struct.unpack('I9', string.rep('\\255', 9))",
+ "struct.unpack('>i9', '\\1' .. string.rep('\\0', 8))", "struct.unpack('<i9', string.rep('\\0', 8) .. '\\128')",
+ "struct.unpack('>i16', string.rep('\\255', 16))", "struct.unpack('>i16', string.rep('\\0', 15) .. '\\128')",
+ "struct.unpack('>i3', '\\255\\255\\255')", "struct.unpack('>i3', '\\127\\255\\255')", "struct.unpack('<I3', '\\1\\2\\3')",
+ "struct.unpack('i0', '')", "struct.unpack('I0', 'x')", "struct.unpack('>i32', string.rep('\\255', 32))",
+ "struct.unpack('b', 'abc', 2)", "struct.unpack('b', 'abc', 3)", "struct.unpack('b', 'abc', '2')", "struct.unpack('b', 'abc', 1.9)",
+ "struct.unpack('b', 'abc', nil)",
+ "struct.unpack('bc0', '\\3abcdef')", "struct.unpack('c1c0', '3abcd')", "struct.unpack('bc0b', '\\0z')",
+ "struct.unpack('s', 'ab\\0cd')", "struct.unpack('ss', 'a\\0b\\0')", "struct.unpack('s', '\\0')",
+ "struct.unpack('bxb', 'a b')", "struct.unpack('>f', struct.pack('>f', 0.1))", "struct.unpack('<d', struct.pack('<d', 0.1))",
+ "struct.unpack('>f', '\\127\\192\\0\\0')", "struct.unpack('>d', '\\127\\240\\0\\0\\0\\0\\0\\0')",
+ "struct.unpack('!4 b i4', struct.pack('!4 b i4', 1, -2))", "struct.unpack('!8 b i3 b', struct.pack('!8 b i3 b', 1, 2, 3))",
+ "struct.unpack('c3', 'abcdef', 4)", "struct.unpack('', 'abc')", "struct.unpack('', 'abc', 9)", "struct.unpack('b>', 'a')",
+ "struct.unpack('c2', 12345)", "struct.unpack('c', 'xy')", "struct.unpack('>T', '\\0\\0\\0\\0\\0\\0\\1\\0')",
+ "select('#', struct.unpack(string.rep('b', 7990), string.rep('a', 7990)))",
+]
+STRUCT_SIZE = ["struct.size('b h i l d f T x')", "struct.size('!bd')", "struct.size('!4 bd')", "struct.size('c10')",
+     "struct.size('z')", "struct.size('b5')", "struct.size('>')", "struct.size('!8 b i3 h')", "struct.size('')",
+     "struct.size('!2 b I16')", "struct.size(12)", "struct.size('c')"]
+STRUCT_SCRIPTS = (
+    ["return " + p for p in STRUCT_PACK]
+    + STRUCT_ERRORS
+    + [STRUCT_SHOW + "return show(" + u + ")" for u in STRUCT_UNPACK + STRUCT_SIZE]
+)
+
+MSGPACK_SHOW = ("local function show(...) local t = {} for i = 1, select('#', ...) do local v = select(i, ...) "
+     "if type(v) == 'number' then t[i] = string.format('%.17g', v) elseif type(v) == 'table' then t[i] = 'table:' .. cjson.encode(v) else t[i] = type(v) .. ':' .. tostring(v) end end return t end "
+     "local s = cmsgpack.pack(1, 'two', {3, 4}, {a = 5}, nil, true, 0.5) ")
+MSGPACK_UNPACK = [
+ "cmsgpack.unpack_one(s)", "cmsgpack.unpack_one(s, 0)", "cmsgpack.unpack_one(s, 1)", "cmsgpack.unpack_one(s, 5)",
+ "cmsgpack.unpack_one(s, 8)", "cmsgpack.unpack_one(s, 13)", "cmsgpack.unpack_one(s, 14)", "cmsgpack.unpack_one(s, 15)",
+ "cmsgpack.unpack_one(s, '1')", "cmsgpack.unpack_one(s, 1.9)", "cmsgpack.unpack_one(s, nil)", "cmsgpack.unpack_one(s, #s)",
+ "cmsgpack.unpack_limit(s, 2)", "cmsgpack.unpack_limit(s, 2, 1)", "cmsgpack.unpack_limit(s, 100)", "cmsgpack.unpack_limit(s, 0)",
+ "cmsgpack.unpack_limit(s, 0, 0)", "cmsgpack.unpack_limit(s, 0, 1)", "cmsgpack.unpack_limit(s, 3, 5)", "cmsgpack.unpack_limit(s, 1, #s)",
+ "cmsgpack.unpack_limit(s, '2')", "cmsgpack.unpack_limit(s, 2.5, 0)", "cmsgpack.unpack_one('')", "cmsgpack.unpack_limit('', 1)",
+ "cmsgpack.unpack_limit('', 0)", "cmsgpack.unpack(123)", "cmsgpack.unpack_one(5)", "cmsgpack.unpack('')",
+ "cmsgpack.unpack_one(s, 0, 'ignored')", "cmsgpack.unpack_limit(s, 1, 0, 'ignored')",
+]
+MSGPACK_ERRORS = [
+ "return cmsgpack.unpack_one(s, -1)", "return cmsgpack.unpack_one(s, #s + 1)", "return cmsgpack.unpack_one(s, 100)",
+ "return cmsgpack.unpack_limit(s, -1)", "return cmsgpack.unpack_limit(s, -3, 2)", "return cmsgpack.unpack_limit(s, 1, 99)",
+ "return cmsgpack.unpack_limit(s)", "return cmsgpack.unpack_limit(s, 'x')", "return cmsgpack.unpack_one(s, 'x')",
+ "return cmsgpack.unpack_limit(s, 1, {})", "return cmsgpack.unpack_one()", "return cmsgpack.unpack_one(nil)",
+ "return cmsgpack.unpack_limit(nil, 1)", "return cmsgpack.unpack_limit()", "return cmsgpack.unpack()", "return cmsgpack.unpack({})",
+ "return cmsgpack.unpack_one(string.char(0xcd, 1))", "return cmsgpack.unpack_one(string.char(1, 0xc1), 1)",
+ "return cmsgpack.unpack_limit(string.char(1, 2, 0xc1), 2)", "return cmsgpack.unpack_limit(string.char(1, 2, 0xc1), 3)",
+ "return cmsgpack.unpack_one(s, 2)",
+]
+MSGPACK_SCRIPTS = [MSGPACK_SHOW + "return show(" + u + ")" for u in MSGPACK_UNPACK] + [
+    MSGPACK_SHOW + e for e in MSGPACK_ERRORS
+]
+
+LIB_CASES = [["EVAL", script, "0"] for script in STRUCT_SCRIPTS + MSGPACK_SCRIPTS]
+
 
 def encode(argv):
     out = b"*%d\r\n" % len(argv)
@@ -209,7 +307,7 @@ def main():
     print("// @generated by tools/capture_script_goldens.py from a real Redis 7.0.15: do not edit.")
     print("/// (argv, exact reply bytes), run in order on one connection.")
     print("pub const CASES: &[(&[&str], &[u8])] = &[")
-    cases = FUNCTION_CASES if sys.argv[2:] == ["functions"] else CASES
+    cases = {"functions": FUNCTION_CASES, "libs": LIB_CASES}.get(sys.argv[2] if sys.argv[2:] else "", CASES)
     for argv in cases:
         sock.sendall(encode(argv))
         end = r.reply(0)

@@ -48,20 +48,48 @@ pub(crate) struct Admitted {
     live: Arc<LiveLimits>,
 }
 
+/// What admission needs to know of an accepted socket, taken without the lock.
+pub(crate) struct Peer {
+    id: ClientId,
+    addr: std::net::SocketAddr,
+    laddr: std::net::SocketAddr,
+    #[cfg(unix)]
+    fd: Option<std::os::fd::RawFd>,
+}
+
+impl Peer {
+    /// The socket's addresses (`None`: it is already gone) and a fresh client id.
+    pub(crate) fn of(node: &Node, socket: &TcpStream) -> Option<Peer> {
+        let (Ok(addr), Ok(laddr)) = (socket.peer_addr(), socket.local_addr()) else {
+            return None;
+        };
+        Some(Peer {
+            id: node.next_client_id(),
+            addr,
+            laddr,
+            #[cfg(unix)]
+            fd: {
+                use std::os::fd::AsRawFd;
+                Some(socket.as_raw_fd())
+            },
+        })
+    }
+}
+
 /// Registers an accepted connection, or refuses it (`None`, counted in `rejected_connections`)
 /// when the node already has `maxclients` clients. The check and the registration happen under
-/// one lock, so a burst of connections cannot overshoot the limit.
-pub(crate) fn admit(node: &Node, socket: &TcpStream) -> Option<Admitted> {
-    let (Ok(addr), Ok(laddr)) = (socket.peer_addr(), socket.local_addr()) else {
-        return None;
-    };
-    let mut st = node.lock();
+/// one lock, so a burst of connections cannot overshoot the limit. Takes the state at hand (the accept loop gets it from `Node::with_state`, so a
+/// connection made while a script is busy is admitted from inside the script, as Redis
+/// accepts clients while a script runs past `busy-reply-threshold`).
+pub(crate) fn admit_peer(st: &mut NodeState, peer: Peer) -> Option<Admitted> {
     st.stats.connections_received += 1;
     if st.clients.len() >= st.config.maxclients {
         st.stats.rejected_connections += 1;
         return None;
     }
-    let id = node.next_client_id();
+    let Peer {
+        id, addr, laddr, ..
+    } = peer;
     let (oob_tx, oob_rx) = oob_channel();
     let kill = Arc::new(Notify::new());
     let mut client = Box::new(Client::new(id, addr, laddr, oob_tx));
@@ -70,8 +98,7 @@ pub(crate) fn admit(node: &Node, socket: &TcpStream) -> Option<Admitted> {
     let mut entry = ClientEntry::new(&client, kill.clone(), ClientKind::Normal);
     #[cfg(unix)]
     {
-        use std::os::fd::AsRawFd;
-        entry.peer_fd = Some(socket.as_raw_fd());
+        entry.peer_fd = peer.fd;
     }
     st.clients.insert(id, entry);
     Some(Admitted {
@@ -166,31 +193,28 @@ pub(crate) async fn serve(node: Arc<Node>, mut socket: TcpStream, admitted: Admi
             }
             ran += batch.len();
             node.faults.thawed().await;
-            if node.script_busy.is_running() {
-                // A script holds the lock: wait without it, or answer BUSY past the threshold.
-                crate::script::busy::wait_or_answer(&node.script_busy, &mut batch, &mut out).await;
-                if batch.is_empty() {
-                    continue;
-                }
-            }
-            let (stop, over_limit) = {
-                let mut st = node.lock();
-                st.stats.net_input_bytes += std::mem::take(&mut net_in);
-                let stop = run_batch(&mut st, &mut client, &mut out, &mut batch, &mut spare);
-                sync_entry(&mut st, &client);
-                if st.cluster.is_some() {
-                    crate::cluster::with(&mut st, crate::cluster::cron::before_sleep);
-                }
-                // Messages already moved into `out` are counted once.
-                let pending = out.len() as u64 + oob_rx.pending().saturating_sub(oob_in_out);
-                let over_limit = check_output_limit(&mut st, id, pending);
-                if st.shutdown_requested && !st.shutdown_draining {
-                    st.shutdown_draining = true;
-                    let node = node.clone();
-                    tokio::spawn(async move { node.shutdown_after_replicas().await });
-                }
-                (stop, over_limit)
-            };
+            // Messages already moved into `out` are counted once.
+            let oob_pending = oob_rx.pending().saturating_sub(oob_in_out);
+            let net = std::mem::take(&mut net_in);
+            // What the batch works on moves into the turn and back: while a script is busy
+            // the turn may run inside it, on its thread (Node::with_state, script::busy).
+            let turn = (client, out, batch, spare);
+            let ((c, o, b, s), stop, over_limit) = node
+                .with_state(move |st| {
+                    let (mut client, mut out, mut batch, mut spare) = turn;
+                    let (stop, over_limit) = locked_turn(
+                        st,
+                        &mut client,
+                        &mut out,
+                        &mut batch,
+                        &mut spare,
+                        net,
+                        oob_pending,
+                    );
+                    ((client, out, batch, spare), stop, over_limit)
+                })
+                .await;
+            (client, out, batch, spare) = (c, o, b, s);
             if over_limit {
                 // Closed as soon as possible: the output past the limit is never sent.
                 break 'conn;
@@ -343,6 +367,34 @@ async fn flush<W: AsyncWriteExt + Unpin>(wr: &mut W, out: &mut ReplyWriter) -> s
         out.buffer().clear();
     }
     Ok(())
+}
+
+/// One turn under the node state: runs the batch and does what follows every batch. Returns
+/// what stopped the batch and whether the client went over its output limit.
+fn locked_turn(
+    st: &mut NodeState,
+    client: &mut Client,
+    out: &mut ReplyWriter,
+    batch: &mut VecDeque<Vec<Bytes>>,
+    spare: &mut Vec<Vec<Bytes>>,
+    net_in: u64,
+    oob_pending: u64,
+) -> (Stop, bool) {
+    st.stats.net_input_bytes += net_in;
+    let stop = run_batch(st, client, out, batch, spare);
+    sync_entry(st, client);
+    if st.cluster.is_some() {
+        crate::cluster::with(st, crate::cluster::cron::before_sleep);
+    }
+    let pending = out.len() as u64 + oob_pending;
+    let over_limit = check_output_limit(st, client.id, pending);
+    if st.shutdown_requested && !st.shutdown_draining {
+        st.shutdown_draining = true;
+        if let Some(node) = st.self_ref.upgrade() {
+            tokio::spawn(async move { node.shutdown_after_replicas().await });
+        }
+    }
+    (stop, over_limit)
 }
 
 fn run_batch(

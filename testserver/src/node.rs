@@ -1,6 +1,7 @@
 //! One node: everything a Redis process owns, kept per node so many nodes can share a process.
 //!
-//! All mutable state sits in one [`NodeState`] behind one `std::sync::Mutex`. Connection tasks
+//! All mutable state sits in one [`NodeState`] behind one mutex (`parking_lot`'s, for its timed
+//! waits: see [`Node::with_state`] and `script::busy`). Connection tasks
 //! parse and encode in parallel, then take the lock once per batch of commands and run the whole
 //! batch. That gives every node a single total order of writes — the order replication, WATCH,
 //! MULTI/EXEC and blocking pops rely on — at the cost of one uncontended lock per batch. The lock
@@ -9,7 +10,9 @@
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
@@ -515,11 +518,90 @@ impl Node {
     }
 
     /// Locks the node's state. Never hold the guard across an `.await`.
+    ///
+    /// While a script runs, the lock may be held for as long as it runs: a task that must
+    /// wait then gives its runtime worker to the other tasks (`block_in_place`), so a few
+    /// such waits (the cron, a replica link) cannot leave no thread to serve clients.
+    /// Connections do not wait here while a script runs: see [`Node::with_state`].
     pub fn lock(&self) -> NodeGuard<'_> {
-        // A panic while holding the lock would be a bug; keep serving rather than cascade it.
-        NodeGuard {
-            guard: self.state.lock().unwrap_or_else(|e| e.into_inner()),
-            node: self,
+        if let Some(guard) = self.state.try_lock() {
+            return NodeGuard { guard, node: self };
+        }
+        let multi_thread = self.script_busy.is_running()
+            && tokio::runtime::Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+        let guard = if multi_thread {
+            tokio::task::block_in_place(|| self.state.lock())
+        } else {
+            self.state.lock()
+        };
+        NodeGuard { guard, node: self }
+    }
+
+    /// The lock, unless a script runs: then `None` after at most
+    /// [`LOCK_SLICE`](crate::script::busy::LOCK_SLICE) of waiting, however the lock was
+    /// contended when the wait began (a script that starts while this waits is noticed).
+    pub(crate) fn lock_unless_script(&self) -> Option<NodeGuard<'_>> {
+        loop {
+            if let Some(guard) = self.state.try_lock() {
+                return Some(NodeGuard { guard, node: self });
+            }
+            if self.script_busy.is_running() {
+                return None;
+            }
+            if let Some(guard) = self.state.try_lock_for(crate::script::busy::LOCK_SLICE) {
+                return Some(NodeGuard { guard, node: self });
+            }
+        }
+    }
+
+    /// Runs `f` with the node state, never waiting for the lock for the length of a script:
+    /// under the lock when no script runs; while one runs, after it ends or, once it has run
+    /// past `busy-reply-threshold`, from inside it (its hook serves `f`, as Redis serves
+    /// clients while a script is busy; commands then get `-BUSY` unless flagged
+    /// `allow_busy`). `f` owns what it works on (it may run on the script's thread) and
+    /// hands it back in its result.
+    pub(crate) async fn with_state<R, F>(&self, f: F) -> R
+    where
+        F: FnOnce(&mut NodeState) -> R + Send + 'static,
+        R: Send + 'static,
+    {
+        if let Some(mut st) = self.lock_unless_script() {
+            return f(&mut st);
+        }
+        // `f` is shared with the visit so that a visit dropped unserved (the script ended
+        // first) leaves it here to run under the lock.
+        let slot = Arc::new(std::sync::Mutex::new(Some(f)));
+        loop {
+            if let Some(mut st) = self.lock_unless_script() {
+                let f = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some(f) = f {
+                    return f(&mut st);
+                }
+            }
+            let wait = self.script_busy.until_threshold();
+            if !wait.is_zero() {
+                // Below the threshold clients wait for the script, as in Redis; short naps
+                // notice its end.
+                tokio::time::sleep(wait.min(std::time::Duration::from_millis(2))).await;
+                continue;
+            }
+            let (tx, rx) = oneshot::channel();
+            let shared = slot.clone();
+            let visit: crate::script::busy::Visit = Box::new(move |st: &mut NodeState| {
+                let f = shared.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some(f) = f {
+                    let _ = tx.send(f(st));
+                }
+            });
+            if self.script_busy.post(visit).is_err() {
+                // The script ended meanwhile: take the lock.
+                continue;
+            }
+            if let Ok(r) = rx.await {
+                return r;
+            }
+            // Dropped unserved at the script's end: `f` is still in the slot.
         }
     }
 

@@ -84,38 +84,52 @@ async fn accept_loop(node: Arc<Node>, listener: TcpListener) {
                 node.faults.thawed().await;
                 listener.accept().await
             } => {
-                let Ok((mut socket, _)) = accepted else {
+                let Ok((socket, _)) = accepted else {
                     // EMFILE and friends: back off a little instead of spinning.
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 };
-                if node.script_busy.is_running() {
-                    // A script holds the lock: admit this one once it is done, without
-                    // blocking the accept loop (or a runtime thread) meanwhile.
-                    let node = node.clone();
-                    tokio::spawn(async move {
-                        while node.script_busy.is_running() {
-                            tokio::time::sleep(Duration::from_millis(1)).await;
-                        }
-                        if let Some(admitted) = crate::connection::admit(&node, &socket) {
-                            crate::connection::serve(node.clone(), socket, admitted).await;
-                        }
-                    });
+                let Some(peer) = crate::connection::Peer::of(&node, &socket) else {
                     continue;
-                }
-                match crate::connection::admit(&node, &socket) {
+                };
+                let admitted = match node.lock_unless_script() {
+                    Some(mut st) => crate::connection::admit_peer(&mut st, peer),
+                    None => {
+                        // A script runs: admitted from inside it once it is busy (Redis
+                        // accepts clients then), or after it; the accept loop goes on.
+                        let node = node.clone();
+                        tokio::spawn(async move {
+                            let admitted = node
+                                .with_state(move |st| crate::connection::admit_peer(st, peer))
+                                .await;
+                            match admitted {
+                                Some(admitted) => {
+                                    crate::connection::serve(node.clone(), socket, admitted).await
+                                }
+                                None => refuse(socket).await,
+                            }
+                        });
+                        continue;
+                    }
+                };
+                match admitted {
                     Some(admitted) => {
                         tokio::spawn(crate::connection::serve(node.clone(), socket, admitted));
                     }
                     None => {
-                        tokio::spawn(async move {
-                            let _ = socket.write_all(b"-ERR max number of clients reached\r\n").await;
-                        });
+                        tokio::spawn(refuse(socket));
                     }
                 }
             }
         }
     }
+}
+
+/// Tells a connection over `maxclients` why it is closed.
+async fn refuse(mut socket: tokio::net::TcpStream) {
+    let _ = socket
+        .write_all(b"-ERR max number of clients reached\r\n")
+        .await;
 }
 
 /// A listening socket on `addr` with a listen queue of `backlog` (`tcp-backlog`; the kernel

@@ -35,6 +35,7 @@ fn fcall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         &func,
         Call {
             name: &name,
+            argv,
             keys: &argv[3..3 + nkeys],
             args: &argv[3 + nkeys..],
             flags,
@@ -139,18 +140,11 @@ fn function(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             ctx.out.ok();
         }
         "function|kill" => {
-            // A running function holds the node lock: one that gets the lock finds none
-            // (while one runs, connections answer FUNCTION KILL without the lock).
-            return Err(ctx
-                .node
-                .scripts
-                .busy
-                .kill(false)
-                .err()
-                .unwrap_or("NOTBUSY No scripts in execution right now.")
-                .into());
+            // Runs while a script is busy: its hook serves the command (script::busy).
+            ctx.node.scripts.busy.kill(false)?;
+            ctx.out.ok();
         }
-        "function|stats" => stats(ctx),
+        "function|stats" => stats(ctx)?,
         "function|list" => list(ctx, argv)?,
         "function|dump" => {
             let codes = ctx.node.scripts.library_codes();
@@ -185,13 +179,39 @@ fn function(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
 }
 
 /// FUNCTION STATS under the lock: no script can be running then (a running one holds it).
-fn stats(ctx: &mut Ctx<'_>) {
+fn stats(ctx: &mut Ctx<'_>) -> CmdResult {
+    let busy = &ctx.node.scripts.busy;
+    // It runs while a script is busy: from inside that script (script::busy).
+    if busy.is_running() && busy.is_eval() {
+        return Err(busy.busy_error().into());
+    }
     let libs = ctx.node.scripts.libraries.libs.len() as i64;
     let funcs = ctx.node.scripts.libraries.function_count() as i64;
+    let running = ctx
+        .node
+        .scripts
+        .serving
+        .as_ref()
+        .filter(|_| busy.is_running());
+    let duration = busy.elapsed().as_millis() as i64;
     let out = &mut *ctx.out;
     out.map(2);
     out.bulk(b"running_script");
-    out.null();
+    match running {
+        None => out.null(),
+        Some((name, argv)) => {
+            out.map(3);
+            out.bulk(b"name");
+            out.bulk(name.as_bytes());
+            out.bulk(b"command");
+            out.array(argv.len());
+            for a in argv {
+                out.bulk(a);
+            }
+            out.bulk(b"duration_ms");
+            out.int(duration);
+        }
+    }
     out.bulk(b"engines");
     out.map(1);
     out.bulk(b"LUA");
@@ -200,6 +220,7 @@ fn stats(ctx: &mut Ctx<'_>) {
     out.int(libs);
     out.bulk(b"functions_count");
     out.int(funcs);
+    Ok(())
 }
 
 fn list(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {

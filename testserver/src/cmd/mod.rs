@@ -361,6 +361,8 @@ pub mod flags {
     pub const NOSCRIPT: u32 = 1 << 11;
     /// Never replicated as itself (EXEC: its commands are).
     pub const NO_PROPAGATE: u32 = 1 << 12;
+    /// Runs while a script is busy (`allow_busy`); every other command gets `-BUSY` then.
+    pub const ALLOW_BUSY: u32 = 1 << 13;
 
     pub fn from_words(words: &[&str]) -> u32 {
         words
@@ -378,6 +380,7 @@ pub mod flags {
                 "blocking" => BLOCKING,
                 "fast" => FAST,
                 "noscript" => NOSCRIPT,
+                "allow_busy" => ALLOW_BUSY,
                 _ => 0,
             })
             .fold(0, |a, b| a | b)
@@ -523,6 +526,17 @@ fn reject(ctx: &mut Ctx<'_>, cmd: Option<&Command>, err: &[u8]) {
         if let Some(s) = ctx.node.stats.commands.get_mut(cmd.index) {
             s.rejected_calls += 1;
         }
+        // Redis's `execCommandAbort`: a refused EXEC discards the transaction and says why.
+        if cmd.info.name.eq_ignore_ascii_case("exec") {
+            ctx.client.multi = None;
+            ctx.client.multi_error = false;
+            tx::unwatch_all(ctx);
+            let mut abort = b"EXECABORT Transaction discarded because of: ".to_vec();
+            abort.extend_from_slice(err.strip_prefix(b"-").unwrap_or(err));
+            count_error(ctx.node, &abort);
+            ctx.out.error_bytes(&abort);
+            return;
+        }
     }
     count_error(ctx.node, err);
     ctx.out.error_bytes(err);
@@ -610,6 +624,29 @@ fn process_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             return;
         }
     }
+    if ctx.client.multi.is_some()
+        && !tx::runs_inside_multi(cmd.info.name)
+        && cmd.flags & flags::NO_MULTI != 0
+    {
+        reject(
+            ctx,
+            Some(cmd),
+            b"ERR Command not allowed inside a transaction",
+        );
+        return;
+    }
+    if ctx.client.in_resp2_pubsub() && !allowed_in_resp2_pubsub(cmd.info.name) {
+        let err = msg::SUBSCRIBE_CONTEXT.replace("%s", &cmd.info.name.to_ascii_lowercase());
+        reject(ctx, Some(cmd), err.as_bytes());
+        return;
+    }
+    // Commands only run here while a script is busy when its hook serves clients
+    // (script::busy): past Redis's other checks, only `allow_busy` ones run.
+    if ctx.node.scripts.busy.is_running() && !allowed_while_busy(cmd, argv) {
+        let err = ctx.node.scripts.busy.busy_error();
+        reject(ctx, Some(cmd), err.as_bytes());
+        return;
+    }
     if ctx.client.multi.is_some() && !tx::runs_inside_multi(cmd.info.name) {
         if cmd.flags & flags::NO_MULTI != 0 {
             reject(
@@ -625,15 +662,23 @@ fn process_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         ctx.out.simple("QUEUED");
         return;
     }
-    if ctx.client.in_resp2_pubsub() && !allowed_in_resp2_pubsub(cmd.info.name) {
-        let err = msg::SUBSCRIBE_CONTEXT.replace("%s", &cmd.info.name.to_ascii_lowercase());
-        reject(ctx, Some(cmd), err.as_bytes());
-        return;
-    }
     call(ctx, cmd, argv);
     // A later WAIT waits for the replication offset as of this command, whatever it was (a
     // read too), as Redis sets `c->woff` after every command it runs.
     ctx.client.woff = ctx.node.repl.offset();
+}
+
+/// Whether a command runs while a script is busy: its own `allow_busy` flag, or its
+/// subcommand's for a container (SCRIPT KILL, FUNCTION STATS). An unknown subcommand goes on to
+/// its container's "unknown subcommand" error, which Redis gives before the busy check.
+fn allowed_while_busy(cmd: &Command, argv: &[Bytes]) -> bool {
+    match argv.get(1) {
+        Some(sub) if !cmd.info.subcommands.is_empty() => cmd
+            .info
+            .subcommand(sub)
+            .map_or(true, |info| info.flags.contains(&"allow_busy")),
+        _ => cmd.flags & flags::ALLOW_BUSY != 0,
+    }
 }
 
 /// Redis's `ACLCheckAllPerm`: whether `user` may run `cmd` with these arguments, by its command

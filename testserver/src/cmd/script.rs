@@ -68,6 +68,7 @@ fn generic(ctx: &mut Ctx<'_>, argv: &[Bytes], evalsha: bool) -> CmdResult {
         &func,
         Call {
             name: &sha,
+            argv,
             keys: &argv[3..3 + nkeys],
             args: &argv[3 + nkeys..],
             flags,
@@ -176,18 +177,10 @@ fn script_cmd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             let sha = ctx.node.scripts.create(&argv[2])?;
             ctx.out.bulk(sha.as_bytes());
         }
-        // A script holds the node lock while it runs, so a KILL that gets the lock finds
-        // none; while one runs, connections answer SCRIPT KILL without the lock
-        // (script::busy).
+        // Runs while a script is busy: its hook serves the command (script::busy).
         "script|kill" => {
-            return Err(ctx
-                .node
-                .scripts
-                .busy
-                .kill(true)
-                .err()
-                .unwrap_or("NOTBUSY No scripts in execution right now.")
-                .into())
+            ctx.node.scripts.busy.kill(true)?;
+            ctx.out.ok();
         }
         "script|debug" => {
             if eq_ic(&argv[2], "no") {

@@ -178,6 +178,15 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
+    let busy = &ctx.node.scripts.busy;
+    if busy.is_running() {
+        // Served from inside a busy script (script::busy): only NOSAVE may stop it, and it
+        // stops it whatever it wrote.
+        if !nosave {
+            return Err(busy.busy_error().into());
+        }
+        busy.set_flag(crate::script::busy::flag::SHUTDOWN);
+    }
     // The AOF just turned on exists only once its first rewrite is done.
     if ctx.node.aof.state == crate::aof::State::WaitRewrite && ctx.node.aof.rewrite_in_progress() {
         if force {

@@ -1,17 +1,41 @@
-//! A running script as other connections see it, without the node lock.
+//! A running script as other connections see it, and how they reach the node while it runs.
 //!
-//! A script runs under the node lock, like any command. Past `busy-reply-threshold` other
-//! clients get `-BUSY` instead of waiting for the lock, and SCRIPT KILL / FUNCTION KILL /
-//! SHUTDOWN NOSAVE reach the script: all of that reads and writes these atomics only. The
-//! script's instruction-count hook reads the kill flag.
+//! A script runs under the node lock, like any command. Redis, single-threaded, goes on
+//! serving clients from inside a script that has run past `busy-reply-threshold`
+//! (`processEventsWhileBlocked` from the Lua hook): it accepts connections, runs the commands
+//! flagged `allow_busy` (SCRIPT KILL, FUNCTION KILL/STATS, SHUTDOWN NOSAVE, AUTH, HELLO,
+//! QUIT, RESET, MULTI, WATCH...) and answers every other command `-BUSY`.
+//!
+//! Here the same happens, race-free:
+//!
+//! * Work that needs the node state while a script may run goes through
+//!   [`Node::with_state`](crate::node::Node::with_state): it takes the lock if it is free, but
+//!   never waits for it longer than [`LOCK_SLICE`] at a time while a script runs (the node's
+//!   mutex has timed waits), so a command that raced a starting script does not wait for the
+//!   whole script.
+//! * While a script runs but is below the threshold, the work waits (without the lock, without
+//!   a thread), as Redis's clients wait: the script may end first.
+//! * Past the threshold the work is posted here as a [`Visit`]. The script's instruction hook,
+//!   which holds the state, runs the visits ([`Busy::serve`]): commands go through
+//!   `cmd::process`, whose busy check answers `-BUSY` to everything not `allow_busy`.
+//! * Posting and the script's end exclude each other (one small mutex, `inbox`): a visit is
+//!   posted only while a script runs, and when it ends, visits it did not serve are handed
+//!   back (dropped unserved), so their owner takes the lock instead. Nothing is lost and
+//!   nothing waits for a script that has ended.
+//!
+//! The atomics let SCRIPT KILL and the hook read the script's flags cheaply.
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use rediscover::resp::ReplyWriter;
+use crate::node::NodeState;
+
+/// Longest a task waits for the node lock at once while a script may be running.
+pub(crate) const LOCK_SLICE: Duration = Duration::from_millis(1);
+
+/// Work for the node state, run by the script's hook (with the state) or dropped unserved.
+pub(crate) type Visit = Box<dyn FnOnce(&mut NodeState) + Send>;
 
 /// Flags of the running script.
 pub mod flag {
@@ -41,28 +65,85 @@ fn clock() -> u64 {
     base.elapsed().as_nanos() as u64 + 1
 }
 
+/// Visits waiting for the running script's hook.
+#[derive(Default)]
+struct Inbox {
+    /// A script runs: visits may be posted.
+    open: bool,
+    visits: Vec<Visit>,
+}
+
 /// The node's running script, if any (one per node).
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Busy {
     /// When the running script started (a monotonic clock in ns, 0: none).
     started: AtomicU64,
     /// `busy-reply-threshold` in ms when it started.
     threshold_ms: AtomicI64,
     flags: AtomicU32,
+    inbox: Mutex<Inbox>,
+}
+
+impl std::fmt::Debug for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Busy")
+            .field("started", &self.started)
+            .field("flags", &self.flags)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Busy {
+    fn inbox(&self) -> std::sync::MutexGuard<'_, Inbox> {
+        self.inbox.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// A script starts.
     pub(crate) fn start(&self, threshold_ms: i64, flags: u32) {
         self.threshold_ms.store(threshold_ms, Ordering::Relaxed);
         self.flags.store(flags, Ordering::Relaxed);
         self.started.store(clock(), Ordering::Release);
+        self.inbox().open = true;
     }
 
-    /// The script ended.
+    /// The script ended: visits it did not serve go back to their owners (dropped unserved).
     pub(crate) fn end(&self) {
-        self.started.store(0, Ordering::Release);
-        self.flags.store(0, Ordering::Relaxed);
+        let unserved = {
+            let mut inbox = self.inbox();
+            inbox.open = false;
+            self.started.store(0, Ordering::Release);
+            self.flags.store(0, Ordering::Relaxed);
+            std::mem::take(&mut inbox.visits)
+        };
+        drop(unserved);
+    }
+
+    /// Posts `visit` for the running script's hook; gives it back if no script runs.
+    pub(crate) fn post(&self, visit: Visit) -> Result<(), Visit> {
+        let mut inbox = self.inbox();
+        if !inbox.open {
+            return Err(visit);
+        }
+        inbox.visits.push(visit);
+        Ok(())
+    }
+
+    /// Runs the posted visits with the state (from the script's hook, past the threshold).
+    pub(crate) fn serve(&self, st: &mut NodeState) {
+        loop {
+            let visits = std::mem::take(&mut self.inbox().visits);
+            if visits.is_empty() {
+                return;
+            }
+            for visit in visits {
+                visit(st);
+            }
+        }
+    }
+
+    /// Whether visits are waiting (a cheap check for the hook).
+    pub(crate) fn has_visits(&self) -> bool {
+        !self.inbox().visits.is_empty()
     }
 
     /// Whether a script is running.
@@ -77,6 +158,11 @@ impl Busy {
             return Duration::ZERO;
         }
         Duration::from_nanos(clock().saturating_sub(started))
+    }
+
+    /// How long until the running script passes `busy-reply-threshold` (zero: it has).
+    pub(crate) fn until_threshold(&self) -> Duration {
+        self.threshold().saturating_sub(self.elapsed())
     }
 
     /// Notes that the script ran a write command.
@@ -115,61 +201,17 @@ impl Busy {
         Ok(())
     }
 
-    fn busy_error(&self) -> &'static str {
+    /// Whether the running script is an EVAL one (not a function).
+    pub(crate) fn is_eval(&self) -> bool {
+        self.flags.load(Ordering::Relaxed) & flag::EVAL != 0
+    }
+
+    /// The `-BUSY` error for the running script (EVAL or function).
+    pub(crate) fn busy_error(&self) -> &'static str {
         if self.flags.load(Ordering::Relaxed) & flag::EVAL != 0 {
             BUSY_EVAL
         } else {
             BUSY_FUNCTION
-        }
-    }
-}
-
-fn is(argv: &[Bytes], i: usize, word: &str) -> bool {
-    argv.get(i)
-        .is_some_and(|a| a.eq_ignore_ascii_case(word.as_bytes()))
-}
-
-/// Called by a connection before it takes the node lock while a script runs. Waits (without
-/// the lock) until the script ends or passes the busy threshold; past it, answers the batch as
-/// Redis answers while a script is busy: SCRIPT KILL and FUNCTION KILL act on the script, SHUTDOWN
-/// NOSAVE stops it (and then runs under the lock), everything else gets `-BUSY`. Returns
-/// whether the batch is still to be run under the lock.
-pub(crate) async fn wait_or_answer(
-    busy: &Busy,
-    batch: &mut VecDeque<Vec<Bytes>>,
-    out: &mut ReplyWriter,
-) {
-    loop {
-        if !busy.is_running() {
-            return;
-        }
-        let elapsed = busy.elapsed();
-        let threshold = busy.threshold();
-        if elapsed < threshold {
-            let nap = (threshold - elapsed).min(Duration::from_millis(2));
-            tokio::time::sleep(nap).await;
-            continue;
-        }
-        let Some(argv) = batch.front() else {
-            return;
-        };
-        if is(argv, 0, "shutdown") && argv.len() == 2 && is(argv, 1, "nosave") {
-            // Stop the script whatever it did; the shutdown itself runs under the lock.
-            busy.set_flag(flag::SHUTDOWN);
-            tokio::time::sleep(Duration::from_millis(1)).await;
-            continue;
-        }
-        let argv = batch.pop_front().unwrap_or_default();
-        if argv.len() == 2
-            && is(&argv, 1, "kill")
-            && (is(&argv, 0, "script") || is(&argv, 0, "function"))
-        {
-            match busy.kill(is(&argv, 0, "script")) {
-                Ok(()) => out.ok(),
-                Err(e) => out.error(e),
-            }
-        } else {
-            out.error(busy.busy_error());
         }
     }
 }

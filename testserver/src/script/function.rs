@@ -95,7 +95,7 @@ fn lua_string(v: &Value) -> Option<Vec<u8>> {
     match v {
         Value::String(s) => Some(s.as_bytes().to_vec()),
         Value::Number(n) => Some(super::format_lua_number(*n).into_bytes()),
-        Value::Integer(n) => Some(n.to_string().into_bytes()),
+        Value::Integer(n) => Some(super::format_lua_number(*n as f64).into_bytes()),
         _ => None,
     }
 }

@@ -103,6 +103,9 @@ pub struct Scripts {
     pub(crate) cache: HashMap<String, Script>,
     /// The running script, as other connections see it without the lock.
     pub busy: Arc<Busy>,
+    /// While a busy script serves clients (script::busy): its name (SHA-1 or function) and
+    /// the command that runs it, for FUNCTION STATS.
+    pub(crate) serving: Option<(String, Vec<Bytes>)>,
     /// The client scripts run their commands as (kept between runs).
     client: Option<Box<Client>>,
 }
@@ -408,8 +411,8 @@ impl Engine {
     }
 }
 
-/// The instruction-count hook: stops a killed script; lets a long one give its worker thread
-/// back to the runtime, so other connections (and SCRIPT KILL) are served meanwhile.
+/// The instruction-count hook: serves the clients that visit a busy script, stops a killed
+/// one; lets a long one give its worker thread back to the runtime meanwhile.
 fn hook(lua: &Lua, busy: &Busy, debug: mlua::Debug) -> mlua::Result<VmState> {
     // Never stop inside our own glue (the code around the script that turns its error into
     // a reply): only the script's code is interrupted.
@@ -427,6 +430,17 @@ fn hook(lua: &Lua, busy: &Busy, debug: mlua::Debug) -> mlua::Result<VmState> {
         return Err(mlua::Error::RuntimeError(
             "ERR FUNCTION LOAD timeout".into(),
         ));
+    }
+    // Past busy-reply-threshold the script serves the clients that visit it (script::busy):
+    // SCRIPT KILL among them stops it just below. A script already told to stop serves no
+    // one: it is about to end, and whoever waits takes the lock then.
+    if !busy.must_stop() && busy.until_threshold().is_zero() && busy.has_visits() {
+        with_run(lua, |run| {
+            let running = (run.name.to_owned(), run.argv.to_vec());
+            run.ctx.node.scripts.serving = Some(running);
+            busy.serve(run.ctx.node);
+            run.ctx.node.scripts.serving = None;
+        });
     }
     if busy.must_stop() {
         // On every line from now on, as Redis does, so a pcall in the script cannot swallow
@@ -504,6 +518,9 @@ pub(crate) struct Run<'r, 'a> {
     /// Slot of the keys accessed so far (cluster), for the cross-slot check.
     slot: Option<u16>,
     busy: Arc<Busy>,
+    /// The script's name (SHA-1 or function) and the command that runs it.
+    name: &'r str,
+    argv: &'r [Bytes],
 }
 
 /// Runs `f` with the current run's context, if a script is running.
@@ -558,7 +575,8 @@ fn arg_bytes(v: &Value) -> Option<Bytes> {
     match v {
         Value::String(s) => Some(Bytes::copy_from_slice(&s.as_bytes())),
         Value::Number(n) => Some(Bytes::from(format_number(*n))),
-        Value::Integer(n) => Some(Bytes::from(n.to_string())),
+        // mlua hands integral numbers over as integers: still a double to Lua and Redis.
+        Value::Integer(n) => Some(Bytes::from(format_number(*n as f64))),
         _ => None,
     }
 }
@@ -593,6 +611,8 @@ fn register_api(lua: &Lua, r: &Table) -> mlua::Result<()> {
             let data = match &args[0] {
                 Value::String(s) => s.as_bytes().to_vec(),
                 Value::Number(n) => format_lua_number(*n).into_bytes(),
+                // An integral number (`lua_tolstring` writes it as Lua does).
+                Value::Integer(n) => format_lua_number(*n as f64).into_bytes(),
                 _ => Vec::new(),
             };
             Ok((
@@ -660,6 +680,7 @@ fn register_api(lua: &Lua, r: &Table) -> mlua::Result<()> {
                 let part = match v {
                     Value::String(s) => s.as_bytes().to_vec(),
                     Value::Number(n) => format_lua_number(*n).into_bytes(),
+                    Value::Integer(n) => format_lua_number(*n as f64).into_bytes(),
                     _ => continue,
                 };
                 if i > 0 {
@@ -1169,6 +1190,8 @@ fn unsafe_static(cmd: &Command) -> &'static Command {
 pub(crate) struct Call<'x> {
     /// Script name for errors (the SHA-1, or the function's name).
     pub name: &'x str,
+    /// The whole command (EVAL ..., FCALL ...).
+    pub argv: &'x [Bytes],
     /// KEYS and ARGV.
     pub keys: &'x [Bytes],
     /// ARGV.
@@ -1292,6 +1315,8 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, func: &Function, call: Call<'_>) {
         repl: PROPAGATE_AOF | PROPAGATE_REPL,
         slot: None,
         busy: busy.clone(),
+        name: call.name,
+        argv: call.argv,
     };
     let result = (|| -> mlua::Result<(bool, Value)> {
         let keys =

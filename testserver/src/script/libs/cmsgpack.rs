@@ -1,4 +1,5 @@
-//! lua-cmsgpack 0.4.0 as Redis bundles it: `cmsgpack.pack(...)` and `cmsgpack.unpack(s)`.
+//! lua-cmsgpack 0.4.0 as Redis bundles it: `cmsgpack.pack(...)`, `cmsgpack.unpack(s)`,
+//! `cmsgpack.unpack_one(s [, offset])` and `cmsgpack.unpack_limit(s, limit [, offset])`.
 //! Integral numbers pack as the smallest integer form, others as float32 when exact, else
 //! float64; tables with keys 1..n as arrays, other tables as maps; nesting past 16 packs nil.
 
@@ -213,6 +214,106 @@ impl Unpacker<'_> {
     }
 }
 
+/// `luaL_checkinteger` / `luaL_optinteger` on argument `i` (1-based): a number or numeric
+/// string, truncated as C converts a double to `long`.
+fn integer_arg(
+    lua: &Lua,
+    args: &MultiValue,
+    i: usize,
+    func: &str,
+    default: Option<i64>,
+) -> Result<i64, String> {
+    let v = args.get(i - 1).cloned().unwrap_or(Value::Nil);
+    if let (Value::Nil, Some(d)) = (&v, default) {
+        return Ok(d);
+    }
+    match lua.coerce_number(v) {
+        Ok(Some(n)) if n > -9.223_372_036_854_776e18 && n < 9.223_372_036_854_776e18 => {
+            Ok(n as i64)
+        }
+        // x86-64's conversion of an out-of-range double.
+        Ok(Some(_)) => Ok(i64::MIN),
+        _ => Err(type_error(args, i, func, "number")),
+    }
+}
+
+/// `luaL_typerror`'s text for argument `i` (1-based).
+fn type_error(args: &MultiValue, i: usize, func: &str, want: &str) -> String {
+    let got = match args.get(i - 1) {
+        None => "no value",
+        Some(Value::LightUserData(_)) => "userdata",
+        Some(v) => v.type_name(),
+    };
+    format!("bad argument #{i} to '{func}' ({want} expected, got {got})")
+}
+
+/// `cmsgpack.unpack(s)`, `cmsgpack.unpack_one(s [, offset])` and
+/// `cmsgpack.unpack_limit(s, limit [, offset])` (`mp_unpack_full`): decode up to `limit`
+/// values (all of them when limit and offset are both 0) from byte `offset` of `s`; unless
+/// all were asked for, the offset where decoding stopped comes first (-1: at the end).
+fn unpack_call(lua: &Lua, args: &MultiValue, func: &str) -> Res {
+    let fail = |e: String| (Some(e), MultiValue::new());
+    let (limit, offset) = match func {
+        "unpack_one" => match integer_arg(lua, args, 2, func, Some(0)) {
+            Ok(o) => (1, o),
+            Err(e) => return fail(e),
+        },
+        "unpack_limit" => {
+            let limit = match integer_arg(lua, args, 2, func, None) {
+                Ok(l) => l,
+                Err(e) => return fail(e),
+            };
+            match integer_arg(lua, args, 3, func, Some(0)) {
+                Ok(o) => (limit, o),
+                Err(e) => return fail(e),
+            }
+        }
+        _ => (0, 0),
+    };
+    let data = match args.front().cloned().map(|v| lua.coerce_string(v)) {
+        Some(Ok(Some(s))) => s.as_bytes().to_vec(),
+        _ => return fail(type_error(args, 1, func, "string")),
+    };
+    let len = data.len();
+    if offset < 0 || limit < 0 {
+        // The C reports the input length where it means the limit.
+        return fail(format!(
+            "Invalid request to unpack with offset of {} and limit of {}.",
+            offset as i32, len as i32
+        ));
+    }
+    if offset as u64 > len as u64 {
+        return fail(format!(
+            "Start offset {} greater than input length {}.",
+            offset as i32, len as i32
+        ));
+    }
+    let decode_all = limit == 0 && offset == 0;
+    let limit = if decode_all {
+        i64::from(i32::MAX)
+    } else {
+        limit
+    };
+    let mut u = Unpacker {
+        s: &data,
+        pos: offset as usize,
+    };
+    let mut values = Vec::new();
+    let mut count = 0;
+    while u.pos < len && count < limit {
+        match u.value(lua) {
+            Ok(v) => values.push(v),
+            Err(e) => return fail(e.into()),
+        }
+        count += 1;
+    }
+    if !decode_all {
+        let next = if u.pos == len { -1.0 } else { u.pos as f64 };
+        values.insert(0, Value::Number(next));
+    }
+    (None, MultiValue::from_iter(values))
+}
+
 pub(super) fn table(
     lua: &Lua,
     wrap: &dyn Fn(Function) -> mlua::Result<Function>,
@@ -234,26 +335,17 @@ pub(super) fn table(
     })?;
     t.raw_set("pack", wrap(pack_fn)?)?;
     let unpack_fn = lua.create_function(|lua, args: MultiValue| -> mlua::Result<Res> {
-        let data = match args.front() {
-            Some(Value::String(s)) => s.as_bytes().to_vec(),
-            _ => {
-                return Ok((
-                    Some("bad argument #1 to 'unpack' (string expected, got no value)".into()),
-                    MultiValue::new(),
-                ))
-            }
-        };
-        let mut u = Unpacker { s: &data, pos: 0 };
-        let mut values = Vec::new();
-        while u.pos < data.len() {
-            match u.value(lua) {
-                Ok(v) => values.push(v),
-                Err(e) => return Ok((Some(e.into()), MultiValue::new())),
-            }
-        }
-        Ok((None, MultiValue::from_iter(values)))
+        Ok(unpack_call(lua, &args, "unpack"))
     })?;
     t.raw_set("unpack", wrap(unpack_fn)?)?;
+    let unpack_one = lua.create_function(|lua, args: MultiValue| -> mlua::Result<Res> {
+        Ok(unpack_call(lua, &args, "unpack_one"))
+    })?;
+    t.raw_set("unpack_one", wrap(unpack_one)?)?;
+    let unpack_limit = lua.create_function(|lua, args: MultiValue| -> mlua::Result<Res> {
+        Ok(unpack_call(lua, &args, "unpack_limit"))
+    })?;
+    t.raw_set("unpack_limit", wrap(unpack_limit)?)?;
     t.raw_set("_NAME", "cmsgpack")?;
     t.raw_set("_VERSION", "lua-cmsgpack 0.4.0")?;
     Ok(t)

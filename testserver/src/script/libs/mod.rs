@@ -1,10 +1,11 @@
-//! The libraries Redis bundles into its Lua (`bit`, `cjson`, `cmsgpack`), written in Rust and
+//! The libraries Redis bundles into its Lua (`bit`, `cjson`, `cmsgpack`, `struct`), written in Rust and
 //! registered into the sandbox. Each function returns its error (or nil) first; a C closure
 //! ([`super::raising`]) raises it at the caller's line, as `luaL_error` does in the C originals.
 
 mod bit;
 mod cjson;
 mod cmsgpack;
+mod structlib;
 
 use mlua::{Function, Lua, Table};
 
@@ -14,5 +15,6 @@ pub(super) fn register(lua: &Lua, lib: &Table) -> mlua::Result<()> {
     lib.raw_set("bit", bit::table(lua, &wrap)?)?;
     lib.raw_set("cjson", cjson::table(lua, &wrap)?)?;
     lib.raw_set("cmsgpack", cmsgpack::table(lua, &wrap)?)?;
+    lib.raw_set("struct", structlib::table(lua, &wrap)?)?;
     Ok(())
 }
