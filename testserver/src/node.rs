@@ -151,7 +151,7 @@ pub struct NodeState {
     /// Configuration.
     pub config: Config,
     /// Connected clients, by id.
-    pub clients: HashMap<ClientId, ClientEntry>,
+    pub clients: crate::keyspace::FastMap<ClientId, ClientEntry>,
     /// Channel and pattern subscriptions.
     pub pubsub: PubSub,
     /// ACL users.
@@ -159,9 +159,9 @@ pub struct NodeState {
     /// Counters.
     pub stats: Stats,
     /// Clients parked by blocking commands, by client id, in arrival order per key.
-    pub waiters: HashMap<ClientId, Waiter>,
+    pub waiters: crate::keyspace::FastMap<ClientId, Waiter>,
     /// Arrival order of waiters per (db, key).
-    pub wait_queues: HashMap<(usize, Bytes), std::collections::VecDeque<ClientId>>,
+    pub wait_queues: crate::keyspace::FastMap<(usize, Bytes), std::collections::VecDeque<ClientId>>,
     /// Clients whose WATCHed keys changed: their EXEC will fail.
     pub watch_dirty: std::collections::HashSet<ClientId>,
     /// Changes since the last save (`rdb_changes_since_last_save`).
@@ -227,12 +227,12 @@ impl NodeState {
             .unwrap_or_else(|_| Acl::new(config.requirepass.as_deref()));
         NodeState {
             dbs,
-            clients: HashMap::new(),
+            clients: Default::default(),
             pubsub: PubSub::default(),
             acl,
             stats: Stats::default(),
-            waiters: HashMap::new(),
-            wait_queues: HashMap::new(),
+            waiters: Default::default(),
+            wait_queues: Default::default(),
             watch_dirty: Default::default(),
             dirty: 0,
             changes: 0,

@@ -126,7 +126,7 @@ impl PubSub {
     /// `limit` are listed in `over_limit`, for the caller to close.
     pub fn publish(
         &self,
-        clients: &mut HashMap<ClientId, ClientEntry>,
+        clients: &mut crate::keyspace::FastMap<ClientId, ClientEntry>,
         limit: &ObufClass,
         me: (ClientId, &mut ReplyWriter),
         message: Message<'_>,
@@ -206,7 +206,7 @@ impl PubSub {
 /// kernel (one `poll` for all of them, with no wait).
 #[cfg(target_os = "linux")]
 pub fn closed_peers(
-    clients: &HashMap<ClientId, ClientEntry>,
+    clients: &crate::keyspace::FastMap<ClientId, ClientEntry>,
     ids: impl Iterator<Item = ClientId>,
     me: ClientId,
 ) -> HashSet<ClientId> {
@@ -246,7 +246,7 @@ pub fn closed_peers(
 /// Elsewhere the close is noticed by the subscriber's own connection task only.
 #[cfg(not(target_os = "linux"))]
 pub fn closed_peers(
-    _clients: &HashMap<ClientId, ClientEntry>,
+    _clients: &crate::keyspace::FastMap<ClientId, ClientEntry>,
     _ids: impl Iterator<Item = ClientId>,
     _me: ClientId,
 ) -> HashSet<ClientId> {
@@ -258,7 +258,7 @@ pub fn closed_peers(
 /// `limit` cannot keep up: it is listed in `over_limit`.
 fn deliver_all<F: Fn(&mut ReplyWriter)>(
     subs: &HashMap<ClientId, Subscriber>,
-    clients: &mut HashMap<ClientId, ClientEntry>,
+    clients: &mut crate::keyspace::FastMap<ClientId, ClientEntry>,
     msg: &mut Encoded<F>,
     (me, own): (ClientId, &mut ReplyWriter),
     (limit, gone): (&ObufClass, &HashSet<ClientId>),
