@@ -17,7 +17,7 @@ use std::time::Duration;
 use rediscover_testserver::config::Config;
 use rediscover_testserver::config_table::{apply_directive, parse_config_file};
 use rediscover_testserver::logging::{Level, Logger, Role};
-use rediscover_testserver::node::Node;
+use rediscover_testserver::node::{Node, ShutdownFlags};
 use rediscover_testserver::sentinel::SentinelConfig;
 use rediscover_testserver::REDIS_VERSION;
 use tokio::net::TcpListener;
@@ -517,19 +517,40 @@ async fn serve(startup: Startup, sentinel: Option<Arc<Node>>, log: Arc<Logger>) 
         listeners,
         bus,
     ));
-    tokio::select! {
-        _ = term.recv() => log.signal("SIGTERM"),
-        _ = int.recv() => log.signal("SIGINT"),
-        // SHUTDOWN from a client.
-        _ = stopped.wait_for(|&down| down) => {}
-    }
     let role = if role == Role::Sentinel {
         role
     } else {
         Role::Master
     };
-    log.log(role, Level::Warning, "User requested shutdown...");
-    shut_down(&node, server).await;
+    loop {
+        let setting = tokio::select! {
+            _ = term.recv() => {
+                log.signal("SIGTERM");
+                "shutdown-on-sigterm"
+            }
+            _ = int.recv() => {
+                log.signal("SIGINT");
+                "shutdown-on-sigint"
+            }
+            // SHUTDOWN from a client: it did the final save, and the node has stopped.
+            _ = stopped.wait_for(|&down| down) => {
+                log.log(role, Level::Warning, "User requested shutdown...");
+                break;
+            }
+        };
+        log.log(role, Level::Warning, "User requested shutdown...");
+        // Redis's prepareForShutdown: a sentinel never saves.
+        let mut flags = ShutdownFlags::parse(&node.lock().config.extra_or(setting, "default"));
+        if role == Role::Sentinel {
+            flags.save = false;
+            flags.nosave = true;
+        }
+        if node.shutdown_on_signal(flags).await {
+            break;
+        }
+        // The final save failed (logged): the server goes on, as Redis's does.
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     let bye = if role == Role::Sentinel {
         "Sentinel is now ready to exit, bye bye..."
     } else {
@@ -583,11 +604,4 @@ fn load_rdb(node: &Node, log: &Logger) -> Result<(), ()> {
             Err(())
         }
     }
-}
-
-/// Stops the node and gives its connections a moment to write their last replies.
-async fn shut_down(node: &Arc<Node>, server: tokio::task::JoinHandle<()>) {
-    // As on SIGTERM in Redis 7.0: lagging replicas get shutdown-timeout to catch up.
-    node.shutdown_after_replicas().await;
-    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
 }

@@ -305,7 +305,7 @@ pub fn note_peak(st: &mut NodeState) {
 /// What the databases cost: keys and values, plus hashtable overhead.
 pub fn dbs_memory(dbs: &[Db]) -> u64 {
     dbs.iter()
-        .filter(|db| db.len() > 0 || db.expires_len() > 0 || db.used_bytes() > 0)
+        .filter(|db| !db.is_empty() || db.expires_len() > 0 || db.used_bytes() > 0)
         .map(|db| {
             let (main, expires) = db_overhead(db);
             db.used_bytes() as u64 + main + expires
