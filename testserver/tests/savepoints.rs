@@ -488,6 +488,55 @@ async fn the_binary_keeps_running_when_the_sigterm_save_fails() {
     assert_eq!(keys_in(&dir.file("dump.rdb")), 1);
 }
 
+#[tokio::test]
+async fn a_second_sigint_during_the_shutdown_exits_at_once() {
+    let dir = TempDir::new("bin-insist");
+    let log = dir.file("server.log");
+    let mut bin = spawn_bin(&dir, &["--save", "", "--logfile", log.to_str().unwrap()]).await;
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], bin.port));
+    // A replica that never acknowledges: the shutdown waits for it (shutdown-timeout 10 s).
+    let mut fake = RawConn::connect(addr).await;
+    assert_reply!(fake, ["REPLCONF", "listening-port", "1"], b"+OK\r\n");
+    fake.send(&["PSYNC", "?", "-1"]).await;
+    let attached = wait_until(Duration::from_secs(10), || async move {
+        let mut c = RawConn::connect(addr).await;
+        let info = String::from_utf8(c.call(&["INFO", "replication"]).await).unwrap();
+        info.contains("connected_slaves:1\r\n")
+    })
+    .await;
+    assert!(attached);
+    let pid = bin.child.id().to_string();
+    let interrupt = || {
+        assert!(Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success());
+    };
+    let logged = |needle: &'static str| {
+        let log = log.clone();
+        async move { std::fs::read_to_string(&log).is_ok_and(|text| text.contains(needle)) }
+    };
+    interrupt();
+    assert!(
+        wait_until(Duration::from_secs(10), || logged(
+            "Waiting for replicas before shutting down."
+        ))
+        .await
+    );
+    interrupt();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        if let Some(status) = bin.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "no exit after the second SIGINT");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(1));
+    assert!(logged("You insist... exiting now.").await);
+}
+
 // ---- against a real Redis (REDISCOVER_REAL_REDIS_SERVER=/usr/bin/redis-server) ----
 
 struct Real {

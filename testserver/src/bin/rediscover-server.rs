@@ -545,7 +545,25 @@ async fn serve(startup: Startup, sentinel: Option<Arc<Node>>, log: Arc<Logger>) 
             flags.save = false;
             flags.nosave = true;
         }
-        if node.shutdown_on_signal(flags).await {
+        // The shutdown (replica wait, final save) runs on its own task, so a second SIGINT
+        // meanwhile is seen: Redis then exits at once, with an error status.
+        let dir = node.lock().config.dir.clone();
+        let mut shutting = tokio::spawn({
+            let node = node.clone();
+            async move { node.shutdown_on_signal(flags).await }
+        });
+        let done = loop {
+            tokio::select! {
+                done = &mut shutting => break done.unwrap_or(false),
+                _ = int.recv() => {
+                    log.from_signal_handler("You insist... exiting now.");
+                    remove_temp_rdb_files(&dir);
+                    std::process::exit(1);
+                }
+                _ = term.recv() => log.signal("SIGTERM"),
+            }
+        };
+        if done {
             break;
         }
         // The final save failed (logged): the server goes on, as Redis's does.
@@ -558,6 +576,22 @@ async fn serve(startup: Startup, sentinel: Option<Arc<Node>>, log: Arc<Logger>) 
     };
     log.log(role, Level::Warning, bye);
     ExitCode::SUCCESS
+}
+
+/// Removes this process's temporary RDB files in `dir` (`temp-<pid>-*.rdb`), as Redis's
+/// `rdbRemoveTempFile` does before exiting on a second SIGINT.
+fn remove_temp_rdb_files(dir: &str) {
+    let prefix = format!("temp-{}-", std::process::id());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&prefix) && name.ends_with(".rdb") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Warns, as Redis does, when the kernel caps the listen queue below `tcp-backlog`.
