@@ -360,6 +360,68 @@ async fn shutdown_and_flushall_save_with_save_points_only() {
     assert!(c.is_closed().await);
 }
 
+#[tokio::test]
+async fn shutdown_on_signal_settings_are_redis_enums() {
+    let srv = TestServer::start().await.unwrap();
+    let mut ours = RawConn::connect(srv.addr()).await;
+    let real_dir = TempDir::new("sig-real");
+    let real = real_redis(&real_dir, &["--save", ""]);
+    let mut real = match &real {
+        Some(r) => Some(RawConn::connect(r.addr).await),
+        None => None,
+    };
+    let failed = |why: &str| {
+        format!("-ERR CONFIG SET failed (possibly related to argument 'shutdown-on-sigterm') - {why}\r\n")
+    };
+    let one_of =
+        failed("argument(s) must be one of the following: default, save, nosave, now, force");
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (
+            vec!["CONFIG", "GET", "shutdown-on-sigterm"],
+            "*2\r\n$19\r\nshutdown-on-sigterm\r\n$7\r\ndefault\r\n".into(),
+        ),
+        (
+            vec!["CONFIG", "SET", "shutdown-on-sigterm", "now SAVE"],
+            "+OK\r\n".into(),
+        ),
+        (
+            vec!["CONFIG", "GET", "shutdown-on-sigterm"],
+            "*2\r\n$19\r\nshutdown-on-sigterm\r\n$8\r\nsave now\r\n".into(),
+        ),
+        (
+            vec!["CONFIG", "SET", "shutdown-on-sigterm", "save nosave"],
+            failed("shutdown options SAVE and NOSAVE can't be used simultaneously"),
+        ),
+        (
+            vec!["CONFIG", "SET", "shutdown-on-sigterm", "bogus"],
+            one_of.clone(),
+        ),
+        (vec!["CONFIG", "SET", "shutdown-on-sigterm", ""], one_of),
+        (
+            vec!["CONFIG", "SET", "shutdown-on-sigterm", "default force"],
+            "+OK\r\n".into(),
+        ),
+        (
+            vec!["CONFIG", "GET", "shutdown-on-sigterm"],
+            "*2\r\n$19\r\nshutdown-on-sigterm\r\n$5\r\nforce\r\n".into(),
+        ),
+    ];
+    for (cmd, want) in cases {
+        assert_eq!(
+            String::from_utf8_lossy(&ours.call(&cmd).await),
+            want,
+            "{cmd:?}"
+        );
+        if let Some(r) = real.as_mut() {
+            assert_eq!(
+                String::from_utf8_lossy(&r.call(&cmd).await),
+                want,
+                "real {cmd:?}"
+            );
+        }
+    }
+}
+
 // ---- the binary ----
 
 /// A `rediscover-server` child process, killed on drop.
