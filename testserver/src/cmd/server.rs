@@ -140,8 +140,7 @@ fn debug_reload(ctx: &mut Ctx<'_>, options: &[Bytes]) -> CmdResult {
     let options = crate::rdb::LoadOptions::from_config(&ctx.node.config, ctx.now);
     let path = crate::rdb::persist::rdb_path(&ctx.node.config);
     let snapshot = crate::rdb::load_file(&path, &options).map_err(|_| LOAD_FAILED)?;
-    ctx.node.persistence.last_load_keys_loaded = snapshot.keys_loaded;
-    ctx.node.persistence.last_load_keys_expired = snapshot.keys_expired;
+    crate::rdb::persist::note_loaded(ctx.node, &snapshot);
     if flush {
         crate::rdb::persist::install(ctx.node, snapshot);
         // Redis empties the data first (emptyData): tracking clients drop their caches.

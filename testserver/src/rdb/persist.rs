@@ -77,12 +77,21 @@ pub fn save_meta(st: &NodeState, now_ms: i64, extra_aux: Vec<(String, String)>) 
 /// database numbers; WATCHers of keys that existed before or exist now see them as changed
 /// (as Redis's `emptyData` then load does).
 pub fn install(st: &mut NodeState, mut snapshot: Snapshot) {
+    note_loaded(st, &snapshot);
     for (db, fresh) in st.dbs.iter_mut().zip(snapshot.dbs.iter_mut()) {
         db.touch_existing_watched();
         db.swap_data(fresh);
         db.touch_existing_watched();
     }
     install_functions(st, &snapshot.functions);
+}
+
+/// Records what an RDB load found, for INFO's `rdb_last_load_keys_loaded` and
+/// `rdb_last_load_keys_expired` (Redis sets them whenever it loads an RDB: at startup, an AOF
+/// preamble, DEBUG RELOAD, a full sync).
+pub fn note_loaded(st: &mut NodeState, snapshot: &Snapshot) {
+    st.persistence.last_load_keys_loaded = snapshot.keys_loaded;
+    st.persistence.last_load_keys_expired = snapshot.keys_expired;
 }
 
 /// Replaces the node's function libraries with a loaded RDB's.
@@ -136,8 +145,6 @@ pub fn load_at_startup(st: &mut NodeState, now_ms: i64) -> Result<Option<(u64, u
     }
     let snapshot = super::load_file(&path, &options)?;
     let counts = (snapshot.keys_loaded, snapshot.keys_expired);
-    st.persistence.last_load_keys_loaded = snapshot.keys_loaded;
-    st.persistence.last_load_keys_expired = snapshot.keys_expired;
     if replica {
         // The history the file was saved at, offered to the master in PSYNC.
         let text = |name| {
