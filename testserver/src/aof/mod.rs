@@ -223,8 +223,9 @@ fn fsync_policy(config: &Config) -> String {
     config.extra_or("appendfsync", "everysec")
 }
 
-/// The OS error text without Rust's ` (os error N)` suffix, as `strerror` gives it.
-fn strerror(e: &std::io::Error) -> String {
+/// The OS error text without Rust's ` (os error N)` suffix, as `strerror` gives it (the RDB
+/// saves' log lines use it too).
+pub(crate) fn strerror(e: &std::io::Error) -> String {
     let s = e.to_string();
     match s.find(" (os error") {
         Some(i) => s[..i].to_string(),

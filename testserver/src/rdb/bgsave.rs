@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::aof::strerror;
 use crate::logging::Level;
 use crate::node::NodeState;
 
@@ -120,15 +121,6 @@ pub(crate) fn start(st: &mut NodeState) -> Result<(), ()> {
         &format!("Background saving started by pid {}", std::process::id()),
     );
     Ok(())
-}
-
-/// The OS error text without Rust's ` (os error N)` suffix, as `strerror` gives it.
-fn strerror(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
 }
 
 fn server_root(temp: &Path) -> String {
