@@ -245,7 +245,10 @@ pub struct Config {
     pub loglevel: String,
     /// `protected-mode` (stored only: this server does not refuse remote clients).
     pub protected_mode: bool,
-    /// `save`: (seconds, changes) points. Stored and reported; this server never writes an RDB.
+    /// `save`: (seconds, changes) points: a BGSAVE starts when a point's changes were made
+    /// and its seconds passed since the last save (see [`crate::rdb::bgsave`]). Redis's
+    /// default `3600 1 300 100 60 10000` here and in the `rediscover-server` binary; none in
+    /// [`Config::in_process`], the in-process [`crate::TestServer`]'s default.
     pub save: Vec<(u64, u64)>,
     /// A `save` line was read from a config file or the command line: later lines add save
     /// points instead of replacing them (Redis's rule; the first line drops the defaults).
@@ -326,6 +329,18 @@ impl Config {
         let n = &self.notify_keyspace_events;
         let all = n.contains('A') && "g$lshzxetd".contains(flag);
         (n.contains('K') || n.contains('E')) && (all || n.contains(flag))
+    }
+}
+
+impl Config {
+    /// The configuration an in-process [`crate::TestServer`] starts with: Redis's defaults but
+    /// no save points (`save ""`, as Redis's test suite runs its servers), so it writes no RDB
+    /// file unless a test asks for one.
+    pub fn in_process() -> Config {
+        Config {
+            save: Vec::new(),
+            ..Config::default()
+        }
     }
 }
 

@@ -403,8 +403,18 @@ pub static DIRECTIVES: &[Directive] = &[
     D::new("activedefrag", Bool, Store::Extra("no")),
     D::new("active-expire-effort", Int(1, 10), Store::Extra("1")),
     D::new("shutdown-timeout", Int(0, INT_MAX), Store::Extra("10")),
-    D::new("shutdown-on-sigint", Text, Store::Extra("default")).multi(),
-    D::new("shutdown-on-sigterm", Text, Store::Extra("default")).multi(),
+    D::new(
+        "shutdown-on-sigint",
+        Text,
+        Store::Field(get_shutdown_on_sigint, set_shutdown_on_sigint),
+    )
+    .multi(),
+    D::new(
+        "shutdown-on-sigterm",
+        Text,
+        Store::Field(get_shutdown_on_sigterm, set_shutdown_on_sigterm),
+    )
+    .multi(),
     D::new(
         "oom-score-adj",
         Enum(&["no", "yes", "relative", "absolute"]),

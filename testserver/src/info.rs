@@ -349,27 +349,60 @@ pub fn total_system_memory() -> u64 {
 
 fn persistence(out: &mut String, st: &NodeState) {
     out.push_str("# Persistence\r\n");
+    let p = &st.persistence;
+    let now = crate::node::unix_ms() / 1000;
     fields(
         out,
         &[
             ("loading", "0".into()),
             ("async_loading", "0".into()),
+            // A BGSAVE is a thread sharing the data, not a fork: nothing is copied on write,
+            // and no child reports its progress.
+            ("current_cow_peak", "0".into()),
+            ("current_cow_size", "0".into()),
+            ("current_cow_size_age", "0".into()),
+            ("current_fork_perc", "0.00".into()),
+            ("current_save_keys_processed", "0".into()),
+            ("current_save_keys_total", "0".into()),
             ("rdb_changes_since_last_save", st.dirty.to_string()),
-            ("rdb_bgsave_in_progress", "0".into()),
+            (
+                "rdb_bgsave_in_progress",
+                u8::from(p.bgsave_in_progress()).to_string(),
+            ),
             ("rdb_last_save_time", st.last_save.to_string()),
+            ("rdb_last_bgsave_status", p.bgsave_status().into()),
+            ("rdb_last_bgsave_time_sec", p.bgsave_secs().to_string()),
             (
-                "rdb_last_bgsave_status",
-                st.persistence.bgsave_status().into(),
+                "rdb_current_bgsave_time_sec",
+                p.current_bgsave_secs(now).to_string(),
+            ),
+            ("rdb_saves", p.saves.to_string()),
+            ("rdb_last_cow_size", "0".into()),
+            (
+                "rdb_last_load_keys_expired",
+                p.last_load_keys_expired.to_string(),
             ),
             (
-                "rdb_last_bgsave_time_sec",
-                st.persistence.bgsave_secs().to_string(),
+                "rdb_last_load_keys_loaded",
+                p.last_load_keys_loaded.to_string(),
             ),
-            ("rdb_current_bgsave_time_sec", "-1".into()),
-            ("rdb_saves", st.persistence.saves.to_string()),
         ],
     );
-    fields(out, &crate::aof::info_fields(st));
+    // No modules, so no module fork: its fields follow `aof_last_cow_size`, before the fields
+    // only an enabled AOF has.
+    let mut aof = crate::aof::info_fields(st);
+    let at = aof
+        .iter()
+        .position(|(name, _)| *name == "aof_last_cow_size")
+        .map_or(aof.len(), |i| i + 1);
+    aof.splice(
+        at..at,
+        [
+            ("module_fork_in_progress", "0".to_string()),
+            ("module_fork_last_cow_size", "0".to_string()),
+        ],
+    );
+    fields(out, &aof);
 }
 
 fn stats(out: &mut String, st: &NodeState) {

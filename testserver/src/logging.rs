@@ -117,13 +117,15 @@ impl Logger {
 
     /// Logs the line Redis's signal handler writes (it has no role or millisecond time).
     pub fn signal(&self, name: &str) {
+        self.from_signal_handler(&format!("Received {name} scheduling shutdown..."));
+    }
+
+    /// Logs `msg` as Redis's `serverLogFromHandler` does: `<pid>:signal-handler (<secs>) msg`.
+    pub fn from_signal_handler(&self, msg: &str) {
         let secs = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let line = format!(
-            "{}:signal-handler ({secs}) Received {name} scheduling shutdown...\n",
-            std::process::id()
-        );
+        let line = format!("{}:signal-handler ({secs}) {msg}\n", std::process::id());
         self.write(&line);
     }
 

@@ -619,6 +619,68 @@ impl Node {
     /// writes are paused and replicas get up to `shutdown-timeout` seconds to acknowledge the
     /// whole stream, so nothing a client saw succeed is lost to them; then every task stops.
     pub async fn shutdown_after_replicas(&self) {
+        if self.wait_for_replicas().await {
+            crate::aof::shutdown(&mut self.lock());
+            self.shutdown();
+        }
+    }
+
+    /// Shuts the node down as Redis 7.0 does on SIGTERM or SIGINT (`prepareForShutdown` then
+    /// `finishShutdown` with the flags of `shutdown-on-sigterm` / `shutdown-on-sigint`):
+    /// lagging replicas are waited for (unless NOW), a running BGSAVE is killed, the AOF is
+    /// flushed, and the RDB is saved when save points are configured (or SAVE is set) and
+    /// NOSAVE is not. If that save fails the node keeps running, unless FORCE: `false` then,
+    /// as Redis logs "can't exit" and goes on serving.
+    pub async fn shutdown_on_signal(&self, flags: ShutdownFlags) -> bool {
+        {
+            let mut st = self.lock();
+            st.shutdown_now = flags.now;
+            // Marked as under way, so no client turn starts a second shutdown meanwhile.
+            st.shutdown_draining = true;
+        }
+        if !self.wait_for_replicas().await {
+            // SHUTDOWN ABORT.
+            return false;
+        }
+        let mut st = self.lock();
+        let cancel = |st: &mut NodeState| {
+            st.log(
+                Level::Warning,
+                "Errors trying to shut down the server. Check the logs for more information.",
+            );
+            st.shutdown_requested = false;
+            st.shutdown_draining = false;
+            st.shutdown_now = false;
+            st.pause = None;
+        };
+        if st.aof.state == crate::aof::State::WaitRewrite && st.aof.rewrite_in_progress() {
+            if flags.force {
+                st.log(Level::Warning, "Writing initial AOF. Exit anyway.");
+            } else {
+                st.log(Level::Warning, "Writing initial AOF, can't exit.");
+                cancel(&mut st);
+                return false;
+            }
+        }
+        crate::aof::shutdown(&mut st);
+        if crate::rdb::bgsave::shutdown_save(&mut st, flags.save, flags.nosave).is_err() {
+            if flags.force {
+                st.log(Level::Warning, "Error trying to save the DB. Exit anyway.");
+            } else {
+                st.log(Level::Warning, "Error trying to save the DB, can't exit.");
+                cancel(&mut st);
+                return false;
+            }
+        }
+        drop(st);
+        self.shutdown();
+        true
+    }
+
+    /// The replica wait of a shutdown: with replicas attached (and no NOW), writes are paused
+    /// and replicas get up to `shutdown-timeout` seconds to acknowledge the whole stream.
+    /// `false` when SHUTDOWN ABORT cancelled it.
+    async fn wait_for_replicas(&self) -> bool {
         let target = {
             let mut st = self.lock();
             st.shutdown_requested = true;
@@ -645,7 +707,7 @@ impl Node {
                     let st = self.lock();
                     if !st.shutdown_requested {
                         // SHUTDOWN ABORT.
-                        return;
+                        return false;
                     }
                     st.repl
                         .replicas
@@ -668,8 +730,7 @@ impl Node {
                 }
             }
         }
-        crate::aof::shutdown(&mut self.lock());
-        self.shutdown();
+        true
     }
 
     /// Whether shutdown was asked for.
@@ -680,6 +741,38 @@ impl Node {
     /// A receiver that changes to `true` on shutdown.
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.shutdown.subscribe()
+    }
+}
+
+/// How a shutdown treats the RDB and lagging replicas: SHUTDOWN's options, and for a signal
+/// the `shutdown-on-sigterm` / `shutdown-on-sigint` setting ([`ShutdownFlags::parse`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ShutdownFlags {
+    /// SAVE: save even without save points.
+    pub save: bool,
+    /// NOSAVE: do not save even with save points.
+    pub nosave: bool,
+    /// NOW: do not wait for lagging replicas.
+    pub now: bool,
+    /// FORCE: exit even if the save (or the first AOF rewrite) failed.
+    pub force: bool,
+}
+
+impl ShutdownFlags {
+    /// The flags of a `shutdown-on-sigterm` / `shutdown-on-sigint` value (`default`, or any of
+    /// `save`, `nosave`, `now`, `force`; CONFIG SET checks the combination).
+    pub fn parse(value: &str) -> ShutdownFlags {
+        let mut flags = ShutdownFlags::default();
+        for word in value.split_whitespace() {
+            match word.to_ascii_lowercase().as_str() {
+                "save" => flags.save = true,
+                "nosave" => flags.nosave = true,
+                "now" => flags.now = true,
+                "force" => flags.force = true,
+                _ => {}
+            }
+        }
+        flags
     }
 }
 

@@ -145,8 +145,9 @@ pub fn listen(addr: SocketAddr, backlog: u32) -> std::io::Result<TcpListener> {
     socket.listen(backlog)
 }
 
-/// Periodic work (Redis's `serverCron`, `hz` times a second): active expiry on a master, and
-/// once a second the replication cron (PING to replicas, repl-timeout).
+/// Periodic work (Redis's `serverCron`, `hz` times a second): active expiry on a master, the
+/// save points and scheduled BGSAVEs ([`crate::rdb::bgsave`]), and once a second the
+/// replication cron (PING to replicas, repl-timeout) and the AOF cron.
 async fn cron(node: Arc<Node>) {
     let mut shutdown = node.shutdown_signal();
     let mut last_repl_cron = std::time::Instant::now();
@@ -187,6 +188,8 @@ async fn cron(node: Arc<Node>) {
         }
         let tick = std::time::Instant::now();
         st.close_idle_clients(tick);
+        // Save points: a BGSAVE when one is due (every cron tick, as Redis's serverCron).
+        crate::rdb::bgsave::save_points_cron(&mut st);
         if tick.duration_since(last_repl_cron) >= st.config.timers.repl_cron {
             last_repl_cron = tick;
             st.replication_cron(tick);
@@ -194,6 +197,8 @@ async fn cron(node: Arc<Node>) {
             // MIGRATE's cached connections idle for 10 s close (Redis: every second).
             st.migrate.close_idle();
         }
+        // A BGSAVE scheduled behind an AOF rewrite (or by EXEC) starts once nothing runs.
+        crate::rdb::bgsave::scheduled_cron(&mut st);
     }
 }
 
@@ -286,8 +291,12 @@ impl TestServer {
     }
 
     async fn stop_node(&mut self) {
-        // A killed process takes its AOF rewrite child with it.
-        crate::aof::kill_rewrite(&mut self.node.lock());
+        // A killed process takes its AOF rewrite or BGSAVE child with it.
+        {
+            let mut st = self.node.lock();
+            crate::aof::kill_rewrite(&mut st);
+            crate::rdb::bgsave::kill(&mut st);
+        }
         self.node.shutdown();
         if let Some(task) = self.task.take() {
             let _ = task.await;
@@ -414,13 +423,31 @@ impl Drop for TestServer {
 }
 
 /// Options for a [`TestServer`].
-#[derive(Debug, Default)]
+///
+/// Its configuration starts as [`Config::default`] (Redis's defaults) but with no save points
+/// (`save ""`, as Redis's own test suite starts its servers), so an in-process server writes
+/// no RDB file unless asked: by SAVE, BGSAVE, SHUTDOWN SAVE, or save points set through
+/// [`TestServerBuilder::config`] or CONFIG SET. The `rediscover-server` binary keeps Redis's
+/// default `save 3600 1 300 100 60 10000`.
+#[derive(Debug)]
 pub struct TestServerBuilder {
     config: Config,
     users: Vec<(String, String)>,
     dir: Option<std::path::PathBuf>,
     port: u16,
     sentinel: Option<String>,
+}
+
+impl Default for TestServerBuilder {
+    fn default() -> Self {
+        TestServerBuilder {
+            config: Config::in_process(),
+            users: Vec::new(),
+            dir: None,
+            port: 0,
+            sentinel: None,
+        }
+    }
 }
 
 impl TestServerBuilder {
@@ -477,7 +504,9 @@ impl TestServerBuilder {
     }
 
     /// Replaces the whole configuration. Its `dir` is kept if it is not the default (the
-    /// working directory).
+    /// working directory). Its `save` points are used as given: start from
+    /// [`Config::in_process`] for a server that saves only when asked, as the builder's own
+    /// default does; [`Config::default`] has Redis's save points, which the server enforces.
     pub fn config(mut self, config: Config) -> Self {
         if config.dir != Config::default().dir {
             self.dir = Some(config.dir.clone().into());

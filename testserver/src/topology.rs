@@ -164,7 +164,7 @@ pub struct ReplicationSet {
 impl ReplicationSet {
     /// A master with `replicas` replicas, default configuration, links up.
     pub async fn start(replicas: usize) -> Result<ReplicationSet, TopologyError> {
-        ReplicationSet::start_with(replicas, Config::default()).await
+        ReplicationSet::start_with(replicas, Config::in_process()).await
     }
 
     /// A master with `replicas` replicas, every node with `config` (port and `replicaof`

@@ -48,7 +48,7 @@ fn bad_error(file: &str) -> String {
 fn config(dir: &TempDir, lines: &[(&str, &[&str])]) -> Result<Config, String> {
     let mut c = Config {
         dir: dir.str().to_string(),
-        ..Config::default()
+        ..Config::in_process()
     };
     for (name, args) in lines {
         let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();

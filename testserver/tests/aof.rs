@@ -20,7 +20,7 @@ fn aof_config(dir: &TempDir, extra: &[(&str, &str)]) -> Config {
     let mut config = Config {
         dir: dir.str().to_string(),
         appendonly: true,
-        ..Config::default()
+        ..Config::in_process()
     };
     for (k, v) in extra {
         config.extra.insert((*k).to_string(), (*v).to_string());
@@ -521,7 +521,7 @@ async fn bad_files_and_manifests_stop_the_start() {
 
 #[tokio::test]
 async fn a_replica_keeps_its_masters_writes_in_its_aof() {
-    let (master, mut m) = start(Config::default()).await;
+    let (master, mut m) = start(Config::in_process()).await;
     populate(&mut m).await;
     let dir = TempDir::new("aof-replica");
     let mut config = aof_config(&dir, &[]);
@@ -644,7 +644,7 @@ async fn an_old_single_file_aof_is_moved_into_the_directory() {
         let mut data = Vec::new();
         if preamble {
             // An RDB with key `r`, then the AOF tail.
-            let (seed, mut s) = start(Config::default()).await;
+            let (seed, mut s) = start(Config::in_process()).await;
             s.call(&["SET", "r", "from-rdb"]).await;
             let st = seed.node().lock();
             data = rediscover_testserver::rdb::persist::encode(&st, 0, Vec::new());

@@ -143,7 +143,7 @@ fn version_and_help() {
 
 #[tokio::test]
 async fn serves_and_stops_on_sigterm() {
-    let (mut p, port) = start_server(&["--port", "0"]);
+    let (mut p, port) = start_server(&["--port", "0", "--save", ""]);
     assert!(p.seen.iter().all(|l| l.is_empty() || l.contains(':')));
     let ready = p.seen.last().unwrap().clone();
     assert_redis_log_line(&ready);
@@ -169,7 +169,7 @@ async fn serves_and_stops_on_sigterm() {
 
 #[tokio::test]
 async fn stops_on_sigint() {
-    let (mut p, _port) = start_server(&["--port", "0"]);
+    let (mut p, _port) = start_server(&["--port", "0", "--save", ""]);
     p.signal("INT");
     p.wait_line("Received SIGINT scheduling shutdown...");
     assert!(p.wait_exit().success());
@@ -191,7 +191,7 @@ async fn config_file_and_options() {
     let path = std::env::temp_dir().join(format!("rediscover-bin-{}.conf", std::process::id()));
     std::fs::write(&path, "# a comment\n\nport 6379\nrequirepass \"s3cret\"\n").unwrap();
     // The option after the file wins, as with redis-server.
-    let (mut p, port) = start_server(&[path.to_str().unwrap(), "--port", "0"]);
+    let (mut p, port) = start_server(&[path.to_str().unwrap(), "--port", "0", "--save", ""]);
     assert!(p.seen.iter().any(|l| l.ends_with("# Configuration loaded")));
     let mut c = RawConn::connect(addr(port)).await;
     assert_reply!(c, ["PING"], b"-NOAUTH Authentication required.\r\n");

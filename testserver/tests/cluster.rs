@@ -29,7 +29,7 @@ async fn lone_node_with(timers: Timers) -> TestServer {
     let config = Config {
         cluster_enabled: true,
         timers,
-        ..Config::default()
+        ..Config::in_process()
     };
     TestServer::builder().config(config).start().await.unwrap()
 }

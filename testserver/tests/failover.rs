@@ -22,7 +22,7 @@ async fn info(conn: &mut RawConn, field: &str) -> String {
 fn fast() -> Config {
     Config {
         timers: Timers::fast(20),
-        ..Config::default()
+        ..Config::in_process()
     }
 }
 

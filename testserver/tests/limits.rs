@@ -255,7 +255,7 @@ async fn auth_pipelined_with_a_large_value_succeeds() {
 async fn maxclients_is_exact_under_a_burst() {
     let config = Config {
         maxclients: 100,
-        ..Config::default()
+        ..Config::in_process()
     };
     let server = TestServer::builder().config(config).start().await.unwrap();
     let addr = server.addr();
@@ -302,7 +302,7 @@ async fn listen_backlog_follows_tcp_backlog() {
     async fn handshakes(backlog: u32) -> usize {
         let config = Config {
             tcp_backlog: backlog,
-            ..Config::default()
+            ..Config::in_process()
         };
         let server = TestServer::builder().config(config).start().await.unwrap();
         server.freeze();

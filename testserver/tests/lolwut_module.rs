@@ -73,7 +73,7 @@ async fn module_lists_nothing_and_loads_nothing() {
         b"*11\r\n+MODULE <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n"
     ));
 
-    let mut config = rediscover_testserver::config::Config::default();
+    let mut config = rediscover_testserver::config::Config::in_process();
     config
         .extra
         .insert("enable-module-command".into(), "yes".into());

@@ -75,7 +75,7 @@ fn recorded(name: &str) -> Vec<String> {
 async fn start() -> TestServer {
     let config = Config {
         enable_debug_command: "yes".into(),
-        ..Config::default()
+        ..Config::in_process()
     };
     TestServer::builder().config(config).start().await.unwrap()
 }

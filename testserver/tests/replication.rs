@@ -138,7 +138,7 @@ async fn partial_resync_after_a_dropped_link() {
 async fn full_resync_when_the_backlog_overflowed() {
     let config = Config {
         repl_backlog_size: 1024,
-        ..Config::default()
+        ..Config::in_process()
     };
     let set = ReplicationSet::start_with(1, config).await.unwrap();
     let mut m = connect(&set.master).await;

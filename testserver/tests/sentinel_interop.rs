@@ -147,7 +147,7 @@ impl Real {
 async fn our_servers() -> Vec<TestServer> {
     let config = Config {
         timers: Timers::fast(20),
-        ..Config::default()
+        ..Config::in_process()
     };
     let master = TestServer::builder()
         .config(config.clone())

@@ -178,11 +178,11 @@ async fn run(config: Config) -> Outcome {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn split_brain_loses_what_the_isolated_master_acknowledged() {
-    let default = Config::default();
+    let default = Config::in_process();
     let guarded = Config {
         min_replicas_to_write: 1,
         min_replicas_max_lag: 10,
-        ..Config::default()
+        ..Config::in_process()
     };
     let (a, b) = tokio::join!(run(default), run(guarded));
 

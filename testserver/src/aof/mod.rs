@@ -223,8 +223,9 @@ fn fsync_policy(config: &Config) -> String {
     config.extra_or("appendfsync", "everysec")
 }
 
-/// The OS error text without Rust's ` (os error N)` suffix, as `strerror` gives it.
-fn strerror(e: &std::io::Error) -> String {
+/// The OS error text without Rust's ` (os error N)` suffix, as `strerror` gives it (the RDB
+/// saves' log lines use it too).
+pub(crate) fn strerror(e: &std::io::Error) -> String {
     let s = e.to_string();
     match s.find(" (os error") {
         Some(i) => s[..i].to_string(),
@@ -386,7 +387,8 @@ fn background_fsync(aof: &Aof, close: bool) {
 pub fn bgrewriteaof(st: &mut NodeState, in_exec: bool) -> Result<&'static str, &'static str> {
     if st.aof.rewrite.is_some() {
         Err("ERR Background append only file rewriting already in progress")
-    } else if in_exec {
+    } else if in_exec || crate::rdb::bgsave::active_child(st) {
+        // Behind a running BGSAVE (one background job at a time), or after EXEC.
         st.aof.rewrite_scheduled = true;
         st.aof.consecutive_failures = 0;
         Ok("Background append only file rewriting scheduled")
@@ -401,7 +403,8 @@ static NEXT_REWRITE: AtomicU64 = AtomicU64::new(1);
 
 /// Starts a rewrite (Redis's `rewriteAppendOnlyFileBackground`).
 pub(crate) fn rewrite_background(st: &mut NodeState) -> Result<(), ()> {
-    if st.aof.rewrite.is_some() {
+    // One background job at a time: a rewrite or a BGSAVE (`hasActiveChildProcess`).
+    if crate::rdb::bgsave::active_child(st) {
         return Err(());
     }
     let dir = dir(&st.config);
@@ -715,7 +718,10 @@ pub fn kill_rewrite(st: &mut NodeState) {
 /// `CONFIG SET appendonly yes` (Redis's `startAppendOnly`).
 pub(crate) fn start_append_only(st: &mut NodeState, in_exec: bool) -> Result<(), ()> {
     st.aof.state = State::WaitRewrite;
-    if in_exec {
+    if st.persistence.bgsave_in_progress() {
+        st.aof.rewrite_scheduled = true;
+        st.log(Level::Warning, "AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
+    } else if in_exec {
         st.aof.rewrite_scheduled = true;
         st.log(Level::Warning, "AOF was enabled during a transaction. An AOF background was scheduled to start when possible.");
     } else {
@@ -814,10 +820,11 @@ fn rewrite_limited(st: &mut NodeState) -> bool {
 /// The AOF part of the server cron: scheduled and automatic rewrites, postponed flushes,
 /// retrying after a write error, and the `everysec` fsync of an idle file.
 pub fn cron(st: &mut NodeState) {
-    if st.aof.rewrite.is_none() && st.aof.rewrite_scheduled && !rewrite_limited(st) {
+    let busy = |st: &NodeState| crate::rdb::bgsave::active_child(st);
+    if !busy(st) && st.aof.rewrite_scheduled && !rewrite_limited(st) {
         let _ = rewrite_background(st);
     }
-    if st.aof.rewrite.is_none() && st.aof.state == State::On {
+    if !busy(st) && st.aof.state == State::On {
         let perc: u64 = st
             .config
             .extra_or("auto-aof-rewrite-percentage", "100")

@@ -17,7 +17,7 @@ use std::time::Duration;
 use rediscover_testserver::config::Config;
 use rediscover_testserver::config_table::{apply_directive, parse_config_file};
 use rediscover_testserver::logging::{Level, Logger, Role};
-use rediscover_testserver::node::Node;
+use rediscover_testserver::node::{Node, ShutdownFlags};
 use rediscover_testserver::sentinel::SentinelConfig;
 use rediscover_testserver::REDIS_VERSION;
 use tokio::net::TcpListener;
@@ -517,19 +517,58 @@ async fn serve(startup: Startup, sentinel: Option<Arc<Node>>, log: Arc<Logger>) 
         listeners,
         bus,
     ));
-    tokio::select! {
-        _ = term.recv() => log.signal("SIGTERM"),
-        _ = int.recv() => log.signal("SIGINT"),
-        // SHUTDOWN from a client.
-        _ = stopped.wait_for(|&down| down) => {}
-    }
     let role = if role == Role::Sentinel {
         role
     } else {
         Role::Master
     };
-    log.log(role, Level::Warning, "User requested shutdown...");
-    shut_down(&node, server).await;
+    loop {
+        let setting = tokio::select! {
+            _ = term.recv() => {
+                log.signal("SIGTERM");
+                "shutdown-on-sigterm"
+            }
+            _ = int.recv() => {
+                log.signal("SIGINT");
+                "shutdown-on-sigint"
+            }
+            // SHUTDOWN from a client: it did the final save, and the node has stopped.
+            _ = stopped.wait_for(|&down| down) => {
+                log.log(role, Level::Warning, "User requested shutdown...");
+                break;
+            }
+        };
+        log.log(role, Level::Warning, "User requested shutdown...");
+        // Redis's prepareForShutdown: a sentinel never saves.
+        let mut flags = ShutdownFlags::parse(&node.lock().config.extra_or(setting, "default"));
+        if role == Role::Sentinel {
+            flags.save = false;
+            flags.nosave = true;
+        }
+        // The shutdown (replica wait, final save) runs on its own task, so a second SIGINT
+        // meanwhile is seen: Redis then exits at once, with an error status.
+        let dir = node.lock().config.dir.clone();
+        let mut shutting = tokio::spawn({
+            let node = node.clone();
+            async move { node.shutdown_on_signal(flags).await }
+        });
+        let done = loop {
+            tokio::select! {
+                done = &mut shutting => break done.unwrap_or(false),
+                _ = int.recv() => {
+                    log.from_signal_handler("You insist... exiting now.");
+                    remove_temp_rdb_files(&dir);
+                    std::process::exit(1);
+                }
+                _ = term.recv() => log.signal("SIGTERM"),
+            }
+        };
+        if done {
+            break;
+        }
+        // The final save failed (logged): the server goes on, as Redis's does.
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     let bye = if role == Role::Sentinel {
         "Sentinel is now ready to exit, bye bye..."
     } else {
@@ -537,6 +576,22 @@ async fn serve(startup: Startup, sentinel: Option<Arc<Node>>, log: Arc<Logger>) 
     };
     log.log(role, Level::Warning, bye);
     ExitCode::SUCCESS
+}
+
+/// Removes this process's temporary RDB files in `dir` (`temp-<pid>-*.rdb`), as Redis's
+/// `rdbRemoveTempFile` does before exiting on a second SIGINT.
+fn remove_temp_rdb_files(dir: &str) {
+    let prefix = format!("temp-{}-", std::process::id());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(&prefix) && name.ends_with(".rdb") {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Warns, as Redis does, when the kernel caps the listen queue below `tcp-backlog`.
@@ -583,11 +638,4 @@ fn load_rdb(node: &Node, log: &Logger) -> Result<(), ()> {
             Err(())
         }
     }
-}
-
-/// Stops the node and gives its connections a moment to write their last replies.
-async fn shut_down(node: &Arc<Node>, server: tokio::task::JoinHandle<()>) {
-    // As on SIGTERM in Redis 7.0: lagging replicas get shutdown-timeout to catch up.
-    node.shutdown_after_replicas().await;
-    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
 }

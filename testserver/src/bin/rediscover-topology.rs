@@ -274,7 +274,8 @@ async fn start_node(
         port: addr.port(),
         replicaof: master.map(|m| (m.ip().to_string(), m.port())),
         timers,
-        ..Config::default()
+        // In-process nodes save only when asked (no save points), as a TestServer.
+        ..Config::in_process()
     };
     let node = Node::new(config);
     let id = node.lock().run_id.clone();

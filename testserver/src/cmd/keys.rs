@@ -292,7 +292,16 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     flush_mode(argv)?;
     let removed: usize = ctx.node.dbs.iter_mut().map(Db::clear).sum();
     crate::tracking::invalidate_all(ctx.node, ctx.client.id);
-    ctx.dirty(removed as u64 + 1);
+    // Redis counts the keys removed (`rdb_changes_since_last_save`) and always propagates
+    // FLUSHALL, even of empty data (`forceCommandPropagation`).
+    ctx.dirty(removed as u64);
+    ctx.force_propagation();
+    // Redis's `flushAllDataAndResetRDB`: a running BGSAVE (of the old data) is killed, and
+    // with save points the now empty dataset is saved at once (its outcome only logged).
+    crate::rdb::bgsave::kill(ctx.node);
+    if !ctx.node.config.save.is_empty() {
+        let _ = crate::rdb::persist::save(ctx.node, ctx.now);
+    }
     ctx.out.ok();
     Ok(())
 }

@@ -824,6 +824,12 @@ fn role_gate(ctx: &mut Ctx<'_>, call: &GateCall<'_>) -> CmdResult {
             || (cmd.flags & flags::NO_PROPAGATE != 0
                 && queued_flags(st.commands, ctx.client) & flags::WRITE != 0)
     };
+    // Writes are refused after a failed BGSAVE (with save points and
+    // `stop-writes-on-bgsave-error`) until a save works, PING too, as Redis's
+    // `writeCommandsDeniedByDiskError`.
+    if crate::rdb::bgsave::writes_denied(st) && (cmd.info.name == "ping" || is_write()) {
+        return Err(crate::rdb::bgsave::MISCONF.into());
+    }
     // Writes the AOF could not take are refused until it can again (PING too, as Redis).
     if let Some(e) = st.aof.write_error() {
         if cmd.info.name == "ping" || is_write() {

@@ -68,7 +68,11 @@ fn lastsave(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
+/// SAVE: a synchronous save, refused while a BGSAVE runs (an AOF rewrite does not stop it).
 fn save(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
+    if ctx.node.persistence.bgsave_in_progress() {
+        return Err(BGSAVE_IN_PROGRESS.into());
+    }
     ctx.node.persistence.saves += 1;
     // Redis answers a failed save with a bare `-ERR` (the reason goes to its log).
     crate::rdb::persist::save(ctx.node, ctx.now).map_err(|_| "ERR")?;
@@ -76,28 +80,30 @@ fn save(ctx: &mut Ctx<'_>, _argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-/// BGSAVE [SCHEDULE]. There is no child process here: the save runs at once, under the node
-/// lock, and its outcome is reported the way Redis reports a background save's (the reply says
-/// it started; INFO's `rdb_last_bgsave_status` tells whether it worked).
+const BGSAVE_IN_PROGRESS: &str = "ERR Background save already in progress";
+
+/// BGSAVE [SCHEDULE] (see [`crate::rdb::bgsave`]): the save runs on a thread; INFO's
+/// `rdb_bgsave_in_progress` and `rdb_last_bgsave_status` tell how it goes. While an AOF
+/// rewrite runs, and inside EXEC, it can only be scheduled.
 fn bgsave(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    if argv.len() > 2 || (argv.len() == 2 && !eq_ic(&argv[1], "SCHEDULE")) {
-        return Err(msg::SYNTAX.into());
+    let schedule = match argv.len() {
+        1 => false,
+        2 if eq_ic(&argv[1], "SCHEDULE") => true,
+        _ => return Err(msg::SYNTAX.into()),
+    };
+    if ctx.node.persistence.bgsave_in_progress() {
+        return Err(BGSAVE_IN_PROGRESS.into());
     }
-    // An AOF rewrite is Redis's other child process.
-    let child = ctx.node.aof.rewrite_in_progress();
-    if child && argv.len() == 1 && !ctx.in_exec {
-        return Err("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.".into());
+    if crate::rdb::bgsave::active_child(ctx.node) || ctx.in_exec {
+        if !(schedule || ctx.in_exec) {
+            return Err("ERR Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible.".into());
+        }
+        ctx.node.persistence.bgsave_scheduled = true;
+        ctx.out.simple("Background saving scheduled");
+        return Ok(());
     }
-    ctx.node.persistence.saves += 1;
-    let ok = crate::rdb::persist::save(ctx.node, ctx.now).is_ok();
-    ctx.node.persistence.last_bgsave_failed = !ok;
-    ctx.node.persistence.last_bgsave_secs = Some(0);
-    // Inside EXEC Redis defers the save to its cron and says so.
-    ctx.out.simple(if ctx.in_exec || child {
-        "Background saving scheduled"
-    } else {
-        "Background saving started"
-    });
+    crate::rdb::bgsave::start(ctx.node).map_err(|()| "ERR")?;
+    ctx.out.simple("Background saving started");
     Ok(())
 }
 
@@ -134,6 +140,7 @@ fn debug_reload(ctx: &mut Ctx<'_>, options: &[Bytes]) -> CmdResult {
     let options = crate::rdb::LoadOptions::from_config(&ctx.node.config, ctx.now);
     let path = crate::rdb::persist::rdb_path(&ctx.node.config);
     let snapshot = crate::rdb::load_file(&path, &options).map_err(|_| LOAD_FAILED)?;
+    crate::rdb::persist::note_loaded(ctx.node, &snapshot);
     if flush {
         crate::rdb::persist::install(ctx.node, snapshot);
         // Redis empties the data first (emptyData): tracking clients drop their caches.
@@ -202,10 +209,26 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             return Err("ERR Errors trying to SHUTDOWN. Check logs.".into());
         }
     }
-    // Only an explicit SAVE writes the RDB: the save points a default config has would make
-    // every in-process test server write dump.rdb into the working directory.
-    if save && crate::rdb::persist::save(ctx.node, ctx.now).is_err() {
-        return Err("ERR Errors trying to SHUTDOWN. Check logs.".into());
+    // Redis's `finishShutdown`: a running BGSAVE is killed, then the RDB is saved with SAVE,
+    // or with save points unless NOSAVE (an in-process server has none unless configured:
+    // see `crate::rdb::bgsave`). FORCE exits even when that save fails.
+    if crate::rdb::bgsave::shutdown_save(ctx.node, save, nosave).is_err() {
+        if force {
+            ctx.node.log(
+                crate::logging::Level::Warning,
+                "Error trying to save the DB. Exit anyway.",
+            );
+        } else {
+            ctx.node.log(
+                crate::logging::Level::Warning,
+                "Error trying to save the DB, can't exit.",
+            );
+            ctx.node.log(
+                crate::logging::Level::Warning,
+                "Errors trying to shut down the server. Check the logs for more information.",
+            );
+            return Err("ERR Errors trying to SHUTDOWN. Check logs.".into());
+        }
     }
     ctx.node.shutdown_requested = true;
     ctx.node.shutdown_now = now;

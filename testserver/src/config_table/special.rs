@@ -349,3 +349,58 @@ pub(super) fn set_percentiles(c: &mut Config, v: &str) -> Result<(), String> {
         .insert("latency-tracking-info-percentiles".into(), values.join(" "));
     Ok(())
 }
+
+/// `shutdown-on-sigint` / `shutdown-on-sigterm`: Redis's multi-argument enum of SHUTDOWN
+/// flags, kept in [`Config::extra`] in its canonical form (`default`, or the flags set in
+/// the order `save nosave now force`, as CONFIG GET shows them); read by
+/// [`crate::node::ShutdownFlags::parse`].
+fn set_shutdown_on_sig(c: &mut Config, name: &str, v: &str) -> Result<(), String> {
+    const NAMES: [&str; 5] = ["default", "save", "nosave", "now", "force"];
+    let mut set = [false; 5];
+    let words: Vec<&str> = v.split(' ').filter(|w| !w.is_empty()).collect();
+    if words.is_empty() {
+        return Err(format!(
+            "argument(s) must be one of the following: {}",
+            NAMES.join(", ")
+        ));
+    }
+    for word in words {
+        let i = NAMES
+            .iter()
+            .position(|n| n.eq_ignore_ascii_case(word))
+            .ok_or_else(|| {
+                format!(
+                    "argument(s) must be one of the following: {}",
+                    NAMES.join(", ")
+                )
+            })?;
+        set[i] = true;
+    }
+    if set[1] && set[2] {
+        return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into());
+    }
+    let flags: Vec<&str> = (1..5).filter(|&i| set[i]).map(|i| NAMES[i]).collect();
+    let value = if flags.is_empty() {
+        "default".to_string()
+    } else {
+        flags.join(" ")
+    };
+    c.extra.insert(name.to_string(), value);
+    Ok(())
+}
+
+pub(super) fn get_shutdown_on_sigint(c: &Config) -> String {
+    c.extra_or("shutdown-on-sigint", "default")
+}
+
+pub(super) fn set_shutdown_on_sigint(c: &mut Config, v: &str) -> Result<(), String> {
+    set_shutdown_on_sig(c, "shutdown-on-sigint", v)
+}
+
+pub(super) fn get_shutdown_on_sigterm(c: &Config) -> String {
+    c.extra_or("shutdown-on-sigterm", "default")
+}
+
+pub(super) fn set_shutdown_on_sigterm(c: &mut Config, v: &str) -> Result<(), String> {
+    set_shutdown_on_sig(c, "shutdown-on-sigterm", v)
+}

@@ -14,6 +14,7 @@
 //! Loading never leaves a half-loaded dataset: [`load`] builds fresh [`Db`]s and the caller
 //! swaps them in only when the whole file (checksum included) was read.
 
+pub mod bgsave;
 pub mod dump;
 mod lzf;
 pub(crate) mod packed;
@@ -29,7 +30,7 @@ use bytes::Bytes;
 use crate::config::Config;
 use crate::keyspace::{Db, HashLimits, ListpackLimits};
 
-pub use write::{function_payload, save_file, write, KeyHints, SaveMeta};
+pub use write::{function_payload, write, KeyHints, SaveMeta};
 
 /// The RDB version of the files this server writes (see the module docs: the newest that
 /// Redis 5, 6 and 7 replicas all load; the values in them use only the version-9 encodings).
@@ -212,15 +213,31 @@ pub fn crc64(data: &[u8]) -> u64 {
 
 pub(crate) const CRC64: crc::Crc<u64> = crc::Crc::<u64>::new(&crc::CRC_64_REDIS);
 
-/// What INFO persistence reports about saves, besides `dirty` and `last_save`.
-#[derive(Debug, Clone, Default)]
+/// The RDB side of a node's persistence state (Redis's `lastbgsave_status`, `stat_rdb_saves`,
+/// `rdb_bgsave_scheduled`, the RDB "child"...), for the save points, BGSAVE and INFO
+/// persistence. `dirty` and `last_save` live in [`crate::node::NodeState`].
+#[derive(Debug, Default)]
 pub struct SaveStatus {
-    /// The last BGSAVE failed (`rdb_last_bgsave_status:err`).
+    /// The last BGSAVE failed (`rdb_last_bgsave_status:err`); a good save (SAVE too) clears
+    /// it. With save points and `stop-writes-on-bgsave-error yes` writes get `-MISCONF`.
     pub last_bgsave_failed: bool,
     /// Duration of the last BGSAVE in seconds (`rdb_last_bgsave_time_sec`), -1 before any.
     pub last_bgsave_secs: Option<i64>,
-    /// Saves done (`rdb_saves`).
+    /// Saves started, SAVE and BGSAVE (`rdb_saves`).
     pub saves: u64,
+    /// The BGSAVE running on its thread (Redis's RDB child), if one is.
+    pub(crate) child: Option<bgsave::Child>,
+    /// A BGSAVE waits for the running AOF rewrite (`rdb_bgsave_scheduled`).
+    pub bgsave_scheduled: bool,
+    /// When the last BGSAVE started (`lastbgsave_try`, Unix seconds): a failed one is retried
+    /// by the save points only [`bgsave::RETRY_DELAY`] seconds later.
+    pub last_bgsave_try: i64,
+    /// `dirty` when the running BGSAVE took its snapshot (`dirty_before_bgsave`).
+    pub dirty_before_bgsave: u64,
+    /// Keys the last RDB load dropped as expired (`rdb_last_load_keys_expired`).
+    pub last_load_keys_expired: u64,
+    /// Keys the last RDB load added (`rdb_last_load_keys_loaded`).
+    pub last_load_keys_loaded: u64,
 }
 
 impl SaveStatus {
@@ -236,6 +253,16 @@ impl SaveStatus {
     /// `rdb_last_bgsave_time_sec`: -1 before the first BGSAVE.
     pub fn bgsave_secs(&self) -> i64 {
         self.last_bgsave_secs.unwrap_or(-1)
+    }
+
+    /// Whether a BGSAVE runs (`rdb_bgsave_in_progress`).
+    pub fn bgsave_in_progress(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// `rdb_current_bgsave_time_sec`: seconds the running BGSAVE has taken, -1 if none runs.
+    pub fn current_bgsave_secs(&self, now_secs: i64) -> i64 {
+        self.child.as_ref().map_or(-1, |c| now_secs - c.started)
     }
 }
 

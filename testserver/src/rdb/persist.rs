@@ -1,5 +1,5 @@
-//! A node's RDB file: SAVE (and BGSAVE, which runs synchronously here), and installing a loaded
-//! snapshot (DEBUG RELOAD, startup).
+//! A node's RDB file: SAVE (BGSAVE is [`super::bgsave`]), and installing a loaded snapshot
+//! (DEBUG RELOAD, startup).
 
 use std::path::PathBuf;
 
@@ -16,11 +16,19 @@ pub fn rdb_path(config: &Config) -> PathBuf {
     PathBuf::from(&config.dir).join(&config.dbfilename)
 }
 
-/// Writes the node's dataset to its RDB file atomically (Redis's `rdbSave`). On success the
-/// change counter is reset and the save time recorded, as INFO and LASTSAVE report them.
-pub fn save(st: &mut NodeState, now_ms: i64) -> Result<(), RdbError> {
+/// Writes the node's dataset to its RDB file atomically, under the lock (Redis's `rdbSave`:
+/// SAVE, SHUTDOWN, FLUSHALL, DEBUG RELOAD). On success the change counter is reset, the save
+/// time recorded and a failed BGSAVE's status cleared; a failure is logged as Redis logs it
+/// and changes nothing else.
+pub fn save(st: &mut NodeState, now_ms: i64) -> Result<(), String> {
     let data = encode(st, now_ms, replication_aux(st));
-    super::save_file(&rdb_path(&st.config), &data)?;
+    let path = rdb_path(&st.config);
+    let incremental = st.config.extra_or("rdb-save-incremental-fsync", "yes") == "yes";
+    if let Err(e) = super::bgsave::write_file(&path, &data, incremental) {
+        st.log(crate::logging::Level::Warning, &e);
+        return Err(e);
+    }
+    st.log(crate::logging::Level::Notice, "DB saved on disk");
     st.dirty = 0;
     st.last_save = now_ms / 1000;
     st.persistence.last_bgsave_failed = false;
@@ -69,12 +77,21 @@ pub fn save_meta(st: &NodeState, now_ms: i64, extra_aux: Vec<(String, String)>) 
 /// database numbers; WATCHers of keys that existed before or exist now see them as changed
 /// (as Redis's `emptyData` then load does).
 pub fn install(st: &mut NodeState, mut snapshot: Snapshot) {
+    note_loaded(st, &snapshot);
     for (db, fresh) in st.dbs.iter_mut().zip(snapshot.dbs.iter_mut()) {
         db.touch_existing_watched();
         db.swap_data(fresh);
         db.touch_existing_watched();
     }
     install_functions(st, &snapshot.functions);
+}
+
+/// Records what an RDB load found, for INFO's `rdb_last_load_keys_loaded` and
+/// `rdb_last_load_keys_expired` (Redis sets them whenever it loads an RDB: at startup, an AOF
+/// preamble, DEBUG RELOAD, a full sync).
+pub fn note_loaded(st: &mut NodeState, snapshot: &Snapshot) {
+    st.persistence.last_load_keys_loaded = snapshot.keys_loaded;
+    st.persistence.last_load_keys_expired = snapshot.keys_expired;
 }
 
 /// Replaces the node's function libraries with a loaded RDB's.

@@ -2,8 +2,6 @@
 //! (small integers as integers, long strings LZF-compressed when that saves at least 4 bytes).
 
 use bytes::Bytes;
-use std::io::Write;
-use std::path::Path;
 
 use crate::keyspace::{Db, Hash, Set, Value};
 
@@ -123,30 +121,6 @@ pub fn function_payload(codes: &[Bytes]) -> Vec<u8> {
     let crc = CRC64.checksum(&w.out);
     w.out.extend_from_slice(&crc.to_le_bytes());
     w.out
-}
-
-/// Writes `data` to `path` atomically: a temporary file in the same directory, flushed to
-/// disk, then renamed over `path` (as Redis's `rdbSave`), so a crash never leaves a partial
-/// file under the real name.
-pub fn save_file(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static SEQ: AtomicU64 = AtomicU64::new(0);
-    let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    let temp = dir.join(format!(
-        "temp-{}-{}.rdb",
-        std::process::id(),
-        SEQ.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(data)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
-    }
-    result
 }
 
 /// One value as a DUMP payload holds it: its type byte, then its payload. Redis 7.0 dumps

@@ -426,6 +426,7 @@ impl Link {
             db.expire_mode = ExpireMode::Keep;
         }
         crate::rdb::persist::install_functions(&mut st, &snapshot.functions);
+        crate::rdb::persist::note_loaded(&mut st, &snapshot);
         // The old data was flushed (Redis's emptyData, or swapMainDbWithTempDb when loading
         // diskless into a temporary db): every tracking client is told to drop its cache.
         crate::tracking::invalidate_all(&mut st, 0);

@@ -71,7 +71,7 @@ impl Default for TestSentinelBuilder {
             down_after_ms: 300,
             failover_timeout_ms: 1000,
             timers,
-            server_config: Config::default(),
+            server_config: Config::in_process(),
             replica_priorities: Vec::new(),
             extra_sentinel_conf: String::new(),
         }
