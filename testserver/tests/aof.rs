@@ -160,6 +160,9 @@ async fn every_type_is_back_after_a_restart() {
         populate_streams(&mut c).await;
         more_writes(&mut c).await;
         let before = dump_data(&mut c).await;
+        // everysec may postpone a write while a background fsync runs: read the files once
+        // the buffer is written.
+        settle(&server).await;
         let size: u64 = info(&mut c, "aof_current_size").await.parse().unwrap();
         let base_len =
             std::fs::metadata(aof_dir(&dir).join(format!("appendonly.aof.1.base.{ext}")))
@@ -616,10 +619,11 @@ async fn debug_loadaof_reloads_without_appending_again() {
     let dir = TempDir::new("aof-debug");
     let mut config = aof_config(&dir, &[]);
     config.enable_debug_command = "yes".into();
-    let (_server, mut c) = start(config).await;
+    let (server, mut c) = start(config).await;
     populate(&mut c).await;
     more_writes(&mut c).await;
     let before = dump_data(&mut c).await;
+    settle(&server).await;
     let incr = aof_dir(&dir).join("appendonly.aof.1.incr.aof");
     let len = std::fs::metadata(&incr).unwrap().len();
     assert_eq!(c.call(&["FLUSHALL"]).await, b"+OK\r\n");
@@ -840,7 +844,7 @@ async fn the_incr_file_is_byte_for_byte_a_real_redis_one() {
     let real_dir = TempDir::new("aof-bytes-real");
     let (_real, mut r) = real_with_aof(&binary, &real_dir, "yes").await;
     let dir = TempDir::new("aof-bytes-ours");
-    let (_server, mut c) = start(aof_config(&dir, &[])).await;
+    let (server, mut c) = start(aof_config(&dir, &[])).await;
     for conn in [&mut r, &mut c] {
         populate(conn).await;
         call(conn, &[b"MULTI"]).await;
@@ -863,6 +867,7 @@ async fn the_incr_file_is_byte_for_byte_a_real_redis_one() {
         call(conn, &[b"INCRBYFLOAT", b"f", b"2.5"]).await;
         call(conn, &[b"FLUSHDB"]).await;
     }
+    settle(&server).await;
     let incr = |d: &TempDir| std::fs::read(aof_dir(d).join("appendonly.aof.1.incr.aof")).unwrap();
     let (ours, theirs) = (incr(&dir), incr(&real_dir));
     assert!(ours.len() > 10_000, "{}", ours.len());
