@@ -252,6 +252,10 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             ctx,
             "DEBUG",
             &[
+                "DIGEST",
+                "    Output a hex signature representing the current DB content.",
+                "DIGEST-VALUE <key> [<key> ...]",
+                "    Output a hex signature of the values of all the specified keys.",
                 "LOADAOF",
                 "    Flush the AOF buffers on disk and reload the AOF in memory.",
                 "RELOAD [option ...]",
@@ -275,6 +279,16 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
                 "    Stop the server for <seconds>. Decimals allowed.",
             ],
         );
+    } else if eq_ic(sub, "DIGEST") && argv.len() == 2 {
+        let digest = crate::keyspace::digest::dataset_digest(&ctx.node.dbs);
+        ctx.out.simple(&crate::keyspace::digest::hex(&digest));
+    } else if eq_ic(sub, "DIGEST-VALUE") {
+        // The dict itself, as Redis reads it: logically expired keys still have their digest.
+        ctx.out.array(argv.len() - 2);
+        for key in &argv[2..] {
+            let digest = crate::keyspace::digest::key_digest(&ctx.node.dbs[ctx.client.db], key);
+            ctx.out.simple(&crate::keyspace::digest::hex(&digest));
+        }
     } else if eq_ic(sub, "RELOAD") {
         debug_reload(ctx, &argv[2..])?;
     } else if eq_ic(sub, "LOADAOF") && argv.len() == 2 {

@@ -5,6 +5,7 @@
 //! command code does not have to remember them. Commands that change a key call
 //! [`Db::touch`] (Redis's `signalModifiedKey`) once per changed key.
 
+pub mod digest;
 mod hash;
 mod list;
 mod set;
