@@ -632,10 +632,49 @@ async fn debug_when_enabled() {
     assert_reply!(
         c,
         ["DEBUG", "JMAP"],
-        b"-ERR unknown subcommand 'JMAP'. Try DEBUG HELP.\r\n"
+        b"-ERR unknown subcommand or wrong number of arguments for 'JMAP'. Try DEBUG HELP.\r\n"
     );
     assert_reply!(c, ["DEBUG", "SET-ACTIVE-EXPIRE", "0"], b"+OK\r\n");
     assert!(!server.node().lock().config.active_expire_enabled);
+}
+
+/// DEBUG ERROR replies with its argument as the error line (clients' test suites use it to
+/// simulate LOADING, READONLY, OOM, ... replies). Replies recorded from Redis 7.0.15.
+#[tokio::test]
+async fn debug_error_replies_with_the_given_error() {
+    let config = Config {
+        enable_debug_command: "yes".into(),
+        ..Config::default()
+    };
+    let server = start_with(config).await;
+    let mut c = connect(&server).await;
+    assert_reply!(
+        c,
+        ["DEBUG", "ERROR", "LOADING fake message"],
+        b"-LOADING fake message\r\n"
+    );
+    assert_reply!(c, ["debug", "error", "a\nb\rc"], b"-a b c\r\n");
+    assert_reply!(c, ["DEBUG", "ERROR", ""], b"-\r\n");
+    assert_reply!(
+        c,
+        ["DEBUG", "ERROR", "x", "y"],
+        b"-ERR unknown subcommand or wrong number of arguments for 'ERROR'. Try DEBUG HELP.\r\n"
+    );
+    // Written as is, not as a failed call: no error statistic counts it.
+    let info = text(c.frame(&["INFO", "errorstats"]).await);
+    assert!(
+        !info.contains("errorstat_LOADING") && info.contains("errorstat_ERR:count=1"),
+        "{info}"
+    );
+    let stats = text(c.frame(&["INFO", "commandstats"]).await);
+    let debug = stats
+        .lines()
+        .find(|l| l.starts_with("cmdstat_debug:"))
+        .expect(&stats);
+    assert!(
+        debug.contains("calls=4,") && debug.contains("failed_calls=1"),
+        "{debug}"
+    );
 }
 
 #[tokio::test]

@@ -97,6 +97,18 @@ impl From<Vec<u8>> for Error {
 /// What a handler returns.
 pub type CmdResult = Result<(), Error>;
 
+/// Redis's `addReplySubcommandSyntaxError`: `argv[1]` is not a subcommand of `argv[0]`, or has
+/// the wrong number of arguments.
+pub(crate) fn subcommand_syntax(argv: &[Bytes]) -> Error {
+    let sub = &argv[1][..argv[1].len().min(128)];
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        String::from_utf8_lossy(sub),
+        String::from_utf8_lossy(&argv[0]).to_ascii_uppercase()
+    )
+    .into()
+}
+
 /// A command implementation.
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;
 

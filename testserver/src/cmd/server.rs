@@ -229,6 +229,9 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             ctx,
             "DEBUG",
             &[
+                "ERROR <string>",
+                "    Return a Redis protocol error with <string> as message. Useful for clients",
+                "    unit tests to simulate Redis errors.",
                 "LOADAOF",
                 "    Flush the AOF buffers on disk and reload the AOF in memory.",
                 "RELOAD [option ...]",
@@ -285,8 +288,11 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             .unwrap_or(0);
         ctx.node.config.active_expire_enabled = on != 0;
         ctx.out.ok();
+    } else if eq_ic(sub, "ERROR") && argv.len() == 3 {
+        // Written as it is, not as a failed command: Redis counts it in no error statistic.
+        ctx.out.error_bytes(&argv[2]);
     } else {
-        return Err(error_codes::unknown_subcommand("debug", sub).into());
+        return Err(super::subcommand_syntax(argv));
     }
     Ok(())
 }
