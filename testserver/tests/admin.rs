@@ -342,6 +342,71 @@ async fn command_introspection() {
     );
 }
 
+/// MIGRATE, SORT, SET and BITFIELD: commands whose key specs are incomplete or whose key flags
+/// depend on the arguments, which Redis answers with the command's own key function. Replies
+/// recorded from Redis 7.0.15.
+#[tokio::test]
+async fn command_getkeys_uses_the_command_key_functions() {
+    let (_server, mut c) = start().await;
+    let cases: &[(&[&str], &[u8])] = &[
+        (
+            &["COMMAND", "GETKEYS", "MIGRATE", "h", "1", "", "0", "5000", "COPY", "AUTH",
+              "keys", "AUTH2", "u", "p", "KEYS", "a", "b"],
+            b"*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "MIGRATE", "h", "1", "", "0", "5000", "KEYS", "a", "b"],
+            b"*2\r\n*2\r\n$1\r\na\r\n*3\r\n+RW\r\n+access\r\n+delete\r\n*2\r\n$1\r\nb\r\n*3\r\n+RW\r\n+access\r\n+delete\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYS", "MIGRATE", "h", "1", "k", "0", "5000", "KEYS", "a", "b"],
+            b"-ERR Invalid arguments specified for command\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "MIGRATE", "h", "1", "k", "0", "5000"],
+            b"*1\r\n*2\r\n$1\r\nk\r\n*3\r\n+RW\r\n+access\r\n+delete\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "SORT", "k", "BY", "store", "LIMIT", "0", "1", "GET",
+              "#", "STORE", "d1", "store", "d2"],
+            b"*2\r\n*2\r\n$1\r\nk\r\n*2\r\n+RO\r\n+access\r\n*2\r\n$2\r\nd2\r\n*2\r\n+OW\r\n+update\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "SORT", "k", "STORE"],
+            b"*1\r\n*2\r\n$1\r\nk\r\n*2\r\n+RO\r\n+access\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "SET", "k", "v", "EX", "1", "get"],
+            b"*1\r\n*2\r\n$1\r\nk\r\n*3\r\n+RW\r\n+access\r\n+update\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "SET", "k", "v", "getx"],
+            b"*1\r\n*2\r\n$1\r\nk\r\n*2\r\n+OW\r\n+update\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "BITFIELD", "k", "GET", "u8", "0", "OVERFLOW", "SAT"],
+            b"*1\r\n*2\r\n$1\r\nk\r\n*2\r\n+RO\r\n+access\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "BITFIELD", "k", "GET", "u8", "0", "INCRBY", "u8",
+              "0", "1"],
+            b"*1\r\n*2\r\n$1\r\nk\r\n*3\r\n+RW\r\n+access\r\n+update\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "BITFIELD", "k", "GET", "u8"],
+            b"*1\r\n*2\r\n$1\r\nk\r\n*3\r\n+RW\r\n+access\r\n+update\r\n",
+        ),
+    ];
+    for (argv, want) in cases {
+        let got = c.call(argv).await;
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(want),
+            "{argv:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn client_name_id_and_list() {
     let (server, mut c) = start().await;
