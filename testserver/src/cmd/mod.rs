@@ -614,6 +614,26 @@ fn process_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
         );
         return;
     }
+    // Redis resolves the subcommand with the command (`lookupCommand`): an unknown one, or one
+    // with the wrong number of arguments, is refused before authentication and ACL checks.
+    if argv.len() >= 2 && !cmd.info.subcommands.is_empty() {
+        match cmd.info.subcommand(&argv[1]) {
+            None => {
+                let err = error_codes::unknown_subcommand(cmd.info.name, &argv[1]);
+                reject(ctx, None, &err);
+                return;
+            }
+            Some(sub) if !sub.arity_ok(argv.len()) => {
+                reject(
+                    ctx,
+                    Some(cmd),
+                    error_codes::wrong_arity(sub.name).as_bytes(),
+                );
+                return;
+            }
+            Some(_) => {}
+        }
+    }
     if !ctx.client.authenticated && cmd.flags & flags::NO_AUTH == 0 {
         reject(ctx, Some(cmd), msg::NOAUTH.as_bytes());
         return;
