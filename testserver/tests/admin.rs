@@ -662,6 +662,38 @@ async fn misc_server_commands() {
     );
 }
 
+/// A disabled DEBUG is refused before authentication and ACL rules, and counted as rejected
+/// (Redis's protected-command check in processCommand). Replies recorded from Redis 7.0.15.
+#[tokio::test]
+async fn disabled_debug_is_refused_before_auth_and_acl() {
+    const DISABLED: &[u8] = b"-ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.\r\n";
+    let config = Config {
+        requirepass: Some(b"pw".to_vec()),
+        ..Config::default()
+    };
+    let server = start_with(config).await;
+    let mut c = connect(&server).await;
+    assert_reply!(c, ["DEBUG", "SLEEP", "0"], DISABLED);
+    assert_reply!(
+        c,
+        ["DEBUG"],
+        b"-ERR wrong number of arguments for 'debug' command\r\n"
+    );
+    assert_reply!(c, ["AUTH", "pw"], b"+OK\r\n");
+    assert_reply!(c, ["ACL", "SETUSER", "lim", "on", ">p", "+get"], b"+OK\r\n");
+    assert_reply!(c, ["AUTH", "lim", "p"], b"+OK\r\n");
+    assert_reply!(c, ["DEBUG", "SLEEP", "0"], DISABLED);
+    assert_reply!(c, ["AUTH", "pw"], b"+OK\r\n");
+    assert_reply!(c, ["ACL", "LOG"], b"*0\r\n");
+    let stats = text(c.frame(&["INFO", "commandstats"]).await);
+    assert!(
+        stats.contains(
+            "cmdstat_debug:calls=0,usec=0,usec_per_call=0.00,rejected_calls=3,failed_calls=0"
+        ),
+        "{stats}"
+    );
+}
+
 #[tokio::test]
 async fn debug_when_enabled() {
     let config = Config {

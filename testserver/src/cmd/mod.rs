@@ -55,7 +55,7 @@ use rediscover::resp::ReplyWriter;
 
 use crate::client::{Client, ReplyMode};
 use crate::keyspace::Db;
-use crate::node::{NodeState, TimeoutReply, Waiter};
+use crate::node::{CommandStats, NodeState, TimeoutReply, Waiter};
 
 pub use args::*;
 pub use client::client_info_line;
@@ -530,14 +530,23 @@ pub fn server_table() -> &'static CommandTable {
 }
 
 /// Writes an error reply for a command that was refused before it ran, and counts it.
+/// The INFO commandstats counters of `cmd` (the table grows on first use: a command refused
+/// before it ever ran still counts its rejection).
+pub(crate) fn command_stats<'a>(node: &'a mut NodeState, cmd: &Command) -> &'a mut CommandStats {
+    if node.stats.commands.len() <= cmd.index {
+        node.stats
+            .commands
+            .resize(node.commands.len().max(cmd.index + 1), Default::default());
+    }
+    &mut node.stats.commands[cmd.index]
+}
+
 fn reject(ctx: &mut Ctx<'_>, cmd: Option<&Command>, err: &[u8]) {
     if ctx.client.multi.is_some() {
         ctx.client.multi_error = true;
     }
     if let Some(cmd) = cmd {
-        if let Some(s) = ctx.node.stats.commands.get_mut(cmd.index) {
-            s.rejected_calls += 1;
-        }
+        command_stats(ctx.node, cmd).rejected_calls += 1;
         // Redis's `execCommandAbort`: a refused EXEC discards the transaction and says why.
         if cmd.info.name.eq_ignore_ascii_case("exec") {
             ctx.client.multi = None;
@@ -633,6 +642,12 @@ fn process_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             }
             Some(_) => {}
         }
+    }
+    // A protected command (`enable-debug-command`) is refused before AUTH and ACL, and counts as
+    // rejected.
+    if cmd.info.name == "debug" && !server::debug_allowed(ctx) {
+        reject(ctx, Some(cmd), msg::DEBUG_DISABLED.as_bytes());
+        return;
     }
     if !ctx.client.authenticated && cmd.flags & flags::NO_AUTH == 0 {
         reject(ctx, Some(cmd), msg::NOAUTH.as_bytes());
@@ -966,12 +981,7 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     }
     let node = &mut *ctx.node;
     node.stats.commands_processed += 1;
-    if node.stats.commands.len() <= cmd.index {
-        node.stats
-            .commands
-            .resize(node.commands.len(), Default::default());
-    }
-    let stats = &mut node.stats.commands[cmd.index];
+    let stats = command_stats(node, cmd);
     stats.calls += 1;
     stats.usec += usec;
     if let Err(e) = result {

@@ -213,15 +213,17 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let allowed = match ctx.node.config.enable_debug_command.as_str() {
+/// Whether this client may run DEBUG (`enable-debug-command`): checked with the command lookup,
+/// before authentication and ACL, as Redis checks its protected commands.
+pub(crate) fn debug_allowed(ctx: &Ctx<'_>) -> bool {
+    match ctx.node.config.enable_debug_command.as_str() {
         "yes" => true,
         "local" => ctx.client.addr.ip().is_loopback(),
         _ => false,
-    };
-    if !allowed {
-        return Err(msg::DEBUG_DISABLED.into());
     }
+}
+
+fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let sub = &argv[1];
     if eq_ic(sub, "HELP") && argv.len() == 2 {
         // Only the subcommands this server implements are listed.
