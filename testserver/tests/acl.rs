@@ -447,3 +447,69 @@ async fn subscribers_lose_their_connection_when_their_channels_are_revoked() {
     assert!(sub.is_closed().await);
     assert_reply!(admin, ["PUBLISH", "ch2", "m"], b":1\r\n");
 }
+
+/// An unknown subcommand, or a subcommand with the wrong number of arguments, is refused with
+/// the command lookup, before authentication and ACL rules: no NOAUTH, no NOPERM, no ACL LOG
+/// entry (redis-py 5's `CLIENT SETINFO`, sent on every connection, relies on it against 7.0).
+/// Replies recorded from Redis 7.0.15.
+#[tokio::test]
+async fn unknown_subcommands_are_refused_before_acl_and_auth() {
+    let (server, mut admin) = start().await;
+    assert_reply!(
+        admin,
+        ["ACL", "SETUSER", "u2", "on", ">pw", "+get"],
+        b"+OK\r\n"
+    );
+    let mut c = connect(&server).await;
+    assert_reply!(c, ["AUTH", "u2", "pw"], b"+OK\r\n");
+    assert_reply!(
+        c,
+        ["CLIENT", "SETINFO", "LIB-NAME", "x"],
+        b"-ERR unknown subcommand 'SETINFO'. Try CLIENT HELP.\r\n"
+    );
+    assert_reply!(
+        c,
+        ["client", "nosuch\r\nx"],
+        b"-ERR unknown subcommand 'nosuch  x'. Try CLIENT HELP.\r\n"
+    );
+    assert_reply!(
+        c,
+        ["CONFIG", "GET"],
+        b"-ERR wrong number of arguments for 'config|get' command\r\n"
+    );
+    assert_reply!(
+        c,
+        ["CLIENT"],
+        b"-ERR wrong number of arguments for 'client' command\r\n"
+    );
+    assert_reply!(
+        c,
+        ["CLIENT", "ID"],
+        b"-NOPERM this user has no permissions to run the 'client|id' command\r\n"
+    );
+    let log = log_entries(&mut admin, "10").await;
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert!(log[0].contains(&"object=client|id".to_string()), "{log:?}");
+
+    assert_reply!(
+        admin,
+        ["CONFIG", "SET", "requirepass", "sekret"],
+        b"+OK\r\n"
+    );
+    let mut anon = connect(&server).await;
+    assert_reply!(
+        anon,
+        ["CLIENT", "SETINFO", "LIB-NAME", "x"],
+        b"-ERR unknown subcommand 'SETINFO'. Try CLIENT HELP.\r\n"
+    );
+    assert_reply!(
+        anon,
+        ["CONFIG", "GET"],
+        b"-ERR wrong number of arguments for 'config|get' command\r\n"
+    );
+    assert_reply!(
+        anon,
+        ["CLIENT", "ID"],
+        b"-NOAUTH Authentication required.\r\n"
+    );
+}

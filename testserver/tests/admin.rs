@@ -344,6 +344,71 @@ async fn command_introspection() {
     );
 }
 
+/// MIGRATE, SORT, SET and BITFIELD: commands whose key specs are incomplete or whose key flags
+/// depend on the arguments, which Redis answers with the command's own key function. Replies
+/// recorded from Redis 7.0.15.
+#[tokio::test]
+async fn command_getkeys_uses_the_command_key_functions() {
+    let (_server, mut c) = start().await;
+    let cases: &[(&[&str], &[u8])] = &[
+        (
+            &["COMMAND", "GETKEYS", "MIGRATE", "h", "1", "", "0", "5000", "COPY", "AUTH",
+              "keys", "AUTH2", "u", "p", "KEYS", "a", "b"],
+            b"*2\r\n$1\r\na\r\n$1\r\nb\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "MIGRATE", "h", "1", "", "0", "5000", "KEYS", "a", "b"],
+            b"*2\r\n*2\r\n$1\r\na\r\n*3\r\n+RW\r\n+access\r\n+delete\r\n*2\r\n$1\r\nb\r\n*3\r\n+RW\r\n+access\r\n+delete\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYS", "MIGRATE", "h", "1", "k", "0", "5000", "KEYS", "a", "b"],
+            b"-ERR Invalid arguments specified for command\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "MIGRATE", "h", "1", "k", "0", "5000"],
+            b"*1\r\n*2\r\n$1\r\nk\r\n*3\r\n+RW\r\n+access\r\n+delete\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "SORT", "k", "BY", "store", "LIMIT", "0", "1", "GET",
+              "#", "STORE", "d1", "store", "d2"],
+            b"*2\r\n*2\r\n$1\r\nk\r\n*2\r\n+RO\r\n+access\r\n*2\r\n$2\r\nd2\r\n*2\r\n+OW\r\n+update\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "SORT", "k", "STORE"],
+            b"*1\r\n*2\r\n$1\r\nk\r\n*2\r\n+RO\r\n+access\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "SET", "k", "v", "EX", "1", "get"],
+            b"*1\r\n*2\r\n$1\r\nk\r\n*3\r\n+RW\r\n+access\r\n+update\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "SET", "k", "v", "getx"],
+            b"*1\r\n*2\r\n$1\r\nk\r\n*2\r\n+OW\r\n+update\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "BITFIELD", "k", "GET", "u8", "0", "OVERFLOW", "SAT"],
+            b"*1\r\n*2\r\n$1\r\nk\r\n*2\r\n+RO\r\n+access\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "BITFIELD", "k", "GET", "u8", "0", "INCRBY", "u8",
+              "0", "1"],
+            b"*1\r\n*2\r\n$1\r\nk\r\n*3\r\n+RW\r\n+access\r\n+update\r\n",
+        ),
+        (
+            &["COMMAND", "GETKEYSANDFLAGS", "BITFIELD", "k", "GET", "u8"],
+            b"*1\r\n*2\r\n$1\r\nk\r\n*3\r\n+RW\r\n+access\r\n+update\r\n",
+        ),
+    ];
+    for (argv, want) in cases {
+        let got = c.call(argv).await;
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(want),
+            "{argv:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn client_name_id_and_list() {
     let (server, mut c) = start().await;
@@ -599,6 +664,38 @@ async fn misc_server_commands() {
     );
 }
 
+/// A disabled DEBUG is refused before authentication and ACL rules, and counted as rejected
+/// (Redis's protected-command check in processCommand). Replies recorded from Redis 7.0.15.
+#[tokio::test]
+async fn disabled_debug_is_refused_before_auth_and_acl() {
+    const DISABLED: &[u8] = b"-ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.\r\n";
+    let config = Config {
+        requirepass: Some(b"pw".to_vec()),
+        ..Config::default()
+    };
+    let server = start_with(config).await;
+    let mut c = connect(&server).await;
+    assert_reply!(c, ["DEBUG", "SLEEP", "0"], DISABLED);
+    assert_reply!(
+        c,
+        ["DEBUG"],
+        b"-ERR wrong number of arguments for 'debug' command\r\n"
+    );
+    assert_reply!(c, ["AUTH", "pw"], b"+OK\r\n");
+    assert_reply!(c, ["ACL", "SETUSER", "lim", "on", ">p", "+get"], b"+OK\r\n");
+    assert_reply!(c, ["AUTH", "lim", "p"], b"+OK\r\n");
+    assert_reply!(c, ["DEBUG", "SLEEP", "0"], DISABLED);
+    assert_reply!(c, ["AUTH", "pw"], b"+OK\r\n");
+    assert_reply!(c, ["ACL", "LOG"], b"*0\r\n");
+    let stats = text(c.frame(&["INFO", "commandstats"]).await);
+    assert!(
+        stats.contains(
+            "cmdstat_debug:calls=0,usec=0,usec_per_call=0.00,rejected_calls=3,failed_calls=0"
+        ),
+        "{stats}"
+    );
+}
+
 #[tokio::test]
 async fn debug_when_enabled() {
     let config = Config {
@@ -634,10 +731,49 @@ async fn debug_when_enabled() {
     assert_reply!(
         c,
         ["DEBUG", "JMAP"],
-        b"-ERR unknown subcommand 'JMAP'. Try DEBUG HELP.\r\n"
+        b"-ERR unknown subcommand or wrong number of arguments for 'JMAP'. Try DEBUG HELP.\r\n"
     );
     assert_reply!(c, ["DEBUG", "SET-ACTIVE-EXPIRE", "0"], b"+OK\r\n");
     assert!(!server.node().lock().config.active_expire_enabled);
+}
+
+/// DEBUG ERROR replies with its argument as the error line (clients' test suites use it to
+/// simulate LOADING, READONLY, OOM, ... replies). Replies recorded from Redis 7.0.15.
+#[tokio::test]
+async fn debug_error_replies_with_the_given_error() {
+    let config = Config {
+        enable_debug_command: "yes".into(),
+        ..Config::default()
+    };
+    let server = start_with(config).await;
+    let mut c = connect(&server).await;
+    assert_reply!(
+        c,
+        ["DEBUG", "ERROR", "LOADING fake message"],
+        b"-LOADING fake message\r\n"
+    );
+    assert_reply!(c, ["debug", "error", "a\nb\rc"], b"-a b c\r\n");
+    assert_reply!(c, ["DEBUG", "ERROR", ""], b"-\r\n");
+    assert_reply!(
+        c,
+        ["DEBUG", "ERROR", "x", "y"],
+        b"-ERR unknown subcommand or wrong number of arguments for 'ERROR'. Try DEBUG HELP.\r\n"
+    );
+    // Written as is, not as a failed call: no error statistic counts it.
+    let info = text(c.frame(&["INFO", "errorstats"]).await);
+    assert!(
+        !info.contains("errorstat_LOADING") && info.contains("errorstat_ERR:count=1"),
+        "{info}"
+    );
+    let stats = text(c.frame(&["INFO", "commandstats"]).await);
+    let debug = stats
+        .lines()
+        .find(|l| l.starts_with("cmdstat_debug:"))
+        .expect(&stats);
+    assert!(
+        debug.contains("calls=4,") && debug.contains("failed_calls=1"),
+        "{debug}"
+    );
 }
 
 #[tokio::test]

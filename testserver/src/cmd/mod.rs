@@ -55,7 +55,7 @@ use rediscover::resp::ReplyWriter;
 
 use crate::client::{Client, ReplyMode};
 use crate::keyspace::Db;
-use crate::node::{NodeState, TimeoutReply, Waiter};
+use crate::node::{CommandStats, NodeState, TimeoutReply, Waiter};
 
 pub use args::*;
 pub use client::client_info_line;
@@ -96,6 +96,18 @@ impl From<Vec<u8>> for Error {
 
 /// What a handler returns.
 pub type CmdResult = Result<(), Error>;
+
+/// Redis's `addReplySubcommandSyntaxError`: `argv[1]` is not a subcommand of `argv[0]`, or has
+/// the wrong number of arguments.
+pub(crate) fn subcommand_syntax(argv: &[Bytes]) -> Error {
+    let sub = &argv[1][..argv[1].len().min(128)];
+    format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        String::from_utf8_lossy(sub),
+        String::from_utf8_lossy(&argv[0]).to_ascii_uppercase()
+    )
+    .into()
+}
 
 /// A command implementation.
 pub type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> CmdResult;
@@ -518,14 +530,23 @@ pub fn server_table() -> &'static CommandTable {
 }
 
 /// Writes an error reply for a command that was refused before it ran, and counts it.
+/// The INFO commandstats counters of `cmd` (the table grows on first use: a command refused
+/// before it ever ran still counts its rejection).
+pub(crate) fn command_stats<'a>(node: &'a mut NodeState, cmd: &Command) -> &'a mut CommandStats {
+    if node.stats.commands.len() <= cmd.index {
+        node.stats
+            .commands
+            .resize(node.commands.len().max(cmd.index + 1), Default::default());
+    }
+    &mut node.stats.commands[cmd.index]
+}
+
 fn reject(ctx: &mut Ctx<'_>, cmd: Option<&Command>, err: &[u8]) {
     if ctx.client.multi.is_some() {
         ctx.client.multi_error = true;
     }
     if let Some(cmd) = cmd {
-        if let Some(s) = ctx.node.stats.commands.get_mut(cmd.index) {
-            s.rejected_calls += 1;
-        }
+        command_stats(ctx.node, cmd).rejected_calls += 1;
         // Redis's `execCommandAbort`: a refused EXEC discards the transaction and says why.
         if cmd.info.name.eq_ignore_ascii_case("exec") {
             ctx.client.multi = None;
@@ -600,6 +621,32 @@ fn process_inner(ctx: &mut Ctx<'_>, argv: &[Bytes]) {
             Some(cmd),
             error_codes::wrong_arity(cmd.info.name).as_bytes(),
         );
+        return;
+    }
+    // Redis resolves the subcommand with the command (`lookupCommand`): an unknown one, or one
+    // with the wrong number of arguments, is refused before authentication and ACL checks.
+    if argv.len() >= 2 && !cmd.info.subcommands.is_empty() {
+        match cmd.info.subcommand(&argv[1]) {
+            None => {
+                let err = error_codes::unknown_subcommand(cmd.info.name, &argv[1]);
+                reject(ctx, None, &err);
+                return;
+            }
+            Some(sub) if !sub.arity_ok(argv.len()) => {
+                reject(
+                    ctx,
+                    Some(cmd),
+                    error_codes::wrong_arity(sub.name).as_bytes(),
+                );
+                return;
+            }
+            Some(_) => {}
+        }
+    }
+    // A protected command (`enable-debug-command`) is refused before AUTH and ACL, and counts as
+    // rejected.
+    if cmd.info.name == "debug" && !server::debug_allowed(ctx) {
+        reject(ctx, Some(cmd), msg::DEBUG_DISABLED.as_bytes());
         return;
     }
     if !ctx.client.authenticated && cmd.flags & flags::NO_AUTH == 0 {
@@ -940,12 +987,7 @@ pub fn call(ctx: &mut Ctx<'_>, cmd: &Command, argv: &[Bytes]) {
     }
     let node = &mut *ctx.node;
     node.stats.commands_processed += 1;
-    if node.stats.commands.len() <= cmd.index {
-        node.stats
-            .commands
-            .resize(node.commands.len(), Default::default());
-    }
-    let stats = &mut node.stats.commands[cmd.index];
+    let stats = command_stats(node, cmd);
     stats.calls += 1;
     stats.usec += usec;
     if let Err(e) = result {

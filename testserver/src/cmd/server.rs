@@ -236,15 +236,17 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     Ok(())
 }
 
-fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
-    let allowed = match ctx.node.config.enable_debug_command.as_str() {
+/// Whether this client may run DEBUG (`enable-debug-command`): checked with the command lookup,
+/// before authentication and ACL, as Redis checks its protected commands.
+pub(crate) fn debug_allowed(ctx: &Ctx<'_>) -> bool {
+    match ctx.node.config.enable_debug_command.as_str() {
         "yes" => true,
         "local" => ctx.client.addr.ip().is_loopback(),
         _ => false,
-    };
-    if !allowed {
-        return Err(msg::DEBUG_DISABLED.into());
     }
+}
+
+fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
     let sub = &argv[1];
     if eq_ic(sub, "HELP") && argv.len() == 2 {
         // Only the subcommands this server implements are listed.
@@ -256,6 +258,9 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
                 "    Output a hex signature representing the current DB content.",
                 "DIGEST-VALUE <key> [<key> ...]",
                 "    Output a hex signature of the values of all the specified keys.",
+                "ERROR <string>",
+                "    Return a Redis protocol error with <string> as message. Useful for clients",
+                "    unit tests to simulate Redis errors.",
                 "LOADAOF",
                 "    Flush the AOF buffers on disk and reload the AOF in memory.",
                 "RELOAD [option ...]",
@@ -322,8 +327,11 @@ fn debug(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
             .unwrap_or(0);
         ctx.node.config.active_expire_enabled = on != 0;
         ctx.out.ok();
+    } else if eq_ic(sub, "ERROR") && argv.len() == 3 {
+        // Written as it is, not as a failed command: Redis counts it in no error statistic.
+        ctx.out.error_bytes(&argv[2]);
     } else {
-        return Err(error_codes::unknown_subcommand("debug", sub).into());
+        return Err(super::subcommand_syntax(argv));
     }
     Ok(())
 }
@@ -784,20 +792,23 @@ fn getkeys(ctx: &mut Ctx<'_>, cmdline: &[Bytes], with_flags: bool) -> CmdResult 
     if !info.arity_ok(cmdline.len()) {
         return Err("ERR Invalid number of arguments specified for command".into());
     }
-    let positions = if keynums_in_range(info, cmdline) {
-        info.key_positions(cmdline)
-    } else {
-        Vec::new()
+    let keys: Vec<(usize, &'static [&'static str])> = match getkeys_proc(info.name, cmdline) {
+        Some(keys) => keys,
+        None if keynums_in_range(info, cmdline) => info
+            .key_positions(cmdline)
+            .into_iter()
+            .map(|pos| (pos, key_flags(info, pos, cmdline)))
+            .collect(),
+        None => Vec::new(),
     };
-    if positions.is_empty() && !info.has_flag("no_mandatory_keys") {
+    if keys.is_empty() && !info.has_flag("no_mandatory_keys") {
         return Err("ERR Invalid arguments specified for command".into());
     }
-    ctx.out.array(positions.len());
-    for pos in positions {
+    ctx.out.array(keys.len());
+    for (pos, flags) in keys {
         if with_flags {
             ctx.out.array(2);
             ctx.out.bulk(&cmdline[pos]);
-            let flags = key_flags(info, pos, cmdline);
             ctx.out.set(flags.len());
             for f in flags {
                 ctx.out.simple(f);
@@ -807,6 +818,103 @@ fn getkeys(ctx: &mut Ctx<'_>, cmdline: &[Bytes], with_flags: bool) -> CmdResult 
         }
     }
     Ok(())
+}
+
+const RW_ACCESS_DELETE: &[&str] = &["RW", "access", "delete"];
+const RW_ACCESS_UPDATE: &[&str] = &["RW", "access", "update"];
+const RO_ACCESS: &[&str] = &["RO", "access"];
+const OW_UPDATE: &[&str] = &["OW", "update"];
+
+/// The keys (positions and flags) of the commands whose key specs cannot say: MIGRATE's KEYS
+/// and SORT's STORE are incomplete specs, SET's and BITFIELD's flags depend on the arguments.
+/// Redis finds these with the command's own key function (`migrateGetKeys`, `sortGetKeys`,
+/// `setGetKeys`, `bitfieldGetKeys`); `None` for every other command.
+fn getkeys_proc(name: &str, argv: &[Bytes]) -> Option<Vec<(usize, &'static [&'static str])>> {
+    match name {
+        "migrate" => {
+            // MIGRATE host port key|"" db timeout [COPY] [REPLACE] [AUTH pw] [AUTH2 u pw]
+            // [KEYS key ...]: the keys after KEYS when the key argument is empty.
+            let mut first = 3;
+            let mut num = 1;
+            let mut i = 6;
+            while i < argv.len() {
+                let arg = &argv[i];
+                if eq_ic(arg, "KEYS") {
+                    if argv[3].is_empty() {
+                        first = i + 1;
+                        num = argv.len() - first;
+                    } else {
+                        // A syntax error MIGRATE itself reports.
+                        num = 0;
+                    }
+                    break;
+                }
+                if eq_ic(arg, "AUTH") {
+                    i += 1;
+                } else if eq_ic(arg, "AUTH2") {
+                    i += 2;
+                }
+                i += 1;
+            }
+            Some(
+                (first..first + num)
+                    .map(|p| (p, RW_ACCESS_DELETE))
+                    .collect(),
+            )
+        }
+        "sort" => {
+            // The sorted key, then the last STORE's destination; LIMIT, GET and BY arguments
+            // are skipped so that a pattern named "store" is not taken for the option.
+            let mut keys = vec![(1, RO_ACCESS)];
+            let mut store = None;
+            let mut i = 2;
+            while i < argv.len() {
+                let arg = &argv[i];
+                if eq_ic(arg, "LIMIT") {
+                    i += 2;
+                } else if eq_ic(arg, "GET") || eq_ic(arg, "BY") {
+                    i += 1;
+                } else if eq_ic(arg, "STORE") && i + 1 < argv.len() {
+                    store = Some(i + 1);
+                }
+                i += 1;
+            }
+            keys.extend(store.map(|p| (p, OW_UPDATE)));
+            Some(keys)
+        }
+        "set" => {
+            let get = argv.iter().skip(3).any(|a| eq_ic(a, "GET"));
+            Some(vec![(1, if get { RW_ACCESS_UPDATE } else { OW_UPDATE })])
+        }
+        "bitfield" => {
+            // Read only when every operation is a complete GET (or OVERFLOW).
+            let mut readonly = true;
+            let mut i = 2;
+            while i < argv.len() {
+                let rest = argv.len() - i - 1;
+                let arg = &argv[i];
+                if eq_ic(arg, "GET") && rest >= 2 {
+                    i += 2;
+                } else if eq_ic(arg, "OVERFLOW") && rest >= 1 {
+                    i += 1;
+                } else {
+                    // SET, INCRBY, or a syntax error (assumed to write).
+                    readonly = false;
+                    break;
+                }
+                i += 1;
+            }
+            Some(vec![(
+                1,
+                if readonly {
+                    RO_ACCESS
+                } else {
+                    RW_ACCESS_UPDATE
+                },
+            )])
+        }
+        _ => None,
+    }
 }
 
 /// Redis finds no keys at all when a key count is not a positive integer or points past the

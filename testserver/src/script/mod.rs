@@ -1057,9 +1057,7 @@ impl Run<'_, '_> {
         let cmd: &'static Command = unsafe_static(cmd);
         let result = self.check(cmd, argv);
         if let Err(e) = result {
-            if let Some(s) = self.ctx.node.stats.commands.get_mut(cmd.index) {
-                s.rejected_calls += 1;
-            }
+            crate::cmd::command_stats(self.ctx.node, cmd).rejected_calls += 1;
             crate::cmd::count_error_text(self.ctx.node, &error_text(&e));
             return Err(e);
         }

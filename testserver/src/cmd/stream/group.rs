@@ -10,23 +10,13 @@ use super::{
     write_id, CmdResult, Ctx, Error,
 };
 use crate::cmd::lookup::write_typed;
+use crate::cmd::subcommand_syntax;
 use crate::keyspace::stream::{Group, Stream, StreamId, INVALID_ENTRIES_READ};
 use crate::keyspace::Value;
 use crate::notify::class as ev;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-/// Redis's `addReplySubcommandSyntaxError`.
-pub(super) fn subcommand_syntax(argv: &[Bytes]) -> Error {
-    let sub = &argv[1][..argv[1].len().min(128)];
-    format!(
-        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
-        text(sub),
-        text(&argv[0]).to_ascii_uppercase()
-    )
-    .into()
 }
 
 fn nogroup(key: &[u8], group: &[u8]) -> Error {

@@ -4,11 +4,11 @@ use bytes::Bytes;
 use rediscover::error_codes::msg;
 use rediscover::resp::ReplyWriter;
 
-use super::group::subcommand_syntax;
 use super::{
     eq_ic, parse_i64, parse_strict_id, write_entries, write_entry, write_id, CmdResult, Ctx,
 };
 use crate::cmd::lookup::{read_typed, write_typed};
+use crate::cmd::subcommand_syntax;
 use crate::keyspace::stream::{Group, Stream, StreamId, INVALID_ENTRIES_READ};
 
 fn text(b: &[u8]) -> String {
