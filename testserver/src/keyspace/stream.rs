@@ -340,10 +340,90 @@ impl Consumer {
 
 /// A radix-tree node count for a set of ids, computed when first asked and again when the
 /// set's size or either end has changed since. Memory accounting asks after every write to a
-/// stream; this keeps that from walking every node and pending entry each time. (A change in
-/// the middle of a set that keeps its size and ends leaves an older count: an estimate.)
+/// stream; this keeps that from walking every node and pending entry each time. An id added
+/// after the last one (XADD, a PEL growing by XREADGROUP) updates the count in O(1) from the
+/// branch points on the last id's path; anything else recounts. (A change in the middle of a
+/// set that keeps its size and ends leaves an older count: an estimate.)
 #[derive(Debug, Clone, Default)]
-pub struct RaxCache(Cell<Option<(usize, StreamId, StreamId, u64)>>);
+pub struct RaxCache(Cell<Option<RaxCount>>);
+
+/// A cached count, with what the next append needs.
+#[derive(Debug, Clone, Copy)]
+struct RaxCount {
+    len: usize,
+    first: StreamId,
+    last: StreamId,
+    nodes: u64,
+    /// Depths (increasing) where the rax branches on the path to `last`.
+    branches: [u8; 16],
+    branch_len: u8,
+}
+
+impl RaxCount {
+    /// The count once `id` (greater than `last`) is added.
+    fn append(mut self, id: StreamId) -> RaxCount {
+        let (old, new) = (self.last.encode(), id.encode());
+        let p = old.iter().zip(&new).take_while(|(a, b)| a == b).count();
+        let branches = &self.branches[..self.branch_len as usize];
+        // The new id's own nodes below its branch: a run to its end, then its key node.
+        let own = if p + 1 < 16 { 2 } else { 1 };
+        let delta = if branches.contains(&(p as u8)) {
+            own
+        } else {
+            // p splits the run [a, b) on the last id's path: [a, p), a branch at p, [p+1, b).
+            let a = branches
+                .iter()
+                .rev()
+                .find(|&&d| (d as usize) < p)
+                .map_or(0, |&d| d as usize + 1);
+            let b = branches
+                .iter()
+                .find(|&&d| d as usize > p)
+                .map_or(16, |&d| d as usize);
+            u64::from(a < p) + 1 + u64::from(p + 1 < b) + own - 1
+        };
+        let keep = branches.iter().take_while(|&&d| (d as usize) < p).count();
+        self.branches[keep] = p as u8;
+        self.branch_len = keep as u8 + 1;
+        self.nodes += delta;
+        self.len += 1;
+        self.last = id;
+        self
+    }
+
+    /// Counts `ids` (sorted, at least one) from scratch.
+    fn of<'a>(ids: impl Iterator<Item = &'a StreamId>) -> RaxCount {
+        let keys: Vec<[u8; 16]> = ids.map(|k| k.encode()).collect();
+        let last = keys[keys.len() - 1];
+        // The branch points on the last key's path are where earlier keys leave it: the
+        // distinct common-prefix lengths with it.
+        let mut depths = [false; 16];
+        let mut shared = 16;
+        for pair in keys.windows(2).rev() {
+            let lcp = pair[0]
+                .iter()
+                .zip(&pair[1])
+                .take_while(|(a, b)| a == b)
+                .count();
+            shared = shared.min(lcp);
+            depths[shared] = true;
+        }
+        let mut branches = [0u8; 16];
+        let mut branch_len = 0;
+        for (d, _) in depths.iter().enumerate().filter(|(_, &b)| b) {
+            branches[branch_len] = d as u8;
+            branch_len += 1;
+        }
+        RaxCount {
+            len: keys.len(),
+            first: StreamId::decode(&keys[0]).unwrap_or_default(),
+            last: StreamId::decode(&last).unwrap_or_default(),
+            nodes: rax_count(&keys, 0),
+            branches,
+            branch_len: branch_len as u8,
+        }
+    }
+}
 
 impl RaxCache {
     /// The count for a set of `len` ids from `first` to `last`, listed by `ids` in order.
@@ -354,18 +434,23 @@ impl RaxCache {
         last: Option<&StreamId>,
         ids: impl FnOnce() -> I,
     ) -> u64 {
-        let (first, last) = (
-            first.copied().unwrap_or_default(),
-            last.copied().unwrap_or_default(),
-        );
-        if let Some((l, f, t, n)) = self.0.get() {
-            if (l, f, t) == (len, first, last) {
-                return n;
+        let (Some(&first), Some(&last)) = (first, last) else {
+            self.0.set(None);
+            return 1;
+        };
+        if let Some(c) = self.0.get() {
+            if (c.len, c.first, c.last) == (len, first, last) {
+                return c.nodes;
+            }
+            if c.len + 1 == len && c.first == first && last > c.last {
+                let c = c.append(last);
+                self.0.set(Some(c));
+                return c.nodes;
             }
         }
-        let n = Stream::rax_nodes_of(ids());
-        self.0.set(Some((len, first, last, n)));
-        n
+        let c = RaxCount::of(ids());
+        self.0.set(Some(c));
+        c.nodes
     }
 }
 
@@ -1130,6 +1215,31 @@ pub mod lp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Counting by appends gives the same count as counting from scratch, for ids close
+        /// together (long shared prefixes) and far apart.
+        #[test]
+        fn rax_count_by_appends_is_exact(
+            steps in proptest::collection::vec((0u64..3, 0u64..300, 0u8..3), 1..300)
+        ) {
+            let mut ids = Vec::new();
+            let mut id = StreamId::new(1_700_000_000_000, 0);
+            for (ms, seq, big) in steps {
+                id = match big {
+                    0 => StreamId::new(id.ms + ms, if ms == 0 { id.seq + seq + 1 } else { seq }),
+                    1 => StreamId::new(id.ms + ((ms + 1) << 20), seq),
+                    _ => StreamId::new(id.ms, id.seq + (seq + 1) * 65_536),
+                };
+                ids.push(id);
+            }
+            let cache = RaxCache::default();
+            for n in 1..=ids.len() {
+                let got = cache.get(n, ids.first(), ids[..n].last(), || ids[..n].iter());
+                proptest::prop_assert_eq!(got, Stream::rax_nodes_of(ids[..n].iter()), "at {}", n);
+            }
+        }
+    }
 
     fn b(s: &str) -> Bytes {
         Bytes::copy_from_slice(s.as_bytes())
