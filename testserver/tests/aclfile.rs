@@ -5,11 +5,10 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use common::dataset::TempDir;
-use common::{connect, strings, RawConn};
+use common::{connect, strings, RawConn, RealRedisProc};
 use rediscover_testserver::config::Config;
 use rediscover_testserver::config_table::apply_directive;
 use rediscover_testserver::TestServer;
@@ -398,53 +397,11 @@ fn binary_exits_on_users_and_aclfile_together() {
 
 // ---- against a real Redis (REDISCOVER_REAL_REDIS_SERVER=/usr/bin/redis-server) ----
 
-/// A child process, killed on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// A real redis-server using `aclfile`, on a free port (asked of the OS, then handed over).
-async fn real_redis(binary: &str, dir: &TempDir, aclfile: &str) -> (Proc, RawConn) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let child = Command::new(binary)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .args(["--dir", dir.str(), "--aclfile", aclfile])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn redis-server");
-    let proc = Proc(child);
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        if let Ok(Ok(s)) =
-            tokio::time::timeout(Duration::from_secs(1), tokio::net::TcpStream::connect(addr)).await
-        {
-            drop(s);
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "redis-server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    (proc, RawConn::connect(addr).await)
+/// A real redis-server using `aclfile`.
+async fn real_redis(binary: &str, dir: &TempDir, aclfile: &str) -> (RealRedisProc, RawConn) {
+    let proc = RealRedisProc::spawn(binary, &["--dir", dir.str(), "--aclfile", aclfile]).await;
+    let conn = RawConn::connect(proc.addr()).await;
+    (proc, conn)
 }
 
 /// An ACL LIST line with each selector's single command rules sorted: redis-server prints

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::dataset::{call, dump_data, info_field, populate, populate_streams, TempDir};
-use common::{wait_until, RawConn, TestServer};
+use common::{real_redis_binary, RawConn, RealRedisProc, TestServer};
 use rediscover::resp::Frame;
 use rediscover_testserver::config::Config;
 
@@ -738,6 +738,7 @@ async fn failures_to_start_the_aof_are_reported_as_redis_does() {
 
 // ---- interop with a real Redis (REDISCOVER_REAL_REDIS_SERVER=/usr/bin/redis-server) ----
 
+/// A child process (our binary), killed on drop.
 struct Proc(Child);
 
 impl Drop for Proc {
@@ -748,43 +749,21 @@ impl Drop for Proc {
 }
 
 fn real_redis() -> Option<String> {
-    match std::env::var("REDISCOVER_REAL_REDIS_SERVER") {
-        Ok(path) if !path.is_empty() => Some(path),
-        _ => {
-            eprintln!("skipped: set REDISCOVER_REAL_REDIS_SERVER=/path/to/redis-server to run");
-            None
-        }
-    }
+    real_redis_binary()
 }
 
 /// A real redis-server with `appendonly yes` on `dir`.
-async fn real_with_aof(binary: &str, dir: &TempDir, preamble: &str) -> (Proc, RawConn) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    let child = Command::new(binary)
-        .args([
-            "--port",
-            &port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "yes",
-        ])
-        .args(["--aof-use-rdb-preamble", preamble, "--dir", dir.str()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn redis-server");
-    let proc = Proc(child);
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let up = wait_until(Duration::from_secs(10), || async move {
-        tokio::net::TcpStream::connect(addr).await.is_ok()
-    })
-    .await;
-    assert!(up, "redis-server did not start");
-    let mut c = RawConn::connect(addr).await;
+async fn real_with_aof(binary: &str, dir: &TempDir, preamble: &str) -> (RealRedisProc, RawConn) {
+    let args = [
+        "--appendonly",
+        "yes",
+        "--aof-use-rdb-preamble",
+        preamble,
+        "--dir",
+        dir.str(),
+    ];
+    let proc = RealRedisProc::spawn(binary, &args).await;
+    let mut c = RawConn::connect(proc.addr()).await;
     // Loading finishes before INFO says `loading:0`.
     assert!(wait_info(&mut c, |f| f("loading") == "0").await);
     (proc, c)

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::dataset::{info_field, TempDir};
-use common::{wait_until, RawConn, TestServer};
+use common::{real_redis_binary, wait_until, RawConn, RealRedisProc, TestServer};
 use rediscover::resp::Frame;
 use rediscover_testserver::config::Config;
 use rediscover_testserver::rdb::{self, LoadOptions};
@@ -298,8 +298,8 @@ async fn info_persistence_has_redis_fields_in_redis_order() {
     let want: Vec<String> = want.split_whitespace().map(str::to_string).collect();
     assert_eq!(names(persistence(&mut c).await), want);
     let real_dir = TempDir::new("info-real");
-    if let Some(real) = real_redis(&real_dir, &["--save", ""]) {
-        let mut r = RawConn::connect(real.addr).await;
+    if let Some(real) = real_redis(&real_dir, &["--save", ""]).await {
+        let mut r = RawConn::connect(real.addr()).await;
         assert_eq!(names(persistence(&mut r).await), want);
     }
 }
@@ -365,9 +365,9 @@ async fn shutdown_on_signal_settings_are_redis_enums() {
     let srv = TestServer::start().await.unwrap();
     let mut ours = RawConn::connect(srv.addr()).await;
     let real_dir = TempDir::new("sig-real");
-    let real = real_redis(&real_dir, &["--save", ""]);
+    let real = real_redis(&real_dir, &["--save", ""]).await;
     let mut real = match &real {
-        Some(r) => Some(RawConn::connect(r.addr).await),
+        Some(r) => Some(RawConn::connect(r.addr()).await),
         None => None,
     };
     let failed = |why: &str| {
@@ -601,45 +601,19 @@ async fn a_second_sigint_during_the_shutdown_exits_at_once() {
 
 // ---- against a real Redis (REDISCOVER_REAL_REDIS_SERVER=/usr/bin/redis-server) ----
 
-struct Real {
-    child: Child,
-    addr: std::net::SocketAddr,
-}
-
-impl Drop for Real {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn real_redis(dir: &TempDir, extra: &[&str]) -> Option<Real> {
-    let Ok(binary) = std::env::var("REDISCOVER_REAL_REDIS_SERVER") else {
-        eprintln!("skipped: set REDISCOVER_REAL_REDIS_SERVER=/path/to/redis-server to run");
-        return None;
-    };
-    let port = free_port();
-    let child = Command::new(binary)
-        .args(["--port", &port.to_string(), "--dir", dir.str()])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(addr).is_err() {
-        assert!(Instant::now() < deadline, "redis-server did not start");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    Some(Real { child, addr })
+/// A real redis-server on `dir`, when REDISCOVER_REAL_REDIS_SERVER names one.
+async fn real_redis(dir: &TempDir, extra: &[&str]) -> Option<RealRedisProc> {
+    let binary = real_redis_binary()?;
+    let mut args = vec!["--dir", dir.str()];
+    args.extend_from_slice(extra);
+    Some(RealRedisProc::spawn(&binary, &args).await)
 }
 
 /// The same script against a failing real Redis and a failing us: every reply equal.
 #[tokio::test]
 async fn failing_saves_answer_as_a_real_redis() {
     let real_dir = TempDir::new("real-misconf");
-    let Some(real) = real_redis(&real_dir, &["--save", "3600 1"]) else {
+    let Some(real) = real_redis(&real_dir, &["--save", "3600 1"]).await else {
         return;
     };
     let dir = TempDir::new("ours-misconf");
@@ -647,7 +621,7 @@ async fn failing_saves_answer_as_a_real_redis() {
     // Made after startup: a directory there stops a redis-server loading at startup.
     std::fs::create_dir(real_dir.file("dump.rdb")).unwrap();
     std::fs::create_dir(dir.file("dump.rdb")).unwrap();
-    let mut r = RawConn::connect(real.addr).await;
+    let mut r = RawConn::connect(real.addr()).await;
     let mut o = RawConn::connect(ours.addr()).await;
     for c in [&mut r, &mut o] {
         assert_reply!(c, ["SET", "a", "1"], b"+OK\r\n");

@@ -264,3 +264,68 @@ pub async fn scan_pages(c: &mut RawConn, head: &[&str], tail: &[&str]) -> Vec<Ve
         cursor = next;
     }
 }
+
+/// The redis-server binary named by `REDISCOVER_REAL_REDIS_SERVER`, if any: tests that compare
+/// with a real Redis skip (and say so) without it.
+pub fn real_redis_binary() -> Option<String> {
+    match std::env::var("REDISCOVER_REAL_REDIS_SERVER") {
+        Ok(path) if !path.is_empty() => Some(path),
+        _ => {
+            eprintln!("skipped: set REDISCOVER_REAL_REDIS_SERVER=/path/to/redis-server to run");
+            None
+        }
+    }
+}
+
+/// A real redis-server process on a free port, killed on drop.
+pub struct RealRedisProc {
+    child: std::process::Child,
+    /// Its port.
+    pub port: u16,
+}
+
+impl RealRedisProc {
+    /// Starts `binary --port <free> --save "" --appendonly no <args>` (a later option wins, as
+    /// redis-server reads them) and waits until it accepts connections. The port is asked of
+    /// the OS and handed over: a real redis-server cannot report a port it picked itself.
+    pub async fn spawn(binary: &str, args: &[&str]) -> RealRedisProc {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let child = std::process::Command::new(binary)
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn redis-server");
+        let real = RealRedisProc { child, port };
+        let addr = real.addr();
+        let up = wait_until(Duration::from_secs(10), || async move {
+            TcpStream::connect(addr).await.is_ok()
+        })
+        .await;
+        assert!(up, "redis-server did not start on port {port}");
+        real
+    }
+
+    /// Its address.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+}
+
+impl Drop for RealRedisProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

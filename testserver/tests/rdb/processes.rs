@@ -2,7 +2,6 @@
 //! REDISCOVER_REAL_REDIS_SERVER names a redis-server binary) interop with a real Redis.
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use super::*;
 
@@ -86,59 +85,21 @@ fn binary_refuses_a_corrupt_rdb_at_startup() {
 // ---- interop with a real Redis (REDISCOVER_REAL_REDIS_SERVER=/usr/bin/redis-server) ----
 
 /// A real redis-server on `dir/file`, stopped on drop.
-struct RealRedis {
-    _proc: Proc,
-    port: u16,
-}
+struct RealRedis(common::RealRedisProc);
 
 impl RealRedis {
-    /// Starts a real redis-server on a free port (asked of the OS, then handed over: a real
-    /// redis-server cannot report a port it picked itself).
     async fn start(binary: &str, dir: &TempDir, file: &str) -> RealRedis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = Command::new(binary)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .args(["--dir", dir.str(), "--dbfilename", file])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn redis-server");
-        let real = RealRedis {
-            _proc: Proc(child),
-            port,
-        };
-        let addr = real.addr();
-        let up = common::wait_until(Duration::from_secs(10), || async move {
-            tokio::net::TcpStream::connect(addr).await.is_ok()
-        })
-        .await;
-        assert!(up, "redis-server did not start on port {port}");
-        real
+        let args = ["--dir", dir.str(), "--dbfilename", file];
+        RealRedis(common::RealRedisProc::spawn(binary, &args).await)
     }
 
     fn addr(&self) -> std::net::SocketAddr {
-        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+        self.0.addr()
     }
 }
 
 fn real_redis() -> Option<String> {
-    match std::env::var("REDISCOVER_REAL_REDIS_SERVER") {
-        Ok(path) if !path.is_empty() => Some(path),
-        _ => {
-            eprintln!("skipped: set REDISCOVER_REAL_REDIS_SERVER=/path/to/redis-server to run");
-            None
-        }
-    }
+    common::real_redis_binary()
 }
 
 /// `redis-check-rdb` next to the given redis-server, or on PATH.
