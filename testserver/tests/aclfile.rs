@@ -444,7 +444,7 @@ const MIXED: &str = "user alice on >a ~* &* +@all -@dangerous +config|get -confi
 
 #[tokio::test]
 async fn same_file_same_users_as_real_redis() {
-    let Ok(binary) = std::env::var("REDISCOVER_REAL_REDIS_SERVER") else {
+    let Some(binary) = common::real_redis_binary() else {
         return;
     };
     let dir = TempDir::new("aclfile-real");
@@ -563,7 +563,7 @@ async fn restart_keeps_users_as_config_rewrite_would_or_reads_the_aclfile() {
 /// allow as Redis does.
 #[tokio::test]
 async fn random_command_rules_render_as_real_redis() {
-    let Ok(binary) = std::env::var("REDISCOVER_REAL_REDIS_SERVER") else {
+    let Some(binary) = common::real_redis_binary() else {
         return;
     };
     let dir = TempDir::new("aclfile-random");
@@ -571,30 +571,12 @@ async fn random_command_rules_render_as_real_redis() {
     std::fs::write(&file, "").unwrap();
     let (_real, mut r) = real_redis(&binary, &dir, file.to_str().unwrap()).await;
     let (_server, mut c) = common::start().await;
-    const CATS: &[&str] = &[
-        "keyspace",
-        "read",
-        "write",
-        "set",
-        "sortedset",
-        "list",
-        "hash",
-        "string",
-        "bitmap",
-        "hyperloglog",
-        "geo",
-        "stream",
-        "pubsub",
-        "admin",
-        "fast",
-        "slow",
-        "blocking",
-        "dangerous",
-        "connection",
-        "transaction",
-        "scripting",
-        "all",
-    ];
+    // Every category, and `all`.
+    let cats: Vec<&str> = rediscover_testserver::acl::CATEGORIES
+        .iter()
+        .copied()
+        .chain(["all"])
+        .collect();
     const CMDS: &[&str] = &[
         "get",
         "set",
@@ -635,7 +617,7 @@ async fn random_command_rules_render_as_real_redis() {
         for _ in 0..1 + rng.below(8) {
             let sign = if rng.chance(50) { "+" } else { "-" };
             let rule = match rng.below(10) {
-                0..=4 => format!("{sign}@{}", rng.pick(CATS)),
+                0..=4 => format!("{sign}@{}", rng.pick(&cats)),
                 5..=8 => format!("{sign}{}", rng.pick(CMDS)),
                 _ => format!(
                     "+{}|{}",

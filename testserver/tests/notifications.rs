@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use common::{connect, hello3, RawConn, TestServer};
+use common::{connect, hello3, RawConn, Rng, TestServer};
 use rediscover::resp::{decode, Frame, Limits};
 use rediscover_testserver::config::Config;
 
@@ -305,21 +305,6 @@ async fn blocked_xreadgroup_creates_its_consumer_when_served() {
     // (Redis 7.0.15 counts the same).
     let stats = String::from_utf8_lossy(&call(&mut cmd, &["INFO", "stats"]).await).into_owned();
     assert!(stats.contains("keyspace_hits:2\r\n"), "{stats}");
-}
-
-/// A tiny deterministic generator (xorshift) for the differential run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
-    }
 }
 
 fn random_command(rng: &mut Rng) -> Vec<String> {
