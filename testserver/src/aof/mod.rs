@@ -432,18 +432,8 @@ pub(crate) fn rewrite_background(st: &mut NodeState) -> Result<(), ()> {
     };
     let id = NEXT_REWRITE.fetch_add(1, Ordering::Relaxed);
     let temp = Path::new(&st.config.dir).join(format!("temp-rewriteaof-bg-{id}.aof"));
-    let preamble = st.config.extra_or("aof-use-rdb-preamble", "yes") == "yes";
     let now = crate::node::unix_ms();
-    let job = rewrite::BaseJob {
-        dbs: st.dbs.iter().map(crate::keyspace::Db::snapshot).collect(),
-        functions: st.scripts.library_codes(),
-        rdb: preamble.then(|| {
-            let mut meta = crate::rdb::persist::save_meta(st, now, Vec::new());
-            meta.aof_base = true;
-            meta
-        }),
-        timestamp: st.config.extra_or("aof-timestamp-enabled", "no") == "yes",
-    };
+    let job = rewrite::BaseJob::of(st, now);
     let cancel = Arc::new(AtomicBool::new(false));
     st.aof.rewrite = Some(Running {
         id,
@@ -1148,17 +1138,7 @@ fn open_on_server_start(st: &mut NodeState) -> Result<(), String> {
     if st.aof.manifest.base.is_none() && !had_incr {
         let preamble = st.config.extra_or("aof-use-rdb-preamble", "yes") == "yes";
         let base = st.aof.manifest.new_base(&filename, preamble);
-        let now = crate::node::unix_ms();
-        let job = rewrite::BaseJob {
-            dbs: st.dbs.iter().map(crate::keyspace::Db::snapshot).collect(),
-            functions: st.scripts.library_codes(),
-            rdb: preamble.then(|| {
-                let mut meta = crate::rdb::persist::save_meta(st, now, Vec::new());
-                meta.aof_base = true;
-                meta
-            }),
-            timestamp: st.config.extra_or("aof-timestamp-enabled", "no") == "yes",
-        };
+        let job = rewrite::BaseJob::of(st, crate::node::unix_ms());
         let incremental = st.config.extra_or("aof-rewrite-incremental-fsync", "yes") == "yes";
         write_base(&dir.join(&base), &job.encode(), incremental)?;
         st.log(

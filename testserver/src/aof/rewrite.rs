@@ -24,6 +24,21 @@ pub struct BaseJob {
 }
 
 impl BaseJob {
+    /// The job for `st` now: its data copied (values shared), in the form the config asks.
+    pub fn of(st: &crate::node::NodeState, now_ms: i64) -> BaseJob {
+        let preamble = st.config.extra_or("aof-use-rdb-preamble", "yes") == "yes";
+        BaseJob {
+            dbs: st.dbs.iter().map(Db::snapshot).collect(),
+            functions: st.scripts.library_codes(),
+            rdb: preamble.then(|| {
+                let mut meta = crate::rdb::persist::save_meta(st, now_ms, Vec::new());
+                meta.aof_base = true;
+                meta
+            }),
+            timestamp: st.config.extra_or("aof-timestamp-enabled", "no") == "yes",
+        }
+    }
+
     /// The BASE file's bytes.
     pub fn encode(&self) -> Vec<u8> {
         match &self.rdb {
