@@ -581,9 +581,18 @@ impl Node {
             }
             let wait = self.script_busy.until_threshold();
             if !wait.is_zero() {
-                // Below the threshold clients wait for the script, as in Redis; short naps
-                // notice its end.
-                tokio::time::sleep(wait.min(std::time::Duration::from_millis(2))).await;
+                // Below the threshold clients wait for the script, as in Redis: on the lock
+                // itself (a script of a few microseconds costs a few microseconds, not a
+                // nap), a slice at a time so that the threshold is still noticed.
+                let slice = wait.min(crate::script::busy::LOCK_SLICE);
+                if let Some(guard) = self.state.try_lock_for(slice) {
+                    let mut st = NodeGuard { guard, node: self };
+                    let f = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+                    if let Some(f) = f {
+                        return f(&mut st);
+                    }
+                }
+                tokio::task::yield_now().await;
                 continue;
             }
             let (tx, rx) = oneshot::channel();

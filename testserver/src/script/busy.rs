@@ -13,8 +13,9 @@
 //!   never waits for it longer than [`LOCK_SLICE`] at a time while a script runs (the node's
 //!   mutex has timed waits), so a command that raced a starting script does not wait for the
 //!   whole script.
-//! * While a script runs but is below the threshold, the work waits (without the lock, without
-//!   a thread), as Redis's clients wait: the script may end first.
+//! * While a script runs but is below the threshold, the work waits for the lock a
+//!   [`LOCK_SLICE`] at a time (yielding between slices), as Redis's clients wait: most
+//!   scripts end within microseconds, and the threshold is still noticed between slices.
 //! * Past the threshold the work is posted here as a [`Visit`]. The script's instruction hook,
 //!   which holds the state, runs the visits ([`Busy::serve`]): commands go through
 //!   `cmd::process`, whose busy check answers `-BUSY` to everything not `allow_busy`.
