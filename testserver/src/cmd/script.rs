@@ -45,19 +45,33 @@ pub(crate) fn numkeys(argv: &[Bytes]) -> Result<usize, Error> {
     Ok(n as usize)
 }
 
+/// The script cache's key for an EVALSHA digest: lower-cased into `buf`, without allocating.
+/// None when it cannot name a script.
+fn digest_key<'b>(digest: &[u8], buf: &'b mut [u8; 40]) -> Option<&'b str> {
+    if digest.len() != buf.len() {
+        return None;
+    }
+    buf.copy_from_slice(digest);
+    buf.make_ascii_lowercase();
+    std::str::from_utf8(buf).ok()
+}
+
 fn generic(ctx: &mut Ctx<'_>, argv: &[Bytes], evalsha: bool) -> CmdResult {
     let nkeys = numkeys(argv)?;
+    let mut buf = [0u8; 40];
+    let computed;
     let sha = if evalsha {
-        String::from_utf8_lossy(&argv[1]).to_ascii_lowercase()
+        digest_key(&argv[1], &mut buf).ok_or(msg::NOSCRIPT)?
     } else {
-        script::sha1::sha1_hex(&argv[1])
+        computed = script::sha1::sha1_hex(&argv[1]);
+        computed.as_str()
     };
-    let found = match script::cached(&ctx.node.scripts, &sha) {
+    let found = match script::cached(&ctx.node.scripts, sha) {
         Some(f) => f,
         None if evalsha => return Err(msg::NOSCRIPT.into()),
         None => {
             ctx.node.scripts.create(&argv[1])?;
-            script::cached(&ctx.node.scripts, &sha).ok_or(msg::NOSCRIPT)?
+            script::cached(&ctx.node.scripts, sha).ok_or(msg::NOSCRIPT)?
         }
     };
     let (func, flags) = found;
@@ -67,7 +81,7 @@ fn generic(ctx: &mut Ctx<'_>, argv: &[Bytes], evalsha: bool) -> CmdResult {
         ctx,
         &func,
         Call {
-            name: &sha,
+            name: sha,
             argv,
             keys: &argv[3..3 + nkeys],
             args: &argv[3 + nkeys..],
@@ -95,11 +109,11 @@ pub(crate) fn gate_flags(ctx: &Ctx<'_>, cmd: &Command, argv: &[Bytes]) -> u32 {
     }
     let evalsha = name.starts_with("evalsha");
     let flags = if evalsha {
-        if argv[1].len() != 40 {
+        let mut buf = [0u8; 40];
+        let Some(sha) = digest_key(&argv[1], &mut buf) else {
             return cmd.flags;
-        }
-        let sha = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
-        match ctx.node.scripts.cache.get(&sha) {
+        };
+        match ctx.node.scripts.cache.get(sha) {
             Some(s) => s.flags,
             None => return cmd.flags,
         }
