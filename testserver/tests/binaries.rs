@@ -25,6 +25,8 @@ impl Proc {
     fn spawn(program: &str, args: &[&str]) -> Proc {
         let mut child = Command::new(program)
             .args(args)
+            // The binaries' own thread settings (io-threads) are what these tests check.
+            .env_remove("TOKIO_WORKER_THREADS")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -165,6 +167,59 @@ async fn serves_and_stops_on_sigterm() {
     p.wait_line("Redis is now ready to exit, bye bye...");
     assert!(p.wait_exit().success());
     assert!(c.is_closed().await);
+}
+
+/// The runtime's worker threads (named by tokio) of process `pid`.
+#[cfg(target_os = "linux")]
+fn worker_threads(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .expect("/proc")
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.trim_end() == "tokio-rt-worker")
+        .count()
+}
+
+/// One worker thread by default, as Redis runs its commands on one thread; `io-threads N`
+/// gives N. With its one worker busy in a script, the server still answers: -BUSY, then
+/// SCRIPT KILL.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn io_threads_sets_the_worker_threads() {
+    let (p3, _) = start_server(&["--port", "0", "--save", "", "--io-threads", "3"]);
+    assert_eq!(worker_threads(p3.child.id()), 3);
+    drop(p3);
+
+    let (p, port) = start_server(&["--port", "0", "--save", ""]);
+    assert_eq!(worker_threads(p.child.id()), 1);
+    let mut a = RawConn::connect(addr(port)).await;
+    let mut b = RawConn::connect(addr(port)).await;
+    assert_reply!(
+        b,
+        ["CONFIG", "GET", "io-threads"],
+        b"*2\r\n$10\r\nio-threads\r\n$1\r\n1\r\n"
+    );
+    assert_reply!(
+        b,
+        ["CONFIG", "SET", "busy-reply-threshold", "20"],
+        b"+OK\r\n"
+    );
+    a.send(&["EVAL", "while true do end", "0"]).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !b.call(&["PING"]).await.starts_with(b"-BUSY") {
+        assert!(
+            Instant::now() < deadline,
+            "another client gets -BUSY while the script runs"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_reply!(b, ["SCRIPT", "KILL"], b"+OK\r\n");
+    let killed = a.read_raw().await;
+    assert!(
+        killed.starts_with(b"-ERR Script killed by user with SCRIPT KILL..."),
+        "{}",
+        String::from_utf8_lossy(&killed)
+    );
+    assert_reply!(b, ["PING"], b"+PONG\r\n");
 }
 
 #[tokio::test]
