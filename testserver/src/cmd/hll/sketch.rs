@@ -376,11 +376,12 @@ pub fn add(s: &mut Vec<u8>, ele: &[u8], max_bytes: usize) -> Result<bool, Corrup
 /// Raises `max[i]` to each register of `s` (`hllMerge`).
 pub fn merge_into(max: &mut [u8; REGISTERS], s: &[u8]) -> Result<(), Corrupt> {
     if s[4] == DENSE {
-        let regs = &s[HDR..];
-        for (i, m) in max.iter_mut().enumerate() {
-            let v = dense_get(regs, i);
-            if v > *m {
-                *m = v;
+        // Four 6-bit registers in each 3 bytes, as `dense_histo` reads them.
+        let regs = &s[HDR..HDR + REGISTERS * 6 / 8];
+        for (r, m) in regs.chunks_exact(3).zip(max.chunks_exact_mut(4)) {
+            let w = u32::from(r[0]) | u32::from(r[1]) << 8 | u32::from(r[2]) << 16;
+            for (k, m) in m.iter_mut().enumerate() {
+                *m = (*m).max(((w >> (6 * k)) & 63) as u8);
             }
         }
         return Ok(());
@@ -604,6 +605,23 @@ mod tests {
         }
         for i in 0..REGISTERS {
             assert_eq!(dense_get(&regs, i), (i % 64) as u8);
+        }
+    }
+
+    #[test]
+    fn dense_merge_takes_each_registers_max() {
+        let mut s = new_sparse();
+        to_dense(&mut s).unwrap();
+        for i in 0..REGISTERS {
+            dense_set(&mut s[HDR..], i, ((i * 7) % 64) as u8);
+        }
+        let mut max = [0u8; REGISTERS];
+        for (i, m) in max.iter_mut().enumerate() {
+            *m = ((i * 13) % 64) as u8;
+        }
+        merge_into(&mut max, &s).unwrap();
+        for (i, &m) in max.iter().enumerate() {
+            assert_eq!(m, (((i * 7) % 64) as u8).max(((i * 13) % 64) as u8), "register {i}");
         }
     }
 
