@@ -621,7 +621,11 @@ mod tests {
         }
         merge_into(&mut max, &s).unwrap();
         for (i, &m) in max.iter().enumerate() {
-            assert_eq!(m, (((i * 7) % 64) as u8).max(((i * 13) % 64) as u8), "register {i}");
+            assert_eq!(
+                m,
+                (((i * 7) % 64) as u8).max(((i * 13) % 64) as u8),
+                "register {i}"
+            );
         }
     }
 
