@@ -55,7 +55,12 @@ pub fn run(node: &Arc<Node>, c: &mut Cluster, st: &mut NodeState) {
     update_myself_announced(c, st);
     let now = unix_ms();
     let timeout = st.config.cluster_node_timeout;
-    let handshake_timeout = timeout.max(super::scaled(st, 1000));
+    // Redis's floor of one second, not scaled with the cron like the other timers: a
+    // handshake waits on connections and replies, not on cron runs. Nodes sharing a busy
+    // thread (a debug build's test cluster) took up to 300 ms; a handshake dropped on one
+    // side is never retried, so a scaled floor (40 ms, node timeout 200 ms) left clusters
+    // that never formed.
+    let handshake_timeout = timeout.max(1000);
     c.stats_pfail_nodes = 0;
     let ids: Vec<NodeId> = c.nodes.keys().copied().collect();
     for id in &ids {

@@ -438,16 +438,25 @@ impl ClusterAdmin {
                 return Ok(());
             }
             if Instant::now() >= deadline {
+                // What each node sees goes into the error: a cluster that never agrees is
+                // diagnosed from it.
+                let mut what =
+                    String::from("the nodes to join the cluster and agree on its configuration");
                 for n in nodes {
                     if let Ok(t) = n.call_text(&["CLUSTER", "NODES"]).await {
                         tracing::warn!(
                             target: "rediscover::cluster::admin",
                             "still no agreement; CLUSTER NODES of {}:\n{t}", n.addr()
                         );
+                        what.push_str(&format!(
+                            "\nCLUSTER NODES of {}:\n{}",
+                            n.addr(),
+                            t.trim_end()
+                        ));
                     }
                 }
                 return Err(AdminError::Timeout {
-                    what: "the nodes to join the cluster and agree on its configuration".into(),
+                    what,
                     timeout: self.join_timeout,
                 });
             }
