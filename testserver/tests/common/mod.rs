@@ -287,34 +287,54 @@ pub struct RealRedisProc {
 impl RealRedisProc {
     /// Starts `binary --port <free> --save "" --appendonly no <args>` (a later option wins, as
     /// redis-server reads them) and waits until it accepts connections. The port is asked of
-    /// the OS and handed over: a real redis-server cannot report a port it picked itself.
+    /// the OS and handed over: a real redis-server cannot report a port it picked itself. A
+    /// test running beside this one may take that port first (redis-server then exits, and
+    /// the other test's server answers there), so the server found on the port must report
+    /// this child's pid; otherwise another port is tried.
     pub async fn spawn(binary: &str, args: &[&str]) -> RealRedisProc {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let child = std::process::Command::new(binary)
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .args(args)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn redis-server");
-        let real = RealRedisProc { child, port };
-        let addr = real.addr();
-        let up = wait_until(Duration::from_secs(10), || async move {
-            TcpStream::connect(addr).await.is_ok()
-        })
-        .await;
-        assert!(up, "redis-server did not start on port {port}");
-        real
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("free port")
+                .port();
+            let child = std::process::Command::new(binary)
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .args(args)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("spawn redis-server");
+            let mut real = RealRedisProc { child, port };
+            let addr = real.addr();
+            let pid = format!("process_id:{}\r\n", real.child.id());
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                if let Ok(Some(_)) = real.child.try_wait() {
+                    break; // it exited: the port was taken
+                }
+                if TcpStream::connect(addr).await.is_ok() {
+                    let mut c = RawConn::connect(addr).await;
+                    let info = c.call(&["INFO", "server"]).await;
+                    if String::from_utf8_lossy(&info).contains(&pid) {
+                        return real;
+                    }
+                    break; // someone else's server
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "redis-server did not start on port {port}"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        panic!("redis-server could not get a free port in 5 tries");
     }
 
     /// Its address.
