@@ -1738,11 +1738,7 @@ async fn replicas_announce_their_address_both_ways() {
     .await;
     replicaof(real.addr(), ours.addr()).await;
     wait_synced(ours.addr(), real.addr(), &[&real]).await;
-    let slave0 = info(ours.addr(), "slave0").await;
-    assert!(
-        slave0.starts_with("ip=10.1.2.3,port=7777,state=online"),
-        "{slave0}"
-    );
+    wait_slave0(ours.addr(), "ip=10.1.2.3,port=7777,state=online").await;
 
     let top = RealRedis::start(&binary, &[]).await;
     let other = TestServer::start().await.unwrap();
@@ -1759,11 +1755,22 @@ async fn replicas_announce_their_address_both_ways() {
     .await;
     replicaof(other.addr(), top.addr()).await;
     wait_synced(top.addr(), other.addr(), &[&top]).await;
-    let slave0 = info(top.addr(), "slave0").await;
-    assert!(
-        slave0.starts_with("ip=10.4.5.6,port=8888,state=online"),
-        "{slave0}"
-    );
+    wait_slave0(top.addr(), "ip=10.4.5.6,port=8888,state=online").await;
+}
+
+/// Waits until the master's `slave0` line starts with `want`. A real master puts a replica
+/// synced without disk online only when its cron sees the RDB child exit (up to 100 ms after
+/// the replica has loaded it and reports its link up), so the line may lag `wait_synced`.
+async fn wait_slave0(master: SocketAddr, want: &str) {
+    let deadline = Instant::now() + DEADLINE;
+    loop {
+        let slave0 = info(master, "slave0").await;
+        if slave0.starts_with(want) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{slave0}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 #[tokio::test]
