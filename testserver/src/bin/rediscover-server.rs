@@ -487,6 +487,12 @@ async fn serve(startup: Startup, sentinel: Option<Arc<Node>>, log: Arc<Logger>) 
                 &format!("Running mode={mode}, port={port}."),
             );
             log.log(role, Level::Warning, "Server initialized");
+            let workers = tokio::runtime::Handle::current().metrics().num_workers();
+            log.log(
+                role,
+                Level::Notice,
+                &format!("Commands and I/O run on {workers} worker thread(s) (io-threads)."),
+            );
             // Redis's `ACLLoadUsersAtStartup`: `user` lines or `aclfile`, not both, and no error.
             let acl = rediscover_testserver::acl::Acl::at_startup(&node.lock().config, false);
             if let Err(lines) = acl {
