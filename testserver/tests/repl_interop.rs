@@ -1762,15 +1762,11 @@ async fn replicas_announce_their_address_both_ways() {
 /// synced without disk online only when its cron sees the RDB child exit (up to 100 ms after
 /// the replica has loaded it and reports its link up), so the line may lag `wait_synced`.
 async fn wait_slave0(master: SocketAddr, want: &str) {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        let slave0 = info(master, "slave0").await;
-        if slave0.starts_with(want) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{slave0}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let online = common::wait_until(DEADLINE, || async move {
+        info(master, "slave0").await.starts_with(want)
+    })
+    .await;
+    assert!(online, "{}", info(master, "slave0").await);
 }
 
 #[tokio::test]

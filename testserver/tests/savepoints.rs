@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use common::dataset::{info_field, TempDir};
@@ -437,48 +437,16 @@ impl Drop for Bin {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts the binary on a port asked of the OS. A test running beside this one may take that
-/// port first (the binary then exits, and the other test's server answers there), so the
-/// server found on the port must report the child's pid; otherwise another port is tried.
+/// Starts the binary on a port asked of the OS ([`common::spawn_on_free_port`]).
 async fn spawn_bin(dir: &TempDir, extra: &[&str]) -> Bin {
-    for _ in 0..5 {
-        let port = free_port();
-        let child = Command::new(SERVER)
-            .args(["--port", &port.to_string(), "--dir", dir.str()])
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut bin = Bin { child, port };
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
-        let pid = format!("process_id:{}\r\n", bin.child.id());
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if let Ok(Some(_)) = bin.child.try_wait() {
-                break; // it exited: the port was taken
-            }
-            if tokio::net::TcpStream::connect(addr).await.is_ok() {
-                let mut c = RawConn::connect(addr).await;
-                let info = c.call(&["INFO", "server"]).await;
-                if String::from_utf8_lossy(&info).contains(&pid) {
-                    return bin;
-                }
-                break; // someone else's server
-            }
-            assert!(Instant::now() < deadline, "rediscover-server did not start");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-    }
-    panic!("rediscover-server could not get a free port in 5 tries");
+    let (child, port) = common::spawn_on_free_port(|port| {
+        let mut cmd = Command::new(SERVER);
+        cmd.args(["--port", &port.to_string(), "--dir", dir.str()])
+            .args(extra);
+        cmd
+    })
+    .await;
+    Bin { child, port }
 }
 
 fn sigterm_and_wait(bin: &mut Bin) {

@@ -284,57 +284,71 @@ pub struct RealRedisProc {
     pub port: u16,
 }
 
+/// Spawns `command(port)` (stdout and stderr discarded) on a port asked of the OS and waits
+/// until it serves there; returns the child and the port. The port is handed over because a
+/// real redis-server cannot report a port it picked itself. A test running beside this one may
+/// take that port first (the child then exits, and the other test's server answers there), so
+/// the server found on the port must report the child's pid in INFO; otherwise another port
+/// is tried.
+pub async fn spawn_on_free_port(
+    command: impl Fn(u16) -> std::process::Command,
+) -> (std::process::Child, u16) {
+    for _ in 0..5 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut child = command(port)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn the server");
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let pid = format!("process_id:{}\r\n", child.id());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let ours = loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                break false; // it exited: the port was taken
+            }
+            if TcpStream::connect(addr).await.is_ok() {
+                let mut c = RawConn::connect(addr).await;
+                let info = c.call(&["INFO", "server"]).await;
+                break String::from_utf8_lossy(&info).contains(&pid);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not start on port {port}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        };
+        if ours {
+            return (child, port);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    panic!("the server could not get a free port in 5 tries");
+}
+
 impl RealRedisProc {
     /// Starts `binary --port <free> --save "" --appendonly no <args>` (a later option wins, as
-    /// redis-server reads them) and waits until it accepts connections. The port is asked of
-    /// the OS and handed over: a real redis-server cannot report a port it picked itself. A
-    /// test running beside this one may take that port first (redis-server then exits, and
-    /// the other test's server answers there), so the server found on the port must report
-    /// this child's pid; otherwise another port is tried.
+    /// redis-server reads them) and waits until it accepts connections ([`spawn_on_free_port`]).
     pub async fn spawn(binary: &str, args: &[&str]) -> RealRedisProc {
-        for _ in 0..5 {
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("free port")
-                .port();
-            let child = std::process::Command::new(binary)
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
-                .args(args)
-                .stdout(std::process::Stdio::null())
-                .stderr(std::process::Stdio::null())
-                .spawn()
-                .expect("spawn redis-server");
-            let mut real = RealRedisProc { child, port };
-            let addr = real.addr();
-            let pid = format!("process_id:{}\r\n", real.child.id());
-            let deadline = Instant::now() + Duration::from_secs(10);
-            loop {
-                if let Ok(Some(_)) = real.child.try_wait() {
-                    break; // it exited: the port was taken
-                }
-                if TcpStream::connect(addr).await.is_ok() {
-                    let mut c = RawConn::connect(addr).await;
-                    let info = c.call(&["INFO", "server"]).await;
-                    if String::from_utf8_lossy(&info).contains(&pid) {
-                        return real;
-                    }
-                    break; // someone else's server
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "redis-server did not start on port {port}"
-                );
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        }
-        panic!("redis-server could not get a free port in 5 tries");
+        let (child, port) = spawn_on_free_port(|port| {
+            let mut cmd = std::process::Command::new(binary);
+            cmd.args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(args);
+            cmd
+        })
+        .await;
+        RealRedisProc { child, port }
     }
 
     /// Its address.
