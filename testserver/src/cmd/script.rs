@@ -181,10 +181,11 @@ fn script_cmd(ctx: &mut Ctx<'_>, argv: &[Bytes]) -> CmdResult {
         }
         "script|exists" => {
             ctx.out.array(argv.len() - 2);
+            let mut buf = [0u8; 40];
             for sha in &argv[2..] {
-                let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
-                let n = i64::from(ctx.node.scripts.cache.contains_key(&sha));
-                ctx.out.int(n);
+                let known = digest_key(sha, &mut buf)
+                    .is_some_and(|k| ctx.node.scripts.cache.contains_key(k));
+                ctx.out.int(i64::from(known));
             }
         }
         "script|load" => {

@@ -94,7 +94,6 @@ pub(crate) struct Engine {
     loader: Option<(Function, Function)>,
     /// Hook switched to every line after a kill.
     hook_tight: bool,
-    busy: Arc<Busy>,
 }
 
 /// The node's scripting state.
@@ -393,7 +392,6 @@ impl Engine {
             slot,
             loader: setloading.zip(runload),
             hook_tight: false,
-            busy,
         })
     }
 
@@ -1249,7 +1247,7 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, func: &Function, call: Call<'_>) {
     };
     let slot = engine.slot.clone();
     if engine.hook_tight {
-        let hb = engine.busy.clone();
+        let hb = engine.slot.busy.clone();
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(100_000),
             move |lua, d| hook(lua, &hb, d),
@@ -1275,11 +1273,7 @@ pub(crate) fn execute(ctx: &mut Ctx<'_>, func: &Function, call: Call<'_>) {
     // runs, `run` is reached only through the slot (and the pointer), one callback at a time.
     let result = unsafe {
         lua.exec_raw::<()>(func, |l| {
-            let outcome = raw::run(l, &start, || {
-                let run = &mut *run_ptr;
-                (&mut *run.ctx.out as *mut ReplyWriter, run.client.resp3)
-            });
-            outcome_slot = Some(outcome);
+            outcome_slot = Some(raw::run(l, &start, run_ptr));
         })
     };
     if slot.leave() {

@@ -332,13 +332,14 @@ pub(super) enum Outcome {
     Failed(Vec<u8>),
 }
 
-/// Runs the function at stack index 1 (the only value on the stack) as a script and, when it
-/// returns, writes its result to `out` (`script_resp3()` read after the run, as the script
-/// may change it). Call inside `Lua::exec_raw`.
+/// Runs the function at stack index 1 (the only value on the stack) as a script for `run`
+/// (the run its slot points at) and, when it returns, writes its result to the caller's reply
+/// in the script's protocol of the moment (it may have called `redis.setresp`). Call inside
+/// `Lua::exec_raw`.
 pub(super) unsafe fn run(
     l: *mut lua_State,
     start: &Start<'_>,
-    out: impl FnOnce() -> (*mut ReplyWriter, bool),
+    run: *mut super::Run<'_, '_>,
 ) -> Outcome {
     ffi::lua_rawgeti(l, ffi::LUA_REGISTRYINDEX, start.handler as _);
     ffi::lua_pushvalue(l, 1);
@@ -365,8 +366,9 @@ pub(super) unsafe fn run(
     ffi::lua_replace(l, 2);
     ffi::lua_settop(l, 2);
     let outcome = if status == 0 {
-        let (out, resp3) = out();
-        write_reply(l, &mut *out, resp3);
+        // SAFETY: the script has returned; nothing else reaches `run` now.
+        let run = &mut *run;
+        write_reply(l, run.ctx.out, run.client.resp3);
         Outcome::Replied
     } else if ffi::lua_type(l, -1) != ffi::LUA_TTABLE {
         Outcome::Failed(match ffi::lua_type(l, -1) {
