@@ -176,24 +176,16 @@ async fn serves_and_stops_on_sigterm() {
 async fn io_threads_sets_the_worker_threads() {
     // The count the runtime reports (its threads cannot be told from its blocking threads by
     // name: both are `tokio-rt-worker`).
+    let assert_workers = |p: &Proc, n: usize| {
+        let line = format!("run on {n} worker thread(s) (io-threads).");
+        assert!(p.seen.iter().any(|l| l.ends_with(&line)), "{:?}", p.seen);
+    };
     let (p3, _) = start_server(&["--port", "0", "--save", "", "--io-threads", "3"]);
-    assert!(
-        p3.seen
-            .iter()
-            .any(|l| l.ends_with("run on 3 worker thread(s) (io-threads).")),
-        "{:?}",
-        p3.seen
-    );
+    assert_workers(&p3, 3);
     drop(p3);
 
     let (p, port) = start_server(&["--port", "0", "--save", ""]);
-    assert!(
-        p.seen
-            .iter()
-            .any(|l| l.ends_with("run on 1 worker thread(s) (io-threads).")),
-        "{:?}",
-        p.seen
-    );
+    assert_workers(&p, 1);
     let mut a = RawConn::connect(addr(port)).await;
     let mut b = RawConn::connect(addr(port)).await;
     assert_reply!(
